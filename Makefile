@@ -1,0 +1,46 @@
+# wasmrun. `make demo` and `make test` are the two commands a newcomer needs;
+# both install what they need first (scripts/install-deps.sh).
+
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/wasmrun/wasmrun/internal/version.Version=$(VERSION)
+BIN := bin
+FUZZTIME ?= 10s
+# Test timeout for the whole suite; CI allows 90 minutes, we aim far below.
+TEST_TIMEOUT ?= 25m
+
+.PHONY: all build deps test unit fuzz demo bench clean
+
+all: build
+
+deps:
+	./scripts/install-deps.sh
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/wasmrun ./cmd/wasmrun
+
+# All tests (unit, integration with real guests built from source, brief
+# fuzzing), then a summary line.
+test: deps build
+	@set -o pipefail; \
+	  $(GO) test -count=1 -v -timeout $(TEST_TIMEOUT) ./... 2>&1 | tee $(BIN)/test.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|\s+\S+_test.go)' ; \
+	  status=$$?; \
+	  ./scripts/test-summary.sh < $(BIN)/test.log || status=1; \
+	  $(MAKE) --no-print-directory fuzz || status=1; \
+	  exit $$status
+
+# Each fuzz target runs briefly (go test -fuzz takes one target at a time).
+fuzz:
+	@for t in $$($(GO) test -list '^Fuzz' ./wasi/ | grep '^Fuzz'); do \
+	  echo "fuzz $$t ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./wasi/ || exit 1; \
+	done
+
+demo: deps build
+	./scripts/demo.sh
+
+bench: deps build
+	./bench/run.sh
+
+clean:
+	rm -rf $(BIN)

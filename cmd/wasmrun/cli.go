@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/term"
+
+	"github.com/wasmrun/wasmrun/internal/runner"
+	"github.com/wasmrun/wasmrun/internal/version"
+)
+
+// ExitFailure is wasmrun's own failure, distinct from any exit code a guest
+// is likely to choose (as docker and podman use 125).
+const ExitFailure = 125
+
+const usage = `Usage:
+  wasmrun run [flags] MODULE [-- ARGS...]   run a WASI module
+  wasmrun version                           print the version
+  wasmrun help                              show this help
+
+Flags of run (before or after MODULE):
+  --dir HOST[:GUEST]   preopen a host directory (repeatable; GUEST defaults to HOST)
+  --env KEY=VALUE      set a guest environment variable (repeatable; KEY alone
+                       passes the host's value)
+  --cache-dir DIR      compiled-module cache (default $WASMRUN_CACHE_DIR or
+                       the user cache dir)
+  --no-cache           compile every time
+
+Exit status: the guest's exit code; 125 when wasmrun fails before the guest
+runs; 134 when the guest traps.
+`
+
+// run is main without os.Exit, for tests.
+func run(args []string, stdin, stdout, stderr *os.File) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return ExitFailure
+	}
+	switch args[0] {
+	case "run":
+		return runCmd(args[1:], stdin, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "wasmrun %s\n", version.Version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "wasmrun: unknown command %q (try: wasmrun help)\n", args[0])
+	return ExitFailure
+}
+
+func runCmd(args []string, stdin, stdout, stderr *os.File) int {
+	o, err := parseRun(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "wasmrun run: %v\n", err)
+		return ExitFailure
+	}
+	if o.help {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	opts := runner.Options{
+		Path:     o.module,
+		Args:     o.args,
+		Env:      o.env,
+		Preopens: o.dirs,
+		Stdin:    stdin,
+		Stdout:   stdout,
+		Stderr:   stderr,
+		Diag:     stderr,
+		Progress: isTerminal(stderr),
+	}
+	if !o.noCache {
+		opts.CacheDir = o.cacheDir
+		if opts.CacheDir == "" {
+			opts.CacheDir = runner.DefaultCacheDir()
+		}
+	}
+	code, err := runner.Run(context.Background(), opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "wasmrun: %v\n", err)
+		var trap *runner.TrapError
+		if errors.As(err, &trap) {
+			return code
+		}
+		return ExitFailure
+	}
+	return code
+}
+
+func isTerminal(f io.Writer) bool {
+	if f, ok := f.(*os.File); ok {
+		return term.IsTerminal(int(f.Fd()))
+	}
+	return false
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/wasmrun/wasmrun/wasi"
+)
+
+// runOpts are the parsed flags of `wasmrun run`.
+type runOpts struct {
+	module   string
+	args     []string
+	env      []string
+	dirs     []wasi.Preopen
+	cacheDir string
+	noCache  bool
+	help     bool
+}
+
+// parseRun parses flags before or after MODULE. Everything after "--" and
+// any positional argument after MODULE goes to the guest.
+func parseRun(args []string) (*runOpts, error) {
+	o := &runOpts{}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			if o.module == "" {
+				if i+1 >= len(args) {
+					return nil, errors.New("missing MODULE")
+				}
+				o.module = args[i+1]
+				i++
+			}
+			o.args = append(o.args, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			if o.module == "" {
+				o.module = a
+			} else {
+				o.args = append(o.args, a)
+			}
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		takeValue := func() (string, error) {
+			if hasValue {
+				return value, nil
+			}
+			if i+1 >= len(args) {
+				return "", fmt.Errorf("flag --%s needs a value", name)
+			}
+			i++
+			return args[i], nil
+		}
+		switch name {
+		case "dir":
+			v, err := takeValue()
+			if err != nil {
+				return nil, err
+			}
+			p, err := parseDir(v)
+			if err != nil {
+				return nil, err
+			}
+			o.dirs = append(o.dirs, p)
+		case "env", "e":
+			v, err := takeValue()
+			if err != nil {
+				return nil, err
+			}
+			kv, err := parseEnv(v)
+			if err != nil {
+				return nil, err
+			}
+			o.env = append(o.env, kv)
+		case "cache-dir":
+			v, err := takeValue()
+			if err != nil {
+				return nil, err
+			}
+			o.cacheDir = v
+		case "no-cache":
+			o.noCache = true
+		case "h", "help":
+			o.help = true
+			return o, nil
+		default:
+			return nil, fmt.Errorf("unknown flag %s (guest arguments go after --)", a)
+		}
+	}
+	if o.module == "" {
+		return nil, errors.New("missing MODULE (usage: wasmrun run [flags] MODULE [-- ARGS...])")
+	}
+	return o, nil
+}
+
+// parseDir parses HOST[:GUEST] and checks that HOST is a directory.
+func parseDir(v string) (wasi.Preopen, error) {
+	host, guest, ok := strings.Cut(v, ":")
+	if !ok {
+		guest = host
+	}
+	if host == "" || guest == "" {
+		return wasi.Preopen{}, fmt.Errorf("--dir %q: want HOST[:GUEST]", v)
+	}
+	st, err := os.Stat(host)
+	if err != nil {
+		return wasi.Preopen{}, fmt.Errorf("--dir %s: %v", host, errors.Unwrap(err))
+	}
+	if !st.IsDir() {
+		return wasi.Preopen{}, fmt.Errorf("--dir %s: not a directory", host)
+	}
+	return wasi.Preopen{HostPath: host, GuestPath: guest}, nil
+}
+
+// parseEnv accepts KEY=VALUE, or KEY alone for the host's value.
+func parseEnv(v string) (string, error) {
+	key, _, hasValue := strings.Cut(v, "=")
+	if key == "" {
+		return "", fmt.Errorf("--env %q: want KEY=VALUE", v)
+	}
+	if !hasValue {
+		val, ok := os.LookupEnv(key)
+		if !ok {
+			return "", fmt.Errorf("--env %s: not set on the host (use %s=VALUE)", key, key)
+		}
+		return key + "=" + val, nil
+	}
+	return v, nil
+}

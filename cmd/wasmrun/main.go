@@ -1,0 +1,17 @@
+// Command wasmrun runs WebAssembly (WASI) programs.
+//
+//	wasmrun run [flags] MODULE [-- ARGS...]   run in the current network namespace
+//	wasmrun version                           print the version
+//
+// Exit status: the guest's own exit code; 125 when wasmrun itself fails
+// (bad flag, missing or invalid module, unsupported import) before the guest
+// runs; 134 when the guest traps.
+package main
+
+import (
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}

@@ -1,0 +1,162 @@
+// Package runner loads, compiles and runs one WASI command module in the
+// calling process: module file checks, the compiled-module cache, the wasi
+// host module and the guest's exit code. It knows nothing of namespaces or
+// containers; oci/ and cmd/wasmrun decide where it runs.
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	wsys "github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasmrun/wasmrun/wasi"
+)
+
+// Options describe one run of a module.
+type Options struct {
+	// Path is the module file, for messages; Wasm its bytes (read from Path
+	// when nil).
+	Path string
+	Wasm []byte
+	// Args are the guest's arguments after the program name; the program
+	// name is the module's base name.
+	Args []string
+	Env  []string
+	// Preopens are directories the guest sees.
+	Preopens []wasi.Preopen
+	// Stdin, Stdout and Stderr are the guest's stdio (nil is /dev/null).
+	Stdin, Stdout, Stderr *os.File
+	// CacheDir holds compiled modules; "" disables the cache.
+	CacheDir string
+	// Diag receives warnings (unusable cache) and, when Progress is set,
+	// a line about a slow first compile. nil discards them.
+	Diag io.Writer
+	// Progress asks for the slow-compile line (the CLI sets it when stderr
+	// is a terminal).
+	Progress bool
+}
+
+// SlowCompile is how long a compile may take before Progress reports it.
+const SlowCompile = time.Second
+
+// wasmMagic starts every binary module.
+var wasmMagic = []byte{0x00, 'a', 's', 'm'}
+
+// Error is a problem with the module or its setup, as opposed to the
+// guest's own exit code. Its message is one line a user can act on.
+type Error struct{ Msg string }
+
+func (e *Error) Error() string { return e.Msg }
+
+func errorf(format string, args ...any) error { return &Error{Msg: fmt.Sprintf(format, args...)} }
+
+// Load reads a module file and checks that it is WebAssembly.
+func Load(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, errorf("module %s: no such file", path)
+	case err != nil:
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, errorf("module %s: %v", path, err)
+	}
+	if !bytes.HasPrefix(b, wasmMagic) {
+		return nil, errorf("module %s: not a WebAssembly binary (no \\0asm header)", path)
+	}
+	return b, nil
+}
+
+// Prepared is a compiled module ready to instantiate.
+type Prepared struct {
+	runtime  wazero.Runtime
+	compiled wazero.CompiledModule
+	opts     Options
+}
+
+// Prepare compiles the module (through the cache when there is one) and
+// checks that it is a command wasmrun can run.
+func Prepare(ctx context.Context, opts Options) (_ *Prepared, err error) {
+	if opts.Wasm == nil {
+		if opts.Wasm, err = Load(opts.Path); err != nil {
+			return nil, err
+		}
+	} else if !bytes.HasPrefix(opts.Wasm, wasmMagic) {
+		return nil, errorf("module %s: not a WebAssembly binary (no \\0asm header)", opts.Path)
+	}
+	r, compiled, err := compile(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := compiled.ExportedFunctions()["_start"]; !ok {
+		r.Close(ctx)
+		return nil, errorf("module %s: no _start export (not a WASI command module)", opts.Path)
+	}
+	return &Prepared{runtime: r, compiled: compiled, opts: opts}, nil
+}
+
+// Run instantiates and runs the prepared module and returns the guest's exit
+// code. A guest that traps returns TrapExitCode and a *TrapError.
+func (p *Prepared) Run(ctx context.Context) (exitCode int, err error) {
+	defer p.runtime.Close(ctx)
+	args := append([]string{filepath.Base(p.opts.Path)}, p.opts.Args...)
+	host, err := wasi.Instantiate(ctx, p.runtime, p.compiled, wasi.Config{
+		Args:     args,
+		Env:      p.opts.Env,
+		Stdin:    p.opts.Stdin,
+		Stdout:   p.opts.Stdout,
+		Stderr:   p.opts.Stderr,
+		Preopens: p.opts.Preopens,
+	})
+	if err != nil {
+		return 0, errorf("module %s: %v", p.opts.Path, err)
+	}
+	defer host.Close(ctx)
+
+	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions()
+	mod, err := p.runtime.InstantiateModule(ctx, p.compiled, cfg)
+	if err != nil {
+		return 0, errorf("module %s: %v", p.opts.Path, err)
+	}
+	_, err = mod.ExportedFunction("_start").Call(ctx)
+	var exit *wsys.ExitError
+	switch {
+	case err == nil:
+		return 0, nil
+	case errors.As(err, &exit):
+		return int(exit.ExitCode()), nil
+	default:
+		return TrapExitCode, &TrapError{Err: err}
+	}
+}
+
+// TrapExitCode is the exit code of a guest that trapped: 128+SIGABRT, as a
+// native program aborting would give.
+const TrapExitCode = 134
+
+// TrapError is a guest that trapped (unreachable, out-of-bounds access...).
+type TrapError struct{ Err error }
+
+func (e *TrapError) Error() string { return "guest trapped: " + e.Err.Error() }
+
+// Close releases a prepared module that will not be run.
+func (p *Prepared) Close(ctx context.Context) error { return p.runtime.Close(ctx) }
+
+// Run is Prepare then Run.
+func Run(ctx context.Context, opts Options) (int, error) {
+	p, err := Prepare(ctx, opts)
+	if err != nil {
+		return 0, err
+	}
+	return p.Run(ctx)
+}

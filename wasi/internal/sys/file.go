@@ -1,0 +1,149 @@
+package sys
+
+// Filetype is the preview1 filetype of an open descriptor.
+type Filetype uint8
+
+const (
+	FiletypeUnknown Filetype = iota
+	FiletypeBlockDevice
+	FiletypeCharacterDevice
+	FiletypeDirectory
+	FiletypeRegularFile
+	FiletypeSocketDgram
+	FiletypeSocketStream
+	FiletypeSymbolicLink
+)
+
+// Fdflags are the preview1 fdflags.
+type Fdflags uint16
+
+const (
+	FdflagAppend   Fdflags = 1 << 0
+	FdflagDsync    Fdflags = 1 << 1
+	FdflagNonblock Fdflags = 1 << 2
+	FdflagRsync    Fdflags = 1 << 3
+	FdflagSync     Fdflags = 1 << 4
+)
+
+// Rights are the preview1 rights bits.
+type Rights uint64
+
+const (
+	RightFdDatasync Rights = 1 << iota
+	RightFdRead
+	RightFdSeek
+	RightFdFdstatSetFlags
+	RightFdSync
+	RightFdTell
+	RightFdWrite
+	RightFdAdvise
+	RightFdAllocate
+	RightPathCreateDirectory
+	RightPathCreateFile
+	RightPathLinkSource
+	RightPathLinkTarget
+	RightPathOpen
+	RightFdReaddir
+	RightPathReadlink
+	RightPathRenameSource
+	RightPathRenameTarget
+	RightPathFilestatGet
+	RightPathFilestatSetSize
+	RightPathFilestatSetTimes
+	RightFdFilestatGet
+	RightFdFilestatSetSize
+	RightFdFilestatSetTimes
+	RightPathSymlink
+	RightPathRemoveDirectory
+	RightPathUnlinkFile
+	RightPollFdReadwrite
+	RightSockShutdown
+	RightSockAccept
+
+	// RightsAll is every right preview1 defines.
+	RightsAll = RightSockAccept<<1 - 1
+)
+
+// The rights each kind of descriptor can carry at most. A descriptor starts
+// with the rights of its kind (narrowed by what path_open asked for), and
+// fd_fdstat_set_rights may only take rights away.
+const (
+	RightsRegularFile = RightFdDatasync | RightFdRead | RightFdSeek |
+		RightFdFdstatSetFlags | RightFdSync | RightFdTell | RightFdWrite |
+		RightFdAdvise | RightFdAllocate | RightFdFilestatGet |
+		RightFdFilestatSetSize | RightFdFilestatSetTimes | RightPollFdReadwrite
+
+	RightsDirectory = RightFdFdstatSetFlags | RightFdSync | RightFdAdvise |
+		RightPathCreateDirectory | RightPathCreateFile | RightPathLinkSource |
+		RightPathLinkTarget | RightPathOpen | RightFdReaddir | RightPathReadlink |
+		RightPathRenameSource | RightPathRenameTarget | RightPathFilestatGet |
+		RightPathFilestatSetSize | RightPathFilestatSetTimes | RightFdFilestatGet |
+		RightFdFilestatSetTimes | RightPathSymlink | RightPathRemoveDirectory |
+		RightPathUnlinkFile | RightPollFdReadwrite
+
+	// RightsStream is what stdio, pipes and character devices carry.
+	RightsStream = RightFdRead | RightFdFdstatSetFlags | RightFdWrite |
+		RightFdFilestatGet | RightPollFdReadwrite
+
+	RightsSocket = RightFdRead | RightFdFdstatSetFlags | RightFdWrite |
+		RightFdFilestatGet | RightPollFdReadwrite | RightSockShutdown | RightSockAccept
+)
+
+// MaxRights returns the most a descriptor of type t may carry.
+func MaxRights(t Filetype) (base, inheriting Rights) {
+	switch t {
+	case FiletypeDirectory:
+		return RightsDirectory, RightsDirectory | RightsRegularFile
+	case FiletypeRegularFile:
+		return RightsRegularFile, 0
+	case FiletypeSocketStream, FiletypeSocketDgram:
+		return RightsSocket, RightsSocket
+	default:
+		return RightsStream, 0
+	}
+}
+
+// File is one open guest descriptor, backed by a real host descriptor.
+type File struct {
+	// Fd is the host descriptor. The File owns it and closes it on Close.
+	Fd int
+	// Type is what the guest sees in fd_fdstat_get.
+	Type Filetype
+	// Flags are the fdflags the guest sees; NONBLOCK on non-sockets is
+	// emulated (the host descriptor may be shared with other processes).
+	Flags Fdflags
+	// RightsBase and RightsInheriting are reported by fd_fdstat_get.
+	RightsBase, RightsInheriting Rights
+	// Preopen is the guest name of a preopened directory ("" otherwise).
+	Preopen string
+	// Dir is the readdir state of a directory, created on first use.
+	Dir *DirState
+	// Sock is set for sockets.
+	Sock *Socket
+}
+
+// IsPreopen reports whether f was preopened by the host.
+func (f *File) IsPreopen() bool { return f.Preopen != "" }
+
+// Has reports whether f carries all rights in r.
+func (f *File) Has(r Rights) bool { return f.RightsBase&r == r }
+
+// DirState is the readdir cursor of a directory descriptor. fd_readdir
+// cookies are positions in Entries; Entries is read again when the guest
+// rewinds to cookie 0.
+type DirState struct {
+	Entries []Dirent
+}
+
+// Dirent is one directory entry as preview1 reports it.
+type Dirent struct {
+	Ino  uint64
+	Name string
+	Type Filetype
+}
+
+// Socket holds per-socket state; the socket issue fills it in.
+type Socket struct {
+	Family   int
+	SockType int
+}

@@ -1,0 +1,88 @@
+package sys
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// Read reads into bufs from fd (readv). A descriptor the guest made
+// non-blocking gets EAGAIN instead of waiting, even when the host
+// descriptor itself is blocking (it may be shared, like a terminal).
+func (s *System) Read(fd int32, bufs [][]byte) (uint32, Errno) {
+	f, errno := s.LookupRights(fd, RightFdRead)
+	if errno != 0 {
+		return 0, errno
+	}
+	if f.Type == FiletypeDirectory {
+		return 0, EISDIR
+	}
+	if errno := f.wouldBlock(unix.POLLIN); errno != 0 {
+		return 0, errno
+	}
+	n, err := readv(f.Fd, bufs)
+	return uint32(n), ErrnoFromError(err)
+}
+
+// Write writes bufs to fd (writev), with the same non-blocking rule as Read.
+func (s *System) Write(fd int32, bufs [][]byte) (uint32, Errno) {
+	f, errno := s.LookupRights(fd, RightFdWrite)
+	if errno != 0 {
+		return 0, errno
+	}
+	if f.Type == FiletypeDirectory {
+		return 0, EISDIR
+	}
+	if errno := f.wouldBlock(unix.POLLOUT); errno != 0 {
+		return 0, errno
+	}
+	n, err := writev(f.Fd, bufs)
+	return uint32(n), ErrnoFromError(err)
+}
+
+// wouldBlock returns EAGAIN when f is non-blocking for the guest, is not a
+// socket (sockets are made really non-blocking) and is not ready for events.
+func (f *File) wouldBlock(events int16) Errno {
+	if f.Flags&FdflagNonblock == 0 || f.Sock != nil || f.Type == FiletypeRegularFile {
+		return ESUCCESS
+	}
+	pfd := []unix.PollFd{{Fd: int32(f.Fd), Events: events}}
+	for {
+		n, err := unix.Poll(pfd, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return ErrnoFromError(err)
+		}
+		if n == 0 {
+			return EAGAIN
+		}
+		return ESUCCESS
+	}
+}
+
+// readv and writev retry on EINTR and treat a zero-length request as done.
+func readv(fd int, bufs [][]byte) (int, error) {
+	for {
+		n, err := unix.Readv(fd, bufs)
+		if err == unix.EINTR {
+			continue
+		}
+		if n < 0 {
+			n = 0
+		}
+		return n, err
+	}
+}
+
+func writev(fd int, bufs [][]byte) (int, error) {
+	for {
+		n, err := unix.Writev(fd, bufs)
+		if err == unix.EINTR {
+			continue
+		}
+		if n < 0 {
+			n = 0
+		}
+		return n, err
+	}
+}

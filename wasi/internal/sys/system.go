@@ -1,0 +1,149 @@
+// Package sys is the system layer under wasmrun's WASI host module: a table
+// of guest descriptors backed by real host descriptors, and the operations on
+// them (files, directories, sockets, polling), in plain Go.
+//
+// It never touches guest memory and knows nothing of wazero: every operation
+// takes Go values and returns an Errno. The ABI layer in package wasi decodes
+// guest memory into those values and writes results back.
+package sys
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Preopen is a host directory the guest sees under GuestPath.
+type Preopen struct {
+	HostPath  string
+	GuestPath string
+}
+
+// System is the state of one guest: its descriptors and environment.
+type System struct {
+	FDs Table[File]
+}
+
+// New makes a System whose fds 0-2 are duplicates of stdin, stdout and stderr
+// (so a guest closing them cannot close the host's), followed by the preopens
+// in order from fd 3. Closing the System closes every descriptor.
+func New(stdin, stdout, stderr *os.File, preopens []Preopen) (s *System, err error) {
+	s = &System{}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	for i, f := range []*os.File{stdin, stdout, stderr} {
+		file, err := stdioFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("set up fd %d: %w", i, err)
+		}
+		s.FDs.Insert(file)
+	}
+	for _, p := range preopens {
+		fd, err := unix.Open(p.HostPath, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open directory %s: %w", p.HostPath, err)
+		}
+		base, inh := MaxRights(FiletypeDirectory)
+		s.FDs.Insert(&File{Fd: fd, Type: FiletypeDirectory, RightsBase: base, RightsInheriting: inh, Preopen: p.GuestPath})
+	}
+	return s, nil
+}
+
+// stdioFile duplicates f's descriptor for the guest, or opens /dev/null when f
+// is nil, and works out what the guest should see it as.
+func stdioFile(f *os.File) (*File, error) {
+	var fd int
+	var err error
+	if f == nil {
+		fd, err = unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	} else {
+		fd, err = unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	}
+	if err != nil {
+		return nil, err
+	}
+	t, err := HostFiletype(fd)
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	base, inh := MaxRights(t)
+	if t == FiletypeRegularFile {
+		// A redirected stdio file is still used as a stream by the guest.
+		base |= RightsStream
+	}
+	return &File{Fd: fd, Type: t, RightsBase: base, RightsInheriting: inh}, nil
+}
+
+// HostFiletype reports the preview1 filetype of a host descriptor. Pipes and
+// FIFOs have no preview1 type and are reported as unknown, like wasmtime.
+func HostFiletype(fd int) (Filetype, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return FiletypeUnknown, err
+	}
+	return ModeFiletype(st.Mode), nil
+}
+
+// ModeFiletype converts a stat mode to a preview1 filetype.
+func ModeFiletype(mode uint32) Filetype {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return FiletypeRegularFile
+	case unix.S_IFDIR:
+		return FiletypeDirectory
+	case unix.S_IFCHR:
+		return FiletypeCharacterDevice
+	case unix.S_IFBLK:
+		return FiletypeBlockDevice
+	case unix.S_IFLNK:
+		return FiletypeSymbolicLink
+	case unix.S_IFSOCK:
+		return FiletypeSocketStream
+	}
+	return FiletypeUnknown
+}
+
+// Lookup returns the open descriptor fd, or EBADF.
+func (s *System) Lookup(fd int32) (*File, Errno) {
+	f, ok := s.FDs.Lookup(fd)
+	if !ok {
+		return nil, EBADF
+	}
+	return f, ESUCCESS
+}
+
+// LookupRights returns fd if it carries all rights in r: EBADF when fd is not
+// open, ENOTCAPABLE when a right is missing.
+func (s *System) LookupRights(fd int32, r Rights) (*File, Errno) {
+	f, ok := s.FDs.Lookup(fd)
+	if !ok {
+		return nil, EBADF
+	}
+	if !f.Has(r) {
+		return nil, ENOTCAPABLE
+	}
+	return f, ESUCCESS
+}
+
+// CloseFD closes one guest descriptor.
+func (s *System) CloseFD(fd int32) Errno {
+	f, ok := s.FDs.Delete(fd)
+	if !ok {
+		return EBADF
+	}
+	return ErrnoFromError(unix.Close(f.Fd))
+}
+
+// Close closes every descriptor the guest still holds.
+func (s *System) Close() {
+	s.FDs.Range(func(fd int32, f *File) bool {
+		unix.Close(f.Fd)
+		return true
+	})
+	s.FDs = Table[File]{}
+}

@@ -1,0 +1,121 @@
+// Package wasi is wasmrun's wasi_snapshot_preview1 host module on wazero: the
+// ABI layer. It owns the host function definitions, the decoding of their
+// parameters and guest memory, and the conversion of results to what the
+// guest expects. The work itself is done by the system layer in
+// wasi/internal/sys, which never touches guest memory.
+//
+// Functions are chosen per guest from the signatures it imports, so one
+// module can mix the V1 and V2 shapes of the WasmEdge socket extension.
+//
+// This package must not know about namespaces, CNI or containers: it runs a
+// guest in whatever network namespace the calling thread's process is in.
+package wasi
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmrun/wasmrun/wasi/internal/sys"
+)
+
+// Preopen is a host directory made visible to the guest as GuestPath.
+type Preopen struct {
+	HostPath  string
+	GuestPath string
+}
+
+// Config is what a guest sees of the world.
+type Config struct {
+	// Args are the guest's argv, program name first.
+	Args []string
+	// Env is the guest's environment as KEY=VALUE strings.
+	Env []string
+	// Stdin, Stdout and Stderr are duplicated for the guest; nil is /dev/null.
+	Stdin, Stdout, Stderr *os.File
+	// Preopens become fds 3, 4, ... in order.
+	Preopens []Preopen
+	// Rand is the source of random_get; nil is crypto/rand.
+	Rand io.Reader
+}
+
+// Host is one instantiated host module and the state of the guest using it.
+type Host struct {
+	sys  *sys.System
+	args []string
+	env  []string
+	rand io.Reader
+	mod  api.Module
+}
+
+// Instantiate registers a wasi_snapshot_preview1 module in r shaped for
+// guest's imports, and returns it. Instantiate the guest afterwards, then
+// Close the Host. An import wasmrun cannot satisfy is an *ImportError.
+func Instantiate(ctx context.Context, r wazero.Runtime, guest wazero.CompiledModule, cfg Config) (h *Host, err error) {
+	funcs, err := selectFuncs(guest)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateStrings("argument", cfg.Args); err != nil {
+		return nil, err
+	}
+	if err := validateStrings("environment variable", cfg.Env); err != nil {
+		return nil, err
+	}
+	preopens := make([]sys.Preopen, len(cfg.Preopens))
+	for i, p := range cfg.Preopens {
+		preopens[i] = sys.Preopen{HostPath: p.HostPath, GuestPath: p.GuestPath}
+	}
+	s, err := sys.New(cfg.Stdin, cfg.Stdout, cfg.Stderr, preopens)
+	if err != nil {
+		return nil, err
+	}
+	h = &Host{sys: s, args: cfg.Args, env: cfg.Env, rand: cfg.Rand}
+	if h.rand == nil {
+		h.rand = rand.Reader
+	}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+
+	b := r.NewHostModuleBuilder(ModuleName)
+	for name, f := range funcs {
+		b.NewFunctionBuilder().
+			WithGoModuleFunction(f.goFunc(h), f.paramTypes, f.resultTypes()).
+			WithParameterNames(f.paramNames...).
+			WithName(name).
+			Export(name)
+	}
+	h.mod, err = b.Instantiate(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("instantiate %s: %w", ModuleName, err)
+	}
+	return h, nil
+}
+
+// Close releases every descriptor the guest still holds and the host module.
+func (h *Host) Close(ctx context.Context) error {
+	h.sys.Close()
+	if h.mod != nil {
+		return h.mod.Close(ctx)
+	}
+	return nil
+}
+
+func validateStrings(what string, ss []string) error {
+	for _, s := range ss {
+		for i := 0; i < len(s); i++ {
+			if s[i] == 0 {
+				return fmt.Errorf("%s %q contains a NUL byte", what, s)
+			}
+		}
+	}
+	return nil
+}
