@@ -43,6 +43,12 @@ func run(args []string, stdin, stdout, stderr *os.File) int {
 	switch args[0] {
 	case "run":
 		return runCmd(args[1:], stdin, stdout, stderr)
+	case "os":
+		return osCmd(args[1:], stdin, stdout, stderr)
+	case "ps":
+		return psCmd(args[1:], stdout, stderr)
+	case "stop":
+		return stopCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "wasmrun %s\n", version.Version)
 		return 0

@@ -1,6 +1,9 @@
 // Command wasmrun runs WebAssembly (WASI) programs.
 //
 //	wasmrun run [flags] MODULE [-- ARGS...]   run in the current network namespace
+//	wasmrun os [flags] APP [-- ARGS...]       run isolated in its own network namespace
+//	wasmrun ps                                list running apps
+//	wasmrun stop ID...                        stop apps
 //	wasmrun version                           print the version
 //
 // Exit status: the guest's own exit code; 125 when wasmrun itself fails
@@ -10,8 +13,13 @@ package main
 
 import (
 	"os"
+
+	"github.com/wasmrun/wasmrun/oci"
 )
 
 func main() {
+	if oci.IsInit() {
+		os.Exit(oci.Init())
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

@@ -1,0 +1,369 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/wasmrun/wasmrun/cni"
+	"github.com/wasmrun/wasmrun/internal/runner"
+	"github.com/wasmrun/wasmrun/oci"
+)
+
+// stateRoot is where `wasmrun os` keeps containers and bundles; WASMRUN_STATE_DIR overrides it
+// (tests use private ones).
+func stateRoot() string {
+	if d := os.Getenv("WASMRUN_STATE_DIR"); d != "" {
+		return d
+	}
+	return "/run/wasmrun"
+}
+
+// osOpts are the parsed flags of `wasmrun os`.
+type osOpts struct {
+	app      string
+	args     []string
+	env      []string
+	dirs     []string
+	forwards []string
+	config   string
+	name     string
+	verbose  bool
+	cacheDir string
+	noCache  bool
+	help     bool
+}
+
+func parseOS(args []string) (*osOpts, error) {
+	o := &osOpts{}
+	err := parseFlags(args, &o.app, &o.args, map[string]flagSpec{
+		"forward":   {value: true, set: func(v string) error { o.forwards = append(o.forwards, v); return nil }},
+		"p":         {value: true, set: func(v string) error { o.forwards = append(o.forwards, v); return nil }},
+		"dir":       {value: true, set: func(v string) error { o.dirs = append(o.dirs, v); return nil }},
+		"env":       {value: true, set: func(v string) error { o.env = append(o.env, v); return nil }},
+		"e":         {value: true, set: func(v string) error { o.env = append(o.env, v); return nil }},
+		"config":    {value: true, set: func(v string) error { o.config = v; return nil }},
+		"name":      {value: true, set: func(v string) error { o.name = v; return nil }},
+		"cache-dir": {value: true, set: func(v string) error { o.cacheDir = v; return nil }},
+		"no-cache":  {set: func(string) error { o.noCache = true; return nil }},
+		"verbose":   {set: func(string) error { o.verbose = true; return nil }},
+		"v":         {set: func(string) error { o.verbose = true; return nil }},
+		"help":      {set: func(string) error { o.help = true; return nil }},
+		"h":         {set: func(string) error { o.help = true; return nil }},
+	})
+	if err != nil || o.help {
+		return o, err
+	}
+	if o.app == "" {
+		return nil, errors.New("missing APP (usage: wasmrun os [flags] APP [-- ARGS...])")
+	}
+	return o, nil
+}
+
+// flagSpec is one flag of a subcommand.
+type flagSpec struct {
+	value bool
+	set   func(string) error
+}
+
+// parseFlags parses flags before or after the one positional argument;
+// other positionals and everything after "--" are guest arguments.
+func parseFlags(args []string, positional *string, rest *[]string, flags map[string]flagSpec) error {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			tail := args[i+1:]
+			if *positional == "" && len(tail) > 0 {
+				*positional, tail = tail[0], tail[1:]
+			}
+			*rest = append(*rest, tail...)
+			return nil
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			if *positional == "" {
+				*positional = a
+			} else {
+				*rest = append(*rest, a)
+			}
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f, ok := flags[name]
+		if !ok {
+			return fmt.Errorf("unknown flag %s (guest arguments go after --)", a)
+		}
+		if f.value && !hasValue {
+			if i+1 >= len(args) {
+				return fmt.Errorf("flag --%s needs a value", name)
+			}
+			i++
+			value = args[i]
+		} else if !f.value && hasValue {
+			return fmt.Errorf("flag --%s takes no value", name)
+		}
+		if err := f.set(value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// osExtra is what `wasmrun ps` shows beyond the OCI state.
+type osExtra struct {
+	Name     string   `json:"name"`
+	Netns    string   `json:"netns,omitempty"`
+	Forwards []string `json:"forwards,omitempty"`
+	Module   string   `json:"module"`
+}
+
+func osCmd(args []string, stdin, stdout, stderr *os.File) int {
+	o, err := parseOS(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "wasmrun os: %v\n", err)
+		return ExitFailure
+	}
+	if o.help {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	code, err := runOS(o, stdin, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "wasmrun: %v\n", err)
+		return ExitFailure
+	}
+	return code
+}
+
+// app is an `wasmrun os` run after flags and config are merged.
+type app struct {
+	root, module string // host root dir, module path relative to it
+	args, env    []string
+	mounts       []specs.Mount
+	isolation    bool
+	bridge       bool
+	prefix       string
+	forwards     []oci.Forward
+	name         string
+}
+
+func resolveApp(o *osOpts) (*app, error) {
+	st, err := os.Stat(o.app)
+	if err != nil {
+		return nil, fmt.Errorf("app %s: %v", o.app, unwrapPath(err))
+	}
+	dir := o.app
+	if !st.IsDir() {
+		dir = filepath.Dir(o.app)
+	}
+	cfgPath, required := filepath.Join(dir, ConfigName), false
+	if o.config != "" {
+		cfgPath, required = o.config, true
+	}
+	cfg, err := loadConfig(cfgPath, required)
+	if err != nil {
+		return nil, err
+	}
+	mod, err := findModule(o.app, cfg.Module)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{isolation: true, prefix: cni.DefaultPrefix, bridge: cfg.Network.Bridge}
+	if a.root, err = filepath.Abs(dir); err != nil {
+		return nil, err
+	}
+	absMod, err := filepath.Abs(mod)
+	if err != nil {
+		return nil, err
+	}
+	if a.module, err = filepath.Rel(a.root, absMod); err != nil || strings.HasPrefix(a.module, "..") {
+		return nil, fmt.Errorf("app %s: module %s is outside the app directory", o.app, mod)
+	}
+	if cfg.Network.Isolation != nil {
+		a.isolation = *cfg.Network.Isolation
+	}
+	if cfg.Network.NamespacePrefix != "" {
+		a.prefix = cfg.Network.NamespacePrefix
+	}
+	a.args = append(append(a.args, cfg.Args...), o.args...)
+	keys := make([]string, 0, len(cfg.Env))
+	for k := range cfg.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		a.env = append(a.env, k+"="+cfg.Env[k])
+	}
+	for _, e := range o.env {
+		kv, err := parseEnv(e)
+		if err != nil {
+			return nil, err
+		}
+		a.env = append(a.env, kv)
+	}
+	for _, d := range append(append([]string{}, cfg.Dirs...), o.dirs...) {
+		p, err := parseDir(d)
+		if err != nil {
+			return nil, err
+		}
+		host, _ := filepath.Abs(p.HostPath)
+		a.mounts = append(a.mounts, specs.Mount{Type: "bind", Source: host, Destination: p.GuestPath, Options: []string{"rbind", "rw"}})
+	}
+	for _, f := range append(append([]string{}, cfg.Network.Forward...), o.forwards...) {
+		fw, err := oci.ParseForward(f)
+		if err != nil {
+			return nil, err
+		}
+		a.forwards = append(a.forwards, fw)
+	}
+	if len(a.forwards) > 0 && !a.isolation {
+		return nil, errors.New("--forward needs network isolation, but the config sets isolation = false (the guest already uses the host network)")
+	}
+	a.name = o.name
+	if a.name == "" {
+		a.name = cfg.Name
+	}
+	if a.name == "" {
+		var b [4]byte
+		rand.Read(b[:])
+		a.name = hex.EncodeToString(b[:])
+	}
+	if err := oci.ValidateID(a.name); err != nil {
+		return nil, fmt.Errorf("--name: %v", err)
+	}
+	return a, nil
+}
+
+func (a *app) spec() *specs.Spec {
+	s := &specs.Spec{
+		Version: specs.Version,
+		Root:    &specs.Root{Path: a.root},
+		Process: &specs.Process{Args: append([]string{"/" + filepath.ToSlash(a.module)}, a.args...), Env: a.env, Cwd: "/"},
+		Mounts:  a.mounts,
+	}
+	if a.isolation {
+		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.NetworkNamespace}}}
+	}
+	return s
+}
+
+func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
+	ctx := context.Background()
+	a, err := resolveApp(o)
+	if err != nil {
+		return 0, err
+	}
+	logf := func(format string, args ...any) {
+		if o.verbose {
+			fmt.Fprintf(stderr, "wasmrun: "+format+"\n", args...)
+		}
+	}
+	if a.isolation && os.Geteuid() != 0 {
+		return 0, errors.New("network isolation needs root here (run as root, or set isolation = false in [network] of " + ConfigName + " to share the host network)")
+	}
+	root := stateRoot()
+	m, err := cni.New(cni.Config{
+		Prefix:   a.prefix,
+		StateDir: filepath.Join(root, "netns"),
+		CacheDir: filepath.Join(root, "cni-cache"),
+		Bridge:   cni.BridgeConfig{IPAMDataDir: filepath.Join(root, "ipam")},
+		Log:      logf,
+	})
+	if err != nil {
+		return 0, err
+	}
+	rt := &oci.Runtime{Root: filepath.Join(root, "containers"), CNI: m, Log: logf}
+	if _, err := rt.GC(ctx); err != nil {
+		logf("cleaning leftovers: %v", err)
+	}
+
+	if _, err := rt.State(a.name); err == nil {
+		return 0, fmt.Errorf("an app named %s is already running (see wasmrun ps)", a.name)
+	}
+	bundle := filepath.Join(root, "bundles", a.name)
+	if err := writeBundle(bundle, a.spec()); err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(bundle)
+
+	extra := osExtra{Name: a.name, Module: filepath.Join(a.root, a.module)}
+	if a.isolation {
+		extra.Netns = m.NamespaceName(a.name)
+	}
+	for _, f := range a.forwards {
+		extra.Forwards = append(extra.Forwards, f.String())
+	}
+	opts := oci.CreateOpts{
+		Stdin: stdin, Stdout: stdout, Stderr: stderr,
+		Network: oci.NetworkOpts{Bridge: a.bridge, Forwards: a.forwards},
+		Extra:   extra,
+	}
+	if !o.noCache {
+		opts.CacheDir = o.cacheDir
+		if opts.CacheDir == "" {
+			opts.CacheDir = runner.DefaultCacheDir()
+		}
+	}
+
+	// Catch signals before the container exists, so none is lost between
+	// Create and Wait; they stop the guest, and we clean up after it.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	c, err := rt.Create(ctx, a.name, bundle, opts)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err := rt.Delete(context.WithoutCancel(ctx), a.name, true); err != nil {
+			fmt.Fprintf(stderr, "wasmrun: cleaning up %s: %v\n", a.name, err)
+		}
+	}()
+	if err := rt.Start(ctx, a.name); err != nil {
+		return 0, err
+	}
+	logf("app %s running as pid %d", a.name, c.Pid)
+
+	signals := 0
+	for {
+		select {
+		case <-c.Done():
+			code, _ := c.Wait(ctx)
+			logf("app %s exited with status %d", a.name, code)
+			return code, nil
+		case s := <-sigs:
+			signals++
+			sig := syscall.SIGTERM
+			if signals > 1 {
+				sig = syscall.SIGKILL
+			}
+			logf("got %v: sending %v to app %s", s, sig, a.name)
+			rt.Kill(a.name, sig)
+		}
+	}
+}
+
+func writeBundle(dir string, s *specs.Spec) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create bundle: %w", err)
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600); err != nil {
+		return fmt.Errorf("create bundle: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,484 @@
+package oci
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/wasmrun/wasmrun/cni"
+	"github.com/wasmrun/wasmrun/wasi"
+)
+
+// Runtime manages containers whose state lives under Root.
+type Runtime struct {
+	// Root holds one directory per container (state.json, exec.fifo).
+	Root string
+	// CNI creates and removes the namespaces of specs that ask for a new
+	// one. nil refuses such specs.
+	CNI *cni.Manager
+	// Log, when set, receives one line per step (the CLI's --verbose).
+	Log func(format string, args ...any)
+}
+
+// Forward is a host port forwarded into a container's namespace.
+type Forward = cni.Forward
+
+// ParseForward parses [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp].
+func ParseForward(s string) (Forward, error) { return cni.ParseForward(s) }
+
+// NetworkOpts shape a namespace the container creates.
+type NetworkOpts struct {
+	// Bridge attaches a CNI bridge network for outbound traffic.
+	Bridge bool
+	// Forwards are host ports forwarded in with CNI portmap (they imply
+	// the bridge).
+	Forwards []Forward
+}
+
+// CreateOpts are the per-container choices of the front end.
+type CreateOpts struct {
+	// Stdin, Stdout and Stderr are the guest's stdio (nil is /dev/null).
+	Stdin, Stdout, Stderr *os.File
+	// CacheDir is the compiled-module cache ("" for none).
+	CacheDir string
+	// Network shapes a new namespace (ignored for host and joined ones).
+	Network NetworkOpts
+	// Extra is stored with the state for the front end (e.g. its name).
+	Extra any
+}
+
+// Container is a created container. Wait is only possible in the process
+// that created it (the parent of the container process).
+type Container struct {
+	ID   string
+	Pid  int
+	rt   *Runtime
+	cmd  *exec.Cmd
+	done chan struct{}
+	code int
+}
+
+func (r *Runtime) logf(format string, args ...any) {
+	if r.Log != nil {
+		r.Log(format, args...)
+	}
+}
+
+// Create sets up container id from the bundle: namespace, module compiled
+// and instantiated in a child process that waits for Start.
+func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts) (c *Container, err error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	bundle, err = filepath.Abs(bundle)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := LoadSpec(bundle)
+	if err != nil {
+		return nil, err
+	}
+	root := RootPath(bundle, spec)
+	mod, err := ResolveModule(root, spec)
+	if err != nil {
+		return nil, err
+	}
+
+	if err := os.MkdirAll(r.Root, 0o711); err != nil {
+		return nil, fmt.Errorf("create state root: %w", err)
+	}
+	dir := r.dir(id)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("container %s already exists", id)
+		}
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	var cleanups []func()
+	defer func() {
+		if err != nil {
+			for i := len(cleanups) - 1; i >= 0; i-- {
+				cleanups[i]()
+			}
+			os.RemoveAll(dir)
+		}
+	}()
+
+	st := &stateFile{
+		ID: id, Bundle: bundle, Created: time.Now().UTC(), Module: mod.HostPath, Annotations: spec.Annotations,
+		Owner: os.Getpid(), OwnerTime: pidStartTime(os.Getpid()),
+	}
+	if opts.Extra != nil {
+		if st.Extra, err = json.Marshal(opts.Extra); err != nil {
+			return nil, err
+		}
+	}
+
+	mode, path := Network(spec)
+	switch mode {
+	case NetworkHost:
+		r.logf("network: host (the spec has no network namespace)")
+	case NetworkJoin:
+		r.logf("network: joining namespace %s", path)
+		st.Netns = path
+	case NetworkNew:
+		if r.CNI == nil {
+			return nil, errors.New("the spec asks for a new network namespace, but no network manager is configured")
+		}
+		n, err := r.CNI.Setup(ctx, cni.Request{
+			Mode: cni.ModeNew, ID: id, Bridge: opts.Network.Bridge,
+			Forwards: opts.Network.Forwards, OwnerPID: os.Getpid(),
+		})
+		if err != nil {
+			return nil, err
+		}
+		st.Netns, st.OwnNetns = n.Path, true
+		cleanups = append(cleanups, func() { n.Teardown(context.WithoutCancel(ctx)) })
+	}
+	// Record the namespace before the process exists, so a crash between
+	// here and the end of Create still lets Delete find what to remove.
+	if err := r.writeState(st); err != nil {
+		return nil, err
+	}
+
+	fifo := filepath.Join(dir, execFifo)
+	if err := mkfifo(fifo); err != nil {
+		return nil, err
+	}
+	args := append([]string{mod.GuestPath}, spec.Process.Args[1:]...)
+	cfg := initConfig{
+		ID: id, Module: mod.HostPath, Export: mod.Export, Args: args, Env: Env(spec),
+		CacheDir: opts.CacheDir, MemoryLimit: MemoryLimit(spec), Fifo: fifo,
+	}
+	for _, p := range Preopens(root, spec) {
+		cfg.Preopens = append(cfg.Preopens, wasi.Preopen{HostPath: p.HostPath, GuestPath: p.GuestPath})
+	}
+
+	c = &Container{ID: id, rt: r, done: make(chan struct{})}
+	if err := c.spawn(st.Netns, cfg, opts); err != nil {
+		return nil, err
+	}
+	cleanups = append(cleanups, func() { c.cmd.Process.Kill(); <-c.done })
+	st.Pid = c.Pid
+	st.PidTime = pidStartTime(c.Pid)
+	if err := r.writeState(st); err != nil {
+		return nil, err
+	}
+	r.logf("container %s: process %d created (module %s)", id, c.Pid, mod.HostPath)
+	return c, nil
+}
+
+// spawn starts the container process inside netns ("" = ours) and waits for
+// its ready report.
+func (c *Container) spawn(netns string, cfg initConfig, opts CreateOpts) error {
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer cfgR.Close()
+	defer cfgW.Close()
+	statR, statW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer statR.Close()
+	defer statW.Close()
+
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own binary: %w", err)
+	}
+	cmd := exec.Command(self, InitArg, cfg.ID)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.Stdin, opts.Stdout, opts.Stderr
+	cmd.ExtraFiles = []*os.File{cfgR, statW} // fds 3 and 4
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		// The container dies with the thread that forked it if its
+		// creator dies: nothing runs on unsupervised.
+		Pdeathsig: syscall.SIGKILL,
+	}
+	if err := startIn(netns, cmd); err != nil {
+		return fmt.Errorf("start container process: %w", err)
+	}
+	c.cmd, c.Pid = cmd, cmd.Process.Pid
+	go func() {
+		c.cmd.Wait()
+		c.code = exitCode(c.cmd.ProcessState)
+		close(c.done)
+	}()
+	cfgR.Close()
+	statW.Close()
+
+	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
+		cmd.Process.Kill()
+		<-c.done
+		return fmt.Errorf("send container config: %w", err)
+	}
+	cfgW.Close()
+
+	var s initStatus
+	b, _ := io.ReadAll(statR)
+	if err := json.Unmarshal(b, &s); err != nil || !s.OK {
+		cmd.Process.Kill()
+		<-c.done
+		if s.Error != "" {
+			return errors.New(s.Error)
+		}
+		return fmt.Errorf("container process exited during create (status %d)", c.code)
+	}
+	return nil
+}
+
+// startIn starts cmd from an OS thread that has entered netns, so the new
+// process (every thread of it) lives there. "" starts it in our namespace.
+func startIn(netns string, cmd *exec.Cmd) error {
+	if netns == "" {
+		return cmd.Start()
+	}
+	target, err := unix.Open(netns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open network namespace %s: %w", netns, err)
+	}
+	defer unix.Close(target)
+
+	errc := make(chan error, 1)
+	go func() {
+		// A fresh goroutine on a locked thread; if switching back fails,
+		// the goroutine exits still locked and Go discards the thread.
+		runtime.LockOSThread()
+		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer unix.Close(orig)
+		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("enter network namespace %s: %w", netns, err)
+			return
+		}
+		err = cmd.Start()
+		if serr := unix.Setns(orig, unix.CLONE_NEWNET); serr != nil {
+			errc <- err
+			return // leave the thread locked
+		}
+		runtime.UnlockOSThread()
+		errc <- err
+	}()
+	return <-errc
+}
+
+func exitCode(ps *os.ProcessState) int {
+	if ps == nil {
+		return -1
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// Wait waits for the container process to exit and returns its exit status
+// (128+signal when a signal ended it).
+func (c *Container) Wait(ctx context.Context) (int, error) {
+	select {
+	case <-c.done:
+		return c.code, nil
+	case <-ctx.Done():
+		return -1, ctx.Err()
+	}
+}
+
+// Done is closed when the container process has exited.
+func (c *Container) Done() <-chan struct{} { return c.done }
+
+// Start lets a created container's guest run. It works from any process.
+func (r *Runtime) Start(ctx context.Context, id string) error {
+	st, err := r.readState(id)
+	if err != nil {
+		return err
+	}
+	if s := r.status(st); s != specs.StateCreated {
+		return fmt.Errorf("container %s is %s, not created: %w", id, s, ErrFailedPrecondition)
+	}
+	fifo := filepath.Join(r.dir(id), execFifo)
+	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("start container %s: %w", id, err)
+	}
+	defer unix.Close(fd)
+	// Wait for the child's byte, checking that it is still alive: a child
+	// that died before opening the FIFO would otherwise make us wait forever.
+	for {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(pfd, 100)
+		if err != nil && err != unix.EINTR {
+			return fmt.Errorf("start container %s: %w", id, err)
+		}
+		if n > 0 && pfd[0].Revents&unix.POLLIN != 0 {
+			var b [1]byte
+			if n, _ := unix.Read(fd, b[:]); n == 1 {
+				break
+			}
+		}
+		if !st.alive() {
+			return fmt.Errorf("container %s exited before it started: %w", id, ErrFailedPrecondition)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	os.Remove(fifo)
+	r.logf("container %s: started", id)
+	return nil
+}
+
+// ErrFailedPrecondition marks an operation that is illegal in the
+// container's current state.
+var ErrFailedPrecondition = errors.New("failed precondition")
+
+// State returns the OCI state of container id.
+func (r *Runtime) State(id string) (*specs.State, error) {
+	st, err := r.readState(id)
+	if err != nil {
+		return nil, err
+	}
+	s := &specs.State{Version: specs.Version, ID: id, Status: r.status(st), Bundle: st.Bundle, Annotations: st.Annotations}
+	if s.Status != specs.StateStopped {
+		s.Pid = st.Pid
+	}
+	return s, nil
+}
+
+// Kill sends sig to the container process. Killing a stopped container is
+// not an error (the signal has nowhere to go).
+func (r *Runtime) Kill(id string, sig syscall.Signal) error {
+	st, err := r.readState(id)
+	if err != nil {
+		return err
+	}
+	if !st.alive() {
+		return nil
+	}
+	if err := unix.Kill(st.Pid, sig); err != nil && err != unix.ESRCH {
+		return fmt.Errorf("kill container %s: %w", id, err)
+	}
+	return nil
+}
+
+// Delete removes a stopped container: its namespace (if it owns it) and its
+// state. force kills a live process first.
+func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
+	st, err := r.readState(id)
+	if err != nil {
+		return err
+	}
+	if st.alive() {
+		if !force {
+			return fmt.Errorf("container %s is still running: %w", id, ErrFailedPrecondition)
+		}
+		unix.Kill(st.Pid, unix.SIGKILL)
+		waitGone(ctx, st)
+	}
+	var errs []error
+	if st.OwnNetns && r.CNI != nil {
+		n, err := r.CNI.Open(id)
+		if err == nil {
+			err = n.Teardown(ctx)
+		} else if errors.Is(err, cni.ErrNotFound) {
+			err = nil // already torn down
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := os.RemoveAll(r.dir(id)); err != nil {
+		errs = append(errs, err)
+	}
+	r.logf("container %s: deleted", id)
+	return errors.Join(errs...)
+}
+
+// waitGone waits until a killed process has exited, through a pidfd (which
+// becomes readable at exit, also for a process that is not our child).
+func waitGone(ctx context.Context, st *stateFile) {
+	fd, err := unix.PidfdOpen(st.Pid, 0)
+	if err != nil {
+		return // already gone
+	}
+	defer unix.Close(fd)
+	if !st.alive() {
+		return // the pid was reused before we opened it
+	}
+	for ctx.Err() == nil {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if n, err := unix.Poll(pfd, 100); n > 0 || (err != nil && err != unix.EINTR) {
+			return
+		}
+	}
+}
+
+// List returns the ids of all containers with state under Root.
+func (r *Runtime) List() ([]string, error) {
+	ents, err := os.ReadDir(r.Root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range ents {
+		if e.IsDir() && ValidateID(e.Name()) == nil {
+			if _, err := os.Stat(filepath.Join(r.Root, e.Name(), "state.json")); err == nil {
+				ids = append(ids, e.Name())
+			}
+		}
+	}
+	return ids, nil
+}
+
+// Extra returns the front end's data stored at Create.
+func (r *Runtime) Extra(id string) (json.RawMessage, error) {
+	st, err := r.readState(id)
+	if err != nil {
+		return nil, err
+	}
+	return st.Extra, nil
+}
+
+// Stop sends sig, waits up to grace for the process to exit, then kills it.
+// If the container's creator is gone, Stop also deletes the container;
+// otherwise the creator does, once it sees the exit.
+func (r *Runtime) Stop(ctx context.Context, id string, sig syscall.Signal, grace time.Duration) error {
+	st, err := r.readState(id)
+	if err != nil {
+		return err
+	}
+	if st.alive() {
+		if err := unix.Kill(st.Pid, sig); err != nil && err != unix.ESRCH {
+			return fmt.Errorf("stop %s: %w", id, err)
+		}
+		gctx, cancel := context.WithTimeout(ctx, grace)
+		waitGone(gctx, st)
+		cancel()
+		if st.alive() {
+			unix.Kill(st.Pid, unix.SIGKILL)
+			waitGone(ctx, st)
+		}
+	}
+	if !st.ownerAlive() {
+		return r.Delete(ctx, id, true)
+	}
+	return nil
+}

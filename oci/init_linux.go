@@ -1,0 +1,127 @@
+package oci
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wasmrun/wasmrun/internal/runner"
+	"github.com/wasmrun/wasmrun/wasi"
+)
+
+// The container process protocol (parent = Create, child = Init):
+//
+//	parent                                 child (this binary, argv[1] == InitArg)
+//	  |-- fork from a thread in the netns -->|
+//	  |-- config JSON on fd 3, close ------->|  read config
+//	  |                                      |  compile module (cache), prepare
+//	  |<-- status JSON on fd 4, close -------|  {"ok":true} or {"error":"..."}
+//	  |   (Create returns)                   |  open exec.fifo O_WRONLY: blocks
+//	Start: open exec.fifo O_RDONLY --------->|  open returns; write 1 byte
+//	  |<-- read 1 byte, remove exec.fifo ----|  run _start (or the #export)
+//	  |                                      |  exit(guest's exit code)
+//
+// Signals take their default action in the child, so kill(2) of the
+// container pid stops the guest wherever it is, and wait(2) sees it.
+
+// InitArg is argv[1] of the re-executed container process.
+const InitArg = "__wasmrun_container_init"
+
+// execFifo is the name of the exec FIFO in the container's state directory.
+const execFifo = "exec.fifo"
+
+const (
+	initConfigFD = 3
+	initStatusFD = 4
+)
+
+// initConfig is everything the child needs, sent as JSON on fd 3.
+type initConfig struct {
+	ID          string         `json:"id"`
+	Module      string         `json:"module"`
+	Export      string         `json:"export"`
+	Args        []string       `json:"args"`
+	Env         []string       `json:"env"`
+	Preopens    []wasi.Preopen `json:"preopens"`
+	CacheDir    string         `json:"cache_dir"`
+	MemoryLimit int64          `json:"memory_limit"`
+	Fifo        string         `json:"fifo"`
+}
+
+// initStatus is the child's one report on fd 4.
+type initStatus struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
+
+// IsInit reports whether this process was started as a container process.
+// Both wasmrun binaries call it first thing in main.
+func IsInit() bool { return len(os.Args) > 1 && os.Args[1] == InitArg }
+
+// Init runs the container process and returns its exit code. It never
+// returns an error to the caller: problems before the guest starts are
+// reported to the parent on fd 4, problems after it go to stderr.
+func Init() int {
+	ctx := context.Background()
+	status := os.NewFile(initStatusFD, "init-status")
+	report := func(s initStatus) {
+		json.NewEncoder(status).Encode(s)
+		status.Close()
+	}
+	fail := func(err error) int {
+		report(initStatus{Error: err.Error()})
+		return 1
+	}
+
+	var cfg initConfig
+	cfgFile := os.NewFile(initConfigFD, "init-config")
+	if err := json.NewDecoder(cfgFile).Decode(&cfg); err != nil {
+		return fail(fmt.Errorf("read container config: %w", err))
+	}
+	cfgFile.Close()
+
+	p, err := runner.Prepare(ctx, runner.Options{
+		Path:     cfg.Module,
+		Args:     cfg.Args[1:],
+		Env:      cfg.Env,
+		Preopens: cfg.Preopens,
+		Stdin:    os.Stdin,
+		Stdout:   os.Stdout,
+		Stderr:   os.Stderr,
+		CacheDir: cfg.CacheDir,
+		Diag:     os.Stderr,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	report(initStatus{OK: true})
+
+	// Block until Start opens the FIFO for reading.
+	fifo, err := os.OpenFile(cfg.Fifo, os.O_WRONLY, 0)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "wasmrun: container %s: open exec fifo: %v\n", cfg.ID, err)
+		return runner.TrapExitCode
+	}
+	if _, err := fifo.Write([]byte{0}); err != nil {
+		fmt.Fprintf(os.Stderr, "wasmrun: container %s: exec fifo: %v\n", cfg.ID, err)
+		return runner.TrapExitCode
+	}
+	fifo.Close()
+
+	code, err := p.Run(ctx)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "wasmrun: %v\n", err)
+	}
+	return code
+}
+
+// mkfifo creates the exec FIFO.
+func mkfifo(path string) error {
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		return fmt.Errorf("create exec fifo: %w", err)
+	}
+	return nil
+}

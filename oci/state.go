@@ -1,0 +1,140 @@
+package oci
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// stateFile is what a fresh process needs to report on and delete a
+// container: it lives in <root>/<id>/state.json.
+type stateFile struct {
+	ID      string    `json:"id"`
+	Bundle  string    `json:"bundle"`
+	Pid     int       `json:"pid"`
+	PidTime uint64    `json:"pid_start_time"` // /proc/<pid>/stat field 22, defeats pid reuse
+	Created time.Time `json:"created"`
+	// Owner is the process that created the container and tears it down
+	// (the CLI or the shim); GC leaves a container alone while it lives.
+	Owner     int    `json:"owner"`
+	OwnerTime uint64 `json:"owner_start_time"`
+	// Netns is the namespace the process lives in ("" = host network);
+	// OwnNetns says this container created it and must delete it.
+	Netns    string `json:"netns,omitempty"`
+	OwnNetns bool   `json:"own_netns,omitempty"`
+	// Module is the module's host path, for listings.
+	Module      string            `json:"module"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// Extra is free-form data of the front end (forwards, name, ...).
+	Extra json.RawMessage `json:"extra,omitempty"`
+}
+
+var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+
+// ValidateID checks a container id is safe as a file and namespace name.
+func ValidateID(id string) error {
+	if !validID.MatchString(id) {
+		return fmt.Errorf("invalid container id %q: use letters, digits, '_', '.', '-' (at most 128)", id)
+	}
+	return nil
+}
+
+func (r *Runtime) dir(id string) string { return filepath.Join(r.Root, id) }
+
+func (r *Runtime) writeState(st *stateFile) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	dir := r.dir(st.ID)
+	tmp, err := os.CreateTemp(dir, "state.json.*")
+	if err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write state: %w", err)
+	}
+	tmp.Close()
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, "state.json")); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write state: %w", err)
+	}
+	return nil
+}
+
+func (r *Runtime) readState(id string) (*stateFile, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(r.dir(id), "state.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("container %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state of %s: %w", id, err)
+	}
+	var st stateFile
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("read state of %s: %w", id, err)
+	}
+	return &st, nil
+}
+
+// ErrNotFound is returned for a container id with no state.
+var ErrNotFound = errors.New("not found")
+
+// pidStartTime returns field 22 of /proc/<pid>/stat (start time in clock
+// ticks since boot), or 0 when the process does not exist.
+func pidStartTime(pid int) uint64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may contain spaces; fields resume after ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state); field 22 is f[19].
+	if len(f) < 20 {
+		return 0
+	}
+	if f[0] == "Z" || f[0] == "X" {
+		return 0 // a zombie has exited
+	}
+	v, _ := strconv.ParseUint(f[19], 10, 64)
+	return v
+}
+
+// alive reports whether the container process recorded in st still runs.
+func (st *stateFile) alive() bool {
+	return st.Pid > 0 && pidStartTime(st.Pid) == st.PidTime
+}
+
+// ownerAlive reports whether the process that created the container lives.
+func (st *stateFile) ownerAlive() bool {
+	return st.Owner > 0 && pidStartTime(st.Owner) == st.OwnerTime
+}
+
+// status derives the OCI status from the process and the exec FIFO.
+func (r *Runtime) status(st *stateFile) specs.ContainerState {
+	if !st.alive() {
+		return specs.StateStopped
+	}
+	if _, err := os.Stat(filepath.Join(r.dir(st.ID), execFifo)); err == nil {
+		return specs.StateCreated
+	}
+	return specs.StateRunning
+}
