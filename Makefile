@@ -1,6 +1,7 @@
 # wasmrun. `make demo` and `make test` are the two commands a newcomer needs;
 # both install what they need first (scripts/install-deps.sh).
 
+SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/wasmrun/wasmrun/internal/version.Version=$(VERSION)
@@ -22,11 +23,12 @@ build:
 # All tests (unit, integration with real guests built from source, brief
 # fuzzing), then a summary line.
 test: deps build
-	@set -o pipefail; \
-	  $(GO) test -count=1 -v -timeout $(TEST_TIMEOUT) ./... 2>&1 | tee $(BIN)/test.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|\s+\S+_test.go)' ; \
+	@mkdir -p $(BIN); \
+	  $(GO) test -count=1 -v -p 2 -timeout $(TEST_TIMEOUT) ./... > $(BIN)/test.log 2>&1; \
 	  status=$$?; \
-	  ./scripts/test-summary.sh < $(BIN)/test.log || status=1; \
+	  grep -E '^(--- (FAIL|SKIP)|FAIL|ok|panic:)|^\s+\S+\.go:[0-9]+:' $(BIN)/test.log; \
 	  $(MAKE) --no-print-directory fuzz || status=1; \
+	  ./scripts/test-summary.sh < $(BIN)/test.log || status=1; \
 	  exit $$status
 
 # Each fuzz target runs briefly (go test -fuzz takes one target at a time).

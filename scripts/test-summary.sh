@@ -1,6 +1,6 @@
 #!/bin/sh
 # Reads `go test -v` output on stdin and prints a closing summary line:
-# "go test: N passed, N failed, N skipped". Exits non-zero if anything failed.
+# "tests: N passed, N failed, N skipped". Exits non-zero if anything failed.
 awk '
 /^ *--- PASS: / { pass++ }
 /^ *--- FAIL: / { fail++; failed[fail] = $3 }
@@ -8,6 +8,6 @@ awk '
 /^FAIL[ \t]/ { pkgfail++ }
 END {
 	for (i = 1; i <= fail; i++) print "FAILED: " failed[i]
-	printf "go test: %d passed, %d failed, %d skipped\n", pass, fail + pkgfail * (fail == 0), skip
+	printf "tests: %d passed, %d failed, %d skipped\n", pass, fail + pkgfail * (fail == 0), skip
 	exit (fail > 0 || pkgfail > 0)
 }'
