@@ -1,0 +1,349 @@
+package oci
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/wasmrun/wasmrun/cni"
+	"github.com/wasmrun/wasmrun/internal/guests"
+)
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces)")
+	}
+}
+
+// testRuntime returns a Runtime with private state, and a CNI manager with a
+// unique prefix and private directories, torn down at the end of the test.
+func testRuntime(t *testing.T) *Runtime {
+	t.Helper()
+	dir := t.TempDir()
+	rt := &Runtime{Root: filepath.Join(dir, "containers"), Log: t.Logf}
+	if os.Geteuid() == 0 {
+		m, err := cni.New(cni.Config{
+			Prefix:   fmt.Sprintf("wrt%d", os.Getpid()%100000),
+			StateDir: filepath.Join(dir, "netns-state"),
+			CacheDir: filepath.Join(dir, "cni-cache"),
+			Log:      t.Logf,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt.CNI = m
+	}
+	t.Cleanup(func() {
+		ids, _ := rt.List()
+		for _, id := range ids {
+			rt.Delete(context.Background(), id, true)
+		}
+	})
+	return rt
+}
+
+// bundle writes a bundle whose rootfs holds wasm as /app.wasm.
+func bundle(t *testing.T, wasm string, args []string, netns bool) string {
+	t.Helper()
+	dir := t.TempDir()
+	rootfs := filepath.Join(dir, "rootfs")
+	if err := os.MkdirAll(rootfs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rootfs, "app.wasm"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := &specs.Spec{
+		Version: specs.Version,
+		Root:    &specs.Root{Path: "rootfs"},
+		Process: &specs.Process{Args: append([]string{"/app.wasm"}, args...), Env: []string{"GREETING=hi"}, Cwd: "/"},
+	}
+	if netns {
+		spec.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.NetworkNamespace}}}
+	}
+	j, _ := json.Marshal(spec)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), j, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func waitCode(t *testing.T, c *Container) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code, err := c.Wait(ctx)
+	if err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+	return code
+}
+
+func TestLifecycle(t *testing.T) {
+	rt := testRuntime(t)
+	wasm := guests.C(t, "args_env_exit")
+	var out bytes.Buffer
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	c, err := rt.Create(context.Background(), "life", bundle(t, wasm, []string{"42", "a b"}, false), CreateOpts{Stdout: w, Stderr: w})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := rt.State("life")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Status != specs.StateCreated || st.Pid != c.Pid || st.Pid <= 0 {
+		t.Fatalf("after create: %+v", st)
+	}
+	if err := rt.Start(context.Background(), "life"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Start(context.Background(), "life"); !errors.Is(err, ErrFailedPrecondition) {
+		t.Fatalf("second start: %v, want ErrFailedPrecondition", err)
+	}
+	if code := waitCode(t, c); code != 42 {
+		t.Errorf("exit code %d, want 42", code)
+	}
+	out.ReadFrom(r)
+	if !strings.Contains(out.String(), "a b") || !strings.Contains(out.String(), "GREETING=hi") {
+		t.Errorf("guest output %q lacks its args or env", out.String())
+	}
+	if st, _ := rt.State("life"); st.Status != specs.StateStopped || st.Pid != 0 {
+		t.Errorf("after exit: %+v", st)
+	}
+	if err := rt.Delete(context.Background(), "life", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.State("life"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("state after delete: %v, want ErrNotFound", err)
+	}
+}
+
+func TestKillTightLoop(t *testing.T) {
+	rt := testRuntime(t)
+	wasm := guests.C(t, "spin")
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			id := fmt.Sprintf("spin%d", sig)
+			r, w, _ := os.Pipe()
+			defer r.Close()
+			c, err := rt.Create(context.Background(), id, bundle(t, wasm, []string{"announce"}, false), CreateOpts{Stdout: w})
+			w.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := rt.Start(context.Background(), id); err != nil {
+				t.Fatal(err)
+			}
+			// Wait until the guest is in its loop before signalling it.
+			line := make([]byte, 9)
+			if _, err := r.Read(line); err != nil || string(line) != "spinning\n" {
+				t.Fatalf("guest said %q, %v", line, err)
+			}
+			if st, _ := rt.State(id); st.Status != specs.StateRunning {
+				t.Fatalf("status %s, want running", st.Status)
+			}
+			if err := rt.Kill(id, sig); err != nil {
+				t.Fatal(err)
+			}
+			if code := waitCode(t, c); code != 128+int(sig) {
+				t.Errorf("exit status %d, want %d", code, 128+int(sig))
+			}
+			if err := rt.Delete(context.Background(), id, false); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestStateFromFreshRuntime drives a container created by one Runtime from
+// another, as a second CLI process or a restarted shim would.
+func TestStateFromFreshRuntime(t *testing.T) {
+	rt := testRuntime(t)
+	c, err := rt.Create(context.Background(), "fresh", bundle(t, guests.C(t, "spin"), nil, false), CreateOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := &Runtime{Root: rt.Root, CNI: rt.CNI}
+	if st, err := other.State("fresh"); err != nil || st.Status != specs.StateCreated {
+		t.Fatalf("fresh runtime sees %+v, %v", st, err)
+	}
+	if err := other.Start(context.Background(), "fresh"); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Delete(context.Background(), "fresh", false); !errors.Is(err, ErrFailedPrecondition) {
+		t.Fatalf("delete of a running container: %v, want ErrFailedPrecondition", err)
+	}
+	if err := other.Kill("fresh", syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if code := waitCode(t, c); code != 137 {
+		t.Errorf("exit status %d, want 137", code)
+	}
+	if err := other.Delete(context.Background(), "fresh", false); err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := rt.List()
+	if len(ids) != 0 {
+		t.Errorf("containers left: %v", ids)
+	}
+}
+
+func inode(t *testing.T, path string) uint64 {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
+}
+
+// TestProcessInNamespace checks the container-process contract: between
+// Create and Start, /proc/<pid>/ns/net is the container's namespace (what
+// CRI and nerdctl hooks read), and Delete removes the namespace.
+func TestProcessInNamespace(t *testing.T) {
+	needRoot(t)
+	rt := testRuntime(t)
+	c, err := rt.Create(context.Background(), "netns", bundle(t, guests.C(t, "spin"), nil, true), CreateOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nsPath := filepath.Join("/run/netns", rt.CNI.NamespaceName("netns"))
+	if got, want := inode(t, fmt.Sprintf("/proc/%d/ns/net", c.Pid)), inode(t, nsPath); got != want {
+		t.Errorf("/proc/%d/ns/net is inode %d, the container namespace %s is %d", c.Pid, got, nsPath, want)
+	}
+	if got, host := inode(t, fmt.Sprintf("/proc/%d/ns/net", c.Pid)), inode(t, "/proc/self/ns/net"); got == host {
+		t.Error("the container process is in the host namespace")
+	}
+	// Every thread, not just the main one.
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", c.Pid))
+	for _, task := range tasks {
+		if got, want := inode(t, fmt.Sprintf("/proc/%d/task/%s/ns/net", c.Pid, task.Name())), inode(t, nsPath); got != want {
+			t.Errorf("thread %s is in namespace inode %d, want %d", task.Name(), got, want)
+		}
+	}
+	if err := rt.Kill("netns", syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitCode(t, c)
+	if err := rt.Delete(context.Background(), "netns", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(nsPath); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("namespace %s left after delete: %v", nsPath, err)
+	}
+}
+
+func TestCreateErrorsLeaveNothing(t *testing.T) {
+	needRoot(t)
+	rt := testRuntime(t)
+	good := guests.C(t, "args_env_exit")
+	notWasm := filepath.Join(t.TempDir(), "x.wasm")
+	os.WriteFile(notWasm, []byte("#!/bin/sh\necho hi\n"), 0o755)
+
+	for _, tc := range []struct {
+		name, want string
+		bundle     func() string
+	}{
+		{"missing module", "not found in the container root", func() string {
+			b := bundle(t, good, nil, true)
+			os.Remove(filepath.Join(b, "rootfs", "app.wasm"))
+			return b
+		}},
+		{"not wasm", "not a WebAssembly binary", func() string { return bundle(t, notWasm, nil, true) }},
+		{"no args", "nothing to run", func() string {
+			b := bundle(t, good, nil, true)
+			os.WriteFile(filepath.Join(b, "config.json"), []byte(`{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":[]}}`), 0o644)
+			return b
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := strings.ReplaceAll(tc.name, " ", "-")
+			_, err := rt.Create(context.Background(), id, tc.bundle(), CreateOpts{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("create: %v, want an error containing %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is more than one line: %q", err)
+			}
+			if _, err := os.Stat(filepath.Join(rt.Root, id)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("state dir left behind")
+			}
+			if _, err := os.Stat(filepath.Join("/run/netns", rt.CNI.NamespaceName(id))); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("namespace left behind")
+			}
+		})
+	}
+}
+
+// TestGCRemovesOrphans makes a container whose creator is gone (its owner
+// rewritten to an exited process) and checks GC kills and removes it, while
+// a container whose creator lives is kept.
+func TestGCRemovesOrphans(t *testing.T) {
+	needRoot(t)
+	rt := testRuntime(t)
+	wasm := guests.C(t, "spin")
+	orphan, err := rt.Create(context.Background(), "orphan", bundle(t, wasm, nil, true), CreateOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := rt.Create(context.Background(), "kept", bundle(t, wasm, nil, true), CreateOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := rt.readState("orphan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := exitedPid(t)
+	st.Owner, st.OwnerTime = dead, 12345
+	if err := rt.writeState(st); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := rt.GC(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 1 || removed[0] != "orphan" {
+		t.Fatalf("GC removed %v, want [orphan]", removed)
+	}
+	if code := waitCode(t, orphan); code != 137 {
+		t.Errorf("orphan exit status %d, want 137", code)
+	}
+	if _, err := os.Stat(filepath.Join("/run/netns", rt.CNI.NamespaceName("orphan"))); !errors.Is(err, os.ErrNotExist) {
+		t.Error("orphan's namespace survived GC")
+	}
+	if s, err := rt.State("kept"); err != nil || s.Status != specs.StateCreated {
+		t.Fatalf("kept container: %+v, %v", s, err)
+	}
+	rt.Kill("kept", syscall.SIGKILL)
+	waitCode(t, kept)
+}
+
+// exitedPid returns the pid of a process that has exited.
+func exitedPid(t *testing.T) int {
+	p, err := os.StartProcess("/bin/true", []string{"true"}, &os.ProcAttr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Wait()
+	return p.Pid
+}
