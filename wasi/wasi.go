@@ -42,6 +42,14 @@ type Config struct {
 	Preopens []Preopen
 	// Rand is the source of random_get; nil is crypto/rand.
 	Rand io.Reader
+	// Listeners are host sockets (listening TCP, or UDP) handed to the
+	// guest after the preopens, like wasmtime's --tcplisten: with two
+	// preopens the first listener is fd 5. They are duplicated; the caller
+	// still owns and closes its files.
+	Listeners []*os.File
+	// ResolvConf and Hosts replace /etc/resolv.conf and /etc/hosts for
+	// sock_getaddrinfo ("" uses the process's own files).
+	ResolvConf, Hosts string
 }
 
 // Host is one instantiated host module and the state of the guest using it.
@@ -51,6 +59,10 @@ type Host struct {
 	env  []string
 	rand io.Reader
 	mod  api.Module
+	// poller makes poll_oneoff wait in the kernel, cancellable by ctx.
+	poller *sys.Poller
+	// resolver answers sock_getaddrinfo.
+	resolver *sys.Resolver
 }
 
 // Instantiate registers a wasi_snapshot_preview1 module in r shaped for
@@ -76,6 +88,8 @@ func Instantiate(ctx context.Context, r wazero.Runtime, guest wazero.CompiledMod
 		return nil, err
 	}
 	h = &Host{sys: s, args: cfg.Args, env: cfg.Env, rand: cfg.Rand}
+	h.poller = sys.NewPoller() // holds no descriptor until a wait needs one
+	h.resolver = &sys.Resolver{ResolvConf: cfg.ResolvConf, Hosts: cfg.Hosts}
 	if h.rand == nil {
 		h.rand = rand.Reader
 	}
@@ -84,6 +98,9 @@ func Instantiate(ctx context.Context, r wazero.Runtime, guest wazero.CompiledMod
 			s.Close()
 		}
 	}()
+	if err := s.InsertListeners(cfg.Listeners); err != nil {
+		return nil, err
+	}
 
 	b := r.NewHostModuleBuilder(ModuleName)
 	for name, f := range funcs {
@@ -103,6 +120,7 @@ func Instantiate(ctx context.Context, r wazero.Runtime, guest wazero.CompiledMod
 // Close releases every descriptor the guest still holds and the host module.
 func (h *Host) Close(ctx context.Context) error {
 	h.sys.Close()
+	h.poller.Close()
 	if h.mod != nil {
 		return h.mod.Close(ctx)
 	}

@@ -1,0 +1,269 @@
+package wasi
+
+import (
+	"context"
+	"errors"
+
+	"github.com/tetratelabs/wazero/api"
+	wsys "github.com/tetratelabs/wazero/sys"
+	"golang.org/x/sys/unix"
+
+	"github.com/wasmrun/wasmrun/wasi/internal/sys"
+)
+
+func init() {
+	register(newFunc("poll_oneoff", pollOneoff, "in", "out", "nsubscriptions", "result.nevents"))
+}
+
+// Preview1 layouts and constants of poll_oneoff.
+const (
+	// subscription: userdata u64 @0, tag u8 @8, union @16: clock {id u32
+	// @16, timeout u64 @24, precision u64 @32, flags u16 @40} or
+	// fd_readwrite {fd u32 @16}.
+	subscriptionLen = 48
+	// event: userdata u64 @0, error u16 @8, type u8 @10, fd_readwrite
+	// {nbytes u64 @16, flags u16 @24}.
+	eventLen = 32
+
+	eventtypeClock   = 0
+	eventtypeFdRead  = 1
+	eventtypeFdWrite = 2
+
+	subclockAbstime   = 1
+	eventrwflagHangup = 1
+
+	// maxSubscriptions bounds what one call may make the host allocate.
+	// Go's netpoller never passes more than 65535.
+	maxSubscriptions = 1 << 20
+)
+
+// pollSub is one decoded subscription and, once known, its event.
+type pollSub struct {
+	userdata uint64
+	tag      byte
+
+	// timer is the deadline of a clock subscription without errno.
+	timer sys.Timer
+	// file is the descriptor of a fd subscription waited on in the kernel;
+	// pfd its index in the poll set.
+	file *sys.File
+	pfd  int
+
+	// ready is set when the subscription has an event: errno, or nbytes
+	// and hangup for fd events.
+	ready  bool
+	errno  sys.Errno
+	nbytes uint64
+	hangup bool
+}
+
+// pollOneoff waits until at least one of the nsubscriptions subscriptions
+// at in is ready, writes one 32-byte event per ready subscription at out, in
+// subscription order, and their count at nevents. Bytes of out past the
+// events written are left alone.
+//
+// Subscriptions:
+//   - clock: fires at timeout ns from now, or at timeout on the clock with
+//     SUBSCRIPTION_CLOCK_ABSTIME. Relative timeouts on any clock are measured
+//     on CLOCK_MONOTONIC, absolute ones on the named clock (realtime or
+//     monotonic, as clock_time_get reports them). The precision is ignored.
+//     A CPU-time clock gives an event with error ENOTSUP, an unknown clock
+//     one with EINVAL (both without waiting).
+//   - fd_read, fd_write: ready when the host kernel says the descriptor is
+//     (ppoll POLLIN, POLLOUT). nbytes is what FIONREAD reports for reads, 0
+//     for writes; a peer that hung up sets FD_READWRITE_HANGUP. Regular files
+//     are always ready (nbytes: bytes after the offset). An event error
+//     reports EBADF for a descriptor that is not open or is a directory,
+//     ENOTCAPABLE without the POLL_FD_READWRITE right, EPIPE for a pipe whose
+//     reader is gone, a socket's pending error, or EIO.
+//
+// When an event is already known (an error, a regular file), the call does
+// not wait, but still reports every other descriptor ready at that moment.
+// A wait ends on the first ready descriptor or expired clock, and every
+// subscription ready then is reported; clocks only once they have expired.
+// The wait is a single ppoll in the kernel: no CPU is used while waiting.
+//
+// When ctx is done (wazero closes the module then), the wait ends at once
+// and the guest is ended with the exit code wazero uses for a done context,
+// as if wazero had closed it itself: the guest never sees an errno it would
+// treat as fatal (Go's runtime aborts on any but EINTR).
+//
+// Errors: EINVAL for nsubscriptions 0 or above 2^20, an unknown subscription
+// tag or clock flags; EFAULT when in, out or nevents is out of bounds
+// (checked before waiting; nothing is written then). POSIX: ppoll.
+func pollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.Errno {
+	in, out, n, resultN := uint32(p[0]), uint32(p[1]), uint32(p[2]), uint32(p[3])
+	if n == 0 {
+		return sys.EINVAL
+	}
+	mem := mod.Memory()
+	if uint64(n)*subscriptionLen > uint64(mem.Size()) {
+		return sys.EFAULT
+	}
+	inBuf, ok := mem.Read(in, n*subscriptionLen)
+	if !ok {
+		return sys.EFAULT
+	}
+	outBuf, ok := mem.Read(out, n*eventLen)
+	if !ok {
+		return sys.EFAULT
+	}
+	if _, ok := mem.Read(resultN, 4); !ok {
+		return sys.EFAULT
+	}
+	if n > maxSubscriptions {
+		return sys.EINVAL
+	}
+
+	subs, fds, immediate, errno := h.decodeSubscriptions(inBuf, n)
+	if errno != 0 {
+		return errno
+	}
+
+	var timers []sys.Timer
+	if immediate {
+		// Something is ready already: only look at the others, don't wait.
+		timers = []sys.Timer{{Clock: unix.CLOCK_MONOTONIC, At: 0}}
+	} else {
+		for i := range subs {
+			if subs[i].tag == eventtypeClock && !subs[i].ready {
+				timers = append(timers, subs[i].timer)
+			}
+		}
+	}
+	if len(fds) > 0 || !immediate {
+		_, errno := h.poller.Wait(ctx, fds, timers)
+		if errno == sys.ECANCELED {
+			endOnDone(ctx)
+		}
+		if errno != 0 {
+			return errno
+		}
+	}
+
+	nevents := uint32(0)
+	for i := range subs {
+		s := &subs[i]
+		switch {
+		case s.ready:
+		case s.tag == eventtypeClock:
+			s.ready = s.timer.Expired()
+		case s.file != nil && fds[s.pfd].Revents != 0:
+			s.ready = true
+			s.nbytes, s.hangup, s.errno = s.file.PollResult(s.tag == eventtypeFdWrite, fds[s.pfd].Revents)
+		}
+		if s.ready {
+			writeEvent(outBuf[nevents*eventLen:(nevents+1)*eventLen], s)
+			nevents++
+		}
+	}
+	return writeU32(mem, resultN, nevents)
+}
+
+// decodeSubscriptions decodes n subscriptions. It returns them, the poll set
+// for the fd subscriptions that need the kernel, and whether any subscription
+// is ready already (an error event or a regular file).
+func (h *Host) decodeSubscriptions(buf []byte, n uint32) (subs []pollSub, fds []unix.PollFd, immediate bool, errno sys.Errno) {
+	subs = make([]pollSub, n)
+	monoNow, realNow := int64(-1), int64(-1) // read once, on first use
+	for i := range subs {
+		b := buf[i*subscriptionLen : (i+1)*subscriptionLen]
+		s := &subs[i]
+		s.userdata = le64(b)
+		s.tag = b[8]
+		switch s.tag {
+		case eventtypeClock:
+			id, timeout, flags := le32(b[16:]), le64(b[24:]), le16(b[40:])
+			if flags&^subclockAbstime != 0 {
+				return nil, nil, false, sys.EINVAL
+			}
+			var clock int32
+			switch id {
+			case clockMonotonic:
+				clock = unix.CLOCK_MONOTONIC
+			case clockRealtime:
+				clock = unix.CLOCK_REALTIME
+			case clockProcessCPUTimeID, clockThreadCPUTimeID:
+				s.ready, s.errno = true, sys.ENOTSUP
+				continue
+			default:
+				s.ready, s.errno = true, sys.EINVAL
+				continue
+			}
+			if flags&subclockAbstime == 0 {
+				// Relative: a duration, measured on the monotonic clock
+				// whatever the clock id, so changes of the wall clock do not
+				// stretch or cut it (as for a relative clock_nanosleep).
+				if monoNow < 0 {
+					if monoNow, errno = sys.Now(unix.CLOCK_MONOTONIC); errno != 0 {
+						return nil, nil, false, errno
+					}
+				}
+				s.timer = sys.Timer{Clock: unix.CLOCK_MONOTONIC, At: sys.AddSaturated(monoNow, timeout)}
+			} else {
+				s.timer = sys.Timer{Clock: clock, At: sys.AddSaturated(0, timeout)}
+			}
+			// A clock already expired is ready without waiting.
+			now := &monoNow
+			if s.timer.Clock == unix.CLOCK_REALTIME {
+				now = &realNow
+			}
+			if *now < 0 {
+				if *now, errno = sys.Now(s.timer.Clock); errno != 0 {
+					return nil, nil, false, errno
+				}
+			}
+			if *now >= s.timer.At {
+				s.ready = true
+			}
+		case eventtypeFdRead, eventtypeFdWrite:
+			f, errno := h.sys.PollTarget(int32(le32(b[16:])))
+			switch {
+			case errno != 0:
+				s.ready, s.errno = true, errno
+			case f.AlwaysReady():
+				s.ready = true
+				if s.tag == eventtypeFdRead {
+					s.nbytes = f.Readable()
+				}
+			default:
+				s.file, s.pfd = f, len(fds)
+				events := int16(unix.POLLIN)
+				if s.tag == eventtypeFdWrite {
+					events = unix.POLLOUT
+				}
+				fds = append(fds, unix.PollFd{Fd: int32(f.Fd), Events: events})
+			}
+		default:
+			return nil, nil, false, sys.EINVAL
+		}
+		if s.ready {
+			immediate = true
+		}
+	}
+	return subs, fds, immediate, sys.ESUCCESS
+}
+
+// writeEvent encodes s's event into the 32 bytes of b.
+func writeEvent(b []byte, s *pollSub) {
+	clear(b)
+	putLe64(b, s.userdata)
+	putLe16(b[8:], uint16(s.errno))
+	b[10] = s.tag
+	if s.tag != eventtypeClock {
+		putLe64(b[16:], s.nbytes)
+		if s.hangup {
+			putLe16(b[24:], eventrwflagHangup)
+		}
+	}
+}
+
+// endOnDone ends the guest because ctx is done, with the error wazero gives
+// when it closes a module for that reason (WithCloseOnContextDone).
+func endOnDone(ctx context.Context) {
+	code := wsys.ExitCodeContextCanceled
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		code = wsys.ExitCodeDeadlineExceeded
+	}
+	panic(wsys.NewExitError(code))
+}
