@@ -130,6 +130,9 @@ func (st *stateFile) ownerAlive() bool {
 
 // status derives the OCI status from the process and the exec FIFO.
 func (r *Runtime) status(st *stateFile) specs.ContainerState {
+	if st.Pid == 0 && st.ownerAlive() {
+		return specs.StateCreating
+	}
 	if !st.alive() {
 		return specs.StateStopped
 	}
