@@ -1,0 +1,120 @@
+package sys
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Readdir returns fd's entries from position cookie on. Cookies are
+// positions in a snapshot of the directory taken with getdents64 when the
+// guest starts at cookie 0 (or on the first call); later calls page
+// through that snapshot, so listing a large directory in small buffers
+// costs one read of it, not one per call. The snapshot includes "." and
+// ".." (wasi-libc and Rust expect them). A cookie past the end gives no
+// entries. Needs FD_READDIR; a non-directory is ENOTDIR.
+func (s *System) Readdir(fd int32, cookie uint64) ([]Dirent, Errno) {
+	f, errno := s.LookupRights(fd, RightFdReaddir)
+	if errno != 0 {
+		return nil, errno
+	}
+	if f.Type != FiletypeDirectory {
+		return nil, ENOTDIR
+	}
+	if f.Dir == nil || cookie == 0 {
+		entries, errno := readDir(f.Fd)
+		if errno != 0 {
+			return nil, errno
+		}
+		f.Dir = &DirState{Entries: entries}
+	}
+	if cookie >= uint64(len(f.Dir.Entries)) {
+		return nil, ESUCCESS
+	}
+	return f.Dir.Entries[cookie:], ESUCCESS
+}
+
+// readDir reads every entry of the directory open at fd. It reads through
+// its own descriptor (openat "."), so the guest's descriptor position and
+// open mode do not matter.
+func readDir(fd int) ([]Dirent, Errno) {
+	dfd, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, ErrnoFromError(err)
+	}
+	defer unix.Close(dfd)
+	var entries []Dirent
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := unix.Getdents(dfd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, ErrnoFromError(err)
+		}
+		if n <= 0 {
+			return entries, ESUCCESS
+		}
+		entries = parseDirents(dfd, buf[:n], entries)
+	}
+}
+
+// linux_dirent64 field offsets.
+const (
+	direntIno    = unsafe.Offsetof(unix.Dirent{}.Ino)
+	direntReclen = unsafe.Offsetof(unix.Dirent{}.Reclen)
+	direntType   = unsafe.Offsetof(unix.Dirent{}.Type)
+	direntName   = unsafe.Offsetof(unix.Dirent{}.Name)
+)
+
+// parseDirents appends the linux_dirent64 records in buf to entries. An
+// entry of unknown type (some file systems) is typed with fstatat.
+func parseDirents(dfd int, buf []byte, entries []Dirent) []Dirent {
+	for len(buf) >= int(direntName) {
+		reclen := int(*(*uint16)(unsafe.Pointer(&buf[direntReclen])))
+		if reclen < int(direntName) || reclen > len(buf) {
+			break
+		}
+		rec := buf[:reclen]
+		buf = buf[reclen:]
+		name := rec[direntName:]
+		for i, c := range name {
+			if c == 0 {
+				name = name[:i]
+				break
+			}
+		}
+		d := Dirent{
+			Ino:  *(*uint64)(unsafe.Pointer(&rec[direntIno])),
+			Name: string(name),
+			Type: direntFiletype(rec[direntType]),
+		}
+		if rec[direntType] == unix.DT_UNKNOWN {
+			var st unix.Stat_t
+			if unix.Fstatat(dfd, d.Name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+				d.Type = ModeFiletype(st.Mode)
+			}
+		}
+		entries = append(entries, d)
+	}
+	return entries
+}
+
+func direntFiletype(t uint8) Filetype {
+	switch t {
+	case unix.DT_DIR:
+		return FiletypeDirectory
+	case unix.DT_REG:
+		return FiletypeRegularFile
+	case unix.DT_LNK:
+		return FiletypeSymbolicLink
+	case unix.DT_CHR:
+		return FiletypeCharacterDevice
+	case unix.DT_BLK:
+		return FiletypeBlockDevice
+	case unix.DT_SOCK:
+		return FiletypeSocketStream
+	}
+	return FiletypeUnknown
+}
