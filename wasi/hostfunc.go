@@ -41,8 +41,8 @@ func newFunc(name string, fn func(context.Context, *Host, api.Module, []uint64) 
 	return &hostFunc{name: name, paramNames: paramNames, paramTypes: types, fn: fn}
 }
 
-// withTypes overrides parameter types; each "name" in paramNames given as
-// "name:i64" makes that parameter an i64.
+// newFuncTyped defines a function whose parameters are i32 unless given as
+// "name:i64".
 func newFuncTyped(name string, fn func(context.Context, *Host, api.Module, []uint64) sys.Errno, params ...string) *hostFunc {
 	f := &hostFunc{name: name, fn: fn}
 	for _, p := range params {
@@ -135,6 +135,8 @@ func selectFuncs(guest wazero.CompiledModule) (map[string]*hostFunc, error) {
 	for _, def := range guest.ImportedFunctions() {
 		mod, name, _ := def.Import()
 		if mod != ModuleName {
+			problems = append(problems, fmt.Sprintf("%s.%s%s is imported from module %q, which wasmrun does not provide (only %s)",
+				mod, name, signature(def.ParamTypes(), def.ResultTypes()), mod, ModuleName))
 			continue
 		}
 		variants, ok := registry[name]

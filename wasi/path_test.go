@@ -41,7 +41,7 @@ func TestPathOpen(t *testing.T) {
 	}
 	h.expectErrno(sys.ESUCCESS, "fd_fdstat_get", uint64(fd), 200)
 	h.expectMem(200, []byte{byte(sys.FiletypeRegularFile)})
-	h.expectMem(208, le64Bytes(uint64(sys.RightFdRead|sys.RightFdSeek)))
+	h.expectMem(208, le64Bytes(uint64(sys.RightsRegularFile&^sys.RightFdWrite)))
 	h.expectMem(216, le64Bytes(0))
 
 	// CREAT|TRUNC with APPEND.

@@ -180,9 +180,13 @@ type OpenRequest struct {
 // access, FD_READ or FD_READDIR for read access, O_RDONLY when neither. A
 // directory opened with write access is EISDIR (what Go's wasip1 os package
 // expects before retrying read-only). The new descriptor's rights are the
-// requested ones, narrowed to what dir may hand out (its inheriting rights)
-// and to what the opened file's type can carry; asking for more is not an
-// error. Without LookupSymlinkFollow the last component must not be a
+// requested ones plus every right of the opened file's type other than
+// FD_READ and FD_WRITE (which follow the open mode), narrowed to what dir may
+// hand out (its inheriting rights) and to what the type can carry; asking
+// for more is not an error. Granting the non-data rights whatever was asked
+// matches wasmtime and wazero, which ignore requested rights: Rust's std
+// opens directories without PATH_FILESTAT_SET_TIMES, for one, and then uses
+// it. It grants nothing new: dir already had those rights over the file. Without LookupSymlinkFollow the last component must not be a
 // symlink (ELOOP), as with O_NOFOLLOW. NONBLOCK is passed to the host open
 // (so opening a FIFO does not hang the host) and then emulated like
 // fd_fdstat_set_flags does for everything but sockets.
@@ -251,11 +255,18 @@ func (s *System) Open(req OpenRequest) (int32, Errno) {
 		}
 	}
 	maxBase, maxInh := MaxRights(t)
+	grant := maxBase &^ (RightFdRead | RightFdWrite)
+	if read {
+		grant |= RightFdRead
+	}
+	if write {
+		grant |= RightFdWrite
+	}
 	f := &File{
 		Fd:               fd,
 		Type:             t,
 		Flags:            req.Fdflags,
-		RightsBase:       req.RightsBase & dir.RightsInheriting & maxBase,
+		RightsBase:       (req.RightsBase | grant) & dir.RightsInheriting & maxBase,
 		RightsInheriting: req.RightsInheriting & dir.RightsInheriting & maxInh,
 	}
 	return s.FDs.Insert(f), ESUCCESS

@@ -275,13 +275,14 @@ func TestOpenRightsAndModes(t *testing.T) {
 	if errno != 0 || f.Type != FiletypeRegularFile || f.RightsBase != RightsRegularFile || f.RightsInheriting != 0 || accmode(f) != unix.O_RDWR {
 		t.Errorf("open f rw: %v %+v", errno, f)
 	}
-	if f, _ := open("f", 0, 0, RightFdRead); f == nil || accmode(f) != unix.O_RDONLY || f.RightsBase != RightFdRead {
+	// Read-only: every non-data right of a file, FD_READ, and no FD_WRITE.
+	if f, _ := open("f", 0, 0, RightFdRead); f == nil || accmode(f) != unix.O_RDONLY || f.RightsBase != RightsRegularFile&^RightFdWrite {
 		t.Errorf("open f r: %+v", f)
 	}
-	if f, _ := open("f", 0, 0, RightFdWrite); f == nil || accmode(f) != unix.O_WRONLY {
+	if f, _ := open("f", 0, 0, RightFdWrite); f == nil || accmode(f) != unix.O_WRONLY || f.RightsBase != RightsRegularFile&^RightFdRead {
 		t.Errorf("open f w: %+v", f)
 	}
-	if f, errno := open("dir", 0, 0, RightFdRead|RightFdReaddir|RightPathOpen); errno != 0 || f.Type != FiletypeDirectory || f.RightsBase != RightFdReaddir|RightPathOpen {
+	if f, errno := open("dir", 0, 0, RightFdRead|RightFdReaddir|RightPathOpen); errno != 0 || f.Type != FiletypeDirectory || f.RightsBase != RightsDirectory {
 		t.Errorf("open dir: %v %+v", errno, f)
 	}
 	if _, errno := open("dir", 0, 0, RightFdRead|RightFdWrite); errno != EISDIR {

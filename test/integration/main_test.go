@@ -1,0 +1,159 @@
+// Package integration runs whole programs through the wasmrun binary: Go, C
+// and Rust guests built from source (internal/guests), each started as a
+// real child process with real stdio, preopened directories in the test's
+// own temporary directory, and assertions on stdout, stderr and the exit
+// code.
+package integration
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasmrun/wasmrun/internal/guests"
+)
+
+// wasmrun is the binary under test, built once by TestMain.
+var wasmrun string
+
+// cacheDir is the compiled-module cache shared by every run in this
+// package, so that each guest is compiled once.
+var cacheDir string
+
+func TestMain(m *testing.M) {
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	tmp, err := os.MkdirTemp("", "wasmrun-integration-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	wasmrun = filepath.Join(tmp, "wasmrun")
+	cacheDir = filepath.Join(tmp, "cache")
+	build := exec.Command("go", "build", "-o", wasmrun, "./cmd/wasmrun")
+	build.Dir = repoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build wasmrun: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// repoRoot is found from this file's path, so the tests work from any
+// working directory.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// lang is one guest language and how to build its guests.
+type lang struct {
+	name  string
+	build func(t testing.TB, guest string) string
+}
+
+var langs = []lang{
+	{"go", func(t testing.TB, g string) string { return guests.Go(t, g) }},
+	{"c", func(t testing.TB, g string) string { return guests.C(t, g) }},
+	{"rust", func(t testing.TB, g string) string { return guests.Rust(t, g) }},
+}
+
+// forEachLang runs f as one subtest per language.
+func forEachLang(t *testing.T, parallel bool, f func(t *testing.T, l lang)) {
+	for _, l := range langs {
+		t.Run(l.name, func(t *testing.T) {
+			if parallel {
+				t.Parallel()
+			}
+			f(t, l)
+		})
+	}
+}
+
+// result is what a finished wasmrun process left behind.
+type result struct {
+	stdout, stderr string
+	code           int
+	// cpu is the user+system CPU time of the wasmrun process.
+	cpu  time.Duration
+	wall time.Duration
+}
+
+// runTimeout bounds every run: a hung guest fails its test instead of the
+// whole suite.
+const runTimeout = 2 * time.Minute
+
+// run starts `wasmrun ARGS...` with stdin (nil: /dev/null), waits for it
+// and returns its output and exit code.
+func run(t testing.TB, stdin io.Reader, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	cmd := command(ctx, args...)
+	cmd.Stdin = stdin
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String(), wall: time.Since(start)}
+	var exit *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("wasmrun %s: no exit after %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), runTimeout, r.stdout, r.stderr)
+	case err == nil:
+	case errors.As(err, &exit):
+	default:
+		t.Fatalf("wasmrun %s: %v", strings.Join(args, " "), err)
+	}
+	r.code = cmd.ProcessState.ExitCode()
+	r.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	return r
+}
+
+// command is an exec.Cmd for wasmrun with the package's cache.
+func command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, wasmrun, args...)
+	cmd.Env = append(os.Environ(), "WASMRUN_CACHE_DIR="+cacheDir)
+	return cmd
+}
+
+// mustExit fails unless r exited with code.
+func mustExit(t testing.TB, r result, code int) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, code, r.stdout, r.stderr)
+	}
+}
+
+// lines splits output into lines without the trailing empty one.
+func lines(s string) []string {
+	s = strings.TrimSuffix(s, "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// field returns the value of the first line "KEY VALUE" in out.
+func field(t testing.TB, out, key string) string {
+	t.Helper()
+	for _, l := range lines(out) {
+		if v, ok := strings.CutPrefix(l, key+" "); ok {
+			return v
+		}
+	}
+	t.Fatalf("no %q line in output:\n%s", key, out)
+	return ""
+}
