@@ -10,21 +10,25 @@ FUZZTIME ?= 10s
 # Test timeout for the whole suite; CI allows 90 minutes, we aim far below.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build deps test unit fuzz demo bench clean
+.PHONY: all build deps test-deps test unit fuzz demo bench clean
 
 all: build
 
 deps:
 	./scripts/install-deps.sh
 
+# containerd 1.6 (apt) and 2.4.2 (go install, ~85 s once) for the shim tests.
+test-deps:
+	./scripts/install-containerd.sh
+
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/wasmrun ./cmd/wasmrun
 
 # All tests (unit, integration with real guests built from source, brief
 # fuzzing), then a summary line.
-test: deps build
+test: deps test-deps build
 	@mkdir -p $(BIN); \
-	  $(GO) test -count=1 -v -p 2 -timeout $(TEST_TIMEOUT) ./... > $(BIN)/test.log 2>&1; \
+	  WASMRUN_REQUIRE_TOOLCHAINS=1 $(GO) test -count=1 -v -p 2 -timeout $(TEST_TIMEOUT) ./... > $(BIN)/test.log 2>&1; \
 	  status=$$?; \
 	  grep -E '^(--- (FAIL|SKIP)|FAIL|ok|panic:)|^\s+\S+\.go:[0-9]+:' $(BIN)/test.log; \
 	  $(MAKE) --no-print-directory fuzz || status=1; \
