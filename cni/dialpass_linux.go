@@ -1,0 +1,167 @@
+package cni
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The dial-passing protocol lets a process outside a namespace get sockets
+// connected from inside it without setns (which an unprivileged process
+// cannot do into a namespace owned by a child user namespace):
+//
+//	host (Forwarder)                         inside (e.g. the container's init)
+//	FDDialer(host) ---- "tcp 127.0.0.1:3000" ---> ServeDial(inside)
+//	                                                net.Dial("tcp", ...)
+//	               <--- "ok" + SCM_RIGHTS fd ----
+//	               <--- "err connection refused" (on failure)
+//
+// over one SOCK_SEQPACKET socket pair, one request at a time.
+
+// dialTimeout bounds one inside dial.
+const dialTimeout = 10 * time.Second
+
+// DialSocketPair returns a connected SOCK_SEQPACKET unix socket pair (both
+// close-on-exec; pass inside to the child through exec.Cmd.ExtraFiles).
+func DialSocketPair() (host, inside *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create dial socket pair: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "dial-host"), os.NewFile(uintptr(fds[1]), "dial-inside"), nil
+}
+
+func unixConn(f *os.File) (*net.UnixConn, error) {
+	c, err := net.FileConn(f) // dups f
+	if err != nil {
+		return nil, err
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("%s is not a unix socket", f.Name())
+	}
+	return uc, nil
+}
+
+// ServeDial answers dial requests arriving on f (the inside end of
+// DialSocketPair) until the other end closes it, then returns nil. It must
+// run in the namespace: every dial happens on the calling goroutine, so
+// under ns.Do (a locked thread) or in a process that lives there.
+func ServeDial(f *os.File) error {
+	c, err := unixConn(f)
+	if err != nil {
+		return fmt.Errorf("serve dial: %w", err)
+	}
+	defer c.Close()
+	buf := make([]byte, 512)
+	for {
+		k, _, _, _, err := c.ReadMsgUnix(buf, nil)
+		if err != nil || k == 0 {
+			if err == nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("serve dial: read request: %w", err)
+		}
+		network, addr, ok := strings.Cut(string(buf[:k]), " ")
+		var conn net.Conn
+		if !ok || (network != "tcp" && network != "udp") {
+			err = fmt.Errorf("bad request %q", buf[:k])
+		} else {
+			conn, err = net.DialTimeout(network, addr, dialTimeout)
+		}
+		if err != nil {
+			if _, _, werr := c.WriteMsgUnix([]byte("err "+err.Error()), nil, nil); werr != nil {
+				return fmt.Errorf("serve dial: reply: %w", werr)
+			}
+			continue
+		}
+		werr := sendConn(c, conn)
+		conn.Close()
+		if werr != nil {
+			return fmt.Errorf("serve dial: reply: %w", werr)
+		}
+	}
+}
+
+// sendConn sends conn's socket over c with the reply "ok".
+func sendConn(c *net.UnixConn, conn net.Conn) error {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return fmt.Errorf("%T has no socket", conn)
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var werr error
+	err = raw.Control(func(fd uintptr) {
+		_, _, werr = c.WriteMsgUnix([]byte("ok"), unix.UnixRights(int(fd)), nil)
+	})
+	if err != nil {
+		return err
+	}
+	return werr
+}
+
+// FDDialer returns a dial function for ForwarderOptions.Dial that asks the
+// ServeDial at the other end of f (the host end of DialSocketPair) to
+// connect, and wraps the socket it sends back. It is safe for concurrent
+// use (requests are serialized). The returned close function closes the
+// host end, which makes ServeDial return.
+func FDDialer(f *os.File) (dial func(network, address string) (net.Conn, error), closeFn func() error, err error) {
+	c, err := unixConn(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dial through %s: %w", f.Name(), err)
+	}
+	var mu sync.Mutex
+	dial = func(network, address string) (net.Conn, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, _, err := c.WriteMsgUnix([]byte(network+" "+address), nil, nil); err != nil {
+			return nil, fmt.Errorf("dial %s %s inside: send request: %w", network, address, err)
+		}
+		buf := make([]byte, 512)
+		oob := make([]byte, unix.CmsgSpace(4))
+		c.SetReadDeadline(time.Now().Add(dialTimeout + 5*time.Second))
+		k, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+		c.SetReadDeadline(time.Time{})
+		if err != nil {
+			return nil, fmt.Errorf("dial %s %s inside: read reply: %w", network, address, err)
+		}
+		var fds []int
+		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+			for _, m := range msgs {
+				if r, err := unix.ParseUnixRights(&m); err == nil {
+					fds = append(fds, r...)
+				}
+			}
+		}
+		reply := string(buf[:k])
+		if reply != "ok" || len(fds) != 1 {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			if msg, ok := strings.CutPrefix(reply, "err "); ok {
+				return nil, fmt.Errorf("dial %s %s inside: %s", network, address, msg)
+			}
+			return nil, fmt.Errorf("dial %s %s inside: bad reply %q with %d fds", network, address, reply, len(fds))
+		}
+		file := os.NewFile(uintptr(fds[0]), "inside-"+network)
+		defer file.Close()
+		conn, err := net.FileConn(file)
+		if err != nil {
+			return nil, fmt.Errorf("dial %s %s inside: %w", network, address, err)
+		}
+		return conn, nil
+	}
+	return dial, c.Close, nil
+}

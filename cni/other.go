@@ -1,0 +1,101 @@
+//go:build !linux
+
+package cni
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"time"
+)
+
+// errUnsupported is returned by everything that needs Linux namespaces.
+var errUnsupported = errors.New("network namespaces need Linux")
+
+// Manager is only functional on Linux.
+type Manager struct{ cfg Config }
+
+// New fails on this platform.
+func New(cfg Config) (*Manager, error) { return nil, errUnsupported }
+
+// Config returns the configuration.
+func (m *Manager) Config() Config { return m.cfg }
+
+// NamespaceName returns <prefix>-<id>.
+func (m *Manager) NamespaceName(id string) string { return m.cfg.Prefix + "-" + id }
+
+// PluginPath returns the directories searched for CNI plugins, in order.
+func (m *Manager) PluginPath() []string {
+	return append(append([]string(nil), m.cfg.PluginDirs...), m.cfg.FallbackPluginDirs...)
+}
+
+// List returns nothing on this platform.
+func (m *Manager) List() ([]*Namespace, error) { return nil, nil }
+
+// Alive reports true.
+func (n *Namespace) Alive() bool { return true }
+
+// SetOwner does nothing on this platform.
+func (n *Namespace) SetOwner(pid int) error { return nil }
+
+// CheckPortFree fails on this platform.
+func CheckPortFree(f Forward) error { return errUnsupported }
+
+// Setup fails on this platform.
+func (m *Manager) Setup(ctx context.Context, req Request) (*Namespace, error) {
+	return nil, errUnsupported
+}
+
+// Open fails on this platform.
+func (m *Manager) Open(id string) (*Namespace, error) { return nil, errUnsupported }
+
+// GC does nothing on this platform.
+func (m *Manager) GC(ctx context.Context, prefix string) ([]string, error) { return nil, nil }
+
+// Teardown does nothing on this platform.
+func (n *Namespace) Teardown(ctx context.Context) error { return nil }
+
+// Do runs fn.
+func (n *Namespace) Do(fn func() error) error { return fn() }
+
+// Rootless reports true: there is no root network setup here.
+func Rootless() bool { return true }
+
+// UserNamespacesAllowed reports false on this platform.
+func UserNamespacesAllowed() (bool, string) { return false, "user namespaces need Linux" }
+
+// ForwarderOptions tune a Forwarder.
+type ForwarderOptions struct {
+	UDPIdleTimeout time.Duration
+	Log            Logf
+	Dial           func(network, address string) (net.Conn, error)
+}
+
+// DialSocketPair fails on this platform.
+func DialSocketPair() (host, inside *os.File, err error) { return nil, nil, errUnsupported }
+
+// ServeDial fails on this platform.
+func ServeDial(f *os.File) error { return errUnsupported }
+
+// FDDialer fails on this platform.
+func FDDialer(f *os.File) (dial func(network, address string) (net.Conn, error), closeFn func() error, err error) {
+	return nil, nil, errUnsupported
+}
+
+// DefaultUDPIdleTimeout is ForwarderOptions.UDPIdleTimeout's default.
+const DefaultUDPIdleTimeout = 60 * time.Second
+
+// Forwarder is only functional on Linux.
+type Forwarder struct{}
+
+// StartForwarder fails on this platform.
+func StartForwarder(nsPath string, fwds []Forward, opt ForwarderOptions) (*Forwarder, error) {
+	return nil, errUnsupported
+}
+
+// Addrs returns nil.
+func (f *Forwarder) Addrs() []net.Addr { return nil }
+
+// Stop does nothing.
+func (f *Forwarder) Stop() error { return nil }

@@ -1,0 +1,243 @@
+package cni
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// stateVersion is bumped when the state file changes incompatibly.
+const stateVersion = 1
+
+// state is what we save for every namespace we create (<StateDir>/<name>.json),
+// written before the namespace exists and removed after it is gone, so that
+// teardown and GC in any process can DEL with exactly the ADD arguments.
+type state struct {
+	Version    int    `json:"version"`
+	Name       string `json:"name"`
+	ID         string `json:"id"`
+	Path       string `json:"path"`
+	OwnerPID   int    `json:"ownerPid"`
+	OwnerStart uint64 `json:"ownerStart"` // field 22 of /proc/<pid>/stat
+
+	// CNI: present once ADD is about to run. NetConfList is the exact
+	// network list given to ADD.
+	NetConfList json.RawMessage `json:"netConfList,omitempty"`
+	RuntimeConf *runtimeConf    `json:"runtimeConf,omitempty"`
+	PluginPath  []string        `json:"pluginPath,omitempty"`
+	CacheDir    string          `json:"cacheDir,omitempty"`
+	Forwards    []Forward       `json:"forwards,omitempty"`
+
+	// ADD results, for Open.
+	IfName  string         `json:"ifName,omitempty"`
+	Addrs   []netip.Prefix `json:"addrs,omitempty"`
+	Gateway netip.Addr     `json:"gateway,omitzero"`
+	Bridge  string         `json:"bridge,omitempty"`
+}
+
+// runtimeConf is the part of libcni.RuntimeConf we use.
+type runtimeConf struct {
+	ContainerID  string        `json:"containerId"`
+	NetNS        string        `json:"netns"`
+	IfName       string        `json:"ifName"`
+	PortMappings []portMapping `json:"portMappings,omitempty"`
+}
+
+// portMapping is portmap's runtimeConfig.portMappings entry.
+type portMapping struct {
+	HostPort      int    `json:"hostPort"`
+	ContainerPort int    `json:"containerPort"`
+	Protocol      string `json:"protocol"`
+	HostIP        string `json:"hostIP,omitempty"`
+}
+
+func (st *state) namespace(m *Manager) *Namespace {
+	return &Namespace{
+		Mode: ModeNew, ID: st.ID, Name: st.Name, Path: st.Path,
+		IfName: st.IfName, Addrs: st.Addrs, Gateway: st.Gateway, Bridge: st.Bridge,
+		Forwards: st.Forwards, OwnerPID: st.OwnerPID, m: m,
+	}
+}
+
+func (st *state) setOwner(pid int) error {
+	start, err := procStartTime(pid)
+	if err != nil {
+		return err
+	}
+	st.OwnerPID, st.OwnerStart = pid, start
+	return nil
+}
+
+// ownerAlive reports whether the recorded owner still runs: the pid exists
+// and has the recorded start time (so a reused pid does not count).
+func (st *state) ownerAlive() bool {
+	if st.OwnerPID <= 0 {
+		return false
+	}
+	start, err := procStartTime(st.OwnerPID)
+	if err != nil {
+		return false
+	}
+	return st.OwnerStart == 0 || start == st.OwnerStart
+}
+
+// procStartTime returns field 22 (starttime, clock ticks since boot) of
+// /proc/<pid>/stat. A zombie still has it; it counts as alive until reaped.
+func procStartTime(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("read start time of pid %d: %w", pid, err)
+	}
+	// comm (field 2) may contain spaces and ')': fields resume after the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("parse /proc/%d/stat: no ')'", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state); starttime is field 22.
+	if len(f) < 20 {
+		return 0, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(f)+2)
+	}
+	v, err := strconv.ParseUint(f[19], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("parse /proc/%d/stat starttime: %w", pid, err)
+	}
+	return v, nil
+}
+
+func (m *Manager) readState(name string) (*state, error) {
+	b, err := os.ReadFile(m.statePath(name))
+	if err != nil {
+		return nil, err
+	}
+	var st state
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("parse state %s: %w", m.statePath(name), err)
+	}
+	if st.Version != stateVersion {
+		return nil, fmt.Errorf("parse state %s: version %d, want %d", m.statePath(name), st.Version, stateVersion)
+	}
+	return &st, nil
+}
+
+// writeState replaces the state file atomically (temp file + rename), so a
+// concurrent reader sees the old or the new state, never a partial one.
+func (m *Manager) writeState(st *state) error {
+	st.Version = stateVersion
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	if err := os.MkdirAll(m.cfg.StateDir, 0o700); err != nil {
+		return fmt.Errorf("create state dir: %w", err)
+	}
+	f, err := os.CreateTemp(m.cfg.StateDir, "."+st.Name+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	_, err = f.Write(append(b, '\n'))
+	if err1 := f.Close(); err == nil {
+		err = err1
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), m.statePath(st.Name))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write state: %w", err)
+	}
+	return nil
+}
+
+func (m *Manager) removeState(name string) error {
+	if err := os.Remove(m.statePath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove state: %w", err)
+	}
+	return nil
+}
+
+// stateNames lists the namespace names with a state file and our prefix.
+func (m *Manager) stateNames(prefix string) ([]string, error) {
+	ents, err := os.ReadDir(m.cfg.StateDir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("list state dir: %w", err)
+	}
+	var names []string
+	for _, e := range ents {
+		n := e.Name()
+		if !strings.HasSuffix(n, ".json") || strings.HasPrefix(n, ".") {
+			continue
+		}
+		n = strings.TrimSuffix(n, ".json")
+		if strings.HasPrefix(n, prefix+"-") {
+			names = append(names, n)
+		}
+	}
+	return names, nil
+}
+
+// liveForwards returns the forwards of other namespaces in the state dir
+// whose owner is alive (any prefix), keyed "port/proto".
+func (m *Manager) liveForwards(except string) map[string]string {
+	out := map[string]string{}
+	ents, _ := os.ReadDir(m.cfg.StateDir)
+	for _, e := range ents {
+		n, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || strings.HasPrefix(n, ".") || n == except {
+			continue
+		}
+		st, err := m.readState(n)
+		if err != nil || !st.ownerAlive() {
+			continue
+		}
+		for _, f := range st.Forwards {
+			out[strconv.Itoa(int(f.HostPort))+"/"+f.Proto()] = n
+		}
+	}
+	return out
+}
+
+// lock takes the exclusive lock of the state dir (flock on
+// <StateDir>/.lock, shared by every process using the dir). Hold it only
+// for quick checks-and-writes of state.
+func (m *Manager) lock() (unlock func(), err error) {
+	if err := os.MkdirAll(m.cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(m.cfg.StateDir, ".lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock state dir: %w", err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock state dir: %w", err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// sameFile reports whether two paths are the same inode (namespace identity).
+func sameFile(a, b string) bool {
+	var sa, sb syscall.Stat_t
+	if syscall.Stat(a, &sa) != nil || syscall.Stat(b, &sb) != nil {
+		return false
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
+}

@@ -1,0 +1,69 @@
+package cni
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseForward(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want Forward
+		str  string
+	}{
+		{"8080:3000", Forward{HostPort: 8080, GuestPort: 3000}, "8080:3000/tcp"},
+		{"127.0.0.1:8080:3000/tcp", Forward{HostIP: "127.0.0.1", HostPort: 8080, GuestPort: 3000, Protocol: "tcp"}, "127.0.0.1:8080:3000/tcp"},
+		{"5353:53/UDP", Forward{HostPort: 5353, GuestPort: 53, Protocol: "udp"}, "5353:53/udp"},
+		{"[::1]:8080:80", Forward{HostIP: "::1", HostPort: 8080, GuestPort: 80}, "[::1]:8080:80/tcp"},
+	} {
+		got, err := ParseForward(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("ParseForward(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
+			continue
+		}
+		if got.String() != c.str {
+			t.Errorf("String() = %q, want %q", got.String(), c.str)
+		}
+		if again, err := ParseForward(got.String()); err != nil || again.String() != c.str {
+			t.Errorf("round trip of %q: %+v, %v", c.str, again, err)
+		}
+	}
+	for _, c := range []struct{ in, errPart string }{
+		{"8080", "want [HOSTIP:]HOSTPORT:GUESTPORT"},
+		{"a:b:c:d", "want"},
+		{"70000:80", "bad host port"},
+		{"80:x", "bad guest port"},
+		{"80:0", "guest port must not be 0"},
+		{"80:80/sctp", "protocol must be tcp or udp"},
+		{"nope:80:80", "bad host address"},
+		{"[::1:80:80", "unterminated"},
+	} {
+		_, err := ParseForward(c.in)
+		if err == nil || !strings.Contains(err.Error(), c.errPart) {
+			t.Errorf("ParseForward(%q) = %v, want error containing %q", c.in, err, c.errPart)
+		}
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	for _, c := range []struct {
+		cfg     Config
+		errPart string
+	}{
+		{Config{Prefix: "a/b"}, "prefix"},
+		{Config{Bridge: BridgeConfig{Subnet: "10.0.0.0"}}, "subnet"},
+		{Config{Bridge: BridgeConfig{Name: "averyveryverylongname"}}, "bridge name"},
+	} {
+		if _, err := New(c.cfg); err == nil || !strings.Contains(err.Error(), c.errPart) {
+			t.Errorf("New(%+v) = %v, want error with %q", c.cfg, err, c.errPart)
+		}
+	}
+	m, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Config()
+	if c.Prefix != "wasmrun" || c.NetnsDir != "/run/netns" || c.Bridge.Subnet != "10.231.0.0/16" || c.Bridge.Name != "wasmrun0" {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
