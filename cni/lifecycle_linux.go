@@ -67,11 +67,15 @@ func (m *Manager) create(ctx context.Context, req Request) (ns *Namespace, err e
 	if err := makeShared(m.cfg.NetnsDir); err != nil {
 		return nil, fmt.Errorf("create namespace %s: %w", name, err)
 	}
-	if err := createNetns(path, true); err != nil {
+	if err := createNetns(path, !req.NoLoopback); err != nil {
 		return nil, fmt.Errorf("create namespace %s: %w", name, err)
 	}
 	m.cfg.Log("created namespace %s (%s)", name, path)
-	m.cfg.Log("lo up")
+	if req.NoLoopback {
+		m.cfg.Log("lo left down (loopback disabled)")
+	} else {
+		m.cfg.Log("lo up")
+	}
 	if bridge {
 		if err := m.cniAdd(ctx, st); err != nil {
 			return nil, err

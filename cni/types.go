@@ -218,6 +218,9 @@ type Request struct {
 	Bridge bool
 	// Forwards are host ports forwarded with portmap (ModeNew).
 	Forwards []Forward
+	// NoLoopback leaves lo down in a new namespace (ModeNew): the guest
+	// then has no network at all unless Bridge or Forwards add one.
+	NoLoopback bool
 	// OwnerPID is the process responsible for teardown, recorded in the
 	// state so GC can tell a crashed run. 0 means this process.
 	OwnerPID int

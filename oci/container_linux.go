@@ -44,6 +44,8 @@ type NetworkOpts struct {
 	// Forwards are host ports forwarded in with CNI portmap (they imply
 	// the bridge).
 	Forwards []Forward
+	// NoLoopback leaves the namespace's lo down.
+	NoLoopback bool
 }
 
 // CreateOpts are the per-container choices of the front end.
@@ -138,7 +140,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		}
 		n, err := r.CNI.Setup(ctx, cni.Request{
 			Mode: cni.ModeNew, ID: id, Bridge: opts.Network.Bridge,
-			Forwards: opts.Network.Forwards, OwnerPID: os.Getpid(),
+			Forwards: opts.Network.Forwards, NoLoopback: opts.Network.NoLoopback, OwnerPID: os.Getpid(),
 		})
 		if err != nil {
 			return nil, err
@@ -465,6 +467,18 @@ func (r *Runtime) Stop(ctx context.Context, id string, sig syscall.Signal, grace
 	if err != nil {
 		return err
 	}
+	// Being created (its creator is still compiling the module): no
+	// process to signal yet. Wait up to grace for it, rather than report
+	// a stop that did nothing.
+	for deadline := time.Now().Add(grace); st.Pid == 0 && st.ownerAlive(); {
+		if !time.Now().Before(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("stop %s: still being created after %v, try again: %w", id, grace, ErrFailedPrecondition)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if st, err = r.readState(id); err != nil {
+			return err
+		}
+	}
 	if st.alive() {
 		if err := unix.Kill(st.Pid, sig); err != nil && err != unix.ESRCH {
 			return fmt.Errorf("stop %s: %w", id, err)
@@ -478,7 +492,10 @@ func (r *Runtime) Stop(ctx context.Context, id string, sig syscall.Signal, grace
 		}
 	}
 	if !st.ownerAlive() {
-		return r.Delete(ctx, id, true)
+		// The creator may have deleted it between our check and now.
+		if err := r.Delete(ctx, id, true); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
 	}
 	return nil
 }
