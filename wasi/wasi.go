@@ -61,6 +61,8 @@ type Host struct {
 	mod  api.Module
 	// poller makes poll_oneoff wait in the kernel, cancellable by ctx.
 	poller *sys.Poller
+	// epoll is the edge-triggered state of epoll_oneoff.
+	epoll *sys.EdgePoller
 	// resolver answers sock_getaddrinfo.
 	resolver *sys.Resolver
 }
@@ -89,6 +91,7 @@ func Instantiate(ctx context.Context, r wazero.Runtime, guest wazero.CompiledMod
 	}
 	h = &Host{sys: s, args: cfg.Args, env: cfg.Env, rand: cfg.Rand}
 	h.poller = sys.NewPoller() // holds no descriptor until a wait needs one
+	h.epoll = sys.NewEdgePoller()
 	h.resolver = &sys.Resolver{ResolvConf: cfg.ResolvConf, Hosts: cfg.Hosts}
 	if h.rand == nil {
 		h.rand = rand.Reader
@@ -121,6 +124,7 @@ func Instantiate(ctx context.Context, r wazero.Runtime, guest wazero.CompiledMod
 func (h *Host) Close(ctx context.Context) error {
 	h.sys.Close()
 	h.poller.Close()
+	h.epoll.Close()
 	if h.mod != nil {
 		return h.mod.Close(ctx)
 	}

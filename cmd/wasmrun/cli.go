@@ -29,6 +29,12 @@ Flags of run (before or after MODULE):
   --cache-dir DIR      compiled-module cache (default $WASMRUN_CACHE_DIR or
                        the user cache dir)
   --no-cache           compile every time
+  --listen [HOST:]PORT give the guest a TCP socket listening on HOST:PORT
+                       (repeatable; HOST defaults to 0.0.0.0), at fd 3 onward
+                       after the --dir preopens
+  --resolv-conf FILE   nameservers for the guest's sock_getaddrinfo
+                       (default /etc/resolv.conf)
+  --hosts FILE         hosts file for sock_getaddrinfo, looked up first
 
 Exit status: the guest's exit code; 125 when wasmrun fails before the guest
 runs; 134 when the guest traps.
@@ -81,6 +87,14 @@ func runCmd(args []string, stdin, stdout, stderr *os.File) int {
 		Diag:     stderr,
 		Progress: isTerminal(stderr),
 	}
+	listeners, err := openListeners(o.listens)
+	if err != nil {
+		fmt.Fprintf(stderr, "wasmrun run: %v\n", err)
+		return ExitFailure
+	}
+	defer closeFiles(listeners)
+	opts.Listeners = listeners
+	opts.ResolvConf, opts.Hosts = o.resolvConf, o.hosts
 	if !o.noCache {
 		opts.CacheDir = o.cacheDir
 		if opts.CacheDir == "" {

@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/wasmrun/wasmrun/wasi"
@@ -18,6 +20,11 @@ type runOpts struct {
 	cacheDir string
 	noCache  bool
 	help     bool
+
+	// listens are the --listen addresses (HOST:PORT); resolvConf and
+	// hosts are --resolv-conf and --hosts.
+	listens           []string
+	resolvConf, hosts string
 }
 
 // parseRun parses flags before or after MODULE. Everything after "--" and
@@ -77,6 +84,29 @@ func parseRun(args []string) (*runOpts, error) {
 				return nil, err
 			}
 			o.env = append(o.env, kv)
+		case "listen":
+			v, err := takeValue()
+			if err != nil {
+				return nil, err
+			}
+			addr, err := parseListen(v)
+			if err != nil {
+				return nil, err
+			}
+			o.listens = append(o.listens, addr)
+		case "resolv-conf", "hosts":
+			v, err := takeValue()
+			if err != nil {
+				return nil, err
+			}
+			if _, err := os.Stat(v); err != nil {
+				return nil, fmt.Errorf("--%s %s: %v", name, v, errors.Unwrap(err))
+			}
+			if name == "hosts" {
+				o.hosts = v
+			} else {
+				o.resolvConf = v
+			}
 		case "cache-dir":
 			v, err := takeValue()
 			if err != nil {
@@ -85,6 +115,13 @@ func parseRun(args []string) (*runOpts, error) {
 			o.cacheDir = v
 		case "no-cache":
 			o.noCache = true
+			if hasValue {
+				b, err := strconv.ParseBool(value)
+				if err != nil {
+					return nil, fmt.Errorf("--no-cache=%s: want true or false", value)
+				}
+				o.noCache = b
+			}
 		case "h", "help":
 			o.help = true
 			return o, nil
@@ -131,4 +168,25 @@ func parseEnv(v string) (string, error) {
 		return key + "=" + val, nil
 	}
 	return v, nil
+}
+
+// parseListen parses [HOST:]PORT for --listen; HOST defaults to 0.0.0.0
+// (every IPv4 address, as wasmtime's --tcplisten).
+func parseListen(v string) (string, error) {
+	host, port := "0.0.0.0", v
+	if strings.Contains(v, ":") {
+		h, p, err := net.SplitHostPort(v)
+		if err != nil {
+			return "", fmt.Errorf("--listen %q: want [HOST:]PORT", v)
+		}
+		if h != "" {
+			host = h
+		}
+		port = p
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return "", fmt.Errorf("--listen %q: %q is not a port number", v, port)
+	}
+	return net.JoinHostPort(host, port), nil
 }

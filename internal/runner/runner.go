@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/tetratelabs/wazero"
 	wsys "github.com/tetratelabs/wazero/sys"
@@ -32,6 +31,12 @@ type Options struct {
 	Env  []string
 	// Preopens are directories the guest sees.
 	Preopens []wasi.Preopen
+	// Listeners are host sockets the guest gets after the preopens (see
+	// wasi.Config.Listeners); the caller keeps and closes them.
+	Listeners []*os.File
+	// ResolvConf and Hosts replace /etc/resolv.conf and /etc/hosts for the
+	// guest's sock_getaddrinfo ("" uses the host's).
+	ResolvConf, Hosts string
 	// Stdin, Stdout and Stderr are the guest's stdio (nil is /dev/null).
 	Stdin, Stdout, Stderr *os.File
 	// CacheDir holds compiled modules; "" disables the cache.
@@ -42,10 +47,12 @@ type Options struct {
 	// Progress asks for the slow-compile line (the CLI sets it when stderr
 	// is a terminal).
 	Progress bool
+	// DebugInfo adds source lines from the module's DWARF sections to trap
+	// stack traces. Off by default: wazero parses DWARF when it decodes the
+	// module and walks it on every exit of the guest (proc_exit unwinds
+	// like a trap), which costs milliseconds per start.
+	DebugInfo bool
 }
-
-// SlowCompile is how long a compile may take before Progress reports it.
-const SlowCompile = time.Second
 
 // wasmMagic starts every binary module.
 var wasmMagic = []byte{0x00, 'a', 's', 'm'}
@@ -79,9 +86,8 @@ func Load(path string) ([]byte, error) {
 
 // Prepared is a compiled module ready to instantiate.
 type Prepared struct {
-	runtime  wazero.Runtime
-	compiled wazero.CompiledModule
-	opts     Options
+	c    *compiled
+	opts Options
 }
 
 // Prepare compiles the module (through the cache when there is one) and
@@ -94,29 +100,32 @@ func Prepare(ctx context.Context, opts Options) (_ *Prepared, err error) {
 	} else if !bytes.HasPrefix(opts.Wasm, wasmMagic) {
 		return nil, errorf("module %s: not a WebAssembly binary (no \\0asm header)", opts.Path)
 	}
-	r, compiled, err := compile(ctx, opts)
+	c, err := compile(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := compiled.ExportedFunctions()["_start"]; !ok {
-		r.Close(ctx)
+	if _, ok := c.module.ExportedFunctions()["_start"]; !ok {
+		c.Close(ctx)
 		return nil, errorf("module %s: no _start export (not a WASI command module)", opts.Path)
 	}
-	return &Prepared{runtime: r, compiled: compiled, opts: opts}, nil
+	return &Prepared{c: c, opts: opts}, nil
 }
 
 // Run instantiates and runs the prepared module and returns the guest's exit
 // code. A guest that traps returns TrapExitCode and a *TrapError.
 func (p *Prepared) Run(ctx context.Context) (exitCode int, err error) {
-	defer p.runtime.Close(ctx)
+	defer p.c.Close(ctx)
 	args := append([]string{filepath.Base(p.opts.Path)}, p.opts.Args...)
-	host, err := wasi.Instantiate(ctx, p.runtime, p.compiled, wasi.Config{
-		Args:     args,
-		Env:      p.opts.Env,
-		Stdin:    p.opts.Stdin,
-		Stdout:   p.opts.Stdout,
-		Stderr:   p.opts.Stderr,
-		Preopens: p.opts.Preopens,
+	host, err := wasi.Instantiate(ctx, p.c.runtime, p.c.module, wasi.Config{
+		Args:       args,
+		Env:        p.opts.Env,
+		Stdin:      p.opts.Stdin,
+		Stdout:     p.opts.Stdout,
+		Stderr:     p.opts.Stderr,
+		Preopens:   p.opts.Preopens,
+		Listeners:  p.opts.Listeners,
+		ResolvConf: p.opts.ResolvConf,
+		Hosts:      p.opts.Hosts,
 	})
 	if err != nil {
 		return 0, errorf("module %s: %v", p.opts.Path, err)
@@ -124,7 +133,7 @@ func (p *Prepared) Run(ctx context.Context) (exitCode int, err error) {
 	defer host.Close(ctx)
 
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions()
-	mod, err := p.runtime.InstantiateModule(ctx, p.compiled, cfg)
+	mod, err := p.c.runtime.InstantiateModule(ctx, p.c.module, cfg)
 	if err != nil {
 		return 0, errorf("module %s: %v", p.opts.Path, err)
 	}
@@ -150,7 +159,7 @@ type TrapError struct{ Err error }
 func (e *TrapError) Error() string { return "guest trapped: " + e.Err.Error() }
 
 // Close releases a prepared module that will not be run.
-func (p *Prepared) Close(ctx context.Context) error { return p.runtime.Close(ctx) }
+func (p *Prepared) Close(ctx context.Context) error { return p.c.Close(ctx) }
 
 // Run is Prepare then Run.
 func Run(ctx context.Context, opts Options) (int, error) {

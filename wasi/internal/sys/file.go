@@ -141,9 +141,3 @@ type Dirent struct {
 	Name string
 	Type Filetype
 }
-
-// Socket holds per-socket state; the socket issue fills it in.
-type Socket struct {
-	Family   int
-	SockType int
-}

@@ -1,0 +1,130 @@
+package wasi
+
+import (
+	"context"
+
+	"github.com/tetratelabs/wazero/api"
+	"golang.org/x/sys/unix"
+
+	"github.com/wasmrun/wasmrun/wasi/internal/sys"
+)
+
+func init() {
+	register(newFunc("epoll_oneoff", epollOneoff, "in", "out", "nsubscriptions", "result.nevents"))
+}
+
+// epollOneoff is poll_oneoff, edge-triggered (the socket extension's
+// epoll_oneoff, used by Rust mio builds): the same subscriptions, events and
+// errors (see pollOneoff), but a descriptor is reported once per change of
+// readiness, not for as long as it stays ready. A socket that stays writable
+// is reported writable once, then again only after it was full; unread input
+// is not reported again until more arrives. The first subscription to a
+// descriptor reports its current state. Clocks and cancellation behave as
+// in pollOneoff; the wait is one ppoll on the guest's epoll instance.
+//
+// Errors: as pollOneoff. POSIX: epoll_wait with EPOLLET.
+func epollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.Errno {
+	in, out, n, resultN := uint32(p[0]), uint32(p[1]), uint32(p[2]), uint32(p[3])
+	if n == 0 {
+		return sys.EINVAL
+	}
+	mem := mod.Memory()
+	if uint64(n)*subscriptionLen > uint64(mem.Size()) {
+		return sys.EFAULT
+	}
+	inBuf, ok := mem.Read(in, n*subscriptionLen)
+	if !ok {
+		return sys.EFAULT
+	}
+	outBuf, ok := mem.Read(out, n*eventLen)
+	if !ok {
+		return sys.EFAULT
+	}
+	if _, ok := mem.Read(resultN, 4); !ok {
+		return sys.EFAULT
+	}
+	if n > maxSubscriptions {
+		return sys.EINVAL
+	}
+	subs, _, immediate, errno := h.decodeSubscriptions(inBuf, n)
+	if errno != 0 {
+		return errno
+	}
+
+	epfd := -1
+	for i := range subs {
+		if f := subs[i].file; f != nil && !subs[i].ready {
+			if epfd, errno = h.epoll.Arm(f); errno != 0 {
+				return errno
+			}
+		}
+	}
+	var timers []sys.Timer
+	for i := range subs {
+		if subs[i].tag == eventtypeClock && !subs[i].ready {
+			timers = append(timers, subs[i].timer)
+		}
+	}
+
+	revents := make([]int16, len(subs))
+	for wait := false; ; wait = true {
+		if wait {
+			var fds []unix.PollFd
+			if epfd >= 0 {
+				fds = []unix.PollFd{{Fd: int32(epfd), Events: unix.POLLIN}}
+			}
+			if _, errno := h.poller.Wait(ctx, fds, timers); errno != 0 {
+				if errno == sys.ECANCELED {
+					endOnDone(ctx)
+				}
+				return errno
+			}
+		}
+		if errno := h.epoll.Harvest(); errno != 0 {
+			return errno
+		}
+		found := immediate
+		for i := range subs {
+			s := &subs[i]
+			switch {
+			case s.ready:
+			case s.tag == eventtypeClock:
+				found = found || s.timer.Expired()
+			case s.file != nil:
+				revents[i] = h.epoll.Pending(s.file, s.tag == eventtypeFdWrite)
+				found = found || revents[i] != 0
+			}
+		}
+		if found {
+			break
+		}
+	}
+
+	nevents := uint32(0)
+	for i := range subs {
+		s := &subs[i]
+		switch {
+		case s.ready:
+		case s.tag == eventtypeClock:
+			s.ready = s.timer.Expired()
+		case s.file != nil && revents[i] != 0:
+			s.ready = true
+			ev := revents[i]
+			if s.tag == eventtypeFdRead && ev&unix.POLLRDHUP != 0 {
+				// The peer shut down its side: the read side hung up.
+				ev |= unix.POLLHUP
+			}
+			s.nbytes, s.hangup, s.errno = s.file.PollResult(s.tag == eventtypeFdWrite, ev)
+		}
+		if s.ready {
+			writeEvent(outBuf[nevents*eventLen:(nevents+1)*eventLen], s)
+			nevents++
+		}
+	}
+	for i := range subs {
+		if s := &subs[i]; s.file != nil && revents[i] != 0 {
+			h.epoll.Consume(s.file, s.tag == eventtypeFdWrite)
+		}
+	}
+	return writeU32(mem, resultN, nevents)
+}

@@ -1,0 +1,335 @@
+package sys
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+)
+
+// Name resolution for sock_getaddrinfo, through Go's own resolver (never
+// cgo/NSS), so it reads the resolv.conf and hosts files of the namespace the
+// process runs in, as the guest's namespace should see them.
+//
+// A Resolver can be pointed at other files (a container's): with ResolvConf
+// set, its "nameserver" lines are the servers queried (Go's resolver cannot
+// be given another resolv.conf, so its Dial is replaced and ignores the
+// address Go chose; the options and search list still come from the
+// process's /etc/resolv.conf). With Hosts set, that file is looked up first;
+// Go's resolver may still consult the process's /etc/hosts afterwards.
+
+// getaddrinfo flags of the socket extension.
+const (
+	AIPassive     = 1 << 0
+	AICanonname   = 1 << 1
+	AINumerichost = 1 << 2
+	AINumericserv = 1 << 3
+	AIV4mapped    = 1 << 4
+	AIAll         = 1 << 5
+	AIAddrconfig  = 1 << 6
+
+	aiKnown = AIPassive | AICanonname | AINumerichost | AINumericserv | AIV4mapped | AIAll | AIAddrconfig
+)
+
+// Protocols of the socket extension (its own numbering, not IANA's).
+const (
+	ProtoIP  = 0
+	ProtoTCP = 1
+	ProtoUDP = 2
+)
+
+// AddrInfoHints are the hints of a getaddrinfo call.
+type AddrInfoHints struct {
+	Flags    uint16
+	Family   Family
+	SockType SockType
+	Protocol uint32
+}
+
+// AddrInfo is one getaddrinfo result.
+type AddrInfo struct {
+	Family    Family
+	SockType  SockType
+	Protocol  uint32
+	Addr      Addr
+	CanonName string
+}
+
+// Resolver answers getaddrinfo. The zero Resolver uses the process's own
+// /etc/resolv.conf and /etc/hosts.
+type Resolver struct {
+	// ResolvConf and Hosts, when set, replace /etc/resolv.conf and
+	// /etc/hosts (see above for how far).
+	ResolvConf, Hosts string
+
+	next atomic.Uint32 // round-robin over the ResolvConf nameservers
+}
+
+func (r *Resolver) goResolver() *net.Resolver {
+	gr := &net.Resolver{PreferGo: true}
+	if r.ResolvConf == "" {
+		return gr
+	}
+	servers := readNameservers(r.ResolvConf)
+	gr.Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		addr := servers[int(r.next.Add(1)-1)%len(servers)]
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	return gr
+}
+
+// readNameservers returns host:53 for each nameserver line of a resolv.conf,
+// or the loopback server Go and libc default to.
+func readNameservers(path string) []string {
+	var servers []string
+	f, err := os.Open(path)
+	if err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) >= 2 && fields[0] == "nameserver" {
+				if ip, err := netip.ParseAddr(fields[1]); err == nil {
+					servers = append(servers, netip.AddrPortFrom(ip, 53).String())
+				}
+			}
+		}
+	}
+	if len(servers) == 0 {
+		servers = []string{"127.0.0.1:53", "[::1]:53"}
+	}
+	return servers
+}
+
+// lookupHostsFile returns the addresses of name in a hosts file.
+func lookupHostsFile(path, name string) []netip.Addr {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	var ips []netip.Addr
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			continue
+		}
+		ip, err := netip.ParseAddr(fields[0])
+		if err != nil || ip.Zone() != "" {
+			continue
+		}
+		for _, h := range fields[1:] {
+			if strings.ToLower(strings.TrimSuffix(h, ".")) == name {
+				ips = append(ips, ip.Unmap())
+				break
+			}
+		}
+	}
+	return ips
+}
+
+// GetAddrInfo resolves node and service like getaddrinfo(3) and returns at
+// most max results. Errors are the extension's EAI_* errnos: EAI_BADFLAG,
+// EAI_FAMILY, EAI_SOCKTYPE (bad hints), EAI_NONAME (neither node nor service,
+// unknown name, a non-numeric node with NUMERICHOST or service with
+// NUMERICSERV), EAI_SERVICE (unknown service), EAI_ADDRFAMILY (a numeric
+// node of another family than asked), EAI_AGAIN (temporary DNS failure),
+// EAI_FAIL (other DNS failure), EAI_NODATA (a name with no address of the
+// family asked).
+func (r *Resolver) GetAddrInfo(ctx context.Context, node, service string, hints AddrInfoHints, max int) ([]AddrInfo, Errno) {
+	if hints.Flags&^aiKnown != 0 {
+		return nil, EAI_BADFLAG
+	}
+	if hints.Family > AFInet6 {
+		return nil, EAI_FAMILY
+	}
+	if hints.SockType > SockStream {
+		return nil, EAI_SOCKTYPE
+	}
+	switch {
+	case hints.Protocol > ProtoUDP,
+		hints.Protocol == ProtoTCP && hints.SockType == SockDgram,
+		hints.Protocol == ProtoUDP && hints.SockType == SockStream:
+		return nil, EAI_SOCKTYPE
+	}
+	if node == "" && service == "" {
+		return nil, EAI_NONAME
+	}
+	socktypes := []SockType{SockStream, SockDgram}
+	switch {
+	case hints.SockType != SockAny:
+		socktypes = []SockType{hints.SockType}
+	case hints.Protocol == ProtoTCP:
+		socktypes = []SockType{SockStream}
+	case hints.Protocol == ProtoUDP:
+		socktypes = []SockType{SockDgram}
+	}
+
+	port, errno := lookupService(service, hints.Flags, socktypes[0])
+	if errno != 0 {
+		return nil, errno
+	}
+	ips, canon, errno := r.lookupNode(ctx, node, hints)
+	if errno != 0 {
+		return nil, errno
+	}
+
+	var out []AddrInfo
+	for _, ip := range ips {
+		fam := AFInet4
+		if ip.Is6() {
+			fam = AFInet6
+		}
+		for _, st := range socktypes {
+			if len(out) >= max {
+				return out, ESUCCESS
+			}
+			proto := uint32(ProtoTCP)
+			if st == SockDgram {
+				proto = ProtoUDP
+			}
+			ai := AddrInfo{Family: fam, SockType: st, Protocol: proto, Addr: Addr{Family: fam, IP: ip, Port: port}}
+			if len(out) == 0 && hints.Flags&AICanonname != 0 {
+				ai.CanonName = canon
+			}
+			out = append(out, ai)
+		}
+	}
+	return out, ESUCCESS
+}
+
+func lookupService(service string, flags uint16, st SockType) (uint16, Errno) {
+	if service == "" {
+		return 0, ESUCCESS
+	}
+	if n, err := strconv.ParseUint(service, 10, 16); err == nil {
+		return uint16(n), ESUCCESS
+	}
+	if flags&AINumericserv != 0 {
+		return 0, EAI_NONAME
+	}
+	network := "tcp"
+	if st == SockDgram {
+		network = "udp"
+	}
+	p, err := net.LookupPort(network, service)
+	if err != nil || p < 0 || p > 65535 {
+		return 0, EAI_SERVICE
+	}
+	return uint16(p), ESUCCESS
+}
+
+// lookupNode returns the addresses of node filtered by the hints' family.
+func (r *Resolver) lookupNode(ctx context.Context, node string, hints AddrInfoHints) ([]netip.Addr, string, Errno) {
+	if node == "" {
+		// No node: the wildcard for a passive socket, else loopback.
+		v4, v6 := netip.IPv4Unspecified(), netip.IPv6Unspecified()
+		if hints.Flags&AIPassive == 0 {
+			v4, v6 = netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.IPv6Loopback()
+		}
+		switch hints.Family {
+		case AFInet4:
+			return []netip.Addr{v4}, "", ESUCCESS
+		case AFInet6:
+			return []netip.Addr{v6}, "", ESUCCESS
+		}
+		return []netip.Addr{v4, v6}, "", ESUCCESS
+	}
+	if ip, err := netip.ParseAddr(node); err == nil {
+		if ip.Zone() != "" {
+			// Zones cannot be expressed in the extension's addresses.
+			return nil, "", EAI_NONAME
+		}
+		ip = ip.Unmap()
+		switch {
+		case hints.Family == AFInet4 && !ip.Is4(),
+			hints.Family == AFInet6 && ip.Is4() && hints.Flags&AIV4mapped == 0:
+			return nil, "", EAI_ADDRFAMILY
+		case hints.Family == AFInet6 && ip.Is4():
+			ip = netip.AddrFrom16(ip.As16())
+		}
+		return []netip.Addr{ip}, ip.String(), ESUCCESS
+	}
+	if hints.Flags&AINumerichost != 0 {
+		return nil, "", EAI_NONAME
+	}
+
+	var ips []netip.Addr
+	if r.Hosts != "" {
+		ips = lookupHostsFile(r.Hosts, node)
+	}
+	canon := node
+	if len(ips) == 0 {
+		gr := r.goResolver()
+		found, err := gr.LookupNetIP(ctx, "ip", node)
+		if err != nil {
+			return nil, "", dnsErrno(err)
+		}
+		for _, ip := range found {
+			ips = append(ips, ip.Unmap())
+		}
+		if hints.Flags&AICanonname != 0 {
+			if c, err := gr.LookupCNAME(ctx, node); err == nil {
+				canon = strings.TrimSuffix(c, ".")
+			}
+		}
+	}
+	ips = filterFamily(ips, hints)
+	if len(ips) == 0 {
+		return nil, "", EAI_NODATA
+	}
+	return ips, canon, ESUCCESS
+}
+
+// filterFamily keeps the addresses of the family asked for. With AF_INET6
+// and V4MAPPED, IPv4 addresses are mapped when there is no IPv6 address (or
+// always, with ALL).
+func filterFamily(ips []netip.Addr, hints AddrInfoHints) []netip.Addr {
+	var v4, v6 []netip.Addr
+	for _, ip := range ips {
+		if ip.Is4() {
+			v4 = append(v4, ip)
+		} else {
+			v6 = append(v6, ip)
+		}
+	}
+	switch hints.Family {
+	case AFInet4:
+		return v4
+	case AFInet6:
+		if hints.Flags&AIV4mapped != 0 && (len(v6) == 0 || hints.Flags&AIAll != 0) {
+			for _, ip := range v4 {
+				v6 = append(v6, netip.AddrFrom16(ip.As16()))
+			}
+		}
+		return v6
+	}
+	return append(v4, v6...)
+}
+
+// dnsErrno maps a Go resolver error to an EAI_* errno.
+func dnsErrno(err error) Errno {
+	var de *net.DNSError
+	if errors.As(err, &de) {
+		switch {
+		case de.IsNotFound:
+			return EAI_NONAME
+		case de.IsTimeout, de.IsTemporary:
+			return EAI_AGAIN
+		}
+		return EAI_FAIL
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return EAI_AGAIN
+	}
+	return EAI_FAIL
+}

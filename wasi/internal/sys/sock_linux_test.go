@@ -1,0 +1,126 @@
+package sys
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestSockoptTable: every option of the extension maps to a host option a
+// socket can be asked for (BINDTODEVICE reads as the empty name).
+func TestSockoptTable(t *testing.T) {
+	s := &System{}
+	defer s.Close()
+	fd, errno := s.SockOpen(AFInet4, SockStream)
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	for name := uint32(0); name <= SoBindtodevice; name++ {
+		o, ok := sockopts[name]
+		if !ok {
+			t.Errorf("option %d not mapped", name)
+			continue
+		}
+		v, errno := s.SockGetOpt(fd, SolSocket, name)
+		if errno != 0 {
+			t.Errorf("get option %d (host %d): %v", name, o.host, errno)
+		}
+		switch o.kind {
+		case optInt, optReadOnlyInt:
+			if len(v) != 4 {
+				t.Errorf("option %d: %d bytes", name, len(v))
+			}
+			if o.kind == optInt {
+				if errno := s.SockSetOpt(fd, SolSocket, name, v); errno != 0 && name != SoBindtodevice {
+					t.Errorf("set option %d to its own value: %v", name, errno)
+				}
+			}
+		case optLinger:
+			if len(v) != 8 {
+				t.Errorf("LINGER: %d bytes", len(v))
+			}
+		case optTimeval:
+			if len(v) != 16 {
+				t.Errorf("option %d: %d bytes", name, len(v))
+			}
+		}
+	}
+	if _, errno := s.SockGetOpt(fd, SolSocket, SoBindtodevice+1); errno != ENOPROTOOPT {
+		t.Errorf("unknown option: %v", errno)
+	}
+}
+
+func TestDNSErrno(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want Errno
+	}{
+		{&net.DNSError{IsNotFound: true}, EAI_NONAME},
+		{&net.DNSError{IsTimeout: true}, EAI_AGAIN},
+		{&net.DNSError{IsTemporary: true}, EAI_AGAIN},
+		{&net.DNSError{Err: "server misbehaving"}, EAI_FAIL},
+		{context.DeadlineExceeded, EAI_AGAIN},
+		{errors.New("other"), EAI_FAIL},
+	} {
+		if got := dnsErrno(tc.err); got != tc.want {
+			t.Errorf("dnsErrno(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestResolverFiles(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "resolv.conf")
+	os.WriteFile(conf, []byte("# c\nsearch example\nnameserver 127.0.0.53\nnameserver ::1\nnameserver bogus\noptions ndots:2\n"), 0o644)
+	if got := readNameservers(conf); len(got) != 2 || got[0] != "127.0.0.53:53" || got[1] != "[::1]:53" {
+		t.Errorf("nameservers %v", got)
+	}
+	if got := readNameservers(filepath.Join(dir, "missing")); len(got) != 2 || got[0] != "127.0.0.1:53" {
+		t.Errorf("default nameservers %v", got)
+	}
+	hosts := filepath.Join(dir, "hosts")
+	os.WriteFile(hosts, []byte("127.0.0.1 localhost\n10.0.0.1 A.example b # c\n#10.0.0.2 a.example\n::ffff:10.0.0.3 a.example.\nbad a.example\n"), 0o644)
+	got := lookupHostsFile(hosts, "a.EXAMPLE")
+	want := []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.3")}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("hosts lookup %v, want %v", got, want)
+	}
+}
+
+// TestUnixPreopenMatch: guest paths go to the longest matching preopen.
+func TestUnixPreopenMatch(t *testing.T) {
+	root, data := t.TempDir(), t.TempDir()
+	s, err := New(nil, nil, nil, []Preopen{{HostPath: root, GuestPath: "/"}, {HostPath: data, GuestPath: "/data"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rootFile, _ := s.Lookup(3)
+	dataFile, _ := s.Lookup(4)
+	for _, tc := range []struct {
+		path, rel string
+		fd        int
+	}{
+		{"/data/x", "x", dataFile.Fd},
+		{"/data", ".", dataFile.Fd},
+		{"/database/x", "database/x", rootFile.Fd},
+		{"/a/../data/y", "y", dataFile.Fd},
+		{"rel", "rel", rootFile.Fd},
+	} {
+		fd, rel, errno := s.preopenFor(tc.path)
+		if errno != 0 || fd != tc.fd || rel != tc.rel {
+			t.Errorf("preopenFor(%q) = %d %q %v, want %d %q", tc.path, fd, rel, errno, tc.fd, tc.rel)
+		}
+	}
+	// The guest name of a host path in a preopen.
+	if got := s.guestPathOf(filepath.Join(data, "s.sock")); got != "/data/s.sock" {
+		t.Errorf("guestPathOf = %q", got)
+	}
+	if got := s.guestPathOf("/elsewhere/s.sock"); got != "" {
+		t.Errorf("guestPathOf outside the preopens = %q", got)
+	}
+}

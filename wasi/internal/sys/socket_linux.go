@@ -1,0 +1,562 @@
+package sys
+
+import (
+	"net/netip"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Sockets, in the guest's fd table next to files. A socket is a File with
+// Type FiletypeSocketStream or FiletypeSocketDgram and Sock set; fd_read,
+// fd_write and fd_close work on it like on any other descriptor.
+//
+// Blocking: every host socket is created blocking (and close-on-exec), as the
+// guest expects a fresh socket to be. A blocking accept, connect, recv or send
+// sleeps in the kernel on the thread running the guest, which is fine since a
+// WASI guest is single-threaded. fd_fdstat_set_flags(NONBLOCK) on a socket sets
+// the host's O_NONBLOCK (sockets are never shared with other processes, so the
+// real flag is safe to change), and then these calls return EAGAIN or
+// EINPROGRESS as they would natively.
+
+// Family is an address family as the socket extension numbers it.
+type Family uint8
+
+const (
+	AFUnspec Family = iota
+	AFInet4
+	AFInet6
+	AFUnix
+)
+
+// SockType is a socket type as the socket extension numbers it.
+type SockType uint8
+
+const (
+	SockAny SockType = iota
+	SockDgram
+	SockStream
+)
+
+// Receive and send flags of sock_recv / sock_send.
+const (
+	RiflagRecvPeek    = 1 << 0
+	RiflagRecvWaitall = 1 << 1
+	RoflagDataTrunc   = 1 << 0
+)
+
+// Shutdown directions of sock_shutdown.
+const (
+	ShutRD = 1 << 0
+	ShutWR = 1 << 1
+)
+
+// Socket is the per-socket state of a socket descriptor.
+type Socket struct {
+	Family Family
+	Type   SockType
+	// LocalPath and PeerPath are the guest's names of a Unix socket's bound
+	// and connected addresses. The host names are /proc/self/fd/... paths
+	// (see unixSockaddr), which must not leak to the guest.
+	LocalPath, PeerPath string
+	// hostPath is the host sun_path the socket was bound to, to map a
+	// datagram sender's address back to its guest name.
+	hostPath string
+}
+
+// Addr is a socket address: an IP address and port, or a Unix path.
+type Addr struct {
+	Family Family
+	// IP is 4 bytes for AFInet4 and 16 for AFInet6.
+	IP   netip.Addr
+	Port uint16
+	// Path is the guest's path of an AFUnix address ("" is unnamed).
+	Path string
+}
+
+// AddrPort returns a's IP address and port.
+func (a Addr) AddrPort() netip.AddrPort { return netip.AddrPortFrom(a.IP, a.Port) }
+
+// SockOpen creates a socket and returns its guest descriptor.
+// Errors: EAFNOSUPPORT for an unknown family, EPROTOTYPE for an unknown type,
+// EMFILE/ENFILE and the host's errors otherwise. POSIX: socket.
+func (s *System) SockOpen(af Family, st SockType) (int32, Errno) {
+	domain, errno := hostFamily(af)
+	if errno != 0 {
+		return -1, errno
+	}
+	var typ int
+	switch st {
+	case SockAny, SockStream:
+		// Like WasmEdge, "any" is a stream socket.
+		st, typ = SockStream, unix.SOCK_STREAM
+	case SockDgram:
+		typ = unix.SOCK_DGRAM
+	default:
+		return -1, EPROTOTYPE
+	}
+	fd, err := unix.Socket(domain, typ|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, ErrnoFromError(err)
+	}
+	return s.insertSocket(fd, &Socket{Family: af, Type: st}, 0), ESUCCESS
+}
+
+func (s *System) insertSocket(fd int, sock *Socket, flags Fdflags) int32 {
+	t := FiletypeSocketStream
+	if sock.Type == SockDgram {
+		t = FiletypeSocketDgram
+	}
+	base, inh := MaxRights(t)
+	return s.FDs.Insert(&File{Fd: fd, Type: t, Flags: flags, RightsBase: base, RightsInheriting: inh, Sock: sock})
+}
+
+func hostFamily(af Family) (int, Errno) {
+	switch af {
+	case AFInet4:
+		return unix.AF_INET, ESUCCESS
+	case AFInet6:
+		return unix.AF_INET6, ESUCCESS
+	case AFUnix:
+		return unix.AF_UNIX, ESUCCESS
+	}
+	return 0, EAFNOSUPPORT
+}
+
+// lookupSocket returns the socket at fd: EBADF when not open, ENOTSOCK when
+// it is not a socket.
+func (s *System) lookupSocket(fd int32) (*File, Errno) {
+	f, errno := s.Lookup(fd)
+	if errno != 0 {
+		return nil, errno
+	}
+	if f.Sock == nil {
+		return nil, ENOTSOCK
+	}
+	return f, ESUCCESS
+}
+
+// SockBind binds fd to a. A Unix path is created inside the guest's preopens.
+// Errors: EBADF, ENOTSOCK, EAFNOSUPPORT (a's family is not the socket's),
+// EADDRINUSE, EADDRNOTAVAIL, ENOTCAPABLE (Unix path outside every preopen),
+// ENAMETOOLONG. POSIX: bind.
+func (s *System) SockBind(fd int32, a Addr) Errno {
+	f, errno := s.lookupSocket(fd)
+	if errno != 0 {
+		return errno
+	}
+	if f.Sock.Family == AFUnix {
+		if a.Family != AFUnix {
+			return EAFNOSUPPORT
+		}
+		sa, closeDir, errno := s.unixSockaddr(a.Path, false)
+		if errno != 0 {
+			return errno
+		}
+		defer closeDir()
+		if err := unix.Bind(f.Fd, sa); err != nil {
+			return ErrnoFromError(err)
+		}
+		f.Sock.LocalPath, f.Sock.hostPath = a.Path, sa.Name
+		return ESUCCESS
+	}
+	sa, errno := inetSockaddr(f.Sock.Family, a)
+	if errno != 0 {
+		return errno
+	}
+	return ErrnoFromError(unix.Bind(f.Fd, sa))
+}
+
+// SockListen marks fd as accepting connections. Errors: EBADF, ENOTSOCK,
+// EOPNOTSUPP (datagram socket), EADDRINUSE. POSIX: listen.
+func (s *System) SockListen(fd int32, backlog int32) Errno {
+	f, errno := s.lookupSocket(fd)
+	if errno != 0 {
+		return errno
+	}
+	if backlog < 0 {
+		backlog = 0
+	}
+	return ErrnoFromError(unix.Listen(f.Fd, int(backlog)))
+}
+
+// SockAccept accepts a connection on fd and returns the new descriptor, with
+// flags (only NONBLOCK is meaningful) applied. It blocks unless fd is
+// non-blocking. Errors: EBADF, ENOTSOCK, ENOTCAPABLE (no SOCK_ACCEPT right),
+// EAGAIN, EINVAL (not listening), EMFILE. POSIX: accept4.
+func (s *System) SockAccept(fd int32, flags Fdflags) (int32, Errno) {
+	f, errno := s.LookupRights(fd, RightSockAccept)
+	if errno != 0 {
+		return -1, errno
+	}
+	if f.Sock == nil {
+		// A preopened listener inherited from the host is still a socket.
+		if f.Type != FiletypeSocketStream {
+			return -1, ENOTSOCK
+		}
+	}
+	hostFlags := unix.SOCK_CLOEXEC
+	if flags&FdflagNonblock != 0 {
+		hostFlags |= unix.SOCK_NONBLOCK
+	}
+	var nfd int
+	var err error
+	for {
+		nfd, _, err = unix.Accept4(f.Fd, hostFlags)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return -1, ErrnoFromError(err)
+	}
+	sock := &Socket{Type: SockStream}
+	if f.Sock != nil {
+		sock.Family = f.Sock.Family
+		sock.LocalPath = f.Sock.LocalPath
+	} else {
+		sock.Family = socketFamily(nfd)
+	}
+	return s.insertSocket(nfd, sock, flags&FdflagNonblock), ESUCCESS
+}
+
+// socketFamily asks the host for the family of a socket we did not create.
+func socketFamily(fd int) Family {
+	d, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	if err != nil {
+		return AFUnspec
+	}
+	switch d {
+	case unix.AF_INET:
+		return AFInet4
+	case unix.AF_INET6:
+		return AFInet6
+	case unix.AF_UNIX:
+		return AFUnix
+	}
+	return AFUnspec
+}
+
+// SockConnect connects fd to a. A blocking socket waits for the connection;
+// a non-blocking one returns EINPROGRESS and the guest polls for writable
+// then reads SO_ERROR. Errors: EBADF, ENOTSOCK, EAFNOSUPPORT, ECONNREFUSED,
+// EINPROGRESS, EALREADY, EISCONN, ENETUNREACH, ETIMEDOUT, ENOTCAPABLE (Unix
+// path outside every preopen). POSIX: connect.
+func (s *System) SockConnect(fd int32, a Addr) Errno {
+	f, errno := s.lookupSocket(fd)
+	if errno != 0 {
+		return errno
+	}
+	var sa unix.Sockaddr
+	if f.Sock.Family == AFUnix {
+		if a.Family != AFUnix {
+			return EAFNOSUPPORT
+		}
+		usa, closeTarget, errno := s.unixSockaddr(a.Path, true)
+		if errno != 0 {
+			return errno
+		}
+		defer closeTarget()
+		sa = usa
+	} else {
+		if sa, errno = inetSockaddr(f.Sock.Family, a); errno != 0 {
+			return errno
+		}
+	}
+	err := unix.Connect(f.Fd, sa)
+	if err == unix.EINTR {
+		// The connection goes on in the background (POSIX); wait for it
+		// like a blocking connect would.
+		err = waitConnected(f.Fd)
+	}
+	if a.Family == AFUnix && (err == nil || err == unix.EINPROGRESS) {
+		f.Sock.PeerPath = a.Path
+	}
+	return ErrnoFromError(err)
+}
+
+// waitConnected waits for a connect interrupted by a signal to finish.
+func waitConnected(fd int) error {
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	for {
+		_, err := unix.Poll(pfd, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+		if err != nil {
+			return err
+		}
+		if v != 0 {
+			return unix.Errno(v)
+		}
+		return nil
+	}
+}
+
+// inetSockaddr converts a to a host address for a socket of family af. An
+// IPv4 address on an IPv6 socket becomes IPv4-mapped, as Go does.
+func inetSockaddr(af Family, a Addr) (unix.Sockaddr, Errno) {
+	if !a.IP.IsValid() {
+		return nil, EINVAL
+	}
+	switch af {
+	case AFInet4:
+		if !a.IP.Is4() {
+			return nil, EAFNOSUPPORT
+		}
+		return &unix.SockaddrInet4{Port: int(a.Port), Addr: a.IP.As4()}, ESUCCESS
+	case AFInet6:
+		return &unix.SockaddrInet6{Port: int(a.Port), Addr: a.IP.As16()}, ESUCCESS
+	}
+	return nil, EAFNOSUPPORT
+}
+
+// SockRecv reads from fd into bufs (readv with flags). Errors: EBADF,
+// ENOTSOCK, ENOTCAPABLE (no FD_READ), EAGAIN, ECONNRESET, ENOTCONN. POSIX:
+// recvmsg.
+func (s *System) SockRecv(fd int32, bufs [][]byte, riflags uint16) (n uint32, roflags uint16, errno Errno) {
+	n, roflags, _, errno = s.sockRecv(fd, bufs, riflags, false)
+	return n, roflags, errno
+}
+
+// SockRecvFrom is SockRecv that also returns the sender's address (the zero
+// Addr when the socket is connected-stream or the sender is unnamed).
+func (s *System) SockRecvFrom(fd int32, bufs [][]byte, riflags uint16) (n uint32, roflags uint16, from Addr, errno Errno) {
+	return s.sockRecv(fd, bufs, riflags, true)
+}
+
+func (s *System) sockRecv(fd int32, bufs [][]byte, riflags uint16, wantFrom bool) (uint32, uint16, Addr, Errno) {
+	f, errno := s.LookupRights(fd, RightFdRead)
+	if errno != 0 {
+		return 0, 0, Addr{}, errno
+	}
+	if f.Sock == nil && f.Type != FiletypeSocketStream && f.Type != FiletypeSocketDgram {
+		return 0, 0, Addr{}, ENOTSOCK
+	}
+	if riflags&^(RiflagRecvPeek|RiflagRecvWaitall) != 0 {
+		return 0, 0, Addr{}, EINVAL
+	}
+	flags := 0
+	if riflags&RiflagRecvPeek != 0 {
+		flags |= unix.MSG_PEEK
+	}
+	if riflags&RiflagRecvWaitall != 0 {
+		flags |= unix.MSG_WAITALL
+	}
+	if f.Type == FiletypeSocketDgram {
+		// Report truncation with the real datagram length.
+		flags |= unix.MSG_TRUNC
+	}
+	var (
+		n, rflags int
+		from      unix.Sockaddr
+		err       error
+	)
+	for {
+		n, _, rflags, from, err = unix.RecvmsgBuffers(f.Fd, bufs, nil, flags)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return 0, 0, Addr{}, ErrnoFromError(err)
+	}
+	var roflags uint16
+	if rflags&unix.MSG_TRUNC != 0 {
+		roflags |= RoflagDataTrunc
+		if total := buffersLen(bufs); n > total {
+			n = total
+		}
+	}
+	var addr Addr
+	if wantFrom {
+		addr = s.guestAddr(from)
+	}
+	return uint32(n), roflags, addr, ESUCCESS
+}
+
+func buffersLen(bufs [][]byte) int {
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	return n
+}
+
+// SockSend writes bufs to fd. Errors: EBADF, ENOTSOCK, ENOTCAPABLE (no
+// FD_WRITE), EAGAIN, EPIPE, ECONNRESET. POSIX: sendmsg with MSG_NOSIGNAL
+// (a broken connection is EPIPE, never a signal).
+func (s *System) SockSend(fd int32, bufs [][]byte, siflags uint16) (uint32, Errno) {
+	return s.sockSend(fd, bufs, nil)
+}
+
+// SockSendTo sends bufs to a (for datagram sockets; connected-mode sockets
+// ignore or reject the address as the host does). Errors: as SockSend, plus
+// EAFNOSUPPORT, EDESTADDRREQ, EMSGSIZE, ENOTCAPABLE (Unix path outside every
+// preopen). POSIX: sendto.
+func (s *System) SockSendTo(fd int32, bufs [][]byte, a Addr, siflags uint16) (uint32, Errno) {
+	f, errno := s.lookupSocket(fd)
+	if errno != 0 {
+		return 0, errno
+	}
+	if f.Sock.Family == AFUnix {
+		if a.Family != AFUnix {
+			return 0, EAFNOSUPPORT
+		}
+		sa, closeTarget, errno := s.unixSockaddr(a.Path, true)
+		if errno != 0 {
+			return 0, errno
+		}
+		defer closeTarget()
+		return s.sockSend(fd, bufs, sa)
+	}
+	sa, errno := inetSockaddr(f.Sock.Family, a)
+	if errno != 0 {
+		return 0, errno
+	}
+	return s.sockSend(fd, bufs, sa)
+}
+
+func (s *System) sockSend(fd int32, bufs [][]byte, to unix.Sockaddr) (uint32, Errno) {
+	f, errno := s.LookupRights(fd, RightFdWrite)
+	if errno != 0 {
+		return 0, errno
+	}
+	if f.Sock == nil && f.Type != FiletypeSocketStream && f.Type != FiletypeSocketDgram {
+		return 0, ENOTSOCK
+	}
+	for {
+		n, err := unix.SendmsgBuffers(f.Fd, bufs, nil, to, unix.MSG_NOSIGNAL)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, ErrnoFromError(err)
+		}
+		return uint32(n), ESUCCESS
+	}
+}
+
+// SockShutdown shuts down the read side (ShutRD), write side (ShutWR) or both
+// of fd. Errors: EBADF, ENOTSOCK, ENOTCAPABLE (no SOCK_SHUTDOWN), EINVAL (bad
+// how), ENOTCONN. POSIX: shutdown.
+func (s *System) SockShutdown(fd int32, how uint8) Errno {
+	f, errno := s.LookupRights(fd, RightSockShutdown)
+	if errno != 0 {
+		return errno
+	}
+	var h int
+	switch how {
+	case ShutRD:
+		h = unix.SHUT_RD
+	case ShutWR:
+		h = unix.SHUT_WR
+	case ShutRD | ShutWR:
+		h = unix.SHUT_RDWR
+	default:
+		return EINVAL
+	}
+	if f.Sock == nil && f.Type != FiletypeSocketStream && f.Type != FiletypeSocketDgram {
+		return ENOTSOCK
+	}
+	return ErrnoFromError(unix.Shutdown(f.Fd, h))
+}
+
+// SockLocalAddr returns the address fd is bound to. Errors: EBADF, ENOTSOCK.
+// POSIX: getsockname.
+func (s *System) SockLocalAddr(fd int32) (Addr, Errno) {
+	f, errno := s.Lookup(fd)
+	if errno != 0 {
+		return Addr{}, errno
+	}
+	sa, err := unix.Getsockname(f.Fd)
+	if err != nil {
+		return Addr{}, ErrnoFromError(err)
+	}
+	if f.Sock != nil && f.Sock.Family == AFUnix {
+		return Addr{Family: AFUnix, Path: f.Sock.LocalPath}, ESUCCESS
+	}
+	return s.guestAddr(sa), ESUCCESS
+}
+
+// SockPeerAddr returns the address fd is connected to. Errors: EBADF,
+// ENOTSOCK, ENOTCONN. POSIX: getpeername.
+func (s *System) SockPeerAddr(fd int32) (Addr, Errno) {
+	f, errno := s.Lookup(fd)
+	if errno != 0 {
+		return Addr{}, errno
+	}
+	sa, err := unix.Getpeername(f.Fd)
+	if err != nil {
+		return Addr{}, ErrnoFromError(err)
+	}
+	if f.Sock != nil && f.Sock.Family == AFUnix {
+		if f.Sock.PeerPath != "" {
+			return Addr{Family: AFUnix, Path: f.Sock.PeerPath}, ESUCCESS
+		}
+	}
+	return s.guestAddr(sa), ESUCCESS
+}
+
+// guestAddr converts a host address to what the guest sees. A Unix path the
+// guest bound through /proc/self/fd is reported under its guest name; other
+// host paths are reported as unnamed, so host paths never leak.
+func (s *System) guestAddr(sa unix.Sockaddr) Addr {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return Addr{Family: AFInet4, IP: netip.AddrFrom4(sa.Addr), Port: uint16(sa.Port)}
+	case *unix.SockaddrInet6:
+		return Addr{Family: AFInet6, IP: netip.AddrFrom16(sa.Addr), Port: uint16(sa.Port)}
+	case *unix.SockaddrUnix:
+		a := Addr{Family: AFUnix}
+		if sa.Name == "" {
+			return a
+		}
+		s.FDs.Range(func(_ int32, f *File) bool {
+			if f.Sock != nil && f.Sock.hostPath == sa.Name {
+				a.Path = f.Sock.LocalPath
+				return false
+			}
+			return true
+		})
+		if a.Path == "" {
+			a.Path = s.guestPathOf(sa.Name)
+		}
+		return a
+	}
+	return Addr{}
+}
+
+// InsertListeners gives the guest the host's listening sockets, in order, at
+// the lowest free descriptors (right after the preopened directories when
+// called after New). Each is duplicated (close-on-exec); the caller keeps
+// its files. The guest sees a blocking SOCKET_STREAM it may accept on.
+func (s *System) InsertListeners(files []*os.File) error {
+	for _, l := range files {
+		fd, err := unix.FcntlInt(l.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return &os.SyscallError{Syscall: "dup listener " + l.Name(), Err: err}
+		}
+		st, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+		if err != nil {
+			unix.Close(fd)
+			return &os.SyscallError{Syscall: "getsockopt SO_TYPE of " + l.Name(), Err: err}
+		}
+		// The host's file may be non-blocking (Go sets O_NONBLOCK on its
+		// own sockets); the guest expects a blocking socket.
+		if err := unix.SetNonblock(fd, false); err != nil {
+			unix.Close(fd)
+			return &os.SyscallError{Syscall: "set blocking on " + l.Name(), Err: err}
+		}
+		sock := &Socket{Family: socketFamily(fd), Type: SockStream}
+		if st == unix.SOCK_DGRAM {
+			sock.Type = SockDgram
+		}
+		s.insertSocket(fd, sock, 0)
+	}
+	return nil
+}

@@ -1,0 +1,199 @@
+package sys
+
+import (
+	"encoding/binary"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Socket options of the socket extension: level 0 is SOL_SOCKET, and the
+// option numbers are the extension's own, mapped here to the host's.
+// Values are little-endian as the guest stores them:
+//   - integer and boolean options: i32 (4 bytes);
+//   - LINGER: struct linger {i32 l_onoff; i32 l_linger} (8 bytes);
+//   - RCVTIMEO, SNDTIMEO: wasi-libc's struct timeval {i64 tv_sec; i64
+//     tv_usec} (16 bytes);
+//   - BINDTODEVICE: the interface name (setting it needs CAP_NET_RAW).
+//
+// TYPE, ERROR and ACCEPTCONN are read-only; TYPE reads as the extension's
+// socket type (1 dgram, 2 stream) and ERROR as a WASI errno (what a guest
+// compares with its errno constants after a non-blocking connect).
+
+// SolSocket is the only option level of the extension.
+const SolSocket = 0
+
+// Option names of the extension at SolSocket.
+const (
+	SoReuseaddr = iota
+	SoType
+	SoError
+	SoDontroute
+	SoBroadcast
+	SoSndbuf
+	SoRcvbuf
+	SoKeepalive
+	SoOobinline
+	SoLinger
+	SoRcvlowat
+	SoRcvtimeo
+	SoSndtimeo
+	SoAcceptconn
+	SoBindtodevice
+)
+
+type sockoptKind uint8
+
+const (
+	optInt sockoptKind = iota
+	optReadOnlyInt
+	optLinger
+	optTimeval
+	optString
+)
+
+type sockopt struct {
+	host int
+	kind sockoptKind
+}
+
+var sockopts = map[uint32]sockopt{
+	SoReuseaddr:    {unix.SO_REUSEADDR, optInt},
+	SoType:         {unix.SO_TYPE, optReadOnlyInt},
+	SoError:        {unix.SO_ERROR, optReadOnlyInt},
+	SoDontroute:    {unix.SO_DONTROUTE, optInt},
+	SoBroadcast:    {unix.SO_BROADCAST, optInt},
+	SoSndbuf:       {unix.SO_SNDBUF, optInt},
+	SoRcvbuf:       {unix.SO_RCVBUF, optInt},
+	SoKeepalive:    {unix.SO_KEEPALIVE, optInt},
+	SoOobinline:    {unix.SO_OOBINLINE, optInt},
+	SoLinger:       {unix.SO_LINGER, optLinger},
+	SoRcvlowat:     {unix.SO_RCVLOWAT, optInt},
+	SoRcvtimeo:     {unix.SO_RCVTIMEO, optTimeval},
+	SoSndtimeo:     {unix.SO_SNDTIMEO, optTimeval},
+	SoAcceptconn:   {unix.SO_ACCEPTCONN, optReadOnlyInt},
+	SoBindtodevice: {unix.SO_BINDTODEVICE, optString},
+}
+
+func lookupSockopt(level, name uint32) (sockopt, Errno) {
+	if level != SolSocket {
+		return sockopt{}, ENOPROTOOPT
+	}
+	o, ok := sockopts[name]
+	if !ok {
+		return sockopt{}, ENOPROTOOPT
+	}
+	return o, ESUCCESS
+}
+
+// SockGetOpt returns the value of option name at level, encoded as the guest
+// expects it. Errors: EBADF, ENOTSOCK, ENOPROTOOPT (unknown level or
+// option). POSIX: getsockopt.
+func (s *System) SockGetOpt(fd int32, level, name uint32) ([]byte, Errno) {
+	f, errno := s.Lookup(fd)
+	if errno != 0 {
+		return nil, errno
+	}
+	if f.Sock == nil && f.Type != FiletypeSocketStream && f.Type != FiletypeSocketDgram {
+		return nil, ENOTSOCK
+	}
+	o, errno := lookupSockopt(level, name)
+	if errno != 0 {
+		return nil, errno
+	}
+	switch o.kind {
+	case optInt, optReadOnlyInt:
+		v, err := unix.GetsockoptInt(f.Fd, unix.SOL_SOCKET, o.host)
+		if err != nil {
+			return nil, ErrnoFromError(err)
+		}
+		switch o.host {
+		case unix.SO_ERROR:
+			v = int(ErrnoFromError(unix.Errno(v)))
+		case unix.SO_TYPE:
+			if v == unix.SOCK_DGRAM {
+				v = int(SockDgram)
+			} else {
+				v = int(SockStream)
+			}
+		}
+		return binary.LittleEndian.AppendUint32(nil, uint32(int32(v))), ESUCCESS
+	case optLinger:
+		l, err := unix.GetsockoptLinger(f.Fd, unix.SOL_SOCKET, o.host)
+		if err != nil {
+			return nil, ErrnoFromError(err)
+		}
+		b := binary.LittleEndian.AppendUint32(nil, uint32(l.Onoff))
+		return binary.LittleEndian.AppendUint32(b, uint32(l.Linger)), ESUCCESS
+	case optTimeval:
+		tv, err := unix.GetsockoptTimeval(f.Fd, unix.SOL_SOCKET, o.host)
+		if err != nil {
+			return nil, ErrnoFromError(err)
+		}
+		b := binary.LittleEndian.AppendUint64(nil, uint64(tv.Sec))
+		return binary.LittleEndian.AppendUint64(b, uint64(tv.Usec)), ESUCCESS
+	case optString:
+		v, err := unix.GetsockoptString(f.Fd, unix.SOL_SOCKET, o.host)
+		if err != nil {
+			return nil, ErrnoFromError(err)
+		}
+		return []byte(v), ESUCCESS
+	}
+	return nil, ENOPROTOOPT
+}
+
+// SockSetOpt sets option name at level from val, encoded as SockGetOpt
+// returns it. Errors: EBADF, ENOTSOCK, ENOPROTOOPT (unknown or read-only
+// option), EINVAL (val has the wrong size), EPERM (BINDTODEVICE without
+// privilege). POSIX: setsockopt.
+func (s *System) SockSetOpt(fd int32, level, name uint32, val []byte) Errno {
+	f, errno := s.Lookup(fd)
+	if errno != 0 {
+		return errno
+	}
+	if f.Sock == nil && f.Type != FiletypeSocketStream && f.Type != FiletypeSocketDgram {
+		return ENOTSOCK
+	}
+	o, errno := lookupSockopt(level, name)
+	if errno != 0 {
+		return errno
+	}
+	var err error
+	switch o.kind {
+	case optReadOnlyInt:
+		return ENOPROTOOPT
+	case optInt:
+		if len(val) != 4 {
+			return EINVAL
+		}
+		err = unix.SetsockoptInt(f.Fd, unix.SOL_SOCKET, o.host, int(int32(binary.LittleEndian.Uint32(val))))
+	case optLinger:
+		if len(val) != 8 {
+			return EINVAL
+		}
+		err = unix.SetsockoptLinger(f.Fd, unix.SOL_SOCKET, o.host, &unix.Linger{
+			Onoff:  int32(binary.LittleEndian.Uint32(val)),
+			Linger: int32(binary.LittleEndian.Uint32(val[4:])),
+		})
+	case optTimeval:
+		if len(val) != 16 {
+			return EINVAL
+		}
+		sec := int64(binary.LittleEndian.Uint64(val))
+		usec := int64(binary.LittleEndian.Uint64(val[8:]))
+		if sec < 0 || usec < 0 || usec >= int64(time.Second/time.Microsecond) {
+			return EINVAL
+		}
+		err = unix.SetsockoptTimeval(f.Fd, unix.SOL_SOCKET, o.host, &unix.Timeval{Sec: sec, Usec: usec})
+	case optString:
+		n := len(val)
+		for i, c := range val {
+			if c == 0 {
+				n = i
+				break
+			}
+		}
+		err = unix.SetsockoptString(f.Fd, unix.SOL_SOCKET, o.host, string(val[:n]))
+	}
+	return ErrnoFromError(err)
+}

@@ -1,0 +1,126 @@
+package wasi
+
+import (
+	"net"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wasmrun/wasmrun/wasi/internal/sys"
+)
+
+// sockFreePort returns a loopback TCP port nobody listens on (it was free a
+// moment ago; the kernel does not reuse it at once).
+func sockFreePort(t *testing.T) uint32 {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := uint32(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	return port
+}
+
+// TestSockNonblockingConnect: EINPROGRESS, poll writable, then SO_ERROR
+// reads as a WASI errno (0 when connected, ECONNREFUSED when refused).
+func TestSockNonblockingConnect(t *testing.T) {
+	h := newHarness(t, Config{})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, tc := range []struct {
+		port uint32
+		want sys.Errno
+	}{
+		{uint32(l.Addr().(*net.TCPAddr).Port), 0},
+		{sockFreePort(t), sys.ECONNREFUSED},
+	} {
+		fd := h.sockOpen(sys.AFInet4, sys.SockStream)
+		h.expectErrno(0, "fd_fdstat_set_flags", fd, uint64(sys.FdflagNonblock))
+		h.putAddrV1(ip4Loopback)
+		errno := h.call("sock_connect", fd, pAddr, uint64(tc.port))
+		if errno != sys.EINPROGRESS && errno != tc.want {
+			t.Fatalf("non-blocking connect = %v", errno)
+		}
+		f, _ := h.sys.Lookup(int32(fd))
+		pfd := []unix.PollFd{{Fd: int32(f.Fd), Events: unix.POLLOUT}}
+		if _, err := unix.Poll(pfd, 10000); err != nil {
+			t.Fatal(err)
+		}
+		// The Go library's shape: literal length 4.
+		h.writeU32(pN, 0xaaaaaaaa)
+		h.expectErrno(0, "sock_getsockopt", fd, sys.SolSocket, sys.SoError, pN, 4)
+		if got := sys.Errno(h.u32(pN)); errno == sys.EINPROGRESS && got != tc.want {
+			t.Errorf("SO_ERROR = %v, want %v", got, tc.want)
+		}
+		h.expectErrno(0, "fd_close", fd)
+	}
+}
+
+func TestSockOptions(t *testing.T) {
+	h := newHarness(t, Config{})
+	fd := h.sockOpen(sys.AFInet4, sys.SockStream)
+	udp := h.sockOpen(sys.AFInet4, sys.SockDgram)
+
+	// Literal length 4 (Go library): nothing written at "4".
+	h.fill(0xaa)
+	h.expectErrno(0, "sock_getsockopt", fd, 0, sys.SoType, pN, 4)
+	h.expectMem(pN, []byte{2, 0, 0, 0, 0xaa})
+	h.expectErrno(0, "sock_getsockopt", udp, 0, sys.SoType, pN, 4)
+	h.expectMem(pN, []byte{1, 0, 0, 0})
+
+	// Length pointer (WasmEdge/Rust): value and its length written.
+	h.writeU32(100, 4)
+	h.writeU32(pN, 1)
+	h.expectErrno(0, "sock_setsockopt", fd, 0, sys.SoReuseaddr, pN, 4)
+	h.writeU32(pN, 7)
+	h.expectErrno(0, "sock_getsockopt", fd, 0, sys.SoReuseaddr, pN, 100)
+	if v, n := h.u32(pN), h.u32(100); v != 1 || n != 4 {
+		t.Errorf("REUSEADDR = %d (len %d), want 1 (4)", v, n)
+	}
+	h.writeU32(100, 2)
+	h.expectErrno(sys.EINVAL, "sock_getsockopt", fd, 0, sys.SoReuseaddr, pN, 100)
+
+	// SNDBUF, KEEPALIVE, ACCEPTCONN.
+	h.writeU32(pN, 1)
+	h.expectErrno(0, "sock_setsockopt", fd, 0, sys.SoKeepalive, pN, 4)
+	h.expectErrno(0, "sock_getsockopt", fd, 0, sys.SoKeepalive, pN, 4)
+	if h.u32(pN) != 1 {
+		t.Errorf("KEEPALIVE not set")
+	}
+	h.expectErrno(0, "sock_getsockopt", fd, 0, sys.SoAcceptconn, pN, 4)
+	if h.u32(pN) != 0 {
+		t.Errorf("ACCEPTCONN on a fresh socket")
+	}
+
+	// LINGER as {i32 onoff, i32 linger}.
+	h.writeU32(200, 1)
+	h.writeU32(204, 3)
+	h.expectErrno(0, "sock_setsockopt", fd, 0, sys.SoLinger, 200, 8)
+	h.fill(0)
+	h.writeU32(100, 8)
+	h.expectErrno(0, "sock_getsockopt", fd, 0, sys.SoLinger, 200, 100)
+	h.expectMem(200, []byte{1, 0, 0, 0, 3, 0, 0, 0})
+	h.expectErrno(sys.EINVAL, "sock_setsockopt", fd, 0, sys.SoLinger, 200, 4)
+
+	// RCVTIMEO as {i64 sec, i64 usec}.
+	h.writeU64(200, 2)
+	h.writeU64(208, 500000)
+	h.expectErrno(0, "sock_setsockopt", fd, 0, sys.SoRcvtimeo, 200, 16)
+	h.fill(0)
+	h.writeU32(100, 16)
+	h.expectErrno(0, "sock_getsockopt", fd, 0, sys.SoRcvtimeo, 200, 100)
+	if s, us := h.u64(200), h.u64(208); s != 2 || us != 500000 {
+		t.Errorf("RCVTIMEO = %d.%06d, want 2.500000", s, us)
+	}
+
+	// Unknown level and option, read-only options.
+	h.expectErrno(sys.ENOPROTOOPT, "sock_getsockopt", fd, 1, sys.SoType, pN, 4)
+	h.expectErrno(sys.ENOPROTOOPT, "sock_getsockopt", fd, 0, 99, pN, 4)
+	h.expectErrno(sys.ENOPROTOOPT, "sock_setsockopt", fd, 0, sys.SoType, pN, 4)
+	h.expectErrno(sys.ENOPROTOOPT, "sock_setsockopt", fd, 0, sys.SoError, pN, 4)
+	h.expectErrno(sys.EINVAL, "sock_setsockopt", fd, 0, sys.SoReuseaddr, pN, 2)
+	h.expectErrno(sys.ENOTSOCK, "sock_getsockopt", harnessPreopenFD, 0, sys.SoType, pN, 4)
+}
