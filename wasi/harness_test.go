@@ -6,7 +6,6 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmrun/wasmrun/wasi/internal/sys"
@@ -52,32 +51,7 @@ type harness struct {
 // Everything is closed by t.Cleanup.
 func newHarness(t testing.TB, cfg Config) *harness {
 	t.Helper()
-	ctx := context.Background()
-	if len(cfg.Preopens) == 0 {
-		cfg.Preopens = []Preopen{{HostPath: t.TempDir(), GuestPath: "/"}}
-	}
-	h := &harness{t: t, ctx: ctx, dir: cfg.Preopens[0].HostPath, funcs: map[string]*hostFunc{}}
-	for name, variants := range registry {
-		h.funcs[name] = variants[0]
-	}
-
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
-	t.Cleanup(func() { r.Close(ctx) })
-	compiled, err := r.CompileModule(ctx, proxyModule(h.funcs))
-	if err != nil {
-		t.Fatalf("compile proxy module: %v", err)
-	}
-	h.host, err = Instantiate(ctx, r, compiled, cfg)
-	if err != nil {
-		t.Fatalf("instantiate host module: %v", err)
-	}
-	t.Cleanup(func() { h.host.Close(ctx) })
-	h.sys = h.host.sys
-	h.guest, err = r.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithName("proxy"))
-	if err != nil {
-		t.Fatalf("instantiate proxy module: %v", err)
-	}
-	return h
+	return newShapeHarness(t, cfg, nil)
 }
 
 // call calls the host function name through the proxy and returns its errno.

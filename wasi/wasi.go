@@ -16,6 +16,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 
 	"github.com/tetratelabs/wazero"
@@ -50,6 +51,18 @@ type Config struct {
 	// ResolvConf and Hosts replace /etc/resolv.conf and /etc/hosts for
 	// sock_getaddrinfo ("" uses the process's own files).
 	ResolvConf, Hosts string
+	// Egress limits the addresses sockets may connect and send to, and
+	// filters getaddrinfo results; the zero value allows everything.
+	Egress Egress
+}
+
+// Egress is a host-side policy on where a guest's sockets may connect and
+// send: the most specific matching prefix decides (deny on a tie); with an
+// Allow list, anything unmatched is denied, otherwise allowed. A denied
+// connect or send_to fails with EPERM, as when the kernel's firewall drops
+// the packet; denied addresses are dropped from getaddrinfo results.
+type Egress struct {
+	Allow, Deny []netip.Prefix
 }
 
 // Host is one instantiated host module and the state of the guest using it.
@@ -92,7 +105,10 @@ func Instantiate(ctx context.Context, r wazero.Runtime, guest wazero.CompiledMod
 	h = &Host{sys: s, args: cfg.Args, env: cfg.Env, rand: cfg.Rand}
 	h.poller = sys.NewPoller() // holds no descriptor until a wait needs one
 	h.epoll = sys.NewEdgePoller()
-	h.resolver = &sys.Resolver{ResolvConf: cfg.ResolvConf, Hosts: cfg.Hosts}
+	if len(cfg.Egress.Allow)+len(cfg.Egress.Deny) > 0 {
+		s.Egress = &sys.Egress{Allow: cfg.Egress.Allow, Deny: cfg.Egress.Deny}
+	}
+	h.resolver = &sys.Resolver{ResolvConf: cfg.ResolvConf, Hosts: cfg.Hosts, Egress: s.Egress}
 	if h.rand == nil {
 		h.rand = rand.Reader
 	}

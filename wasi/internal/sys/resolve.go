@@ -66,6 +66,9 @@ type Resolver struct {
 	// ResolvConf and Hosts, when set, replace /etc/resolv.conf and
 	// /etc/hosts (see above for how far).
 	ResolvConf, Hosts string
+	// Egress, when set, drops addresses the guest may not connect to;
+	// a name all of whose addresses are dropped is EAI_FAIL.
+	Egress *Egress
 
 	next atomic.Uint32 // round-robin over the ResolvConf nameservers
 }
@@ -181,6 +184,18 @@ func (r *Resolver) GetAddrInfo(ctx context.Context, node, service string, hints 
 	ips, canon, errno := r.lookupNode(ctx, node, hints)
 	if errno != 0 {
 		return nil, errno
+	}
+	if node != "" && r.Egress != nil {
+		allowed := ips[:0:0]
+		for _, ip := range ips {
+			if r.Egress.Permits(ip) {
+				allowed = append(allowed, ip)
+			}
+		}
+		if len(allowed) == 0 && len(ips) > 0 {
+			return nil, EAI_FAIL
+		}
+		ips = allowed
 	}
 
 	var out []AddrInfo

@@ -241,7 +241,8 @@ func socketFamily(fd int) Family {
 // a non-blocking one returns EINPROGRESS and the guest polls for writable
 // then reads SO_ERROR. Errors: EBADF, ENOTSOCK, EAFNOSUPPORT, ECONNREFUSED,
 // EINPROGRESS, EALREADY, EISCONN, ENETUNREACH, ETIMEDOUT, ENOTCAPABLE (Unix
-// path outside every preopen). POSIX: connect.
+// path outside every preopen), EPERM (the egress policy denies a). POSIX:
+// connect.
 func (s *System) SockConnect(fd int32, a Addr) Errno {
 	f, errno := s.lookupSocket(fd)
 	if errno != 0 {
@@ -259,6 +260,9 @@ func (s *System) SockConnect(fd int32, a Addr) Errno {
 		defer closeTarget()
 		sa = usa
 	} else {
+		if errno := s.Egress.Check(a.IP); errno != 0 {
+			return errno
+		}
 		if sa, errno = inetSockaddr(f.Sock.Family, a); errno != 0 {
 			return errno
 		}
@@ -397,7 +401,7 @@ func (s *System) SockSend(fd int32, bufs [][]byte, siflags uint16) (uint32, Errn
 // SockSendTo sends bufs to a (for datagram sockets; connected-mode sockets
 // ignore or reject the address as the host does). Errors: as SockSend, plus
 // EAFNOSUPPORT, EDESTADDRREQ, EMSGSIZE, ENOTCAPABLE (Unix path outside every
-// preopen). POSIX: sendto.
+// preopen), EPERM (the egress policy denies a). POSIX: sendto.
 func (s *System) SockSendTo(fd int32, bufs [][]byte, a Addr, siflags uint16) (uint32, Errno) {
 	f, errno := s.lookupSocket(fd)
 	if errno != 0 {
@@ -413,6 +417,9 @@ func (s *System) SockSendTo(fd int32, bufs [][]byte, a Addr, siflags uint16) (ui
 		}
 		defer closeTarget()
 		return s.sockSend(fd, bufs, sa)
+	}
+	if errno := s.Egress.Check(a.IP); errno != 0 {
+		return 0, errno
 	}
 	sa, errno := inetSockaddr(f.Sock.Family, a)
 	if errno != 0 {

@@ -23,6 +23,8 @@ type Preopen struct {
 // System is the state of one guest: its descriptors and environment.
 type System struct {
 	FDs Table[File]
+	// Egress, when set, limits where sockets may connect and send.
+	Egress *Egress
 }
 
 // New makes a System whose fds 0-2 are duplicates of stdin, stdout and stderr
