@@ -69,6 +69,7 @@ type Container struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	code int
+	net  *userspaceNet // stopped when the process exits
 }
 
 func (r *Runtime) logf(format string, args ...any) {
@@ -127,27 +128,44 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		}
 	}
 
+	var un *userspaceNet // rootless namespace or userspace forwarder (rootless_linux.go)
 	mode, path := Network(spec)
 	switch mode {
 	case NetworkHost:
+		st.NetMode = NetModeHost
 		r.logf("network: host (the spec has no network namespace)")
 	case NetworkJoin:
+		st.NetMode = NetModeJoin
 		r.logf("network: joining namespace %s", path)
 		st.Netns = path
 	case NetworkNew:
+		if cni.Rootless() {
+			if un, err = r.setupRootless(st, opts.Network); err != nil {
+				return nil, err
+			}
+			cleanups = append(cleanups, un.stop)
+			break
+		}
 		if r.CNI == nil {
 			return nil, errors.New("the spec asks for a new network namespace, but no network manager is configured")
 		}
-		n, err := r.CNI.Setup(ctx, cni.Request{
+		req := cni.Request{
 			Mode: cni.ModeNew, ID: id, Bridge: opts.Network.Bridge,
 			Forwards: opts.Network.Forwards, NoLoopback: opts.Network.NoLoopback, OwnerPID: os.Getpid(),
-		})
+		}
+		un = r.userspaceFallback(st, &req)
+		n, err := r.CNI.Setup(ctx, req)
 		if err != nil {
 			return nil, err
 		}
 		st.Netns, st.OwnNetns = n.Path, true
 		cleanups = append(cleanups, func() { n.Teardown(context.WithoutCancel(ctx)) })
+		if err := un.startIn(n.Path); err != nil {
+			return nil, err
+		}
+		cleanups = append(cleanups, un.stop)
 	}
+	r.logf("network mode: %s", st.NetMode)
 	// Record the namespace before the process exists, so a crash between
 	// here and the end of Create still lets Delete find what to remove.
 	if err := r.writeState(st); err != nil {
@@ -167,13 +185,14 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		cfg.Preopens = append(cfg.Preopens, wasi.Preopen{HostPath: p.HostPath, GuestPath: p.GuestPath})
 	}
 
-	c = &Container{ID: id, rt: r, done: make(chan struct{})}
+	c = &Container{ID: id, rt: r, done: make(chan struct{}), net: un}
 	if err := c.spawn(st.Netns, cfg, opts); err != nil {
 		return nil, err
 	}
 	cleanups = append(cleanups, func() { c.cmd.Process.Kill(); <-c.done })
 	st.Pid = c.Pid
 	st.PidTime = pidStartTime(c.Pid)
+	st.Netns = un.netns(c.Pid, st.Netns)
 	if err := r.writeState(st); err != nil {
 		return nil, err
 	}
@@ -209,17 +228,20 @@ func (c *Container) spawn(netns string, cfg initConfig, opts CreateOpts) error {
 		// creator dies: nothing runs on unsupervised.
 		Pdeathsig: syscall.SIGKILL,
 	}
+	c.net.prepare(cmd, &cfg)
 	if err := startIn(netns, cmd); err != nil {
-		return fmt.Errorf("start container process: %w", err)
+		return c.net.startError(fmt.Errorf("start container process: %w", err))
 	}
 	c.cmd, c.Pid = cmd, cmd.Process.Pid
 	go func() {
 		c.cmd.Wait()
 		c.code = exitCode(c.cmd.ProcessState)
+		c.net.stop()
 		close(c.done)
 	}()
 	cfgR.Close()
 	statW.Close()
+	c.net.started()
 
 	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
 		cmd.Process.Kill()

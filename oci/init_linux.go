@@ -49,6 +49,12 @@ type initConfig struct {
 	CacheDir    string         `json:"cache_dir"`
 	MemoryLimit int64          `json:"memory_limit"`
 	Fifo        string         `json:"fifo"`
+	// Rootless mode (rootless_linux.go): the process is in its own user
+	// and network namespace, brings lo up itself (Loopback), and answers
+	// the forwarder's dial requests on fd DialFD (0 = none).
+	UserNS   bool `json:"userns,omitempty"`
+	Loopback bool `json:"loopback,omitempty"`
+	DialFD   int  `json:"dial_fd,omitempty"`
 }
 
 // initStatus is the child's one report on fd 4.
@@ -82,6 +88,9 @@ func Init() int {
 		return fail(fmt.Errorf("read container config: %w", err))
 	}
 	cfgFile.Close()
+	if err := cfg.setupUserNS(); err != nil {
+		return fail(err)
+	}
 
 	p, err := runner.Prepare(ctx, runner.Options{
 		Path:     cfg.Module,

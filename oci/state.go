@@ -30,6 +30,8 @@ type stateFile struct {
 	// OwnNetns says this container created it and must delete it.
 	Netns    string `json:"netns,omitempty"`
 	OwnNetns bool   `json:"own_netns,omitempty"`
+	// NetMode is how the container got its network (a NetMode constant).
+	NetMode string `json:"net_mode,omitempty"`
 	// Module is the module's host path, for listings.
 	Module      string            `json:"module"`
 	Annotations map[string]string `json:"annotations,omitempty"`

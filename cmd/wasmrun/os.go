@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -26,6 +27,9 @@ import (
 func stateRoot() string {
 	if d := os.Getenv("WASMRUN_STATE_DIR"); d != "" {
 		return d
+	}
+	if cni.Rootless() {
+		return userStateRoot()
 	}
 	return "/run/wasmrun"
 }
@@ -151,7 +155,10 @@ type app struct {
 	args, env    []string
 	mounts       []specs.Mount
 	isolation    bool
+	loopback     bool
 	bridge       bool
+	bridgeName   string // "" = cni default
+	subnet       string // "" = cni default
 	prefix       string
 	forwards     []oci.Forward
 	name         string
@@ -178,7 +185,8 @@ func resolveApp(o *osOpts) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{isolation: true, prefix: cni.DefaultPrefix, bridge: cfg.Network.Bridge}
+	a := &app{isolation: true, prefix: cni.DefaultPrefix, bridge: cfg.Network.Bridge,
+		bridgeName: cfg.Network.BridgeName, subnet: cfg.Network.Subnet}
 	if a.root, err = filepath.Abs(dir); err != nil {
 		return nil, err
 	}
@@ -194,6 +202,10 @@ func resolveApp(o *osOpts) (*app, error) {
 	}
 	if cfg.Network.NamespacePrefix != "" {
 		a.prefix = cfg.Network.NamespacePrefix
+	}
+	a.loopback = true
+	if cfg.Network.LoopbackEnabled != nil {
+		a.loopback = *cfg.Network.LoopbackEnabled
 	}
 	a.args = append(append(a.args, cfg.Args...), o.args...)
 	keys := make([]string, 0, len(cfg.Env))
@@ -268,23 +280,39 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 			fmt.Fprintf(stderr, "wasmrun: "+format+"\n", args...)
 		}
 	}
-	if a.isolation && os.Geteuid() != 0 {
-		return 0, errors.New("network isolation needs root here (run as root, or set isolation = false in [network] of " + ConfigName + " to share the host network)")
+	// Without root: an unprivileged user + network namespace (oci's
+	// rootless mode), or a clear refusal (rootless_linux.go).
+	rootless := a.isolation && cni.Rootless()
+	if rootless {
+		if err := checkRootless(a); err != nil {
+			return 0, err
+		}
 	}
 	root := stateRoot()
+	if err := ensureUserStateRoot(root); err != nil {
+		return 0, err
+	}
 	m, err := cni.New(cni.Config{
 		Prefix:   a.prefix,
 		StateDir: filepath.Join(root, "netns"),
 		CacheDir: filepath.Join(root, "cni-cache"),
-		Bridge:   cni.BridgeConfig{IPAMDataDir: filepath.Join(root, "ipam")},
+		Bridge:   cni.BridgeConfig{Name: a.bridgeName, Subnet: a.subnet, IPAMDataDir: filepath.Join(root, "ipam")},
 		Log:      logf,
 	})
 	if err != nil {
 		return 0, err
 	}
 	rt := &oci.Runtime{Root: filepath.Join(root, "containers"), CNI: m, Log: logf}
-	if _, err := rt.GC(ctx); err != nil {
+	if cni.Rootless() {
+		rt.CNI = nil // no named namespaces or CNI without root
+	}
+	removed, err := rt.GC(ctx)
+	if err != nil {
 		logf("cleaning leftovers: %v", err)
+	}
+	for _, id := range removed {
+		// The bundle of a run that was killed before it could remove it.
+		os.RemoveAll(filepath.Join(root, "bundles", id))
 	}
 
 	if _, err := rt.State(a.name); err == nil {
@@ -297,7 +325,7 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 	defer os.RemoveAll(bundle)
 
 	extra := osExtra{Name: a.name, Module: filepath.Join(a.root, a.module)}
-	if a.isolation {
+	if a.isolation && !rootless {
 		extra.Netns = m.NamespaceName(a.name)
 	}
 	for _, f := range a.forwards {
@@ -305,7 +333,7 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 	}
 	opts := oci.CreateOpts{
 		Stdin: stdin, Stdout: stdout, Stderr: stderr,
-		Network: oci.NetworkOpts{Bridge: a.bridge, Forwards: a.forwards},
+		Network: oci.NetworkOpts{Bridge: a.bridge, Forwards: a.forwards, NoLoopback: !a.loopback},
 		Extra:   extra,
 	}
 	if !o.noCache {
@@ -323,7 +351,7 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 
 	c, err := rt.Create(ctx, a.name, bundle, opts)
 	if err != nil {
-		return 0, err
+		return 0, rootlessError(err)
 	}
 	defer func() {
 		if err := rt.Delete(context.WithoutCancel(ctx), a.name, true); err != nil {
@@ -331,6 +359,14 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 		}
 	}()
 	if err := rt.Start(ctx, a.name); err != nil {
+		// Stopped (wasmrun stop) before it started: its status is ours.
+		select {
+		case <-c.Done():
+			code, _ := c.Wait(ctx)
+			logf("app %s exited with status %d before it started", a.name, code)
+			return code, nil
+		case <-time.After(time.Second):
+		}
 		return 0, err
 	}
 	logf("app %s running as pid %d", a.name, c.Pid)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/wasmrun/wasmrun/cni"
 	"github.com/wasmrun/wasmrun/oci"
 )
 
@@ -48,6 +50,12 @@ func psCmd(args []string, stdout, stderr *os.File) int {
 		if extra.Netns != "" {
 			ns = extra.Netns
 		}
+		if mode, _ := rt.NetworkMode(id); mode == oci.NetModeRootless {
+			ns = "rootless" // its own user+network namespace, no name
+			if s.Pid > 0 {
+				ns = fmt.Sprintf("rootless:/proc/%d/ns/net", s.Pid)
+			}
+		}
 		if len(extra.Forwards) > 0 {
 			fw = strings.Join(extra.Forwards, ",")
 		}
@@ -84,15 +92,62 @@ func stopCmd(args []string, stdout, stderr *os.File) int {
 		fmt.Fprintf(stderr, "wasmrun stop: %v\n", err)
 		return ExitFailure
 	}
-	rt := cliRuntime()
 	code := 0
 	for _, id := range ids {
+		rt := stopRuntime(id)
 		if err := rt.Stop(context.Background(), id, syscall.SIGTERM, grace); err != nil {
 			fmt.Fprintf(stderr, "wasmrun stop: %v\n", err)
 			code = ExitFailure
 			continue
 		}
+		if waitDeleted(rt, id, grace) {
+			// The bundle of a `wasmrun os` that died before removing it.
+			os.RemoveAll(filepath.Join(stateRoot(), "bundles", id))
+		}
 		fmt.Fprintln(stdout, id)
 	}
 	return code
+}
+
+// stopRuntime is the runtime for stopping app id. When the app's `wasmrun
+// os` is gone, Stop deletes the app itself, so the runtime gets a network
+// manager for the app's namespace prefix (from the name recorded at create)
+// to tear down its namespace and CNI state; the saved CNI state carries
+// everything else DEL needs.
+func stopRuntime(id string) *oci.Runtime {
+	rt := cliRuntime()
+	var extra osExtra
+	if raw, err := rt.Extra(id); err != nil || raw == nil || json.Unmarshal(raw, &extra) != nil {
+		return rt
+	}
+	prefix, ok := strings.CutSuffix(extra.Netns, "-"+id)
+	if !ok || prefix == "" || cni.Rootless() {
+		return rt
+	}
+	root := stateRoot()
+	m, err := cni.New(cni.Config{
+		Prefix:   prefix,
+		StateDir: filepath.Join(root, "netns"),
+		CacheDir: filepath.Join(root, "cni-cache"),
+		Bridge:   cni.BridgeConfig{IPAMDataDir: filepath.Join(root, "ipam")},
+	})
+	if err == nil {
+		rt.CNI = m
+	}
+	return rt
+}
+
+// waitDeleted waits (up to timeout) until the `wasmrun os` that runs app id
+// has torn it down, so that when stop returns, the namespace, forwards and
+// state are gone. If that process dies before it finishes, the next Stop
+// or run cleans up.
+// It reports whether the app is gone.
+func waitDeleted(rt *oci.Runtime, id string, timeout time.Duration) bool {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		// Stop of a stopped app only deletes it if its creator is gone.
+		if err := rt.Stop(context.Background(), id, syscall.SIGKILL, 0); errors.Is(err, oci.ErrNotFound) {
+			return true
+		}
+	}
+	return false
 }

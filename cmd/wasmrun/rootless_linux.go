@@ -1,0 +1,94 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"github.com/wasmrun/wasmrun/cni"
+	"github.com/wasmrun/wasmrun/oci"
+)
+
+// Without root, `wasmrun os` isolates an app in an unprivileged user +
+// network namespace (oci's rootless mode) and forwards ports with the
+// userspace forwarder. Where the kernel does not allow that, it refuses:
+// it never falls back to the host network on its own.
+
+// denyUserNSEnv is test-only: when set (to a reason) and wasmrun runs
+// without root, it behaves as if unprivileged user namespaces were
+// disabled for that reason. It can only make wasmrun refuse, never allow.
+const denyUserNSEnv = "WASMRUN_TEST_DENY_USERNS"
+
+// userStateRoot is the state root of a user without root:
+// $XDG_RUNTIME_DIR/wasmrun, else /tmp/wasmrun-<uid>.
+func userStateRoot() string {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			return filepath.Join(d, "wasmrun")
+		}
+	}
+	return filepath.Join(os.TempDir(), "wasmrun-"+strconv.Itoa(os.Geteuid()))
+}
+
+// ensureUserStateRoot creates the default state root of a user without
+// root (mode 0700) and checks it is a directory of ours that nobody else
+// can write: in a shared /tmp another user could have made it first. A
+// root given with WASMRUN_STATE_DIR is the caller's business.
+func ensureUserStateRoot(root string) error {
+	if !cni.Rootless() || os.Getenv("WASMRUN_STATE_DIR") != "" {
+		return nil
+	}
+	if err := os.Mkdir(root, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("create state dir: %w", err)
+	}
+	return checkPrivateDir(root, os.Geteuid())
+}
+
+// checkPrivateDir checks path is a directory (not a symlink) owned by uid
+// that nobody else can write.
+func checkPrivateDir(path string, uid int) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return fmt.Errorf("check state dir: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok || int(st.Uid) != uid || fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("state dir %s is not a directory owned by uid %d and writable only by it (remove it, or set WASMRUN_STATE_DIR)", path, uid)
+	}
+	return nil
+}
+
+// checkRootless refuses, before anything is created, an isolated app that
+// this user cannot have: no unprivileged user namespaces, or a bridge.
+func checkRootless(a *app) error {
+	ok, reason := cni.UserNamespacesAllowed()
+	if r := os.Getenv(denyUserNSEnv); r != "" {
+		ok, reason = false, r
+	}
+	if !ok {
+		return noIsolationError(reason)
+	}
+	if a.bridge {
+		return errors.New("bridge = true needs root (CNI plugins); without root an app has its own loopback and --forward only (run as root, or drop bridge from [network] of " + ConfigName + ")")
+	}
+	return nil
+}
+
+// noIsolationError is the one error of a user who can have neither root
+// nor user namespaces.
+func noIsolationError(reason string) error {
+	return fmt.Errorf("network isolation needs root or unprivileged user namespaces (%s); run as root, or set isolation = false in [network] of %s to share the host network", reason, ConfigName)
+}
+
+// rootlessError turns oci's ErrUserNamespaces (the kernel refused the
+// namespace although the sysctls allow it, e.g. a seccomp policy) into the
+// same advice.
+func rootlessError(err error) error {
+	if errors.Is(err, oci.ErrUserNamespaces) {
+		return noIsolationError(err.Error())
+	}
+	return err
+}
