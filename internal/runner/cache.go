@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +16,9 @@ import (
 // CacheEnv overrides the default compiled-module cache directory.
 const CacheEnv = "WASMRUN_CACHE_DIR"
 
-// DefaultCacheDir is $WASMRUN_CACHE_DIR, else <user cache dir>/wasmrun.
+// DefaultCacheDir is $WASMRUN_CACHE_DIR, else <user cache dir>/wasmrun, else
+// "" (no cache) when the user has no cache dir ($HOME and $XDG_CACHE_HOME
+// unset).
 func DefaultCacheDir() string {
 	if d := os.Getenv(CacheEnv); d != "" {
 		return d
@@ -26,87 +29,168 @@ func DefaultCacheDir() string {
 	return ""
 }
 
-// compile returns a runtime and the compiled module. A cache that cannot be
-// opened, read or written never fails the run: compile degrades to no cache
-// with a warning on Diag.
-func compile(ctx context.Context, opts Options) (wazero.Runtime, wazero.CompiledModule, error) {
-	warn := func(format string, args ...any) {
-		if opts.Diag != nil {
-			fmt.Fprintf(opts.Diag, "wasmrun: warning: "+format+"\n", args...)
-		}
-	}
-	if opts.CacheDir != "" {
-		cache, err := wazero.NewCompilationCacheWithDir(opts.CacheDir)
-		if err != nil {
-			warn("compiled-module cache %s is unusable (%v); compiling without it", opts.CacheDir, err)
-		} else {
-			r, c, err := compileWith(ctx, opts, cache)
-			if err == nil {
-				return r, c, nil
-			}
-			if errors.As(err, new(*Error)) {
-				return nil, nil, err
-			}
-			warn("compiled-module cache %s is unusable (%v); compiling without it", opts.CacheDir, err)
-		}
-	}
-	r, c, err := compileWith(ctx, opts, nil)
-	if err != nil {
-		var e *Error
-		if errors.As(err, &e) {
-			return nil, nil, err
-		}
-		return nil, nil, errorf("module %s: %v", opts.Path, err)
-	}
-	return r, c, nil
+// SlowCompile is how long a compile may take before Options.Progress reports
+// it. A variable so that tests can lower it.
+var SlowCompile = time.Second
+
+// compiled is a module compiled in its own runtime, and the cache (if any)
+// whose engine the runtime uses: Close releases both.
+type compiled struct {
+	runtime wazero.Runtime
+	module  wazero.CompiledModule
+	cache   wazero.CompilationCache
 }
 
-func compileWith(ctx context.Context, opts Options, cache wazero.CompilationCache) (wazero.Runtime, wazero.CompiledModule, error) {
-	cfg := wazero.NewRuntimeConfig().WithCloseOnContextDone(true)
+// Close releases the runtime, then the cache's engine. A second Close does
+// nothing.
+func (c *compiled) Close(ctx context.Context) error {
+	if c.runtime == nil {
+		return nil
+	}
+	err := c.runtime.Close(ctx)
+	if c.cache != nil {
+		if cerr := c.cache.Close(ctx); err == nil {
+			err = cerr
+		}
+	}
+	c.runtime, c.cache = nil, nil
+	return err
+}
+
+// compile compiles opts.Wasm through the compiled-module cache in
+// opts.CacheDir, if any. The cache never fails a run: a cache that cannot be
+// created, read or written costs one warning line on opts.Diag and the
+// module is compiled without it. A corrupt entry is removed (with the rest of
+// wazero's cache for this version) so that the next run is clean and quiet.
+// Only an invalid module is an error.
+func compile(ctx context.Context, opts Options) (*compiled, error) {
+	warned := false
+	warn := func(format string, args ...any) {
+		if opts.Diag != nil && !warned {
+			fmt.Fprintf(opts.Diag, "wasmrun: warning: "+format+"\n", args...)
+		}
+		warned = true
+	}
+	start := time.Now()
+	var c *compiled
+	var err error
+	if opts.CacheDir != "" {
+		c, err = compileCached(ctx, opts, warn)
+	}
+	if c == nil && err == nil {
+		c, err = compileWith(ctx, opts, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if elapsed := time.Since(start); opts.Progress && opts.Diag != nil && elapsed > SlowCompile {
+		where := "not cached"
+		if c.cache != nil && !warned {
+			where = "cached in " + opts.CacheDir + ", the next start is fast"
+		}
+		fmt.Fprintf(opts.Diag, "wasmrun: compiled %s (%s) in %s; %s\n",
+			opts.Path, size(len(opts.Wasm)), elapsed.Round(10*time.Millisecond), where)
+	}
+	return c, nil
+}
+
+// compileCached compiles through the cache. It returns (nil, nil) when the
+// caller should compile without a cache (after a warning).
+func compileCached(ctx context.Context, opts Options, warn func(string, ...any)) (*compiled, error) {
+	dir := opts.CacheDir
+	cache, err := wazero.NewCompilationCacheWithDir(dir)
+	if err != nil {
+		cache.Close(ctx)
+		warn("compiled-module cache %s is unusable (%v); compiling without it", dir, err)
+		return nil, nil
+	}
+	c, err := compileWith(ctx, opts, cache)
+	if err == nil || !isCacheError(err) {
+		return c, closeOnError(ctx, cache, err)
+	}
+	if isCorruptEntry(err) {
+		// wazero does not say which entry it could not read, so clear its
+		// whole cache (other modules recompile once) and try again.
+		if rerr := clearCache(dir); rerr != nil {
+			warn("compiled-module cache %s is corrupt (%v) and could not be cleared (%v); compiling without it", dir, err, rerr)
+			return nil, nil
+		}
+		warn("compiled-module cache %s had a corrupt entry (%v); cleared it and compiling again", dir, err)
+		cache.Close(ctx)
+		if cache, err = wazero.NewCompilationCacheWithDir(dir); err != nil {
+			cache.Close(ctx)
+			return nil, nil
+		}
+		if c, err = compileWith(ctx, opts, cache); err == nil || !isCacheError(err) {
+			return c, closeOnError(ctx, cache, err)
+		}
+	}
+	// Reading or writing the cache failed. When writing failed, the module
+	// is compiled and held in the cache's engine: compiling again there
+	// costs nothing (and reading fails the same way again otherwise).
+	warn("compiled-module cache %s is unusable (%v); compiling without it", dir, err)
+	if c, err = compileWith(ctx, opts, cache); err == nil || !isCacheError(err) {
+		return c, closeOnError(ctx, cache, err)
+	}
+	cache.Close(ctx)
+	return nil, nil
+}
+
+func closeOnError(ctx context.Context, cache wazero.CompilationCache, err error) error {
+	if err != nil {
+		cache.Close(ctx)
+	}
+	return err
+}
+
+// compileWith compiles in a new runtime using cache (nil for none). On error
+// it closes what it made, except the cache.
+func compileWith(ctx context.Context, opts Options, cache wazero.CompilationCache) (*compiled, error) {
+	cfg := wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithDebugInfoEnabled(opts.DebugInfo)
 	if cache != nil {
 		cfg = cfg.WithCompilationCache(cache)
 	}
 	r := wazero.NewRuntimeWithConfig(ctx, cfg)
-	start := time.Now()
-	// Validate the module without the cache first: a module that is not
-	// valid wasm must be reported as such, not as a cache problem.
-	compiled, err := r.CompileModule(ctx, opts.Wasm)
+	mod, err := r.CompileModule(ctx, opts.Wasm)
 	if err != nil {
 		r.Close(ctx)
 		if cache != nil && isCacheError(err) {
-			return nil, nil, err
+			return nil, err
 		}
-		return nil, nil, errorf("module %s: invalid WebAssembly: %v", opts.Path, err)
+		return nil, errorf("module %s: invalid WebAssembly: %v", opts.Path, err)
 	}
-	if elapsed := time.Since(start); opts.Progress && opts.Diag != nil && elapsed > SlowCompile {
-		fmt.Fprintf(opts.Diag, "wasmrun: compiled %s (%s) in %s", opts.Path, size(len(opts.Wasm)), elapsed.Round(10*time.Millisecond))
-		if cache != nil {
-			fmt.Fprintf(opts.Diag, "; cached in %s, next start is fast", opts.CacheDir)
-		}
-		fmt.Fprintln(opts.Diag)
-	}
-	return r, compiled, nil
+	return &compiled{runtime: r, module: mod, cache: cache}, nil
 }
 
 // isCacheError tells a failure of the compilation cache from an invalid
-// module. wazero reports cache problems as file errors or with a
-// "compilationcache" prefix.
+// module. Decoding and validation happen before the engine sees the cache,
+// so any error from a valid module is either a file error of the cache
+// (opening, creating, renaming an entry) or a corrupt entry.
 func isCacheError(err error) bool {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return true
-	}
+	var pe *fs.PathError
 	var le *os.LinkError
-	if errors.As(err, &le) {
-		return true
+	return errors.As(err, &pe) || errors.As(err, &le) || isCorruptEntry(err)
+}
+
+// isCorruptEntry is wazero's error for an entry it cannot decode (truncated,
+// bad magic, checksum mismatch).
+func isCorruptEntry(err error) bool {
+	return strings.HasPrefix(err.Error(), "compilationcache:")
+}
+
+// clearCache removes wazero's per-version subdirectories of a cache dir
+// (wazero-VERSION-ARCH-OS), leaving anything else there alone.
+func clearCache(dir string) error {
+	subs, err := filepath.Glob(filepath.Join(dir, "wazero-*"))
+	if err != nil {
+		return err
 	}
-	msg := err.Error()
-	for _, s := range []string{"compilationcache", "permission denied", "read-only file system", "no space left"} {
-		if strings.Contains(msg, s) {
-			return true
+	for _, s := range subs {
+		if err := os.RemoveAll(s); err != nil {
+			return fmt.Errorf("remove %s: %w", s, err)
 		}
 	}
-	return false
+	return nil
 }
 
 func size(n int) string {
