@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/wasmrun/wasmrun/internal/names"
 )
 
 // stateFile is what a fresh process needs to report on and delete a
@@ -39,11 +40,9 @@ type stateFile struct {
 	Extra json.RawMessage `json:"extra,omitempty"`
 }
 
-var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
-
 // ValidateID checks a container id is safe as a file and namespace name.
 func ValidateID(id string) error {
-	if !validID.MatchString(id) {
+	if !names.Valid(id, 128, "_.-", false) {
 		return fmt.Errorf("invalid container id %q: use letters, digits, '_', '.', '-' (at most 128)", id)
 	}
 	return nil

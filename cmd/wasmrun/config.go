@@ -6,11 +6,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/wasmrun/wasmrun/internal/names"
 	"github.com/wasmrun/wasmrun/oci"
 )
 
@@ -33,11 +33,20 @@ type networkConfig struct {
 	LoopbackEnabled *bool    `toml:"loopback_enabled"`
 	Forward         []string `toml:"forward"`
 	Bridge          bool     `toml:"bridge"`
-	Allow           []string `toml:"allow"`
-	Deny            []string `toml:"deny"`
+	// BridgeName and Subnet pick the CNI bridge device and its host-local
+	// range (defaults wasmrun0 and 10.231.0.0/16). Apps that run at the
+	// same time with different state dirs need different ones.
+	BridgeName string   `toml:"bridge_name"`
+	Subnet     string   `toml:"subnet"`
+	Allow      []string `toml:"allow"`
+	Deny       []string `toml:"deny"`
 }
 
-var prefixRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,15}$`)
+// validBridge: a Linux interface name (at most 15 bytes).
+func validBridge(s string) bool { return names.Valid(s, 15, "_.-", false) }
+
+// validPrefix: lowercase letters, digits and '-', at most 16 bytes.
+func validPrefix(s string) bool { return names.Valid(s, 16, "-", true) }
 
 // loadConfig reads and validates a config file. A missing file is only an
 // error when required (given with --config).
@@ -73,8 +82,16 @@ func loadConfig(path string, required bool) (*appConfig, error) {
 
 func (c *appConfig) validate() error {
 	n := &c.Network
-	if n.NamespacePrefix != "" && !prefixRE.MatchString(n.NamespacePrefix) {
+	if n.NamespacePrefix != "" && !validPrefix(n.NamespacePrefix) {
 		return fmt.Errorf("network.namespace_prefix %q: want lowercase letters, digits and '-', at most 16", n.NamespacePrefix)
+	}
+	if n.BridgeName != "" && !validBridge(n.BridgeName) {
+		return fmt.Errorf("network.bridge_name %q: want letters, digits, '_', '.', '-', at most 15", n.BridgeName)
+	}
+	if n.Subnet != "" {
+		if p, err := netip.ParsePrefix(n.Subnet); err != nil || p != p.Masked() {
+			return fmt.Errorf("network.subnet %q: want a network in CIDR form, e.g. 10.231.0.0/16", n.Subnet)
+		}
 	}
 	for _, f := range n.Forward {
 		if _, err := oci.ParseForward(f); err != nil {
@@ -111,9 +128,7 @@ func parseCIDR(s string) (netip.Prefix, error) {
 	return netip.Prefix{}, fmt.Errorf("%q is not a CIDR or an IP address", s)
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
-
-func validName(s string) bool { return nameRE.MatchString(s) }
+func validName(s string) bool { return names.Valid(s, 63, "_.-", false) }
 
 func unwrapPath(err error) error {
 	var pe *os.PathError
