@@ -31,6 +31,9 @@ type Runtime struct {
 	Log func(format string, args ...any)
 }
 
+// Egress is the host-side policy on where a guest may connect and send.
+type Egress = wasi.Egress
+
 // Forward is a host port forwarded into a container's namespace.
 type Forward = cni.Forward
 
@@ -56,6 +59,9 @@ type CreateOpts struct {
 	CacheDir string
 	// Network shapes a new namespace (ignored for host and joined ones).
 	Network NetworkOpts
+	// Egress limits where the guest's sockets may connect and send,
+	// checked host-side on top of the namespace.
+	Egress Egress
 	// Extra is stored with the state for the front end (e.g. its name).
 	Extra any
 }
@@ -180,7 +186,11 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	cfg := initConfig{
 		ID: id, Module: mod.HostPath, Export: mod.Export, Args: args, Env: Env(spec),
 		CacheDir: opts.CacheDir, MemoryLimit: MemoryLimit(spec), Fifo: fifo,
+		Egress: opts.Egress,
 	}
+	// The guest resolves names as `ip netns exec` would in its namespace:
+	// /etc/netns/<name>/{resolv.conf,hosts} override the host's files.
+	cfg.ResolvConf, cfg.Hosts = cni.ResolvConf(netnsName(st.Netns))
 	for _, p := range Preopens(root, spec) {
 		cfg.Preopens = append(cfg.Preopens, wasi.Preopen{HostPath: p.HostPath, GuestPath: p.GuestPath})
 	}
@@ -261,6 +271,15 @@ func (c *Container) spawn(netns string, cfg initConfig, opts CreateOpts) error {
 		return fmt.Errorf("container process exited during create (status %d)", c.code)
 	}
 	return nil
+}
+
+// netnsName returns the name of a namespace bind-mounted under /run/netns
+// (ours, or one made with `ip netns add`), or "".
+func netnsName(path string) string {
+	if dir, name := filepath.Split(path); filepath.Clean(dir) == "/run/netns" {
+		return name
+	}
+	return ""
 }
 
 // startIn starts cmd from an OS thread that has entered netns, so the new

@@ -49,6 +49,11 @@ type initConfig struct {
 	CacheDir    string         `json:"cache_dir"`
 	MemoryLimit int64          `json:"memory_limit"`
 	Fifo        string         `json:"fifo"`
+	// ResolvConf and Hosts are what getaddrinfo reads ("" = the host's).
+	ResolvConf string `json:"resolv_conf,omitempty"`
+	Hosts      string `json:"hosts,omitempty"`
+	// Egress is the host-side connect/send policy.
+	Egress wasi.Egress `json:"egress"`
 	// Rootless mode (rootless_linux.go): the process is in its own user
 	// and network namespace, brings lo up itself (Loopback), and answers
 	// the forwarder's dial requests on fd DialFD (0 = none).
@@ -93,17 +98,26 @@ func Init() int {
 	}
 
 	p, err := runner.Prepare(ctx, runner.Options{
-		Path:     cfg.Module,
-		Args:     cfg.Args[1:],
-		Env:      cfg.Env,
-		Preopens: cfg.Preopens,
-		Stdin:    os.Stdin,
-		Stdout:   os.Stdout,
-		Stderr:   os.Stderr,
-		CacheDir: cfg.CacheDir,
-		Diag:     os.Stderr,
+		Path:             cfg.Module,
+		Name:             cfg.Args[0],
+		Args:             cfg.Args[1:],
+		Env:              cfg.Env,
+		Preopens:         cfg.Preopens,
+		Stdin:            os.Stdin,
+		Stdout:           os.Stdout,
+		Stderr:           os.Stderr,
+		CacheDir:         cfg.CacheDir,
+		Diag:             os.Stderr,
+		Export:           cfg.Export,
+		MemoryLimitPages: memoryPages(cfg.MemoryLimit),
+		ResolvConf:       cfg.ResolvConf,
+		Hosts:            cfg.Hosts,
+		Egress:           cfg.Egress,
 	})
 	if err != nil {
+		return fail(err)
+	}
+	if err := p.Instantiate(ctx); err != nil {
 		return fail(err)
 	}
 	report(initStatus{OK: true})
@@ -125,6 +139,23 @@ func Init() int {
 		fmt.Fprintf(os.Stderr, "wasmrun: %v\n", err)
 	}
 	return code
+}
+
+// memoryPages converts a memory limit in bytes to whole wasm pages (at
+// least one; 0 means no limit). The guest's memory is most of what the
+// container process uses, so the limit bounds it.
+func memoryPages(limit int64) uint32 {
+	if limit <= 0 {
+		return 0
+	}
+	pages := limit / 65536
+	switch {
+	case pages < 1:
+		return 1
+	case pages > 65536:
+		return 65536
+	}
+	return uint32(pages)
 }
 
 // mkfifo creates the exec FIFO.

@@ -155,6 +155,7 @@ type app struct {
 	args, env    []string
 	mounts       []specs.Mount
 	isolation    bool
+	egress       oci.Egress
 	loopback     bool
 	bridge       bool
 	bridgeName   string // "" = cni default
@@ -237,6 +238,14 @@ func resolveApp(o *osOpts) (*app, error) {
 			return nil, err
 		}
 		a.forwards = append(a.forwards, fw)
+	}
+	for _, c := range cfg.Network.Allow {
+		p, _ := parseCIDR(c) // validated by loadConfig
+		a.egress.Allow = append(a.egress.Allow, p)
+	}
+	for _, c := range cfg.Network.Deny {
+		p, _ := parseCIDR(c)
+		a.egress.Deny = append(a.egress.Deny, p)
 	}
 	if len(a.forwards) > 0 && !a.isolation {
 		return nil, errors.New("--forward needs network isolation, but the config sets isolation = false (the guest already uses the host network)")
@@ -334,6 +343,7 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 	opts := oci.CreateOpts{
 		Stdin: stdin, Stdout: stdout, Stderr: stderr,
 		Network: oci.NetworkOpts{Bridge: a.bridge, Forwards: a.forwards, NoLoopback: !a.loopback},
+		Egress:  a.egress,
 		Extra:   extra,
 	}
 	if !o.noCache {

@@ -147,6 +147,9 @@ func closeOnError(ctx context.Context, cache wazero.CompilationCache, err error)
 // it closes what it made, except the cache.
 func compileWith(ctx context.Context, opts Options, cache wazero.CompilationCache) (*compiled, error) {
 	cfg := wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithDebugInfoEnabled(opts.DebugInfo)
+	if opts.MemoryLimitPages > 0 {
+		cfg = cfg.WithMemoryLimitPages(opts.MemoryLimitPages)
+	}
 	if cache != nil {
 		cfg = cfg.WithCompilationCache(cache)
 	}

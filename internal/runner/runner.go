@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	wsys "github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmrun/wasmrun/wasi"
@@ -25,8 +26,9 @@ type Options struct {
 	// when nil).
 	Path string
 	Wasm []byte
-	// Args are the guest's arguments after the program name; the program
-	// name is the module's base name.
+	// Name is the guest's argv[0]; "" is the module's base name.
+	Name string
+	// Args are the guest's arguments after the program name.
 	Args []string
 	Env  []string
 	// Preopens are directories the guest sees.
@@ -47,6 +49,12 @@ type Options struct {
 	// Progress asks for the slow-compile line (the CLI sets it when stderr
 	// is a terminal).
 	Progress bool
+	// Export is the function to run; "" is _start.
+	Export string
+	// MemoryLimitPages caps guest memory in 64 KiB pages (0: wasm's 4 GiB).
+	MemoryLimitPages uint32
+	// Egress limits where the guest's sockets may connect and send.
+	Egress wasi.Egress
 	// DebugInfo adds source lines from the module's DWARF sections to trap
 	// stack traces. Off by default: wazero parses DWARF when it decodes the
 	// module and walks it on every exit of the guest (proc_exit unwinds
@@ -88,6 +96,8 @@ func Load(path string) ([]byte, error) {
 type Prepared struct {
 	c    *compiled
 	opts Options
+	host *wasi.Host
+	mod  api.Module
 }
 
 // Prepare compiles the module (through the cache when there is one) and
@@ -104,20 +114,32 @@ func Prepare(ctx context.Context, opts Options) (_ *Prepared, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := c.module.ExportedFunctions()["_start"]; !ok {
+	if opts.Export == "" {
+		opts.Export = "_start"
+	}
+	if _, ok := c.module.ExportedFunctions()[opts.Export]; !ok {
 		c.Close(ctx)
-		return nil, errorf("module %s: no _start export (not a WASI command module)", opts.Path)
+		if opts.Export == "_start" {
+			return nil, errorf("module %s: no _start export (not a WASI command module)", opts.Path)
+		}
+		return nil, errorf("module %s: no exported function %q", opts.Path, opts.Export)
 	}
 	return &Prepared{c: c, opts: opts}, nil
 }
 
-// Run instantiates and runs the prepared module and returns the guest's exit
-// code. A guest that traps returns TrapExitCode and a *TrapError.
-func (p *Prepared) Run(ctx context.Context) (exitCode int, err error) {
-	defer p.c.Close(ctx)
-	args := append([]string{filepath.Base(p.opts.Path)}, p.opts.Args...)
+// Instantiate makes the wasi host module and the guest instance without
+// running anything, so that Run only calls the export. Run does it when it
+// has not been done.
+func (p *Prepared) Instantiate(ctx context.Context) error {
+	if p.mod != nil {
+		return nil
+	}
+	name := p.opts.Name
+	if name == "" {
+		name = filepath.Base(p.opts.Path)
+	}
 	host, err := wasi.Instantiate(ctx, p.c.runtime, p.c.module, wasi.Config{
-		Args:       args,
+		Args:       append([]string{name}, p.opts.Args...),
 		Env:        p.opts.Env,
 		Stdin:      p.opts.Stdin,
 		Stdout:     p.opts.Stdout,
@@ -126,18 +148,30 @@ func (p *Prepared) Run(ctx context.Context) (exitCode int, err error) {
 		Listeners:  p.opts.Listeners,
 		ResolvConf: p.opts.ResolvConf,
 		Hosts:      p.opts.Hosts,
+		Egress:     p.opts.Egress,
 	})
 	if err != nil {
-		return 0, errorf("module %s: %v", p.opts.Path, err)
+		return errorf("module %s: %v", p.opts.Path, err)
 	}
-	defer host.Close(ctx)
-
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions()
 	mod, err := p.c.runtime.InstantiateModule(ctx, p.c.module, cfg)
 	if err != nil {
-		return 0, errorf("module %s: %v", p.opts.Path, err)
+		host.Close(ctx)
+		return errorf("module %s: %v", p.opts.Path, err)
 	}
-	_, err = mod.ExportedFunction("_start").Call(ctx)
+	p.host, p.mod = host, mod
+	return nil
+}
+
+// Run instantiates and runs the prepared module and returns the guest's exit
+// code. A guest that traps returns TrapExitCode and a *TrapError.
+func (p *Prepared) Run(ctx context.Context) (exitCode int, err error) {
+	defer p.c.Close(ctx)
+	if err := p.Instantiate(ctx); err != nil {
+		return 0, err
+	}
+	defer p.host.Close(ctx)
+	_, err = p.mod.ExportedFunction(p.opts.Export).Call(ctx)
 	var exit *wsys.ExitError
 	switch {
 	case err == nil:
@@ -159,7 +193,12 @@ type TrapError struct{ Err error }
 func (e *TrapError) Error() string { return "guest trapped: " + e.Err.Error() }
 
 // Close releases a prepared module that will not be run.
-func (p *Prepared) Close(ctx context.Context) error { return p.c.Close(ctx) }
+func (p *Prepared) Close(ctx context.Context) error {
+	if p.host != nil {
+		p.host.Close(ctx)
+	}
+	return p.c.Close(ctx)
+}
 
 // Run is Prepare then Run.
 func Run(ctx context.Context, opts Options) (int, error) {
