@@ -24,26 +24,18 @@ func init() {
 // (non-blocking and nothing to read), EFAULT (bad iovecs or nread).
 // POSIX: readv.
 func fdRead(_ context.Context, h *Host, mod api.Module, p []uint64) sys.Errno {
-	mem := mod.Memory()
-	fd, iovs, n, resultN := int32(p[0]), uint32(p[1]), uint32(p[2]), uint32(p[3])
-	if _, ok := mem.Read(resultN, 4); !ok {
-		return sys.EFAULT
-	}
-	bufs, errno := readIovecs(mem, iovs, n)
-	if errno != 0 {
-		return errno
-	}
-	nread, errno := h.sys.Read(fd, bufs)
-	if errno != 0 {
-		return errno
-	}
-	return writeU32(mem, resultN, nread)
+	return fdIO(mod.Memory(), h.sys.Read, p)
 }
 
 // fdWrite writes the iovecs at iovs and the byte count at nwritten.
 // Errors: as fdRead, plus EPIPE. POSIX: writev.
 func fdWrite(_ context.Context, h *Host, mod api.Module, p []uint64) sys.Errno {
-	mem := mod.Memory()
+	return fdIO(mod.Memory(), h.sys.Write, p)
+}
+
+// fdIO decodes (fd, iovs, iovs_len, result) and runs op over the iovecs,
+// checking the result pointer first so a fault never loses data.
+func fdIO(mem api.Memory, op func(int32, [][]byte) (uint32, sys.Errno), p []uint64) sys.Errno {
 	fd, iovs, n, resultN := int32(p[0]), uint32(p[1]), uint32(p[2]), uint32(p[3])
 	if _, ok := mem.Read(resultN, 4); !ok {
 		return sys.EFAULT
@@ -52,11 +44,11 @@ func fdWrite(_ context.Context, h *Host, mod api.Module, p []uint64) sys.Errno {
 	if errno != 0 {
 		return errno
 	}
-	nw, errno := h.sys.Write(fd, bufs)
+	done, errno := op(fd, bufs)
 	if errno != 0 {
 		return errno
 	}
-	return writeU32(mem, resultN, nw)
+	return writeU32(mem, resultN, done)
 }
 
 // fdClose closes fd. Errors: EBADF. POSIX: close.
