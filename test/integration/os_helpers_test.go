@@ -1,0 +1,505 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wasmrun/wasmrun/cni"
+	"github.com/wasmrun/wasmrun/oci"
+)
+
+// The `wasmrun os` tests run real network namespaces, so they need root.
+// Every test gets an osEnv: its own namespace prefix, state directory
+// (WASMRUN_STATE_DIR), CNI bridge and subnet, so tests run in parallel and
+// never touch anything of another run; the env's cleanup kills what is left
+// and removes the namespaces, rules, leases and bridge it made.
+
+// osTimeout bounds one wait for a `wasmrun os` step (the first start of a
+// Go guest compiles it; the machines may be loaded).
+const osTimeout = 90 * time.Second
+
+// subnetSeq hands out the third octet of 10.238.N.0/24, distinct per env in
+// this process and random across runs.
+var subnetSeq atomic.Uint32
+
+func init() {
+	var b [1]byte
+	rand.Read(b[:])
+	subnetSeq.Store(uint32(b[0]))
+}
+
+// osEnv is one test's private world for `wasmrun os`.
+type osEnv struct {
+	t      *testing.T
+	prefix string // namespace prefix, "wt" + 6 hex digits
+	state  string // WASMRUN_STATE_DIR
+	bridge string // CNI bridge device
+	subnet string // 10.238.N.0/24
+	dir    string // apps and files of the test
+	apps   *atomic.Int32
+}
+
+// with returns the env for use in subtest t (same prefix, dirs, bridge).
+func (e *osEnv) with(t *testing.T) *osEnv {
+	c := *e
+	c.t = t
+	return &c
+}
+
+// requireRoot skips t unless it runs as root (namespaces, CNI, iptables).
+func requireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: wasmrun os creates network namespaces, which needs root")
+	}
+}
+
+// requireCNI skips t when the CNI plugins a forward needs are missing.
+func requireCNI(t testing.TB) {
+	t.Helper()
+	for _, p := range []string{"bridge", "host-local", "portmap"} {
+		if !fileExists("/usr/lib/cni/"+p) && !fileExists("/opt/cni/bin/"+p) {
+			t.Skipf("skipping: CNI plugin %s is missing (apt-get install containernetworking-plugins)", p)
+		}
+	}
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// newOSEnv makes a private environment and registers its cleanup (which
+// runs after the cleanups of the apps started in it).
+func newOSEnv(t *testing.T) *osEnv {
+	t.Helper()
+	requireRoot(t)
+	var b [3]byte
+	rand.Read(b[:])
+	dir := t.TempDir()
+	e := &osEnv{
+		t:      t,
+		prefix: "wt" + hex.EncodeToString(b[:]),
+		state:  filepath.Join(dir, "state"),
+		subnet: fmt.Sprintf("10.238.%d.0/24", subnetSeq.Add(1)%256),
+		dir:    dir,
+		apps:   new(atomic.Int32),
+	}
+	e.bridge = e.prefix + "br"
+	t.Cleanup(e.cleanup)
+	return e
+}
+
+// manager is a cni.Manager configured like `wasmrun os` in this env.
+func (e *osEnv) manager() (*cni.Manager, error) {
+	return cni.New(cni.Config{
+		Prefix:   e.prefix,
+		StateDir: filepath.Join(e.state, "netns"),
+		CacheDir: filepath.Join(e.state, "cni-cache"),
+		Bridge:   cni.BridgeConfig{Name: e.bridge, Subnet: e.subnet, IPAMDataDir: filepath.Join(e.state, "ipam")},
+	})
+}
+
+// cleanup kills our processes, garbage-collects containers and namespaces
+// (CNI DEL from their saved state), and removes the bridge.
+func (e *osEnv) cleanup() {
+	for _, pid := range e.processes() {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if m, err := e.manager(); err == nil {
+		rt := &oci.Runtime{Root: filepath.Join(e.state, "containers"), CNI: m}
+		if _, err := rt.GC(ctx); err != nil {
+			e.t.Logf("cleanup: %v", err)
+		}
+	}
+	if _, err := os.Stat("/sys/class/net/" + e.bridge); err == nil {
+		if out, err := exec.Command("ip", "link", "del", e.bridge).CombinedOutput(); err != nil {
+			e.t.Logf("cleanup: ip link del %s: %v: %s", e.bridge, err, out)
+		}
+	}
+}
+
+// config is the [network] part every app of the env gets.
+func (e *osEnv) config() string {
+	return fmt.Sprintf("namespace_prefix = %q\nbridge_name = %q\nsubnet = %q\n", e.prefix, e.bridge, e.subnet)
+}
+
+// app makes a new app directory holding the given modules (name -> wasm
+// path, copied) and a .wasmrun.toml with top-level keys top, then the
+// env's [network] keys plus network.
+func (e *osEnv) app(modules map[string]string, top, network string) string {
+	e.t.Helper()
+	dir := filepath.Join(e.dir, fmt.Sprintf("app%d", e.apps.Add(1)))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	for name, src := range modules {
+		copyFile(e.t, src, filepath.Join(dir, name))
+	}
+	writeFile(e.t, filepath.Join(dir, ".wasmrun.toml"), top+"\n[network]\n"+e.config()+network)
+	return dir
+}
+
+// app1 is app with one module, app.wasm.
+func (e *osEnv) app1(wasm string) string {
+	return e.app(map[string]string{"app.wasm": wasm}, "", "")
+}
+
+func copyFile(t testing.TB, src, dst string) {
+	t.Helper()
+	if err := os.Link(src, dst); err == nil {
+		return
+	}
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// command is wasmrun ARGS with the env's state dir and the package's cache.
+func (e *osEnv) command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := command(ctx, args...)
+	cmd.Env = append(cmd.Env, "WASMRUN_STATE_DIR="+e.state)
+	return cmd
+}
+
+// run runs wasmrun ARGS to completion.
+func (e *osEnv) run(args ...string) result {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), osTimeout)
+	defer cancel()
+	cmd := e.command(ctx, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	var exit *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		e.t.Fatalf("wasmrun %s: no exit after %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), osTimeout, r.stdout, r.stderr)
+	case err == nil, errors.As(err, &exit):
+	default:
+		e.t.Fatalf("wasmrun %s: %v", strings.Join(args, " "), err)
+	}
+	r.code = cmd.ProcessState.ExitCode()
+	return r
+}
+
+// osRun is a `wasmrun os` running in the background.
+type osRun struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	args   []string
+	stdout *watchBuffer
+	stderr *watchBuffer
+	done   chan struct{}
+	code   int
+}
+
+// start starts `wasmrun os ARGS...`; the test's cleanup kills it (SIGKILL)
+// if it still runs.
+func (e *osEnv) start(args ...string) *osRun {
+	e.t.Helper()
+	return e.startCmd(nil, args...)
+}
+
+// startCmd is start with prep applied to the command before it starts.
+func (e *osEnv) startCmd(prep func(*exec.Cmd), args ...string) *osRun {
+	e.t.Helper()
+	r := &osRun{t: e.t, args: args, stdout: newWatchBuffer(), stderr: newWatchBuffer(), done: make(chan struct{})}
+	r.cmd = e.command(context.Background(), append([]string{"os"}, args...)...)
+	r.cmd.Stdout, r.cmd.Stderr = r.stdout, r.stderr
+	if prep != nil {
+		prep(r.cmd)
+	}
+	if err := r.cmd.Start(); err != nil {
+		e.t.Fatalf("start wasmrun os: %v", err)
+	}
+	go func() {
+		r.cmd.Wait()
+		r.code = r.cmd.ProcessState.ExitCode()
+		if ws, ok := r.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			r.code = 128 + int(ws.Signal())
+		}
+		close(r.done)
+	}()
+	e.t.Cleanup(func() {
+		r.cmd.Process.Kill()
+		<-r.done
+	})
+	return r
+}
+
+// waitFor waits until stdout or stderr contains s. It fails if wasmrun
+// exits first or nothing comes within osTimeout.
+func (r *osRun) waitFor(s string) {
+	r.t.Helper()
+	deadline := time.After(osTimeout)
+	for {
+		outC, outHas := r.stdout.watch(s)
+		errC, errHas := r.stderr.watch(s)
+		if outHas || errHas {
+			return
+		}
+		select {
+		case <-outC:
+		case <-errC:
+		case <-r.done:
+			if strings.Contains(r.stdout.String(), s) || strings.Contains(r.stderr.String(), s) {
+				return
+			}
+			r.t.Fatalf("wasmrun os %s exited with %d before printing %q\nstdout:\n%s\nstderr:\n%s",
+				strings.Join(r.args, " "), r.code, s, r.stdout, r.stderr)
+		case <-deadline:
+			r.t.Fatalf("wasmrun os %s: no %q after %v\nstdout:\n%s\nstderr:\n%s",
+				strings.Join(r.args, " "), s, osTimeout, r.stdout, r.stderr)
+		}
+	}
+}
+
+// wait waits for wasmrun to exit and returns its exit code.
+func (r *osRun) wait() int {
+	r.t.Helper()
+	select {
+	case <-r.done:
+		return r.code
+	case <-time.After(osTimeout):
+		r.t.Fatalf("wasmrun os %s: no exit after %v\nstdout:\n%s\nstderr:\n%s",
+			strings.Join(r.args, " "), osTimeout, r.stdout, r.stderr)
+		return -1
+	}
+}
+
+// signal sends sig to the wasmrun process.
+func (r *osRun) signal(sig syscall.Signal) {
+	r.t.Helper()
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// watchBuffer is an output buffer that tells waiters when it grows.
+type watchBuffer struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{}
+}
+
+func newWatchBuffer() *watchBuffer { return &watchBuffer{changed: make(chan struct{})} }
+
+func (w *watchBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	close(w.changed)
+	w.changed = make(chan struct{})
+	return len(p), nil
+}
+
+// watch reports whether the buffer contains s, and a channel closed at
+// the next write.
+func (w *watchBuffer) watch(s string) (<-chan struct{}, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.changed, strings.Contains(w.buf.String(), s)
+}
+
+func (w *watchBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// containerState is the part of oci's state.json the tests read.
+type containerState struct {
+	Pid   int    `json:"pid"`
+	Netns string `json:"netns"`
+}
+
+// containerState reads the state of app name.
+func (e *osEnv) containerState(name string) containerState {
+	e.t.Helper()
+	var st containerState
+	b, err := os.ReadFile(filepath.Join(e.state, "containers", name, "state.json"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		e.t.Fatal(err)
+	}
+	return st
+}
+
+// netns is the namespace path of app name.
+func (e *osEnv) netns(name string) string { return "/run/netns/" + e.prefix + "-" + name }
+
+// processes returns the pids of wasmrun processes (CLI and container
+// processes) running with this env's state dir.
+func (e *osEnv) processes() []int {
+	ents, _ := os.ReadDir("/proc")
+	want := []byte("WASMRUN_STATE_DIR=" + e.state + "\x00")
+	var pids []int
+	for _, ent := range ents {
+		pid, err := strconv.Atoi(ent.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		exe, err := os.Readlink("/proc/" + ent.Name() + "/exe")
+		if err != nil || exe != wasmrun {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + ent.Name() + "/environ")
+		if err != nil || !bytes.Contains(env, want) {
+			continue
+		}
+		if stat, err := os.ReadFile("/proc/" + ent.Name() + "/stat"); err == nil {
+			if f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])); len(f) > 0 && f[0] == "Z" {
+				continue // exited, not yet reaped
+			}
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// leaks lists what of this env is left on the system: namespaces of the
+// prefix, state entries, veths on the bridge, iptables/nft rules that
+// mention the prefix or one of ports, IPAM leases, processes.
+func (e *osEnv) leaks(ports ...int) []string {
+	e.t.Helper()
+	var out []string
+	if ents, err := os.ReadDir("/run/netns"); err == nil {
+		for _, ent := range ents {
+			if strings.HasPrefix(ent.Name(), e.prefix+"-") {
+				out = append(out, "namespace /run/netns/"+ent.Name())
+			}
+		}
+	}
+	for _, sub := range []string{"containers", "netns", "bundles"} {
+		ents, _ := os.ReadDir(filepath.Join(e.state, sub))
+		for _, ent := range ents {
+			if !strings.HasPrefix(ent.Name(), ".") { // cni's .lock
+				out = append(out, "state "+filepath.Join(sub, ent.Name()))
+			}
+		}
+	}
+	if ents, err := os.ReadDir("/sys/class/net/" + e.bridge + "/brif"); err == nil {
+		for _, ent := range ents {
+			out = append(out, "veth "+ent.Name()+" on bridge "+e.bridge)
+		}
+	}
+	leases, _ := filepath.Glob(filepath.Join(e.state, "ipam", "*", "*"))
+	for _, l := range leases {
+		if b := filepath.Base(l); b != "lock" && !strings.HasPrefix(b, "last_reserved_ip") {
+			out = append(out, "IPAM lease "+l)
+		}
+	}
+	needles := []string{`"` + e.prefix + "-"}
+	for _, p := range ports {
+		needles = append(needles, "dport "+strconv.Itoa(p)+" ", "dports "+strconv.Itoa(p)+" ")
+	}
+	for _, tool := range [][]string{{"iptables-save"}, {"nft", "list", "ruleset"}} {
+		b, err := exec.Command(tool[0], tool[1:]...).Output()
+		if err != nil {
+			continue // the tool is not installed
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			for _, n := range needles {
+				if strings.Contains(line+" ", n) {
+					out = append(out, tool[0]+": "+strings.TrimSpace(line))
+					break
+				}
+			}
+		}
+	}
+	for _, pid := range e.processes() {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		out = append(out, fmt.Sprintf("process %d: %s", pid, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+	}
+	return out
+}
+
+// noLeaks fails t if anything of the env is left.
+func (e *osEnv) noLeaks(ports ...int) {
+	e.t.Helper()
+	if l := e.leaks(ports...); len(l) > 0 {
+		e.t.Errorf("left behind:\n  %s", strings.Join(l, "\n  "))
+	}
+}
+
+// freePort returns a port that is free on the host for proto ("tcp" or
+// "udp") right now.
+func freePort(t testing.TB, proto string) int {
+	t.Helper()
+	if proto == "udp" {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).Port
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// greeting connects to addr with dial and returns the netapp guest's first
+// line ("hello ID"), after checking one echoed line.
+func greeting(t testing.TB, dial func() (net.Conn, error)) string {
+	t.Helper()
+	c, err := dial()
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.WriteString(c, "ping\n"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := readLines(c, 2)
+	if err != nil {
+		t.Fatalf("read: %v (got %q)", err, b)
+	}
+	ls := lines(b)
+	if ls[1] != "ping" {
+		t.Errorf("echo: got %q, want ping", ls[1])
+	}
+	return ls[0]
+}
+
+// readLines reads until n newlines.
+func readLines(r io.Reader, n int) (string, error) {
+	var buf []byte
+	b := make([]byte, 256)
+	for bytes.Count(buf, []byte("\n")) < n {
+		k, err := r.Read(b)
+		buf = append(buf, b[:k]...)
+		if err != nil {
+			return string(buf), err
+		}
+	}
+	return string(buf), nil
+}

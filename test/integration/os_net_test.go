@@ -1,0 +1,276 @@
+package integration
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/containernetworking/plugins/pkg/ns"
+
+	"github.com/wasmrun/wasmrun/internal/guests"
+)
+
+// dialIn connects to addr from inside the network namespace at path.
+func dialIn(path, addr string) (net.Conn, error) {
+	var c net.Conn
+	err := ns.WithNetNSPath(path, func(ns.NetNS) error {
+		var err error
+		c, err = net.DialTimeout("tcp", addr, 10*time.Second)
+		return err
+	})
+	return c, err
+}
+
+func dialHost(addr string) func() (net.Conn, error) {
+	return func() (net.Conn, error) { return net.DialTimeout("tcp", addr, 10*time.Second) }
+}
+
+// TestOSSameGuestPort: two guests bind :8080 at the same time, each in its
+// own namespace, and each answers there with its own id.
+func TestOSSameGuestPort(t *testing.T) {
+	t.Parallel()
+	e := newOSEnv(t)
+	dir := e.app1(guests.Go(t, "netapp"))
+	runs := map[string]*osRun{}
+	for _, name := range []string{"a", "b"} {
+		runs[name] = e.start("--name", name, "--env", "APP_ID="+name, dir, "--", "serve", ":8080")
+	}
+	for name, r := range runs {
+		r.waitFor("listening 0.0.0.0:8080")
+		got := greeting(t, func() (net.Conn, error) { return dialIn(e.netns(name), "127.0.0.1:8080") })
+		if want := "hello " + name; got != want {
+			t.Errorf("namespace %s: got %q, want %q", e.netns(name), got, want)
+		}
+	}
+	for _, r := range runs {
+		r.signal(syscall.SIGTERM)
+	}
+	for name, r := range runs {
+		if code := r.wait(); code != 143 {
+			t.Errorf("%s: exit code %d after SIGTERM, want 143\nstderr:\n%s", name, code, r.stderr)
+		}
+	}
+	e.noLeaks()
+}
+
+// TestOSHostLoopbackUnreachable: an isolated guest dialing the host's
+// 127.0.0.1:PORT, where a test server listens, is refused (its 127.0.0.1 is
+// its own loopback); the same guest with isolation = false connects.
+func TestOSHostLoopbackUnreachable(t *testing.T) {
+	t.Parallel()
+	e := newOSEnv(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan struct{}, 16)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+			accepted <- struct{}{}
+		}
+	}()
+	addr := l.Addr().String()
+	wasm := guests.Go(t, "netapp")
+
+	r := e.run("os", "--name", "iso", e.app1(wasm), "--", "dial", addr)
+	mustExit(t, r, 3)
+	if r.stdout != "refused\n" {
+		t.Errorf("isolated guest dialing the host's %s: stdout %q, want %q", addr, r.stdout, "refused\n")
+	}
+	select {
+	case <-accepted:
+		t.Errorf("the host server on %s accepted a connection from the isolated guest", addr)
+	default:
+	}
+
+	// Control: on the host network the same dial works.
+	host := e.app(map[string]string{"app.wasm": wasm}, "", "isolation = false\n")
+	r = e.run("os", "--name", "shared", host, "--", "dial", addr)
+	mustExit(t, r, 0)
+	if r.stdout != "connected\n" {
+		t.Errorf("guest on the host network dialing %s: stdout %q, want %q", addr, r.stdout, "connected\n")
+	}
+	select {
+	case <-accepted:
+	case <-time.After(10 * time.Second):
+		t.Errorf("the host server on %s saw no connection from the guest on the host network", addr)
+	}
+	e.noLeaks()
+}
+
+// TestOSForward: --forward H:3000 makes the guest answer on the host's
+// 127.0.0.1:H; --verbose shows each step; SIGTERM tears it all down.
+func TestOSForward(t *testing.T) {
+	t.Parallel()
+	requireCNI(t)
+	e := newOSEnv(t)
+	dir := e.app1(guests.Go(t, "netapp"))
+	// Two host ports into the same guest port: one from every host
+	// address, one from 127.0.0.1 only (HOSTIP:HOSTPORT:GUESTPORT).
+	port, port2 := freePort(t, "tcp"), freePort(t, "tcp")
+	r := e.start("--verbose", "--name", "fwd", "--forward", fmt.Sprintf("%d:3000", port),
+		"--forward", fmt.Sprintf("127.0.0.1:%d:3000/tcp", port2), "--env", "APP_ID=fwd", dir, "--", "serve", ":3000")
+	r.waitFor("listening 0.0.0.0:3000")
+	for _, p := range []int{port, port2} {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
+		if got := greeting(t, dialHost(addr)); got != "hello fwd" {
+			t.Errorf("%s: got %q, want %q", addr, got, "hello fwd")
+		}
+	}
+	r.signal(syscall.SIGTERM)
+	if code := r.wait(); code != 143 {
+		t.Errorf("exit code %d after SIGTERM, want 143", code)
+	}
+	// --verbose: namespace, interfaces and addresses, rules, module, exit.
+	subnet := strings.TrimSuffix(e.subnet, "0/24")
+	stderr := r.stderr.String()
+	for _, want := range []string{
+		"created namespace " + e.prefix + "-fwd",
+		"lo up",
+		"veth eth0 " + subnet,
+		"via bridge " + e.bridge,
+		"portmap ",
+		fmt.Sprintf(":%d/tcp -> %s", port, subnet),
+		"module " + dir + "/app.wasm",
+		"running as pid",
+		"exited with status 143",
+		"deleted namespace " + e.prefix + "-fwd",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("--verbose output has no %q:\n%s", want, stderr)
+		}
+	}
+	e.noLeaks(port, port2)
+}
+
+// TestOSForwardSideBySide: two apps on the same guest port, forwarded from
+// two host ports, each reached through its own.
+func TestOSForwardSideBySide(t *testing.T) {
+	t.Parallel()
+	requireCNI(t)
+	e := newOSEnv(t)
+	dir := e.app1(guests.Go(t, "netapp"))
+	ports := map[string]int{"left": freePort(t, "tcp"), "right": freePort(t, "tcp")}
+	runs := map[string]*osRun{}
+	for name, port := range ports {
+		runs[name] = e.start("--name", name, "--forward", fmt.Sprintf("%d:8080", port), "--env", "APP_ID="+name, dir, "--", "serve", ":8080")
+	}
+	for name, r := range runs {
+		r.waitFor("listening 0.0.0.0:8080")
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[name]))
+		// Twice each, interleaved: the forwards stay apart.
+		for range 2 {
+			if got := greeting(t, dialHost(addr)); got != "hello "+name {
+				t.Errorf("%s: got %q, want %q", addr, got, "hello "+name)
+			}
+		}
+	}
+	// A third app asking for a host port that a running app forwards (no
+	// host socket holds it: portmap only adds rules) is refused.
+	third := e.run("os", "--name", "third", "--forward", fmt.Sprintf("%d:8080", ports["left"]), dir, "--", "serve", ":8080")
+	mustExit(t, third, ExitFailure)
+	if want := fmt.Sprintf("port %d/tcp on the host is already in use", ports["left"]); len(lines(third.stderr)) != 1 || !strings.Contains(third.stderr, want) {
+		t.Errorf("third app on port %d: stderr %q, want one line with %q", ports["left"], third.stderr, want)
+	}
+	if fileExists(e.netns("third")) {
+		t.Errorf("the refused app left %s", e.netns("third"))
+	}
+	for _, r := range runs {
+		r.signal(syscall.SIGTERM)
+	}
+	for name, r := range runs {
+		if code := r.wait(); code != 143 {
+			t.Errorf("%s: exit code %d after SIGTERM, want 143\nstderr:\n%s", name, code, r.stderr)
+		}
+	}
+	e.noLeaks(ports["left"], ports["right"])
+}
+
+// TestOSForwardUDP: a UDP forward reaches a guest's UDP echo.
+func TestOSForwardUDP(t *testing.T) {
+	t.Parallel()
+	requireCNI(t)
+	e := newOSEnv(t)
+	dir := e.app1(guests.Go(t, "netapp"))
+	port := freePort(t, "udp")
+	r := e.start("--name", "udp", "--forward", fmt.Sprintf("%d:5353/udp", port), "--env", "APP_ID=udp", dir, "--", "udp", ":5353")
+	r.waitFor("listening 0.0.0.0:5353")
+	c, err := net.Dial("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// UDP may drop a datagram: a few tries, each waiting for the answer.
+	var got string
+	buf := make([]byte, 512)
+	for try := 0; try < 5 && got == ""; try++ {
+		if _, err := c.Write([]byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		if n, err := c.Read(buf); err == nil {
+			got = string(buf[:n])
+		} else {
+			t.Logf("try %d: %v", try, err)
+		}
+	}
+	if got != "udp: ping" {
+		t.Errorf("UDP answer %q, want %q", got, "udp: ping")
+	}
+	r.signal(syscall.SIGTERM)
+	if code := r.wait(); code != 143 {
+		t.Errorf("exit code %d after SIGTERM, want 143\nstderr:\n%s", code, r.stderr)
+	}
+	e.noLeaks(port)
+}
+
+// TestOSForwardPortTaken: a forward from a host port that a host process
+// holds fails with one clear line and exit 125, and leaves nothing: no
+// namespace, state, DNAT rule or IPAM lease.
+func TestOSForwardPortTaken(t *testing.T) {
+	t.Parallel()
+	requireCNI(t)
+	e := newOSEnv(t)
+	dir := e.app1(guests.Go(t, "netapp"))
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	tcpPort := l.Addr().(*net.TCPAddr).Port
+	u, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	udpPort := u.LocalAddr().(*net.UDPAddr).Port
+
+	for _, tc := range []struct{ forward, want string }{
+		{fmt.Sprintf("%d:3000", tcpPort), fmt.Sprintf("port %d/tcp on the host is already in use", tcpPort)},
+		{fmt.Sprintf("%d:3000/udp", udpPort), fmt.Sprintf("port %d/udp on the host is already in use", udpPort)},
+	} {
+		r := e.run("os", "--name", "taken", "--forward", tc.forward, dir, "--", "serve", ":3000")
+		mustExit(t, r, ExitFailure)
+		if ls := lines(r.stderr); len(ls) != 1 || !strings.Contains(ls[0], tc.want) {
+			t.Errorf("--forward %s: stderr %q, want one line with %q", tc.forward, r.stderr, tc.want)
+		}
+		if r.stdout != "" {
+			t.Errorf("--forward %s: stdout %q, want nothing", tc.forward, r.stdout)
+		}
+	}
+	e.noLeaks(tcpPort, udpPort)
+}
+
+// ExitFailure is wasmrun's own failure exit code.
+const ExitFailure = 125
