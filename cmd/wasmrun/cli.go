@@ -18,7 +18,11 @@ import (
 const ExitFailure = 125
 
 const usage = `Usage:
-  wasmrun run [flags] MODULE [-- ARGS...]   run a WASI module
+  wasmrun run [flags] MODULE [-- ARGS...]   run a WASI module in this network namespace
+  wasmrun os [flags] APP [-- ARGS...]       run an app isolated in its own network namespace
+  wasmrun ps                                list running apps
+  wasmrun stop [--time 10s] ID...           stop apps (SIGTERM, then SIGKILL)
+  wasmrun runtimes [--runtime-dir DIR]      list the language runtimes installed
   wasmrun version                           print the version
   wasmrun help                              show this help
 
@@ -36,8 +40,15 @@ Flags of run (before or after MODULE):
                        (default /etc/resolv.conf)
   --hosts FILE         hosts file for sock_getaddrinfo, looked up first
 
-Exit status: the guest's exit code; 125 when wasmrun fails before the guest
-runs; 134 when the guest traps.
+Flags of os (before or after APP; also --dir, --env, --cache-dir, --no-cache):
+  --forward [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]
+                       forward a host port into the app (repeatable; alias -p)
+  --config FILE        configuration instead of APP/.wasmrun.toml
+  --name NAME          the app's id (default: random)
+  --verbose            print each step (namespace, addresses, rules, module, exit)
+
+Exit status: the guest's exit code (128+N when signal N ended it); 125 when
+wasmrun fails before the guest runs; 134 when the guest traps.
 `
 
 // run is main without os.Exit, for tests.
@@ -55,6 +66,8 @@ func run(args []string, stdin, stdout, stderr *os.File) int {
 		return psCmd(args[1:], stdout, stderr)
 	case "stop":
 		return stopCmd(args[1:], stdout, stderr)
+	case "runtimes":
+		return runtimesCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "wasmrun %s\n", version.Version)
 		return 0
