@@ -10,7 +10,7 @@ FUZZTIME ?= 10s
 # Test timeout for the whole suite; CI allows 90 minutes, we aim far below.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build deps test-deps test unit fuzz demo bench clean
+.PHONY: all build deps test-deps test unit fuzz demo bench clean runtimes
 
 all: build
 
@@ -23,6 +23,7 @@ test-deps:
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/wasmrun ./cmd/wasmrun
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/containerd-shim-wasmrun-v1 ./cmd/containerd-shim-wasmrun-v1
 
 # All tests (unit, integration with real guests built from source, brief
 # fuzzing), then a summary line.
@@ -47,6 +48,10 @@ demo: deps build
 
 bench: deps build
 	./bench/run.sh
+
+# Language runtimes (WASI interpreters) into bin/runtimes; cached.
+runtimes:
+	./scripts/build-runtimes.sh
 
 clean:
 	rm -rf $(BIN)

@@ -1,0 +1,530 @@
+package task
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	eventstypes "github.com/containerd/containerd/api/events"
+	taskapi "github.com/containerd/containerd/api/runtime/task/v3"
+	tasktypes "github.com/containerd/containerd/api/types/task"
+	"github.com/containerd/containerd/v2/core/runtime"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/containerd/v2/pkg/protobuf"
+	"github.com/containerd/containerd/v2/pkg/shim"
+	"github.com/containerd/containerd/v2/pkg/shutdown"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/log"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/wasmrun/wasmrun/cni"
+	"github.com/wasmrun/wasmrun/oci"
+)
+
+// service implements the task API for every task of this shim (one shim
+// may hold many: the containers of a pod).
+type service struct {
+	ctx      context.Context
+	events   *eventQueue
+	shutdown shutdown.Service
+	net      *cni.Manager
+	// grpcAddress is containerd's API, for the content of wasm images.
+	grpcAddress string
+
+	mu    sync.Mutex
+	tasks map[string]*task
+}
+
+func newService(ctx context.Context, p shim.Publisher, sd shutdown.Service, grpcAddress string) (*service, error) {
+	s := &service{
+		ctx:         ctx,
+		grpcAddress: grpcAddress,
+		events:      newEventQueue(ctx, p),
+		shutdown:    sd,
+		net:         networkManager(ctx, NetworkConfig{}),
+		tasks:       map[string]*task{},
+	}
+	sd.RegisterCallback(func(context.Context) error { return p.Close() })
+	return s, nil
+}
+
+// networkManager returns the namespace manager for specs that ask for a
+// new network namespace (nil, refusing them, if it cannot be set up).
+func networkManager(ctx context.Context, n NetworkConfig) *cni.Manager {
+	m, err := cni.New(n.cniConfig(func(format string, args ...any) {
+		log.G(ctx).Debugf(format, args...)
+	}))
+	if err != nil {
+		log.G(ctx).WithError(err).Warn("network namespaces unavailable")
+		return nil
+	}
+	return m
+}
+
+// taskStatus is a task's place in its life: created -> running -> stopped
+// (or created -> stopped when killed before Start).
+type taskStatus int
+
+const (
+	statusCreated taskStatus = iota
+	statusRunning
+	statusStopped
+)
+
+// task is one container: its oci container, stdio and cgroup.
+type task struct {
+	id, bundle string
+	rt         *oci.Runtime
+	c          *oci.Container
+	pid        int
+	req        *taskapi.CreateTaskRequest
+	io         *stdio
+	cg         cgroup // nil without a cgroups path
+	spec       *specs.Spec
+
+	// mu orders Start against the exit: TaskStart is queued before
+	// TaskExit.
+	mu     sync.Mutex
+	status taskStatus
+	exit   Exit
+	done   chan struct{} // closed once exit is set
+}
+
+func (s *service) get(id string) (*task, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tasks[id]
+	if t == nil {
+		return nil, fmt.Errorf("task %s: %w", id, errdefs.ErrNotFound)
+	}
+	return t, nil
+}
+
+func noExec(execID string) error {
+	if execID != "" {
+		return fmt.Errorf("exec processes are not supported by wasmrun (exec id %q): %w", execID, errdefs.ErrNotFound)
+	}
+	return nil
+}
+
+// classify maps oci errors to errdefs classes.
+func classify(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, oci.ErrNotFound):
+		return fmt.Errorf("%w: %w", err, errdefs.ErrNotFound)
+	case errors.Is(err, oci.ErrFailedPrecondition):
+		return fmt.Errorf("%w: %w", err, errdefs.ErrFailedPrecondition)
+	}
+	return err
+}
+
+// Create sets up the task: rootfs, stdio, the oci container (namespace,
+// module compiled, process waiting for Start), its cgroup.
+func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *taskapi.CreateTaskResponse, retErr error) {
+	if r.Terminal {
+		return nil, errTerminal
+	}
+	if r.Checkpoint != "" {
+		return nil, fmt.Errorf("restore from a checkpoint is not supported by wasmrun: %w", errdefs.ErrNotImplemented)
+	}
+	if err := oci.ValidateID(r.ID); err != nil {
+		return nil, fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
+	}
+	ns, _ := namespaces.Namespace(ctx)
+	cfg, err := loadConfig(r.Options)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if _, ok := s.tasks[r.ID]; ok {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("task %s: %w", r.ID, errdefs.ErrAlreadyExists)
+	}
+	s.tasks[r.ID] = nil // reserved while creating
+	s.mu.Unlock()
+	defer func() {
+		if retErr != nil {
+			s.mu.Lock()
+			delete(s.tasks, r.ID)
+			s.mu.Unlock()
+		}
+	}()
+
+	spec, err := oci.LoadSpec(r.Bundle)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
+	}
+	if err := mountRootfs(r.Bundle, r.Rootfs); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			unmountRootfs(r.Bundle)
+		}
+	}()
+	if len(r.Rootfs) > 0 {
+		// An image: a wasm-artifact layer is not in the unpacked rootfs.
+		if _, err := fetchWasmModule(ctx, s.grpcAddress, r.ID, oci.RootPath(r.Bundle, spec), spec); err != nil {
+			return nil, err
+		}
+	}
+	if err := saveConfig(r.Bundle, cfg); err != nil {
+		return nil, err
+	}
+	netMgr := s.net
+	if cfg.Network.custom() {
+		netMgr = networkManager(ctx, cfg.Network)
+	}
+	sio, err := openStdio(r.ID, ns, r.Stdin, r.Stdout, r.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	t := &task{
+		id: r.ID, bundle: r.Bundle, req: r, io: sio, spec: spec, done: make(chan struct{}),
+		rt: &oci.Runtime{Root: filepath.Join(r.Bundle, ociRootDir), CNI: netMgr, Log: func(format string, args ...any) {
+			log.G(ctx).WithField("id", r.ID).Debugf(format, args...)
+		}},
+	}
+	ociBundle := r.Bundle
+	if isSandbox(spec) {
+		if ociBundle, err = sandboxBundle(r.Bundle, spec); err != nil {
+			sio.closeChildEnds()
+			sio.close()
+			return nil, err
+		}
+	}
+	c, err := t.rt.Create(ctx, r.ID, ociBundle, oci.CreateOpts{
+		Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr, CacheDir: cfg.CacheDir,
+		Network: oci.NetworkOpts{Bridge: cfg.Network.Bridge},
+	})
+	sio.closeChildEnds()
+	if err != nil {
+		sio.close()
+		return nil, fmt.Errorf("create wasm container %s: %w", r.ID, classify(err))
+	}
+	t.c, t.pid = c, c.Pid
+	defer func() {
+		if retErr != nil {
+			t.rt.Delete(context.WithoutCancel(ctx), r.ID, true)
+			sio.close()
+		}
+	}()
+	if err := writePid(r.Bundle, t.pid); err != nil {
+		return nil, err
+	}
+	if p := cgroupPath(spec); p != "" {
+		res := (*specs.LinuxResources)(nil)
+		if spec.Linux != nil {
+			res = spec.Linux.Resources
+		}
+		if t.cg, err = newCgroup(p, res, t.pid); err != nil {
+			return nil, err
+		}
+	}
+	if err := runHooks(ctx, t, hooksCreate); err != nil {
+		if t.cg != nil {
+			t.cg.delete()
+		}
+		return nil, err
+	}
+
+	s.mu.Lock()
+	s.tasks[r.ID] = t
+	s.mu.Unlock()
+	s.events.publish(runtime.TaskCreateEventTopic, &eventstypes.TaskCreate{
+		ContainerID: r.ID, Bundle: r.Bundle, Rootfs: r.Rootfs, Pid: uint32(t.pid),
+		IO: &eventstypes.TaskIO{Stdin: r.Stdin, Stdout: r.Stdout, Stderr: r.Stderr, Terminal: r.Terminal},
+	})
+	go s.watch(t)
+	return &taskapi.CreateTaskResponse{Pid: uint32(t.pid)}, nil
+}
+
+// watch waits for the task process, records its exit and queues TaskExit.
+func (s *service) watch(t *task) {
+	code, _ := t.c.Wait(context.Background())
+	at := time.Now()
+	t.io.close()
+	t.mu.Lock()
+	t.exit = Exit{Pid: t.pid, Status: code, At: at}
+	t.status = statusStopped
+	if err := writeExit(t.bundle, t.exit); err != nil {
+		log.G(s.ctx).WithError(err).Warn("record exit status")
+	}
+	close(t.done)
+	s.events.publish(runtime.TaskExitEventTopic, &eventstypes.TaskExit{
+		ContainerID: t.id, ID: t.id, Pid: uint32(t.pid), ExitStatus: uint32(code), ExitedAt: protobuf.ToTimestamp(at),
+	})
+	t.mu.Unlock()
+}
+
+// Start lets the guest run.
+func (s *service) Start(ctx context.Context, r *taskapi.StartRequest) (*taskapi.StartResponse, error) {
+	if err := noExec(r.ExecID); err != nil {
+		return nil, err
+	}
+	t, err := s.get(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.status != statusCreated {
+		return nil, fmt.Errorf("task %s is not in the created state: %w", r.ID, errdefs.ErrFailedPrecondition)
+	}
+	if err := runHooks(ctx, t, hooksStartContainer); err != nil {
+		return nil, err
+	}
+	if err := t.rt.Start(ctx, r.ID); err != nil {
+		return nil, fmt.Errorf("start task %s: %w", r.ID, classify(err))
+	}
+	t.status = statusRunning
+	s.events.publish(runtime.TaskStartEventTopic, &eventstypes.TaskStart{ContainerID: r.ID, Pid: uint32(t.pid)})
+	if err := runHooks(ctx, t, hooksPoststart); err != nil {
+		log.G(ctx).WithError(err).Warn("poststart hook failed")
+	}
+	return &taskapi.StartResponse{Pid: uint32(t.pid)}, nil
+}
+
+// Kill sends a signal to the task process (all=true is the same: a task is
+// one process).
+func (s *service) Kill(ctx context.Context, r *taskapi.KillRequest) (*emptypb.Empty, error) {
+	if err := noExec(r.ExecID); err != nil {
+		return nil, err
+	}
+	t, err := s.get(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-t.done:
+		return nil, fmt.Errorf("task %s: process already finished: %w", r.ID, errdefs.ErrNotFound)
+	default:
+	}
+	if err := t.rt.Kill(r.ID, syscall.Signal(r.Signal)); err != nil {
+		return nil, classify(err)
+	}
+	return &emptypb.Empty{}, nil
+}
+
+// Wait blocks until the task process exits.
+func (s *service) Wait(ctx context.Context, r *taskapi.WaitRequest) (*taskapi.WaitResponse, error) {
+	if err := noExec(r.ExecID); err != nil {
+		return nil, err
+	}
+	t, err := s.get(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-t.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return &taskapi.WaitResponse{ExitStatus: uint32(t.exit.Status), ExitedAt: protobuf.ToTimestamp(t.exit.At)}, nil
+}
+
+// State reports the task's status.
+func (s *service) State(ctx context.Context, r *taskapi.StateRequest) (*taskapi.StateResponse, error) {
+	if err := noExec(r.ExecID); err != nil {
+		return nil, err
+	}
+	t, err := s.get(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	resp := &taskapi.StateResponse{
+		ID: t.id, Bundle: t.bundle, Pid: uint32(t.pid),
+		Stdin: t.req.Stdin, Stdout: t.req.Stdout, Stderr: t.req.Stderr,
+	}
+	switch t.status {
+	case statusCreated:
+		resp.Status = tasktypes.Status_CREATED
+	case statusRunning:
+		resp.Status = tasktypes.Status_RUNNING
+	default:
+		resp.Status = tasktypes.Status_STOPPED
+		resp.ExitStatus = uint32(t.exit.Status)
+		resp.ExitedAt = protobuf.ToTimestamp(t.exit.At)
+	}
+	return resp, nil
+}
+
+// Delete removes a stopped (or never started) task: namespace, cgroup,
+// rootfs mount, state; poststop hooks; TaskDelete.
+func (s *service) Delete(ctx context.Context, r *taskapi.DeleteRequest) (*taskapi.DeleteResponse, error) {
+	if err := noExec(r.ExecID); err != nil {
+		return nil, err
+	}
+	t, err := s.get(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	status := t.status
+	t.mu.Unlock()
+	if status == statusRunning {
+		return nil, fmt.Errorf("task %s is running: %w", r.ID, errdefs.ErrFailedPrecondition)
+	}
+	if status == statusCreated {
+		// Never started: the process waits on its FIFO; kill it.
+		t.rt.Kill(r.ID, syscall.SIGKILL)
+	}
+	select {
+	case <-t.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	var errs []error
+	if err := t.rt.Delete(ctx, r.ID, true); err != nil && !errors.Is(err, oci.ErrNotFound) {
+		errs = append(errs, err)
+	}
+	if t.cg != nil {
+		if err := t.cg.delete(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := runHooks(ctx, t, hooksPoststop); err != nil {
+		log.G(ctx).WithError(err).Warn("poststop hook failed")
+	}
+	if err := unmountRootfs(t.bundle); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		log.G(ctx).WithError(err).WithField("id", r.ID).Warn("delete left something behind")
+	}
+	s.mu.Lock()
+	delete(s.tasks, r.ID)
+	s.mu.Unlock()
+	s.events.publish(runtime.TaskDeleteEventTopic, &eventstypes.TaskDelete{
+		ContainerID: r.ID, ID: r.ID, Pid: uint32(t.pid), ExitStatus: uint32(t.exit.Status), ExitedAt: protobuf.ToTimestamp(t.exit.At),
+	})
+	return &taskapi.DeleteResponse{Pid: uint32(t.pid), ExitStatus: uint32(t.exit.Status), ExitedAt: protobuf.ToTimestamp(t.exit.At)}, nil
+}
+
+// Pids lists the task's processes: the one container process.
+func (s *service) Pids(ctx context.Context, r *taskapi.PidsRequest) (*taskapi.PidsResponse, error) {
+	t, err := s.get(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-t.done:
+		return &taskapi.PidsResponse{}, nil
+	default:
+	}
+	return &taskapi.PidsResponse{Processes: []*tasktypes.ProcessInfo{{Pid: uint32(t.pid)}}}, nil
+}
+
+// CloseIO closes the guest's stdin.
+func (s *service) CloseIO(ctx context.Context, r *taskapi.CloseIORequest) (*emptypb.Empty, error) {
+	if err := noExec(r.ExecID); err != nil {
+		return nil, err
+	}
+	t, err := s.get(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	if r.Stdin {
+		t.io.CloseStdin()
+	}
+	return &emptypb.Empty{}, nil
+}
+
+// Connect returns the shim's and the task's pids.
+func (s *service) Connect(ctx context.Context, r *taskapi.ConnectRequest) (*taskapi.ConnectResponse, error) {
+	resp := &taskapi.ConnectResponse{ShimPid: uint32(os.Getpid())}
+	if t, err := s.get(r.ID); err == nil {
+		resp.TaskPid = uint32(t.pid)
+	}
+	return resp, nil
+}
+
+// Shutdown stops the shim once it holds no task (or at once with Now).
+func (s *service) Shutdown(ctx context.Context, r *taskapi.ShutdownRequest) (*emptypb.Empty, error) {
+	s.mu.Lock()
+	n := len(s.tasks)
+	s.mu.Unlock()
+	if n > 0 && !r.Now {
+		return &emptypb.Empty{}, nil
+	}
+	s.shutdown.Shutdown()
+	return &emptypb.Empty{}, nil
+}
+
+// Stats returns the cgroup metrics of the task process.
+func (s *service) Stats(ctx context.Context, r *taskapi.StatsRequest) (*taskapi.StatsResponse, error) {
+	t, err := s.get(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	if t.cg == nil {
+		return nil, fmt.Errorf("task %s has no cgroup (the spec sets no cgroupsPath): %w", r.ID, errdefs.ErrNotFound)
+	}
+	st, err := t.cg.stats()
+	if err != nil {
+		return nil, err
+	}
+	return &taskapi.StatsResponse{Stats: st}, nil
+}
+
+// Update changes the task's cgroup resources.
+func (s *service) Update(ctx context.Context, r *taskapi.UpdateTaskRequest) (*emptypb.Empty, error) {
+	t, err := s.get(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	if t.cg == nil {
+		return nil, fmt.Errorf("task %s has no cgroup to update: %w", r.ID, errdefs.ErrFailedPrecondition)
+	}
+	if r.Resources == nil {
+		return &emptypb.Empty{}, nil
+	}
+	var res specs.LinuxResources
+	if err := json.Unmarshal(r.Resources.GetValue(), &res); err != nil {
+		return nil, fmt.Errorf("decode resources (%s): %w: %w", r.Resources.GetTypeUrl(), err, errdefs.ErrInvalidArgument)
+	}
+	if err := t.cg.update(&res); err != nil {
+		return nil, fmt.Errorf("update resources of %s: %w", r.ID, err)
+	}
+	return &emptypb.Empty{}, nil
+}
+
+func notImplemented(what string) error {
+	return fmt.Errorf("%s is not supported by the wasmrun shim: %w", what, errdefs.ErrNotImplemented)
+}
+
+// Exec is not supported: a wasm task is one module instance.
+func (s *service) Exec(ctx context.Context, r *taskapi.ExecProcessRequest) (*emptypb.Empty, error) {
+	return nil, notImplemented("exec of a second process in a wasm task")
+}
+
+// Pause is not supported.
+func (s *service) Pause(ctx context.Context, r *taskapi.PauseRequest) (*emptypb.Empty, error) {
+	return nil, notImplemented("pause")
+}
+
+// Resume is not supported.
+func (s *service) Resume(ctx context.Context, r *taskapi.ResumeRequest) (*emptypb.Empty, error) {
+	return nil, notImplemented("resume")
+}
+
+// Checkpoint is not supported.
+func (s *service) Checkpoint(ctx context.Context, r *taskapi.CheckpointTaskRequest) (*emptypb.Empty, error) {
+	return nil, notImplemented("checkpoint")
+}
+
+// ResizePty is not supported: tasks have no terminal.
+func (s *service) ResizePty(ctx context.Context, r *taskapi.ResizePtyRequest) (*emptypb.Empty, error) {
+	return nil, notImplemented("a terminal (resize pty)")
+}

@@ -1,0 +1,105 @@
+package task
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/log"
+
+	"github.com/wasmrun/wasmrun/oci"
+)
+
+// What a task keeps in its bundle, so that the `delete` action (a fresh
+// process, after the shim server died) can clean up:
+//
+//	<bundle>/wasmrun/<id>/state.json   the oci container state
+//	<bundle>/wasmrun-exit.json         the exit status, once known
+//	<bundle>/init.pid                  the task process's pid
+//	<bundle>/rootfs                    the image rootfs, when mounted
+const (
+	ociRootDir = "wasmrun"
+	exitFile   = "wasmrun-exit.json"
+	pidFile    = "init.pid"
+)
+
+func writePid(bundle string, pid int) error {
+	if err := os.WriteFile(filepath.Join(bundle, pidFile), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("write pid file: %w", err)
+	}
+	return nil
+}
+
+func readPid(bundle string) int {
+	b, err := os.ReadFile(filepath.Join(bundle, pidFile))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+// Exit is how a task process ended.
+type Exit struct {
+	Pid    int       `json:"pid"`
+	Status int       `json:"status"`
+	At     time.Time `json:"at"`
+}
+
+func writeExit(bundle string, e Exit) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(bundle, "."+exitFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("record exit status: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(bundle, exitFile))
+}
+
+func readExit(bundle string) (Exit, error) {
+	var e Exit
+	b, err := os.ReadFile(filepath.Join(bundle, exitFile))
+	if err != nil {
+		return e, err
+	}
+	return e, json.Unmarshal(b, &e)
+}
+
+// Cleanup removes everything task id left in and around its bundle: the
+// container process (killed), its namespace, cgroup, rootfs mount and oci
+// state. It is the `delete` action, run with no shim server and possibly no
+// daemon; it returns the recorded exit, or 128+SIGKILL when none was
+// recorded (the shim died first, so the process was killed).
+func Cleanup(ctx context.Context, bundle, id string) (Exit, error) {
+	ex, err := readExit(bundle)
+	if err != nil {
+		ex = Exit{Pid: readPid(bundle), Status: 128 + 9, At: time.Now()}
+	}
+	var errs []error
+	rt := &oci.Runtime{Root: filepath.Join(bundle, ociRootDir), CNI: networkManager(ctx, readSavedConfig(bundle).Network)}
+	if err := rt.Delete(ctx, id, true); err != nil && !errors.Is(err, oci.ErrNotFound) {
+		errs = append(errs, err)
+	}
+	if spec, err := oci.LoadSpec(bundle); err == nil {
+		if p := cgroupPath(spec); p != "" {
+			if err := deleteCgroup(p); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := unmountRootfs(bundle); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		log.G(ctx).WithError(errors.Join(errs...)).Warn("cleanup incomplete")
+	}
+	return ex, errors.Join(errs...)
+}

@@ -1,0 +1,227 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wasmrun/wasmrun/internal/testdaemon"
+)
+
+// shimRuntime is the runtime name that makes containerd run our shim.
+const shimRuntime = "io.containerd.wasmrun.v1"
+
+var (
+	shimOnce sync.Once
+	shimDir  string
+	shimErr  error
+)
+
+// shimBinDir builds containerd-shim-wasmrun-v1 once into a directory that
+// daemons put first on their PATH (next to the wasmrun binary, removed by
+// TestMain).
+func shimBinDir(t testing.TB) string {
+	t.Helper()
+	shimOnce.Do(func() {
+		shimDir = filepath.Join(filepath.Dir(wasmrun), "shim-bin")
+		build := exec.Command("go", "build", "-o", filepath.Join(shimDir, "containerd-shim-wasmrun-v1"), "./cmd/containerd-shim-wasmrun-v1")
+		build.Dir = repoRoot()
+		if out, err := build.CombinedOutput(); err != nil {
+			shimErr = fmt.Errorf("build shim: %v\n%s", err, out)
+		}
+	})
+	if shimErr != nil {
+		t.Fatal(shimErr)
+	}
+	return shimDir
+}
+
+func needRootShim(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (containerd, network namespaces, cgroups)")
+	}
+}
+
+// shimDaemons returns the containerd releases the shim is tested on; one
+// subtest each.
+var shimDaemons = []struct {
+	name string
+	bin  func(testing.TB) testdaemon.Binaries
+}{
+	{"containerd-2.4.2", testdaemon.Containerd2},
+	{"containerd-1.6", testdaemon.Containerd16},
+}
+
+// startShimDaemon starts a private daemon whose PATH finds the shim, with
+// the package's compiled-module cache.
+func startShimDaemon(t *testing.T, bin testdaemon.Binaries) *testdaemon.Daemon {
+	t.Helper()
+	return testdaemon.Start(t, bin, testdaemon.Options{
+		PathDirs: []string{shimBinDir(t)},
+		Env:      []string{"WASMRUN_CACHE_DIR=" + cacheDir},
+	})
+}
+
+var idSeq atomic.Int64
+
+// newID returns a container id unique in this test run.
+func newID(prefix string) string {
+	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), idSeq.Add(1))
+}
+
+// rootfsWith returns a directory holding wasm as /app.wasm.
+func rootfsWith(t testing.TB, wasm string) string {
+	t.Helper()
+	dir := t.TempDir()
+	b, err := os.ReadFile(wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "app.wasm"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// ctrRun is `ctr run --rm --runtime wasmrun --rootfs` of /app.wasm ARGS and
+// returns stdout and the exit code.
+func ctrRun(t testing.TB, d *testdaemon.Daemon, rootfs, id string, extra []string, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	cargs := append([]string{"run", "--rm", "--runtime", shimRuntime}, extra...)
+	cargs = append(cargs, "--rootfs", rootfs, id, "/app.wasm")
+	out, stderr, err := d.Ctr(ctx, append(cargs, args...)...)
+	code := 0
+	if err != nil {
+		ee, ok := unwrapExit(err)
+		if !ok {
+			t.Fatalf("%v\ndaemon log:\n%s", err, d.TailLog())
+		}
+		code = ee
+		if code != 0 && strings.Contains(stderr, "ctr: ") && !strings.Contains(stderr, "exit status") {
+			t.Logf("ctr stderr: %s", stderr)
+		}
+	}
+	return out, code
+}
+
+func unwrapExit(err error) (int, bool) {
+	for e := err; e != nil; {
+		if ee, ok := e.(*exec.ExitError); ok {
+			return ee.ExitCode(), true
+		}
+		u, ok := e.(interface{ Unwrap() error })
+		if !ok {
+			return 0, false
+		}
+		e = u.Unwrap()
+	}
+	return 0, false
+}
+
+// taskInfo is one line of `ctr task ls`.
+type taskInfo struct {
+	pid    int
+	status string
+}
+
+func taskList(t testing.TB, d *testdaemon.Daemon) map[string]taskInfo {
+	t.Helper()
+	out := d.MustCtr(t, "task", "ls")
+	m := map[string]taskInfo{}
+	for i, l := range lines(out) {
+		f := strings.Fields(l)
+		if i == 0 || len(f) < 3 {
+			continue // header
+		}
+		pid, _ := strconv.Atoi(f[1])
+		m[f[0]] = taskInfo{pid, f[2]}
+	}
+	return m
+}
+
+// waitTask polls `ctr task ls` until cond holds for id's entry (ok=false
+// when absent).
+func waitTask(t testing.TB, d *testdaemon.Daemon, id string, what string, cond func(ti taskInfo, ok bool) bool) taskInfo {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ti, ok := taskList(t, d)[id]
+		if cond(ti, ok) {
+			return ti
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task %s: not %s after 30s (last: %+v, present %v)\ndaemon log:\n%s", id, what, ti, ok, d.TailLog())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func running(ti taskInfo, ok bool) bool { return ok && ti.status == "RUNNING" }
+func stopped(ti taskInfo, ok bool) bool { return !ok || ti.status == "STOPPED" }
+
+// startDetached starts /app.wasm ARGS with `ctr run -d` and waits until it
+// runs; it returns the task pid. The task is removed at the end.
+func startDetached(t testing.TB, d *testdaemon.Daemon, rootfs, id string, extra []string, args ...string) int {
+	t.Helper()
+	cargs := append([]string{"run", "-d", "--runtime", shimRuntime}, extra...)
+	cargs = append(cargs, "--rootfs", rootfs, id, "/app.wasm")
+	d.MustCtr(t, append(cargs, args...)...)
+	t.Cleanup(func() { removeTask(t, d, id) })
+	return waitTask(t, d, id, "running", running).pid
+}
+
+// removeTask kills and deletes task id and its container, if present.
+func removeTask(t testing.TB, d *testdaemon.Daemon, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d.Ctr(ctx, "task", "kill", "-s", "SIGKILL", id)
+	d.Ctr(ctx, "task", "delete", "--force", id)
+	d.Ctr(ctx, "container", "rm", id)
+}
+
+// pidGone reports whether pid no longer runs (or is a zombie).
+func pidGone(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && len(s) > i+2 && s[i+2] == 'Z'
+}
+
+func waitPidGone(t testing.TB, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !pidGone(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d still runs after 30s", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// netnsPath is where the shim's network manager keeps the namespace of
+// container id.
+func netnsPath(id string) string { return "/run/netns/wasmrun-" + id }
+
+func nsInode(t testing.TB, path string) uint64 {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Sys().(*syscall.Stat_t).Ino
+}

@@ -1,0 +1,155 @@
+package integration
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wasmrun/wasmrun/internal/testdaemon"
+)
+
+// ociImage writes an OCI image layout tarball named ref (linux/amd64, one
+// gzip layer holding /app.wasm) whose entrypoint is the module and whose
+// command is cmd; it returns the tarball's path.
+func ociImage(t testing.TB, ref, wasm string, cmd []string, env []string) string {
+	t.Helper()
+	return writeImage(t, ref, wasm, cmd, env, false)
+}
+
+// wasmArtifactImage is like ociImage, but a wasip1/wasm image whose one
+// layer is the raw module (application/vnd.wasm.content.layer.v1+wasm),
+// which containerd does not unpack.
+func wasmArtifactImage(t testing.TB, ref, wasm string, cmd []string, env []string) string {
+	t.Helper()
+	return writeImage(t, ref, wasm, cmd, env, true)
+}
+
+func writeImage(t testing.TB, ref, wasm string, cmd []string, env []string, artifact bool) string {
+	t.Helper()
+	module, err := os.ReadFile(wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var layer bytes.Buffer
+	tw := tar.NewWriter(&layer)
+	tw.WriteHeader(&tar.Header{Name: "app.wasm", Mode: 0o644, Size: int64(len(module)), Typeflag: tar.TypeReg})
+	tw.Write(module)
+	tw.Close()
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(layer.Bytes())
+	zw.Close()
+
+	blobs := map[string][]byte{}
+	desc := func(mediaType string, b []byte) map[string]any {
+		d := fmt.Sprintf("sha256:%x", sha256.Sum256(b))
+		blobs[d] = b
+		return map[string]any{"mediaType": mediaType, "digest": d, "size": len(b)}
+	}
+	mustJSON := func(v any) []byte {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	arch, os_ := "amd64", "linux"
+	diffIDs := []string{fmt.Sprintf("sha256:%x", sha256.Sum256(layer.Bytes()))}
+	layerDesc := desc("application/vnd.oci.image.layer.v1.tar+gzip", gz.Bytes())
+	if artifact {
+		// Not a tar layer: no diff id (containerd unpacks nothing).
+		arch, os_, diffIDs = "wasm", "wasip1", []string{}
+		layerDesc = desc("application/vnd.wasm.content.layer.v1+wasm", module)
+	}
+	config := mustJSON(map[string]any{
+		"architecture": arch, "os": os_,
+		"config": map[string]any{"Entrypoint": []string{"/app.wasm"}, "Cmd": cmd, "Env": env, "WorkingDir": "/"},
+		"rootfs": map[string]any{"type": "layers", "diff_ids": diffIDs},
+	})
+	manifest := mustJSON(map[string]any{
+		"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+		"config": desc("application/vnd.oci.image.config.v1+json", config),
+		"layers": []any{layerDesc},
+	})
+	md := desc("application/vnd.oci.image.manifest.v1+json", manifest)
+	md["annotations"] = map[string]string{"io.containerd.image.name": ref, "org.opencontainers.image.ref.name": ref[strings.LastIndexByte(ref, ':')+1:]}
+	md["platform"] = map[string]string{"architecture": arch, "os": os_}
+	index := mustJSON(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []any{md}})
+
+	path := filepath.Join(t.TempDir(), "image.tar")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ow := tar.NewWriter(f)
+	add := func(name string, b []byte) {
+		ow.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg})
+		ow.Write(b)
+	}
+	add("oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`))
+	add("index.json", index)
+	for d, b := range blobs {
+		add("blobs/sha256/"+strings.TrimPrefix(d, "sha256:"), b)
+	}
+	if err := ow.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// testShimImage imports an OCI image with a wasm entrypoint and runs it:
+// the rootfs arrives as overlay mounts that the shim mounts and unmounts.
+func testShimImage(t *testing.T, d *testdaemon.Daemon, wasm string) {
+	ref := "docker.io/wasmrun/args-env-exit:test"
+	d.MustCtr(t, "images", "import", ociImage(t, ref, wasm, []string{"3", "from-image"}, []string{"GREETING=image"}))
+	id := newID("image")
+	ctx, cancel := testContext()
+	defer cancel()
+	out, _, err := d.Ctr(ctx, "run", "--rm", "--runtime", shimRuntime, ref, id)
+	code, _ := unwrapExit(err)
+	if err != nil && code == 0 {
+		t.Fatalf("%v\ndaemon log:\n%s", err, d.TailLog())
+	}
+	if code != 3 {
+		t.Fatalf("exit code %d, want 3 (%v)\nstdout:\n%s", code, err, out)
+	}
+	for _, want := range []string{"arg 2 [from-image]", "lookup GREETING [image]"} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mounts), id) {
+		t.Errorf("rootfs mount of %s left behind", id)
+	}
+}
+
+// testShimWasmArtifact runs a wasip1/wasm image whose layer is the raw
+// module: containerd unpacks nothing, the shim fetches the layer from the
+// content store into the rootfs. (containerd 2.x only: 1.6 cannot unpack
+// such images.)
+func testShimWasmArtifact(t *testing.T, d *testdaemon.Daemon, wasm string) {
+	ref := "docker.io/wasmrun/artifact:test"
+	d.MustCtr(t, "images", "import", "--all-platforms", wasmArtifactImage(t, ref, wasm, []string{"4", "artifact"}, []string{"GREETING=artifact"}))
+	id := newID("artifact")
+	ctx, cancel := testContext()
+	defer cancel()
+	out, _, err := d.Ctr(ctx, "run", "--rm", "--platform", "wasip1/wasm", "--runtime", shimRuntime, ref, id)
+	code, _ := unwrapExit(err)
+	if code != 4 {
+		t.Fatalf("exit code %d, want 4 (%v)\nstdout:\n%s\ndaemon log:\n%s", code, err, out, d.TailLog())
+	}
+	for _, want := range []string{"arg 2 [artifact]", "lookup GREETING [artifact]"} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+}

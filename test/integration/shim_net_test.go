@@ -1,0 +1,216 @@
+package integration
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wasmrun/wasmrun/internal/testdaemon"
+)
+
+// dialInNetns connects to addr from inside the network namespace at
+// nsPath: the socket is created on a thread that entered it (and keeps
+// the namespace after the thread leaves).
+func dialInNetns(nsPath, addr string) (net.Conn, error) {
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			ch <- result{nil, err}
+			return
+		}
+		defer orig.Close()
+		target, err := os.Open(nsPath)
+		if err != nil {
+			ch <- result{nil, err}
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			ch <- result{nil, err}
+			return
+		}
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread() // else the thread dies locked
+		}
+		ch <- result{c, err}
+	}()
+	r := <-ch
+	return r.c, r.err
+}
+
+// testShimHTTP runs a guest HTTP server in its own namespace and reaches it
+// from inside that namespace (/proc/<task pid>/ns/net).
+func testShimHTTP(t *testing.T, d *testdaemon.Daemon, rootfs string) {
+	id := newID("http")
+	out := filepath.Join(t.TempDir(), "out.log")
+	pid := startDetached(t, d, rootfs, id, []string{"--log-uri", "file://" + out}, "serve", "127.0.0.1:8080")
+	deadline := time.Now().Add(time.Minute)
+	for {
+		b, _ := os.ReadFile(out)
+		if strings.Contains(string(b), "listening 8080\n") {
+			break
+		}
+		if time.Now().After(deadline) || pidGone(pid) {
+			t.Fatalf("guest did not listen:\n%s", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c, err := dialInNetns(fmt.Sprintf("/proc/%d/ns/net", pid), "127.0.0.1:8080")
+	if err != nil {
+		t.Fatalf("connect to the guest inside its namespace: %v", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(c, "GET /from-test HTTP/1.0\r\nHost: x\r\n\r\n")
+	resp, err := io.ReadAll(bufio.NewReader(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(resp), "HTTP/1.0 200") || !strings.HasSuffix(string(resp), "hello /from-test") {
+		t.Errorf("response:\n%s", resp)
+	}
+}
+
+// testShimBridge: a shim config with [network] bridge = true gives the
+// task's namespace an address on a CNI bridge (a private bridge, subnet
+// and namespace prefix for this test).
+func testShimBridge(t *testing.T, d *testdaemon.Daemon, rootfs string) {
+	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
+		if _, err2 := os.Stat("/opt/cni/bin/bridge"); err2 != nil {
+			t.Skip("CNI bridge plugin missing (containernetworking-plugins)")
+		}
+	}
+	dir := t.TempDir()
+	n := os.Getpid() % 200
+	bridge := fmt.Sprintf("wst%d", os.Getpid())
+	prefix := fmt.Sprintf("wst%d", os.Getpid())
+	config := filepath.Join(dir, "shim.toml")
+	writeFile(t, config, fmt.Sprintf(`[network]
+bridge = true
+prefix = %q
+bridge_name = %q
+network_name = %q
+subnet = "10.234.%d.0/24"
+state_dir = %q
+`, prefix, bridge, bridge, n, filepath.Join(dir, "netns-state")))
+	t.Cleanup(func() {
+		exec.Command("ip", "link", "del", bridge).Run()
+		os.RemoveAll(filepath.Join("/run/wasmrun/ipam", bridge)) // host-local's lease dir
+	})
+
+	id := newID("bridge")
+	pid := startDetached(t, d, rootfs, id, []string{"--runtime-config-path", config})
+	if _, err := os.Stat("/run/netns/" + prefix + "-" + id); err != nil {
+		t.Fatalf("namespace with the configured prefix: %v", err)
+	}
+	addrs, err := addrsInNetns(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("10.234.%d.", n)
+	if !strings.Contains(strings.Join(addrs, " "), want) {
+		t.Errorf("namespace addresses %v, want one in %s0/24", addrs, want)
+	}
+	removeTask(t, d, id)
+	if _, err := os.Stat("/run/netns/" + prefix + "-" + id); !os.IsNotExist(err) {
+		t.Errorf("namespace %s-%s left after delete", prefix, id)
+	}
+}
+
+// addrsInNetns lists the interface addresses inside a namespace.
+func addrsInNetns(nsPath string) ([]string, error) {
+	type result struct {
+		addrs []string
+		err   error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			ch <- result{nil, err}
+			return
+		}
+		defer orig.Close()
+		target, err := os.Open(nsPath)
+		if err != nil {
+			ch <- result{nil, err}
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			ch <- result{nil, err}
+			return
+		}
+		var out []string
+		addrs, err := net.InterfaceAddrs()
+		for _, a := range addrs {
+			out = append(out, a.String())
+		}
+		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		ch <- result{out, err}
+	}()
+	r := <-ch
+	return r.addrs, r.err
+}
+
+// testShimSandbox: a CRI pod sandbox container (native pause image) runs
+// the shim's built-in pause module in its new namespace until killed.
+func testShimSandbox(t *testing.T, d *testdaemon.Daemon) {
+	native := t.TempDir()
+	writeFile(t, filepath.Join(native, "pause"), "\x7fELF not wasm")
+	id := newID("sandbox")
+	d.MustCtr(t, "run", "-d", "--runtime", shimRuntime, "--annotation", "io.kubernetes.cri.container-type=sandbox", "--rootfs", native, id, "/pause")
+	t.Cleanup(func() { removeTask(t, d, id) })
+	ti := waitTask(t, d, id, "running", running)
+	if nsInode(t, fmt.Sprintf("/proc/%d/ns/net", ti.pid)) != nsInode(t, netnsPath(id)) {
+		t.Errorf("sandbox process is not in the namespace %s", netnsPath(id))
+	}
+	// It idles (sleeping in poll_oneoff, state S), not spinning or gone.
+	deadline := time.Now().Add(10 * time.Second)
+	for procState(ti.pid) != "S" {
+		if time.Now().After(deadline) || pidGone(ti.pid) {
+			t.Fatalf("sandbox process state %q, want S (sleeping)", procState(ti.pid))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ti2 := taskList(t, d)[id]; ti2.status != "RUNNING" {
+		t.Fatalf("sandbox task %+v, want RUNNING", ti2)
+	}
+	d.MustCtr(t, "task", "kill", "-s", "SIGKILL", id)
+	waitTask(t, d, id, "stopped", stopped)
+	waitPidGone(t, ti.pid)
+}
+
+// procState is field 3 of /proc/<pid>/stat ("R", "S", "Z", ...).
+func procState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || len(s) < i+3 {
+		return ""
+	}
+	return s[i+2 : i+3]
+}
