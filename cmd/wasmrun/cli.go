@@ -46,6 +46,12 @@ Flags of os (before or after APP; also --dir, --env, --cache-dir, --no-cache):
   --config FILE        configuration instead of APP/.wasmrun.toml
   --name NAME          the app's id (default: random)
   --verbose            print each step (namespace, addresses, rules, module, exit)
+  --language nodejs|python
+                       run APP's source on that language's runtime (default:
+                       detected; the entry from package.json "main", else
+                       index.js/server.js/app.js/main.js, main.py/app.py/__main__.py)
+  --runtime-dir DIR    where runtimes are (default $WASMRUN_RUNTIME_DIR, else
+                       runtimes/ next to wasmrun; build them: make runtimes)
 
 Exit status: the guest's exit code (128+N when signal N ended it); 125 when
 wasmrun fails before the guest runs; 134 when the guest traps.

@@ -19,12 +19,17 @@ const ConfigName = ".wasmrun.toml"
 
 // appConfig is .wasmrun.toml.
 type appConfig struct {
-	Module  string            `toml:"module"`
-	Args    []string          `toml:"args"`
-	Env     map[string]string `toml:"env"`
-	Dirs    []string          `toml:"dirs"`
-	Name    string            `toml:"name"`
-	Network networkConfig     `toml:"network"`
+	Module string `toml:"module"`
+	// Language, Entry and RuntimeDir run a source app on a runtime
+	// (see language.go).
+	Language   string            `toml:"language"`
+	Entry      string            `toml:"entry"`
+	RuntimeDir string            `toml:"runtime_dir"`
+	Args       []string          `toml:"args"`
+	Env        map[string]string `toml:"env"`
+	Dirs       []string          `toml:"dirs"`
+	Name       string            `toml:"name"`
+	Network    networkConfig     `toml:"network"`
 }
 
 type networkConfig struct {

@@ -29,7 +29,9 @@ type language struct {
 
 var languages = []language{
 	{name: "nodejs", entries: []string{"index.js", "server.js", "app.js", "main.js"}, markers: []string{"package.json"}, exts: []string{".js", ".cjs"}},
-	{name: "python", entries: []string{"main.py", "app.py", "__main__.py"}, markers: []string{"requirements.txt", "pyproject.toml"}, exts: []string{".py"}},
+	// python's stdlib is RUNTIME_DIR/python/lib, /python/lib in the guest.
+	{name: "python", entries: []string{"main.py", "app.py", "__main__.py"}, markers: []string{"requirements.txt", "pyproject.toml"}, exts: []string{".py"},
+		env: []string{"PYTHONHOME=/python"}},
 }
 
 var languageAliases = map[string]string{

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -47,24 +48,29 @@ type osOpts struct {
 	cacheDir string
 	noCache  bool
 	help     bool
+	// language and runtimeDir pick an interpreter for a source app.
+	language   string
+	runtimeDir string
 }
 
 func parseOS(args []string) (*osOpts, error) {
 	o := &osOpts{}
 	err := parseFlags(args, &o.app, &o.args, map[string]flagSpec{
-		"forward":   {value: true, set: func(v string) error { o.forwards = append(o.forwards, v); return nil }},
-		"p":         {value: true, set: func(v string) error { o.forwards = append(o.forwards, v); return nil }},
-		"dir":       {value: true, set: func(v string) error { o.dirs = append(o.dirs, v); return nil }},
-		"env":       {value: true, set: func(v string) error { o.env = append(o.env, v); return nil }},
-		"e":         {value: true, set: func(v string) error { o.env = append(o.env, v); return nil }},
-		"config":    {value: true, set: func(v string) error { o.config = v; return nil }},
-		"name":      {value: true, set: func(v string) error { o.name = v; return nil }},
-		"cache-dir": {value: true, set: func(v string) error { o.cacheDir = v; return nil }},
-		"no-cache":  {set: func(string) error { o.noCache = true; return nil }},
-		"verbose":   {set: func(string) error { o.verbose = true; return nil }},
-		"v":         {set: func(string) error { o.verbose = true; return nil }},
-		"help":      {set: func(string) error { o.help = true; return nil }},
-		"h":         {set: func(string) error { o.help = true; return nil }},
+		"forward":     {value: true, set: func(v string) error { o.forwards = append(o.forwards, v); return nil }},
+		"p":           {value: true, set: func(v string) error { o.forwards = append(o.forwards, v); return nil }},
+		"dir":         {value: true, set: func(v string) error { o.dirs = append(o.dirs, v); return nil }},
+		"env":         {value: true, set: func(v string) error { o.env = append(o.env, v); return nil }},
+		"e":           {value: true, set: func(v string) error { o.env = append(o.env, v); return nil }},
+		"config":      {value: true, set: func(v string) error { o.config = v; return nil }},
+		"name":        {value: true, set: func(v string) error { o.name = v; return nil }},
+		"cache-dir":   {value: true, set: func(v string) error { o.cacheDir = v; return nil }},
+		"no-cache":    {set: func(string) error { o.noCache = true; return nil }},
+		"verbose":     {set: func(string) error { o.verbose = true; return nil }},
+		"v":           {set: func(string) error { o.verbose = true; return nil }},
+		"language":    {value: true, set: func(v string) error { o.language = v; return nil }},
+		"runtime-dir": {value: true, set: func(v string) error { o.runtimeDir = v; return nil }},
+		"help":        {set: func(string) error { o.help = true; return nil }},
+		"h":           {set: func(string) error { o.help = true; return nil }},
 	})
 	if err != nil || o.help {
 		return o, err
@@ -152,6 +158,8 @@ func osCmd(args []string, stdin, stdout, stderr *os.File) int {
 // app is an `wasmrun os` run after flags and config are merged.
 type app struct {
 	root, module string // host root dir, module path relative to it
+	rootReadonly bool
+	cwd          string // "" = "/"
 	args, env    []string
 	mounts       []specs.Mount
 	isolation    bool
@@ -182,21 +190,38 @@ func resolveApp(o *osOpts) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	mod, err := findModule(o.app, cfg.Module)
+	lang := o.language
+	if lang == "" {
+		lang = cfg.Language
+	}
+	interp, err := planLaunch(o.app, lang, cfg.Entry, runtimeDir(o.runtimeDir, cfg.RuntimeDir), nil)
 	if err != nil {
 		return nil, err
+	}
+	var mod string
+	if interp == nil {
+		if mod, err = findModule(o.app, cfg.Module); err != nil {
+			return nil, err
+		}
 	}
 	a := &app{isolation: true, prefix: cni.DefaultPrefix, bridge: cfg.Network.Bridge,
 		bridgeName: cfg.Network.BridgeName, subnet: cfg.Network.Subnet}
 	if a.root, err = filepath.Abs(dir); err != nil {
 		return nil, err
 	}
-	absMod, err := filepath.Abs(mod)
-	if err != nil {
-		return nil, err
-	}
-	if a.module, err = filepath.Rel(a.root, absMod); err != nil || strings.HasPrefix(a.module, "..") {
-		return nil, fmt.Errorf("app %s: module %s is outside the app directory", o.app, mod)
+	if interp != nil {
+		a.root, a.module, a.rootReadonly, a.cwd = interp.root, interp.module, true, interp.cwd
+		a.mounts = interp.mounts
+		a.args = interp.args
+		a.env = interp.env
+	} else {
+		absMod, err := filepath.Abs(mod)
+		if err != nil {
+			return nil, err
+		}
+		if a.module, err = filepath.Rel(a.root, absMod); err != nil || strings.HasPrefix(a.module, "..") {
+			return nil, fmt.Errorf("app %s: module %s is outside the app directory", o.app, mod)
+		}
 	}
 	if cfg.Network.Isolation != nil {
 		a.isolation = *cfg.Network.Isolation
@@ -268,8 +293,8 @@ func resolveApp(o *osOpts) (*app, error) {
 func (a *app) spec() *specs.Spec {
 	s := &specs.Spec{
 		Version: specs.Version,
-		Root:    &specs.Root{Path: a.root},
-		Process: &specs.Process{Args: append([]string{"/" + filepath.ToSlash(a.module)}, a.args...), Env: a.env, Cwd: "/"},
+		Root:    &specs.Root{Path: a.root, Readonly: a.rootReadonly},
+		Process: &specs.Process{Args: append([]string{"/" + filepath.ToSlash(a.module)}, a.args...), Env: a.env, Cwd: cmp.Or(a.cwd, "/")},
 		Mounts:  a.mounts,
 	}
 	if a.isolation {

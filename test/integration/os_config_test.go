@@ -75,7 +75,7 @@ args = ["5", "two words"]
 GREETING = "hi there"`, "")
 		r := e.run("os", "--env", "EXTRA=1", dir, "--", "last")
 		mustExit(t, r, 5)
-		for _, want := range []string{"argc 4", "arg 0 [b.wasm]", "arg 1 [5]", "arg 2 [two words]", "arg 3 [last]",
+		for _, want := range []string{"argc 4", "arg 0 [/b.wasm]", "arg 1 [5]", "arg 2 [two words]", "arg 3 [last]",
 			"env [EXTRA=1]", "env [GREETING=hi there]", "lookup GREETING [hi there]"} {
 			if !strings.Contains(r.stdout, want+"\n") {
 				t.Errorf("stdout has no line %q:\n%s", want, r.stdout)

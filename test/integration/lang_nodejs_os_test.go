@@ -1,0 +1,74 @@
+package integration
+
+import (
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// nodeLanguageCLI skips the test when this wasmrun has no `os --language`.
+func nodeLanguageCLI(t *testing.T) {
+	t.Helper()
+	r := run(t, nil, "os", "--language", "nodejs", filepath.Join(t.TempDir(), "missing"))
+	if strings.Contains(r.stderr, "unknown flag --language") {
+		t.Skip("wasmrun os has no --language flag yet")
+	}
+}
+
+// TestNodeOSLanguage: the issue's example, unmodified, under
+// `wasmrun os APP [--language nodejs] --forward HOSTPORT:3000`: the
+// language detected from package.json in one copy and given by flag in the
+// other, side by side on the same guest port; then the one-line errors.
+func TestNodeOSLanguage(t *testing.T) {
+	requireCNI(t)
+	nodeLanguageCLI(t)
+	e := newOSEnv(t)
+	wasm, cache := nodeWasm(t)
+	rtDir := filepath.Dir(wasm)
+	detected := e.app(nil, "", "")
+	writeFile(t, filepath.Join(detected, "package.json"), `{"name": "seed", "main": "server.js"}`)
+	writeFile(t, filepath.Join(detected, "server.js"), strings.Replace(seedServer, "process.env.PORT || 3000", "3000", 1))
+	flagged := e.app(nil, "", "")
+	writeFile(t, filepath.Join(flagged, "index.js"), strings.Replace(seedServer, "process.env.PORT || 3000", "3000", 1))
+	ports := map[string]int{"detected": freePort(t, "tcp"), "flagged": freePort(t, "tcp")}
+	runs := map[string]*osRun{
+		"detected": e.start("--cache-dir", cache, "--runtime-dir", rtDir, "--name", "node-detected",
+			"--forward", fmt.Sprintf("%d:3000", ports["detected"]), detected),
+		"flagged": e.start("--cache-dir", cache, "--runtime-dir", rtDir, "--language", "nodejs", "--name", "node-flagged",
+			"--forward", fmt.Sprintf("%d:3000", ports["flagged"]), flagged),
+	}
+	client := &http.Client{Timeout: sockWait}
+	for name, r := range runs {
+		r.waitFor("listening")
+		if got := httpGet(t, client, fmt.Sprintf("http://127.0.0.1:%d/", ports[name])); got != "Hello from isolated namespace!" {
+			t.Errorf("%s: got %q", name, got)
+		}
+	}
+	for _, r := range runs {
+		r.signal(syscall.SIGTERM)
+	}
+	for name, r := range runs {
+		if code := r.wait(); code != 143 {
+			t.Errorf("%s: exit code %d after SIGTERM, want 143\nstderr:\n%s", name, code, r.stderr)
+		}
+	}
+	e.noLeaks(ports["detected"], ports["flagged"])
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--language", "cobol", flagged}, `unknown language "cobol"`},
+		{[]string{"--language", "nodejs", e.app(nil, "", "")}, "no nodejs entry file"},
+		{[]string{"--runtime-dir", t.TempDir(), flagged}, "make runtimes"},
+	} {
+		r := e.run(append([]string{"os"}, tc.args...)...)
+		mustExit(t, r, ExitFailure)
+		if len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("wasmrun os %s: stderr %q, want one line with %q", strings.Join(tc.args, " "), r.stderr, tc.want)
+		}
+	}
+}
