@@ -73,9 +73,6 @@ func clockTimeGet(_ context.Context, _ *Host, mod api.Module, p []uint64) sys.Er
 }
 
 func clockNow(c int32) (uint64, sys.Errno) {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(c, &ts); err != nil {
-		return 0, sys.ErrnoFromError(err)
-	}
-	return uint64(ts.Nano()), sys.ESUCCESS
+	t, errno := sys.Now(c)
+	return uint64(t), errno
 }

@@ -146,7 +146,7 @@ func closeOnError(ctx context.Context, cache wazero.CompilationCache, err error)
 // compileWith compiles in a new runtime using cache (nil for none). On error
 // it closes what it made, except the cache.
 func compileWith(ctx context.Context, opts Options, cache wazero.CompilationCache) (*compiled, error) {
-	cfg := wazero.NewRuntimeConfig().WithCloseOnContextDone(true).WithDebugInfoEnabled(opts.DebugInfo)
+	cfg := wazero.NewRuntimeConfig().WithCloseOnContextDone(opts.Interruptible).WithDebugInfoEnabled(opts.DebugInfo)
 	if opts.MemoryLimitPages > 0 {
 		cfg = cfg.WithMemoryLimitPages(opts.MemoryLimitPages)
 	}

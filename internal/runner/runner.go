@@ -55,6 +55,12 @@ type Options struct {
 	MemoryLimitPages uint32
 	// Egress limits where the guest's sockets may connect and send.
 	Egress wasi.Egress
+	// Interruptible makes the guest stop when the context passed to Run is
+	// done, even in a loop that never calls the host. It costs: wazero
+	// then checks for it at the head of every loop (HTTP guests run at
+	// about half speed). wasmrun's own processes are stopped by signals
+	// instead, so it is off unless an embedder asks.
+	Interruptible bool
 	// DebugInfo adds source lines from the module's DWARF sections to trap
 	// stack traces. Off by default: wazero parses DWARF when it decodes the
 	// module and walks it on every exit of the guest (proc_exit unwinds

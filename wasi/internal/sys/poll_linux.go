@@ -44,6 +44,9 @@ func (t Timer) Expired() bool {
 
 // Now reads a host clock in nanoseconds.
 func Now(clock int32) (int64, Errno) {
+	if now, ok := fastNow(clock); ok {
+		return now, ESUCCESS
+	}
 	var ts unix.Timespec
 	if err := unix.ClockGettime(clock, &ts); err != nil {
 		return 0, ErrnoFromError(err)
@@ -316,6 +319,9 @@ func (f *File) PollResult(write bool, revents int16) (nbytes uint64, hangup bool
 	if revents&unix.POLLERR != 0 {
 		if f.Type == FiletypeSocketStream || f.Type == FiletypeSocketDgram {
 			if e, err := unix.GetsockoptInt(f.Fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && e != 0 {
+				if f.Sock != nil {
+					f.Sock.soError = e // for the guest's getsockopt(SO_ERROR)
+				}
 				return 0, hangup, ErrnoFromError(unix.Errno(e))
 			}
 		}

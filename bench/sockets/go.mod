@@ -1,0 +1,5 @@
+module wasmrun.bench/sockets
+
+go 1.26
+
+require github.com/stealthrocket/net v0.2.1
