@@ -46,8 +46,13 @@ fuzz:
 demo: deps build
 	./scripts/demo.sh
 
+# Benchmarks: ratios measured in one run against native/libcni baselines,
+# written to bench/README.md (start-up), bench/sockets.md and
+# bench/isolation.md. Never asserted.
 bench: deps build
 	./bench/run.sh
+	./bench/sockets.sh
+	./bench/isolation.sh
 
 # Language runtimes (WASI interpreters) into bin/runtimes; cached.
 runtimes:
