@@ -12,6 +12,11 @@
 // containerd-2.4.2, or $WASMRUN_CONTAINERD2_DIR); Containerd16 is Debian's
 // /usr/bin/containerd 1.6. A missing daemon skips the test (fails with
 // WASMRUN_REQUIRE_TOOLCHAINS set).
+//
+// CRI (cri.go): Options.CRI enables and configures the CRI plugin (sandbox
+// image, private CNI conf dir, netns under the state dir); CrictlPath and
+// NerdctlPath find crictl v1.37.0 and nerdctl v2.2.1 (same installer);
+// WriteImage/ImportImage/ImportSandboxImage make local images.
 package testdaemon
 
 import (
@@ -111,6 +116,11 @@ type Options struct {
 	// EnableCRI keeps the CRI plugin (disabled by default: it is slow to
 	// start and not needed by ctr tests).
 	EnableCRI bool
+	// CRI configures the CRI plugin (and enables it): see CRI.
+	CRI *CRI
+	// EditConfig, if set, may change the written config.toml (at path)
+	// before the daemon starts (e.g. an installer under test).
+	EditConfig func(path string) error
 }
 
 // Daemon is a running private containerd.
@@ -139,6 +149,12 @@ func Start(t testing.TB, bin Binaries, opts Options) *Daemon {
 	if err := os.WriteFile(d.Config, []byte(d.config(opts)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if opts.EditConfig != nil {
+		if err := opts.EditConfig(d.Config); err != nil {
+			os.RemoveAll(dir)
+			t.Fatal(err)
+		}
+	}
 	path := strings.Join(append(append([]string{}, opts.PathDirs...), bin.Dir, os.Getenv("PATH")), ":")
 	d.env = append(append(os.Environ(), "PATH="+path), opts.Env...)
 	t.Cleanup(func() { d.cleanup(t) })
@@ -149,7 +165,7 @@ func Start(t testing.TB, bin Binaries, opts Options) *Daemon {
 func (d *Daemon) config(opts Options) string {
 	var b strings.Builder
 	disabled := []string{`"io.containerd.nri.v1.nri"`}
-	if !opts.EnableCRI {
+	if !opts.EnableCRI && opts.CRI == nil {
 		disabled = append(disabled, `"io.containerd.grpc.v1.cri"`)
 	}
 	q := func(s string) string { return strconv.Quote(s) }
@@ -161,6 +177,9 @@ func (d *Daemon) config(opts Options) string {
 		fmt.Fprintf(&b, "[plugins.'io.containerd.shim.v1.manager']\n  socket_dir = %s\n\n", q(filepath.Join(d.Dir, "s")))
 	} else {
 		fmt.Fprintf(&b, "[plugins.\"io.containerd.internal.v1.opt\"]\n  path = %s\n\n", q(filepath.Join(d.Dir, "opt")))
+	}
+	if opts.CRI != nil {
+		b.WriteString(opts.CRI.config(d.Bin.ConfigVersion))
 	}
 	b.WriteString(opts.ExtraConfig)
 	return b.String()

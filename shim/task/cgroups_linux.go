@@ -36,6 +36,7 @@ func newCgroup(path string, res *specs.LinuxResources, pid int) (cgroup, error) 
 	if res == nil {
 		res = &specs.LinuxResources{}
 	}
+	res = normalizeResources(res)
 	if cgroups.Mode() == cgroups.Unified {
 		m, err := cgroup2.NewManager("/sys/fs/cgroup", path, cgroup2.ToResources(res))
 		if err != nil {
@@ -85,7 +86,7 @@ func (c cgroupV1) stats() (*anypb.Any, error) {
 	return typeurl.MarshalAnyToProto(m)
 }
 
-func (c cgroupV1) update(r *specs.LinuxResources) error { return c.cg.Update(r) }
+func (c cgroupV1) update(r *specs.LinuxResources) error { return c.cg.Update(normalizeResources(r)) }
 func (c cgroupV1) delete() error                        { return c.cg.Delete() }
 
 type cgroupV2 struct{ m *cgroup2.Manager }
@@ -98,5 +99,7 @@ func (c cgroupV2) stats() (*anypb.Any, error) {
 	return typeurl.MarshalAnyToProto(m)
 }
 
-func (c cgroupV2) update(r *specs.LinuxResources) error { return c.m.Update(cgroup2.ToResources(r)) }
-func (c cgroupV2) delete() error                        { return c.m.Delete() }
+func (c cgroupV2) update(r *specs.LinuxResources) error {
+	return c.m.Update(cgroup2.ToResources(normalizeResources(r)))
+}
+func (c cgroupV2) delete() error { return c.m.Delete() }

@@ -1,0 +1,221 @@
+package integration
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasmrun/wasmrun/internal/guests"
+	"github.com/wasmrun/wasmrun/internal/testdaemon"
+)
+
+// criDaemons are the releases the CRI flows run on, each with its own
+// bridge subnet octet.
+var criDaemons = []struct {
+	name  string
+	bin   func(testing.TB) testdaemon.Binaries
+	octet int
+}{
+	{"containerd-2.4.2", testdaemon.Containerd2, 236},
+	{"containerd-1.6", testdaemon.Containerd16, 237},
+}
+
+// TestCRI runs wasm pods through containerd's CRI plugin with crictl:
+// runtime handler wasmrun, the sandbox container through our shim.
+func TestCRI(t *testing.T) {
+	needRootShim(t)
+	argsWasm := guests.C(t, "args_env_exit")
+	httpWasm := guests.Go(t, "sockhttp")
+	for _, v := range criDaemons {
+		t.Run(v.name, func(t *testing.T) {
+			e := startCRI(t, v.bin(t), v.octet)
+			e.importWasm(t, "docker.io/wasmrun/args:test", argsWasm)
+			e.importWasm(t, "docker.io/wasmrun/sockhttp:test", httpWasm)
+			t.Run("output_exit_codes_restart", func(t *testing.T) { testCRIOutput(t, e) })
+			t.Run("http_pod", func(t *testing.T) { testCRIHTTPPod(t, e) })
+			t.Run("native_container_refused", func(t *testing.T) { testCRINative(t, e) })
+		})
+	}
+}
+
+// testCRIOutput: a pod whose wasm containers print and exit; crictl logs
+// shows the output, crictl inspect the exit code and reason, and a second
+// attempt of the same container (a restart) runs again.
+func testCRIOutput(t *testing.T, e *criEnv) {
+	p := e.runPod(t, "hello")
+	failed := e.container(t, p, "failed", 0, "docker.io/wasmrun/args:test", []string{"3", "from-cri"}, map[string]string{"GREETING": "cri"})
+	s := e.waitExited(t, failed)
+	if s.Status.ExitCode != 3 || s.Status.Reason != "Error" {
+		t.Errorf("exit code %d reason %q, want 3 Error", s.Status.ExitCode, s.Status.Reason)
+	}
+	out := e.logs(t, failed)
+	for _, want := range []string{"arg 1 [3]", "arg 2 [from-cri]", "lookup GREETING [cri]"} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("crictl logs lacks %q:\n%s", want, out)
+		}
+	}
+
+	// The restart: attempt 1 of the same container, exiting 0.
+	e.crictl(t, "rm", failed)
+	ok := e.container(t, p, "failed", 1, "docker.io/wasmrun/args:test", []string{"0", "again"}, nil)
+	s = e.waitExited(t, ok)
+	if s.Status.ExitCode != 0 || s.Status.Reason != "Completed" {
+		t.Errorf("restart: exit code %d reason %q, want 0 Completed", s.Status.ExitCode, s.Status.Reason)
+	}
+	if out := e.logs(t, ok); !strings.Contains(out, "arg 2 [again]\n") {
+		t.Errorf("restart: crictl logs:\n%s", out)
+	}
+	ps := e.crictl(t, "ps", "-a", "-q", "--pod", p.id)
+	if !strings.Contains(ps, ok) || strings.Contains(ps, failed) {
+		t.Errorf("crictl ps -a --pod: %q, want %s only", ps, ok)
+	}
+}
+
+// testCRIHTTPPod: a pod with a wasm HTTP server and a wasm client that
+// reaches it over the pod's loopback; the server answers on the pod IP
+// from the host; crictl stats reports it; stopping and removing the pod
+// leaves no namespace, mount, veth or process.
+func testCRIHTTPPod(t *testing.T, e *criEnv) {
+	p := e.runPod(t, "web")
+	ip, sandboxPid := e.podIP(t, p)
+	if !strings.HasPrefix(ip, e.subnet) {
+		t.Fatalf("pod IP %q, want one in %s0/24", ip, e.subnet)
+	}
+	server := e.container(t, p, "server", 0, "docker.io/wasmrun/sockhttp:test", []string{"serve", "0.0.0.0:8080"}, nil)
+	e.waitLog(t, server, "listening 8080\n")
+	serverPid := e.inspect(t, server).Info.Pid
+
+	client := e.container(t, p, "client", 0, "docker.io/wasmrun/sockhttp:test", []string{"get", "http://127.0.0.1:8080/from-client"}, nil)
+	if s := e.waitExited(t, client); s.Status.ExitCode != 0 {
+		t.Errorf("client exit code %d\n%s", s.Status.ExitCode, e.logs(t, client))
+	}
+	if out := e.logs(t, client); !strings.Contains(out, "status 200\n") || !strings.Contains(out, "body hello /from-client\n") {
+		t.Errorf("client output:\n%s", out)
+	}
+
+	// From the host, on the pod IP (our bridge's subnet).
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(ip, "8080"), 10*time.Second)
+	if err != nil {
+		t.Fatalf("connect to the pod IP: %v", err)
+	}
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(c, "GET /from-host HTTP/1.0\r\nHost: x\r\n\r\n")
+	resp, err := io.ReadAll(bufio.NewReader(c))
+	c.Close()
+	if err != nil || !strings.HasPrefix(string(resp), "HTTP/1.0 200") || !strings.HasSuffix(string(resp), "hello /from-host") {
+		t.Errorf("response from the pod IP (%v):\n%s", err, resp)
+	}
+
+	testCRIStats(t, e, server)
+	// containerd 2.x sends every task of the pod to the sandbox's shim.
+	if e.d.Bin.ConfigVersion >= 3 {
+		if shims := e.d.Processes(); len(shims) != 1 {
+			t.Errorf("%d shim processes for one pod, want 1: %v", len(shims), shims)
+		}
+	}
+
+	e.crictl(t, "stopp", p.id)
+	e.crictl(t, "rmp", p.id)
+	for _, pid := range []int{sandboxPid, serverPid} {
+		if pid > 0 {
+			waitPidGone(t, pid)
+		}
+	}
+	e.checkNoLeaks(t, p.id, server, client)
+}
+
+// testCRIStats: crictl stats shows CPU and memory of the running server.
+func testCRIStats(t *testing.T, e *criEnv, id string) {
+	var st struct {
+		Stats []struct {
+			Attributes struct {
+				ID string `json:"id"`
+			} `json:"attributes"`
+			CPU struct {
+				UsageCoreNanoSeconds struct {
+					Value string `json:"value"`
+				} `json:"usageCoreNanoSeconds"`
+			} `json:"cpu"`
+			Memory struct {
+				WorkingSetBytes struct {
+					Value string `json:"value"`
+				} `json:"workingSetBytes"`
+			} `json:"memory"`
+		} `json:"stats"`
+	}
+	out := e.crictl(t, "stats", "-o", "json", "--id", id)
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("crictl stats: %v\n%s", err, out)
+	}
+	if len(st.Stats) != 1 || st.Stats[0].Attributes.ID != id {
+		t.Fatalf("crictl stats --id %s:\n%s", id, out)
+	}
+	s := st.Stats[0]
+	if s.CPU.UsageCoreNanoSeconds.Value == "" || s.CPU.UsageCoreNanoSeconds.Value == "0" || s.Memory.WorkingSetBytes.Value == "" || s.Memory.WorkingSetBytes.Value == "0" {
+		t.Errorf("crictl stats without CPU or memory usage:\n%s", out)
+	}
+}
+
+// checkNoLeaks: nothing of the removed pod remains: shims, network
+// namespaces (under the daemon's state dir), mounts, veths on the bridge.
+func (e *criEnv) checkNoLeaks(t *testing.T, ids ...string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(e.d.Processes()) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("shim processes left after rmp: %v", e.d.Processes())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	filepath.WalkDir(e.d.Dir, func(p string, de os.DirEntry, err error) error {
+		if err == nil && de.IsDir() && de.Name() == "netns" {
+			if ents, _ := os.ReadDir(p); len(ents) > 0 {
+				t.Errorf("network namespaces left in %s: %v", p, ents)
+			}
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, l := range strings.Split(string(mounts), "\n") {
+		for _, id := range ids {
+			if strings.Contains(l, id) {
+				t.Errorf("mount of %s left: %s", id[:12], l)
+			}
+		}
+	}
+	if out, _ := exec.Command("ip", "-o", "link", "show", "master", e.bridge).Output(); len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("veths left on %s:\n%s", e.bridge, out)
+	}
+}
+
+// testCRINative: a native (ELF) container in a wasmrun pod is refused with
+// a clear error (wasmrun does not delegate to runc).
+func testCRINative(t *testing.T, e *criEnv) {
+	p := e.runPod(t, "native")
+	cfg := e.writeJSON(t, "ctr-native.json", map[string]any{
+		"metadata": map[string]any{"name": "native"},
+		"image":    map[string]any{"image": criSandboxImage},
+		"log_path": "native.log",
+	})
+	ctx, cancel := testContext()
+	defer cancel()
+	id, stderr, err := e.d.Crictl(ctx, e.crictlBin, "create", p.id, cfg, p.config)
+	if err == nil {
+		_, stderr, err = e.d.Crictl(ctx, e.crictlBin, "start", strings.TrimSpace(id))
+	}
+	if err == nil {
+		t.Fatalf("a native container started in a wasmrun pod")
+	}
+	if !strings.Contains(stderr, "not a WebAssembly binary") {
+		t.Errorf("error lacks \"not a WebAssembly binary\": %v", err)
+	}
+}

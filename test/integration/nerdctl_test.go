@@ -1,0 +1,197 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasmrun/wasmrun/internal/guests"
+	"github.com/wasmrun/wasmrun/internal/testdaemon"
+)
+
+// nerdctlEnv is nerdctl configured for one private containerd 2.4.2.
+type nerdctlEnv struct {
+	d       *testdaemon.Daemon
+	bin     string
+	toml    string
+	network string
+	bridge  string
+}
+
+const nerdctlNamespace = "wasmrun-nerdctl"
+
+func (n *nerdctlEnv) run(ctx context.Context, args ...string) (string, string, error) {
+	cmd := exec.CommandContext(ctx, n.bin, args...)
+	cmd.Env = append(n.d.Env(), "NERDCTL_TOML="+n.toml)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if err != nil {
+		err = fmt.Errorf("nerdctl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(e.String()))
+	}
+	return o.String(), e.String(), err
+}
+
+func (n *nerdctlEnv) must(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	out, _, err := n.run(ctx, args...)
+	if err != nil {
+		t.Fatalf("%v\ndaemon log:\n%s", err, n.d.TailLog())
+	}
+	return strings.TrimSpace(out)
+}
+
+// rawHTTPGet sends GET path to addr and returns the raw response.
+func rawHTTPGet(addr, path string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(c, "GET %s HTTP/1.0\r\nHost: x\r\n\r\n", path)
+	b, err := io.ReadAll(bufio.NewReader(c))
+	return string(b), err
+}
+
+// TestNerdctl runs a wasm HTTP server with `nerdctl run -d --runtime
+// io.containerd.wasmrun.v1 -p H:3000` (port mapping through nerdctl's OCI
+// hooks) against containerd 2.4.2: two containers with the same container
+// port on different host ports, logs, stop, rm, and no DNAT rules left.
+func TestNerdctl(t *testing.T) {
+	needRootShim(t)
+	nerdctl := testdaemon.NerdctlPath(t)
+	bin := testdaemon.Containerd2(t)
+	if _, err := os.Stat("/usr/lib/cni/portmap"); err != nil {
+		t.Skip("CNI plugins missing in /usr/lib/cni (containernetworking-plugins)")
+	}
+	httpWasm := guests.Go(t, "sockhttp")
+	d := startShimDaemon(t, bin)
+	dir := t.TempDir()
+	id := os.Getpid() % 250
+	n := &nerdctlEnv{d: d, bin: nerdctl, toml: filepath.Join(dir, "nerdctl.toml"),
+		network: fmt.Sprintf("wnerd%d", id), bridge: fmt.Sprintf("wnerd%d", id)}
+	os.MkdirAll(filepath.Join(dir, "cni"), 0o755)
+	writeFile(t, n.toml, fmt.Sprintf(`address = %q
+namespace = %q
+data_root = %q
+cni_path = "/usr/lib/cni"
+cni_netconfpath = %q
+hosts_dir = [%q]
+`, "unix://"+d.Address, nerdctlNamespace, filepath.Join(dir, "data"), filepath.Join(dir, "cni"), filepath.Join(dir, "hosts")))
+	t.Cleanup(func() {
+		exec.Command("ip", "link", "del", n.bridge).Run()
+		removeCgroupTree("/" + nerdctlNamespace) // nerdctl's cgroup parent
+	})
+	// The network: our own bridge and subnet, with portmap for -p (nerdctl
+	// network create cannot name the bridge).
+	writeFile(t, filepath.Join(dir, "cni", "wasmrun-test.conflist"), fmt.Sprintf(`{
+  "cniVersion": "1.0.0",
+  "name": %q,
+  "plugins": [
+    {"type": "bridge", "bridge": %q, "isGateway": true, "ipMasq": false, "hairpinMode": true,
+     "ipam": {"type": "host-local", "dataDir": %q, "ranges": [[{"subnet": "10.238.%d.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}]}},
+    {"type": "portmap", "capabilities": {"portMappings": true}, "snat": true}
+  ]
+}`, n.network, n.bridge, filepath.Join(dir, "ipam"), id))
+
+	ref := "docker.io/wasmrun/sockhttp:nerdctl"
+	img := ociImage(t, ref, httpWasm, []string{"serve", "0.0.0.0:3000"}, nil)
+	ctx, cancel := testContext()
+	defer cancel()
+	if _, _, err := d.CtrNS(ctx, nerdctlNamespace, "images", "import", img); err != nil {
+		t.Fatal(err)
+	}
+
+	ports := []int{freePort(t, "tcp"), freePort(t, "tcp")}
+	for ports[1] == ports[0] {
+		ports[1] = freePort(t, "tcp")
+	}
+	names := []string{fmt.Sprintf("web-a-%d", os.Getpid()), fmt.Sprintf("web-b-%d", os.Getpid())}
+	for i, name := range names {
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			n.run(ctx, "rm", "-f", name)
+		})
+		n.must(t, "run", "-d", "--runtime", shimRuntime, "--net", n.network, "-p", fmt.Sprintf("127.0.0.1:%d:3000", ports[i]), "--name", name, ref)
+	}
+	for i, name := range names {
+		n.waitLogs(t, name, "listening 3000\n")
+		resp, err := rawHTTPGet(fmt.Sprintf("127.0.0.1:%d", ports[i]), "/"+name)
+		if err != nil || !strings.HasPrefix(resp, "HTTP/1.0 200") || !strings.HasSuffix(resp, "hello /"+name) {
+			t.Errorf("GET 127.0.0.1:%d/%s: %v\n%s", ports[i], name, err, resp)
+		}
+	}
+	if rules := dnatRules(t, ports); len(rules) != 2 {
+		t.Errorf("DNAT rules for ports %v while running: %q, want one each", ports, rules)
+	}
+
+	// stop (SIGTERM) and rm of the first, rm -f of the running second.
+	n.must(t, "stop", "-t", "5", names[0])
+	if ps := n.must(t, "ps", "-a", "--format", "{{.Names}} {{.Status}}"); !strings.Contains(ps, names[0]+" Exited") {
+		t.Errorf("nerdctl ps -a after stop:\n%s", ps)
+	}
+	n.must(t, "rm", names[0])
+	n.must(t, "rm", "-f", names[1])
+	if ps := n.must(t, "ps", "-a", "-q"); ps != "" {
+		t.Errorf("containers left after rm: %s", ps)
+	}
+	if rules := dnatRules(t, ports); len(rules) != 0 {
+		t.Errorf("DNAT rules left after rm -f:\n%s", strings.Join(rules, "\n"))
+	}
+	for _, p := range ports {
+		if _, err := rawHTTPGet(fmt.Sprintf("127.0.0.1:%d", p), "/"); err == nil {
+			t.Errorf("127.0.0.1:%d still answers after rm", p)
+		}
+	}
+}
+
+func (n *nerdctlEnv) waitLogs(t *testing.T, name, want string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, _, err := n.run(ctx, "logs", name)
+		cancel()
+		if strings.Contains(out, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nerdctl logs %s lacks %q after 1m (%v):\n%s\ndaemon log:\n%s", name, want, err, out, n.d.TailLog())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// dnatRules lists the nat table's DNAT rules for the given host ports.
+func dnatRules(t *testing.T, ports []int) []string {
+	t.Helper()
+	out, err := exec.Command("iptables-save", "-t", "nat").Output()
+	if err != nil {
+		t.Fatalf("iptables-save: %v", err)
+	}
+	var rules []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if !strings.Contains(l, "DNAT") {
+			continue
+		}
+		for _, p := range ports {
+			if strings.Contains(l, fmt.Sprintf("--dport %d ", p)) {
+				rules = append(rules, l)
+			}
+		}
+	}
+	return rules
+}
