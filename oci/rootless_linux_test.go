@@ -25,11 +25,11 @@ import (
 
 // The rootless tests need a caller without root. CI runs as root, so
 // TestRootless copies this test binary and the guest into a directory
-// everyone can read and runs TestRootlessInner in it as nobody (uid
-// 65534); run directly as a non-root user, TestRootlessInner runs itself.
+// everyone can read and runs the inner test in it as nobody (uid
+// 65534); run directly as a non-root user, the inner test runs itself.
 
 // rootlessEnv names the directory of the inner test's files (the guest,
-// its state, cache and a ports file); set only for TestRootlessInner.
+// its state, cache and a ports file); set only for the inner test.
 const rootlessEnv = "WASMRUN_OCI_ROOTLESS_DIR"
 
 const nobody = 65534
@@ -69,17 +69,19 @@ func copyTo(t *testing.T, src, dst string, mode os.FileMode) {
 	}
 }
 
-// TestRootless runs TestRootlessInner as nobody.
+// TestRootless runs testRootlessInner as nobody: as root it re-runs this
+// test in a copy of the test binary as nobody, where rootlessEnv is set.
 func TestRootless(t *testing.T) {
 	if os.Getenv(rootlessEnv) != "" {
-		t.Skip("inner run")
+		testRootlessInner(t)
+		return
 	}
 	userNamespacesOK(t)
 	dir := worldDir(t)
 	copyTo(t, guests.Go(t, "netapp"), filepath.Join(dir, "netapp.wasm"), 0o644)
 	if os.Geteuid() != 0 {
 		t.Setenv(rootlessEnv, dir)
-		t.Run("inner", TestRootlessInner)
+		t.Run("inner", testRootlessInner)
 		return
 	}
 	self, err := os.Executable()
@@ -88,28 +90,28 @@ func TestRootless(t *testing.T) {
 	}
 	bin := filepath.Join(dir, "oci.test")
 	copyTo(t, self, bin, 0o755)
-	cmd := exec.Command(bin, "-test.run=^TestRootlessInner$", "-test.v", "-test.count=1")
+	cmd := exec.Command(bin, "-test.run=^TestRootless$", "-test.v", "-test.count=1")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), rootlessEnv+"="+dir, "HOME="+dir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
 	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestRootlessInner") {
-		t.Fatalf("TestRootlessInner as uid %d: %v\n%s", nobody, err, out)
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestRootless") {
+		t.Fatalf("inner TestRootless as uid %d: %v\n%s", nobody, err, out)
 	}
-	t.Logf("TestRootlessInner as uid %d:\n%s", nobody, out)
+	t.Logf("inner TestRootless as uid %d:\n%s", nobody, out)
 }
 
-// TestRootlessInner (run by TestRootless, as a user without root): a
+// testRootlessInner (run by TestRootless, as a user without root): a
 // container of a spec that asks for a new namespace gets its own user and
 // network namespace; a forward through the userspace forwarder reaches
 // the guest's port on its loopback; the forward ends with the process.
-func TestRootlessInner(t *testing.T) {
+func testRootlessInner(t *testing.T) {
 	dir := os.Getenv(rootlessEnv)
 	if dir == "" {
 		t.Skip("run by TestRootless")
 	}
 	if os.Geteuid() == 0 {
-		t.Fatal("TestRootlessInner runs as root")
+		t.Fatal("the inner rootless test runs as root")
 	}
 	rt := &Runtime{Root: filepath.Join(dir, "state"), Log: t.Logf}
 	port := freeTCPPort(t)
