@@ -53,6 +53,7 @@ bench: deps build
 	./bench/run.sh
 	./bench/sockets.sh
 	./bench/isolation.sh
+	./bench/languages.sh
 
 # Language runtimes (WASI interpreters) into bin/runtimes; cached.
 runtimes:

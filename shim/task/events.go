@@ -2,6 +2,8 @@ package task
 
 import (
 	"context"
+	"sync"
+	"time"
 
 	"github.com/containerd/containerd/v2/core/events"
 	"github.com/containerd/log"
@@ -11,7 +13,8 @@ import (
 // queued, so TaskCreate, TaskStart, TaskExit and TaskDelete of a task
 // reach containerd in that order.
 type eventQueue struct {
-	ch chan queued
+	ch      chan queued
+	pending sync.WaitGroup // queued and not yet published
 }
 
 type queued struct {
@@ -26,9 +29,28 @@ func newEventQueue(ctx context.Context, p events.Publisher) *eventQueue {
 			if err := p.Publish(ctx, e.topic, e.event); err != nil {
 				log.G(ctx).WithError(err).WithField("topic", e.topic).Error("publish event")
 			}
+			q.pending.Done()
 		}
 	}()
 	return q
 }
 
-func (q *eventQueue) publish(topic string, e events.Event) { q.ch <- queued{topic, e} }
+func (q *eventQueue) publish(topic string, e events.Event) {
+	q.pending.Add(1)
+	q.ch <- queued{topic, e}
+}
+
+// drain waits until every queued event has been handed to containerd, or
+// until timeout: at shutdown, right after Delete, TaskDelete is still in
+// the queue, and a shim that exits first loses it.
+func (q *eventQueue) drain(timeout time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		q.pending.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+	}
+}

@@ -51,7 +51,10 @@ func newService(ctx context.Context, p shim.Publisher, sd shutdown.Service, grpc
 		net:         networkManager(ctx, NetworkConfig{}),
 		tasks:       map[string]*task{},
 	}
-	sd.RegisterCallback(func(context.Context) error { return p.Close() })
+	sd.RegisterCallback(func(context.Context) error {
+		s.events.drain(5 * time.Second)
+		return p.Close()
+	})
 	return s, nil
 }
 
