@@ -48,12 +48,13 @@ demo: deps build
 
 # Benchmarks: ratios measured in one run against native/libcni baselines,
 # written to bench/README.md (start-up), bench/sockets.md and
-# bench/isolation.md. Never asserted.
+# bench/isolation.md, bench/languages.md and bench/shim.md. Never asserted.
 bench: deps build
 	./bench/run.sh
 	./bench/sockets.sh
 	./bench/isolation.sh
 	./bench/languages.sh
+	./bench/shim.sh
 
 # Language runtimes (WASI interpreters) into bin/runtimes; cached.
 runtimes:
