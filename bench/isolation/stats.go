@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"slices"
+	"github.com/wasmrun/wasmrun/bench/internal/stats"
 	"time"
 )
 
@@ -25,38 +25,7 @@ func (s *series) total() []time.Duration {
 	return out
 }
 
-func median(d []time.Duration) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func mean(d []time.Duration) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	var sum time.Duration
-	for _, x := range d {
-		sum += x
-	}
-	return sum / time.Duration(len(d))
-}
-
 // ms formats d in milliseconds with a precision that suits its size.
-func ms(d time.Duration) string {
-	f := float64(d) / 1e6
-	if f < 10 {
-		return fmt.Sprintf("%.2f ms", f)
-	}
-	return fmt.Sprintf("%.1f ms", f)
-}
-
 // medMean formats "median (mean)".
 func medMean(d []time.Duration) string {
 	return ms(median(d)) + " (" + ms(mean(d)) + ")"
@@ -68,3 +37,9 @@ func ratio(x, base time.Duration) string {
 	}
 	return fmt.Sprintf("%.2fx", float64(x)/float64(base))
 }
+
+var (
+	median = stats.Median
+	mean   = stats.Mean
+	ms     = stats.Ms
+)
