@@ -24,27 +24,10 @@ func init() {
 //
 // Errors: as pollOneoff. POSIX: epoll_wait with EPOLLET.
 func epollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.Errno {
-	in, out, n, resultN := uint32(p[0]), uint32(p[1]), uint32(p[2]), uint32(p[3])
-	if n == 0 {
-		return sys.EINVAL
-	}
 	mem := mod.Memory()
-	if uint64(n)*subscriptionLen > uint64(mem.Size()) {
-		return sys.EFAULT
-	}
-	inBuf, ok := mem.Read(in, n*subscriptionLen)
-	if !ok {
-		return sys.EFAULT
-	}
-	outBuf, ok := mem.Read(out, n*eventLen)
-	if !ok {
-		return sys.EFAULT
-	}
-	if _, ok := mem.Read(resultN, 4); !ok {
-		return sys.EFAULT
-	}
-	if n > maxSubscriptions {
-		return sys.EINVAL
+	inBuf, outBuf, n, resultN, errno := pollArgs(mem, p)
+	if errno != 0 {
+		return errno
 	}
 	subs, _, immediate, errno := h.decodeSubscriptions(inBuf, n)
 	if errno != 0 {

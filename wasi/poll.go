@@ -92,27 +92,10 @@ type pollSub struct {
 // tag or clock flags; EFAULT when in, out or nevents is out of bounds
 // (checked before waiting; nothing is written then). POSIX: ppoll.
 func pollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.Errno {
-	in, out, n, resultN := uint32(p[0]), uint32(p[1]), uint32(p[2]), uint32(p[3])
-	if n == 0 {
-		return sys.EINVAL
-	}
 	mem := mod.Memory()
-	if uint64(n)*subscriptionLen > uint64(mem.Size()) {
-		return sys.EFAULT
-	}
-	inBuf, ok := mem.Read(in, n*subscriptionLen)
-	if !ok {
-		return sys.EFAULT
-	}
-	outBuf, ok := mem.Read(out, n*eventLen)
-	if !ok {
-		return sys.EFAULT
-	}
-	if _, ok := mem.Read(resultN, 4); !ok {
-		return sys.EFAULT
-	}
-	if n > maxSubscriptions {
-		return sys.EINVAL
+	inBuf, outBuf, n, resultN, errno := pollArgs(mem, p)
+	if errno != 0 {
+		return errno
 	}
 
 	subs, fds, immediate, errno := h.decodeSubscriptions(inBuf, n)
@@ -266,4 +249,32 @@ func endOnDone(ctx context.Context) {
 		code = wsys.ExitCodeDeadlineExceeded
 	}
 	panic(wsys.NewExitError(code))
+}
+
+// pollArgs decodes (in, out, nsubscriptions, result.nevents) of
+// poll_oneoff and epoll_oneoff: views of the subscriptions and of the
+// events, checked before anything waits so a fault writes nothing.
+func pollArgs(mem api.Memory, p []uint64) (inBuf, outBuf []byte, n, resultN uint32, errno sys.Errno) {
+	in, out := uint32(p[0]), uint32(p[1])
+	n, resultN = uint32(p[2]), uint32(p[3])
+	if n == 0 {
+		return nil, nil, 0, 0, sys.EINVAL
+	}
+	if uint64(n)*subscriptionLen > uint64(mem.Size()) {
+		return nil, nil, 0, 0, sys.EFAULT
+	}
+	inBuf, ok := mem.Read(in, n*subscriptionLen)
+	if !ok {
+		return nil, nil, 0, 0, sys.EFAULT
+	}
+	if outBuf, ok = mem.Read(out, n*eventLen); !ok {
+		return nil, nil, 0, 0, sys.EFAULT
+	}
+	if _, ok := mem.Read(resultN, 4); !ok {
+		return nil, nil, 0, 0, sys.EFAULT
+	}
+	if n > maxSubscriptions {
+		return nil, nil, 0, 0, sys.EINVAL
+	}
+	return inBuf, outBuf, n, resultN, sys.ESUCCESS
 }
