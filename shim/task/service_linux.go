@@ -110,6 +110,15 @@ func (s *service) get(id string) (*task, error) {
 	return t, nil
 }
 
+// getTask is get for a request that names the task's process: wasmrun
+// tasks have no exec processes, so an exec id is not found.
+func (s *service) getTask(id, execID string) (*task, error) {
+	if err := noExec(execID); err != nil {
+		return nil, err
+	}
+	return s.get(id)
+}
+
 func noExec(execID string) error {
 	if execID != "" {
 		return fmt.Errorf("exec processes are not supported by wasmrun (exec id %q): %w", execID, errdefs.ErrNotFound)
@@ -271,10 +280,7 @@ func (s *service) watch(t *task) {
 
 // Start lets the guest run.
 func (s *service) Start(ctx context.Context, r *taskapi.StartRequest) (*taskapi.StartResponse, error) {
-	if err := noExec(r.ExecID); err != nil {
-		return nil, err
-	}
-	t, err := s.get(r.ID)
+	t, err := s.getTask(r.ID, r.ExecID)
 	if err != nil {
 		return nil, err
 	}
@@ -300,10 +306,7 @@ func (s *service) Start(ctx context.Context, r *taskapi.StartRequest) (*taskapi.
 // Kill sends a signal to the task process (all=true is the same: a task is
 // one process).
 func (s *service) Kill(ctx context.Context, r *taskapi.KillRequest) (*emptypb.Empty, error) {
-	if err := noExec(r.ExecID); err != nil {
-		return nil, err
-	}
-	t, err := s.get(r.ID)
+	t, err := s.getTask(r.ID, r.ExecID)
 	if err != nil {
 		return nil, err
 	}
@@ -320,10 +323,7 @@ func (s *service) Kill(ctx context.Context, r *taskapi.KillRequest) (*emptypb.Em
 
 // Wait blocks until the task process exits.
 func (s *service) Wait(ctx context.Context, r *taskapi.WaitRequest) (*taskapi.WaitResponse, error) {
-	if err := noExec(r.ExecID); err != nil {
-		return nil, err
-	}
-	t, err := s.get(r.ID)
+	t, err := s.getTask(r.ID, r.ExecID)
 	if err != nil {
 		return nil, err
 	}
@@ -337,10 +337,7 @@ func (s *service) Wait(ctx context.Context, r *taskapi.WaitRequest) (*taskapi.Wa
 
 // State reports the task's status.
 func (s *service) State(ctx context.Context, r *taskapi.StateRequest) (*taskapi.StateResponse, error) {
-	if err := noExec(r.ExecID); err != nil {
-		return nil, err
-	}
-	t, err := s.get(r.ID)
+	t, err := s.getTask(r.ID, r.ExecID)
 	if err != nil {
 		return nil, err
 	}
@@ -366,10 +363,7 @@ func (s *service) State(ctx context.Context, r *taskapi.StateRequest) (*taskapi.
 // Delete removes a stopped (or never started) task: namespace, cgroup,
 // rootfs mount, state; poststop hooks; TaskDelete.
 func (s *service) Delete(ctx context.Context, r *taskapi.DeleteRequest) (*taskapi.DeleteResponse, error) {
-	if err := noExec(r.ExecID); err != nil {
-		return nil, err
-	}
-	t, err := s.get(r.ID)
+	t, err := s.getTask(r.ID, r.ExecID)
 	if err != nil {
 		return nil, err
 	}
@@ -431,10 +425,7 @@ func (s *service) Pids(ctx context.Context, r *taskapi.PidsRequest) (*taskapi.Pi
 
 // CloseIO closes the guest's stdin.
 func (s *service) CloseIO(ctx context.Context, r *taskapi.CloseIORequest) (*emptypb.Empty, error) {
-	if err := noExec(r.ExecID); err != nil {
-		return nil, err
-	}
-	t, err := s.get(r.ID)
+	t, err := s.getTask(r.ID, r.ExecID)
 	if err != nil {
 		return nil, err
 	}
