@@ -3,6 +3,7 @@ package wasi
 import (
 	"bytes"
 	"encoding/binary"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -304,6 +305,75 @@ func TestFdFdstatSetFlags(t *testing.T) {
 	h.expectErrno(sys.EBADF, "fd_fdstat_set_flags", 99, 0)
 	h.expectErrno(sys.ESUCCESS, "fd_fdstat_set_rights", fd, uint64(sys.RightFdRead), 0)
 	h.expectErrno(sys.ENOTCAPABLE, "fd_fdstat_set_flags", fd, 0)
+}
+
+// APPEND on stdio must not change the host's file description, which the
+// host (and the shell that redirected it) shares: it is emulated per write.
+func TestFdFdstatSetFlagsSharedStdio(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out")
+	if err := os.WriteFile(path, []byte("abc"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	h := newHarness(t, Config{Stdout: out})
+	hostFlags := func() int {
+		fl, err := unix.FcntlInt(out.Fd(), unix.F_GETFL, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fl
+	}
+	write := func(fn string, s string, extra ...uint64) {
+		t.Helper()
+		h.writeString(fsBuf, s)
+		h.writeIovecs(fsIovs, [2]uint32{fsBuf, uint32(len(s))})
+		args := append([]uint64{1, fsIovs, 1}, extra...)
+		h.expectErrno(sys.ESUCCESS, fn, append(args, 100)...)
+	}
+	expectFile := func(want string) {
+		t.Helper()
+		if b, _ := os.ReadFile(path); string(b) != want {
+			t.Errorf("file is %q, want %q", b, want)
+		}
+	}
+
+	h.expectErrno(sys.ESUCCESS, "fd_fdstat_set_flags", 1, uint64(sys.FdflagAppend))
+	if hostFlags()&unix.O_APPEND != 0 {
+		t.Fatal("fd_fdstat_set_flags(APPEND) on stdout set O_APPEND on the host's description")
+	}
+	h.expectErrno(sys.ESUCCESS, "fd_fdstat_get", 1, 100)
+	h.expectMem(102, []byte{byte(sys.FdflagAppend), 0})
+	if _, err := out.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	write("fd_write", "Z")
+	expectFile("abcZ")
+	write("fd_pwrite", "P", 0) // appends regardless of the offset, as Linux does
+	expectFile("abcZP")
+
+	h.expectErrno(sys.ESUCCESS, "fd_fdstat_set_flags", 1, 0)
+	if _, err := out.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	write("fd_write", "Y")
+	expectFile("YbcZP")
+
+	// A description the host opened for appending (the shell's >>) is
+	// reported as APPEND, and cannot stop appending.
+	app, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	h2 := newHarness(t, Config{Stdout: app})
+	h2.expectErrno(sys.ESUCCESS, "fd_fdstat_get", 1, 100)
+	h2.expectMem(102, []byte{byte(sys.FdflagAppend), 0})
+	h2.expectErrno(sys.ENOTSUP, "fd_fdstat_set_flags", 1, 0)
+	h2.expectErrno(sys.ESUCCESS, "fd_fdstat_set_flags", 1, uint64(sys.FdflagAppend|sys.FdflagNonblock))
 }
 
 func TestFdFdstatSetRights(t *testing.T) {

@@ -112,6 +112,10 @@ type File struct {
 	// Flags are the fdflags the guest sees; NONBLOCK on non-sockets is
 	// emulated (the host descriptor may be shared with other processes).
 	Flags Fdflags
+	// Shared marks a duplicate of a descriptor the host process (and maybe
+	// its parent shell) also uses, like stdio. Its file status flags are
+	// never changed: APPEND is emulated per write.
+	Shared bool
 	// RightsBase and RightsInheriting are reported by fd_fdstat_get.
 	RightsBase, RightsInheriting Rights
 	// Preopen is the guest name of a preopened directory ("" otherwise).

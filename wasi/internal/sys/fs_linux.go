@@ -186,6 +186,16 @@ func (s *System) SetFlags(fd int32, flags Fdflags) Errno {
 	if err != nil {
 		return ErrnoFromError(err)
 	}
+	if f.Shared {
+		// Changing the shared file description would change it for the
+		// host too; APPEND is emulated by Write instead. A description
+		// the host opened for appending cannot stop appending.
+		if flags&FdflagAppend == 0 && host&unix.O_APPEND != 0 {
+			return ENOTSUP
+		}
+		f.Flags = flags
+		return ESUCCESS
+	}
 	want := host &^ unix.O_APPEND
 	if flags&FdflagAppend != 0 {
 		want |= unix.O_APPEND
@@ -299,7 +309,8 @@ func (s *System) Pwrite(fd int32, bufs [][]byte, off uint64) (uint32, Errno) {
 		return 0, errno
 	}
 	var n int
-	err := retry(func() (err error) { n, err = unix.Pwritev(f.Fd, bufs, o); return err })
+	rwf := f.rwfAppend()
+	err := retry(func() (err error) { n, err = unix.Pwritev2(f.Fd, bufs, o, rwf); return err })
 	return uint32(max(n, 0)), ErrnoFromError(err)
 }
 

@@ -34,8 +34,22 @@ func (s *System) Write(fd int32, bufs [][]byte) (uint32, Errno) {
 	if errno := f.wouldBlock(unix.POLLOUT); errno != 0 {
 		return 0, errno
 	}
+	if rwf := f.rwfAppend(); rwf != 0 {
+		var n int
+		err := retry(func() (err error) { n, err = unix.Pwritev2(f.Fd, bufs, -1, rwf); return err })
+		return uint32(max(n, 0)), ErrnoFromError(err)
+	}
 	n, err := writev(f.Fd, bufs)
 	return uint32(n), ErrnoFromError(err)
+}
+
+// rwfAppend is RWF_APPEND when the guest set APPEND on a shared regular file,
+// whose host description is left alone: each write appends on its own.
+func (f *File) rwfAppend() int {
+	if f.Shared && f.Flags&FdflagAppend != 0 && f.Type == FiletypeRegularFile {
+		return unix.RWF_APPEND
+	}
+	return 0
 }
 
 // wouldBlock returns EAGAIN when f is non-blocking for the guest, is not a

@@ -78,7 +78,11 @@ func stdioFile(f *os.File) (*File, error) {
 		// A redirected stdio file is still used as a stream by the guest.
 		base |= RightsStream
 	}
-	return &File{Fd: fd, Type: t, RightsBase: base, RightsInheriting: inh}, nil
+	file := &File{Fd: fd, Type: t, RightsBase: base, RightsInheriting: inh, Shared: f != nil}
+	if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil && fl&unix.O_APPEND != 0 {
+		file.Flags |= FdflagAppend // e.g. the shell's >>
+	}
+	return file, nil
 }
 
 // HostFiletype reports the preview1 filetype of a host descriptor. Pipes and
