@@ -3,6 +3,7 @@ package wasi
 import (
 	"net"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -57,6 +58,61 @@ func TestSockNonblockingConnect(t *testing.T) {
 		}
 		h.expectErrno(0, "fd_close", fd)
 	}
+}
+
+// TestSockPollLeavesError: poll_oneoff reports a socket's pending error as
+// an event error without consuming it, so the guest's SO_ERROR read (after a
+// refused non-blocking connect) or its next recv (after a reset) still gets
+// the real error, as with poll(2).
+func TestSockPollLeavesError(t *testing.T) {
+	h := newHarness(t, Config{})
+	soError := func(fd uint64) sys.Errno {
+		t.Helper()
+		h.writeU32(pN, 0xaaaaaaaa)
+		h.expectErrno(0, "sock_getsockopt", fd, sys.SolSocket, sys.SoError, pN, 4)
+		return sys.Errno(h.u32(pN))
+	}
+
+	fd := h.sockOpen(sys.AFInet4, sys.SockStream)
+	h.expectErrno(0, "fd_fdstat_set_flags", fd, uint64(sys.FdflagNonblock))
+	h.putAddrV1(ip4Loopback)
+	if errno := h.call("sock_connect", fd, pAddr, uint64(sockFreePort(t))); errno != sys.EINPROGRESS {
+		t.Fatalf("non-blocking connect to a closed port = %v, want EINPROGRESS", errno)
+	}
+	for range 2 { // polling twice must not lose it either
+		if errno := h.poll(fdSub(1, eventtypeFdWrite, int32(fd)), clockSub(2, clockMonotonic, uint64(10*time.Second), 0)); errno != 0 {
+			t.Fatalf("poll_oneoff: %v", errno)
+		}
+		if got := h.u32(pollNevents); got != 1 || uint16(h.u32(pollOut+8)) == 0 {
+			t.Fatalf("want one event with an error for a refused connect, got %d events, error %d", got, uint16(h.u32(pollOut+8)))
+		}
+	}
+	if got := soError(fd); got != sys.ECONNREFUSED {
+		t.Errorf("SO_ERROR after poll = %v, want ECONNREFUSED", got)
+	}
+	if got := soError(fd); got != 0 {
+		t.Errorf("second SO_ERROR = %v, want 0 (reading it clears it)", got)
+	}
+
+	// A reset connection: the event carries an error and recv gets ECONNRESET.
+	l, port := h.listen4()
+	conn := h.sockOpen(sys.AFInet4, sys.SockStream)
+	h.putAddrV1(ip4Loopback)
+	h.expectErrno(0, "sock_connect", conn, pAddr, uint64(port))
+	h.expectErrno(0, "sock_accept", l, 0, pFD)
+	peer, _ := h.sys.Lookup(int32(h.u32(pFD)))
+	if err := unix.SetsockoptLinger(peer.Fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}); err != nil {
+		t.Fatal(err)
+	}
+	h.expectErrno(0, "fd_close", uint64(h.u32(pFD))) // sends RST
+	if errno := h.poll(fdSub(3, eventtypeFdRead, int32(conn)), clockSub(4, clockMonotonic, uint64(10*time.Second), 0)); errno != 0 {
+		t.Fatalf("poll_oneoff: %v", errno)
+	}
+	if got := h.u64(pollOut); h.u32(pollNevents) != 1 || got != 3 || uint16(h.u32(pollOut+8)) == 0 {
+		t.Fatalf("want one read event with an error for a reset, got %d events (userdata %d, error %d)", h.u32(pollNevents), got, uint16(h.u32(pollOut+8)))
+	}
+	h.sendBuf("xxxx")
+	h.expectErrno(sys.ECONNRESET, "sock_recv", conn, pIov, 1, 0, pN, pFlags)
 }
 
 func TestSockOptions(t *testing.T) {

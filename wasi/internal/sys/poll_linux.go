@@ -309,21 +309,18 @@ func (f *File) Readable() uint64 {
 
 // PollResult interprets the revents of a wait on f for reading or writing:
 // the bytes available (reads only), whether the peer hung up, and an error
-// to report to the guest: the pending socket error, EPIPE for a write to a
-// pipe without reader, EIO otherwise.
+// to report to the guest: EPIPE for a write to a pipe without reader, EIO
+// otherwise (as wasmtime does). A socket's pending error is left pending,
+// as poll(2) leaves it: the guest reads it with SO_ERROR, or gets it from
+// its next send or recv.
 func (f *File) PollResult(write bool, revents int16) (nbytes uint64, hangup bool, errno Errno) {
 	if revents&unix.POLLNVAL != 0 {
 		return 0, false, EBADF
 	}
 	hangup = revents&unix.POLLHUP != 0
 	if revents&unix.POLLERR != 0 {
-		if f.Type == FiletypeSocketStream || f.Type == FiletypeSocketDgram {
-			if e, err := unix.GetsockoptInt(f.Fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && e != 0 {
-				if f.Sock != nil {
-					f.Sock.soError = e // for the guest's getsockopt(SO_ERROR)
-				}
-				return 0, hangup, ErrnoFromError(unix.Errno(e))
-			}
+		if f.Sock != nil {
+			return 0, hangup, EIO
 		}
 		if write {
 			return 0, hangup, EPIPE

@@ -62,10 +62,6 @@ type Socket struct {
 	// hostPath is the host sun_path the socket was bound to, to map a
 	// datagram sender's address back to its guest name.
 	hostPath string
-	// soError is a pending socket error that PollResult read (reading
-	// SO_ERROR clears it on Linux), kept for the guest's own SO_ERROR read
-	// after a non-blocking connect.
-	soError int
 }
 
 // Addr is a socket address: an IP address and port, or a Unix path.

@@ -109,12 +109,6 @@ func (s *System) SockGetOpt(fd int32, level, name uint32) ([]byte, Errno) {
 		}
 		switch o.host {
 		case unix.SO_ERROR:
-			if f.Sock != nil {
-				if v == 0 {
-					v = f.Sock.soError // consumed by PollResult
-				}
-				f.Sock.soError = 0
-			}
 			v = int(ErrnoFromError(unix.Errno(v)))
 		case unix.SO_TYPE:
 			if v == unix.SOCK_DGRAM {
