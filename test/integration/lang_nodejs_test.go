@@ -400,7 +400,7 @@ dns.lookup('nosuch.wasmrun.test', (err) => console.log('unknown', err && err.cod
 	t.Run("dns-server", func(t *testing.T) {
 		dns := startDNSServer(t, map[string][]net.IP{dnsName: {net.ParseIP("127.0.0.42")}})
 		etc := t.TempDir()
-		writeFile(t, filepath.Join(etc, "resolv.conf"), "nameserver "+dnsServerIP+"\noptions timeout:5 attempts:2\n")
+		writeFile(t, filepath.Join(etc, "resolv.conf"), "nameserver "+dns.ip+"\noptions timeout:5 attempts:2\n")
 		writeFile(t, filepath.Join(etc, "hosts"), "127.0.0.1 localhost\n")
 		r := run(t, nil, nodeArgs(t, app, []string{"--resolv-conf", filepath.Join(etc, "resolv.conf"), "--hosts", filepath.Join(etc, "hosts")},
 			"/app/main.js", strings.TrimSuffix(dnsName, "."))...)

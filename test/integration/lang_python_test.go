@@ -93,12 +93,12 @@ func runPython(t testing.TB, app string, flags []string, args ...string) result 
 }
 
 // resolverFiles writes a hosts file and a resolv.conf whose nameserver is
-// the test DNS server's address (nothing answers there unless a test starts
-// it), so that no lookup can leave the machine.
-func resolverFiles(t testing.TB, hosts string) []string {
+// nameserver (a test DNS server's address, or noDNSServer), so that no
+// lookup can leave the machine.
+func resolverFiles(t testing.TB, hosts, nameserver string) []string {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "hosts"), hosts)
-	writeFile(t, filepath.Join(dir, "resolv.conf"), "nameserver "+dnsServerIP+"\noptions timeout:2 attempts:1\n")
+	writeFile(t, filepath.Join(dir, "resolv.conf"), "nameserver "+nameserver+"\noptions timeout:2 attempts:1\n")
 	return []string{"--hosts", filepath.Join(dir, "hosts"), "--resolv-conf", filepath.Join(dir, "resolv.conf")}
 }
 
@@ -339,7 +339,7 @@ func TestPythonSocketClient(t *testing.T) {
 	closed := freePort(t, "tcp")
 
 	app := pythonApp(t, map[string]string{"main.py": pythonClient})
-	flags := resolverFiles(t, "127.0.0.1 localhost\n127.0.0.1 server.wasmrun.test\n")
+	flags := resolverFiles(t, "127.0.0.1 localhost\n127.0.0.1 server.wasmrun.test\n", noDNSServer)
 	r := runPython(t, app, flags, "server.wasmrun.test", strconv.Itoa(tcpPort), strconv.Itoa(udpPort), strconv.Itoa(closed))
 	mustExit(t, r, 0)
 	for key, want := range map[string]string{
@@ -374,7 +374,7 @@ print("hostname", socket.gethostname())
 func TestPythonGetaddrinfo(t *testing.T) {
 	t.Parallel()
 	app := pythonApp(t, map[string]string{"main.py": pythonResolve})
-	flags := resolverFiles(t, "127.0.0.1 localhost\n127.0.0.42 only-in-hosts.wasmrun.test\n")
+	flags := resolverFiles(t, "127.0.0.1 localhost\n127.0.0.42 only-in-hosts.wasmrun.test\n", noDNSServer)
 	r := runPython(t, app, flags, "localhost", "only-in-hosts.wasmrun.test", "127.0.0.9")
 	mustExit(t, r, 0)
 	for key, want := range map[string]string{
@@ -394,7 +394,7 @@ func TestPythonDNS(t *testing.T) {
 	t.Parallel()
 	dns := startDNSServer(t, map[string][]net.IP{dnsName: {net.IPv4(127, 0, 0, 7)}})
 	app := pythonApp(t, map[string]string{"main.py": pythonResolve})
-	flags := resolverFiles(t, "127.0.0.1 localhost\n")
+	flags := resolverFiles(t, "127.0.0.1 localhost\n", dns.ip)
 	name := strings.TrimSuffix(dnsName, ".")
 	r := runPython(t, app, flags, name, "nosuch.wasmrun.test")
 	mustExit(t, r, 0)

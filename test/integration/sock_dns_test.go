@@ -2,11 +2,15 @@ package integration
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/wasmrun/wasmrun/internal/guests"
@@ -20,10 +24,13 @@ import (
 //     resolver on the host pointed at the same server by --resolv-conf.
 //
 // resolv.conf cannot name a port, so the server listens on port 53 of an
-// address of its own in 127.0.0.0/8; binding port 53 needs root.
+// address of its own in 127.0.0.0/8, picked at random so that two test runs
+// (or two tests) never share one; binding port 53 needs root.
 
 const (
-	dnsServerIP = "127.0.83.1"
+	// noDNSServer is a nameserver address no test server uses: lookups
+	// sent there fail at once and never leave the machine.
+	noDNSServer = "127.0.83.1"
 	dnsName     = "svc.wasmrun.test."
 )
 
@@ -31,6 +38,8 @@ const (
 // IPv4 addresses, AAAA for IPv6) and NXDOMAIN for anything else. It counts
 // the queries it answered.
 type dnsServer struct {
+	// ip is the server's address, for a resolv.conf nameserver line.
+	ip      string
 	pc      net.PacketConn
 	records map[string][]net.IP
 	queries atomic.Int32
@@ -41,11 +50,19 @@ func startDNSServer(t testing.TB, records map[string][]net.IP) *dnsServer {
 	if os.Geteuid() != 0 {
 		t.Skip("binding port 53 for the test DNS server needs root")
 	}
-	pc, err := net.ListenPacket("udp4", dnsServerIP+":53")
+	var ip string
+	var pc net.PacketConn
+	var err error
+	for range 20 {
+		ip = fmt.Sprintf("127.83.%d.%d", 1+rand.IntN(254), 1+rand.IntN(254))
+		if pc, err = net.ListenPacket("udp4", ip+":53"); !errors.Is(err, syscall.EADDRINUSE) {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatalf("start DNS server: %v", err)
 	}
-	s := &dnsServer{pc: pc, records: records}
+	s := &dnsServer{ip: ip, pc: pc, records: records}
 	t.Cleanup(func() { pc.Close() })
 	go s.serve()
 	return s
@@ -146,7 +163,7 @@ func TestSockGoDNS(t *testing.T) {
 	port := strings.TrimPrefix(l.Addr().String(), "127.0.0.1:")
 
 	etc := t.TempDir()
-	writeFile(t, filepath.Join(etc, "resolv.conf"), "nameserver "+dnsServerIP+"\noptions timeout:5 attempts:2\n")
+	writeFile(t, filepath.Join(etc, "resolv.conf"), "nameserver "+dns.ip+"\noptions timeout:5 attempts:2\n")
 	writeFile(t, filepath.Join(etc, "hosts"), "127.0.0.1 localhost\n")
 	target := strings.TrimSuffix(dnsName, ".") + ":" + port
 
