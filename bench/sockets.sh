@@ -240,14 +240,11 @@ What the numbers mean:
   switches, GC) running as WebAssembly, several times slower than native
   code; per request the guest makes one fd_read and one fd_write, so the HTTP
   ratio measures the guest's compute, not the socket layer. Both runtimes
-  compile with wazero, but wasmrun turns on wazero's \`WithCloseOnContextDone\`
-  (so that a running guest can be stopped), which compiles an indirect call
-  to an exit-code check into the head of every loop; wazero's CLI does that
-  only with \`-timeout\`. In a separate A/B on this machine (same load
-  client, fd3 guest, 16 connections), a wasmrun built with that option off
-  served 2.0-2.7x the HTTP requests/s of the default build, and
-  \`wazero run -timeout 1h\` about wasmrun's rate where plain \`wazero run\`
-  served up to 2x that.
+  compile with wazero and leave out its per-loop cancellation check
+  (\`WithCloseOnContextDone\`, which compiles an exit-code check into the head
+  of every loop): wasmrun stops its guests with signals instead, and wazero's
+  CLI turns the check on only with \`-timeout\`. With the check on, HTTP
+  guests served about half the requests/s.
 - clock_time_get reads CLOCK_MONOTONIC and CLOCK_REALTIME through the vDSO,
   as Go's runtime does: a Go guest reads the clock about 11 times per HTTP
   request, and a clock_gettime system call costs about 2.7 µs in this VM
