@@ -151,20 +151,10 @@ func fdFilestatSetTimes(_ context.Context, h *Host, _ api.Module, p []uint64) sy
 // FD_READ), EISDIR, ESPIPE (pipe, socket), EINVAL (offset above 2^63-1 or
 // too many iovecs), EFAULT. POSIX: preadv.
 func fdPread(_ context.Context, h *Host, mod api.Module, p []uint64) sys.Errno {
-	mem := mod.Memory()
-	resultN := uint32(p[4])
-	if _, ok := mem.Read(resultN, 4); !ok {
-		return sys.EFAULT
-	}
-	bufs, errno := readIovecs(mem, uint32(p[1]), uint32(p[2]))
-	if errno != 0 {
-		return errno
-	}
-	n, errno := h.sys.Pread(int32(p[0]), bufs, p[3])
-	if errno != 0 {
-		return errno
-	}
-	return writeU32(mem, resultN, n)
+	off := p[3]
+	return fdIO(mod.Memory(), func(fd int32, bufs [][]byte) (uint32, sys.Errno) {
+		return h.sys.Pread(fd, bufs, off)
+	}, []uint64{p[0], p[1], p[2], p[4]})
 }
 
 // fdPwrite writes the iovecs at offset without moving the position and
@@ -172,20 +162,10 @@ func fdPread(_ context.Context, h *Host, mod api.Module, p []uint64) sys.Errno {
 // is appended, as on Linux. Errors: as fdPread with FD_WRITE, plus ENOSPC,
 // EFBIG. POSIX: pwritev.
 func fdPwrite(_ context.Context, h *Host, mod api.Module, p []uint64) sys.Errno {
-	mem := mod.Memory()
-	resultN := uint32(p[4])
-	if _, ok := mem.Read(resultN, 4); !ok {
-		return sys.EFAULT
-	}
-	bufs, errno := readIovecs(mem, uint32(p[1]), uint32(p[2]))
-	if errno != 0 {
-		return errno
-	}
-	n, errno := h.sys.Pwrite(int32(p[0]), bufs, p[3])
-	if errno != 0 {
-		return errno
-	}
-	return writeU32(mem, resultN, n)
+	off := p[3]
+	return fdIO(mod.Memory(), func(fd int32, bufs [][]byte) (uint32, sys.Errno) {
+		return h.sys.Pwrite(fd, bufs, off)
+	}, []uint64{p[0], p[1], p[2], p[4]})
 }
 
 // direntSize is the size of a preview1 dirent header: d_next u64 @0, d_ino

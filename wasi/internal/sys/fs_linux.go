@@ -278,26 +278,23 @@ func (s *System) SetTimes(fd int32, atim, mtim uint64, fst Fstflags) Errno {
 
 // Pread reads into bufs at off without moving the file position (preadv).
 func (s *System) Pread(fd int32, bufs [][]byte, off uint64) (uint32, Errno) {
-	f, errno := s.LookupRights(fd, RightFdRead)
-	if errno != 0 {
-		return 0, errno
-	}
-	if f.Type == FiletypeDirectory {
-		return 0, EISDIR
-	}
-	o, errno := offset(off)
-	if errno != 0 {
-		return 0, errno
-	}
-	var n int
-	err := retry(func() (err error) { n, err = unix.Preadv(f.Fd, bufs, o); return err })
-	return uint32(max(n, 0)), ErrnoFromError(err)
+	return s.positioned(fd, RightFdRead, off, func(f *File, o int64) (int, error) {
+		return unix.Preadv(f.Fd, bufs, o)
+	})
 }
 
 // Pwrite writes bufs at off without moving the file position (pwritev). As
 // on Linux, a descriptor opened with APPEND appends regardless of off.
 func (s *System) Pwrite(fd int32, bufs [][]byte, off uint64) (uint32, Errno) {
-	f, errno := s.LookupRights(fd, RightFdWrite)
+	return s.positioned(fd, RightFdWrite, off, func(f *File, o int64) (int, error) {
+		return unix.Pwritev2(f.Fd, bufs, o, f.rwfAppend())
+	})
+}
+
+// positioned runs op, a read or write at an offset, on fd after checking its
+// right and its type and converting the offset; it retries op after EINTR.
+func (s *System) positioned(fd int32, right Rights, off uint64, op func(*File, int64) (int, error)) (uint32, Errno) {
+	f, errno := s.LookupRights(fd, right)
 	if errno != 0 {
 		return 0, errno
 	}
@@ -309,8 +306,7 @@ func (s *System) Pwrite(fd int32, bufs [][]byte, off uint64) (uint32, Errno) {
 		return 0, errno
 	}
 	var n int
-	rwf := f.rwfAppend()
-	err := retry(func() (err error) { n, err = unix.Pwritev2(f.Fd, bufs, o, rwf); return err })
+	err := retry(func() (err error) { n, err = op(f, o); return err })
 	return uint32(max(n, 0)), ErrnoFromError(err)
 }
 

@@ -8,39 +8,38 @@ import (
 // non-blocking gets EAGAIN instead of waiting, even when the host
 // descriptor itself is blocking (it may be shared, like a terminal).
 func (s *System) Read(fd int32, bufs [][]byte) (uint32, Errno) {
-	f, errno := s.LookupRights(fd, RightFdRead)
-	if errno != 0 {
-		return 0, errno
-	}
-	if f.Type == FiletypeDirectory {
-		return 0, EISDIR
-	}
-	if errno := f.wouldBlock(unix.POLLIN); errno != 0 {
-		return 0, errno
-	}
-	n, err := readv(f.Fd, bufs)
-	return uint32(n), ErrnoFromError(err)
+	return s.stream(fd, RightFdRead, unix.POLLIN, func(f *File) (int, error) {
+		return unix.Readv(f.Fd, bufs)
+	})
 }
 
 // Write writes bufs to fd (writev), with the same non-blocking rule as Read.
 func (s *System) Write(fd int32, bufs [][]byte) (uint32, Errno) {
-	f, errno := s.LookupRights(fd, RightFdWrite)
+	return s.stream(fd, RightFdWrite, unix.POLLOUT, func(f *File) (int, error) {
+		if rwf := f.rwfAppend(); rwf != 0 {
+			return unix.Pwritev2(f.Fd, bufs, -1, rwf) // -1: at (and moving) the file position
+		}
+		return unix.Writev(f.Fd, bufs)
+	})
+}
+
+// stream runs op, a read or write at the file position, on fd after checking
+// its right and its type, and the guest's non-blocking mode for events; it
+// retries op after EINTR.
+func (s *System) stream(fd int32, right Rights, events int16, op func(*File) (int, error)) (uint32, Errno) {
+	f, errno := s.LookupRights(fd, right)
 	if errno != 0 {
 		return 0, errno
 	}
 	if f.Type == FiletypeDirectory {
 		return 0, EISDIR
 	}
-	if errno := f.wouldBlock(unix.POLLOUT); errno != 0 {
+	if errno := f.wouldBlock(events); errno != 0 {
 		return 0, errno
 	}
-	if rwf := f.rwfAppend(); rwf != 0 {
-		var n int
-		err := retry(func() (err error) { n, err = unix.Pwritev2(f.Fd, bufs, -1, rwf); return err })
-		return uint32(max(n, 0)), ErrnoFromError(err)
-	}
-	n, err := writev(f.Fd, bufs)
-	return uint32(n), ErrnoFromError(err)
+	var n int
+	err := retry(func() (err error) { n, err = op(f); return err })
+	return uint32(max(n, 0)), ErrnoFromError(err)
 }
 
 // rwfAppend is RWF_APPEND when the guest set APPEND on a shared regular file,
@@ -71,32 +70,5 @@ func (f *File) wouldBlock(events int16) Errno {
 			return EAGAIN
 		}
 		return ESUCCESS
-	}
-}
-
-// readv and writev retry on EINTR and treat a zero-length request as done.
-func readv(fd int, bufs [][]byte) (int, error) {
-	for {
-		n, err := unix.Readv(fd, bufs)
-		if err == unix.EINTR {
-			continue
-		}
-		if n < 0 {
-			n = 0
-		}
-		return n, err
-	}
-}
-
-func writev(fd int, bufs [][]byte) (int, error) {
-	for {
-		n, err := unix.Writev(fd, bufs)
-		if err == unix.EINTR {
-			continue
-		}
-		if n < 0 {
-			n = 0
-		}
-		return n, err
 	}
 }
