@@ -136,23 +136,50 @@ int socket(int domain, int type, int protocol) {
 	return fd;
 }
 
-int bind(int fd, const struct sockaddr *sa, socklen_t len) {
+/* A guest_addr is an address in the extension's form: the V2 buffer, the
+ * {buffer, length} pair the host functions take, pointing at it, and the
+ * port. */
+struct guest_addr {
 	uint8_t buf[WASISOCK_ADDR_LEN];
-	struct wasisock_addr a = {buf, sizeof(buf)};
+	struct wasisock_addr a;
 	uint32_t port;
-	int e = wasisock_encode(sa, len, buf, &port);
+};
+
+/* guest_init readies g for a host function that writes an address into
+ * it; until one does, g holds no address (all zeroes). */
+static void guest_init(struct guest_addr *g) {
+	memset(g->buf, 0, sizeof(g->buf));
+	g->a.buf = g->buf;
+	g->a.buf_len = sizeof(g->buf);
+	g->port = 0;
+}
+
+/* to_guest converts sa (of length len) into g for a host function that
+ * reads an address; it returns 0 or an errno. */
+static int to_guest(struct guest_addr *g, const struct sockaddr *sa, socklen_t len) {
+	guest_init(g);
+	return wasisock_encode(sa, len, g->buf, &g->port);
+}
+
+/* from_guest writes the address a host function left in g as a sockaddr
+ * into sa, truncated to *len, and sets *len to its full length. */
+static void from_guest(const struct guest_addr *g, struct sockaddr *sa, socklen_t *len) {
+	wasisock_decode(g->buf, g->port, sa, len);
+}
+
+int bind(int fd, const struct sockaddr *sa, socklen_t len) {
+	struct guest_addr g;
+	int e = to_guest(&g, sa, len);
 	if (e == 0)
-		e = wasisock_bind(fd, &a, port);
+		e = wasisock_bind(fd, &g.a, g.port);
 	return e ? wasisock_fail(e) : 0;
 }
 
 int connect(int fd, const struct sockaddr *sa, socklen_t len) {
-	uint8_t buf[WASISOCK_ADDR_LEN];
-	struct wasisock_addr a = {buf, sizeof(buf)};
-	uint32_t port;
-	int e = wasisock_encode(sa, len, buf, &port);
+	struct guest_addr g;
+	int e = to_guest(&g, sa, len);
 	if (e == 0)
-		e = wasisock_connect(fd, &a, port);
+		e = wasisock_connect(fd, &g.a, g.port);
 	return e ? wasisock_fail(e) : 0;
 }
 
@@ -161,32 +188,29 @@ int listen(int fd, int backlog) {
 	return e ? wasisock_fail(e) : 0;
 }
 
-int getsockname(int fd, struct sockaddr *__restrict sa, socklen_t *__restrict len) {
-	uint8_t buf[WASISOCK_ADDR_LEN];
-	struct wasisock_addr a = {buf, sizeof(buf)};
-	uint32_t port = 0;
+/* sockname is getsockname, or getpeername when peer is set. */
+static int sockname(int fd, struct sockaddr *sa, socklen_t *len, int peer) {
+	struct guest_addr g;
 	int e;
 	if (len == NULL)
 		return wasisock_fail(EFAULT);
-	e = wasisock_getlocaladdr(fd, &a, &port);
+	guest_init(&g);
+	if (peer)
+		e = wasisock_getpeeraddr(fd, &g.a, &g.port);
+	else
+		e = wasisock_getlocaladdr(fd, &g.a, &g.port);
 	if (e != 0)
 		return wasisock_fail(e);
-	wasisock_decode(buf, port, sa, len);
+	from_guest(&g, sa, len);
 	return 0;
 }
 
+int getsockname(int fd, struct sockaddr *__restrict sa, socklen_t *__restrict len) {
+	return sockname(fd, sa, len, 0);
+}
+
 int getpeername(int fd, struct sockaddr *__restrict sa, socklen_t *__restrict len) {
-	uint8_t buf[WASISOCK_ADDR_LEN];
-	struct wasisock_addr a = {buf, sizeof(buf)};
-	uint32_t port = 0;
-	int e;
-	if (len == NULL)
-		return wasisock_fail(EFAULT);
-	e = wasisock_getpeeraddr(fd, &a, &port);
-	if (e != 0)
-		return wasisock_fail(e);
-	wasisock_decode(buf, port, sa, len);
-	return 0;
+	return sockname(fd, sa, len, 1);
 }
 
 int accept4(int fd, struct sockaddr *__restrict sa, socklen_t *__restrict len, int flags) {
@@ -200,8 +224,9 @@ int accept4(int fd, struct sockaddr *__restrict sa, socklen_t *__restrict len, i
 	wasisock_forget_fd(nfd);
 	if (sa != NULL && len != NULL && getpeername(nfd, sa, len) != 0) {
 		/* The peer may already be gone: report an unnamed address. */
-		static const uint8_t none[WASISOCK_ADDR_LEN];
-		wasisock_decode(none, 0, sa, len);
+		struct guest_addr none;
+		guest_init(&none);
+		from_guest(&none, sa, len);
 	}
 	return nfd;
 }
@@ -212,38 +237,36 @@ int accept(int fd, struct sockaddr *__restrict sa, socklen_t *__restrict len) {
 
 ssize_t sendto(int fd, const void *data, size_t n, int flags,
 		const struct sockaddr *sa, socklen_t len) {
-	uint8_t buf[WASISOCK_ADDR_LEN];
-	struct wasisock_addr a = {buf, sizeof(buf)};
+	struct guest_addr g;
 	__wasi_ciovec_t iov = {data, n};
-	uint32_t port, written;
+	uint32_t written;
 	int e;
 	if (sa == NULL)
 		return send(fd, data, n, flags);
 	if (flags != 0)
 		return wasisock_fail(EOPNOTSUPP);
-	e = wasisock_encode(sa, len, buf, &port);
+	e = to_guest(&g, sa, len);
 	if (e == 0)
-		e = wasisock_send_to(fd, &iov, 1, &a, port, 0, &written);
+		e = wasisock_send_to(fd, &iov, 1, &g.a, g.port, 0, &written);
 	return e ? wasisock_fail(e) : (ssize_t)written;
 }
 
 ssize_t recvfrom(int fd, void *__restrict data, size_t n, int flags,
 		struct sockaddr *__restrict sa, socklen_t *__restrict len) {
-	uint8_t buf[WASISOCK_ADDR_LEN];
-	struct wasisock_addr a = {buf, sizeof(buf)};
+	struct guest_addr g;
 	__wasi_iovec_t iov = {data, n};
-	uint32_t port = 0, nread;
+	uint32_t nread;
 	uint16_t roflags;
 	int e;
 	if (sa == NULL || len == NULL)
 		return recv(fd, data, n, flags);
 	if (flags & ~(MSG_PEEK | MSG_WAITALL))
 		return wasisock_fail(EOPNOTSUPP);
-	memset(buf, 0, sizeof(buf));
-	e = wasisock_recv_from(fd, &iov, 1, &a, flags, &port, &nread, &roflags);
+	guest_init(&g);
+	e = wasisock_recv_from(fd, &iov, 1, &g.a, flags, &g.port, &nread, &roflags);
 	if (e != 0)
 		return wasisock_fail(e);
-	wasisock_decode(buf, port, sa, len);
+	from_guest(&g, sa, len);
 	return nread;
 }
 
