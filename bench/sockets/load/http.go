@@ -7,8 +7,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -17,48 +15,16 @@ import (
 // second. The client is a minimal HTTP/1.1 reader (status line, headers,
 // Content-Length body) so that it costs little next to the server.
 func httpLoad(addr string, conns int, d time.Duration) (float64, error) {
-	cs, err := dialAll(addr, conns)
-	if err != nil {
-		return 0, err
-	}
 	req := []byte("GET / HTTP/1.1\r\nHost: " + addr + "\r\nUser-Agent: wasmrun-bench\r\n\r\n")
-	var total atomic.Int64
-	errs := make(chan error, conns)
-	var wg sync.WaitGroup
-	start := time.Now()
-	end := start.Add(d)
-	for _, c := range cs {
-		wg.Add(1)
-		go func(c net.Conn) {
-			defer wg.Done()
-			defer c.Close()
-			c.SetDeadline(end)
-			r := bufio.NewReader(c)
-			n := int64(0)
-			defer func() { total.Add(n) }()
-			for time.Now().Before(end) {
-				if _, err := c.Write(req); err != nil {
-					errs <- ignoreDeadline(err)
-					return
-				}
-				if err := readResponse(r); err != nil {
-					errs <- ignoreDeadline(err)
-					return
-				}
-				n++
+	return roundsPerSecond(addr, conns, d, func(c net.Conn) func() error {
+		r := bufio.NewReader(c)
+		return func() error {
+			if _, err := c.Write(req); err != nil {
+				return err
 			}
-			errs <- nil
-		}(c)
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			return 0, err
+			return readResponse(r)
 		}
-	}
-	return float64(total.Load()) / elapsed.Seconds(), nil
+	})
 }
 
 // readResponse reads one 200 response with a Content-Length body.

@@ -14,6 +14,26 @@ const pingSize = 64
 // pingPong runs conns connections in parallel, each writing 64 bytes and
 // reading the 64-byte echo, for d. It returns round trips per second.
 func pingPong(addr string, conns int, d time.Duration) (float64, error) {
+	return roundsPerSecond(addr, conns, d, func(c net.Conn) func() error {
+		msg := make([]byte, pingSize)
+		buf := make([]byte, pingSize)
+		return func() error {
+			if _, err := c.Write(msg); err != nil {
+				return err
+			}
+			_, err := io.ReadFull(c, buf)
+			return err
+		}
+	})
+}
+
+// roundsPerSecond dials conns connections to addr and, on each in
+// parallel, runs rounds (a request and its whole reply) one after another
+// until d has passed. newRound is called once per connection and returns
+// the function that runs one round on it. It returns the completed rounds
+// per second of all connections together; the deadline that ends the
+// measurement is not an error, any other error of a round is.
+func roundsPerSecond(addr string, conns int, d time.Duration, newRound func(c net.Conn) func() error) (float64, error) {
 	cs, err := dialAll(addr, conns)
 	if err != nil {
 		return 0, err
@@ -29,16 +49,11 @@ func pingPong(addr string, conns int, d time.Duration) (float64, error) {
 			defer wg.Done()
 			defer c.Close()
 			c.SetDeadline(end)
-			msg := make([]byte, pingSize)
-			buf := make([]byte, pingSize)
+			round := newRound(c)
 			n := int64(0)
 			defer func() { total.Add(n) }()
 			for time.Now().Before(end) {
-				if _, err := c.Write(msg); err != nil {
-					errs <- ignoreDeadline(err)
-					return
-				}
-				if _, err := io.ReadFull(c, buf); err != nil {
+				if err := round(); err != nil {
 					errs <- ignoreDeadline(err)
 					return
 				}
