@@ -105,7 +105,11 @@ func run(t *tb, c config) {
 	if c.cacheDir != "" {
 		env = append(env, "WASMRUN_CACHE_DIR="+c.cacheDir)
 	}
-	d := testdaemon.Start(t, testdaemon.Containerd2(t), testdaemon.Options{PathDirs: []string{shimDir}, Env: env})
+	bin, err := testdaemon.FindContainerd2()
+	if err != nil {
+		t.Fatalf("%v (run scripts/install-containerd.sh)", err)
+	}
+	d := testdaemon.Start(t, bin, testdaemon.Options{PathDirs: []string{shimDir}, Env: env})
 	b := &bench{t: t, d: d, c: c}
 	// Anything left behind (a failed run) is removed before the daemon stops.
 	t.Cleanup(b.removeAll)

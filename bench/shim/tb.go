@@ -4,41 +4,58 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"testing"
+	"sync/atomic"
+
+	"github.com/wasmrun/wasmrun/internal/testdaemon"
 )
 
-// tb lets a plain program use internal/testdaemon, whose helpers take a
-// testing.TB: the embedded (nil) interface supplies the unexported method;
-// only the methods testdaemon calls are implemented. Fatal and Skip panic
-// with a benchFailure, which main recovers after running the cleanups.
+// tb is the testdaemon.TB of this program: logs go to stderr, Fatal and
+// Skip panic with a benchFailure, which main recovers after running the
+// cleanups.
 type tb struct {
-	testing.TB
 	mu       sync.Mutex
 	cleanups []func()
-	failed   bool
+	failed   atomic.Bool
 }
 
+var _ testdaemon.TB = (*tb)(nil)
+
+// benchFailure is the panic value of a failed run: the message to print.
 type benchFailure string
 
-func (t *tb) Helper()          {}
-func (t *tb) Cleanup(f func()) { t.cleanups = append(t.cleanups, f) }
-func (t *tb) Failed() bool     { return t.failed }
+func (t *tb) Helper()      {}
+func (t *tb) Failed() bool { return t.failed.Load() }
+
 func (t *tb) Logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench/shim: "+format+"\n", args...)
 }
-func (t *tb) Log(args ...any)                   { fmt.Fprintln(os.Stderr, append([]any{"bench/shim:"}, args...)...) }
+
 func (t *tb) Fatal(args ...any)                 { t.fail(fmt.Sprint(args...)) }
 func (t *tb) Fatalf(format string, args ...any) { t.fail(fmt.Sprintf(format, args...)) }
-func (t *tb) Skip(args ...any)                  { t.fail("skip: " + fmt.Sprint(args...)) }
-func (t *tb) Skipf(format string, args ...any)  { t.fail("skip: " + fmt.Sprintf(format, args...)) }
-func (t *tb) Errorf(format string, args ...any) {
-	t.failed = true
-	t.Logf(format, args...)
-}
+
+// Skip fails too: a benchmark that cannot run has no result.
+func (t *tb) Skip(args ...any) { t.fail("skip: " + fmt.Sprint(args...)) }
 
 func (t *tb) fail(msg string) {
-	t.failed = true
+	t.failed.Store(true)
 	panic(benchFailure(msg))
+}
+
+// Cleanup registers f to run at the end, last registered first.
+func (t *tb) Cleanup(f func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.cleanups = append(t.cleanups, f)
+}
+
+// TempDir returns a new directory, removed at the end.
+func (t *tb) TempDir() string {
+	dir, err := os.MkdirTemp("", "bench-shim")
+	if err != nil {
+		t.Fatalf("create temporary directory: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 // cleanup runs the registered cleanups, last first, once (from main or

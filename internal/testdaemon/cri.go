@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -61,7 +60,7 @@ func (c *CRI) config(version int) string {
 
 // toolPath finds tool name (installed by scripts/install-containerd.sh
 // into GOPATH/wasmrun-tools/DIRNAME, or $ENV) or skips the test.
-func toolPath(t testing.TB, env, dirName, name string) string {
+func toolPath(t TB, env, dirName, name string) string {
 	t.Helper()
 	dir := os.Getenv(env)
 	if dir == "" {
@@ -83,12 +82,12 @@ func goPath() string {
 }
 
 // CrictlPath returns crictl v1.37.0 or skips the test.
-func CrictlPath(t testing.TB) string {
+func CrictlPath(t TB) string {
 	return toolPath(t, "WASMRUN_CRICTL_DIR", "crictl-1.37.0", "crictl")
 }
 
 // NerdctlPath returns nerdctl v2.2.1 or skips the test.
-func NerdctlPath(t testing.TB) string {
+func NerdctlPath(t TB) string {
 	return toolPath(t, "WASMRUN_NERDCTL_DIR", "nerdctl-2.2.1", "nerdctl")
 }
 
@@ -130,7 +129,7 @@ func (d *Daemon) Crictl(ctx context.Context, crictl string, args ...string) (std
 
 // MustCrictl runs crictl and fails the test on error; it returns stdout
 // without surrounding space.
-func (d *Daemon) MustCrictl(t testing.TB, crictl string, args ...string) string {
+func (d *Daemon) MustCrictl(t TB, crictl string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -243,7 +242,7 @@ func WriteImage(path, ref string, files []ImageFile, entrypoint, cmd, env []stri
 
 // ImportImage writes an image (WriteImage) and imports it into namespace
 // ns of the daemon.
-func (d *Daemon) ImportImage(t testing.TB, ns, ref string, files []ImageFile, entrypoint, cmd, env []string) {
+func (d *Daemon) ImportImage(t TB, ns, ref string, files []ImageFile, entrypoint, cmd, env []string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "image.tar")
 	if err := WriteImage(path, ref, files, entrypoint, cmd, env); err != nil {
@@ -263,7 +262,7 @@ const BusyboxStatic = "/bin/busybox"
 // ImportSandboxImage imports a native pause image (busybox-static as
 // /bin/sleep, entrypoint `sleep infinity`) as ref into CRINamespace. It
 // skips the test when busybox-static is missing.
-func (d *Daemon) ImportSandboxImage(t testing.TB, ref string) {
+func (d *Daemon) ImportSandboxImage(t TB, ref string) {
 	t.Helper()
 	bb, err := os.ReadFile(BusyboxStatic)
 	if err != nil {

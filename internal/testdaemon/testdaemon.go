@@ -1,8 +1,8 @@
 // Package testdaemon starts private containerd daemons for tests: root,
 // state, sockets and config in a fresh directory, a PATH that puts the
 // binaries under test first, the daemon stopped and everything it started
-// killed at the end of the test. It is a test helper only (imported from
-// _test.go files).
+// killed at the end of the test. It is a test helper: imported from
+// _test.go files, and from bench/shim, which passes its own TB.
 //
 //	d := testdaemon.Start(t, testdaemon.Containerd2(t), testdaemon.Options{PathDirs: []string{shimDir}})
 //	out := d.MustCtr(t, "run", "--rm", ...)
@@ -35,6 +35,21 @@ import (
 	"time"
 )
 
+// TB is what the helpers need of a test. *testing.T and *testing.B satisfy
+// it; a plain program (bench/shim) implements it to start a daemon.
+// Fatal, Fatalf and Skip must not return: a test stops its goroutine, a
+// program panics or exits.
+type TB interface {
+	Helper()
+	Logf(format string, args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Skip(args ...any)
+	Failed() bool
+	Cleanup(f func())
+	TempDir() string
+}
+
 // Namespace is the containerd namespace tests use.
 const Namespace = "wasmrun-test"
 
@@ -53,7 +68,7 @@ type Binaries struct {
 // RequireEnv turns a missing daemon into a failure instead of a skip.
 const RequireEnv = "WASMRUN_REQUIRE_TOOLCHAINS"
 
-func missing(t testing.TB, format string, args ...any) {
+func missing(t TB, format string, args ...any) {
 	t.Helper()
 	msg := fmt.Sprintf(format, args...) + " (run scripts/install-containerd.sh)"
 	if os.Getenv(RequireEnv) != "" {
@@ -78,15 +93,27 @@ func Containerd2Dir() string {
 	return filepath.Join(gopath, "wasmrun-tools", "containerd-2.4.2")
 }
 
-// Containerd2 returns containerd 2.4.2 or skips the test.
-func Containerd2(t testing.TB) Binaries {
-	t.Helper()
+// FindContainerd2 returns containerd 2.4.2, or an error saying it is
+// not installed.
+func FindContainerd2() (Binaries, error) {
 	dir := Containerd2Dir()
 	b := Binaries{Name: "containerd-2.4.2", Containerd: filepath.Join(dir, "containerd"), Ctr: filepath.Join(dir, "ctr"), ConfigVersion: 3, Dir: dir}
 	for _, p := range []string{b.Containerd, b.Ctr} {
 		if _, err := os.Stat(p); err != nil {
-			missing(t, "containerd 2.4.2 is not installed: %v", err)
+			return b, fmt.Errorf("containerd 2.4.2 is not installed: %w", err)
 		}
+	}
+	return b, nil
+}
+
+// Containerd2 returns containerd 2.4.2 or skips the test. It and
+// Containerd16 take a testing.TB, not a TB: tests keep them as
+// func(testing.TB) Binaries values. A program calls FindContainerd2.
+func Containerd2(t testing.TB) Binaries {
+	t.Helper()
+	b, err := FindContainerd2()
+	if err != nil {
+		missing(t, "%v", err)
 	}
 	return b
 }
@@ -137,7 +164,7 @@ type Daemon struct {
 
 // Start starts a daemon and waits until it serves. Everything is removed
 // at the end of the test.
-func Start(t testing.TB, bin Binaries, opts Options) *Daemon {
+func Start(t TB, bin Binaries, opts Options) *Daemon {
 	t.Helper()
 	// A short directory: shim sockets live under it and unix socket paths
 	// are limited to 108 bytes.
@@ -185,7 +212,7 @@ func (d *Daemon) config(opts Options) string {
 	return b.String()
 }
 
-func (d *Daemon) start(t testing.TB) {
+func (d *Daemon) start(t TB) {
 	t.Helper()
 	logf, err := os.OpenFile(d.Log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
@@ -227,7 +254,7 @@ func (d *Daemon) start(t testing.TB) {
 
 // Stop stops the daemon (SIGTERM, then SIGKILL after 10 s). Shims and
 // their tasks keep running, as with a real restart.
-func (d *Daemon) Stop(t testing.TB) {
+func (d *Daemon) Stop(t TB) {
 	t.Helper()
 	if d.cmd == nil {
 		return
@@ -243,7 +270,7 @@ func (d *Daemon) Stop(t testing.TB) {
 }
 
 // Relaunch starts a stopped daemon again with the same config.
-func (d *Daemon) Relaunch(t testing.TB) {
+func (d *Daemon) Relaunch(t TB) {
 	t.Helper()
 	if d.cmd == nil {
 		d.start(t)
@@ -251,7 +278,7 @@ func (d *Daemon) Relaunch(t testing.TB) {
 }
 
 // Restart stops and starts the daemon with the same config.
-func (d *Daemon) Restart(t testing.TB) {
+func (d *Daemon) Restart(t TB) {
 	t.Helper()
 	d.Stop(t)
 	d.start(t)
@@ -278,7 +305,7 @@ func (d *Daemon) CtrCommand(ctx context.Context, args ...string) *exec.Cmd {
 }
 
 // MustCtr runs ctr and fails the test on error; it returns stdout.
-func (d *Daemon) MustCtr(t testing.TB, args ...string) string {
+func (d *Daemon) MustCtr(t TB, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -332,7 +359,7 @@ func isZombie(pid int) bool {
 	return i < 0 || len(s) < i+3 || s[i+2] == 'Z'
 }
 
-func (d *Daemon) cleanup(t testing.TB) {
+func (d *Daemon) cleanup(t TB) {
 	if t.Failed() {
 		t.Logf("%s log (tail):\n%s", d.Bin.Name, d.tailLog())
 	}
