@@ -120,7 +120,10 @@ clock around each call:
   1.0.0, bridge $BRIDGE_NAME, $SUBNET, same IPAM dir, same port mapping.
   Before timing, a connection to 127.0.0.1:HOSTPORT is checked to reach a
   listener inside the namespace, for ours and for plain. $BRIDGE runs each,
-  alternating which goes first. Ours also brings lo up; plain does not.
+  alternating which goes first, with one more namespace of ours held on the
+  bridge throughout (our teardown deletes the bridge with the last
+  namespace on it; held, neither side creates or deletes the bridge in the
+  loop). Ours also brings lo up; plain does not.
 
 *ready* is the time until the namespace can be used; medians with means in
 brackets (the means carry the machine's load spikes); ratios of the medians.

@@ -136,7 +136,7 @@ func (m *Manager) clearLeftover(ctx context.Context, name string) error {
 			return fmt.Errorf("create namespace %s: already exists, owned by running pid %d", name, st.OwnerPID)
 		}
 		m.cfg.Log("removing leftover namespace %s of pid %d", name, st.OwnerPID)
-		return m.teardown(ctx, name)
+		return m.teardownLocked(ctx, name)
 	case errors.Is(err, os.ErrNotExist):
 		if _, err := os.Lstat(path); err != nil {
 			return nil
@@ -161,8 +161,29 @@ func (m *Manager) clearLeftover(ctx context.Context, name string) error {
 const teardownTimeout = 2 * time.Minute
 
 // teardown removes namespace name using its state: CNI DEL (logged on
-// failure), namespace, state. No state and no namespace is a no-op.
+// failure), namespace, state, and the bridge when it was the last namespace
+// on it. No state and no namespace is a no-op. The state dir lock must not
+// be held (see teardownLocked).
 func (m *Manager) teardown(ctx context.Context, name string) error {
+	st, err := m.removeNamespace(ctx, name)
+	if st != nil {
+		m.releaseBridge(st)
+	}
+	return err
+}
+
+// teardownLocked is teardown for a caller that holds the state dir lock.
+func (m *Manager) teardownLocked(ctx context.Context, name string) error {
+	st, err := m.removeNamespace(ctx, name)
+	if st != nil {
+		m.releaseBridgeLocked(st)
+	}
+	return err
+}
+
+// removeNamespace is teardown but for the bridge: CNI DEL, namespace, state.
+// It returns the state it tore down from (nil when there was none).
+func (m *Manager) removeNamespace(ctx context.Context, name string) (*state, error) {
 	// Cancelling the caller (Ctrl-C) must not leave rules and leases
 	// behind: DEL runs to the end, bounded by its own timeout.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), teardownTimeout)
@@ -180,13 +201,13 @@ func (m *Manager) teardown(ctx context.Context, name string) error {
 	}
 	removed, err := deleteNetns(path)
 	if err != nil {
-		return fmt.Errorf("delete namespace %s: %w", name, err)
+		return st, fmt.Errorf("delete namespace %s: %w", name, err)
 	}
 	if removed {
 		m.cfg.Log("deleted namespace %s (%s)", name, path)
 	}
 	if err := m.removeState(name); err != nil {
-		return fmt.Errorf("delete namespace %s: %w", name, err)
+		return st, fmt.Errorf("delete namespace %s: %w", name, err)
 	}
-	return nil
+	return st, nil
 }

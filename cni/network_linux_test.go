@@ -284,3 +284,67 @@ func pluginDir(t *testing.T, p string) string {
 	t.Skipf("plugin %s not installed", p)
 	return ""
 }
+
+// The bridge and the network's IPAM directory go with the last namespace
+// on the bridge, not before, and come back with the next one.
+func TestBridgeRemovedWithLastNamespace(t *testing.T) {
+	requirePlugins(t, "bridge", "host-local")
+	e := newTestEnv(t)
+	ctx := context.Background()
+	bridgeExists := func() bool {
+		_, err := net.InterfaceByName(e.cfg.Bridge.Name)
+		return err == nil
+	}
+	ipamDir := filepath.Join(e.cfg.Bridge.IPAMDataDir, e.cfg.Bridge.Network)
+
+	a := e.setup(Request{Mode: ModeNew, ID: e.id(), Bridge: true})
+	b := e.setup(Request{Mode: ModeNew, ID: e.id(), Bridge: true})
+	if !bridgeExists() || e.bridgePorts() != 2 {
+		t.Fatalf("bridge %s: exists %v, %d ports; want 2", e.cfg.Bridge.Name, bridgeExists(), e.bridgePorts())
+	}
+	if err := a.Teardown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !bridgeExists() || e.bridgePorts() != 1 {
+		t.Fatalf("after the first teardown: bridge exists %v, %d ports; want it kept with 1", bridgeExists(), e.bridgePorts())
+	}
+	if err := b.Teardown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if bridgeExists() {
+		t.Errorf("bridge %s left after the last namespace on it", e.cfg.Bridge.Name)
+	}
+	if _, err := os.Stat(ipamDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("IPAM directory %s left (%v)", ipamDir, err)
+	}
+	if !strings.Contains(e.log.String(), "deleted bridge "+e.cfg.Bridge.Name) {
+		t.Errorf("log does not say the bridge was deleted:\n%s", e.log)
+	}
+
+	// A namespace in another state dir (the shim's) keeps a port on the
+	// bridge: a teardown here must not take the bridge from under it.
+	other := newTestEnv(t)
+	other.cfg.Bridge = e.cfg.Bridge
+	om, err := New(other.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := om.Setup(ctx, Request{Mode: ModeNew, ID: e.id(), Bridge: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Teardown(ctx)
+	c := e.setup(Request{Mode: ModeNew, ID: e.id(), Bridge: true})
+	if err := c.Teardown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !bridgeExists() || e.bridgePorts() != 1 {
+		t.Errorf("bridge with another state dir's namespace on it: exists %v, %d ports; want it kept with 1", bridgeExists(), e.bridgePorts())
+	}
+	if err := held.Teardown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if bridgeExists() {
+		t.Errorf("bridge %s left after the other state dir's last namespace", e.cfg.Bridge.Name)
+	}
+}

@@ -1,0 +1,180 @@
+package cni
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// The bridge plugin creates its bridge (with the gateway address) on the
+// first ADD and never deletes it. A daemonless run must leave nothing
+// behind, so the teardown of the last namespace of ours on a bridge removes
+// the bridge, and the network's IPAM directory once it holds no lease (as
+// podman's netavark does). The next ADD creates both again.
+
+// bridgeNetwork returns the bridge device and host-local IPAM directory of
+// the network list st was set up with ("" when it has no bridge).
+func (st *state) bridgeNetwork() (bridge, ipamDir string) {
+	if len(st.NetConfList) == 0 {
+		return "", ""
+	}
+	var list struct {
+		Name    string `json:"name"`
+		Plugins []struct {
+			Type   string `json:"type"`
+			Bridge string `json:"bridge"`
+			IPAM   struct {
+				Type    string `json:"type"`
+				DataDir string `json:"dataDir"`
+			} `json:"ipam"`
+		} `json:"plugins"`
+	}
+	if json.Unmarshal(st.NetConfList, &list) != nil {
+		return "", ""
+	}
+	for _, p := range list.Plugins {
+		if p.Type != "bridge" || p.Bridge == "" {
+			continue
+		}
+		if p.IPAM.Type == "host-local" && p.IPAM.DataDir != "" && list.Name != "" {
+			ipamDir = filepath.Join(p.IPAM.DataDir, list.Name)
+		}
+		return p.Bridge, ipamDir
+	}
+	return "", ""
+}
+
+// releaseBridge removes the bridge of st's network, after st's CNI DEL,
+// when no other namespace in the state dir is set up (or being set up) on
+// it and nothing is attached to it. The state dir lock keeps a concurrent
+// create from claiming in between; a namespace of another state dir (the
+// shim's) on the same bridge keeps a port on it. Failures are logged: the
+// bridge is harmless, just left.
+func (m *Manager) releaseBridge(st *state) {
+	if bridge, _ := st.bridgeNetwork(); bridge == "" {
+		return
+	}
+	unlock, err := m.lock()
+	if err != nil {
+		m.cfg.Log("keep bridge of %s: %v", st.Name, err)
+		return
+	}
+	defer unlock()
+	m.releaseBridgeLocked(st)
+}
+
+// releaseBridgeLocked is releaseBridge with the state dir lock held.
+func (m *Manager) releaseBridgeLocked(st *state) {
+	bridge, ipamDir := st.bridgeNetwork()
+	if bridge == "" || m.bridgeUsed(bridge, st.Name) {
+		return
+	}
+	ports, err := os.ReadDir(filepath.Join("/sys/class/net", bridge, "brif"))
+	if err != nil || len(ports) > 0 {
+		return // no such bridge, or something still attached
+	}
+	if err := deleteLink(bridge); err != nil {
+		m.cfg.Log("delete bridge %s: %v", bridge, err)
+		return
+	}
+	m.cfg.Log("deleted bridge %s (last namespace on it)", bridge)
+	if ipamDir != "" && removeIdleIPAMDir(ipamDir) {
+		m.cfg.Log("removed IPAM directory %s", ipamDir)
+	}
+}
+
+// bridgeUsed reports whether a state other than except names a network on
+// bridge. A state is written before ADD runs, so a create in progress counts.
+func (m *Manager) bridgeUsed(bridge, except string) bool {
+	ents, _ := os.ReadDir(m.cfg.StateDir)
+	for _, e := range ents {
+		n, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || strings.HasPrefix(n, ".") || n == except {
+			continue
+		}
+		st, err := m.readState(n)
+		if err != nil {
+			return true // unreadable: assume it may use the bridge
+		}
+		if b, _ := st.bridgeNetwork(); b == bridge {
+			return true
+		}
+	}
+	return false
+}
+
+// removeIdleIPAMDir removes a host-local network directory that holds no
+// lease (only its lock and last_reserved_ip files), and reports whether it
+// did.
+func removeIdleIPAMDir(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if n := e.Name(); n != "lock" && !strings.HasPrefix(n, "last_reserved_ip") {
+			return false
+		}
+	}
+	return os.RemoveAll(dir) == nil
+}
+
+// deleteLink deletes the network device name in this network namespace
+// (RTM_DELLINK, as `ip link del`).
+func deleteLink(name string) error {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return err
+	}
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("netlink socket: %w", err)
+	}
+	defer unix.Close(fd)
+	// struct nlmsghdr, then struct ifinfomsg naming the device by index.
+	req := make([]byte, unix.SizeofNlMsghdr+unix.SizeofIfInfomsg)
+	ne := binary.NativeEndian
+	ne.PutUint32(req[0:], uint32(len(req)))
+	ne.PutUint16(req[4:], unix.RTM_DELLINK)
+	ne.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_ACK)
+	ne.PutUint32(req[8:], 1) // sequence number
+	req[16] = unix.AF_UNSPEC
+	ne.PutUint32(req[unix.SizeofNlMsghdr+4:], uint32(ifi.Index))
+	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fmt.Errorf("netlink send: %w", err)
+	}
+	buf := make([]byte, 4096)
+	for {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("netlink receive: %w", err)
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			return fmt.Errorf("netlink reply: %w", err)
+		}
+		for _, msg := range msgs {
+			if msg.Header.Seq != 1 || msg.Header.Type != unix.NLMSG_ERROR {
+				continue
+			}
+			if len(msg.Data) < 4 {
+				return errors.New("netlink reply: short error message")
+			}
+			if code := int32(ne.Uint32(msg.Data)); code != 0 {
+				return unix.Errno(-code)
+			}
+			return nil // the ACK
+		}
+	}
+}
