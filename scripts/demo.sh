@@ -65,6 +65,8 @@ pids=()
 say "after stop: no namespace, no app left"
 left=$(ip netns list | grep -cE '^wasmrun-demo-' || true)
 echo "namespaces left: $left"
+# The bridge goes with the last namespace on it (other apps may still hold it).
+if ip link show wasmrun0 >/dev/null 2>&1; then echo "bridge wasmrun0: still there (other apps use it)"; else echo "bridge wasmrun0: removed"; fi
 "$WASMRUN" ps
 [ "$left" -eq 0 ]
 say "demo done"
