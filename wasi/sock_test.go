@@ -6,8 +6,10 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -453,12 +455,20 @@ func TestSockBlockingCancel(t *testing.T) {
 	conn := uint64(h.u32(pFD))
 	h.writeIovecs(pIov, [2]uint32{pData, 4})
 	ctx, cancel = context.WithCancel(context.Background())
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tid := unix.Gettid()
+	var cancelled atomic.Bool
 	go func() {
-		time.Sleep(50 * time.Millisecond)
+		waitInPpoll(t, tid) // the recv really waits before it is cancelled
+		cancelled.Store(true)
 		cancel()
 	}()
 	_, err = h.guest.ExportedFunction("sock_recv").Call(ctx, conn, pIov, 1, 0, pN, pFlags)
 	if !errors.As(err, &exit) || exit.ExitCode() != wsys.ExitCodeContextCanceled {
 		t.Fatalf("blocked sock_recv after cancel: %v", err)
+	}
+	if !cancelled.Load() {
+		t.Fatal("sock_recv returned before the cancellation")
 	}
 }
