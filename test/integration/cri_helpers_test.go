@@ -210,17 +210,14 @@ func (e *criEnv) inspect(t *testing.T, id string) criStatus {
 // waitExited waits until container id has exited and returns its status.
 func (e *criEnv) waitExited(t *testing.T, id string) criStatus {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		s := e.inspect(t, id)
-		if s.Status.State == "CONTAINER_EXITED" {
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("container %s: state %s after 1m\nlogs:\n%s\ndaemon log:\n%s", id, s.Status.State, e.logs(t, id), e.d.TailLog())
-		}
-		time.Sleep(50 * time.Millisecond)
+	var s criStatus
+	if !waitUntil(time.Minute, 50*time.Millisecond, func() bool {
+		s = e.inspect(t, id)
+		return s.Status.State == "CONTAINER_EXITED"
+	}) {
+		t.Fatalf("container %s: state %s after 1m\nlogs:\n%s\ndaemon log:\n%s", id, s.Status.State, e.logs(t, id), e.d.TailLog())
 	}
+	return s
 }
 
 func (e *criEnv) logs(t *testing.T, id string) string {
@@ -232,16 +229,12 @@ func (e *criEnv) logs(t *testing.T, id string) string {
 // waitLog waits until container id's log holds want.
 func (e *criEnv) waitLog(t *testing.T, id, want string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		out := e.logs(t, id)
-		if strings.Contains(out, want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("container %s: log lacks %q after 1m:\n%s\nstate %+v", id, want, out, e.inspect(t, id))
-		}
-		time.Sleep(50 * time.Millisecond)
+	var out string
+	if !waitUntil(time.Minute, 50*time.Millisecond, func() bool {
+		out = e.logs(t, id)
+		return strings.Contains(out, want)
+	}) {
+		t.Fatalf("container %s: log lacks %q after 1m:\n%s\nstate %+v", id, want, out, e.inspect(t, id))
 	}
 }
 

@@ -1,10 +1,7 @@
 package integration
 
 import (
-	"bufio"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -106,11 +103,8 @@ func testCRIHTTPPod(t *testing.T, e *criEnv) {
 	if err != nil {
 		t.Fatalf("connect to the pod IP: %v", err)
 	}
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	fmt.Fprintf(c, "GET /from-host HTTP/1.0\r\nHost: x\r\n\r\n")
-	resp, err := io.ReadAll(bufio.NewReader(c))
-	c.Close()
-	if err != nil || !strings.HasPrefix(string(resp), "HTTP/1.0 200") || !strings.HasSuffix(string(resp), "hello /from-host") {
+	resp, err := httpGetConn(c, "/from-host")
+	if err != nil || !strings.HasPrefix(resp, "HTTP/1.0 200") || !strings.HasSuffix(resp, "hello /from-host") {
 		t.Errorf("response from the pod IP (%v):\n%s", err, resp)
 	}
 
@@ -168,12 +162,8 @@ func testCRIStats(t *testing.T, e *criEnv, id string) {
 // namespaces (under the daemon's state dir), mounts, veths on the bridge.
 func (e *criEnv) checkNoLeaks(t *testing.T, ids ...string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for len(e.d.Processes()) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("shim processes left after rmp: %v", e.d.Processes())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !waitUntil(30*time.Second, 50*time.Millisecond, func() bool { return len(e.d.Processes()) == 0 }) {
+		t.Fatalf("shim processes left after rmp: %v", e.d.Processes())
 	}
 	filepath.WalkDir(e.d.Dir, func(p string, de os.DirEntry, err error) error {
 		if err == nil && de.IsDir() && de.Name() == "netns" {

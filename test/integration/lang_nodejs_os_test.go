@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -47,14 +46,7 @@ func TestNodeOSLanguage(t *testing.T) {
 			t.Errorf("%s: got %q", name, got)
 		}
 	}
-	for _, r := range runs {
-		r.signal(syscall.SIGTERM)
-	}
-	for name, r := range runs {
-		if code := r.wait(); code != 143 {
-			t.Errorf("%s: exit code %d after SIGTERM, want 143\nstderr:\n%s", name, code, r.stderr)
-		}
-	}
+	terminateAll(t, runs)
 	e.noLeaks(ports["detected"], ports["flagged"])
 
 	for _, tc := range []struct {

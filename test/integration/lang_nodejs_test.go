@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 )
 
@@ -78,20 +77,6 @@ func nodeWasm(t testing.TB) (wasm, cache string) {
 	return nodeRuntime.wasm, nodeRuntime.cache
 }
 
-// nodeApp writes files (relative path -> content) into a new app dir.
-func nodeApp(t testing.TB, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, p, content)
-	}
-	return dir
-}
-
 // nodeArgs is `run [FLAGS...] --dir APP:/app RUNTIME -- /app/ENTRY ARGS...`.
 func nodeArgs(t testing.TB, app string, flags []string, entry string, args ...string) []string {
 	wasm, cache := nodeWasm(t)
@@ -109,8 +94,8 @@ const seedServer = `require('http').createServer((req, res) => {
 
 func TestNodeHTTPServer(t *testing.T) {
 	t.Run("seed-example", func(t *testing.T) {
-		port := freeLoopbackPort(t)
-		app := nodeApp(t, map[string]string{"server.js": seedServer})
+		port := freePort(t, "tcp")
+		app := appDir(t, map[string]string{"server.js": seedServer})
 		g := startSockGuest(t, nodeArgs(t, app, []string{"--env", "PORT=" + strconv.Itoa(port)}, "/app/server.js")...)
 		g.expect("listening")
 		client := &http.Client{Timeout: sockWait}
@@ -122,7 +107,7 @@ func TestNodeHTTPServer(t *testing.T) {
 		}
 	})
 	t.Run("request-and-close", func(t *testing.T) {
-		app := nodeApp(t, map[string]string{"main.js": `
+		app := appDir(t, map[string]string{"main.js": `
 const http = require('http');
 const server = http.createServer((req, res) => {
   const chunks = [];
@@ -184,7 +169,7 @@ func TestNodeHTTPClient(t *testing.T) {
 		fmt.Fprintf(w, "%s %s %s", r.Method, r.URL.Path, b)
 	}))
 	defer srv.Close()
-	app := nodeApp(t, map[string]string{"main.js": `
+	app := appDir(t, map[string]string{"main.js": `
 const http = require('http');
 const base = process.argv[2];
 http.get(base + '/hello', (res) => {
@@ -206,7 +191,7 @@ const port = Number(process.argv[3]);
 http.get({host: '127.0.0.1', port, path: '/'}, () => console.log('unexpected response'))
   .on('error', (e) => console.log('refused', e.code));
 `})
-	r := run(t, nil, nodeArgs(t, app, nil, "/app/main.js", srv.URL, strconv.Itoa(freeLoopbackPort(t)))...)
+	r := run(t, nil, nodeArgs(t, app, nil, "/app/main.js", srv.URL, strconv.Itoa(freePort(t, "tcp")))...)
 	mustExit(t, r, 0)
 	if got := field(t, r.stdout, "get"); got != "200 GET /hello " {
 		t.Errorf("get: %q", got)
@@ -221,25 +206,11 @@ http.get({host: '127.0.0.1', port, path: '/'}, () => console.log('unexpected res
 
 func TestNodeNet(t *testing.T) {
 	// A host server the guest dials, and a guest echo server the host dials.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				b, _ := io.ReadAll(c)
-				c.Write([]byte("host got " + string(b)))
-			}()
-		}
-	}()
-	app := nodeApp(t, map[string]string{"main.js": `
+	l := tcpServer(t, func(c net.Conn) {
+		b, _ := io.ReadAll(c)
+		c.Write([]byte("host got " + string(b)))
+	})
+	app := appDir(t, map[string]string{"main.js": `
 const net = require('net');
 const c = net.connect({port: Number(process.argv[2]), host: '127.0.0.1'}, () => c.end('from guest'));
 let reply = '';
@@ -264,7 +235,7 @@ srv.listen(0, '127.0.0.1', () => console.log('listening', srv.address().port));
 }
 
 func TestNodeFSAndRequire(t *testing.T) {
-	app := nodeApp(t, map[string]string{
+	app := appDir(t, map[string]string{
 		"main.js": `
 const fs = require('fs'), path = require('path');
 const lib = require('./lib/greet');
@@ -291,18 +262,14 @@ fs.readFile('/app/input.txt', 'utf8', (err, s) => {
 	})
 	r := run(t, nil, nodeArgs(t, app, nil, "/app/main.js")...)
 	mustExit(t, r, 0)
-	for key, want := range map[string]string{
+	wantFields(t, r.stdout, map[string]string{
 		"require":  "hello wasm 007 true main.js /app",
 		"stat":     "true 16 true",
 		"readdir":  "out.txt false",
 		"missing":  "ENOENT",
 		"callback": "null from the host",
 		"promise":  "promised",
-	} {
-		if got := field(t, r.stdout, key); got != want {
-			t.Errorf("%s: %q, want %q", key, got, want)
-		}
-	}
+	})
 	if got := readFile(t, filepath.Join(app, "data", "sub", "out.txt")); got != "written by node!" {
 		t.Errorf("host sees %q", got)
 	}
@@ -310,7 +277,7 @@ fs.readFile('/app/input.txt', 'utf8', (err, s) => {
 
 func TestNodeProcess(t *testing.T) {
 	t.Run("env-argv-timers", func(t *testing.T) {
-		app := nodeApp(t, map[string]string{"main.js": `
+		app := appDir(t, map[string]string{"main.js": `
 console.log('env', process.env.GREETING);
 console.log('argv', process.argv.slice(2).join(','), process.argv[1]);
 console.log('cwd', process.cwd(), process.platform, require('os').EOL === '\n');
@@ -354,7 +321,7 @@ new Promise((r) => setTimeout(r, 3)).then(() => order.push('promise'));
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			app := nodeApp(t, map[string]string{"main.js": tc.src})
+			app := appDir(t, map[string]string{"main.js": tc.src})
 			r := run(t, nil, nodeArgs(t, app, nil, "/app/main.js")...)
 			mustExit(t, r, tc.code)
 			if r.stdout != tc.stdout {
@@ -366,7 +333,7 @@ new Promise((r) => setTimeout(r, 3)).then(() => order.push('promise'));
 		})
 	}
 	t.Run("missing-entry", func(t *testing.T) {
-		app := nodeApp(t, nil)
+		app := appDir(t, nil)
 		r := run(t, nil, nodeArgs(t, app, nil, "/app/nope.js")...)
 		mustExit(t, r, 1)
 		if !strings.Contains(r.stderr, "cannot find module '/app/nope.js'") {
@@ -376,7 +343,7 @@ new Promise((r) => setTimeout(r, 3)).then(() => order.push('promise'));
 }
 
 func TestNodeDNS(t *testing.T) {
-	app := nodeApp(t, map[string]string{"main.js": `
+	app := appDir(t, map[string]string{"main.js": `
 const dns = require('dns');
 dns.lookup(process.argv[2], {family: 4}, (err, address, family) => console.log('lookup', err ? err.code : address + ' ' + family));
 dns.lookup('nosuch.wasmrun.test', (err) => console.log('unknown', err && err.code));
@@ -439,14 +406,7 @@ func TestNodeOSForward(t *testing.T) {
 			}
 		}
 	}
-	for _, r := range runs {
-		r.signal(syscall.SIGTERM)
-	}
-	for name, r := range runs {
-		if code := r.wait(); code != 143 {
-			t.Errorf("%s: exit code %d after SIGTERM, want 143\nstderr:\n%s", name, code, r.stderr)
-		}
-	}
+	terminateAll(t, runs)
 	e.noLeaks(ports["left"], ports["right"])
 }
 

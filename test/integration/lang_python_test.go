@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -66,16 +65,6 @@ func pythonRuntime(t testing.TB) string {
 	return pythonDir
 }
 
-// pythonApp writes main.py (and any other files) into a new app directory.
-func pythonApp(t testing.TB, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, data := range files {
-		writeFile(t, filepath.Join(dir, name), data)
-	}
-	return dir
-}
-
 // pythonArgs is the wasmrun command line running /app/main.py of app with
 // extra wasmrun flags and script arguments.
 func pythonArgs(t testing.TB, app string, flags []string, args ...string) []string {
@@ -104,7 +93,7 @@ func resolverFiles(t testing.TB, hosts, nameserver string) []string {
 
 func TestPythonStdlib(t *testing.T) {
 	t.Parallel()
-	app := pythonApp(t, map[string]string{"main.py": `
+	app := appDir(t, map[string]string{"main.py": `
 import asyncio, json, re, sys, os
 
 print("platform", sys.platform, sys.version_info[:2] == (3, 11))
@@ -130,7 +119,7 @@ print("asyncio", asyncio.run(main()))
 `})
 	r := runPython(t, app, []string{"--env", "GREETING=hi"}, "a", "b c")
 	mustExit(t, r, 0)
-	for key, want := range map[string]string{
+	wantFields(t, r.stdout, map[string]string{
 		"platform": "wasi True",
 		"json":     `{"a": null, "b": [1, 2]}`,
 		"re":       "example at user",
@@ -140,11 +129,7 @@ print("asyncio", asyncio.run(main()))
 		"sha256":   "ba7816bf8f01cfea",
 		"decimal":  "0.3",
 		"asyncio":  "20",
-	} {
-		if got := field(t, r.stdout, key); got != want {
-			t.Errorf("%s: got %q, want %q", key, got, want)
-		}
-	}
+	})
 	if got := readFile(t, filepath.Join(app, "out.txt")); got != "written by python" {
 		t.Errorf("out.txt: %q", got)
 	}
@@ -156,7 +141,7 @@ print("asyncio", asyncio.run(main()))
 func TestPythonExit(t *testing.T) {
 	t.Parallel()
 	t.Run("sys.exit", func(t *testing.T) {
-		app := pythonApp(t, map[string]string{"main.py": "import sys\nprint('before')\nsys.exit(3)\n"})
+		app := appDir(t, map[string]string{"main.py": "import sys\nprint('before')\nsys.exit(3)\n"})
 		r := runPython(t, app, nil)
 		mustExit(t, r, 3)
 		if r.stdout != "before\n" {
@@ -164,7 +149,7 @@ func TestPythonExit(t *testing.T) {
 		}
 	})
 	t.Run("exception", func(t *testing.T) {
-		app := pythonApp(t, map[string]string{"main.py": "import json\n\ndef f():\n    raise ValueError('bad value')\n\nf()\n"})
+		app := appDir(t, map[string]string{"main.py": "import json\n\ndef f():\n    raise ValueError('bad value')\n\nf()\n"})
 		r := runPython(t, app, nil)
 		mustExit(t, r, 1)
 		for _, want := range []string{
@@ -181,7 +166,7 @@ func TestPythonExit(t *testing.T) {
 	t.Run("stdlib traceback", func(t *testing.T) {
 		// Frames in the zipped stdlib name their zip path; the traceback
 		// module also shows their source lines (read from the zip).
-		app := pythonApp(t, map[string]string{"main.py": "import json, traceback\ntry:\n    json.loads('{')\nexcept ValueError:\n    traceback.print_exc()\njson.loads('[')\n"})
+		app := appDir(t, map[string]string{"main.py": "import json, traceback\ntry:\n    json.loads('{')\nexcept ValueError:\n    traceback.print_exc()\njson.loads('[')\n"})
 		r := runPython(t, app, nil)
 		mustExit(t, r, 1)
 		for _, want := range []string{
@@ -229,7 +214,7 @@ server.serve_forever()
 
 func TestPythonHTTPServer(t *testing.T) {
 	t.Parallel()
-	app := pythonApp(t, map[string]string{"main.py": pythonHTTPServer, "data.txt": "a file served by http.server\n"})
+	app := appDir(t, map[string]string{"main.py": pythonHTTPServer, "data.txt": "a file served by http.server\n"})
 	port := freePort(t, "tcp")
 	g := startSockGuest(t, pythonArgs(t, app, nil, "127.0.0.1", strconv.Itoa(port))...)
 	if got := g.expect("listening"); got != strconv.Itoa(port) {
@@ -300,49 +285,21 @@ except ConnectionRefusedError as e:
 
 func TestPythonSocketClient(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(sockWait))
-				line, _ := bufio.NewReader(c).ReadString('\n')
-				io.WriteString(c, "host got: "+line)
-			}()
-		}
-	}()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	go func() {
-		buf := make([]byte, 100)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			pc.WriteTo([]byte("echo "+string(buf[:n])), from)
-		}
-	}()
+	l := tcpServer(t, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(sockWait))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		io.WriteString(c, "host got: "+line)
+	})
+	pc := udpEchoServer(t, "echo ")
 	tcpPort := l.Addr().(*net.TCPAddr).Port
 	udpPort := pc.LocalAddr().(*net.UDPAddr).Port
 	closed := freePort(t, "tcp")
 
-	app := pythonApp(t, map[string]string{"main.py": pythonClient})
+	app := appDir(t, map[string]string{"main.py": pythonClient})
 	flags := resolverFiles(t, "127.0.0.1 localhost\n127.0.0.1 server.wasmrun.test\n", noDNSServer)
 	r := runPython(t, app, flags, "server.wasmrun.test", strconv.Itoa(tcpPort), strconv.Itoa(udpPort), strconv.Itoa(closed))
 	mustExit(t, r, 0)
-	for key, want := range map[string]string{
+	wantFields(t, r.stdout, map[string]string{
 		"tcp":       "host got: ping from python",
 		"peer":      "127.0.0.1 True",
 		"local":     "127.0.0.1",
@@ -350,11 +307,7 @@ func TestPythonSocketClient(t *testing.T) {
 		"keepalive": "True",
 		"udp":       "echo datagram True",
 		"refused":   "True",
-	} {
-		if got := field(t, r.stdout, key); got != want {
-			t.Errorf("%s: got %q, want %q", key, got, want)
-		}
-	}
+	})
 }
 
 // pythonResolve prints socket.getaddrinfo results for each name argument.
@@ -373,27 +326,23 @@ print("hostname", socket.gethostname())
 
 func TestPythonGetaddrinfo(t *testing.T) {
 	t.Parallel()
-	app := pythonApp(t, map[string]string{"main.py": pythonResolve})
+	app := appDir(t, map[string]string{"main.py": pythonResolve})
 	flags := resolverFiles(t, "127.0.0.1 localhost\n127.0.0.42 only-in-hosts.wasmrun.test\n", noDNSServer)
 	r := runPython(t, app, flags, "localhost", "only-in-hosts.wasmrun.test", "127.0.0.9")
 	mustExit(t, r, 0)
-	for key, want := range map[string]string{
+	wantFields(t, r.stdout, map[string]string{
 		"localhost":                  "127.0.0.1:80",
 		"only-in-hosts.wasmrun.test": "127.0.0.42:80",
 		"127.0.0.9":                  "127.0.0.9:80",
 		"byname":                     "127.0.0.1",
 		"hostname":                   "localhost",
-	} {
-		if got := field(t, r.stdout, key); got != want {
-			t.Errorf("%s: got %q, want %q", key, got, want)
-		}
-	}
+	})
 }
 
 func TestPythonDNS(t *testing.T) {
 	t.Parallel()
 	dns := startDNSServer(t, map[string][]net.IP{dnsName: {net.IPv4(127, 0, 0, 7)}})
-	app := pythonApp(t, map[string]string{"main.py": pythonResolve})
+	app := appDir(t, map[string]string{"main.py": pythonResolve})
 	flags := resolverFiles(t, "127.0.0.1 localhost\n", dns.ip)
 	name := strings.TrimSuffix(dnsName, ".")
 	r := runPython(t, app, flags, name, "nosuch.wasmrun.test")
@@ -414,7 +363,7 @@ func TestPythonAsyncioServer(t *testing.T) {
 	// asyncio's event loop (selectors, its socketpair fallback over
 	// loopback, non-blocking connect) with a server and a client in the
 	// same guest.
-	app := pythonApp(t, map[string]string{"main.py": `
+	app := appDir(t, map[string]string{"main.py": `
 import asyncio
 
 async def handle(reader, writer):
@@ -483,7 +432,7 @@ func TestPythonSocketFamilies(t *testing.T) {
 	if !hasIPv6Loopback() {
 		v6 = "no-v6"
 	}
-	app := pythonApp(t, map[string]string{"main.py": pythonFamilies})
+	app := appDir(t, map[string]string{"main.py": pythonFamilies})
 	r := runPython(t, app, nil, v6)
 	mustExit(t, r, 0)
 	want := map[string]string{
@@ -495,11 +444,7 @@ func TestPythonSocketFamilies(t *testing.T) {
 	if v6 == "v6" {
 		want["inet6"] = "over AF_INET6 ::1"
 	}
-	for key, w := range want {
-		if got := field(t, r.stdout, key); got != w {
-			t.Errorf("%s: got %q, want %q", key, got, w)
-		}
-	}
+	wantFields(t, r.stdout, want)
 	if _, err := os.Stat(filepath.Join(app, "server.sock")); err != nil {
 		t.Errorf("the Unix socket is not in the app dir: %v", err)
 	}
@@ -545,13 +490,6 @@ server.serve_forever()
 			t.Errorf("%s: got %q", name, got)
 		}
 	}
-	for _, r := range runs {
-		r.signal(syscall.SIGTERM)
-	}
-	for name, r := range runs {
-		if code := r.wait(); code != 143 {
-			t.Errorf("%s: exit code %d after SIGTERM, want 143\nstderr:\n%s", name, code, r.stderr)
-		}
-	}
+	terminateAll(t, runs)
 	e.noLeaks(ports["detected"], ports["flagged"])
 }

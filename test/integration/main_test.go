@@ -99,10 +99,22 @@ const runTimeout = 2 * time.Minute
 // and returns its output and exit code.
 func run(t testing.TB, stdin io.Reader, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	return runCommand(t, runTimeout, args, func(ctx context.Context) *exec.Cmd {
+		cmd := command(ctx, args...)
+		cmd.Stdin = stdin
+		return cmd
+	})
+}
+
+// runCommand runs the wasmrun command that newCmd makes for a context
+// that ends after timeout, and returns its output and exit code; it fails
+// t if the command does not exit in time or cannot run. args (the
+// command's arguments) name it in the messages.
+func runCommand(t testing.TB, timeout time.Duration, args []string, newCmd func(context.Context) *exec.Cmd) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := command(ctx, args...)
-	cmd.Stdin = stdin
+	cmd := newCmd(ctx)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
@@ -111,9 +123,8 @@ func run(t testing.TB, stdin io.Reader, args ...string) result {
 	var exit *exec.ExitError
 	switch {
 	case ctx.Err() != nil:
-		t.Fatalf("wasmrun %s: no exit after %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), runTimeout, r.stdout, r.stderr)
-	case err == nil:
-	case errors.As(err, &exit):
+		t.Fatalf("wasmrun %s: no exit after %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), timeout, r.stdout, r.stderr)
+	case err == nil, errors.As(err, &exit):
 	default:
 		t.Fatalf("wasmrun %s: %v", strings.Join(args, " "), err)
 	}
@@ -156,4 +167,15 @@ func field(t testing.TB, out, key string) string {
 	}
 	t.Fatalf("no %q line in output:\n%s", key, out)
 	return ""
+}
+
+// wantFields fails t for each key of want whose "KEY VALUE" line in out
+// (see field) has another value.
+func wantFields(t testing.TB, out string, want map[string]string) {
+	t.Helper()
+	for key, w := range want {
+		if got := field(t, out, key); got != w {
+			t.Errorf("%s: got %q, want %q", key, got, w)
+		}
+	}
 }

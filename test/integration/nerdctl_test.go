@@ -1,12 +1,9 @@
 package integration
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,19 +47,6 @@ func (n *nerdctlEnv) must(t *testing.T, args ...string) string {
 		t.Fatalf("%v\ndaemon log:\n%s", err, n.d.TailLog())
 	}
 	return strings.TrimSpace(out)
-}
-
-// rawHTTPGet sends GET path to addr and returns the raw response.
-func rawHTTPGet(addr, path string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	fmt.Fprintf(c, "GET %s HTTP/1.0\r\nHost: x\r\n\r\n", path)
-	b, err := io.ReadAll(bufio.NewReader(c))
-	return string(b), err
 }
 
 // TestNerdctl runs a wasm HTTP server with `nerdctl run -d --runtime
@@ -160,18 +144,15 @@ hosts_dir = [%q]
 
 func (n *nerdctlEnv) waitLogs(t *testing.T, name, want string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
+	var out string
+	var err error
+	if !waitUntil(time.Minute, 50*time.Millisecond, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		out, _, err := n.run(ctx, "logs", name)
-		cancel()
-		if strings.Contains(out, want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nerdctl logs %s lacks %q after 1m (%v):\n%s\ndaemon log:\n%s", name, want, err, out, n.d.TailLog())
-		}
-		time.Sleep(50 * time.Millisecond)
+		defer cancel()
+		out, _, err = n.run(ctx, "logs", name)
+		return strings.Contains(out, want)
+	}) {
+		t.Fatalf("nerdctl logs %s lacks %q after 1m (%v):\n%s\ndaemon log:\n%s", name, want, err, out, n.d.TailLog())
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -185,23 +184,7 @@ func (e *osEnv) command(ctx context.Context, args ...string) *exec.Cmd {
 // run runs wasmrun ARGS to completion.
 func (e *osEnv) run(args ...string) result {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), osTimeout)
-	defer cancel()
-	cmd := e.command(ctx, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String()}
-	var exit *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		e.t.Fatalf("wasmrun %s: no exit after %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), osTimeout, r.stdout, r.stderr)
-	case err == nil, errors.As(err, &exit):
-	default:
-		e.t.Fatalf("wasmrun %s: %v", strings.Join(args, " "), err)
-	}
-	r.code = cmd.ProcessState.ExitCode()
-	return r
+	return runCommand(e.t, osTimeout, args, func(ctx context.Context) *exec.Cmd { return e.command(ctx, args...) })
 }
 
 // osRun is a `wasmrun os` running in the background.
@@ -222,28 +205,37 @@ func (e *osEnv) start(args ...string) *osRun {
 	return e.startCmd(nil, args...)
 }
 
-// startCmd is start with prep applied to the command before it starts.
+// startCmd is start with prep applied to the command before it starts
+// (prep must leave its stdout and stderr alone).
 func (e *osEnv) startCmd(prep func(*exec.Cmd), args ...string) *osRun {
 	e.t.Helper()
-	r := &osRun{t: e.t, args: args, stdout: newWatchBuffer(), stderr: newWatchBuffer(), done: make(chan struct{})}
-	r.cmd = e.command(context.Background(), append([]string{"os"}, args...)...)
-	r.cmd.Stdout, r.cmd.Stderr = r.stdout, r.stderr
+	cmd := e.command(context.Background(), append([]string{"os"}, args...)...)
 	if prep != nil {
-		prep(r.cmd)
+		prep(cmd)
 	}
-	if err := r.cmd.Start(); err != nil {
-		e.t.Fatalf("start wasmrun os: %v", err)
+	return startOSRun(e.t, cmd, args)
+}
+
+// startOSRun starts cmd, a `wasmrun os ARGS...` command, in the
+// background with its output in watch buffers; the test's cleanup kills
+// it (SIGKILL) if it still runs.
+func startOSRun(t *testing.T, cmd *exec.Cmd, args []string) *osRun {
+	t.Helper()
+	r := &osRun{t: t, cmd: cmd, args: args, stdout: newWatchBuffer(), stderr: newWatchBuffer(), done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = r.stdout, r.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start wasmrun os: %v", err)
 	}
 	go func() {
-		r.cmd.Wait()
-		r.code = r.cmd.ProcessState.ExitCode()
-		if ws, ok := r.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		cmd.Wait()
+		r.code = cmd.ProcessState.ExitCode()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			r.code = 128 + int(ws.Signal())
 		}
 		close(r.done)
 	}()
-	e.t.Cleanup(func() {
-		r.cmd.Process.Kill()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
 		<-r.done
 	})
 	return r
@@ -297,6 +289,20 @@ func (r *osRun) signal(sig syscall.Signal) {
 	}
 }
 
+// terminateAll sends SIGTERM to every run, then fails t unless each exits
+// with 143 (128+SIGTERM).
+func terminateAll(t testing.TB, runs map[string]*osRun) {
+	t.Helper()
+	for _, r := range runs {
+		r.signal(syscall.SIGTERM)
+	}
+	for name, r := range runs {
+		if code := r.wait(); code != 143 {
+			t.Errorf("%s: exit code %d after SIGTERM, want 143\nstderr:\n%s", name, code, r.stderr)
+		}
+	}
+}
+
 // watchBuffer is an output buffer that tells waiters when it grows.
 type watchBuffer struct {
 	mu      sync.Mutex
@@ -338,13 +344,20 @@ type containerState struct {
 // containerState reads the state of app name.
 func (e *osEnv) containerState(name string) containerState {
 	e.t.Helper()
+	return readContainerState(e.t, e.state, name)
+}
+
+// readContainerState reads the state of app name from the wasmrun state
+// directory stateDir.
+func readContainerState(t testing.TB, stateDir, name string) containerState {
+	t.Helper()
 	var st containerState
-	b, err := os.ReadFile(filepath.Join(e.state, "containers", name, "state.json"))
+	b, err := os.ReadFile(filepath.Join(stateDir, "containers", name, "state.json"))
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if err := json.Unmarshal(b, &st); err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return st
 }
@@ -355,26 +368,33 @@ func (e *osEnv) netns(name string) string { return "/run/netns/" + e.prefix + "-
 // processes returns the pids of wasmrun processes (CLI and container
 // processes) running with this env's state dir.
 func (e *osEnv) processes() []int {
-	ents, _ := os.ReadDir("/proc")
 	want := []byte("WASMRUN_STATE_DIR=" + e.state + "\x00")
+	return liveProcesses(wasmrun, func(proc string) bool {
+		env, err := os.ReadFile(proc + "/environ")
+		return err == nil && bytes.Contains(env, want)
+	})
+}
+
+// liveProcesses returns the pids of the processes running the binary exe
+// for which keep (nil: any) is true, given their /proc/PID directory;
+// zombies (exited, not yet reaped) and this process are left out.
+func liveProcesses(exe string, keep func(proc string) bool) []int {
+	ents, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, ent := range ents {
 		pid, err := strconv.Atoi(ent.Name())
 		if err != nil || pid == os.Getpid() {
 			continue
 		}
-		exe, err := os.Readlink("/proc/" + ent.Name() + "/exe")
-		if err != nil || exe != wasmrun {
+		proc := "/proc/" + ent.Name()
+		if target, err := os.Readlink(proc + "/exe"); err != nil || target != exe {
 			continue
 		}
-		env, err := os.ReadFile("/proc/" + ent.Name() + "/environ")
-		if err != nil || !bytes.Contains(env, want) {
+		if keep != nil && !keep(proc) {
 			continue
 		}
-		if stat, err := os.ReadFile("/proc/" + ent.Name() + "/stat"); err == nil {
-			if f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])); len(f) > 0 && f[0] == "Z" {
-				continue // exited, not yet reaped
-			}
+		if procState(pid) == "Z" {
+			continue
 		}
 		pids = append(pids, pid)
 	}
@@ -450,20 +470,99 @@ func (e *osEnv) noLeaks(ports ...int) {
 // "udp") right now.
 func freePort(t testing.TB, proto string) int {
 	t.Helper()
+	c, port := bindLoopback(t, proto)
+	c.Close()
+	return port
+}
+
+// heldPort returns a port of 127.0.0.1 for proto ("tcp" or "udp") that
+// this process holds (bound) until t ends.
+func heldPort(t testing.TB, proto string) int {
+	t.Helper()
+	c, port := bindLoopback(t, proto)
+	t.Cleanup(func() { c.Close() })
+	return port
+}
+
+// bindLoopback binds a free port of 127.0.0.1 for proto ("tcp": a
+// listener, or "udp") and returns the socket and the port.
+func bindLoopback(t testing.TB, proto string) (io.Closer, int) {
+	t.Helper()
 	if proto == "udp" {
 		c, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).Port
+		return c, c.LocalAddr().(*net.UDPAddr).Port
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l, l.Addr().(*net.TCPAddr).Port
+}
+
+// hostListener is a TCP server on the host's 127.0.0.1 that notes each
+// connection it accepts, to tell whether a guest reached the host.
+type hostListener struct {
+	addr     string
+	accepted chan struct{}
+}
+
+// newHostListener starts a hostListener that runs until t ends.
+func newHostListener(t testing.TB) *hostListener {
+	t.Helper()
+	h := &hostListener{accepted: make(chan struct{}, 16)}
+	h.addr = tcpServer(t, func(net.Conn) { h.accepted <- struct{}{} }).Addr().String()
+	return h
+}
+
+// notReached fails t if a connection was accepted (from an isolated
+// guest, whose 127.0.0.1 is its own).
+func (h *hostListener) notReached(t testing.TB) {
+	t.Helper()
+	select {
+	case <-h.accepted:
+		t.Errorf("the host server on %s accepted a connection from the isolated guest", h.addr)
+	default:
+	}
+}
+
+// reached fails t unless a connection arrives within 10s (from a guest on
+// the host network).
+func (h *hostListener) reached(t testing.TB) {
+	t.Helper()
+	select {
+	case <-h.accepted:
+	case <-time.After(10 * time.Second):
+		t.Errorf("the host server on %s saw no connection from the guest on the host network", h.addr)
+	}
+}
+
+// udpPing sends "ping" to 127.0.0.1:port over UDP and returns the answer
+// ("" if none came). UDP may drop a datagram: it tries up to 5 times, each
+// waiting 3s for the answer.
+func udpPing(t testing.TB, port int) string {
+	t.Helper()
+	c, err := net.Dial("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var got string
+	buf := make([]byte, 512)
+	for try := 0; try < 5 && got == ""; try++ {
+		if _, err := c.Write([]byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		if n, err := c.Read(buf); err == nil {
+			got = string(buf[:n])
+		} else {
+			t.Logf("try %d: %v", try, err)
+		}
+	}
+	return got
 }
 
 // greeting connects to addr with dial and returns the netapp guest's first

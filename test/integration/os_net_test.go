@@ -9,22 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/containernetworking/plugins/pkg/ns"
-
 	"github.com/wasmrun/wasmrun/internal/guests"
 )
 
-// dialIn connects to addr from inside the network namespace at path.
-func dialIn(path, addr string) (net.Conn, error) {
-	var c net.Conn
-	err := ns.WithNetNSPath(path, func(ns.NetNS) error {
-		var err error
-		c, err = net.DialTimeout("tcp", addr, 10*time.Second)
-		return err
-	})
-	return c, err
-}
-
+// dialHost is a dial function, for greeting, that connects to addr over
+// TCP from the host.
 func dialHost(addr string) func() (net.Conn, error) {
 	return func() (net.Conn, error) { return net.DialTimeout("tcp", addr, 10*time.Second) }
 }
@@ -46,14 +35,7 @@ func TestOSSameGuestPort(t *testing.T) {
 			t.Errorf("namespace %s: got %q, want %q", e.netns(name), got, want)
 		}
 	}
-	for _, r := range runs {
-		r.signal(syscall.SIGTERM)
-	}
-	for name, r := range runs {
-		if code := r.wait(); code != 143 {
-			t.Errorf("%s: exit code %d after SIGTERM, want 143\nstderr:\n%s", name, code, r.stderr)
-		}
-	}
+	terminateAll(t, runs)
 	e.noLeaks()
 }
 
@@ -63,23 +45,8 @@ func TestOSSameGuestPort(t *testing.T) {
 func TestOSHostLoopbackUnreachable(t *testing.T) {
 	t.Parallel()
 	e := newOSEnv(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	accepted := make(chan struct{}, 16)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-			accepted <- struct{}{}
-		}
-	}()
-	addr := l.Addr().String()
+	srv := newHostListener(t)
+	addr := srv.addr
 	wasm := guests.Go(t, "netapp")
 
 	r := e.run("os", "--name", "iso", e.app1(wasm), "--", "dial", addr)
@@ -87,11 +54,7 @@ func TestOSHostLoopbackUnreachable(t *testing.T) {
 	if r.stdout != "refused\n" {
 		t.Errorf("isolated guest dialing the host's %s: stdout %q, want %q", addr, r.stdout, "refused\n")
 	}
-	select {
-	case <-accepted:
-		t.Errorf("the host server on %s accepted a connection from the isolated guest", addr)
-	default:
-	}
+	srv.notReached(t)
 
 	// Control: on the host network the same dial works.
 	host := e.app(map[string]string{"app.wasm": wasm}, "", "isolation = false\n")
@@ -100,11 +63,7 @@ func TestOSHostLoopbackUnreachable(t *testing.T) {
 	if r.stdout != "connected\n" {
 		t.Errorf("guest on the host network dialing %s: stdout %q, want %q", addr, r.stdout, "connected\n")
 	}
-	select {
-	case <-accepted:
-	case <-time.After(10 * time.Second):
-		t.Errorf("the host server on %s saw no connection from the guest on the host network", addr)
-	}
+	srv.reached(t)
 	e.noLeaks()
 }
 
@@ -185,14 +144,7 @@ func TestOSForwardSideBySide(t *testing.T) {
 	if fileExists(e.netns("third")) {
 		t.Errorf("the refused app left %s", e.netns("third"))
 	}
-	for _, r := range runs {
-		r.signal(syscall.SIGTERM)
-	}
-	for name, r := range runs {
-		if code := r.wait(); code != 143 {
-			t.Errorf("%s: exit code %d after SIGTERM, want 143\nstderr:\n%s", name, code, r.stderr)
-		}
-	}
+	terminateAll(t, runs)
 	e.noLeaks(ports["left"], ports["right"])
 }
 
@@ -205,26 +157,7 @@ func TestOSForwardUDP(t *testing.T) {
 	port := freePort(t, "udp")
 	r := e.start("--name", "udp", "--forward", fmt.Sprintf("%d:5353/udp", port), "--env", "APP_ID=udp", dir, "--", "udp", ":5353")
 	r.waitFor("listening 0.0.0.0:5353")
-	c, err := net.Dial("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	// UDP may drop a datagram: a few tries, each waiting for the answer.
-	var got string
-	buf := make([]byte, 512)
-	for try := 0; try < 5 && got == ""; try++ {
-		if _, err := c.Write([]byte("ping")); err != nil {
-			t.Fatal(err)
-		}
-		c.SetReadDeadline(time.Now().Add(3 * time.Second))
-		if n, err := c.Read(buf); err == nil {
-			got = string(buf[:n])
-		} else {
-			t.Logf("try %d: %v", try, err)
-		}
-	}
-	if got != "udp: ping" {
+	if got := udpPing(t, port); got != "udp: ping" {
 		t.Errorf("UDP answer %q, want %q", got, "udp: ping")
 	}
 	r.signal(syscall.SIGTERM)
@@ -243,18 +176,7 @@ func TestOSForwardPortTaken(t *testing.T) {
 	e := newOSEnv(t)
 	dir := e.app1(guests.Go(t, "netapp"))
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	tcpPort := l.Addr().(*net.TCPAddr).Port
-	u, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Close()
-	udpPort := u.LocalAddr().(*net.UDPAddr).Port
+	tcpPort, udpPort := heldPort(t, "tcp"), heldPort(t, "udp")
 
 	for _, tc := range []struct{ forward, want string }{
 		{fmt.Sprintf("%d:3000", tcpPort), fmt.Sprintf("port %d/tcp on the host is already in use", tcpPort)},

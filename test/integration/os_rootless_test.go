@@ -1,9 +1,7 @@
 package integration
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -95,9 +93,7 @@ func (e *rlEnv) cleanup() {
 	for _, pid := range e.processes() {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
-	for deadline := time.Now().Add(10 * time.Second); len(e.processes()) > 0 && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitUntil(10*time.Second, 20*time.Millisecond, func() bool { return len(e.processes()) == 0 })
 	os.RemoveAll(e.dir)
 }
 
@@ -140,22 +136,7 @@ func (e *rlEnv) command(ctx context.Context, extraEnv []string, args ...string) 
 // run runs wasmrun ARGS as the user to completion.
 func (e *rlEnv) run(extraEnv []string, args ...string) result {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), osTimeout)
-	defer cancel()
-	cmd := e.command(ctx, extraEnv, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String()}
-	var exit *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		e.t.Fatalf("wasmrun %s: no exit after %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), osTimeout, r.stdout, r.stderr)
-	case err == nil, errors.As(err, &exit):
-	default:
-		e.t.Fatalf("wasmrun %s: %v", strings.Join(args, " "), err)
-	}
-	r.code = cmd.ProcessState.ExitCode()
+	r := runCommand(e.t, osTimeout, args, func(ctx context.Context) *exec.Cmd { return e.command(ctx, extraEnv, args...) })
 	skipIfRefused(e.t, r)
 	return r
 }
@@ -172,48 +153,13 @@ func skipIfRefused(t *testing.T, r result) {
 // start starts `wasmrun os ARGS...` as the user in the background.
 func (e *rlEnv) start(args ...string) *osRun {
 	e.t.Helper()
-	r := &osRun{t: e.t, args: args, stdout: newWatchBuffer(), stderr: newWatchBuffer(), done: make(chan struct{})}
-	r.cmd = e.command(context.Background(), nil, append([]string{"os"}, args...)...)
-	r.cmd.Stdout, r.cmd.Stderr = r.stdout, r.stderr
-	if err := r.cmd.Start(); err != nil {
-		e.t.Fatalf("start wasmrun os: %v", err)
-	}
-	go func() {
-		r.cmd.Wait()
-		r.code = r.cmd.ProcessState.ExitCode()
-		if ws, ok := r.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			r.code = 128 + int(ws.Signal())
-		}
-		close(r.done)
-	}()
-	e.t.Cleanup(func() {
-		r.cmd.Process.Kill()
-		<-r.done
-	})
-	return r
+	return startOSRun(e.t, e.command(context.Background(), nil, append([]string{"os"}, args...)...), args)
 }
 
 // processes returns the pids of the env's wasmrun processes (CLI and
 // container processes: both run e.bin).
 func (e *rlEnv) processes() []int {
-	ents, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, ent := range ents {
-		pid, err := strconv.Atoi(ent.Name())
-		if err != nil {
-			continue
-		}
-		if exe, err := os.Readlink("/proc/" + ent.Name() + "/exe"); err != nil || exe != e.bin {
-			continue
-		}
-		if stat, err := os.ReadFile("/proc/" + ent.Name() + "/stat"); err == nil {
-			if f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])); len(f) > 0 && f[0] == "Z" {
-				continue
-			}
-		}
-		pids = append(pids, pid)
-	}
-	return pids
+	return liveProcesses(e.bin, nil)
 }
 
 // leaks lists what of the env is left: processes, state entries, and
@@ -250,14 +196,7 @@ func (e *rlEnv) noLeaks(ports ...int) {
 // statePid reads the container pid and namespace of app name.
 func (e *rlEnv) statePid(name string) (int, string) {
 	e.t.Helper()
-	var st containerState
-	b, err := os.ReadFile(filepath.Join(e.state, "containers", name, "state.json"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		e.t.Fatal(err)
-	}
+	st := readContainerState(e.t, e.state, name)
 	return st.Pid, st.Netns
 }
 
@@ -274,23 +213,8 @@ func TestOSRootless(t *testing.T) {
 	// own: a server on the host's loopback is out of reach.
 	t.Run("HostLoopbackUnreachable", func(t *testing.T) {
 		e := e.with(t)
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		accepted := make(chan struct{}, 16)
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-				accepted <- struct{}{}
-			}
-		}()
-		addr := l.Addr().String()
+		srv := newHostListener(t)
+		addr := srv.addr
 		r := e.run(nil, "os", "-v", dir, "--", "dial", addr)
 		mustExit(t, r, 3)
 		if r.stdout != "refused\n" {
@@ -299,11 +223,7 @@ func TestOSRootless(t *testing.T) {
 		if !strings.Contains(r.stderr, rootlessModeLine) {
 			t.Errorf("--verbose does not say %q:\n%s", rootlessModeLine, r.stderr)
 		}
-		select {
-		case <-accepted:
-			t.Errorf("the host server on %s accepted a connection from the isolated guest", addr)
-		default:
-		}
+		srv.notReached(t)
 
 		// isolation = false is the explicit way to share the host network.
 		shared := e.app("isolation = false\n")
@@ -312,11 +232,7 @@ func TestOSRootless(t *testing.T) {
 		if r.stdout != "connected\n" {
 			t.Errorf("guest on the host network dialing %s: stdout %q, want %q", addr, r.stdout, "connected\n")
 		}
-		select {
-		case <-accepted:
-		case <-time.After(10 * time.Second):
-			t.Errorf("the host server on %s saw no connection from the guest on the host network", addr)
-		}
+		srv.reached(t)
 		e.noLeaks()
 	})
 
@@ -373,26 +289,7 @@ func TestOSRootless(t *testing.T) {
 		port := freePort(t, "udp")
 		r := e.start("--env", "APP_ID=udp", "--forward", fmt.Sprintf("127.0.0.1:%d:5353/udp", port), dir, "--", "udp", ":5353")
 		r.waitFor("listening 0.0.0.0:5353")
-		c, err := net.Dial("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		// UDP may drop a datagram: a few tries, each waiting for the answer.
-		var got string
-		buf := make([]byte, 512)
-		for try := 0; try < 5 && got == ""; try++ {
-			if _, err := c.Write([]byte("ping")); err != nil {
-				t.Fatal(err)
-			}
-			c.SetReadDeadline(time.Now().Add(3 * time.Second))
-			if n, err := c.Read(buf); err == nil {
-				got = string(buf[:n])
-			} else {
-				t.Logf("try %d: %v", try, err)
-			}
-		}
-		if got != "udp: ping" {
+		if got := udpPing(t, port); got != "udp: ping" {
 			t.Errorf("UDP answer %q, want %q", got, "udp: ping")
 		}
 		r.signal(syscall.SIGTERM)
@@ -409,12 +306,7 @@ func TestOSRootless(t *testing.T) {
 
 	t.Run("PortTaken", func(t *testing.T) {
 		e := e.with(t)
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		port := l.Addr().(*net.TCPAddr).Port
+		port := heldPort(t, "tcp")
 		r := e.run(nil, "os", "--forward", fmt.Sprintf("127.0.0.1:%d:3000", port), dir, "--", "serve", ":3000")
 		mustExit(t, r, ExitFailure)
 		if want := fmt.Sprintf("port %d/tcp on the host is already in use", port); !strings.Contains(r.stderr, want) {
@@ -434,13 +326,9 @@ func TestOSRootless(t *testing.T) {
 		pid, _ := e.statePid("k9")
 		r.signal(syscall.SIGKILL)
 		r.wait()
-		for deadline := time.Now().Add(osTimeout); ; time.Sleep(20 * time.Millisecond) {
-			if len(e.processes()) == 0 { // the CLI and the guest process, zombies aside
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("guest process %d still runs %v after kill -9 of wasmrun os", pid, osTimeout)
-			}
+		// The CLI and the guest process, zombies aside.
+		if !waitUntil(osTimeout, 20*time.Millisecond, func() bool { return len(e.processes()) == 0 }) {
+			t.Fatalf("guest process %d still runs %v after kill -9 of wasmrun os", pid, osTimeout)
 		}
 		if _, err := os.Stat(filepath.Join(e.state, "containers", "k9")); err != nil {
 			t.Errorf("expected the killed run's state to be left for the next run: %v", err)

@@ -45,6 +45,7 @@ func shimBinDir(t testing.TB) string {
 	return shimDir
 }
 
+// needRootShim skips t unless it runs as root.
 func needRootShim(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -116,6 +117,8 @@ func ctrRun(t testing.TB, d *testdaemon.Daemon, rootfs, id string, extra []strin
 	return out, code
 }
 
+// unwrapExit returns the exit code of the *exec.ExitError that err wraps,
+// and whether there is one.
 func unwrapExit(err error) (int, bool) {
 	for e := err; e != nil; {
 		if ee, ok := e.(*exec.ExitError); ok {
@@ -136,6 +139,7 @@ type taskInfo struct {
 	status string
 }
 
+// taskList returns `ctr task ls` by task id.
 func taskList(t testing.TB, d *testdaemon.Daemon) map[string]taskInfo {
 	t.Helper()
 	out := d.MustCtr(t, "task", "ls")
@@ -155,17 +159,15 @@ func taskList(t testing.TB, d *testdaemon.Daemon) map[string]taskInfo {
 // when absent).
 func waitTask(t testing.TB, d *testdaemon.Daemon, id string, what string, cond func(ti taskInfo, ok bool) bool) taskInfo {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ti, ok := taskList(t, d)[id]
-		if cond(ti, ok) {
-			return ti
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("task %s: not %s after 30s (last: %+v, present %v)\ndaemon log:\n%s", id, what, ti, ok, d.TailLog())
-		}
-		time.Sleep(20 * time.Millisecond)
+	var ti taskInfo
+	var ok bool
+	if !waitUntil(30*time.Second, 20*time.Millisecond, func() bool {
+		ti, ok = taskList(t, d)[id]
+		return cond(ti, ok)
+	}) {
+		t.Fatalf("task %s: not %s after 30s (last: %+v, present %v)\ndaemon log:\n%s", id, what, ti, ok, d.TailLog())
 	}
+	return ti
 }
 
 func running(ti taskInfo, ok bool) bool { return ok && ti.status == "RUNNING" }
@@ -191,25 +193,29 @@ func removeTask(t testing.TB, d *testdaemon.Daemon, id string) {
 	d.Ctr(ctx, "container", "rm", id)
 }
 
-// pidGone reports whether pid no longer runs (or is a zombie).
-func pidGone(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && len(s) > i+2 && s[i+2] == 'Z'
+// killTask kills task id with SIGKILL, waits until it has stopped,
+// deletes it and its container, and waits until its process pid is gone;
+// any failing step fails t.
+func killTask(t testing.TB, d *testdaemon.Daemon, id string, pid int) {
+	t.Helper()
+	d.MustCtr(t, "task", "kill", "-s", "SIGKILL", id)
+	waitTask(t, d, id, "stopped", stopped)
+	d.MustCtr(t, "task", "delete", id)
+	d.MustCtr(t, "container", "rm", id)
+	waitPidGone(t, pid)
 }
 
+// pidGone reports whether pid no longer runs (or is a zombie).
+func pidGone(pid int) bool {
+	s := procState(pid)
+	return s == "" || s == "Z"
+}
+
+// waitPidGone waits up to 30s until process pid is gone (see pidGone).
 func waitPidGone(t testing.TB, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !pidGone(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d still runs after 30s", pid)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !waitUntil(30*time.Second, 20*time.Millisecond, func() bool { return pidGone(pid) }) {
+		t.Fatalf("process %d still runs after 30s", pid)
 	}
 }
 
@@ -217,6 +223,8 @@ func waitPidGone(t testing.TB, pid int) {
 // container id.
 func netnsPath(id string) string { return "/run/netns/wasmrun-" + id }
 
+// nsInode returns the inode of the namespace file at path (equal inodes:
+// the same namespace).
 func nsInode(t testing.TB, path string) uint64 {
 	t.Helper()
 	st, err := os.Stat(path)

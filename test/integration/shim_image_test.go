@@ -2,8 +2,6 @@ package integration
 
 import (
 	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -20,7 +18,16 @@ import (
 // command is cmd; it returns the tarball's path.
 func ociImage(t testing.TB, ref, wasm string, cmd []string, env []string) string {
 	t.Helper()
-	return writeImage(t, ref, wasm, cmd, env, false)
+	module, err := os.ReadFile(wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "image.tar")
+	files := []testdaemon.ImageFile{{Name: "app.wasm", Mode: 0o644, Data: module}}
+	if err := testdaemon.WriteImage(path, ref, files, []string{"/app.wasm"}, cmd, env); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // wasmArtifactImage is like ociImage, but a wasip1/wasm image whose one
@@ -28,25 +35,10 @@ func ociImage(t testing.TB, ref, wasm string, cmd []string, env []string) string
 // which containerd does not unpack.
 func wasmArtifactImage(t testing.TB, ref, wasm string, cmd []string, env []string) string {
 	t.Helper()
-	return writeImage(t, ref, wasm, cmd, env, true)
-}
-
-func writeImage(t testing.TB, ref, wasm string, cmd []string, env []string, artifact bool) string {
-	t.Helper()
 	module, err := os.ReadFile(wasm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var layer bytes.Buffer
-	tw := tar.NewWriter(&layer)
-	tw.WriteHeader(&tar.Header{Name: "app.wasm", Mode: 0o644, Size: int64(len(module)), Typeflag: tar.TypeReg})
-	tw.Write(module)
-	tw.Close()
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	zw.Write(layer.Bytes())
-	zw.Close()
-
 	blobs := map[string][]byte{}
 	desc := func(mediaType string, b []byte) map[string]any {
 		d := fmt.Sprintf("sha256:%x", sha256.Sum256(b))
@@ -60,27 +52,20 @@ func writeImage(t testing.TB, ref, wasm string, cmd []string, env []string, arti
 		}
 		return b
 	}
-	arch, os_ := "amd64", "linux"
-	diffIDs := []string{fmt.Sprintf("sha256:%x", sha256.Sum256(layer.Bytes()))}
-	layerDesc := desc("application/vnd.oci.image.layer.v1.tar+gzip", gz.Bytes())
-	if artifact {
-		// Not a tar layer: no diff id (containerd unpacks nothing).
-		arch, os_, diffIDs = "wasm", "wasip1", []string{}
-		layerDesc = desc("application/vnd.wasm.content.layer.v1+wasm", module)
-	}
 	config := mustJSON(map[string]any{
-		"architecture": arch, "os": os_,
+		"architecture": "wasm", "os": "wasip1",
 		"config": map[string]any{"Entrypoint": []string{"/app.wasm"}, "Cmd": cmd, "Env": env, "WorkingDir": "/"},
-		"rootfs": map[string]any{"type": "layers", "diff_ids": diffIDs},
+		// Not a tar layer: no diff id (containerd unpacks nothing).
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{}},
 	})
 	manifest := mustJSON(map[string]any{
 		"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
 		"config": desc("application/vnd.oci.image.config.v1+json", config),
-		"layers": []any{layerDesc},
+		"layers": []any{desc("application/vnd.wasm.content.layer.v1+wasm", module)},
 	})
 	md := desc("application/vnd.oci.image.manifest.v1+json", manifest)
 	md["annotations"] = map[string]string{"io.containerd.image.name": ref, "org.opencontainers.image.ref.name": ref[strings.LastIndexByte(ref, ':')+1:]}
-	md["platform"] = map[string]string{"architecture": arch, "os": os_}
+	md["platform"] = map[string]string{"architecture": "wasm", "os": "wasip1"}
 	index := mustJSON(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []any{md}})
 
 	path := filepath.Join(t.TempDir(), "image.tar")

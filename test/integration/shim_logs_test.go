@@ -37,17 +37,13 @@ func testShimLogURI(t *testing.T, d *testdaemon.Daemon, rootfs string) {
 			t.Fatalf("%s: %v\ndaemon log:\n%s", tc.uri, err, d.TailLog())
 		}
 		// The logging binary may still be writing when ctr returns.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			out, _ := os.ReadFile(tc.stdout)
-			errOut, _ := os.ReadFile(tc.stder)
-			if strings.Contains(string(out), "arg 2 [logged]\n") && strings.Contains(string(errOut), "to stderr\n") {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: stdout file:\n%s\nstderr file:\n%s", tc.uri, out, errOut)
-			}
-			time.Sleep(20 * time.Millisecond)
+		var out, errOut []byte
+		if !waitUntil(10*time.Second, 20*time.Millisecond, func() bool {
+			out, _ = os.ReadFile(tc.stdout)
+			errOut, _ = os.ReadFile(tc.stder)
+			return strings.Contains(string(out), "arg 2 [logged]\n") && strings.Contains(string(errOut), "to stderr\n")
+		}) {
+			t.Fatalf("%s: stdout file:\n%s\nstderr file:\n%s", tc.uri, out, errOut)
 		}
 	}
 }

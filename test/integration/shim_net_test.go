@@ -1,59 +1,19 @@
 package integration
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/containernetworking/plugins/pkg/ns"
 
 	"github.com/wasmrun/wasmrun/internal/testdaemon"
 )
-
-// dialInNetns connects to addr from inside the network namespace at
-// nsPath: the socket is created on a thread that entered it (and keeps
-// the namespace after the thread leaves).
-func dialInNetns(nsPath, addr string) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			ch <- result{nil, err}
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open(nsPath)
-		if err != nil {
-			ch <- result{nil, err}
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- result{nil, err}
-			return
-		}
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread() // else the thread dies locked
-		}
-		ch <- result{c, err}
-	}()
-	r := <-ch
-	return r.c, r.err
-}
 
 // testShimHTTP runs a guest HTTP server in its own namespace and reaches it
 // from inside that namespace (/proc/<task pid>/ns/net).
@@ -61,29 +21,23 @@ func testShimHTTP(t *testing.T, d *testdaemon.Daemon, rootfs string) {
 	id := newID("http")
 	out := filepath.Join(t.TempDir(), "out.log")
 	pid := startDetached(t, d, rootfs, id, []string{"--log-uri", "file://" + out}, "serve", "127.0.0.1:8080")
-	deadline := time.Now().Add(time.Minute)
-	for {
-		b, _ := os.ReadFile(out)
-		if strings.Contains(string(b), "listening 8080\n") {
-			break
-		}
-		if time.Now().After(deadline) || pidGone(pid) {
-			t.Fatalf("guest did not listen:\n%s", b)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var b []byte
+	waitUntil(time.Minute, 20*time.Millisecond, func() bool {
+		b, _ = os.ReadFile(out)
+		return strings.Contains(string(b), "listening 8080\n") || pidGone(pid) // a guest that is gone will not listen
+	})
+	if !strings.Contains(string(b), "listening 8080\n") {
+		t.Fatalf("guest did not listen:\n%s", b)
 	}
-	c, err := dialInNetns(fmt.Sprintf("/proc/%d/ns/net", pid), "127.0.0.1:8080")
+	c, err := dialIn(fmt.Sprintf("/proc/%d/ns/net", pid), "127.0.0.1:8080")
 	if err != nil {
 		t.Fatalf("connect to the guest inside its namespace: %v", err)
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	fmt.Fprintf(c, "GET /from-test HTTP/1.0\r\nHost: x\r\n\r\n")
-	resp, err := io.ReadAll(bufio.NewReader(c))
+	resp, err := httpGetConn(c, "/from-test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(string(resp), "HTTP/1.0 200") || !strings.HasSuffix(string(resp), "hello /from-test") {
+	if !strings.HasPrefix(resp, "HTTP/1.0 200") || !strings.HasSuffix(resp, "hello /from-test") {
 		t.Errorf("response:\n%s", resp)
 	}
 }
@@ -136,41 +90,15 @@ state_dir = %q
 
 // addrsInNetns lists the interface addresses inside a namespace.
 func addrsInNetns(nsPath string) ([]string, error) {
-	type result struct {
-		addrs []string
-		err   error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			ch <- result{nil, err}
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open(nsPath)
-		if err != nil {
-			ch <- result{nil, err}
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- result{nil, err}
-			return
-		}
-		var out []string
+	var out []string
+	err := ns.WithNetNSPath(nsPath, func(ns.NetNS) error {
 		addrs, err := net.InterfaceAddrs()
 		for _, a := range addrs {
 			out = append(out, a.String())
 		}
-		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		ch <- result{out, err}
-	}()
-	r := <-ch
-	return r.addrs, r.err
+		return err
+	})
+	return out, err
 }
 
 // testShimSandbox: a CRI pod sandbox container (native pause image) runs
@@ -186,12 +114,13 @@ func testShimSandbox(t *testing.T, d *testdaemon.Daemon) {
 		t.Errorf("sandbox process is not in the namespace %s", netnsPath(id))
 	}
 	// It idles (sleeping in poll_oneoff, state S), not spinning or gone.
-	deadline := time.Now().Add(10 * time.Second)
-	for procState(ti.pid) != "S" {
-		if time.Now().After(deadline) || pidGone(ti.pid) {
-			t.Fatalf("sandbox process state %q, want S (sleeping)", procState(ti.pid))
-		}
-		time.Sleep(20 * time.Millisecond)
+	var state string
+	waitUntil(10*time.Second, 20*time.Millisecond, func() bool {
+		state = procState(ti.pid)
+		return state == "S" || pidGone(ti.pid) // a process that is gone will not sleep
+	})
+	if state != "S" {
+		t.Fatalf("sandbox process state %q, want S (sleeping)", state)
 	}
 	if ti2 := taskList(t, d)[id]; ti2.status != "RUNNING" {
 		t.Fatalf("sandbox task %+v, want RUNNING", ti2)
@@ -199,18 +128,4 @@ func testShimSandbox(t *testing.T, d *testdaemon.Daemon) {
 	d.MustCtr(t, "task", "kill", "-s", "SIGKILL", id)
 	waitTask(t, d, id, "stopped", stopped)
 	waitPidGone(t, ti.pid)
-}
-
-// procState is field 3 of /proc/<pid>/stat ("R", "S", "Z", ...).
-func procState(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ""
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 || len(s) < i+3 {
-		return ""
-	}
-	return s[i+2 : i+3]
 }

@@ -123,11 +123,7 @@ func testShimTaskInfo(t *testing.T, d *testdaemon.Daemon, rootfs string) {
 			t.Errorf("task metrics lacks %q:\n%s", want, metrics)
 		}
 	}
-	d.MustCtr(t, "task", "kill", "-s", "SIGKILL", id)
-	waitTask(t, d, id, "stopped", stopped)
-	d.MustCtr(t, "task", "delete", id)
-	d.MustCtr(t, "container", "rm", id)
-	waitPidGone(t, pid)
+	killTask(t, d, id, pid)
 }
 
 // testShimNetns: ctr's default spec asks for a new network namespace; the
@@ -166,11 +162,7 @@ func testShimDaemonRestart(t *testing.T, d *testdaemon.Daemon, rootfs string) {
 	if ti := taskList(t, d)[id]; ti.pid != pid || ti.status != "RUNNING" {
 		t.Fatalf("after restart task ls: %+v, want pid %d RUNNING", ti, pid)
 	}
-	d.MustCtr(t, "task", "kill", "-s", "SIGKILL", id)
-	waitTask(t, d, id, "stopped", stopped)
-	d.MustCtr(t, "task", "delete", id)
-	d.MustCtr(t, "container", "rm", id)
-	waitPidGone(t, pid)
+	killTask(t, d, id, pid)
 	if _, err := os.Stat(netnsPath(id)); !os.IsNotExist(err) {
 		t.Errorf("%s left after delete (%v)", netnsPath(id), err)
 	}
@@ -191,16 +183,11 @@ func testShimKilled(t *testing.T, d *testdaemon.Daemon, rootfs string) {
 	defer cancel()
 	d.Ctr(ctx, "task", "delete", id) // may already be gone
 	d.MustCtr(t, "container", "rm", id)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	if !waitUntil(30*time.Second, 20*time.Millisecond, func() bool {
 		_, err := os.Stat(netnsPath(id))
-		if os.IsNotExist(err) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s left after the shim was killed", netnsPath(id))
-		}
-		time.Sleep(20 * time.Millisecond)
+		return os.IsNotExist(err)
+	}) {
+		t.Fatalf("%s left after the shim was killed", netnsPath(id))
 	}
 }
 
@@ -258,16 +245,12 @@ func testShimNoLeaks(t *testing.T, d *testdaemon.Daemon, rootfs string) {
 		}
 	}
 	// Every shim exits once its task is deleted.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		p := d.Processes()
-		if len(p) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("shim processes left: %v", p)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var left []int
+	if !waitUntil(30*time.Second, 20*time.Millisecond, func() bool {
+		left = d.Processes()
+		return len(left) == 0
+	}) {
+		t.Fatalf("shim processes left: %v", left)
 	}
 }
 

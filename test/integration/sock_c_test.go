@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -62,32 +63,10 @@ func TestSockCTCP(t *testing.T) {
 }
 
 func TestSockCTCPClient(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 4096)
-				var got []byte
-				for {
-					n, err := c.Read(buf)
-					got = append(got, buf[:n]...)
-					if err != nil {
-						break
-					}
-				}
-				c.Write([]byte("reply to " + string(got)))
-			}()
-		}
-	}()
+	l := tcpServer(t, func(c net.Conn) {
+		got, _ := io.ReadAll(c)
+		c.Write([]byte("reply to " + string(got)))
+	})
 	port := strings.TrimPrefix(l.Addr().String(), "127.0.0.1:")
 	for _, shape := range sockShapes {
 		t.Run(shape, func(t *testing.T) {
@@ -99,13 +78,8 @@ func TestSockCTCPClient(t *testing.T) {
 		})
 	}
 	// Connection refused is an error exit, not a hang.
-	free, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	freePort := strings.TrimPrefix(free.Addr().String(), "127.0.0.1:")
-	free.Close()
-	r := run(t, nil, "run", sockEcho(t, "V2"), "--", "tcp-client", "127.0.0.1", freePort, "x")
+	closed := strconv.Itoa(freePort(t, "tcp"))
+	r := run(t, nil, "run", sockEcho(t, "V2"), "--", "tcp-client", "127.0.0.1", closed, "x")
 	if r.code != 1 || !strings.Contains(r.stdout, "error connect 14") {
 		t.Errorf("connect to a closed port: exit %d, stdout %q; want ECONNREFUSED (14)", r.code, r.stdout)
 	}

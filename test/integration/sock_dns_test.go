@@ -145,21 +145,7 @@ func (s *dnsServer) answer(q []byte) []byte {
 
 func TestSockGoDNS(t *testing.T) {
 	dns := startDNSServer(t, map[string][]net.IP{dnsName: {net.IPv4(127, 0, 0, 1)}})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("resolved\n"))
-			c.Close()
-		}
-	}()
+	l := tcpServer(t, func(c net.Conn) { c.Write([]byte("resolved\n")) })
 	port := strings.TrimPrefix(l.Addr().String(), "127.0.0.1:")
 
 	etc := t.TempDir()

@@ -20,23 +20,6 @@ import (
 // (testdata/go/sockhttp), and plain net/http on a preopened listener
 // (testdata/go/socklisten). Both rely on poll_oneoff for Go's netpoller.
 
-func httpGet(t testing.TB, client *http.Client, url string) string {
-	t.Helper()
-	resp, err := client.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %s", url, resp.Status)
-	}
-	return string(b)
-}
-
 func TestSockGoHTTPServer(t *testing.T) {
 	g := startSockGuest(t, "run", guests.Go(t, "sockhttp"), "--", "serve", "127.0.0.1:0")
 	base := "http://127.0.0.1:" + g.expect("listening")
@@ -91,18 +74,7 @@ func TestSockGoUDP(t *testing.T) {
 		g.wait()
 	})
 	t.Run("guest-sends", func(t *testing.T) {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pc.Close()
-		go func() {
-			buf := make([]byte, 1500)
-			n, from, err := pc.ReadFrom(buf)
-			if err == nil {
-				pc.WriteTo(append([]byte("host: "), buf[:n]...), from)
-			}
-		}()
+		pc := udpEchoServer(t, "host: ")
 		r := run(t, nil, "run", wasm, "--", "udp-client", pc.LocalAddr().String(), "ping")
 		mustExit(t, r, 0)
 		if got := field(t, r.stdout, "got"); got != "host: ping" {
@@ -127,21 +99,7 @@ func TestSockGoUnix(t *testing.T) {
 // TestSockGoDialNumeric dials a numeric address in both resolver modes (no
 // DNS involved).
 func TestSockGoDialNumeric(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("welcome\n"))
-			c.Close()
-		}
-	}()
+	l := tcpServer(t, func(c net.Conn) { c.Write([]byte("welcome\n")) })
 	for _, tags := range [][]string{nil, {"getaddrinfo"}} {
 		t.Run(strings.Join(append([]string{"tags"}, tags...), "-"), func(t *testing.T) {
 			r := run(t, nil, "run", guests.Go(t, "sockhttp", tags...), "--", "dial", l.Addr().String())
@@ -156,21 +114,10 @@ func TestSockGoDialNumeric(t *testing.T) {
 	}
 }
 
-// freeLoopbackPort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freeLoopbackPort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // TestSockGoPreopenedListener: plain net/http on net.FileListener(fd 3),
 // the socket coming from `wasmrun run --listen 127.0.0.1:PORT`.
 func TestSockGoPreopenedListener(t *testing.T) {
-	port := freeLoopbackPort(t)
+	port := freePort(t, "tcp")
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	g := startSockGuest(t, "run", "--listen", addr, guests.Go(t, "socklisten"))
 	g.expect("serving")
@@ -190,7 +137,7 @@ func TestSockGoPreopenedListener(t *testing.T) {
 // guest server, each answered.
 func TestSockConcurrentConnections(t *testing.T) {
 	const conns = 1000
-	port := freeLoopbackPort(t)
+	port := freePort(t, "tcp")
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	g := startSockGuest(t, "run", "--listen", addr, guests.Go(t, "socklisten"))
 	g.expect("serving")

@@ -64,7 +64,7 @@ func TestSockRustMixed(t *testing.T) {
 // then reads and writes) on the listener `wasmrun run --listen` preopens
 // at fd 3.
 func TestSockRustStdPreopenedListener(t *testing.T) {
-	addr := "127.0.0.1:" + strconv.Itoa(freeLoopbackPort(t))
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t, "tcp"))
 	g := startSockGuest(t, "run", "--listen", addr, guests.Rust(t, "sock_std"), "--", "2")
 	g.expect("serving")
 	for _, msg := range []string{"std", strings.Repeat("x", 50000)} {
