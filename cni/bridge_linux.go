@@ -94,15 +94,9 @@ func (m *Manager) releaseBridgeLocked(st *state) {
 // bridgeUsed reports whether a state other than except names a network on
 // bridge. A state is written before ADD runs, so a create in progress counts.
 func (m *Manager) bridgeUsed(bridge, except string) bool {
-	ents, _ := os.ReadDir(m.cfg.StateDir)
-	for _, e := range ents {
-		n, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok || strings.HasPrefix(n, ".") || n == except {
-			continue
-		}
-		st, err := m.readState(n)
+	for st, err := range m.otherStates(except) {
 		if err != nil {
-			return true // unreadable: assume it may use the bridge
+			return true // unreadable: it may use the bridge
 		}
 		if b, _ := st.bridgeNetwork(); b == bridge {
 			return true

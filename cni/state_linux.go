@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -184,7 +185,8 @@ func (m *Manager) removeState(name string) error {
 	return nil
 }
 
-// stateNames lists the namespace names with a state file and our prefix.
+// stateNames lists the namespace names with a state file and prefix ("" for
+// every one).
 func (m *Manager) stateNames(prefix string) ([]string, error) {
 	ents, err := os.ReadDir(m.cfg.StateDir)
 	if err != nil {
@@ -200,7 +202,7 @@ func (m *Manager) stateNames(prefix string) ([]string, error) {
 			continue
 		}
 		n = strings.TrimSuffix(n, ".json")
-		if strings.HasPrefix(n, prefix+"-") {
+		if prefix == "" || strings.HasPrefix(n, prefix+"-") {
 			names = append(names, n)
 		}
 	}
@@ -211,21 +213,31 @@ func (m *Manager) stateNames(prefix string) ([]string, error) {
 // whose owner is alive (any prefix), keyed "port/proto".
 func (m *Manager) liveForwards(except string) map[string]string {
 	out := map[string]string{}
-	ents, _ := os.ReadDir(m.cfg.StateDir)
-	for _, e := range ents {
-		n, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok || strings.HasPrefix(n, ".") || n == except {
-			continue
-		}
-		st, err := m.readState(n)
+	for st, err := range m.otherStates(except) {
 		if err != nil || !st.ownerAlive() {
 			continue
 		}
 		for _, f := range st.Forwards {
-			out[strconv.Itoa(int(f.HostPort))+"/"+f.Proto()] = n
+			out[strconv.Itoa(int(f.HostPort))+"/"+f.Proto()] = st.Name
 		}
 	}
 	return out
+}
+
+// otherStates reads every state in the state dir but except's; one that
+// cannot be read comes with its error (and a nil state).
+func (m *Manager) otherStates(except string) iter.Seq2[*state, error] {
+	return func(yield func(*state, error) bool) {
+		names, _ := m.stateNames("")
+		for _, n := range names {
+			if n == except {
+				continue
+			}
+			if !yield(m.readState(n)) {
+				return
+			}
+		}
+	}
 }
 
 // lock takes the exclusive lock of the state dir (flock on
