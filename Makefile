@@ -49,12 +49,14 @@ fuzz:
 demo: deps build
 	./scripts/demo.sh
 
-# Benchmarks: ratios measured in one run against native/libcni baselines,
-# written to bench/README.md (start-up), bench/sockets.md and
-# bench/isolation.md, bench/languages.md and bench/shim.md. Never asserted.
+# Benchmarks: ratios measured in one run against native/libcni/runc
+# baselines, written to bench/README.md (start-up), bench/sockets.md,
+# bench/wasigo.md (guests under wasi-go), bench/isolation.md,
+# bench/languages.md and bench/shim.md. Never asserted.
 bench: deps build
 	./bench/run.sh
 	./bench/sockets.sh
+	./bench/wasigo.sh
 	./bench/isolation.sh
 	./bench/languages.sh
 	./bench/shim.sh

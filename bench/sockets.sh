@@ -11,7 +11,11 @@
 #   - wazero (-listen fd3):   the same fd3 guest (built -tags fd3only, without
 #                             stealthrocket/net) under stock wazero's CLI,
 #                             whose experimental/sock only accepts on
-#                             preopened listeners.
+#                             preopened listeners;
+#   - wasi-go (sock_* API):   the sock guest under wasi-go's wasirun
+#                             (github.com/stealthrocket/wasi-go v0.8.0 on
+#                             wazero v1.12.0, pinned in bench/wasigo/tool),
+#                             the runtime stealthrocket/net was written for.
 #
 # Measures 64-byte ping-pong over 1 and 16 connections, echoed bulk
 # throughput on one connection, HTTP requests/s over 16 keep-alive
@@ -41,6 +45,7 @@ if [ ! -x bin/wazero ]; then
 	echo "bench: installing wazero $WAZERO_VERSION CLI into bin/" >&2
 	GOBIN="$repo/bin" "$GO" install "github.com/tetratelabs/wazero/cmd/wazero@$WAZERO_VERSION"
 fi
+bench/wasigo/build-wasirun.sh
 make --no-print-directory build >/dev/null
 
 work=$(mktemp -d /tmp/wasmrun-sockbench.XXXXXX)
@@ -68,7 +73,7 @@ load="$work/load"
 # n/a when every run failed; failures lists what went wrong.
 declare -A results
 failures=
-configs=(native sock fd3 wazero)
+configs=(native sock fd3 wazero wasigo)
 metrics=(pp1 pp16 bulk http idle)
 
 declare -A label=(
@@ -94,6 +99,8 @@ start() {
 	wazero) bin/wazero run -cachedir "$cache/wazero" \
 		-listen "127.0.0.1:$ep" -listen "127.0.0.1:$hp" \
 		"$work/server-fd3.wasm" --fd3 >"$out" 2>"$err" & ;;
+	wasigo) bin/wasirun "$work/server.wasm" \
+		-- "127.0.0.1:$ep" "127.0.0.1:$hp" >"$out" 2>"$err" & ;;
 	esac
 	server_pid=$!
 	# A preopened listener accepts before the guest runs, so wait for the
@@ -165,12 +172,12 @@ ratio() {
 }
 
 declare -A aim=([pp1]="" [pp16]="≥ 0.7x" [bulk]="≥ 0.6x" [http]="" [idle]="≤ 1%")
-table="| benchmark | native | wasmrun (sock_* API) | wasmrun (--listen fd3) | wazero (-listen fd3) | wasmrun sock_* / native | wasmrun fd3 / native | wazero / native | aim (wasmrun) |
-|---|---:|---:|---:|---:|---:|---:|---:|---|"
+table="| benchmark | native | wasmrun (sock_* API) | wasmrun (--listen fd3) | wazero (-listen fd3) | wasi-go (sock_* API) | wasmrun sock_* / native | wasmrun fd3 / native | wazero / native | wasi-go / native | aim (wasmrun) |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 for m in "${metrics[@]}"; do
 	n=${results[native.$m]}
-	row="| ${label[$m]} | $n | ${results[sock.$m]} | ${results[fd3.$m]} | ${results[wazero.$m]}"
-	for cfg in sock fd3 wazero; do
+	row="| ${label[$m]} | $n | ${results[sock.$m]} | ${results[fd3.$m]} | ${results[wazero.$m]} | ${results[wasigo.$m]}"
+	for cfg in sock fd3 wazero wasigo; do
 		if [ "$m" = idle ]; then
 			row+=" | –"
 		else
@@ -208,7 +215,11 @@ after it reported ready, with no connection open.
 - **wazero (-listen fd3)**: the same fd3 guest (built \`-tags fd3only\`, without
   stealthrocket/net, whose sock_* imports stock wazero lacks) under wazero's
   own CLI $WAZERO_VERSION with \`-listen\` (experimental/sock: accept, recv,
-  send and shutdown on preopened listeners only).
+  send and shutdown on preopened listeners only);
+- **wasi-go (sock_* API)**: the sock guest under wasi-go's \`wasirun\`
+  (github.com/stealthrocket/wasi-go v0.8.0, built against wazero v1.12.0 from
+  [bench/wasigo/tool](wasigo/tool/go.mod)): the runtime stealthrocket/net was
+  written for, with its own WasmEdge socket extension and a real poll.
 
 The load client: **ping-pong** writes 64 bytes and reads the 64-byte echo,
 on 1 or 16 connections in parallel (round trips per second, all connections
@@ -245,6 +256,11 @@ What the numbers mean:
   of every loop): wasmrun stops its guests with signals instead, and wazero's
   CLI turns the check on only with \`-timeout\`. With the check on, HTTP
   guests served about half the requests/s.
+- wasi-go runs the same sock guest on the same wazero, with a socket layer
+  of its own; the two are close and which one is ahead swings from run to
+  run (a separate check of the server's CPU time per round trip on one
+  connection gave about 40 µs for both). What wasi-go cannot run is in
+  [wasigo.md](wasigo.md).
 - clock_time_get reads CLOCK_MONOTONIC and CLOCK_REALTIME through the vDSO,
   as Go's runtime does: a Go guest reads the clock about 11 times per HTTP
   request, and a clock_gettime system call costs about 2.7 µs in this VM
