@@ -190,6 +190,22 @@ func WriteImage(path, ref string, files []ImageFile, entrypoint, cmd, env []stri
 	zw.Write(layer.Bytes())
 	zw.Close()
 
+	diffID := fmt.Sprintf("sha256:%x", sha256.Sum256(layer.Bytes()))
+	return writeLayout(path, ref, "linux", "amd64", []string{diffID}, entrypoint, cmd, env,
+		"application/vnd.oci.image.layer.v1.tar+gzip", gz.Bytes())
+}
+
+// WriteArtifactImage writes an OCI image layout tarball to path whose one
+// layer is module itself, of a wasm media type (not a tar: containerd
+// unpacks nothing and hands the layer to the runtime), for platform
+// wasip1/wasm, with entrypoint /app.wasm, cmd and env.
+func WriteArtifactImage(path, ref string, module []byte, mediaType string, cmd, env []string) error {
+	return writeLayout(path, ref, "wasip1", "wasm", []string{}, []string{"/app.wasm"}, cmd, env, mediaType, module)
+}
+
+// writeLayout writes the layout tarball of an image with one layer: config
+// (platform, diff ids, entrypoint, cmd, env), manifest, index naming ref.
+func writeLayout(path, ref, osName, arch string, diffIDs, entrypoint, cmd, env []string, layerType string, layer []byte) error {
 	blobs := map[string][]byte{}
 	desc := func(mediaType string, b []byte) map[string]any {
 		d := fmt.Sprintf("sha256:%x", sha256.Sum256(b))
@@ -197,9 +213,9 @@ func WriteImage(path, ref string, files []ImageFile, entrypoint, cmd, env []stri
 		return map[string]any{"mediaType": mediaType, "digest": d, "size": len(b)}
 	}
 	config, err := json.Marshal(map[string]any{
-		"architecture": "amd64", "os": "linux",
+		"architecture": arch, "os": osName,
 		"config": map[string]any{"Entrypoint": entrypoint, "Cmd": cmd, "Env": env, "WorkingDir": "/"},
-		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{fmt.Sprintf("sha256:%x", sha256.Sum256(layer.Bytes()))}},
+		"rootfs": map[string]any{"type": "layers", "diff_ids": diffIDs},
 	})
 	if err != nil {
 		return err
@@ -207,14 +223,14 @@ func WriteImage(path, ref string, files []ImageFile, entrypoint, cmd, env []stri
 	manifest, err := json.Marshal(map[string]any{
 		"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
 		"config": desc("application/vnd.oci.image.config.v1+json", config),
-		"layers": []any{desc("application/vnd.oci.image.layer.v1.tar+gzip", gz.Bytes())},
+		"layers": []any{desc(layerType, layer)},
 	})
 	if err != nil {
 		return err
 	}
 	md := desc("application/vnd.oci.image.manifest.v1+json", manifest)
 	md["annotations"] = map[string]string{"io.containerd.image.name": ref, "org.opencontainers.image.ref.name": ref[strings.LastIndexByte(ref, ':')+1:]}
-	md["platform"] = map[string]string{"architecture": "amd64", "os": "linux"}
+	md["platform"] = map[string]string{"architecture": arch, "os": osName}
 	index, err := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []any{md}})
 	if err != nil {
 		return err

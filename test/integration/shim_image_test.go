@@ -1,10 +1,6 @@
 package integration
 
 import (
-	"archive/tar"
-	"crypto/sha256"
-	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,52 +35,8 @@ func wasmArtifactImage(t testing.TB, ref, wasm string, cmd []string, env []strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	blobs := map[string][]byte{}
-	desc := func(mediaType string, b []byte) map[string]any {
-		d := fmt.Sprintf("sha256:%x", sha256.Sum256(b))
-		blobs[d] = b
-		return map[string]any{"mediaType": mediaType, "digest": d, "size": len(b)}
-	}
-	mustJSON := func(v any) []byte {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	config := mustJSON(map[string]any{
-		"architecture": "wasm", "os": "wasip1",
-		"config": map[string]any{"Entrypoint": []string{"/app.wasm"}, "Cmd": cmd, "Env": env, "WorkingDir": "/"},
-		// Not a tar layer: no diff id (containerd unpacks nothing).
-		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{}},
-	})
-	manifest := mustJSON(map[string]any{
-		"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-		"config": desc("application/vnd.oci.image.config.v1+json", config),
-		"layers": []any{desc("application/vnd.wasm.content.layer.v1+wasm", module)},
-	})
-	md := desc("application/vnd.oci.image.manifest.v1+json", manifest)
-	md["annotations"] = map[string]string{"io.containerd.image.name": ref, "org.opencontainers.image.ref.name": ref[strings.LastIndexByte(ref, ':')+1:]}
-	md["platform"] = map[string]string{"architecture": "wasm", "os": "wasip1"}
-	index := mustJSON(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []any{md}})
-
 	path := filepath.Join(t.TempDir(), "image.tar")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	ow := tar.NewWriter(f)
-	add := func(name string, b []byte) {
-		ow.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg})
-		ow.Write(b)
-	}
-	add("oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`))
-	add("index.json", index)
-	for d, b := range blobs {
-		add("blobs/sha256/"+strings.TrimPrefix(d, "sha256:"), b)
-	}
-	if err := ow.Close(); err != nil {
+	if err := testdaemon.WriteArtifactImage(path, ref, module, "application/vnd.wasm.content.layer.v1+wasm", cmd, env); err != nil {
 		t.Fatal(err)
 	}
 	return path
