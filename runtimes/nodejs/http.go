@@ -20,31 +20,14 @@ import (
 // event is handed to the loop, and a handler goroutine waits for the
 // JavaScript side's writeHead/write/end.
 func (r *runtime) bindHTTP() {
-	vm := r.vm
-	l := r.loop
 	// httpListen(host, port, onRequest(ex)) returns {address(), close()}.
 	r.set("httpListen", func(c goja.FunctionCall) goja.Value {
 		onRequest := c.Argument(2)
-		ln, err := wasip1.Listen("tcp", listenAddr(c.Argument(0).String(), c.Argument(1).ToInteger()))
-		if err != nil {
-			r.throw(err, "listen", "")
-		}
-		l.ref()
 		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			r.serveHTTP(onRequest, w, req)
 		})}
+		ln, h := r.listen(c, func() { go srv.Close() })
 		go srv.Serve(ln)
-		closed := false
-		h := vm.NewObject()
-		h.Set("address", func() goja.Value { return r.addrObject(ln.Addr()) })
-		h.Set("close", func() {
-			if !closed {
-				closed = true
-				ln.Close()
-				go srv.Close()
-				l.unref()
-			}
-		})
 		return h
 	})
 	r.set("httpRequest", r.httpRequest)

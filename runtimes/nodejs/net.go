@@ -33,20 +33,48 @@ func (r *runtime) addrObject(a net.Addr) goja.Value {
 	return r.vm.ToValue(map[string]any{"address": ta.IP.String(), "family": fam, "port": ta.Port})
 }
 
+// jsListener is a TCP listener with a JavaScript handle; closed is set on
+// the loop when the handle's close() runs.
+type jsListener struct {
+	net.Listener
+	closed bool
+}
+
+// listen opens the TCP listener of tcpListen or httpListen(host, port,
+// ...) and makes its handle {address(), close()}. A listener keeps the
+// process alive until closed; close() closes it once and then calls
+// onClose, if set.
+func (r *runtime) listen(c goja.FunctionCall, onClose func()) (*jsListener, *goja.Object) {
+	ln, err := wasip1.Listen("tcp", listenAddr(c.Argument(0).String(), c.Argument(1).ToInteger()))
+	if err != nil {
+		r.throw(err, "listen", "")
+	}
+	r.loop.ref()
+	jl := &jsListener{Listener: ln}
+	h := r.vm.NewObject()
+	h.Set("address", func() goja.Value { return r.addrObject(ln.Addr()) })
+	h.Set("close", func() {
+		if jl.closed {
+			return
+		}
+		jl.closed = true
+		ln.Close()
+		if onClose != nil {
+			onClose()
+		}
+		r.loop.unref()
+	})
+	return jl, h
+}
+
 // bindNet adds TCP servers and sockets for lib/net.js.
 func (r *runtime) bindNet() {
-	vm := r.vm
 	l := r.loop
 	// tcpListen(host, port, onConnection(sock)) returns {address(),
 	// close()}; a listening server keeps the process alive until closed.
 	r.set("tcpListen", func(c goja.FunctionCall) goja.Value {
 		onConn := c.Argument(2)
-		ln, err := wasip1.Listen("tcp", listenAddr(c.Argument(0).String(), c.Argument(1).ToInteger()))
-		if err != nil {
-			r.throw(err, "listen", "")
-		}
-		l.ref()
-		closed := false
+		ln, h := r.listen(c, nil)
 		go func() {
 			for {
 				conn, err := ln.Accept()
@@ -54,7 +82,7 @@ func (r *runtime) bindNet() {
 					return
 				}
 				l.post(func() {
-					if closed {
+					if ln.closed {
 						conn.Close()
 						return
 					}
@@ -62,15 +90,6 @@ func (r *runtime) bindNet() {
 				})
 			}
 		}()
-		h := vm.NewObject()
-		h.Set("address", func() goja.Value { return r.addrObject(ln.Addr()) })
-		h.Set("close", func() {
-			if !closed {
-				closed = true
-				ln.Close()
-				l.unref()
-			}
-		})
 		return h
 	})
 	// tcpConnect(host, port, cb(err, sock))
