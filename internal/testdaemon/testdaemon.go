@@ -31,7 +31,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -106,10 +105,8 @@ func FindContainerd2() (Binaries, error) {
 	return b, nil
 }
 
-// Containerd2 returns containerd 2.4.2 or skips the test. It and
-// Containerd16 take a testing.TB, not a TB: tests keep them as
-// func(testing.TB) Binaries values. A program calls FindContainerd2.
-func Containerd2(t testing.TB) Binaries {
+// Containerd2 returns containerd 2.4.2 or skips the test.
+func Containerd2(t TB) Binaries {
 	t.Helper()
 	b, err := FindContainerd2()
 	if err != nil {
@@ -119,7 +116,7 @@ func Containerd2(t testing.TB) Binaries {
 }
 
 // Containerd16 returns Debian's containerd 1.6 or skips the test.
-func Containerd16(t testing.TB) Binaries {
+func Containerd16(t TB) Binaries {
 	t.Helper()
 	b := Binaries{Name: "containerd-1.6", Containerd: "/usr/bin/containerd", Ctr: "/usr/bin/ctr", ConfigVersion: 2, Dir: "/usr/bin"}
 	out, err := exec.Command(b.Containerd, "--version").Output()

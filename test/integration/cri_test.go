@@ -18,7 +18,7 @@ import (
 // bridge subnet octet.
 var criDaemons = []struct {
 	name  string
-	bin   func(testing.TB) testdaemon.Binaries
+	bin   func(testdaemon.TB) testdaemon.Binaries
 	octet int
 }{
 	{"containerd-2.4.2", testdaemon.Containerd2, 236},

@@ -57,7 +57,7 @@ func needRootShim(t *testing.T) {
 // subtest each.
 var shimDaemons = []struct {
 	name string
-	bin  func(testing.TB) testdaemon.Binaries
+	bin  func(testdaemon.TB) testdaemon.Binaries
 }{
 	{"containerd-2.4.2", testdaemon.Containerd2},
 	{"containerd-1.6", testdaemon.Containerd16},
