@@ -148,10 +148,10 @@ ${note}- Both columns pay the same ctr start, the same containerd round trips
   not group containers into one shim); RSS counts shared pages (the Go
   runtime's and the binary's text) once per process, so the sum overstates
   what N containers cost together.
-- The machine was shared with other jobs (see the load averages): absolute
-  times are inflated and noisy; the ratios of the interleaved latency runs
-  are the more trustworthy figures (the tasks/s ratio swings by tens of
-  percent from run to run on a loaded machine). runwasi's published figures for
+- Absolute times follow the machine's load (see the load averages; the
+  "after" one includes the benchmark's own): the ratios of the interleaved
+  latency runs are the more trustworthy figures (the tasks/s ratio swings by
+  tens of percent from run to run on a loaded machine). runwasi's published figures for
   comparison: 223-318 ms per \`ctr run --rm\`, 15-67 MB RSS per container.
 
 Last run ($(date -u +%Y-%m-%d), $machine).
