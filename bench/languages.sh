@@ -191,8 +191,8 @@ Last run ($(date -u +%Y-%m-%d), $machine).
   handling as much as of HTTP.
 - **first start**: wasmrun compiles the whole module before it runs,
   and the cost grows with its size: the 29 MB nodejs.wasm (the Go
-  runtime, goja and the embedded Node library) takes tens of seconds on a
-  busy 2-CPU machine, the 7 MB python.wasm a few seconds. This is paid
+  runtime, goja and the embedded Node library) takes ten seconds or more
+  on a 2-CPU machine, the 7 MB python.wasm a few seconds. This is paid
   once per module and cache directory (the cache is keyed by the module's
   hash).
 - **warm start**: what remains is reading and checking the cached machine
