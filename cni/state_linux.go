@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -262,13 +261,4 @@ func (m *Manager) lock() (unlock func(), err error) {
 		return nil, fmt.Errorf("lock state dir: %w", err)
 	}
 	return func() { f.Close() }, nil
-}
-
-// sameFile reports whether two paths are the same inode (namespace identity).
-func sameFile(a, b string) bool {
-	var sa, sb syscall.Stat_t
-	if syscall.Stat(a, &sa) != nil || syscall.Stat(b, &sb) != nil {
-		return false
-	}
-	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }

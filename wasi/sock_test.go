@@ -431,7 +431,7 @@ func TestSockImportShapes(t *testing.T) {
 // blocking socket sleeps until ctx is done, then ends like a closed module.
 func TestSockBlockingCancel(t *testing.T) {
 	h := newShapeHarness(t, Config{}, shapeV2)
-	lfd, port := h.listen4()
+	lfd, _ := h.listen4()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -445,7 +445,7 @@ func TestSockBlockingCancel(t *testing.T) {
 	}
 
 	h = newShapeHarness(t, Config{}, shapeV2)
-	lfd, port = h.listen4()
+	lfd, port := h.listen4()
 	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", sockPortStr(port)))
 	if err != nil {
 		t.Fatal(err)
