@@ -5,7 +5,7 @@
 #      --rm` of busybox echo under runc, interleaved runs;
 #   2. create-run-exit-delete tasks/s over TASKS containers (`ctr run --rm`,
 #      CONC at a time) for each runtime;
-#   3. VmRSS of the shim plus the task process of an idle C guest and an
+#   3. VmRSS (and PSS) of the shim plus the task process of an idle C guest and an
 #      idle Go guest (and an idle busybox under runc for reference).
 # Prints the tables with ratios and writes them into bench/shim.md. Ratios
 # are reported, never asserted. Needs root and containerd 2.4.2 from
@@ -115,8 +115,9 @@ unpack). Ratios are reported, never asserted in tests.
   ([idlec/idle.c](shim/idlec/idle.c): wasi-libc \`sleep(3600)\`;
   [idlego](shim/idlego/main.go): GOOS=wasip1 \`time.Sleep(time.Hour)\`),
   wait until \`ctr task ls\` says RUNNING plus 0.5 s, then VmRSS from
-  /proc/PID/status of the shim (the daemon's process with \`-id ID\` on its
-  command line) and of the task's pid; then \`ctr task rm -f\` and
+  /proc/PID/status and Pss from /proc/PID/smaps_rollup of the shim (the
+  daemon's process with \`-id ID\` on its command line) and of the task's
+  pid; then \`ctr task rm -f\` and
   \`ctr container rm\`. An idle busybox sleep under runc is shown for
   reference. Aim: idle C guest (shim + task) <= 15 MB.
 
@@ -147,7 +148,10 @@ ${note}- Both columns pay the same ctr start, the same containerd round trips
 - The shim rows are one long-lived shim process per container (ctr does
   not group containers into one shim); RSS counts shared pages (the Go
   runtime's and the binary's text) once per process, so the sum overstates
-  what N containers cost together.
+  what N containers cost together. The task process is the shim binary
+  re-executed, so the two share its text: PSS splits each shared page
+  between the processes that map it, and the PSS sum is closer to what
+  one more container costs.
 - Absolute times follow the machine's load (see the load averages; the
   "after" one includes the benchmark's own): the ratios of the interleaved
   latency runs are the more trustworthy figures (the tasks/s ratio swings by

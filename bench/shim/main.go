@@ -6,7 +6,7 @@
 //     `ctr run --rm` of busybox echo under runc, interleaved runs;
 //   - throughput: create-run-exit-delete of many containers (`ctr run
 //     --rm`) with a given concurrency, tasks/s for each runtime;
-//   - memory: VmRSS of the shim and the task process of an idle C guest,
+//   - memory: VmRSS and PSS of the shim and the task process of an idle C guest,
 //     an idle Go guest and (for reference) an idle busybox under runc.
 //
 // It prints markdown tables on stdout; progress goes to stderr. Ratios are
@@ -160,8 +160,8 @@ func run(t *tb, c config) {
 	fmt.Println()
 
 	fmt.Fprintln(os.Stderr, "bench/shim: idle memory")
-	fmt.Println("| idle container | shim VmRSS | task VmRSS | sum |")
-	fmt.Println("|---|---|---|---|")
+	fmt.Println("| idle container | shim VmRSS | task VmRSS | sum | PSS of both (shared pages split) |")
+	fmt.Println("|---|---|---|---|---|")
 	for _, m := range []struct {
 		name string
 		args func(id string) []string
@@ -178,9 +178,9 @@ func run(t *tb, c config) {
 	} {
 		shim, task, same := b.idle(m.args)
 		if same {
-			fmt.Printf("| %s | %s | (in the shim) | %s |\n", m.name, mb(shim), mb(shim))
+			fmt.Printf("| %s | %s | (in the shim) | %s | %s |\n", m.name, mb(shim.rss), mb(shim.rss), mb(shim.pss))
 		} else {
-			fmt.Printf("| %s | %s | %s | %s |\n", m.name, mb(shim), mb(task), mb(shim+task))
+			fmt.Printf("| %s | %s | %s | %s | %s |\n", m.name, mb(shim.rss), mb(task.rss), mb(shim.rss+task.rss), mb(shim.pss+task.pss))
 		}
 	}
 }
@@ -265,10 +265,22 @@ func (b *bench) throughput(rc runtimeCase, n int) time.Duration {
 	return wall
 }
 
-// idle starts a detached container, waits until it runs, reads the VmRSS
-// (kB) of its shim and of its task process, and removes it. same is true
-// when the task runs inside the shim process.
-func (b *bench) idle(args func(id string) []string) (shim, task int, same bool) {
+// memory is what a process uses, in kB: VmRSS counts every page it has
+// mapped; Pss splits each shared page (the binary's text, shared by the
+// shim and the task it re-executed) between the processes sharing it.
+type memory struct{ rss, pss int }
+
+func readMemory(t *tb, pid int) memory {
+	return memory{
+		rss: procKB(t, pid, "status", "VmRSS:"),
+		pss: procKB(t, pid, "smaps_rollup", "Pss:"),
+	}
+}
+
+// idle starts a detached container, waits until it runs, reads the memory
+// of its shim and of its task process, and removes it. same is true when
+// the task runs inside the shim process.
+func (b *bench) idle(args func(id string) []string) (shim, task memory, same bool) {
 	id := b.id("idle")
 	b.ctr(append([]string{"run", "-d"}, args(id)...)...)
 	defer b.remove(id)
@@ -294,11 +306,11 @@ func (b *bench) idle(args func(id string) []string) (shim, task int, same bool) 
 	if shimPid == 0 {
 		b.t.Fatalf("no shim process found for %s", id)
 	}
-	shim = vmRSS(b.t, shimPid)
+	shim = readMemory(b.t, shimPid)
 	if shimPid == pid {
-		return shim, 0, true
+		return shim, memory{}, true
 	}
-	return shim, vmRSS(b.t, pid), false
+	return shim, readMemory(b.t, pid), false
 }
 
 // shimOf finds the shim serving id: one of the daemon's processes with
@@ -316,13 +328,14 @@ func (b *bench) shimOf(id string) int {
 	return 0
 }
 
-func vmRSS(t *tb, pid int) int {
-	s, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+// procKB reads the "KEY: N kB" line of /proc/PID/FILE.
+func procKB(t *tb, pid int, file, key string) int {
+	s, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/" + file)
 	if err != nil {
-		t.Fatalf("read status of %d: %v", pid, err)
+		t.Fatalf("read %s of %d: %v", file, pid, err)
 	}
 	for _, l := range strings.Split(string(s), "\n") {
-		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(l, key); ok {
 			f := strings.Fields(rest)
 			if len(f) > 0 {
 				kb, err := strconv.Atoi(f[0])
@@ -332,7 +345,7 @@ func vmRSS(t *tb, pid int) int {
 			}
 		}
 	}
-	t.Fatalf("no VmRSS in /proc/%d/status", pid)
+	t.Fatalf("no %s in /proc/%d/%s", key, pid, file)
 	return 0
 }
 
