@@ -402,8 +402,9 @@ func liveProcesses(exe string, keep func(proc string) bool) []int {
 }
 
 // leaks lists what of this env is left on the system: namespaces of the
-// prefix, state entries, veths on the bridge, iptables/nft rules that
-// mention the prefix or one of ports, IPAM leases, processes.
+// prefix, state entries, the bridge and veths on it, iptables/nft rules
+// that mention the prefix or one of ports, IPAM leases and directories,
+// processes.
 func (e *osEnv) leaks(ports ...int) []string {
 	e.t.Helper()
 	var out []string
@@ -426,12 +427,18 @@ func (e *osEnv) leaks(ports ...int) []string {
 		for _, ent := range ents {
 			out = append(out, "veth "+ent.Name()+" on bridge "+e.bridge)
 		}
+		// The bridge goes with the last namespace on it.
+		out = append(out, "bridge "+e.bridge)
 	}
 	leases, _ := filepath.Glob(filepath.Join(e.state, "ipam", "*", "*"))
 	for _, l := range leases {
 		if b := filepath.Base(l); b != "lock" && !strings.HasPrefix(b, "last_reserved_ip") {
 			out = append(out, "IPAM lease "+l)
 		}
+	}
+	nets, _ := filepath.Glob(filepath.Join(e.state, "ipam", "*"))
+	for _, d := range nets {
+		out = append(out, "IPAM directory "+d)
 	}
 	needles := []string{`"` + e.prefix + "-"}
 	for _, p := range ports {
