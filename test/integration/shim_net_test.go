@@ -86,6 +86,9 @@ state_dir = %q
 	if _, err := os.Stat("/run/netns/" + prefix + "-" + id); !os.IsNotExist(err) {
 		t.Errorf("namespace %s-%s left after delete", prefix, id)
 	}
+	if _, err := os.Stat("/sys/class/net/" + bridge); !os.IsNotExist(err) {
+		t.Errorf("bridge %s left after its only task was deleted (%v)", bridge, err)
+	}
 }
 
 // addrsInNetns lists the interface addresses inside a namespace.
