@@ -3,6 +3,7 @@ package wasi
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -70,47 +71,24 @@ func (f *hostFunc) signature() string {
 }
 
 func signature(params, results []api.ValueType) string {
-	var b strings.Builder
-	b.WriteByte('(')
-	for i, t := range params {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(api.ValueTypeName(t))
+	out := typeList(results)
+	if len(results) == 1 {
+		out = api.ValueTypeName(results[0])
 	}
-	b.WriteString(")->")
-	switch len(results) {
-	case 0:
-		b.WriteString("()")
-	case 1:
-		b.WriteString(api.ValueTypeName(results[0]))
-	default:
-		b.WriteByte('(')
-		for i, t := range results {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(api.ValueTypeName(t))
-		}
-		b.WriteByte(')')
+	return typeList(params) + "->" + out
+}
+
+// typeList renders types as "(i32,i64)".
+func typeList(types []api.ValueType) string {
+	names := make([]string, len(types))
+	for i, t := range types {
+		names[i] = api.ValueTypeName(t)
 	}
-	return b.String()
+	return "(" + strings.Join(names, ",") + ")"
 }
 
 func (f *hostFunc) matches(def api.FunctionDefinition) bool {
-	return equalTypes(f.paramTypes, def.ParamTypes()) && equalTypes(f.resultTypes(), def.ResultTypes())
-}
-
-func equalTypes(a, b []api.ValueType) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return slices.Equal(f.paramTypes, def.ParamTypes()) && slices.Equal(f.resultTypes(), def.ResultTypes())
 }
 
 // registry holds every function by import name. A name with more than one
