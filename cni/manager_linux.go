@@ -116,7 +116,12 @@ func (m *Manager) Setup(ctx context.Context, req Request) (*Namespace, error) {
 // fresh process can tear it down. The error wraps ErrNotFound when there is
 // no state.
 func (m *Manager) Open(id string) (*Namespace, error) {
-	name := m.NamespaceName(id)
+	return m.OpenName(m.NamespaceName(id))
+}
+
+// OpenName is Open by the namespace's full name, whatever prefix it was
+// created with (a leftover of a run with another prefix).
+func (m *Manager) OpenName(name string) (*Namespace, error) {
 	st, err := m.readState(name)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {

@@ -50,6 +50,9 @@ func (m *Manager) Setup(ctx context.Context, req Request) (*Namespace, error) {
 // Open fails on this platform.
 func (m *Manager) Open(id string) (*Namespace, error) { return nil, errUnsupported }
 
+// OpenName fails on this platform.
+func (m *Manager) OpenName(name string) (*Namespace, error) { return nil, errUnsupported }
+
 // GC does nothing on this platform.
 func (m *Manager) GC(ctx context.Context, prefix string) ([]string, error) { return nil, nil }
 

@@ -435,7 +435,9 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	}
 	var errs []error
 	if st.OwnNetns && r.CNI != nil {
-		n, err := r.CNI.Open(id)
+		// By the recorded name: the container may have been created with
+		// another prefix than r.CNI's (a leftover found by another run).
+		n, err := r.CNI.OpenName(filepath.Base(st.Netns))
 		if err == nil {
 			err = n.Teardown(ctx)
 		} else if errors.Is(err, cni.ErrNotFound) {

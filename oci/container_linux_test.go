@@ -338,6 +338,48 @@ func TestGCRemovesOrphans(t *testing.T) {
 	waitCode(t, kept)
 }
 
+// A leftover created with one namespace prefix is cleaned up completely by
+// a runtime with another prefix on the same state (a `wasmrun os` whose
+// app sets namespace_prefix, killed, then any other run).
+func TestGCOrphanOfAnotherPrefix(t *testing.T) {
+	needRoot(t)
+	rt := testRuntime(t)
+	orphan, err := rt.Create(context.Background(), "other", bundle(t, guests.C(t, "spin"), nil, true), CreateOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // if GC left it, so it is not left on the host
+		if n, err := rt.CNI.Open("other"); err == nil {
+			n.Teardown(context.Background())
+		}
+	})
+	st, err := rt.readState("other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Owner, st.OwnerTime = exitedPid(t), 12345
+	if err := rt.writeState(st); err != nil {
+		t.Fatal(err)
+	}
+	cfg := rt.CNI.Config()
+	cfg.Prefix += "x"
+	m, err := cni.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := &Runtime{Root: rt.Root, CNI: m, Log: t.Logf}
+	if removed, err := other.GC(context.Background()); err != nil || len(removed) != 1 {
+		t.Fatalf("GC with another prefix: removed %v, %v; want [other]", removed, err)
+	}
+	waitCode(t, orphan)
+	if _, err := os.Stat(st.Netns); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("namespace %s survived GC by a runtime with another prefix", st.Netns)
+	}
+	if _, err := rt.CNI.Open("other"); !errors.Is(err, cni.ErrNotFound) {
+		t.Errorf("CNI state of the orphan survived GC: %v", err)
+	}
+}
+
 // exitedPid returns the pid of a process that has exited.
 func exitedPid(t *testing.T) int {
 	p, err := os.StartProcess("/bin/true", []string{"true"}, &os.ProcAttr{})

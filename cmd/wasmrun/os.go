@@ -326,13 +326,9 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 	if err := ensureUserStateRoot(root); err != nil {
 		return 0, err
 	}
-	m, err := cni.New(cni.Config{
-		Prefix:   a.prefix,
-		StateDir: filepath.Join(root, "netns"),
-		CacheDir: filepath.Join(root, "cni-cache"),
-		Bridge:   cni.BridgeConfig{Name: a.bridgeName, Subnet: a.subnet, IPAMDataDir: filepath.Join(root, "ipam")},
-		Log:      logf,
-	})
+	cfg := cniConfig(root)
+	cfg.Prefix, cfg.Bridge.Name, cfg.Bridge.Subnet, cfg.Log = a.prefix, a.bridgeName, a.subnet, logf
+	m, err := cni.New(cfg)
 	if err != nil {
 		return 0, err
 	}

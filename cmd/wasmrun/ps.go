@@ -94,7 +94,7 @@ func stopCmd(args []string, stdout, stderr *os.File) int {
 	}
 	code := 0
 	for _, id := range ids {
-		rt := stopRuntime(id)
+		rt := stopRuntime()
 		if err := rt.Stop(context.Background(), id, syscall.SIGTERM, grace); err != nil {
 			fmt.Fprintf(stderr, "wasmrun stop: %v\n", err)
 			code = ExitFailure
@@ -111,30 +111,28 @@ func stopCmd(args []string, stdout, stderr *os.File) int {
 
 // stopRuntime is the runtime for stopping app id. When the app's `wasmrun
 // os` is gone, Stop deletes the app itself, so the runtime gets a network
-// manager for the app's namespace prefix (from the name recorded at create)
-// to tear down its namespace and CNI state; the saved CNI state carries
-// everything else DEL needs.
-func stopRuntime(id string) *oci.Runtime {
+// manager on the CLI's CNI state to tear down the app's namespace (found by
+// the name recorded at create, whatever its prefix); the saved CNI state
+// carries everything else DEL needs.
+func stopRuntime() *oci.Runtime {
 	rt := cliRuntime()
-	var extra osExtra
-	if raw, err := rt.Extra(id); err != nil || raw == nil || json.Unmarshal(raw, &extra) != nil {
+	if cni.Rootless() {
 		return rt
 	}
-	prefix, ok := strings.CutSuffix(extra.Netns, "-"+id)
-	if !ok || prefix == "" || cni.Rootless() {
-		return rt
-	}
-	root := stateRoot()
-	m, err := cni.New(cni.Config{
-		Prefix:   prefix,
-		StateDir: filepath.Join(root, "netns"),
-		CacheDir: filepath.Join(root, "cni-cache"),
-		Bridge:   cni.BridgeConfig{IPAMDataDir: filepath.Join(root, "ipam")},
-	})
-	if err == nil {
+	if m, err := cni.New(cniConfig(stateRoot())); err == nil {
 		rt.CNI = m
 	}
 	return rt
+}
+
+// cniConfig is where the CLI keeps CNI state under its state root, shared
+// by `wasmrun os` and `wasmrun stop`.
+func cniConfig(root string) cni.Config {
+	return cni.Config{
+		StateDir: filepath.Join(root, "netns"),
+		CacheDir: filepath.Join(root, "cni-cache"),
+		Bridge:   cni.BridgeConfig{IPAMDataDir: filepath.Join(root, "ipam")},
+	}
 }
 
 // waitDeleted waits (up to timeout) until the `wasmrun os` that runs app id
