@@ -48,12 +48,8 @@ func (s *System) unixSockaddr(p string, target bool) (*unix.SockaddrUnix, func()
 	if errno != 0 {
 		return nil, nil, errno
 	}
-	how := &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
-	}
 	if target {
-		fd, errno := openUnixBeneath(dirfd, rel, how)
+		fd, errno := resolveBeneath(dirfd, rel, unix.O_PATH, 0)
 		if errno != 0 {
 			return nil, nil, errno
 		}
@@ -66,8 +62,7 @@ func (s *System) unixSockaddr(p string, target bool) (*unix.SockaddrUnix, func()
 	if dir == "" {
 		dir = "."
 	}
-	how.Flags |= unix.O_DIRECTORY
-	fd, errno := openUnixBeneath(dirfd, dir, how)
+	fd, errno := resolveBeneath(dirfd, dir, unix.O_PATH|unix.O_DIRECTORY, 0)
 	if errno != 0 {
 		return nil, nil, errno
 	}
@@ -77,21 +72,6 @@ func (s *System) unixSockaddr(p string, target bool) (*unix.SockaddrUnix, func()
 		return nil, nil, ENAMETOOLONG
 	}
 	return &unix.SockaddrUnix{Name: host}, func() { unix.Close(fd) }, ESUCCESS
-}
-
-func openUnixBeneath(dirfd int, rel string, how *unix.OpenHow) (int, Errno) {
-	for {
-		fd, err := unix.Openat2(dirfd, rel, how)
-		switch err {
-		case nil:
-			return fd, ESUCCESS
-		case unix.EINTR, unix.EAGAIN:
-			continue
-		case unix.EXDEV:
-			return -1, ENOTCAPABLE
-		}
-		return -1, ErrnoFromError(err)
-	}
 }
 
 // preopenFor finds the preopen a guest path lives in and the path relative
