@@ -389,3 +389,30 @@ func exitedPid(t *testing.T) int {
 	p.Wait()
 	return p.Pid
 }
+
+// ModulePath puts a module that is not there yet (a wasm image layer the
+// shim is about to write) where Create will look for it: relative to
+// process.cwd, through symlinks that stay inside the root.
+func TestModulePath(t *testing.T) {
+	root := t.TempDir()
+	if err := os.Symlink("/usr/lib", filepath.Join(root, "lib")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ cwd, arg, want string }{
+		{"/app", "app.wasm#run", "/app/app.wasm"},
+		{"", "/lib/x.wasm", "/usr/lib/x.wasm"}, // the absolute link resolves inside root
+		{"/", "../../x.wasm", "/x.wasm"},
+	} {
+		s := &specs.Spec{Process: &specs.Process{Args: []string{tc.arg}, Cwd: tc.cwd}}
+		m, err := ModulePath(root, s)
+		if err != nil {
+			t.Fatalf("%s in %s: %v", tc.arg, tc.cwd, err)
+		}
+		if want := filepath.Join(root, tc.want); m.HostPath != want {
+			t.Errorf("%s in %s: host path %s, want %s", tc.arg, tc.cwd, m.HostPath, want)
+		}
+	}
+	if _, err := ModulePath(root, &specs.Spec{}); err == nil {
+		t.Error("a spec without process.args: no error")
+	}
+}

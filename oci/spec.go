@@ -51,6 +51,24 @@ type Module struct {
 // an export other than _start. The module must stay inside the root: a path
 // or symlink that leads out of it is an error.
 func ResolveModule(root string, s *specs.Spec) (Module, error) {
+	m, err := ModulePath(root, s)
+	if err != nil {
+		return Module{}, err
+	}
+	st, err := os.Stat(m.HostPath)
+	if err != nil {
+		return Module{}, fmt.Errorf("module %s not found in the container root %s", m.GuestPath, root)
+	}
+	if !st.Mode().IsRegular() {
+		return Module{}, fmt.Errorf("module %s in the container root is not a regular file", m.GuestPath)
+	}
+	return m, nil
+}
+
+// ModulePath is ResolveModule without the check that the module exists:
+// where process.args[0] (relative to process.cwd, symlinks followed inside
+// root) lands on the host, for a caller that is about to write it there.
+func ModulePath(root string, s *specs.Spec) (Module, error) {
 	if s.Process == nil || len(s.Process.Args) == 0 || s.Process.Args[0] == "" {
 		return Module{}, errors.New("spec has no process.args: nothing to run")
 	}
@@ -74,13 +92,6 @@ func ResolveModule(root string, s *specs.Spec) (Module, error) {
 	host, err := resolveInRoot(root, rel)
 	if err != nil {
 		return Module{}, fmt.Errorf("module %s: %w", arg, err)
-	}
-	st, err := os.Stat(host)
-	if err != nil {
-		return Module{}, fmt.Errorf("module %s not found in the container root %s", arg, root)
-	}
-	if !st.Mode().IsRegular() {
-		return Module{}, fmt.Errorf("module %s in the container root is not a regular file", arg)
 	}
 	m.HostPath = host
 	return m, nil

@@ -67,7 +67,13 @@ func fetchWasmModule(ctx context.Context, grpcAddress, id, root string, spec *sp
 	if err != nil || layer == nil {
 		return false, err
 	}
-	dst := filepath.Join(root, filepath.Clean("/"+strings.SplitN(spec.Process.Args[0], "#", 2)[0]))
+	// Where the module must be, by the same rules Create uses to find it
+	// (process.cwd, symlinks kept inside root).
+	m, err := oci.ModulePath(root, spec)
+	if err != nil {
+		return false, err
+	}
+	dst := m.HostPath
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return false, fmt.Errorf("write wasm layer: %w", err)
 	}
