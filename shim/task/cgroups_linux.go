@@ -1,7 +1,9 @@
 package task
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"github.com/containerd/cgroups/v3"
@@ -63,11 +65,14 @@ func newCgroup(path string, res *specs.LinuxResources, pid int) (cgroup, error) 
 // after the process is gone).
 func deleteCgroup(path string) error {
 	if cgroups.Mode() == cgroups.Unified {
-		m, err := cgroup2.Load(path)
+		m, err := cgroup2.Load(path) // does not check that the cgroup exists
 		if err != nil {
 			return nil
 		}
-		return m.Delete()
+		if err := m.Delete(); !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil // not there
 	}
 	cg, err := cgroup1.Load(cgroup1.StaticPath(path))
 	if err != nil {
