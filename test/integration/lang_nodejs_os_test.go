@@ -8,22 +8,12 @@ import (
 	"testing"
 )
 
-// nodeLanguageCLI skips the test when this wasmrun has no `os --language`.
-func nodeLanguageCLI(t *testing.T) {
-	t.Helper()
-	r := run(t, nil, "os", "--language", "nodejs", filepath.Join(t.TempDir(), "missing"))
-	if strings.Contains(r.stderr, "unknown flag --language") {
-		t.Skip("wasmrun os has no --language flag yet")
-	}
-}
-
 // TestNodeOSLanguage: the issue's example, unmodified, under
 // `wasmrun os APP [--language nodejs] --forward HOSTPORT:3000`: the
 // language detected from package.json in one copy and given by flag in the
 // other, side by side on the same guest port; then the one-line errors.
 func TestNodeOSLanguage(t *testing.T) {
 	requireCNI(t)
-	nodeLanguageCLI(t)
 	e := newOSEnv(t)
 	wasm, cache := nodeWasm(t)
 	rtDir := filepath.Dir(wasm)

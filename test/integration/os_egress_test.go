@@ -11,6 +11,7 @@ import (
 // connects inside its own namespace: the guest listens on 127.0.0.1 and
 // 127.0.0.2 (its own loopback) and dials both.
 func TestOSEgress(t *testing.T) {
+	t.Parallel()
 	e := newOSEnv(t)
 	wasm := guests.Go(t, "egress")
 	args := []string{"--", "0.0.0.0:7000", "127.0.0.1:7000", "127.0.0.2:7000", "127.0.0.1:7001"}
@@ -34,4 +35,5 @@ func TestOSEgress(t *testing.T) {
 			}
 		})
 	}
+	e.noLeaks()
 }

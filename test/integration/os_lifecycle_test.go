@@ -109,6 +109,9 @@ func TestOSKill9(t *testing.T) {
 
 	ps := e.run("ps")
 	mustExit(t, ps, 0)
+	if l := lines(ps.stdout); len(l) != 3 || !strings.Contains(ps.stdout, "\nk ") || !strings.Contains(ps.stdout, "\ns ") {
+		t.Errorf("wasmrun ps after kill -9: want a header and the apps k and s, got:\n%s", ps.stdout)
+	}
 	for _, l := range lines(ps.stdout)[1:] {
 		if f := strings.Fields(l); len(f) < 3 || f[1] != "-" || f[2] != "stopped" {
 			t.Errorf("wasmrun ps line %q: want pid - and status stopped", l)
@@ -375,15 +378,20 @@ func TestOSStopWhileCreating(t *testing.T) {
 	// while the state says "creating".
 	r := e.start("--no-cache", "--name", "slow", e.app1(guests.Go(t, "netapp")), "--", "serve", ":8080")
 	statePath := filepath.Join(e.state, "containers", "slow", "state.json")
-	for !fileExists(statePath) {
+	exited := false
+	if !waitUntil(time.Minute, 10*time.Millisecond, func() bool {
 		select {
 		case <-r.done:
-			t.Fatalf("wasmrun os exited with %d before creating its state\nstderr:\n%s", r.code, r.stderr)
-		case <-time.After(10 * time.Millisecond):
+			exited = true
+		default:
 		}
+		return exited || fileExists(statePath)
+	}) || exited {
+		t.Fatalf("wasmrun os did not create its state (exited: %v, code %d)\nstderr:\n%s", exited, r.code, r.stderr)
 	}
 	if pid := e.containerState("slow").Pid; pid != 0 {
-		t.Logf("the module compiled before the test could stop it (pid %d): the stop below is an ordinary one", pid)
+		// Then this is an ordinary stop, and the test does not test its case.
+		t.Errorf("the module compiled (pid %d) before the test could stop it while creating", pid)
 	}
 	stop := e.run("stop", "--time", "60s", "slow")
 	mustExit(t, stop, 0)
