@@ -160,17 +160,13 @@ func (h *Host) decodeSubscriptions(buf []byte, n uint32) (subs []pollSub, fds []
 			if flags&^subclockAbstime != 0 {
 				return nil, nil, false, sys.EINVAL
 			}
-			var clock int32
-			switch id {
-			case clockMonotonic:
-				clock = unix.CLOCK_MONOTONIC
-			case clockRealtime:
-				clock = unix.CLOCK_REALTIME
-			case clockProcessCPUTimeID, clockThreadCPUTimeID:
-				s.ready, s.errno = true, sys.ENOTSUP
+			clock, errno := hostClock(id)
+			if errno != 0 {
+				s.ready, s.errno = true, errno
 				continue
-			default:
-				s.ready, s.errno = true, sys.EINVAL
+			}
+			if clock != unix.CLOCK_MONOTONIC && clock != unix.CLOCK_REALTIME {
+				s.ready, s.errno = true, sys.ENOTSUP // no deadline on a CPU clock
 				continue
 			}
 			if flags&subclockAbstime == 0 {
