@@ -60,15 +60,34 @@ func writable(mem api.Memory, n uint32, ptrs ...uint32) sys.Errno {
 // sock_accept or sock_recv sleeps in ppoll where ctx can end it (the wasi
 // call itself then blocks at most briefly in the kernel). When ctx is done
 // the guest is ended as poll_oneoff ends it. Other failures are left to the
-// call that follows.
-func (h *Host) waitSock(ctx context.Context, fd int32, events int16) {
+// call that follows. It reports whether the socket is a blocking one.
+func (h *Host) waitSock(ctx context.Context, fd int32, events int16) bool {
 	f, errno := h.sys.Lookup(fd)
 	if errno != 0 || f.Flags&sys.FdflagNonblock != 0 {
-		return
+		return false
 	}
 	if _, errno := h.poller.Wait(ctx, []unix.PollFd{{Fd: int32(f.Fd), Events: events}}, nil); errno == sys.ECANCELED {
 		endOnDone(ctx)
 	}
+	return true
+}
+
+// recvWaiting runs recv with the guest's riflags, first without waiting: only
+// when nothing is there yet on a socket the guest left blocking does it wait
+// (waitSock) and run recv again, so a receive that finds data makes one
+// system call. MSG_WAITALL receives wait first, as they may block anyway.
+func (h *Host) recvWaiting(ctx context.Context, fd int32, riflags uint32, recv func(riflags uint16) sys.Errno) sys.Errno {
+	if riflags > 0xffff || riflags&sys.RiflagDontWait != 0 {
+		return sys.EINVAL
+	}
+	if riflags&sys.RiflagRecvWaitall != 0 {
+		h.waitSock(ctx, fd, unix.POLLIN)
+		return recv(uint16(riflags))
+	}
+	if errno := recv(uint16(riflags) | sys.RiflagDontWait); errno != sys.EAGAIN || !h.waitSock(ctx, fd, unix.POLLIN) {
+		return errno
+	}
+	return recv(uint16(riflags))
 }
 
 // sockOpen creates a socket of family af (1 inet4, 2 inet6, 3 unix) and type
@@ -166,11 +185,12 @@ func sockRecv(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.Errn
 	if errno != 0 {
 		return errno
 	}
-	if riflags > 0xffff {
-		return sys.EINVAL
-	}
-	h.waitSock(ctx, fd, unix.POLLIN)
-	nr, roflags, errno := h.sys.SockRecv(fd, bufs, uint16(riflags))
+	var nr uint32
+	var roflags uint16
+	errno = h.recvWaiting(ctx, fd, riflags, func(riflags uint16) (errno sys.Errno) {
+		nr, roflags, errno = h.sys.SockRecv(fd, bufs, riflags)
+		return errno
+	})
 	if errno != 0 {
 		return errno
 	}
@@ -238,11 +258,13 @@ func recvFrom(ctx context.Context, h *Host, mod api.Module, p []uint64, resultPo
 	if errno != 0 {
 		return errno
 	}
-	if riflags > 0xffff {
-		return sys.EINVAL
-	}
-	h.waitSock(ctx, fd, unix.POLLIN)
-	nr, roflags, from, errno := h.sys.SockRecvFrom(fd, bufs, uint16(riflags))
+	var nr uint32
+	var roflags uint16
+	var from sys.Addr
+	errno = h.recvWaiting(ctx, fd, riflags, func(riflags uint16) (errno sys.Errno) {
+		nr, roflags, from, errno = h.sys.SockRecvFrom(fd, bufs, riflags)
+		return errno
+	})
 	if errno != 0 {
 		return errno
 	}

@@ -366,6 +366,7 @@ func TestSockErrors(t *testing.T) {
 	h.writeIovecs(pIov, [2]uint32{pData, 4})
 	h.expectErrno(sys.ENOTCONN, "sock_recv", tcp, pIov, 1, 0, pN, pFlags)
 	h.expectErrno(sys.EINVAL, "sock_recv", tcp, pIov, 1, 4, pN, pFlags)
+	h.expectErrno(sys.EINVAL, "sock_recv", tcp, pIov, 1, uint64(sys.RiflagDontWait), pN, pFlags) // the host's own flag
 	h.expectErrno(sys.ENOTCONN, "sock_getpeeraddr", tcp, pAddr, pPort)
 	// Connection refused, blocking.
 	port := sockFreePort(t)

@@ -43,6 +43,10 @@ const (
 	RiflagRecvPeek    = 1 << 0
 	RiflagRecvWaitall = 1 << 1
 	RoflagDataTrunc   = 1 << 0
+	// RiflagDontWait is not a preview1 flag: the host's own, for a receive
+	// that returns EAGAIN instead of waiting (MSG_DONTWAIT) even on a
+	// blocking socket.
+	RiflagDontWait = 1 << 15
 )
 
 // Shutdown directions of sock_shutdown.
@@ -341,10 +345,13 @@ func (s *System) sockRecv(fd int32, bufs [][]byte, riflags uint16, wantFrom bool
 	if f.Sock == nil && f.Type != FiletypeSocketStream && f.Type != FiletypeSocketDgram {
 		return 0, 0, Addr{}, ENOTSOCK
 	}
-	if riflags&^(RiflagRecvPeek|RiflagRecvWaitall) != 0 {
+	if riflags&^(RiflagRecvPeek|RiflagRecvWaitall|RiflagDontWait) != 0 {
 		return 0, 0, Addr{}, EINVAL
 	}
 	flags := 0
+	if riflags&RiflagDontWait != 0 {
+		flags |= unix.MSG_DONTWAIT
+	}
 	if riflags&RiflagRecvPeek != 0 {
 		flags |= unix.MSG_PEEK
 	}
