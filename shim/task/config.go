@@ -51,12 +51,6 @@ type NetworkConfig struct {
 	Name       string   `toml:"network_name" json:"network_name,omitempty"`
 }
 
-// custom reports whether the network config differs from the defaults in
-// anything but Bridge (so it needs its own network manager).
-func (n NetworkConfig) custom() bool {
-	return len(n.PluginDirs) > 0 || n.Prefix != "" || n.NetnsDir != "" || n.StateDir != "" || n.Subnet != "" || n.BridgeName != "" || n.Name != ""
-}
-
 // cniConfig is the cni.Config for n.
 func (n NetworkConfig) cniConfig(logf cni.Logf) cni.Config {
 	return cni.Config{

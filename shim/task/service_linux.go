@@ -34,7 +34,6 @@ type service struct {
 	ctx      context.Context
 	events   *eventQueue
 	shutdown shutdown.Service
-	net      *cni.Manager
 	// grpcAddress is containerd's API, for the content of wasm images.
 	grpcAddress string
 
@@ -48,7 +47,6 @@ func newService(ctx context.Context, p shim.Publisher, sd shutdown.Service, grpc
 		grpcAddress: grpcAddress,
 		events:      newEventQueue(ctx, p),
 		shutdown:    sd,
-		net:         networkManager(ctx, NetworkConfig{}),
 		tasks:       map[string]*task{},
 	}
 	sd.RegisterCallback(func(context.Context) error {
@@ -192,10 +190,7 @@ func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 	if err := saveConfig(r.Bundle, cfg); err != nil {
 		return nil, err
 	}
-	netMgr := s.net
-	if cfg.Network.custom() {
-		netMgr = networkManager(ctx, cfg.Network)
-	}
+	netMgr := networkManager(ctx, cfg.Network) // cni.New only fills in defaults
 	sio, err := openStdio(r.ID, ns, r.Stdin, r.Stdout, r.Stderr)
 	if err != nil {
 		return nil, err
