@@ -43,11 +43,8 @@ func sizesGet(mem api.Memory, ss []string, countPtr, sizePtr uint32) sys.Errno {
 		size += len(s) + 1
 	}
 	// Check both before writing either, so a fault writes nothing.
-	if _, ok := mem.Read(countPtr, 4); !ok {
-		return sys.EFAULT
-	}
-	if _, ok := mem.Read(sizePtr, 4); !ok {
-		return sys.EFAULT
+	if errno := writable(mem, 4, countPtr, sizePtr); errno != 0 {
+		return errno
 	}
 	mem.WriteUint32Le(countPtr, uint32(len(ss)))
 	mem.WriteUint32Le(sizePtr, uint32(size))

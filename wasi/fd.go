@@ -37,8 +37,8 @@ func fdWrite(_ context.Context, h *Host, mod api.Module, p []uint64) sys.Errno {
 // checking the result pointer first so a fault never loses data.
 func fdIO(mem api.Memory, op func(int32, [][]byte) (uint32, sys.Errno), p []uint64) sys.Errno {
 	fd, iovs, n, resultN := int32(p[0]), uint32(p[1]), uint32(p[2]), uint32(p[3])
-	if _, ok := mem.Read(resultN, 4); !ok {
-		return sys.EFAULT
+	if errno := writable(mem, 4, resultN); errno != 0 {
+		return errno
 	}
 	bufs, errno := readIovecs(mem, iovs, n)
 	if errno != 0 {

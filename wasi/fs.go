@@ -187,8 +187,8 @@ func fdReaddir(_ context.Context, h *Host, mod api.Module, p []uint64) sys.Errno
 	if errno != 0 {
 		return errno
 	}
-	if _, ok := mem.Read(resultUsed, 4); !ok {
-		return sys.EFAULT
+	if errno := writable(mem, 4, resultUsed); errno != 0 {
+		return errno
 	}
 	entries, errno := h.sys.Readdir(int32(p[0]), cookie)
 	if errno != 0 {
@@ -226,8 +226,8 @@ func fdRenumber(_ context.Context, h *Host, _ api.Module, p []uint64) sys.Errno 
 func fdSeek(_ context.Context, h *Host, mod api.Module, p []uint64) sys.Errno {
 	mem := mod.Memory()
 	result := uint32(p[3])
-	if _, ok := mem.Read(result, 8); !ok {
-		return sys.EFAULT
+	if errno := writable(mem, 8, result); errno != 0 {
+		return errno
 	}
 	whence := uint32(p[2])
 	if whence > sys.WhenceEnd {
@@ -245,8 +245,8 @@ func fdSeek(_ context.Context, h *Host, mod api.Module, p []uint64) sys.Errno {
 func fdTell(_ context.Context, h *Host, mod api.Module, p []uint64) sys.Errno {
 	mem := mod.Memory()
 	result := uint32(p[1])
-	if _, ok := mem.Read(result, 8); !ok {
-		return sys.EFAULT
+	if errno := writable(mem, 8, result); errno != 0 {
+		return errno
 	}
 	pos, errno := h.sys.Tell(int32(p[0]))
 	if errno != 0 {

@@ -82,3 +82,13 @@ func putLe32(b []byte, v uint32) {
 	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
 }
 func putLe64(b []byte, v uint64) { putLe32(b, uint32(v)); putLe32(b[4:], uint32(v>>32)) }
+
+// writable reports EFAULT unless n bytes at each pointer are in memory.
+func writable(mem api.Memory, n uint32, ptrs ...uint32) sys.Errno {
+	for _, p := range ptrs {
+		if _, ok := mem.Read(p, n); !ok {
+			return sys.EFAULT
+		}
+	}
+	return sys.ESUCCESS
+}

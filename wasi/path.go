@@ -120,8 +120,8 @@ func pathOpen(_ context.Context, h *Host, mod api.Module, p []uint64) sys.Errno 
 	mem := mod.Memory()
 	result := uint32(p[8])
 	// Checked first so a fault can never leak an opened descriptor.
-	if _, ok := mem.Read(result, 4); !ok {
-		return sys.EFAULT
+	if errno := writable(mem, 4, result); errno != 0 {
+		return errno
 	}
 	path, errno := readString(mem, uint32(p[2]), uint32(p[3]))
 	if errno != 0 {
@@ -165,8 +165,8 @@ func pathReadlink(_ context.Context, h *Host, mod api.Module, p []uint64) sys.Er
 		return errno
 	}
 	result := uint32(p[5])
-	if _, ok := mem.Read(result, 4); !ok {
-		return sys.EFAULT
+	if errno := writable(mem, 4, result); errno != 0 {
+		return errno
 	}
 	n, errno := h.sys.Readlink(int32(p[0]), path, buf)
 	if errno != 0 {

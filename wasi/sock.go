@@ -45,16 +45,6 @@ func init() {
 	)
 }
 
-// writable reports EFAULT unless n bytes at each pointer are in memory.
-func writable(mem api.Memory, n uint32, ptrs ...uint32) sys.Errno {
-	for _, p := range ptrs {
-		if _, ok := mem.Read(p, n); !ok {
-			return sys.EFAULT
-		}
-	}
-	return sys.ESUCCESS
-}
-
 // waitSock waits, for a socket the guest has not made non-blocking, until
 // the host says fd is ready for events, so that a guest blocked in
 // sock_accept or sock_recv sleeps in ppoll where ctx can end it (the wasi
