@@ -80,6 +80,9 @@ func (m *Manager) create(ctx context.Context, req Request) (ns *Namespace, err e
 		if err := m.cniAdd(ctx, st); err != nil {
 			return nil, err
 		}
+		if err := m.isolate(st, st.HostVeth, req.Forwards, req.Bridge); err != nil {
+			return nil, err
+		}
 		if err := m.writeState(st); err != nil {
 			return nil, fmt.Errorf("create namespace %s: %w", name, err)
 		}

@@ -125,6 +125,12 @@ func (m *Manager) cniAdd(ctx context.Context, st *state) error {
 		return fmt.Errorf("read CNI result: %w", err)
 	}
 	st.IfName, st.Bridge = rc.IfName, m.cfg.Bridge.Name
+	for _, ifc := range r.Interfaces {
+		// The host side of the veth: not in the sandbox, not the bridge.
+		if ifc.Sandbox == "" && ifc.Name != st.Bridge {
+			st.HostVeth = ifc.Name
+		}
+	}
 	for _, ip := range r.IPs {
 		if ip.Interface != nil && (*ip.Interface < 0 || *ip.Interface >= len(r.Interfaces) ||
 			r.Interfaces[*ip.Interface].Sandbox == "") {

@@ -89,42 +89,19 @@ func TestBridgePortmap(t *testing.T) {
 	}
 }
 
-// Bridge without forwards: the namespace reaches the gateway (the host side
-// of our bridge) and has a default route; no portmap runs.
+// Bridge without forwards: the namespace has a default route and reaches
+// the outside (a test host beyond the host, through outbound NAT); no
+// portmap runs. TestBridgeIsolation checks what it may not reach.
 func TestBridgeOnly(t *testing.T) {
 	requirePlugins(t, "bridge", "host-local")
+	out := newOutsideHost(t)
 	e := newTestEnv(t)
 	n := e.setup(Request{Mode: ModeNew, ID: e.id(), Bridge: true})
 	if len(n.Addrs) != 1 {
 		t.Fatalf("addrs %v", n.Addrs)
 	}
-	// A server on the host bound to the gateway address only.
-	l, err := net.Listen("tcp", net.JoinHostPort(n.Gateway.String(), "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		c, err := l.Accept()
-		if err == nil {
-			c.Write([]byte("gw\n"))
-			c.Close()
-		}
-	}()
-	var got string
-	err = n.Do(func() error {
-		c, err := net.Dial("tcp", l.Addr().String())
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		b := make([]byte, 3)
-		_, err = c.Read(b)
-		got = string(b)
-		return err
-	})
-	if err != nil || got != "gw\n" {
-		t.Fatalf("dial gateway from inside: %q, %v", got, err)
+	if got, err := dialFrom(n, out.server, ""); err != nil || got != "outside: hi\n" {
+		t.Fatalf("dial the outside from inside: %q, %v", got, err)
 	}
 	// Outbound NAT for this container while it lives (the bridge plugin's
 	// ipMasq rules carry the container id in a comment).

@@ -43,6 +43,8 @@ type state struct {
 	Addrs   []netip.Prefix `json:"addrs,omitempty"`
 	Gateway netip.Addr     `json:"gateway,omitzero"`
 	Bridge  string         `json:"bridge,omitempty"`
+	// HostVeth is the host side of the veth (an isolated bridge port).
+	HostVeth string `json:"hostVeth,omitempty"`
 }
 
 // runtimeConf is the part of libcni.RuntimeConf we use.

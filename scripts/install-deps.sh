@@ -5,8 +5,9 @@ set -eu
 
 # Guest toolchains (C: clang-14 + wasi-libc, Rust: Debian rustc + wasm32
 # std), wabt for hand-written modules, iproute2 and Debian's CNI plugins for
-# the isolation tests, curl for the demo.
-PACKAGES="clang-14 lld-14 llvm-14 wasi-libc libclang-rt-14-dev-wasm32 rustc libstd-rust-dev-wasm32 wabt iproute2 containernetworking-plugins curl ca-certificates"
+# the isolation tests (iptables loads the firewall inside each namespace on
+# a bridge), curl for the demo.
+PACKAGES="clang-14 lld-14 llvm-14 wasi-libc libclang-rt-14-dev-wasm32 rustc libstd-rust-dev-wasm32 wabt iproute2 iptables containernetworking-plugins curl ca-certificates"
 
 missing=""
 for p in $PACKAGES; do
