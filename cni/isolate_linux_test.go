@@ -165,12 +165,12 @@ func TestBridgeIsolation(t *testing.T) {
 
 	bAddr := b.Addrs[0].Addr().String()
 	for _, c := range []struct {
-		name     string
-		from     *Namespace
-		addr     string
-		dev      string
-		want     string // "" = must fail
-		refused bool    // fails at once: rejected in the app's own namespace
+		name    string
+		from    *Namespace
+		addr    string
+		dev     string
+		want    string // "" = must fail
+		refused bool   // fails at once: rejected in the app's own namespace
 	}{
 		{"outbound app reaches the outside", a, out.server, "", "outside: hi\n", false},
 		{"host via gateway", a, net.JoinHostPort(a.Gateway.String(), allPort), "", "", true},
