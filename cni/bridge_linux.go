@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,73 @@ import (
 // behind, so the teardown of the last namespace of ours on a bridge removes
 // the bridge, and the network's IPAM directory once it holds no lease (as
 // podman's netavark does). The next ADD creates both again.
+
+// A bridge that wasmrun did not create (docker0, virbr0, a user's own) is
+// never used, changed or deleted: the bridge plugin would add our gateway
+// address to it and our teardown would delete it with its addresses. So
+// before the ADD that creates a bridge, a marker file is written to the
+// IPAM data dir (which every Manager on one bridge shares) under the state
+// dir lock: an existing bridge without the marker is refused, and a bridge
+// is deleted only while its marker exists, the marker going after it.
+
+// bridgeMarker is the marker file of bridge name in the IPAM data dir
+// ('@' is not valid in a CNI network name, so it cannot collide with
+// host-local's directories).
+func bridgeMarker(dataDir, name string) string {
+	return filepath.Join(dataDir, "bridge@"+name)
+}
+
+// claimBridge makes sure the configured bridge is one of ours: an existing
+// device without our marker is an error; a missing one gets the marker
+// (the ADD that follows creates it). Call with the state dir lock held.
+func (m *Manager) claimBridge() error {
+	name, marker := m.cfg.Bridge.Name, bridgeMarker(m.cfg.Bridge.IPAMDataDir, m.cfg.Bridge.Name)
+	if _, err := net.InterfaceByName(name); err == nil {
+		if _, err := os.Stat(marker); err != nil {
+			return fmt.Errorf("bridge %s exists on the host and was not created by wasmrun: choose another bridge_name", name)
+		}
+		return nil
+	}
+	if err := checkSubnetFree(m.cfg.Bridge.Subnet); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(m.cfg.Bridge.IPAMDataDir, 0o700); err != nil {
+		return fmt.Errorf("create IPAM dir: %w", err)
+	}
+	if err := os.WriteFile(marker, nil, 0o600); err != nil {
+		return fmt.Errorf("mark bridge %s as ours: %w", name, err)
+	}
+	return nil
+}
+
+// checkSubnetFree refuses a subnet that overlaps a network the host is
+// already on: the bridge's route would take that network away from it.
+func checkSubnetFree(subnet string) error {
+	p, err := netip.ParsePrefix(subnet)
+	if err != nil {
+		return fmt.Errorf("check bridge subnet %q: %w", subnet, err)
+	}
+	as, err := net.InterfaceAddrs()
+	if err != nil {
+		return fmt.Errorf("check bridge subnet: %w", err)
+	}
+	for _, a := range as {
+		n, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(n.IP)
+		if !ok {
+			continue
+		}
+		ones, _ := n.Mask.Size()
+		hp := netip.PrefixFrom(ip.Unmap(), ones).Masked()
+		if hp.Overlaps(p) && !ip.IsLoopback() {
+			return fmt.Errorf("bridge subnet %s overlaps the host's network %s: choose another subnet", p, hp)
+		}
+	}
+	return nil
+}
 
 // bridgeNetwork returns the bridge device and host-local IPAM directory of
 // the network list st was set up with ("" when it has no bridge).
@@ -77,6 +145,13 @@ func (m *Manager) releaseBridgeLocked(st *state) {
 	if bridge == "" || m.bridgeUsed(bridge, st.Name) {
 		return
 	}
+	if ipamDir == "" {
+		return // not a network of ours: no marker to go by
+	}
+	marker := bridgeMarker(filepath.Dir(ipamDir), bridge)
+	if _, err := os.Stat(marker); err != nil {
+		return // not created by us: never deleted
+	}
 	ports, err := os.ReadDir(filepath.Join("/sys/class/net", bridge, "brif"))
 	if err != nil || len(ports) > 0 {
 		return // no such bridge, or something still attached
@@ -86,6 +161,7 @@ func (m *Manager) releaseBridgeLocked(st *state) {
 		return
 	}
 	m.cfg.Log("deleted bridge %s (last namespace on it)", bridge)
+	os.Remove(marker)
 	if ipamDir != "" && removeIdleIPAMDir(ipamDir) {
 		m.cfg.Log("removed IPAM directory %s", ipamDir)
 	}

@@ -93,11 +93,11 @@ func StartForwarder(nsPath string, fwds []Forward, opt ForwarderOptions) (*Forwa
 		}
 		return nil, err
 	}
+	if err := ValidateForwards(fwds); err != nil {
+		return fail(fmt.Errorf("start forwarder: %w", err))
+	}
 	var err error
 	for _, fw := range fwds {
-		if err := fw.Validate(); err != nil {
-			return fail(fmt.Errorf("start forwarder: %w", err))
-		}
 		host := fw.HostIP
 		if host == "" {
 			host = "0.0.0.0"

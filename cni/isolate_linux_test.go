@@ -257,3 +257,56 @@ func TestIsolationRulesFamily(t *testing.T) {
 		}
 	}
 }
+
+// A bridge wasmrun did not create (docker0, virbr0, ...) is refused before
+// anything is created, and neither the failed run nor a teardown touches
+// it; a subnet overlapping a network the host is on is refused too.
+func TestForeignBridgeUntouched(t *testing.T) {
+	requirePlugins(t, "bridge", "host-local", "portmap")
+	e := newTestEnv(t)
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: e.cfg.Bridge.Name}}
+	if err := netlink.LinkAdd(br); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { netlink.LinkDel(br) })
+	addr := &netlink.Addr{IPNet: prefixNet(netip.MustParsePrefix("192.168.251.1/24"))}
+	if err := netlink.AddrAdd(br, addr); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, req := range []Request{
+		{Mode: ModeNew, ID: e.id(), Bridge: true},
+		{Mode: ModeNew, ID: e.id(), Forwards: []Forward{{HostPort: freePort(t), GuestPort: 80}}},
+	} {
+		_, err := e.m.Setup(ctx, req)
+		if err == nil || !strings.Contains(err.Error(), "exists on the host and was not created by wasmrun") {
+			t.Fatalf("Setup on a foreign bridge: %v", err)
+		}
+		e.assertGone(e.m.NamespaceName(req.ID))
+	}
+	l, err := netlink.LinkByName(br.Name)
+	if err != nil {
+		t.Fatalf("foreign bridge deleted: %v", err)
+	}
+	as, _ := netlink.AddrList(l, netlink.FAMILY_V4)
+	if len(as) != 1 || as[0].IPNet.String() != "192.168.251.1/24" {
+		t.Fatalf("foreign bridge addresses changed: %v", as)
+	}
+
+	// The foreign bridge's network as our subnet, with another bridge name.
+	cfg := e.cfg
+	cfg.Bridge.Name, cfg.Bridge.Subnet = e.prefix+"b2", "192.168.251.0/24"
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := e.id()
+	_, err = m.Setup(ctx, Request{Mode: ModeNew, ID: id, Bridge: true})
+	if err == nil || !strings.Contains(err.Error(), "overlaps the host's network 192.168.251.0/24") {
+		t.Fatalf("Setup with an overlapping subnet: %v", err)
+	}
+	if _, err := netlink.LinkByName(cfg.Bridge.Name); err == nil {
+		t.Errorf("bridge %s created for a refused subnet", cfg.Bridge.Name)
+	}
+	e.assertGone(m.NamespaceName(id))
+}

@@ -19,9 +19,12 @@ func (m *Manager) create(ctx context.Context, req Request) (ns *Namespace, err e
 	}
 	name := m.NamespaceName(req.ID)
 	path := m.netnsPath(name)
+	if err := ValidateForwards(req.Forwards); err != nil {
+		return nil, fmt.Errorf("create namespace %s: %w", name, err)
+	}
 	for _, f := range req.Forwards {
-		if err := f.Validate(); err != nil {
-			return nil, fmt.Errorf("create namespace %s: %w", name, err)
+		if f.IPv6Host() {
+			return nil, fmt.Errorf("create namespace %s: forward %s: portmap forwards IPv4 host addresses only (IPv6 ones go through the userspace forwarder)", name, f)
 		}
 		if f.HostPort == 0 {
 			return nil, fmt.Errorf("create namespace %s: forward %s: host port must not be 0", name, f)
@@ -104,6 +107,11 @@ func (m *Manager) claim(ctx context.Context, st *state) error {
 	defer unlock()
 	if err := m.clearLeftover(ctx, st.Name); err != nil {
 		return err
+	}
+	if len(st.NetConfList) > 0 {
+		if err := m.claimBridge(); err != nil {
+			return fmt.Errorf("create namespace %s: %w", st.Name, err)
+		}
 	}
 	// Ports: fail before anything exists, so a taken port leaves nothing.
 	if len(st.Forwards) > 0 {

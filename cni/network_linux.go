@@ -18,8 +18,8 @@ import (
 )
 
 func checkBridgeConfig(b *BridgeConfig) error {
-	if _, err := netip.ParsePrefix(b.Subnet); err != nil {
-		return fmt.Errorf("check bridge subnet %q: %w", b.Subnet, err)
+	if err := checkSubnet(b.Subnet); err != nil {
+		return err
 	}
 	if len(b.Name) > 15 || !validName.MatchString(b.Name) {
 		return fmt.Errorf("check bridge name %q: at most 15 letters, digits, '_', '-', '.'", b.Name)
@@ -31,6 +31,38 @@ func checkBridgeConfig(b *BridgeConfig) error {
 		return fmt.Errorf("check network name %q: letters, digits, '_', '-', '.' only", b.Network)
 	}
 	return nil
+}
+
+// privateRanges are the unicast ranges a bridge subnet may come from: RFC
+// 1918 and IPv6 unique local addresses.
+var privateRanges = []netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("fc00::/7"),
+}
+
+// checkSubnet accepts a network in CIDR form inside a private unicast range
+// with room for the gateway and at least one namespace: never loopback,
+// link-local, multicast or public addresses.
+func checkSubnet(s string) error {
+	p, err := netip.ParsePrefix(s)
+	if err != nil || p != p.Masked() || p.Addr().Zone() != "" {
+		return fmt.Errorf("check bridge subnet %q: want a network in CIDR form, e.g. %s", s, DefaultSubnet)
+	}
+	maxBits := 30
+	if p.Addr().Is6() {
+		maxBits = 126
+	}
+	for _, r := range privateRanges {
+		if r.Contains(p.Addr()) && p.Bits() >= r.Bits() {
+			if p.Bits() > maxBits {
+				return fmt.Errorf("check bridge subnet %s: too small, at most /%d", p, maxBits)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("check bridge subnet %s: must be a private range (inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or fc00::/7)", p)
 }
 
 // netConfList builds the network list for ADD: bridge with host-local

@@ -90,6 +90,45 @@ func (f Forward) Validate() error {
 	return nil
 }
 
+// ValidateForwards checks every forward and that no two of them claim the
+// same host port: same protocol and port on the same host address, or
+// where either is every address ("", 0.0.0.0 or ::).
+func ValidateForwards(fwds []Forward) error {
+	for i, f := range fwds {
+		if err := f.Validate(); err != nil {
+			return err
+		}
+		for _, g := range fwds[:i] {
+			if f.HostPort != 0 && f.HostPort == g.HostPort && f.Proto() == g.Proto() && hostsOverlap(f.HostIP, g.HostIP) {
+				return fmt.Errorf("forwards %s and %s both claim host port %d/%s", g, f, f.HostPort, f.Proto())
+			}
+		}
+	}
+	return nil
+}
+
+// hostsOverlap reports whether two forward host addresses can take the
+// same socket address.
+func hostsOverlap(a, b string) bool {
+	pa, errA := netip.ParseAddr(a)
+	pb, errB := netip.ParseAddr(b)
+	switch {
+	case a == "" || b == "", errA != nil || errB != nil:
+		return true
+	case pa.IsUnspecified() || pb.IsUnspecified():
+		// [::] also takes IPv4 (dual-stack); 0.0.0.0 takes IPv4 only.
+		return pa.Unmap().Is4() == pb.Unmap().Is4() || (pa.Is6() && pa.IsUnspecified()) || (pb.Is6() && pb.IsUnspecified())
+	}
+	return pa.Unmap() == pb.Unmap()
+}
+
+// IPv6Host reports whether the forward listens on an IPv6 host address
+// ([::1], [::], ...), which portmap cannot send into an IPv4 namespace.
+func (f Forward) IPv6Host() bool {
+	a, err := netip.ParseAddr(f.HostIP)
+	return err == nil && a.Is6() && !a.Is4In6()
+}
+
 // ParseForward parses [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp], e.g.
 // "8080:3000", "127.0.0.1:8080:3000/tcp", "[::1]:5353:53/udp".
 func ParseForward(s string) (Forward, error) {

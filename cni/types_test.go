@@ -67,3 +67,69 @@ func TestNewValidates(t *testing.T) {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
+
+func TestValidateForwards(t *testing.T) {
+	fw := func(s string) Forward {
+		f, err := ParseForward(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	for _, c := range []struct {
+		fwds []string
+		ok   bool
+	}{
+		{[]string{"8080:80", "8081:80"}, true},
+		{[]string{"8080:80", "8080:80/udp"}, true},
+		{[]string{"127.0.0.1:8080:80", "127.0.0.2:8080:80"}, true},
+		{[]string{"0.0.0.0:8080:80", "[::1]:8080:80"}, true},
+		{[]string{"8080:80", "8080:81"}, false},
+		{[]string{"127.0.0.1:8080:80", "8080:81"}, false},
+		{[]string{"0.0.0.0:8080:80", "127.0.0.1:8080:81"}, false},
+		{[]string{"[::]:8080:80", "127.0.0.1:8080:81"}, false},
+		{[]string{"[::1]:8080:80", "[::1]:8080:81"}, false},
+		{[]string{"[::ffff:127.0.0.1]:8080:80", "127.0.0.1:8080:81"}, false},
+	} {
+		var fs []Forward
+		for _, s := range c.fwds {
+			fs = append(fs, fw(s))
+		}
+		err := ValidateForwards(fs)
+		if (err == nil) != c.ok {
+			t.Errorf("ValidateForwards(%v) = %v, want ok %v", c.fwds, err, c.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "both claim host port 8080/tcp") {
+			t.Errorf("ValidateForwards(%v): %v", c.fwds, err)
+		}
+	}
+}
+
+// A bridge subnet is a private unicast network with room for a gateway and
+// a namespace.
+func TestCheckSubnet(t *testing.T) {
+	for _, c := range []struct {
+		subnet string
+		ok     bool
+	}{
+		{"10.231.0.0/16", true},
+		{"172.20.0.0/24", true},
+		{"192.168.77.0/24", true},
+		{"fd00:1::/64", true},
+		{"10.0.0.0/8", true},
+		{"127.0.0.0/8", false},
+		{"169.254.0.0/16", false},
+		{"224.0.0.0/4", false},
+		{"8.8.8.0/24", false},
+		{"0.0.0.0/0", false},
+		{"10.0.0.0/7", false},
+		{"10.1.2.0/31", false},
+		{"fe80::/64", false},
+		{"ff02::/16", false},
+		{"10.1.2.3/24", false},
+	} {
+		if err := checkSubnet(c.subnet); (err == nil) != c.ok {
+			t.Errorf("checkSubnet(%q) = %v, want ok %v", c.subnet, err, c.ok)
+		}
+	}
+}
