@@ -3,6 +3,7 @@ package wasi
 import (
 	"bytes"
 	"encoding/binary"
+	"net/netip"
 	"testing"
 
 	"github.com/wasmrun/wasmrun/wasi/internal/sys"
@@ -74,4 +75,78 @@ func FuzzGetaddrinfo(f *testing.F) {
 			t.Fatalf("res_len %d > max_res %d", h.u32(gaiResLen), max)
 		}
 	})
+}
+
+// FuzzEgress checks the egress policy's invariants for an arbitrary address
+// (4 or 16 bytes, optionally zoned) against a policy built from the input:
+// the decision is the one for the address the kernel delivers to
+// (sys.EffectiveAddr), which is a fixed point; an IPv4-mapped address is
+// judged as its IPv4 address; and the unspecified spellings are never
+// permitted when the loopback they reach is denied.
+func FuzzEgress(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 0}, []byte{127, 0, 0, 0, 8}, []byte{}, false)
+	f.Add(make([]byte, 16), []byte{}, append(make([]byte, 15), 1, 128), false)
+	f.Add(append(make([]byte, 10), 0xff, 0xff, 0, 0, 0, 0), []byte{0, 0, 0, 0, 0}, []byte{127, 0, 0, 1, 32}, true)
+	f.Add([]byte{0xfe, 0x80, 15: 1}, append([]byte{0xfe, 0x80}, make([]byte, 14)...), []byte{}, true)
+	f.Fuzz(func(t *testing.T, raw, allow, deny []byte, zone bool) {
+		var a netip.Addr
+		switch len(raw) {
+		case 4:
+			a = netip.AddrFrom4([4]byte(raw))
+		case 16:
+			a = netip.AddrFrom16([16]byte(raw))
+			if zone {
+				a = a.WithZone("eth0")
+			}
+		default:
+			return
+		}
+		e := &sys.Egress{Allow: fuzzPrefixes(allow), Deny: fuzzPrefixes(deny)}
+		eff := sys.EffectiveAddr(a)
+		if sys.EffectiveAddr(eff) != eff {
+			t.Fatalf("EffectiveAddr(%s) = %s is not a fixed point", a, eff)
+		}
+		if eff.Is4In6() || eff.Zone() != "" || eff.IsUnspecified() {
+			t.Fatalf("EffectiveAddr(%s) = %s is still mapped, zoned or unspecified", a, eff)
+		}
+		got := e.Permits(a)
+		if got != e.Permits(eff) {
+			t.Fatalf("policy %+v: Permits(%s) = %v but Permits(%s) = %v", e, a, got, eff, !got)
+		}
+		if a.Is4() && got != e.Permits(netip.AddrFrom16(a.As16())) {
+			t.Fatalf("policy %+v: %s and its IPv4-mapped form disagree", e, a)
+		}
+		loop4, loop6 := netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.IPv6Loopback()
+		for _, u := range []netip.Addr{netip.IPv4Unspecified(), netip.AddrFrom16(netip.IPv4Unspecified().As16())} {
+			if e.Permits(u) != e.Permits(loop4) {
+				t.Fatalf("policy %+v: Permits(%s) = %v, Permits(127.0.0.1) = %v", e, u, e.Permits(u), e.Permits(loop4))
+			}
+		}
+		if e.Permits(netip.IPv6Unspecified()) != e.Permits(loop6) {
+			t.Fatalf("policy %+v: Permits(::) != Permits(::1)", e)
+		}
+		if e.Check(a) == 0 != got {
+			t.Fatalf("policy %+v: Check(%s) disagrees with Permits", e, a)
+		}
+	})
+}
+
+// fuzzPrefixes reads up to 4 prefixes from b, each a 4- or 16-byte address
+// (by the first byte's low bit) and a bit count, masked to the length.
+func fuzzPrefixes(b []byte) []netip.Prefix {
+	var ps []netip.Prefix
+	for len(b) > 0 && len(ps) < 4 {
+		n := 4
+		if b[0]&1 == 1 {
+			n = 16
+		}
+		if len(b) < n+1 {
+			break
+		}
+		a, _ := netip.AddrFromSlice(b[:n])
+		bits := int(b[n]) % (a.BitLen() + 1)
+		ps = append(ps, netip.PrefixFrom(a, bits))
+		b = b[n+1:]
+	}
+	return ps
 }

@@ -58,9 +58,12 @@ type Config struct {
 
 // Egress is a host-side policy on where a guest's sockets may connect and
 // send: the most specific matching prefix decides (deny on a tie); with an
-// Allow list, anything unmatched is denied, otherwise allowed. A denied
-// connect or send_to fails with EPERM, as when the kernel's firewall drops
-// the packet; denied addresses are dropped from getaddrinfo results.
+// Allow list, anything unmatched is denied, otherwise allowed. It judges
+// where the kernel delivers, not the literal address: 0.0.0.0, :: and
+// ::ffff:0.0.0.0 count as loopback, an IPv4-mapped address as its IPv4
+// address. A denied connect or send_to fails with EPERM, as when the
+// kernel's firewall drops the packet; denied addresses are dropped from
+// getaddrinfo results.
 type Egress struct {
 	Allow, Deny []netip.Prefix
 }

@@ -245,8 +245,8 @@ func socketFamily(fd int) Family {
 // a non-blocking one returns EINPROGRESS and the guest polls for writable
 // then reads SO_ERROR. Errors: EBADF, ENOTSOCK, EAFNOSUPPORT, ECONNREFUSED,
 // EINPROGRESS, EALREADY, EISCONN, ENETUNREACH, ETIMEDOUT, ENOTCAPABLE (Unix
-// path outside every preopen), EPERM (the egress policy denies a). POSIX:
-// connect.
+// path outside every preopen), EPERM (the egress policy denies where a
+// leads, see checkEgress). POSIX: connect.
 func (s *System) SockConnect(fd int32, a Addr) Errno {
 	f, errno := s.lookupSocket(fd)
 	if errno != 0 {
@@ -264,7 +264,7 @@ func (s *System) SockConnect(fd int32, a Addr) Errno {
 		defer closeTarget()
 		sa = usa
 	} else {
-		if errno := s.Egress.Check(a.IP); errno != 0 {
+		if errno := s.checkEgress(f, a.IP); errno != 0 {
 			return errno
 		}
 		if sa, errno = inetSockaddr(f.Sock.Family, a); errno != 0 {
@@ -281,6 +281,36 @@ func (s *System) SockConnect(fd int32, a Addr) Errno {
 		f.Sock.PeerPath = a.Path
 	}
 	return ErrnoFromError(err)
+}
+
+// checkEgress applies the egress policy to a connect or sendto from f to ip,
+// judged where the kernel delivers (EffectiveAddr), not at the literal
+// address. For an unspecified destination (0.0.0.0, ::, ::ffff:0.0.0.0)
+// Linux delivers to this host: to loopback, but an IPv4 route lookup uses
+// the socket's bound address as the destination when there is one, and an
+// IPv6 socket bound to an IPv4-mapped address goes to 127.0.0.1. Each of
+// those must be permitted.
+func (s *System) checkEgress(f *File, ip netip.Addr) Errno {
+	if s.Egress == nil {
+		return ESUCCESS
+	}
+	if errno := s.Egress.Check(ip); errno != 0 || !ip.Unmap().IsUnspecified() {
+		return errno
+	}
+	sa, err := unix.Getsockname(f.Fd)
+	if err != nil {
+		return ErrnoFromError(err)
+	}
+	local := s.guestAddr(sa).IP
+	if local.Is4In6() {
+		if errno := s.Egress.Check(netip.AddrFrom4([4]byte{127, 0, 0, 1})); errno != 0 {
+			return errno
+		}
+	}
+	if local.IsValid() && !local.Unmap().IsUnspecified() {
+		return s.Egress.Check(local)
+	}
+	return ESUCCESS
 }
 
 // waitConnected waits for a connect interrupted by a signal to finish.
@@ -408,7 +438,8 @@ func (s *System) SockSend(fd int32, bufs [][]byte, siflags uint16) (uint32, Errn
 // SockSendTo sends bufs to a (for datagram sockets; connected-mode sockets
 // ignore or reject the address as the host does). Errors: as SockSend, plus
 // EAFNOSUPPORT, EDESTADDRREQ, EMSGSIZE, ENOTCAPABLE (Unix path outside every
-// preopen), EPERM (the egress policy denies a). POSIX: sendto.
+// preopen), EPERM (the egress policy denies where a leads, see
+// checkEgress). POSIX: sendto.
 func (s *System) SockSendTo(fd int32, bufs [][]byte, a Addr, siflags uint16) (uint32, Errno) {
 	f, errno := s.lookupSocket(fd)
 	if errno != 0 {
@@ -425,7 +456,7 @@ func (s *System) SockSendTo(fd int32, bufs [][]byte, a Addr, siflags uint16) (ui
 		defer closeTarget()
 		return s.sockSend(fd, bufs, sa)
 	}
-	if errno := s.Egress.Check(a.IP); errno != 0 {
+	if errno := s.checkEgress(f, a.IP); errno != 0 {
 		return 0, errno
 	}
 	sa, errno := inetSockaddr(f.Sock.Family, a)

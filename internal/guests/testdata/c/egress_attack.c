@@ -1,0 +1,161 @@
+// egress_attack tries to get around the host's egress policy with the raw
+// socket-extension imports. Its arguments are a list of steps, run in
+// order; each prints one line (errno is the WASI errno, 0 on success):
+//
+//   listen ADDR PORT          TCP listener (kept open)  "listen ADDR PORT errno N"
+//   udp-listen ADDR PORT      UDP receiver (kept open)  "udp-listen ADDR PORT errno N"
+//   connect V1|V2 ADDR PORT   TCP connect on a fresh socket, with a V1
+//                             (4/16-byte) or V2 (128-byte) address
+//                                                       "connect V ADDR PORT errno N"
+//   sendto V1|V2 ADDR PORT    one UDP datagram from a fresh socket
+//                                                       "sendto V ADDR PORT errno N"
+//   received                  datagrams waiting at the UDP receivers
+//                                                       "received N"
+//
+// A socket's family is the address's: IPv6 (including ::ffff:a.b.c.d) when
+// ADDR has a colon.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define IMPORT(name) __attribute__((import_module("wasi_snapshot_preview1"), import_name(name)))
+
+typedef struct {
+	uint8_t *buf;
+	uint32_t len;
+} addr_t;
+
+typedef struct {
+	const void *buf;
+	uint32_t len;
+} iovec_t;
+
+IMPORT("sock_open") int32_t x_sock_open(int32_t af, int32_t type, int32_t *fd);
+IMPORT("sock_bind") int32_t x_sock_bind(int32_t fd, addr_t *addr, int32_t port);
+IMPORT("sock_connect") int32_t x_sock_connect(int32_t fd, addr_t *addr, int32_t port);
+IMPORT("sock_listen") int32_t x_sock_listen(int32_t fd, int32_t backlog);
+IMPORT("sock_send_to") int32_t x_sock_send_to(int32_t fd, const iovec_t *iovs, int32_t n, addr_t *addr, int32_t port, int32_t flags, uint32_t *nwritten);
+IMPORT("sock_recv") int32_t x_sock_recv(int32_t fd, const iovec_t *iovs, int32_t n, int32_t flags, uint32_t *nread, uint16_t *oflags);
+IMPORT("sock_setsockopt") int32_t x_sock_setsockopt(int32_t fd, int32_t level, int32_t name, void *val, int32_t len);
+
+// The extension's families (wasi-libc's AF_INET/AF_INET6 are for inet_pton).
+enum { X_INET4 = 1, X_INET6 = 2 };
+enum { X_DGRAM = 1, X_STREAM = 2 };
+enum { SO_REUSEADDR = 0 };
+
+static uint8_t abuf[128];
+static addr_t addr = {abuf, 0};
+
+static int family_of(const char *host) { return strchr(host, ':') ? X_INET6 : X_INET4; }
+
+// set_addr fills addr with host in the V1 (4 or 16 bytes) or V2 (128
+// bytes) layout.
+static void set_addr(const char *host, int v2) {
+	uint8_t ip[16];
+	int af = family_of(host), n = af == X_INET6 ? 16 : 4;
+	if (inet_pton(af == X_INET6 ? AF_INET6 : AF_INET, host, ip) != 1) {
+		printf("error bad address %s\n", host);
+		exit(2);
+	}
+	memset(abuf, 0, sizeof abuf);
+	if (v2) {
+		abuf[0] = af;
+		memcpy(abuf + 2, ip, n);
+		addr.len = 128;
+	} else {
+		memcpy(abuf, ip, n);
+		addr.len = n;
+	}
+}
+
+static int32_t open_socket(const char *host, int type, int32_t *fd) {
+	return x_sock_open(family_of(host), type, fd);
+}
+
+static int32_t receivers[16];
+static int nreceivers;
+
+static int32_t do_listen(const char *host, int port, int type) {
+	int32_t fd, one = 1, e;
+	if ((e = open_socket(host, type, &fd)) != 0)
+		return e;
+	x_sock_setsockopt(fd, 0, SO_REUSEADDR, &one, 4);
+	set_addr(host, 1);
+	if ((e = x_sock_bind(fd, &addr, port)) != 0)
+		return e;
+	if (type == X_STREAM)
+		return x_sock_listen(fd, 16);
+	if (nreceivers < 16)
+		receivers[nreceivers++] = fd;
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	return 0;
+}
+
+static int32_t do_connect(const char *v, const char *host, int port) {
+	int32_t fd, e;
+	if ((e = open_socket(host, X_STREAM, &fd)) != 0)
+		return e;
+	set_addr(host, strcmp(v, "V2") == 0);
+	e = x_sock_connect(fd, &addr, port);
+	close(fd);
+	return e;
+}
+
+static int32_t do_sendto(const char *v, const char *host, int port) {
+	int32_t fd, e;
+	if ((e = open_socket(host, X_DGRAM, &fd)) != 0)
+		return e;
+	set_addr(host, strcmp(v, "V2") == 0);
+	iovec_t iov = {"x", 1};
+	uint32_t n;
+	e = x_sock_send_to(fd, &iov, 1, &addr, port, 0, &n);
+	close(fd);
+	return e;
+}
+
+static int received(void) {
+	usleep(200 * 1000); // loopback delivery is immediate; this is slack
+	int total = 0;
+	for (int i = 0; i < nreceivers; i++) {
+		for (;;) {
+			char buf[16];
+			iovec_t iov = {buf, sizeof buf};
+			uint32_t nr;
+			uint16_t of;
+			if (x_sock_recv(receivers[i], &iov, 1, 0, &nr, &of) != 0)
+				break;
+			total++;
+		}
+	}
+	return total;
+}
+
+int main(int argc, char **argv) {
+	setvbuf(stdout, NULL, _IONBF, 0);
+	for (int i = 1; i < argc;) {
+		const char *step = argv[i];
+		int left = argc - i - 1;
+		if ((strcmp(step, "listen") == 0 || strcmp(step, "udp-listen") == 0) && left >= 2) {
+			int type = step[0] == 'u' ? X_DGRAM : X_STREAM;
+			printf("%s %s %s errno %d\n", step, argv[i + 1], argv[i + 2], do_listen(argv[i + 1], atoi(argv[i + 2]), type));
+			i += 3;
+		} else if (strcmp(step, "connect") == 0 && left >= 3) {
+			printf("connect %s %s %s errno %d\n", argv[i + 1], argv[i + 2], argv[i + 3], do_connect(argv[i + 1], argv[i + 2], atoi(argv[i + 3])));
+			i += 4;
+		} else if (strcmp(step, "sendto") == 0 && left >= 3) {
+			printf("sendto %s %s %s errno %d\n", argv[i + 1], argv[i + 2], argv[i + 3], do_sendto(argv[i + 1], argv[i + 2], atoi(argv[i + 3])));
+			i += 4;
+		} else if (strcmp(step, "received") == 0) {
+			printf("received %d\n", received());
+			i++;
+		} else {
+			printf("error bad step %s\n", step);
+			return 2;
+		}
+	}
+	return 0;
+}
