@@ -142,19 +142,21 @@ func (m *Manager) releaseBridge(st *state) {
 // releaseBridgeLocked is releaseBridge with the state dir lock held.
 func (m *Manager) releaseBridgeLocked(st *state) {
 	bridge, ipamDir := st.bridgeNetwork()
-	if bridge == "" || m.bridgeUsed(bridge, st.Name) {
-		return
-	}
-	if ipamDir == "" {
-		return // not a network of ours: no marker to go by
+	if bridge == "" || ipamDir == "" || m.bridgeUsed(bridge, st.Name) {
+		return // no bridge, not a network of ours, or still in use
 	}
 	marker := bridgeMarker(filepath.Dir(ipamDir), bridge)
 	if _, err := os.Stat(marker); err != nil {
 		return // not created by us: never deleted
 	}
+	if _, err := net.InterfaceByName(bridge); err != nil {
+		// A create that failed before its ADD made the bridge.
+		os.Remove(marker)
+		return
+	}
 	ports, err := os.ReadDir(filepath.Join("/sys/class/net", bridge, "brif"))
 	if err != nil || len(ports) > 0 {
-		return // no such bridge, or something still attached
+		return // not a bridge, or something still attached
 	}
 	if err := deleteLink(bridge); err != nil {
 		m.cfg.Log("delete bridge %s: %v", bridge, err)
@@ -162,7 +164,7 @@ func (m *Manager) releaseBridgeLocked(st *state) {
 	}
 	m.cfg.Log("deleted bridge %s (last namespace on it)", bridge)
 	os.Remove(marker)
-	if ipamDir != "" && removeIdleIPAMDir(ipamDir) {
+	if removeIdleIPAMDir(ipamDir) {
 		m.cfg.Log("removed IPAM directory %s", ipamDir)
 	}
 }

@@ -108,11 +108,6 @@ func (m *Manager) claim(ctx context.Context, st *state) error {
 	if err := m.clearLeftover(ctx, st.Name); err != nil {
 		return err
 	}
-	if len(st.NetConfList) > 0 {
-		if err := m.claimBridge(); err != nil {
-			return fmt.Errorf("create namespace %s: %w", st.Name, err)
-		}
-	}
 	// Ports: fail before anything exists, so a taken port leaves nothing.
 	if len(st.Forwards) > 0 {
 		live := m.liveForwards(st.Name)
@@ -123,6 +118,12 @@ func (m *Manager) claim(ctx context.Context, st *state) error {
 			if err := CheckPortFree(f); err != nil {
 				return fmt.Errorf("create namespace %s: %w", st.Name, err)
 			}
+		}
+	}
+	// The bridge last: its marker is written when it does not exist yet.
+	if len(st.NetConfList) > 0 {
+		if err := m.claimBridge(); err != nil {
+			return fmt.Errorf("create namespace %s: %w", st.Name, err)
 		}
 	}
 	if err := m.writeState(st); err != nil {

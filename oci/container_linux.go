@@ -40,6 +40,9 @@ type Forward = cni.Forward
 // ParseForward parses [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp].
 func ParseForward(s string) (Forward, error) { return cni.ParseForward(s) }
 
+// ValidateForwards checks each forward and that no two claim one host port.
+func ValidateForwards(fwds []Forward) error { return cni.ValidateForwards(fwds) }
+
 // NetworkOpts shape a namespace the container creates.
 type NetworkOpts struct {
 	// Bridge attaches a CNI bridge network for outbound traffic.
@@ -88,6 +91,9 @@ func (r *Runtime) logf(format string, args ...any) {
 // and instantiated in a child process that waits for Start.
 func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts) (c *Container, err error) {
 	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	if err := cni.ValidateForwards(opts.Network.Forwards); err != nil {
 		return nil, err
 	}
 	bundle, err = filepath.Abs(bundle)

@@ -39,6 +39,12 @@ const (
 	NetModeRootLoopback = "root (named netns, loopback only)"
 	// NetModeRootUserspace is root mode with forwards but no CNI plugins.
 	NetModeRootUserspace = "root (named netns, userspace forwarder: CNI plugins not installed)"
+	// NetModeRootIPv6 is root mode whose forwards all listen on IPv6 host
+	// addresses, which portmap cannot send into the namespace.
+	NetModeRootIPv6 = "root (named netns, userspace forwarder for IPv6 host addresses)"
+	// NetModeRootMixed is root mode with CNI portmap for IPv4 host
+	// addresses and the userspace forwarder for IPv6 ones.
+	NetModeRootMixed = "root (named netns, CNI bridge+portmap; userspace forwarder for IPv6 host addresses)"
 )
 
 // ErrUserNamespaces marks a rootless Create that failed because this
@@ -108,28 +114,47 @@ func (r *Runtime) setupRootless(st *stateFile, opts NetworkOpts) (*userspaceNet,
 	return un, nil
 }
 
-// userspaceFallback decides, for a root new namespace, whether forwards go
-// through the userspace forwarder instead of CNI portmap: when forwards are
-// asked without a bridge and the CNI plugins are missing. It then takes the
-// forwards out of req (the namespace gets loopback only) and returns the
-// forwarder to start once the namespace exists.
+// userspaceFallback decides, for a root new namespace, which forwards go
+// through the userspace forwarder instead of CNI portmap: all of them when
+// they are asked without a bridge and the CNI plugins are missing, and
+// those on an IPv6 host address ([::1], [::]), which portmap cannot send
+// into the namespace's IPv4 address. It takes them out of req and returns
+// the forwarder to start once the namespace exists.
 func (r *Runtime) userspaceFallback(st *stateFile, req *cni.Request) *userspaceNet {
 	st.NetMode = NetModeRoot
 	if len(req.Forwards) == 0 && !req.Bridge {
 		st.NetMode = NetModeRootLoopback
 	}
-	if len(req.Forwards) == 0 || req.Bridge {
+	if len(req.Forwards) == 0 {
 		return nil
 	}
-	err := r.CNI.CheckPlugins(true)
-	if err == nil {
+	if !req.Bridge {
+		if err := r.CNI.CheckPlugins(true); err != nil {
+			r.logf("%v: forwarding with the userspace forwarder instead of CNI portmap", err)
+			st.NetMode = NetModeRootUserspace
+			un := &userspaceNet{fwds: req.Forwards, log: r.logf}
+			req.Forwards = nil
+			return un
+		}
+	}
+	var kernel, user []cni.Forward
+	for _, f := range req.Forwards {
+		if f.IPv6Host() {
+			user = append(user, f)
+		} else {
+			kernel = append(kernel, f)
+		}
+	}
+	if len(user) == 0 {
 		return nil
 	}
-	r.logf("%v: forwarding with the userspace forwarder instead of CNI portmap", err)
-	st.NetMode = NetModeRootUserspace
-	un := &userspaceNet{fwds: req.Forwards, log: r.logf}
-	req.Forwards = nil
-	return un
+	req.Forwards = kernel
+	st.NetMode = NetModeRootMixed
+	if len(kernel) == 0 && !req.Bridge {
+		st.NetMode = NetModeRootIPv6
+	}
+	r.logf("forwarding %d IPv6 host address(es) with the userspace forwarder (portmap cannot reach an IPv4 namespace from them)", len(user))
+	return &userspaceNet{fwds: user, log: r.logf}
 }
 
 // startIn starts the fallback forwarder into the named namespace nsPath.

@@ -196,3 +196,67 @@ func TestOSForwardPortTaken(t *testing.T) {
 
 // ExitFailure is wasmrun's own failure exit code.
 const ExitFailure = 125
+
+// TestOSForwardIPv6: forwards from [::1] and [::] answer (portmap cannot
+// send IPv6 into the namespace, so they go through the userspace
+// forwarder), next to a portmap forward from 127.0.0.1; ps shows all three;
+// two forwards of one host port are refused before anything is created.
+func TestOSForwardIPv6(t *testing.T) {
+	t.Parallel()
+	requireCNI(t)
+	e := newOSEnv(t)
+	dir := e.app1(guests.Go(t, "netapp"))
+	p4, p6, pAny := freePort(t, "tcp"), freePort(t, "tcp"), freePort(t, "tcp")
+	fwds := []string{fmt.Sprintf("127.0.0.1:%d:3000", p4), fmt.Sprintf("[::1]:%d:3000", p6), fmt.Sprintf("[::]:%d:3000", pAny)}
+	args := []string{"--verbose", "--name", "six"}
+	for _, f := range fwds {
+		args = append(args, "--forward", f)
+	}
+	r := e.start(append(args, "--env", "APP_ID=six", dir, "--", "serve", ":3000")...)
+	r.waitFor("listening 0.0.0.0:3000")
+	for _, addr := range []string{
+		net.JoinHostPort("127.0.0.1", strconv.Itoa(p4)),
+		net.JoinHostPort("::1", strconv.Itoa(p6)),
+		net.JoinHostPort("::1", strconv.Itoa(pAny)),
+		net.JoinHostPort("127.0.0.1", strconv.Itoa(pAny)),
+	} {
+		if got := greeting(t, dialHost(addr)); got != "hello six" {
+			t.Errorf("%s: got %q, want %q", addr, got, "hello six")
+		}
+	}
+	ps := e.run("ps")
+	for _, f := range []string{fmt.Sprintf("[::1]:%d:3000/tcp", p6), fmt.Sprintf("127.0.0.1:%d:3000/tcp", p4)} {
+		if !strings.Contains(ps.stdout, f) {
+			t.Errorf("ps does not show %s:\n%s", f, ps.stdout)
+		}
+	}
+	r.signal(syscall.SIGTERM)
+	if code := r.wait(); code != 143 {
+		t.Errorf("exit code %d after SIGTERM, want 143\nstderr:\n%s", code, r.stderr)
+	}
+	if !strings.Contains(r.stderr.String(), "userspace forwarder for IPv6") {
+		t.Errorf("--verbose does not say IPv6 forwards use the userspace forwarder:\n%s", r.stderr)
+	}
+	for _, p := range []int{p6, pAny} {
+		if c, err := net.DialTimeout("tcp", net.JoinHostPort("::1", strconv.Itoa(p)), time.Second); err == nil {
+			c.Close()
+			t.Errorf("[::1]:%d still answers after the app exited", p)
+		}
+	}
+
+	// The same host port twice (also 0.0.0.0 against 127.0.0.1) is one
+	// clear error, exit 125, and nothing is left.
+	port := freePort(t, "tcp")
+	for _, pair := range [][2]string{
+		{fmt.Sprintf("%d:3000", port), fmt.Sprintf("%d:4000", port)},
+		{fmt.Sprintf("0.0.0.0:%d:3000", port), fmt.Sprintf("127.0.0.1:%d:4000", port)},
+		{fmt.Sprintf("[::]:%d:3000", port), fmt.Sprintf("127.0.0.1:%d:4000", port)},
+	} {
+		d := e.run("os", "--name", "dup", "--forward", pair[0], "--forward", pair[1], dir, "--", "serve", ":3000")
+		mustExit(t, d, ExitFailure)
+		if ls := lines(d.stderr); len(ls) != 1 || !strings.Contains(ls[0], fmt.Sprintf("both claim host port %d/tcp", port)) {
+			t.Errorf("--forward %s --forward %s: stderr %q, want one line saying both claim the port", pair[0], pair[1], d.stderr)
+		}
+	}
+	e.noLeaks(p4, p6, pAny, port)
+}
