@@ -260,3 +260,86 @@ func TestOSForwardIPv6(t *testing.T) {
 	}
 	e.noLeaks(p4, p6, pAny, port)
 }
+
+// TestOSBridgeIsolation: a real guest on the bridge (bridge = true) tries
+// the host's services through its gateway, a neighbour app's forwarded and
+// unforwarded ports, and the same from a forward-only app; every dial
+// fails, the host server sees nothing, and the neighbour still answers
+// through its forward.
+func TestOSBridgeIsolation(t *testing.T) {
+	t.Parallel()
+	requireCNI(t)
+	e := newOSEnv(t)
+	// A host service on every address (also the bridge's).
+	all, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer all.Close()
+	accepted := make(chan struct{}, 16)
+	go func() {
+		for {
+			c, err := all.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- struct{}{}
+			c.Close()
+		}
+	}()
+	hostPort := strconv.Itoa(all.Addr().(*net.TCPAddr).Port)
+	gateway := strings.TrimSuffix(e.subnet, "0/24") + "1"
+
+	fwd := freePort(t, "tcp")
+	b := e.start("--name", "b", "--forward", fmt.Sprintf("%d:3000", fwd), "--env", "APP_ID=b", e.app1(guests.Go(t, "netapp")), "--", "serve", ":3000")
+	b.waitFor("listening 0.0.0.0:3000")
+	addrs, err := addrsInNetns(e.netns("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bAddr string
+	for _, a := range addrs {
+		if ip, _, _ := net.ParseCIDR(a); ip != nil && ip.To4() != nil && !ip.IsLoopback() {
+			bAddr = ip.String()
+		}
+	}
+	if bAddr == "" {
+		t.Fatalf("no address of app b on the bridge: %v", addrs)
+	}
+
+	egress := guests.Go(t, "egress")
+	targets := []string{
+		net.JoinHostPort(gateway, hostPort),
+		net.JoinHostPort(bAddr, "3000"),
+		net.JoinHostPort(bAddr, "4000"),
+	}
+	for _, tc := range []struct{ name, network string }{
+		{"outbound app", "bridge = true\n"},
+		{"forward-only app", fmt.Sprintf("forward = [\"%d:3000\"]\n", freePort(t, "tcp"))},
+	} {
+		app := e.app(map[string]string{"app.wasm": egress}, "", tc.network)
+		r := e.run(append([]string{"os", app, "--", "127.0.0.1:7000"}, targets...)...)
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d\nstderr:\n%s", tc.name, r.code, r.stderr)
+		}
+		got := lines(r.stdout)
+		if len(got) != len(targets) {
+			t.Fatalf("%s: guest reported %q, want one line per target", tc.name, r.stdout)
+		}
+		for i, line := range got {
+			if !strings.HasPrefix(line, targets[i]+" ") || strings.HasSuffix(line, " connected") {
+				t.Errorf("%s: %q; want %s not connected", tc.name, line, targets[i])
+			}
+		}
+	}
+	select {
+	case <-accepted:
+		t.Errorf("the host server on %s accepted a connection from a guest on the bridge", all.Addr())
+	default:
+	}
+	if got := greeting(t, dialHost(net.JoinHostPort("127.0.0.1", strconv.Itoa(fwd)))); got != "hello b" {
+		t.Errorf("b through its forward: got %q, want %q", got, "hello b")
+	}
+	terminateAll(t, map[string]*osRun{"b": b})
+	e.noLeaks(fwd)
+}
