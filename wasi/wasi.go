@@ -63,7 +63,9 @@ type Config struct {
 // ::ffff:0.0.0.0 count as loopback, an IPv4-mapped address as its IPv4
 // address. A denied connect or send_to fails with EPERM, as when the
 // kernel's firewall drops the packet; denied addresses are dropped from
-// getaddrinfo results.
+// getaddrinfo results, and getaddrinfo sends queries only to nameservers
+// the policy permits (with none, a name not in the hosts file is EAI_FAIL,
+// whether or not it exists: the guest learns nothing about it).
 type Egress struct {
 	Allow, Deny []netip.Prefix
 }

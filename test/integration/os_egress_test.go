@@ -1,8 +1,15 @@
 package integration
 
 import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/containernetworking/plugins/pkg/ns"
 
 	"github.com/wasmrun/wasmrun/internal/guests"
 )
@@ -84,6 +91,85 @@ func TestOSEgressUnspecified(t *testing.T) {
 			want = append(want, "received "+tc.received)
 			if got := strings.TrimSpace(r.stdout); got != strings.Join(want, "\n") {
 				t.Errorf("guest reported:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+			}
+		})
+	}
+	e.noLeaks()
+}
+
+// TestOSEgressDNS: a guest denied every address tries to smuggle names out
+// through sock_getaddrinfo, which the host resolves for it. The guest's
+// namespace gets its own resolv.conf (/etc/netns/<ns>/resolv.conf, as `ip
+// netns exec` reads it) naming a DNS server this test runs on the
+// namespace's own loopback, started once the namespace exists (the guest
+// waits for it on stdin). Under deny-all no query reaches the server, and
+// an existing and a missing name get the same errno, while the hosts file
+// and numeric hosts still resolve. With the nameserver allowed, the same
+// server is queried (so the zero above is not a broken setup).
+func TestOSEgressDNS(t *testing.T) {
+	t.Parallel()
+	e := newOSEnv(t)
+	wasm := guests.C(t, "egress_attack")
+	const nameserver = "127.0.0.53"
+	for i, tc := range []struct {
+		name, network   string
+		exists, missing string // errnos: EAI_FAIL 80, EAI_NONAME 84
+		wantQueries     bool
+	}{
+		{"deny all", `deny = ["0.0.0.0/0", "::/0"]` + "\n" + `allow = ["10.1.2.3"]`, "80", "80", false},
+		{"nameserver allowed", `deny = ["0.0.0.0/0", "::/0"]` + "\n" + `allow = ["10.1.2.3", "` + nameserver + `"]`, "80", "84", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := fmt.Sprintf("dns%d", i)
+			etc := filepath.Join("/etc/netns", e.prefix+"-"+id)
+			if err := os.MkdirAll(etc, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(etc) })
+			writeFile(t, filepath.Join(etc, "resolv.conf"), "nameserver "+nameserver+"\noptions timeout:2 attempts:1\n")
+			writeFile(t, filepath.Join(etc, "hosts"), "127.0.0.1 localhost\n10.1.2.3 inhosts.wasmrun.test\n")
+
+			app := e.app(map[string]string{"app.wasm": wasm}, "", tc.network+"\n")
+			stdin, toGuest, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer toGuest.Close()
+			run := e.startCmd(func(cmd *exec.Cmd) { cmd.Stdin = stdin }, app, "--name", id, "--", "wait",
+				"resolve", "exists.wasmrun.test", "resolve", "missing.wasmrun.test",
+				"resolve", "inhosts.wasmrun.test", "resolve", "10.1.2.3")
+			stdin.Close()
+			run.waitFor("ready")
+
+			var dns *dnsServer
+			err = ns.WithNetNSPath(e.netns(id), func(ns.NetNS) error {
+				pc, err := net.ListenPacket("udp4", nameserver+":53")
+				if err != nil {
+					return err
+				}
+				dns = &dnsServer{ip: nameserver, pc: pc, records: map[string][]net.IP{"exists.wasmrun.test.": {net.IPv4(10, 9, 9, 9)}}}
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("start the DNS server in the app's namespace: %v", err)
+			}
+			defer dns.pc.Close()
+			go dns.serve()
+			fmt.Fprintln(toGuest, "go")
+
+			if code := run.wait(); code != 0 {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, run.stdout, run.stderr)
+			}
+			want := strings.Join([]string{"ready",
+				"resolve exists.wasmrun.test errno " + tc.exists,
+				"resolve missing.wasmrun.test errno " + tc.missing,
+				"resolve inhosts.wasmrun.test errno 0",
+				"resolve 10.1.2.3 errno 0"}, "\n")
+			if got := strings.TrimSpace(run.stdout.String()); got != want {
+				t.Errorf("guest reported:\n%s\nwant:\n%s", got, want)
+			}
+			if got := dns.queries.Load(); (got > 0) != tc.wantQueries {
+				t.Errorf("the DNS server got %d queries; want some: %v", got, tc.wantQueries)
 			}
 		})
 	}

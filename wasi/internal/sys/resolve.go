@@ -22,6 +22,14 @@ import (
 // address Go chose; the options and search list still come from the
 // process's /etc/resolv.conf). With Hosts set, that file is looked up first;
 // Go's resolver may still consult the process's /etc/hosts afterwards.
+//
+// Under an egress policy a query is itself egress, and one the guest
+// chooses: the name is data sent to the nameserver, and whether it exists
+// shows in the answer. So a query goes only to nameservers the policy
+// permits (those of ResolvConf, or of /etc/resolv.conf when it is "",
+// checked in the Dial hook too), and when none is permitted no query
+// leaves the process: a name not in the hosts file (Hosts, else
+// /etc/hosts) is EAI_FAIL, whether or not it exists.
 
 // getaddrinfo flags of the socket extension.
 const (
@@ -66,21 +74,58 @@ type Resolver struct {
 	// ResolvConf and Hosts, when set, replace /etc/resolv.conf and
 	// /etc/hosts (see above for how far).
 	ResolvConf, Hosts string
-	// Egress, when set, drops addresses the guest may not connect to;
-	// a name all of whose addresses are dropped is EAI_FAIL.
+	// Egress, when set, drops addresses the guest may not connect to (a
+	// name all of whose addresses are dropped is EAI_FAIL) and limits
+	// which nameservers are queried (see above).
 	Egress *Egress
 
 	next atomic.Uint32 // round-robin over the ResolvConf nameservers
 }
 
-func (r *Resolver) goResolver() *net.Resolver {
+// The process's own files, read when ResolvConf or Hosts is "" (tests point
+// them elsewhere).
+var (
+	systemResolvConf = "/etc/resolv.conf"
+	systemHosts      = "/etc/hosts"
+)
+
+// errNoNameserver is the Dial hook's refusal of a nameserver the egress
+// policy denies.
+var errNoNameserver = errors.New("no nameserver permitted by the egress policy")
+
+// nameservers returns the servers (host:53) queries may go to: the
+// nameserver lines of ResolvConf, or of /etc/resolv.conf when it is "",
+// less those the egress policy denies.
+func (r *Resolver) nameservers() []string {
+	path := r.ResolvConf
+	if path == "" {
+		path = systemResolvConf
+	}
+	var out []string
+	for _, s := range readNameservers(path) {
+		if ap, err := netip.ParseAddrPort(s); err == nil && r.Egress.Permits(ap.Addr()) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// goResolver returns Go's resolver sending its queries to servers (from
+// nameservers). Without ResolvConf or a policy, it is Go's own, which
+// queries the process's resolv.conf's servers.
+func (r *Resolver) goResolver(servers []string) *net.Resolver {
 	gr := &net.Resolver{PreferGo: true}
-	if r.ResolvConf == "" {
+	if r.ResolvConf == "" && r.Egress == nil {
 		return gr
 	}
-	servers := readNameservers(r.ResolvConf)
 	gr.Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		if len(servers) == 0 {
+			return nil, errNoNameserver
+		}
 		addr := servers[int(r.next.Add(1)-1)%len(servers)]
+		if ap, err := netip.ParseAddrPort(addr); err != nil || !r.Egress.Permits(ap.Addr()) {
+			return nil, errNoNameserver
+		}
 		var d net.Dialer
 		return d.DialContext(ctx, network, addr)
 	}
@@ -146,8 +191,9 @@ func lookupHostsFile(path, name string) []netip.Addr {
 // unknown name, a non-numeric node with NUMERICHOST or service with
 // NUMERICSERV), EAI_SERVICE (unknown service), EAI_ADDRFAMILY (a numeric
 // node of another family than asked), EAI_AGAIN (temporary DNS failure),
-// EAI_FAIL (other DNS failure), EAI_NODATA (a name with no address of the
-// family asked).
+// EAI_FAIL (other DNS failure; under an egress policy, a name whose every
+// address is denied, or any name not in the hosts file when no nameserver
+// is permitted), EAI_NODATA (a name with no address of the family asked).
 func (r *Resolver) GetAddrInfo(ctx context.Context, node, service string, hints AddrInfoHints, max int) ([]AddrInfo, Errno) {
 	if hints.Flags&^aiKnown != 0 {
 		return nil, EAI_BADFLAG
@@ -282,9 +328,24 @@ func (r *Resolver) lookupNode(ctx context.Context, node string, hints AddrInfoHi
 	if r.Hosts != "" {
 		ips = lookupHostsFile(r.Hosts, node)
 	}
+	var servers []string
+	if len(ips) == 0 && (r.ResolvConf != "" || r.Egress != nil) {
+		// Never empty without a policy: readNameservers has defaults.
+		if servers = r.nameservers(); len(servers) == 0 {
+			// No query may leave, so Go's resolver (which reads
+			// /etc/hosts, then asks DNS) is not called at all; every
+			// name not in a hosts file gets the same answer.
+			if r.Hosts == "" {
+				ips = lookupHostsFile(systemHosts, node)
+			}
+			if len(ips) == 0 {
+				return nil, "", EAI_FAIL
+			}
+		}
+	}
 	canon := node
 	if len(ips) == 0 {
-		gr := r.goResolver()
+		gr := r.goResolver(servers)
 		found, err := gr.LookupNetIP(ctx, "ip", node)
 		if err != nil {
 			return nil, "", dnsErrno(err)

@@ -11,6 +11,9 @@
 //                                                       "sendto V ADDR PORT errno N"
 //   received                  datagrams waiting at the UDP receivers
 //                                                       "received N"
+//   resolve NAME              sock_getaddrinfo NAME (any family, stream)
+//                                                       "resolve NAME errno N"
+//   wait                      print "ready", then read a line from stdin
 //
 // A socket's family is the address's: IPv6 (including ::ffff:a.b.c.d) when
 // ADDR has a colon.
@@ -40,6 +43,7 @@ IMPORT("sock_connect") int32_t x_sock_connect(int32_t fd, addr_t *addr, int32_t 
 IMPORT("sock_listen") int32_t x_sock_listen(int32_t fd, int32_t backlog);
 IMPORT("sock_send_to") int32_t x_sock_send_to(int32_t fd, const iovec_t *iovs, int32_t n, addr_t *addr, int32_t port, int32_t flags, uint32_t *nwritten);
 IMPORT("sock_recv") int32_t x_sock_recv(int32_t fd, const iovec_t *iovs, int32_t n, int32_t flags, uint32_t *nread, uint16_t *oflags);
+IMPORT("sock_getaddrinfo") int32_t x_sock_getaddrinfo(const char *node, uint32_t node_len, const char *svc, uint32_t svc_len, const void *hints, void *res, uint32_t max_res, uint32_t *res_len);
 IMPORT("sock_setsockopt") int32_t x_sock_setsockopt(int32_t fd, int32_t level, int32_t name, void *val, int32_t len);
 
 // The extension's families (wasi-libc's AF_INET/AF_INET6 are for inet_pton).
@@ -134,6 +138,39 @@ static int received(void) {
 	return total;
 }
 
+// The wasm32 addrinfo and sockaddr of sock_getaddrinfo.
+typedef struct {
+	uint16_t flags;
+	uint8_t family, socktype;
+	uint32_t protocol, addrlen;
+	uint32_t addr, canonname, canonname_len, next;
+} x_addrinfo;
+
+typedef struct {
+	uint8_t family;
+	uint32_t data_len, data;
+} x_sockaddr;
+
+static int32_t do_resolve(const char *name) {
+	enum { N = 4 };
+	static x_addrinfo ais[N];
+	static x_sockaddr sas[N];
+	static uint8_t data[N][26];
+	static char canon[N][64];
+	for (int i = 0; i < N; i++) {
+		memset(&ais[i], 0, sizeof ais[i]);
+		ais[i].addr = (uint32_t)(uintptr_t)&sas[i];
+		ais[i].canonname = (uint32_t)(uintptr_t)canon[i];
+		ais[i].canonname_len = sizeof canon[i];
+		ais[i].next = i + 1 < N ? (uint32_t)(uintptr_t)&ais[i + 1] : 0;
+		sas[i].data_len = sizeof data[i];
+		sas[i].data = (uint32_t)(uintptr_t)data[i];
+	}
+	x_addrinfo hints = {.socktype = X_STREAM};
+	uint32_t first = (uint32_t)(uintptr_t)&ais[0], n = 0;
+	return x_sock_getaddrinfo(name, strlen(name), "80", 2, &hints, &first, N, &n);
+}
+
 int main(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	for (int i = 1; i < argc;) {
@@ -149,6 +186,17 @@ int main(int argc, char **argv) {
 		} else if (strcmp(step, "sendto") == 0 && left >= 3) {
 			printf("sendto %s %s %s errno %d\n", argv[i + 1], argv[i + 2], argv[i + 3], do_sendto(argv[i + 1], argv[i + 2], atoi(argv[i + 3])));
 			i += 4;
+		} else if (strcmp(step, "resolve") == 0 && left >= 1) {
+			printf("resolve %s errno %d\n", argv[i + 1], do_resolve(argv[i + 1]));
+			i += 2;
+		} else if (strcmp(step, "wait") == 0) {
+			printf("ready\n");
+			char line[64];
+			if (!fgets(line, sizeof line, stdin)) {
+				printf("error stdin closed\n");
+				return 1;
+			}
+			i++;
 		} else if (strcmp(step, "received") == 0) {
 			printf("received %d\n", received());
 			i++;
