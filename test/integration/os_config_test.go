@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -125,4 +126,50 @@ func TestOSNoIsolation(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.state, "containers", "shared")); err == nil {
 		t.Errorf("state of app shared left behind")
 	}
+}
+
+// TestOSNetworkRefused: a subnet that is not a private range, and a
+// bridge_name of a bridge wasmrun did not create (a stand-in for docker0),
+// are refused with exit 125 and one line; the foreign bridge keeps its
+// address, and nothing is left.
+func TestOSNetworkRefused(t *testing.T) {
+	t.Parallel()
+	requireCNI(t)
+	e := newOSEnv(t)
+	idle := guests.C(t, "idle")
+	foreign := e.prefix + "fx"
+	if out, err := exec.Command("ip", "link", "add", foreign, "type", "bridge").CombinedOutput(); err != nil {
+		t.Fatalf("ip link add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "link", "del", foreign).Run() })
+	if out, err := exec.Command("ip", "addr", "add", "192.168.252.1/24", "dev", foreign).CombinedOutput(); err != nil {
+		t.Fatalf("ip addr add: %v: %s", err, out)
+	}
+	port := freePort(t, "tcp")
+	for _, tc := range []struct{ name, network, want string }{
+		{"loopback subnet", `subnet = "127.0.0.0/8"`, "must be a private range"},
+		{"link-local subnet", `subnet = "169.254.0.0/16"`, "must be a private range"},
+		{"public subnet", `subnet = "8.8.8.0/24"`, "must be a private range"},
+		{"foreign bridge", fmt.Sprintf("bridge_name = %q", foreign), "not created by wasmrun"},
+		{"subnet of a host network", `subnet = "192.168.252.0/24"`, "overlaps the host's network 192.168.252.0/24"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := e.app(map[string]string{"app.wasm": idle}, "", "")
+			cfg := fmt.Sprintf("[network]\nnamespace_prefix = %q\nforward = [\"%d:80\"]\n%s\n", e.prefix, port, tc.network)
+			if !strings.Contains(tc.network, "bridge_name") {
+				cfg += fmt.Sprintf("bridge_name = %q\n", e.bridge)
+			}
+			writeFile(t, filepath.Join(dir, ".wasmrun.toml"), cfg)
+			r := e.run("os", "--name", "refused", dir)
+			mustExit(t, r, ExitFailure)
+			if ls := lines(r.stderr); len(ls) != 1 || !strings.Contains(ls[0], tc.want) {
+				t.Errorf("stderr %q, want one line with %q", r.stderr, tc.want)
+			}
+		})
+	}
+	out, err := exec.Command("ip", "-o", "addr", "show", "dev", foreign).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "192.168.252.1/24") {
+		t.Errorf("foreign bridge %s lost its address: %v: %s", foreign, err, out)
+	}
+	e.noLeaks(port)
 }
