@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -135,23 +134,8 @@ func TestBridgeIsolation(t *testing.T) {
 	startEcho(t, a, ":3000", "A", false)
 
 	// Host services: one on every address, one on 127.0.0.1 only.
-	all, err := net.Listen("tcp", ":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer all.Close()
-	local := startHostEcho(t, "127.0.0.1:0")
-	allPort := strconv.Itoa(all.Addr().(*net.TCPAddr).Port)
-	go func() {
-		for {
-			c, err := all.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("host\n"))
-			c.Close()
-		}
-	}()
+	_, allPort, _ := net.SplitHostPort(startHostServer(t, ":0", "host\n"))
+	local := startHostServer(t, "127.0.0.1:0", "host-local\n")
 
 	for _, v := range []string{a.Name, b.Name} {
 		st, err := e.m.readState(v)
@@ -207,9 +191,9 @@ func TestBridgeIsolation(t *testing.T) {
 	e.assertGone(b.Name, pb)
 }
 
-// startHostEcho starts a TCP echo server in the host namespace and returns
-// its address.
-func startHostEcho(t *testing.T, addr string) string {
+// startHostServer starts a TCP server in the host namespace that writes
+// answer to each connection, and returns its address.
+func startHostServer(t *testing.T, addr, answer string) string {
 	t.Helper()
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -222,7 +206,7 @@ func startHostEcho(t *testing.T, addr string) string {
 			if err != nil {
 				return
 			}
-			c.Write([]byte("host-local\n"))
+			c.Write([]byte(answer))
 			c.Close()
 		}
 	}()
