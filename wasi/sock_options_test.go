@@ -172,6 +172,24 @@ func TestSockOptions(t *testing.T) {
 		t.Errorf("RCVTIMEO = %d.%06d, want 2.500000", s, us)
 	}
 
+	// BINDTODEVICE and a non-zero DONTROUTE are refused (EPERM) even to a
+	// root host; reading them and DONTROUTE 0 work.
+	h.write(200, []byte("lo\x00"))
+	h.expectErrno(sys.EPERM, "sock_setsockopt", fd, 0, sys.SoBindtodevice, 200, 3)
+	h.expectErrno(sys.EPERM, "sock_setsockopt", udp, 0, sys.SoBindtodevice, 200, 2)
+	h.writeU32(pN, 1)
+	h.expectErrno(sys.EPERM, "sock_setsockopt", udp, 0, sys.SoDontroute, pN, 4)
+	h.writeU32(pN, 0)
+	h.expectErrno(0, "sock_setsockopt", udp, 0, sys.SoDontroute, pN, 4)
+	h.fill(0xaa)
+	h.expectErrno(0, "sock_getsockopt", udp, 0, sys.SoDontroute, pN, 4)
+	h.expectMem(pN, []byte{0, 0, 0, 0, 0xaa})
+	h.writeU32(100, 16)
+	h.expectErrno(0, "sock_getsockopt", fd, 0, sys.SoBindtodevice, 200, 100)
+	if n := h.u32(100); n != 0 {
+		t.Errorf("BINDTODEVICE reads as %d bytes, want none", n)
+	}
+
 	// Unknown level and option, read-only options.
 	h.expectErrno(sys.ENOPROTOOPT, "sock_getsockopt", fd, 1, sys.SoType, pN, 4)
 	h.expectErrno(sys.ENOPROTOOPT, "sock_getsockopt", fd, 0, 99, pN, 4)

@@ -175,3 +175,40 @@ func TestOSEgressDNS(t *testing.T) {
 	}
 	e.noLeaks()
 }
+
+// TestOSEgressSockopt: the container process is root, so the kernel would
+// let a guest bind a socket to a device (to send loopback-addressed or
+// unrouted traffic out of an interface of its choice, around the
+// namespace's routes and the egress policy) or set DONTROUTE. wasmrun
+// refuses both with EPERM, with or without a policy, and the socket is
+// left unbound; reading the options and clearing DONTROUTE still work.
+func TestOSEgressSockopt(t *testing.T) {
+	t.Parallel()
+	e := newOSEnv(t)
+	wasm := guests.C(t, "egress_attack")
+	args := []string{"setopt", "bindtodevice", "lo", "setopt", "dontroute", "1",
+		"setopt", "dontroute", "0", "getopt", "bindtodevice", "getopt", "dontroute"}
+	want := strings.Join([]string{
+		"setopt bindtodevice lo errno 63", // EPERM
+		"setopt dontroute 1 errno 63",
+		"setopt dontroute 0 errno 0",
+		`getopt bindtodevice errno 0 value ""`,
+		"getopt dontroute errno 0 value 0",
+	}, "\n")
+	for _, tc := range []struct{ name, network string }{
+		{"no policy", ""},
+		{"allow loopback", `deny = ["0.0.0.0/0", "::/0"]` + "\n" + `allow = ["127.0.0.1"]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			app := e.app(map[string]string{"app.wasm": wasm}, "", tc.network+"\n")
+			r := e.run(append([]string{"os", app, "--"}, args...)...)
+			if r.code != 0 {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+			}
+			if got := strings.TrimSpace(r.stdout); got != want {
+				t.Errorf("guest reported:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+	e.noLeaks()
+}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestSockoptTable: every option of the extension maps to a host option a
@@ -51,6 +53,50 @@ func TestSockoptTable(t *testing.T) {
 	}
 	if _, errno := s.SockGetOpt(fd, SolSocket, SoBindtodevice+1); errno != ENOPROTOOPT {
 		t.Errorf("unknown option: %v", errno)
+	}
+}
+
+// TestSockoptRawNetwork: a guest may not bind a socket to a device or turn
+// on DONTROUTE (both bypass the routing table), even though this test, like
+// a container process, may run as root; the host socket is left as it was.
+// Reading both, and setting DONTROUTE to 0, still work.
+func TestSockoptRawNetwork(t *testing.T) {
+	s := &System{}
+	defer s.Close()
+	for _, st := range []SockType{SockStream, SockDgram} {
+		fd, errno := s.SockOpen(AFInet4, st)
+		if errno != 0 {
+			t.Fatal(errno)
+		}
+		f, _ := s.Lookup(fd)
+		for _, dev := range []string{"lo", "lo\x00", "", "eth0"} {
+			if errno := s.SockSetOpt(fd, SolSocket, SoBindtodevice, []byte(dev)); errno != EPERM {
+				t.Errorf("set BINDTODEVICE %q = %s, want EPERM", dev, errno.Name())
+			}
+		}
+		if dev, err := unix.GetsockoptString(f.Fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE); err != nil || dev != "" {
+			t.Errorf("host socket bound to %q (%v)", dev, err)
+		}
+		for _, v := range [][]byte{{1, 0, 0, 0}, {0, 0, 0, 1}, {0xff, 0xff, 0xff, 0xff}} {
+			if errno := s.SockSetOpt(fd, SolSocket, SoDontroute, v); errno != EPERM {
+				t.Errorf("set DONTROUTE %x = %s, want EPERM", v, errno.Name())
+			}
+		}
+		if v, err := unix.GetsockoptInt(f.Fd, unix.SOL_SOCKET, unix.SO_DONTROUTE); err != nil || v != 0 {
+			t.Errorf("host SO_DONTROUTE = %d (%v)", v, err)
+		}
+		if errno := s.SockSetOpt(fd, SolSocket, SoDontroute, []byte{0, 0, 0, 0}); errno != 0 {
+			t.Errorf("set DONTROUTE 0 = %s", errno.Name())
+		}
+		if errno := s.SockSetOpt(fd, SolSocket, SoDontroute, []byte{1}); errno != EINVAL {
+			t.Errorf("set DONTROUTE with 1 byte = %s, want EINVAL", errno.Name())
+		}
+		if v, errno := s.SockGetOpt(fd, SolSocket, SoDontroute); errno != 0 || len(v) != 4 {
+			t.Errorf("get DONTROUTE = %x, %s", v, errno.Name())
+		}
+		if v, errno := s.SockGetOpt(fd, SolSocket, SoBindtodevice); errno != 0 || len(v) != 0 {
+			t.Errorf("get BINDTODEVICE = %q, %s", v, errno.Name())
+		}
 	}
 }
 

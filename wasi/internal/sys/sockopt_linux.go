@@ -14,11 +14,19 @@ import (
 //   - LINGER: struct linger {i32 l_onoff; i32 l_linger} (8 bytes);
 //   - RCVTIMEO, SNDTIMEO: wasi-libc's struct timeval {i64 tv_sec; i64
 //     tv_usec} (16 bytes);
-//   - BINDTODEVICE: the interface name (setting it needs CAP_NET_RAW).
+//   - BINDTODEVICE: the interface name.
 //
 // TYPE, ERROR and ACCEPTCONN are read-only; TYPE reads as the extension's
 // socket type (1 dgram, 2 stream) and ERROR as a WASI errno (what a guest
 // compares with its errno constants after a non-blocking connect).
+//
+// Options that steer packets past the routing table are refused to guests
+// (EPERM), whatever the host process's privileges: setting BINDTODEVICE at
+// all, and setting DONTROUTE to non-zero. A root host process would
+// otherwise let a guest send, say, 127.0.0.1 traffic out of eth0, or reach
+// a neighbour on the link without a route, around the namespace's routes
+// and the egress policy, which judges addresses only. Reading either stays
+// allowed (they read as their defaults: no device, 0).
 
 // SolSocket is the only option level of the extension.
 const SolSocket = 0
@@ -144,8 +152,8 @@ func (s *System) SockGetOpt(fd int32, level, name uint32) ([]byte, Errno) {
 
 // SockSetOpt sets option name at level from val, encoded as SockGetOpt
 // returns it. Errors: EBADF, ENOTSOCK, ENOPROTOOPT (unknown or read-only
-// option), EINVAL (val has the wrong size), EPERM (BINDTODEVICE without
-// privilege). POSIX: setsockopt.
+// option), EINVAL (val has the wrong size), EPERM (BINDTODEVICE, or a
+// non-zero DONTROUTE: refused to guests, see above). POSIX: setsockopt.
 func (s *System) SockSetOpt(fd int32, level, name uint32, val []byte) Errno {
 	f, errno := s.Lookup(fd)
 	if errno != 0 {
@@ -157,6 +165,11 @@ func (s *System) SockSetOpt(fd int32, level, name uint32, val []byte) Errno {
 	o, errno := lookupSockopt(level, name)
 	if errno != 0 {
 		return errno
+	}
+	switch {
+	case name == SoBindtodevice,
+		name == SoDontroute && len(val) == 4 && binary.LittleEndian.Uint32(val) != 0:
+		return EPERM
 	}
 	var err error
 	switch o.kind {

@@ -14,6 +14,10 @@
 //   resolve NAME              sock_getaddrinfo NAME (any family, stream)
 //                                                       "resolve NAME errno N"
 //   wait                      print "ready", then read a line from stdin
+//   setopt bindtodevice DEV   SO_BINDTODEVICE on one UDP socket (shared by
+//   setopt dontroute N        the *opt steps); "setopt NAME VALUE errno N"
+//   getopt bindtodevice|dontroute
+//                             "getopt NAME errno N value V"
 //
 // A socket's family is the address's: IPv6 (including ::ffff:a.b.c.d) when
 // ADDR has a colon.
@@ -45,11 +49,12 @@ IMPORT("sock_send_to") int32_t x_sock_send_to(int32_t fd, const iovec_t *iovs, i
 IMPORT("sock_recv") int32_t x_sock_recv(int32_t fd, const iovec_t *iovs, int32_t n, int32_t flags, uint32_t *nread, uint16_t *oflags);
 IMPORT("sock_getaddrinfo") int32_t x_sock_getaddrinfo(const char *node, uint32_t node_len, const char *svc, uint32_t svc_len, const void *hints, void *res, uint32_t max_res, uint32_t *res_len);
 IMPORT("sock_setsockopt") int32_t x_sock_setsockopt(int32_t fd, int32_t level, int32_t name, void *val, int32_t len);
+IMPORT("sock_getsockopt") int32_t x_sock_getsockopt(int32_t fd, int32_t level, int32_t name, void *val, int32_t len);
 
 // The extension's families (wasi-libc's AF_INET/AF_INET6 are for inet_pton).
 enum { X_INET4 = 1, X_INET6 = 2 };
 enum { X_DGRAM = 1, X_STREAM = 2 };
-enum { SO_REUSEADDR = 0 };
+enum { SO_REUSEADDR = 0, X_SO_DONTROUTE = 3, X_SO_BINDTODEVICE = 14 };
 
 static uint8_t abuf[128];
 static addr_t addr = {abuf, 0};
@@ -171,6 +176,44 @@ static int32_t do_resolve(const char *name) {
 	return x_sock_getaddrinfo(name, strlen(name), "80", 2, &hints, &first, N, &n);
 }
 
+static int32_t optfd = -1;
+
+static int opt_name(const char *name) {
+	if (strcmp(name, "bindtodevice") == 0)
+		return X_SO_BINDTODEVICE;
+	if (strcmp(name, "dontroute") == 0)
+		return X_SO_DONTROUTE;
+	printf("error bad option %s\n", name);
+	exit(2);
+}
+
+static int32_t do_setopt(const char *name, const char *value) {
+	int opt = opt_name(name);
+	if (optfd < 0 && x_sock_open(X_INET4, X_DGRAM, &optfd) != 0)
+		return -1;
+	if (opt == X_SO_BINDTODEVICE)
+		return x_sock_setsockopt(optfd, 0, opt, (void *)value, strlen(value));
+	int32_t v = atoi(value);
+	return x_sock_setsockopt(optfd, 0, opt, &v, 4);
+}
+
+static void do_getopt(const char *name) {
+	int opt = opt_name(name);
+	if (optfd < 0 && x_sock_open(X_INET4, X_DGRAM, &optfd) != 0) {
+		printf("error open\n");
+		exit(1);
+	}
+	// The length travels by pointer (the WasmEdge/Rust shape), so a
+	// device name of any length comes back with its length.
+	char buf[32] = {0};
+	uint32_t len = sizeof buf - 1;
+	int32_t e = x_sock_getsockopt(optfd, 0, opt, buf, (int32_t)(uintptr_t)&len);
+	if (opt == X_SO_BINDTODEVICE)
+		printf("getopt %s errno %d value \"%.*s\"\n", name, e, e == 0 ? (int)len : 0, buf);
+	else
+		printf("getopt %s errno %d value %d\n", name, e, *(int32_t *)buf);
+}
+
 int main(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	for (int i = 1; i < argc;) {
@@ -197,6 +240,12 @@ int main(int argc, char **argv) {
 				return 1;
 			}
 			i++;
+		} else if (strcmp(step, "setopt") == 0 && left >= 2) {
+			printf("setopt %s %s errno %d\n", argv[i + 1], argv[i + 2], do_setopt(argv[i + 1], argv[i + 2]));
+			i += 3;
+		} else if (strcmp(step, "getopt") == 0 && left >= 1) {
+			do_getopt(argv[i + 1]);
+			i += 2;
 		} else if (strcmp(step, "received") == 0) {
 			printf("received %d\n", received());
 			i++;
