@@ -122,10 +122,16 @@ func TestOSEgressDNS(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			id := fmt.Sprintf("dns%d", i)
 			etc := filepath.Join("/etc/netns", e.prefix+"-"+id)
+			hadNetns := fileExists("/etc/netns")
 			if err := os.MkdirAll(etc, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { os.RemoveAll(etc) })
+			t.Cleanup(func() {
+				os.RemoveAll(etc)
+				if !hadNetns {
+					os.Remove("/etc/netns") // only if empty: others may use it
+				}
+			})
 			writeFile(t, filepath.Join(etc, "resolv.conf"), "nameserver "+nameserver+"\noptions timeout:2 attempts:1\n")
 			writeFile(t, filepath.Join(etc, "hosts"), "127.0.0.1 localhost\n10.1.2.3 inhosts.wasmrun.test\n")
 
