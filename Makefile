@@ -40,10 +40,13 @@ test: deps test-deps build
 	  exit $$status
 
 # Each fuzz target runs briefly (go test -fuzz takes one target at a time).
+FUZZPKGS := ./wasi/ ./cni/
 fuzz:
-	@for t in $$($(GO) test -list '^Fuzz' ./wasi/ | grep '^Fuzz'); do \
-	  echo "fuzz $$t ($(FUZZTIME))"; \
-	  $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./wasi/ || exit 1; \
+	@for p in $(FUZZPKGS); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
+	    echo "fuzz $$p $$t ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$p || exit 1; \
+	  done; \
 	done
 
 demo: deps build

@@ -161,6 +161,9 @@ func ParseForward(s string) (Forward, error) {
 	if err != nil {
 		return Forward{}, fmt.Errorf("parse forward %q: bad guest port %q", s, parts[1])
 	}
+	if a, err := netip.ParseAddr(host); err == nil && a.Is4In6() {
+		host = a.Unmap().String() // one spelling per address: portmap takes IPv4 as such
+	}
 	f.HostIP, f.HostPort, f.GuestPort = host, uint16(hp), uint16(gp)
 	if err := f.Validate(); err != nil {
 		return Forward{}, fmt.Errorf("parse forward %q: %w", s, err)

@@ -15,6 +15,7 @@ func TestParseForward(t *testing.T) {
 		{"127.0.0.1:8080:3000/tcp", Forward{HostIP: "127.0.0.1", HostPort: 8080, GuestPort: 3000, Protocol: "tcp"}, "127.0.0.1:8080:3000/tcp"},
 		{"5353:53/UDP", Forward{HostPort: 5353, GuestPort: 53, Protocol: "udp"}, "5353:53/udp"},
 		{"[::1]:8080:80", Forward{HostIP: "::1", HostPort: 8080, GuestPort: 80}, "[::1]:8080:80/tcp"},
+		{"[::ffff:127.0.0.1]:8080:80", Forward{HostIP: "127.0.0.1", HostPort: 8080, GuestPort: 80}, "127.0.0.1:8080:80/tcp"},
 	} {
 		got, err := ParseForward(c.in)
 		if err != nil || got != c.want {
