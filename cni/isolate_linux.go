@@ -2,11 +2,13 @@ package cni
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netlink"
 )
@@ -142,6 +144,7 @@ var iptablesRestore = map[int]string{4: "iptables-restore", 6: "ip6tables-restor
 // isolated. It fails closed: a namespace whose rules could not be loaded is
 // not used.
 func (m *Manager) isolate(st *state, hostVeth string, forwards []Forward, outbound bool) error {
+	t0 := time.Now()
 	if hostVeth == "" {
 		return fmt.Errorf("isolate namespace %s: the CNI result names no host-side veth", st.Name)
 	}
@@ -158,20 +161,19 @@ func (m *Manager) isolate(st *state, hostVeth string, forwards []Forward, outbou
 			return fmt.Errorf("isolate namespace %s: %w", st.Name, err)
 		}
 	}
+	// Both families at once, each from its own thread in the namespace:
+	// an iptables-restore takes ~15 ms, most of the isolation's cost.
 	n := &Namespace{Path: st.Path}
-	err := n.Do(func() error {
-		for _, fam := range []int{4, 6} {
-			if err := restore(fam, iso.rules(fam)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	errc := make(chan error, 2)
+	for _, fam := range []int{4, 6} {
+		go func() { errc <- n.Do(func() error { return restore(fam, iso.rules(fam)) }) }()
+	}
+	if err := errors.Join(<-errc, <-errc); err != nil {
 		return fmt.Errorf("isolate namespace %s: %w", st.Name, err)
 	}
-	m.cfg.Log("firewall in %s: in only lo, replies and forwards; out %s", st.Name,
-		map[bool]string{true: "all but the host, the bridge subnet and other apps", false: "only lo and replies"}[outbound])
+	m.cfg.Log("firewall in %s: in only lo, replies and forwards; out %s (%s)", st.Name,
+		map[bool]string{true: "all but the host, the bridge subnet and other apps", false: "only lo and replies"}[outbound],
+		time.Since(t0).Round(time.Microsecond))
 	return nil
 }
 
