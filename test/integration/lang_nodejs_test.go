@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/wasmrun/wasmrun/internal/testdns"
 )
 
 // The Node-style runtime (runtimes/nodejs, goja in a Go wasip1 guest) runs
@@ -365,9 +367,9 @@ dns.lookup('nosuch.wasmrun.test', (err) => console.log('unknown', err && err.cod
 		}
 	})
 	t.Run("dns-server", func(t *testing.T) {
-		dns := startDNSServer(t, map[string][]net.IP{dnsName: {net.ParseIP("127.0.0.42")}})
+		dns := testdns.Start(t, map[string][]net.IP{dnsName: {net.ParseIP("127.0.0.42")}})
 		etc := t.TempDir()
-		writeFile(t, filepath.Join(etc, "resolv.conf"), "nameserver "+dns.ip+"\noptions timeout:5 attempts:2\n")
+		writeFile(t, filepath.Join(etc, "resolv.conf"), "nameserver "+dns.IP+"\noptions timeout:5 attempts:2\n")
 		writeFile(t, filepath.Join(etc, "hosts"), "127.0.0.1 localhost\n")
 		r := run(t, nil, nodeArgs(t, app, []string{"--resolv-conf", filepath.Join(etc, "resolv.conf"), "--hosts", filepath.Join(etc, "hosts")},
 			"/app/main.js", strings.TrimSuffix(dnsName, "."))...)
@@ -375,7 +377,7 @@ dns.lookup('nosuch.wasmrun.test', (err) => console.log('unknown', err && err.cod
 		if got := field(t, r.stdout, "lookup"); got != "127.0.0.42 4" {
 			t.Errorf("lookup = %q", got)
 		}
-		if dns.queries.Load() == 0 {
+		if dns.Queries.Load() == 0 {
 			t.Errorf("the test DNS server was not asked")
 		}
 	})

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wasmrun/wasmrun/internal/testdns"
 )
 
 // Python: CPython 3.11 built for WASI by scripts/build-runtimes.sh python
@@ -341,9 +343,9 @@ func TestPythonGetaddrinfo(t *testing.T) {
 
 func TestPythonDNS(t *testing.T) {
 	t.Parallel()
-	dns := startDNSServer(t, map[string][]net.IP{dnsName: {net.IPv4(127, 0, 0, 7)}})
+	dns := testdns.Start(t, map[string][]net.IP{dnsName: {net.IPv4(127, 0, 0, 7)}})
 	app := appDir(t, map[string]string{"main.py": pythonResolve})
-	flags := resolverFiles(t, "127.0.0.1 localhost\n", dns.ip)
+	flags := resolverFiles(t, "127.0.0.1 localhost\n", dns.IP)
 	name := strings.TrimSuffix(dnsName, ".")
 	r := runPython(t, app, flags, name, "nosuch.wasmrun.test")
 	mustExit(t, r, 0)
@@ -353,7 +355,7 @@ func TestPythonDNS(t *testing.T) {
 	if got := field(t, r.stdout, "nosuch.wasmrun.test"); got != "gaierror True" {
 		t.Errorf("unknown name: got %q", got)
 	}
-	if dns.queries.Load() == 0 {
+	if dns.Queries.Load() == 0 {
 		t.Errorf("the test DNS server was not asked")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 
 	"github.com/wasmrun/wasmrun/internal/guests"
+	"github.com/wasmrun/wasmrun/internal/testdns"
 )
 
 // TestOSEgress: [network] allow/deny are enforced host-side on the guest's
@@ -147,20 +148,20 @@ func TestOSEgressDNS(t *testing.T) {
 			stdin.Close()
 			run.waitFor("ready")
 
-			var dns *dnsServer
+			var dns *testdns.Server
 			err = ns.WithNetNSPath(e.netns(id), func(ns.NetNS) error {
 				pc, err := net.ListenPacket("udp4", nameserver+":53")
 				if err != nil {
 					return err
 				}
-				dns = &dnsServer{ip: nameserver, pc: pc, records: map[string][]net.IP{"exists.wasmrun.test.": {net.IPv4(10, 9, 9, 9)}}}
+				dns = &testdns.Server{IP: nameserver, PC: pc, Records: map[string][]net.IP{"exists.wasmrun.test.": {net.IPv4(10, 9, 9, 9)}}}
 				return nil
 			})
 			if err != nil {
 				t.Fatalf("start the DNS server in the app's namespace: %v", err)
 			}
-			defer dns.pc.Close()
-			go dns.serve()
+			defer dns.PC.Close()
+			go dns.Serve()
 			fmt.Fprintln(toGuest, "go")
 
 			if code := run.wait(); code != 0 {
@@ -174,7 +175,7 @@ func TestOSEgressDNS(t *testing.T) {
 			if got := strings.TrimSpace(run.stdout.String()); got != want {
 				t.Errorf("guest reported:\n%s\nwant:\n%s", got, want)
 			}
-			if got := dns.queries.Load(); (got > 0) != tc.wantQueries {
+			if got := dns.Queries.Load(); (got > 0) != tc.wantQueries {
 				t.Errorf("the DNS server got %d queries; want some: %v", got, tc.wantQueries)
 			}
 		})

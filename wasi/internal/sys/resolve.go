@@ -26,8 +26,8 @@ import (
 // Under an egress policy a query is itself egress, and one the guest
 // chooses: the name is data sent to the nameserver, and whether it exists
 // shows in the answer. So a query goes only to nameservers the policy
-// permits (those of ResolvConf, or of /etc/resolv.conf when it is "",
-// checked in the Dial hook too), and when none is permitted no query
+// permits (those of ResolvConf, or of /etc/resolv.conf when it is "": the
+// Dial hook picks only among them), and when none is permitted no query
 // leaves the process: a name not in the hosts file (Hosts, else
 // /etc/hosts) is EAI_FAIL, whether or not it exists.
 
@@ -89,8 +89,8 @@ var (
 	systemHosts      = "/etc/hosts"
 )
 
-// errNoNameserver is the Dial hook's refusal of a nameserver the egress
-// policy denies.
+// errNoNameserver is the Dial hook's answer when the egress policy permits
+// no nameserver (lookupNode does not call it then).
 var errNoNameserver = errors.New("no nameserver permitted by the egress policy")
 
 // nameservers returns the servers (host:53) queries may go to: the
@@ -123,9 +123,6 @@ func (r *Resolver) goResolver(servers []string) *net.Resolver {
 			return nil, errNoNameserver
 		}
 		addr := servers[int(r.next.Add(1)-1)%len(servers)]
-		if ap, err := netip.ParseAddrPort(addr); err != nil || !r.Egress.Permits(ap.Addr()) {
-			return nil, errNoNameserver
-		}
 		var d net.Dialer
 		return d.DialContext(ctx, network, addr)
 	}
