@@ -66,23 +66,13 @@ func checkSubnetFree(subnet string) error {
 	if err != nil {
 		return fmt.Errorf("check bridge subnet %q: %w", subnet, err)
 	}
-	as, err := net.InterfaceAddrs()
+	nets, err := hostNetworks()
 	if err != nil {
 		return fmt.Errorf("check bridge subnet: %w", err)
 	}
-	for _, a := range as {
-		n, ok := a.(*net.IPNet)
-		if !ok {
-			continue
-		}
-		ip, ok := netip.AddrFromSlice(n.IP)
-		if !ok {
-			continue
-		}
-		ones, _ := n.Mask.Size()
-		hp := netip.PrefixFrom(ip.Unmap(), ones).Masked()
-		if hp.Overlaps(p) && !ip.IsLoopback() {
-			return fmt.Errorf("bridge subnet %s overlaps the host's network %s: choose another subnet", p, hp)
+	for _, n := range nets {
+		if hn := n.Masked(); hn.Overlaps(p) && !n.Addr().IsLoopback() {
+			return fmt.Errorf("bridge subnet %s overlaps the host's network %s: choose another subnet", p, hn)
 		}
 	}
 	return nil

@@ -29,7 +29,7 @@ import (
 //   - a filter table in the namespace itself (iptables-restore run inside
 //     it, for IPv4 and IPv6) lets in only loopback traffic, replies, and
 //     new connections to the forwarded guest ports from anywhere but the
-//     other apps; and lets out only loopback traffic, replies and, for an
+//     other apps (the host too reaches no other port); and lets out only loopback traffic, replies and, for an
 //     app with outbound traffic (Request.Bridge), new connections to
 //     anything but the host's own addresses, the bridge subnet, loopback
 //     (the martian 127/8 of CVE-2020-8558) and multicast/broadcast.
@@ -68,6 +68,7 @@ func (iso *isolation) rules(family int) string {
 	w(":INPUT DROP [0:0]")
 	w(":FORWARD DROP [0:0]")
 	w(":OUTPUT DROP [0:0]")
+	w(":FORWARDS - [0:0]")
 
 	w("-A INPUT -i lo -j ACCEPT")
 	w("-A INPUT -m conntrack --ctstate INVALID -j DROP")
@@ -80,12 +81,14 @@ func (iso *isolation) rules(family int) string {
 		}
 	}
 	if onSubnet {
-		// Only the host (the gateway: portmap's SNAT, or a DNAT from
-		// outside) may come in; the other apps on the subnet may not.
-		w("-A INPUT -s %s -j ACCEPT", netip.PrefixFrom(iso.gateway, iso.gateway.BitLen()))
-		w("-A INPUT -s %s -j DROP", iso.subnet)
+		// New connections come only to the forwarded guest ports, from
+		// the host (the gateway: portmap's SNAT for a local client) or
+		// from beyond it (a DNAT keeps the client's address), never
+		// from the other apps on the subnet.
+		w("-A INPUT -s %s -j FORWARDS", netip.PrefixFrom(iso.gateway, iso.gateway.BitLen()))
+		w("-A INPUT ! -s %s -j FORWARDS", iso.subnet)
 		for _, f := range iso.forwards {
-			w("-A INPUT -p %s --dport %d -j ACCEPT", f.Proto(), f.GuestPort)
+			w("-A FORWARDS -p %s --dport %d -j ACCEPT", f.Proto(), f.GuestPort)
 		}
 	}
 
@@ -119,46 +122,47 @@ func (iso *isolation) rules(family int) string {
 	return b.String()
 }
 
-// hostAddrs returns every address of this (the host's) network namespace.
-func hostAddrs() ([]netip.Addr, error) {
+// hostNetworks returns the address and network of every interface address
+// of this (the host's) network namespace, as 10.0.0.5/24.
+func hostNetworks() ([]netip.Prefix, error) {
 	as, err := net.InterfaceAddrs()
 	if err != nil {
 		return nil, fmt.Errorf("list host addresses: %w", err)
 	}
-	var out []netip.Addr
+	var out []netip.Prefix
 	for _, a := range as {
 		if n, ok := a.(*net.IPNet); ok {
-			if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Zone() == "" {
-				out = append(out, ip.Unmap())
+			if ip, ok := netip.AddrFromSlice(n.IP); ok {
+				ones, _ := n.Mask.Size()
+				out = append(out, netip.PrefixFrom(ip.Unmap(), ones))
 			}
 		}
 	}
 	return out, nil
 }
 
-// iptablesRestore is the program that loads the rules for family 4 or 6;
-// tests may point it elsewhere.
-var iptablesRestore = map[int]string{4: "iptables-restore", 6: "ip6tables-restore"}
-
-// isolate puts st's namespace behind its rules and makes its bridge port
-// isolated. It fails closed: a namespace whose rules could not be loaded is
-// not used.
-func (m *Manager) isolate(st *state, hostVeth string, forwards []Forward, outbound bool) error {
+// isolate puts st's namespace (after its ADD) behind its rules and makes
+// its bridge port isolated; outbound lets it open connections out. It fails
+// closed: a namespace whose rules could not be loaded is not used.
+func (m *Manager) isolate(st *state, outbound bool) error {
 	t0 := time.Now()
-	if hostVeth == "" {
-		return fmt.Errorf("isolate namespace %s: the CNI result names no host-side veth", st.Name)
+	if st.HostVeth == "" || len(st.Addrs) == 0 {
+		return fmt.Errorf("isolate namespace %s: the CNI result names no host-side veth or address", st.Name)
 	}
-	if err := isolatePort(hostVeth); err != nil {
+	if err := isolatePort(st.HostVeth); err != nil {
 		return fmt.Errorf("isolate namespace %s: %w", st.Name, err)
 	}
-	iso := &isolation{gateway: st.Gateway, forwards: forwards, outbound: outbound}
-	if len(st.Addrs) > 0 {
-		iso.subnet = st.Addrs[0].Masked()
-	}
+	iso := &isolation{subnet: st.Addrs[0].Masked(), gateway: st.Gateway, forwards: st.Forwards, outbound: outbound}
 	if outbound {
-		var err error
-		if iso.hostAddrs, err = hostAddrs(); err != nil {
+		nets, err := hostNetworks()
+		if err != nil {
 			return fmt.Errorf("isolate namespace %s: %w", st.Name, err)
+		}
+		for _, p := range nets {
+			// Loopback and link-local are rejected by range already.
+			if a := p.Addr(); !a.IsLoopback() && !a.IsLinkLocalUnicast() && !iso.subnet.Contains(a) {
+				iso.hostAddrs = append(iso.hostAddrs, a)
+			}
 		}
 	}
 	// Both families at once, each from its own thread in the namespace:
@@ -171,16 +175,21 @@ func (m *Manager) isolate(st *state, hostVeth string, forwards []Forward, outbou
 	if err := errors.Join(<-errc, <-errc); err != nil {
 		return fmt.Errorf("isolate namespace %s: %w", st.Name, err)
 	}
-	m.cfg.Log("firewall in %s: in only lo, replies and forwards; out %s (%s)", st.Name,
-		map[bool]string{true: "all but the host, the bridge subnet and other apps", false: "only lo and replies"}[outbound],
-		time.Since(t0).Round(time.Microsecond))
+	out := "only lo and replies"
+	if outbound {
+		out = "all but the host, the bridge subnet and other apps"
+	}
+	m.cfg.Log("firewall in %s: in only lo, replies and forwards; out %s (%s)", st.Name, out, time.Since(t0).Round(time.Microsecond))
 	return nil
 }
 
 // restore runs iptables-restore (or ip6tables-restore) with rules in the
 // calling thread's network namespace.
 func restore(family int, rules string) error {
-	prog := iptablesRestore[family]
+	prog := "iptables-restore"
+	if family == 6 {
+		prog = "ip6tables-restore"
+	}
 	path, err := exec.LookPath(prog)
 	if err != nil {
 		return fmt.Errorf("%s not found (install iptables): %w", prog, err)
@@ -206,17 +215,4 @@ func isolatePort(veth string) error {
 		return fmt.Errorf("make bridge port %s isolated: %w", veth, err)
 	}
 	return nil
-}
-
-// portIsolated reports whether the bridge port veth has the isolated flag.
-func portIsolated(veth string) (bool, error) {
-	l, err := netlink.LinkByName(veth)
-	if err != nil {
-		return false, err
-	}
-	info, err := netlink.LinkGetProtinfo(l)
-	if err != nil {
-		return false, err
-	}
-	return info.Isolated, nil
 }

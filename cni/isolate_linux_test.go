@@ -177,9 +177,13 @@ func TestBridgeIsolation(t *testing.T) {
 			t.Errorf("%s (%s): %v; want EHOSTUNREACH (rejected in the namespace)", c.name, c.addr, err)
 		}
 	}
-	// Only what reaches b through its forward gets in.
+	// Only what reaches b through its forward gets in: the host too
+	// reaches no other port of it.
 	if got, err := askTCP(fmt.Sprintf("127.0.0.1:%d", pb), "hello"); err != nil || got != "B: hello" {
 		t.Errorf("forward to b: %q, %v", got, err)
+	}
+	if got, err := askTCP(net.JoinHostPort(bAddr, "4000"), "hello"); err == nil {
+		t.Errorf("the host reached b's unforwarded port %s:4000 (answer %q)", bAddr, got)
 	}
 	if got, err := dialFrom(b, "127.0.0.1:4000", ""); err != nil || got != "B4000: hi\n" {
 		t.Errorf("b's own loopback: %q, %v", got, err)
@@ -227,12 +231,14 @@ func TestIsolationRulesFamily(t *testing.T) {
 		rules, line string
 		want        bool
 	}{
-		{v6, "-A INPUT -p tcp --dport 8080 -j ACCEPT", true},
-		{v6, "-A INPUT -s fd00:1::/64 -j DROP", true},
+		{v6, "-A FORWARDS -p tcp --dport 8080 -j ACCEPT", true},
+		{v6, "-A INPUT -s fd00:1::1/128 -j FORWARDS", true},
+		{v6, "-A INPUT ! -s fd00:1::/64 -j FORWARDS", true},
 		{v6, "-A OUTPUT -d 2001:db8::1/128 -j REJECT", true},
 		{v6, "-A OUTPUT -d 192.0.2.1/32", false},
 		{v6, "-A OUTPUT -j ACCEPT", true},
 		{v4, "--dport 8080", false},
+		{v4, "-j FORWARDS", false},
 		{v4, "-A OUTPUT -j ACCEPT", false},
 		{v4, ":OUTPUT DROP", true},
 	} {
@@ -284,6 +290,11 @@ func TestForeignBridgeUntouched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if l, err := netlink.LinkByName(cfg.Bridge.Name); err == nil {
+			netlink.LinkDel(l)
+		}
+	})
 	id := e.id()
 	_, err = m.Setup(ctx, Request{Mode: ModeNew, ID: id, Bridge: true})
 	if err == nil || !strings.Contains(err.Error(), "overlaps the host's network 192.168.251.0/24") {
@@ -293,4 +304,17 @@ func TestForeignBridgeUntouched(t *testing.T) {
 		t.Errorf("bridge %s created for a refused subnet", cfg.Bridge.Name)
 	}
 	e.assertGone(m.NamespaceName(id))
+}
+
+// portIsolated reports whether the bridge port veth has the isolated flag.
+func portIsolated(veth string) (bool, error) {
+	l, err := netlink.LinkByName(veth)
+	if err != nil {
+		return false, err
+	}
+	info, err := netlink.LinkGetProtinfo(l)
+	if err != nil {
+		return false, err
+	}
+	return info.Isolated, nil
 }

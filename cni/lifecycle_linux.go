@@ -83,7 +83,7 @@ func (m *Manager) create(ctx context.Context, req Request) (ns *Namespace, err e
 		if err := m.cniAdd(ctx, st); err != nil {
 			return nil, err
 		}
-		if err := m.isolate(st, st.HostVeth, req.Forwards, req.Bridge); err != nil {
+		if err := m.isolate(st, req.Bridge); err != nil {
 			return nil, err
 		}
 		if err := m.writeState(st); err != nil {
