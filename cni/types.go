@@ -108,18 +108,22 @@ func ValidateForwards(fwds []Forward) error {
 }
 
 // hostsOverlap reports whether two forward host addresses can take the
-// same socket address.
+// same socket address: "" is every address, [::] takes IPv4 too
+// (dual-stack), 0.0.0.0 every IPv4 address.
 func hostsOverlap(a, b string) bool {
 	pa, errA := netip.ParseAddr(a)
 	pb, errB := netip.ParseAddr(b)
+	if errA != nil || errB != nil {
+		return true
+	}
+	pa, pb = pa.Unmap(), pb.Unmap()
 	switch {
-	case a == "" || b == "", errA != nil || errB != nil:
+	case pa == netip.IPv6Unspecified() || pb == netip.IPv6Unspecified():
 		return true
 	case pa.IsUnspecified() || pb.IsUnspecified():
-		// [::] also takes IPv4 (dual-stack); 0.0.0.0 takes IPv4 only.
-		return pa.Unmap().Is4() == pb.Unmap().Is4() || (pa.Is6() && pa.IsUnspecified()) || (pb.Is6() && pb.IsUnspecified())
+		return pa.Is4() == pb.Is4()
 	}
-	return pa.Unmap() == pb.Unmap()
+	return pa == pb
 }
 
 // IPv6Host reports whether the forward listens on an IPv6 host address

@@ -40,9 +40,6 @@ type Forward = cni.Forward
 // ParseForward parses [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp].
 func ParseForward(s string) (Forward, error) { return cni.ParseForward(s) }
 
-// ValidateForwards checks each forward and that no two claim one host port.
-func ValidateForwards(fwds []Forward) error { return cni.ValidateForwards(fwds) }
-
 // NetworkOpts shape a namespace the container creates.
 type NetworkOpts struct {
 	// Bridge attaches a CNI bridge network for outbound traffic.
@@ -93,6 +90,8 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
+	// All forwards together, before some go to portmap and some to the
+	// userspace forwarder (each of which checks only its own).
 	if err := cni.ValidateForwards(opts.Network.Forwards); err != nil {
 		return nil, err
 	}

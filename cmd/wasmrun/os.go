@@ -264,9 +264,6 @@ func resolveApp(o *osOpts) (*app, error) {
 		}
 		a.forwards = append(a.forwards, fw)
 	}
-	if err := oci.ValidateForwards(a.forwards); err != nil {
-		return nil, err
-	}
 	for _, c := range cfg.Network.Allow {
 		p, _ := parseCIDR(c) // validated by loadConfig
 		a.egress.Allow = append(a.egress.Allow, p)
