@@ -102,3 +102,15 @@ func (f *Forwarder) Addrs() []net.Addr { return nil }
 
 // Stop does nothing.
 func (f *Forwarder) Stop() error { return nil }
+
+// Plan fails on this platform.
+func Plan(cfg Config, t Target, o Options) (Network, error) { return nil, errUnsupported }
+
+// Release does nothing on this platform.
+func Release(ctx context.Context, cfg Config, rec Record) error { return nil }
+
+// GC does nothing on this platform.
+func GC(ctx context.Context, cfg Config) ([]string, error) { return nil, nil }
+
+// Setup does nothing on this platform.
+func (c Child) Setup(id string) error { return nil }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
@@ -24,32 +25,19 @@ import (
 type Runtime struct {
 	// Root holds one directory per container (state.json, exec.fifo).
 	Root string
-	// CNI creates and removes the namespaces of specs that ask for a new
-	// one. nil refuses such specs.
-	CNI *cni.Manager
+	// Network is where the namespaces of specs that ask for a new one
+	// are made and how (the zero value: defaults under /run). Its Log
+	// defaults to Log.
+	Network NetworkConfig
 	// Log, when set, receives one line per step (the CLI's --verbose).
 	Log func(format string, args ...any)
+
+	mu   sync.Mutex
+	nets map[string]cni.Network // of the containers created here
 }
 
 // Egress is the host-side policy on where a guest may connect and send.
 type Egress = wasi.Egress
-
-// Forward is a host port forwarded into a container's namespace.
-type Forward = cni.Forward
-
-// ParseForward parses [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp].
-func ParseForward(s string) (Forward, error) { return cni.ParseForward(s) }
-
-// NetworkOpts shape a namespace the container creates.
-type NetworkOpts struct {
-	// Bridge attaches a CNI bridge network for outbound traffic.
-	Bridge bool
-	// Forwards are host ports forwarded in with CNI portmap (they imply
-	// the bridge).
-	Forwards []Forward
-	// NoLoopback leaves the namespace's lo down.
-	NoLoopback bool
-}
 
 // CreateOpts are the per-container choices of the front end.
 type CreateOpts struct {
@@ -75,7 +63,6 @@ type Container struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	code int
-	net  *userspaceNet // stopped when the process exits
 }
 
 func (r *Runtime) logf(format string, args ...any) {
@@ -84,15 +71,38 @@ func (r *Runtime) logf(format string, args ...any) {
 	}
 }
 
+// netConfig is r.Network with its log defaulting to ours.
+func (r *Runtime) netConfig() NetworkConfig {
+	cfg := r.Network
+	if cfg.Log == nil {
+		cfg.Log = r.logf
+	}
+	return cfg
+}
+
+// track keeps the network of a container this Runtime created, for
+// Delete; untrack hands it over.
+func (r *Runtime) track(id string, n cni.Network) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.nets == nil {
+		r.nets = map[string]cni.Network{}
+	}
+	r.nets[id] = n
+}
+
+func (r *Runtime) untrack(id string) cni.Network {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := r.nets[id]
+	delete(r.nets, id)
+	return n
+}
+
 // Create sets up container id from the bundle: namespace, module compiled
 // and instantiated in a child process that waits for Start.
 func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts) (c *Container, err error) {
 	if err := ValidateID(id); err != nil {
-		return nil, err
-	}
-	// All forwards together, before some go to portmap and some to the
-	// userspace forwarder (each of which checks only its own).
-	if err := cni.ValidateForwards(opts.Network.Forwards); err != nil {
 		return nil, err
 	}
 	bundle, err = filepath.Abs(bundle)
@@ -105,6 +115,11 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	}
 	root := RootPath(bundle, spec)
 	mod, err := ResolveModule(root, spec)
+	if err != nil {
+		return nil, err
+	}
+	// The network, decided once; nothing is made before the state dir.
+	net, err := cni.Plan(r.netConfig(), networkTarget(id, spec), opts.Network)
 	if err != nil {
 		return nil, err
 	}
@@ -139,49 +154,13 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		}
 	}
 
-	var un *userspaceNet // rootless namespace or userspace forwarder (rootless_linux.go)
-	mode, path := Network(spec)
-	switch mode {
-	case NetworkHost:
-		st.NetMode = NetModeHost
-		r.logf("network: host (the spec has no network namespace)")
-	case NetworkJoin:
-		st.NetMode = NetModeJoin
-		r.logf("network: joining namespace %s", path)
-		st.Netns = path
-	case NetworkNew:
-		if cni.Rootless() {
-			if un, err = r.setupRootless(st, opts.Network); err != nil {
-				return nil, err
-			}
-			cleanups = append(cleanups, un.stop)
-			break
-		}
-		if r.CNI == nil {
-			return nil, errors.New("the spec asks for a new network namespace, but no network manager is configured")
-		}
-		req := cni.Request{
-			Mode: cni.ModeNew, ID: id, Bridge: opts.Network.Bridge,
-			Forwards: opts.Network.Forwards, NoLoopback: opts.Network.NoLoopback, OwnerPID: os.Getpid(),
-		}
-		un = r.userspaceFallback(st, &req)
-		n, err := r.CNI.Setup(ctx, req)
-		if err != nil {
-			return nil, err
-		}
-		st.Netns, st.OwnNetns = n.Path, true
-		cleanups = append(cleanups, func() { n.Teardown(context.WithoutCancel(ctx)) })
-		if err := un.startIn(n.Path); err != nil {
-			return nil, err
-		}
-		cleanups = append(cleanups, un.stop)
-	}
-	r.logf("network mode: %s", st.NetMode)
-	// Record the namespace before the process exists, so a crash between
-	// here and the end of Create still lets Delete find what to remove.
+	st.Net = net.Record()
+	// Recorded before anything exists: Delete of a crashed create then
+	// still finds what to remove (and cni's own state covers the rest).
 	if err := r.writeState(st); err != nil {
 		return nil, err
 	}
+	cleanups = append(cleanups, func() { net.Teardown(context.WithoutCancel(ctx)) })
 
 	fifo := filepath.Join(dir, execFifo)
 	if err := mkfifo(fifo); err != nil {
@@ -193,31 +172,29 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		CacheDir: opts.CacheDir, MemoryLimit: MemoryLimit(spec), Fifo: fifo,
 		Egress: opts.Egress,
 	}
-	// The guest resolves names as `ip netns exec` would in its namespace:
-	// /etc/netns/<name>/{resolv.conf,hosts} override the host's files.
-	cfg.ResolvConf, cfg.Hosts = cni.ResolvConf(netnsName(st.Netns))
 	for _, p := range Preopens(root, spec) {
 		cfg.Preopens = append(cfg.Preopens, wasi.Preopen{HostPath: p.HostPath, GuestPath: p.GuestPath})
 	}
 
-	c = &Container{ID: id, rt: r, done: make(chan struct{}), net: un}
-	if err := c.spawn(st.Netns, cfg, opts); err != nil {
+	c = &Container{ID: id, rt: r, done: make(chan struct{})}
+	if err := c.spawn(ctx, net, cfg, opts); err != nil {
 		return nil, err
 	}
 	cleanups = append(cleanups, func() { c.cmd.Process.Kill(); <-c.done })
 	st.Pid = c.Pid
 	st.PidTime = pidStartTime(c.Pid)
-	st.Netns = un.netns(c.Pid, st.Netns)
+	st.Net = net.Record()
 	if err := r.writeState(st); err != nil {
 		return nil, err
 	}
+	r.track(id, net)
 	r.logf("container %s: process %d created (module %s)", id, c.Pid, mod.HostPath)
 	return c, nil
 }
 
-// spawn starts the container process inside netns ("" = ours) and waits for
-// its ready report.
-func (c *Container) spawn(netns string, cfg initConfig, opts CreateOpts) error {
+// spawn prepares the network, starts the container process in it and
+// waits for its ready report.
+func (c *Container) spawn(ctx context.Context, net cni.Network, cfg initConfig, opts CreateOpts) error {
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		return err
@@ -243,20 +220,31 @@ func (c *Container) spawn(netns string, cfg initConfig, opts CreateOpts) error {
 		// creator dies: nothing runs on unsupervised.
 		Pdeathsig: syscall.SIGKILL,
 	}
-	c.net.prepare(cmd, &cfg)
-	if err := startIn(netns, cmd); err != nil {
-		return c.net.startError(fmt.Errorf("start container process: %w", err))
+	var err2 error
+	if cfg.Net, err2 = net.Prepare(ctx, cmd); err2 != nil {
+		return err2
 	}
-	c.cmd, c.Pid = cmd, cmd.Process.Pid
+	c.rt.logf("network mode: %s", net.Mode().Describe())
+	// The guest resolves names as `ip netns exec` would in its namespace:
+	// /etc/netns/<name>/{resolv.conf,hosts} override the host's files.
+	cfg.ResolvConf, cfg.Hosts = cni.ResolvConf(netnsName(net.Path()))
+	err = startIn(net.Path(), cmd)
+	pid := 0
+	if err == nil {
+		pid = cmd.Process.Pid
+	}
+	if err := net.Started(pid, err); err != nil {
+		return fmt.Errorf("start container process: %w", err)
+	}
+	c.cmd, c.Pid = cmd, pid
 	go func() {
 		c.cmd.Wait()
 		c.code = exitCode(c.cmd.ProcessState)
-		c.net.stop()
+		net.Exited()
 		close(c.done)
 	}()
 	cfgR.Close()
 	statW.Close()
-	c.net.started()
 
 	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
 		cmd.Process.Kill()
@@ -439,18 +427,10 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 		waitGone(ctx, st)
 	}
 	var errs []error
-	if st.OwnNetns && r.CNI != nil {
-		// By the recorded name: the container may have been created with
-		// another prefix than r.CNI's (a leftover found by another run).
-		n, err := r.CNI.OpenName(filepath.Base(st.Netns))
-		if err == nil {
-			err = n.Teardown(ctx)
-		} else if errors.Is(err, cni.ErrNotFound) {
-			err = nil // already torn down
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
+	if n := r.untrack(id); n != nil {
+		errs = append(errs, n.Teardown(ctx))
+	} else if err := cni.Release(ctx, r.netConfig(), st.Net); err != nil {
+		errs = append(errs, err)
 	}
 	if err := os.RemoveAll(r.dir(id)); err != nil {
 		errs = append(errs, err)

@@ -33,17 +33,11 @@ func testRuntime(t *testing.T) *Runtime {
 	t.Helper()
 	dir := t.TempDir()
 	rt := &Runtime{Root: filepath.Join(dir, "containers"), Log: t.Logf}
-	if os.Geteuid() == 0 {
-		m, err := cni.New(cni.Config{
-			Prefix:   fmt.Sprintf("wrt%d", os.Getpid()%100000),
-			StateDir: filepath.Join(dir, "netns-state"),
-			CacheDir: filepath.Join(dir, "cni-cache"),
-			Log:      t.Logf,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rt.CNI = m
+	rt.Network = NetworkConfig{
+		Prefix:   fmt.Sprintf("wrt%d", os.Getpid()%100000),
+		StateDir: filepath.Join(dir, "netns-state"),
+		CacheDir: filepath.Join(dir, "cni-cache"),
+		Log:      t.Logf,
 	}
 	t.Cleanup(func() {
 		ids, _ := rt.List()
@@ -182,7 +176,7 @@ func TestStateFromFreshRuntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := &Runtime{Root: rt.Root, CNI: rt.CNI}
+	other := &Runtime{Root: rt.Root, Network: rt.Network}
 	if st, err := other.State("fresh"); err != nil || st.Status != specs.StateCreated {
 		t.Fatalf("fresh runtime sees %+v, %v", st, err)
 	}
@@ -226,7 +220,7 @@ func TestProcessInNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nsPath := filepath.Join("/run/netns", rt.CNI.NamespaceName("netns"))
+	nsPath := filepath.Join("/run/netns", nsName(rt, "netns"))
 	if got, want := inode(t, fmt.Sprintf("/proc/%d/ns/net", c.Pid)), inode(t, nsPath); got != want {
 		t.Errorf("/proc/%d/ns/net is inode %d, the container namespace %s is %d", c.Pid, got, nsPath, want)
 	}
@@ -287,7 +281,7 @@ func TestCreateErrorsLeaveNothing(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(rt.Root, id)); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("state dir left behind")
 			}
-			if _, err := os.Stat(filepath.Join("/run/netns", rt.CNI.NamespaceName(id))); !errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Stat(filepath.Join("/run/netns", nsName(rt, id))); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("namespace left behind")
 			}
 		})
@@ -328,7 +322,7 @@ func TestGCRemovesOrphans(t *testing.T) {
 	if code := waitCode(t, orphan); code != 137 {
 		t.Errorf("orphan exit status %d, want 137", code)
 	}
-	if _, err := os.Stat(filepath.Join("/run/netns", rt.CNI.NamespaceName("orphan"))); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join("/run/netns", nsName(rt, "orphan"))); !errors.Is(err, os.ErrNotExist) {
 		t.Error("orphan's namespace survived GC")
 	}
 	if s, err := rt.State("kept"); err != nil || s.Status != specs.StateCreated {
@@ -349,8 +343,10 @@ func TestGCOrphanOfAnotherPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { // if GC left it, so it is not left on the host
-		if n, err := rt.CNI.Open("other"); err == nil {
-			n.Teardown(context.Background())
+		if m, err := cni.New(rt.Network); err == nil {
+			if n, err := m.Open("other"); err == nil {
+				n.Teardown(context.Background())
+			}
 		}
 	})
 	st, err := rt.readState("other")
@@ -361,21 +357,21 @@ func TestGCOrphanOfAnotherPrefix(t *testing.T) {
 	if err := rt.writeState(st); err != nil {
 		t.Fatal(err)
 	}
-	cfg := rt.CNI.Config()
+	cfg := rt.Network
 	cfg.Prefix += "x"
-	m, err := cni.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other := &Runtime{Root: rt.Root, CNI: m, Log: t.Logf}
+	other := &Runtime{Root: rt.Root, Network: cfg, Log: t.Logf}
 	if removed, err := other.GC(context.Background()); err != nil || len(removed) != 1 {
 		t.Fatalf("GC with another prefix: removed %v, %v; want [other]", removed, err)
 	}
 	waitCode(t, orphan)
-	if _, err := os.Stat(st.Netns); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("namespace %s survived GC by a runtime with another prefix", st.Netns)
+	if _, err := os.Stat(st.Net.Path); st.Net.Path == "" || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("namespace %q survived GC by a runtime with another prefix", st.Net.Path)
 	}
-	if _, err := rt.CNI.Open("other"); !errors.Is(err, cni.ErrNotFound) {
+	m, err := cni.New(rt.Network)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Open("other"); !errors.Is(err, cni.ErrNotFound) {
 		t.Errorf("CNI state of the orphan survived GC: %v", err)
 	}
 }
@@ -416,3 +412,6 @@ func TestModulePath(t *testing.T) {
 		t.Error("a spec without process.args: no error")
 	}
 }
+
+// nsName is the name of container id's own namespace under rt.
+func nsName(rt *Runtime, id string) string { return rt.Network.Prefix + "-" + id }

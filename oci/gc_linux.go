@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wasmrun/wasmrun/cni"
 )
 
 // GC deletes containers left behind by a creator that died (kill -9 of the
@@ -34,14 +36,12 @@ func (r *Runtime) GC(ctx context.Context) ([]string, error) {
 		r.logf("removed leftovers of container %s (its creator %d is gone)", id, st.Owner)
 		removed = append(removed, id)
 	}
-	if r.CNI != nil {
-		names, err := r.CNI.GC(ctx, r.CNI.Config().Prefix)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		for _, n := range names {
-			r.logf("removed leftover namespace %s", n)
-		}
+	names, err := cni.GC(ctx, r.netConfig())
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, n := range names {
+		r.logf("removed leftover namespace %s", n)
 	}
 	return removed, errors.Join(errs...)
 }

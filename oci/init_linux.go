@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/wasmrun/wasmrun/cni"
 	"github.com/wasmrun/wasmrun/internal/runner"
 	"github.com/wasmrun/wasmrun/wasi"
 )
@@ -54,12 +55,8 @@ type initConfig struct {
 	Hosts      string `json:"hosts,omitempty"`
 	// Egress is the host-side connect/send policy.
 	Egress wasi.Egress `json:"egress"`
-	// Rootless mode (rootless_linux.go): the process is in its own user
-	// and network namespace, brings lo up itself (Loopback), and answers
-	// the forwarder's dial requests on fd DialFD (0 = none).
-	UserNS   bool `json:"userns,omitempty"`
-	Loopback bool `json:"loopback,omitempty"`
-	DialFD   int  `json:"dial_fd,omitempty"`
+	// Net is what the process sets up in its namespace itself.
+	Net cni.Child `json:"net"`
 }
 
 // initStatus is the child's one report on fd 4.
@@ -93,7 +90,7 @@ func Init() int {
 		return fail(fmt.Errorf("read container config: %w", err))
 	}
 	cfgFile.Close()
-	if err := cfg.setupUserNS(); err != nil {
+	if err := cfg.Net.Setup(cfg.ID); err != nil {
 		return fail(err)
 	}
 

@@ -38,7 +38,7 @@ const nobody = 65534
 // namespaces.
 func userNamespacesOK(t *testing.T) {
 	t.Helper()
-	if ok, reason := cni.UserNamespacesAllowed(); !ok {
+	if ok, reason := UserNamespacesAllowed(); !ok {
 		t.Skipf("skipping: %s", reason)
 	}
 }
@@ -163,8 +163,8 @@ func testRootlessInner(t *testing.T) {
 	}
 	defer rt.Delete(ctx, "rl", true)
 
-	if mode, _ := rt.NetworkMode("rl"); mode != NetModeRootless {
-		t.Errorf("network mode %q, want %q", mode, NetModeRootless)
+	if rec, _ := rt.NetworkOf("rl"); rec.Mode != NetRootless {
+		t.Errorf("network mode %q, want %q", rec.Mode, NetRootless)
 	}
 	nsPath := fmt.Sprintf("/proc/%d/ns/net", c.Pid)
 	if inode(t, nsPath) == inode(t, "/proc/self/ns/net") {
@@ -177,8 +177,8 @@ func testRootlessInner(t *testing.T) {
 		t.Errorf("uid_map %q, want our uid %d as 0", m, os.Geteuid())
 	}
 	var st stateFile
-	if sb, err := os.ReadFile(filepath.Join(rt.Root, "rl", "state.json")); err != nil || json.Unmarshal(sb, &st) != nil || st.Netns != nsPath {
-		t.Errorf("state records namespace %q, want %q (%v)", st.Netns, nsPath, err)
+	if sb, err := os.ReadFile(filepath.Join(rt.Root, "rl", "state.json")); err != nil || json.Unmarshal(sb, &st) != nil || st.Net.Path != nsPath {
+		t.Errorf("state records namespace %q, want %q (%v)", st.Net.Path, nsPath, err)
 	}
 
 	if err := rt.Start(ctx, "rl"); err != nil {
@@ -232,17 +232,13 @@ func testRootlessInner(t *testing.T) {
 func TestUserspaceFallback(t *testing.T) {
 	needRoot(t)
 	dir := t.TempDir()
-	m, err := cni.New(cni.Config{
+	rt := &Runtime{Root: filepath.Join(dir, "containers"), Log: t.Logf, Network: NetworkConfig{
 		Prefix:             fmt.Sprintf("wru%d", os.Getpid()%100000),
 		StateDir:           filepath.Join(dir, "netns-state"),
 		CacheDir:           filepath.Join(dir, "cni-cache"),
 		FallbackPluginDirs: []string{filepath.Join(dir, "no-plugins")},
 		Log:                t.Logf,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt := &Runtime{Root: filepath.Join(dir, "containers"), CNI: m, Log: t.Logf}
+	}}
 	t.Cleanup(func() { rt.Delete(context.Background(), "fb", true) })
 	port := freeTCPPort(t)
 	b := bundle(t, guests.Go(t, "netapp"), []string{"serve", ":3000"}, true)
@@ -260,10 +256,10 @@ func TestUserspaceFallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mode, _ := rt.NetworkMode("fb"); mode != NetModeRootUserspace {
-		t.Errorf("network mode %q, want %q", mode, NetModeRootUserspace)
+	if rec, _ := rt.NetworkOf("fb"); rec.Mode != NetOwnUserspace {
+		t.Errorf("network mode %q, want %q", rec.Mode, NetOwnUserspace)
 	}
-	nsPath := filepath.Join("/run/netns", m.NamespaceName("fb"))
+	nsPath := filepath.Join("/run/netns", nsName(rt, "fb"))
 	if inode(t, fmt.Sprintf("/proc/%d/ns/net", c.Pid)) != inode(t, nsPath) {
 		t.Errorf("the container process is not in %s", nsPath)
 	}

@@ -160,34 +160,6 @@ func Preopens(root string, s *specs.Spec) []Preopen {
 	return out
 }
 
-// NetworkMode is how a container gets its network.
-type NetworkMode int
-
-const (
-	// NetworkHost shares the host's (the caller's) network namespace.
-	NetworkHost NetworkMode = iota
-	// NetworkJoin enters an existing namespace that someone else owns.
-	NetworkJoin
-	// NetworkNew creates a namespace that the container owns.
-	NetworkNew
-)
-
-// Network returns the spec's network mode and, for NetworkJoin, the path.
-func Network(s *specs.Spec) (NetworkMode, string) {
-	if s.Linux == nil {
-		return NetworkHost, ""
-	}
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == specs.NetworkNamespace {
-			if ns.Path != "" {
-				return NetworkJoin, ns.Path
-			}
-			return NetworkNew, ""
-		}
-	}
-	return NetworkHost, ""
-}
-
 // Env returns process.env with PWD set to the working directory when the
 // spec does not set it (WASI has no cwd; wasi-libc and Go read PWD).
 func Env(s *specs.Spec) []string {

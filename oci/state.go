@@ -27,12 +27,9 @@ type stateFile struct {
 	// (the CLI or the shim); GC leaves a container alone while it lives.
 	Owner     int    `json:"owner"`
 	OwnerTime uint64 `json:"owner_start_time"`
-	// Netns is the namespace the process lives in ("" = host network);
-	// OwnNetns says this container created it and must delete it.
-	Netns    string `json:"netns,omitempty"`
-	OwnNetns bool   `json:"own_netns,omitempty"`
-	// NetMode is how the container got its network (a NetMode constant).
-	NetMode string `json:"net_mode,omitempty"`
+	// Net is the container's network: its mode, the namespace the
+	// process lives in, and what Delete removes.
+	Net NetworkRecord `json:"network"`
 	// Module is the module's host path, for listings.
 	Module      string            `json:"module"`
 	Annotations map[string]string `json:"annotations,omitempty"`

@@ -18,7 +18,6 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/wasmrun/wasmrun/cni"
 	"github.com/wasmrun/wasmrun/internal/runner"
 	"github.com/wasmrun/wasmrun/oci"
 )
@@ -29,7 +28,7 @@ func stateRoot() string {
 	if d := os.Getenv("WASMRUN_STATE_DIR"); d != "" {
 		return d
 	}
-	if cni.Rootless() {
+	if oci.Rootless() {
 		return userStateRoot()
 	}
 	return "/run/wasmrun"
@@ -132,7 +131,6 @@ func parseFlags(args []string, positional *string, rest *[]string, flags map[str
 // osExtra is what `wasmrun ps` shows beyond the OCI state.
 type osExtra struct {
 	Name     string   `json:"name"`
-	Netns    string   `json:"netns,omitempty"`
 	Forwards []string `json:"forwards,omitempty"`
 	Module   string   `json:"module"`
 }
@@ -204,7 +202,7 @@ func resolveApp(o *osOpts) (*app, error) {
 			return nil, err
 		}
 	}
-	a := &app{isolation: true, prefix: cni.DefaultPrefix, bridge: cfg.Network.Bridge,
+	a := &app{isolation: true, prefix: oci.DefaultPrefix, bridge: cfg.Network.Bridge,
 		bridgeName: cfg.Network.BridgeName, subnet: cfg.Network.Subnet}
 	if a.root, err = filepath.Abs(dir); err != nil {
 		return nil, err
@@ -316,8 +314,7 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 	}
 	// Without root: an unprivileged user + network namespace (oci's
 	// rootless mode), or a clear refusal (rootless_linux.go).
-	rootless := a.isolation && cni.Rootless()
-	if rootless {
+	if a.isolation && oci.Rootless() {
 		if err := checkRootless(a); err != nil {
 			return 0, err
 		}
@@ -326,16 +323,9 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 	if err := ensureUserStateRoot(root); err != nil {
 		return 0, err
 	}
-	cfg := cniConfig(root)
-	cfg.Prefix, cfg.Bridge.Name, cfg.Bridge.Subnet, cfg.Log = a.prefix, a.bridgeName, a.subnet, logf
-	m, err := cni.New(cfg)
-	if err != nil {
-		return 0, err
-	}
-	rt := &oci.Runtime{Root: filepath.Join(root, "containers"), CNI: m, Log: logf}
-	if cni.Rootless() {
-		rt.CNI = nil // no named namespaces or CNI without root
-	}
+	net := netConfig(root)
+	net.Prefix, net.Bridge.Name, net.Bridge.Subnet = a.prefix, a.bridgeName, a.subnet
+	rt := &oci.Runtime{Root: filepath.Join(root, "containers"), Network: net, Log: logf}
 	removed, err := rt.GC(ctx)
 	if err != nil {
 		logf("cleaning leftovers: %v", err)
@@ -355,9 +345,6 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 	defer os.RemoveAll(bundle)
 
 	extra := osExtra{Name: a.name, Module: filepath.Join(a.root, a.module)}
-	if a.isolation && !rootless {
-		extra.Netns = m.NamespaceName(a.name)
-	}
 	for _, f := range a.forwards {
 		extra.Forwards = append(extra.Forwards, f.String())
 	}

@@ -12,12 +12,16 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/wasmrun/wasmrun/cni"
 	"github.com/wasmrun/wasmrun/oci"
 )
 
+// cliRuntime is the runtime of the CLI's state root. Its network
+// configuration lets it remove the namespace of an app whose `wasmrun os`
+// is gone (found by the name recorded at create, whatever its prefix; the
+// saved CNI state carries everything else DEL needs).
 func cliRuntime() *oci.Runtime {
-	return &oci.Runtime{Root: filepath.Join(stateRoot(), "containers")}
+	root := stateRoot()
+	return &oci.Runtime{Root: filepath.Join(root, "containers"), Network: netConfig(root)}
 }
 
 // psCmd lists running apps: id, pid, status, namespace, forwards, module.
@@ -47,13 +51,17 @@ func psCmd(args []string, stdout, stderr *os.File) int {
 		if s.Pid > 0 {
 			pid = fmt.Sprint(s.Pid)
 		}
-		if extra.Netns != "" {
-			ns = extra.Netns
-		}
-		if mode, _ := rt.NetworkMode(id); mode == oci.NetModeRootless {
-			ns = "rootless" // its own user+network namespace, no name
-			if s.Pid > 0 {
-				ns = fmt.Sprintf("rootless:/proc/%d/ns/net", s.Pid)
+		if rec, err := rt.NetworkOf(id); err == nil {
+			switch {
+			case rec.Name != "":
+				ns = rec.Name
+			case rec.Mode == oci.NetRootless:
+				ns = "rootless" // its own user+network namespace, no name
+				if s.Pid > 0 {
+					ns = "rootless:" + rec.Path
+				}
+			case rec.Path != "":
+				ns = rec.Path
 			}
 		}
 		if len(extra.Forwards) > 0 {
@@ -94,7 +102,7 @@ func stopCmd(args []string, stdout, stderr *os.File) int {
 	}
 	code := 0
 	for _, id := range ids {
-		rt := stopRuntime()
+		rt := cliRuntime()
 		if err := rt.Stop(context.Background(), id, syscall.SIGTERM, grace); err != nil {
 			fmt.Fprintf(stderr, "wasmrun stop: %v\n", err)
 			code = ExitFailure
@@ -109,29 +117,13 @@ func stopCmd(args []string, stdout, stderr *os.File) int {
 	return code
 }
 
-// stopRuntime is the runtime for stopping app id. When the app's `wasmrun
-// os` is gone, Stop deletes the app itself, so the runtime gets a network
-// manager on the CLI's CNI state to tear down the app's namespace (found by
-// the name recorded at create, whatever its prefix); the saved CNI state
-// carries everything else DEL needs.
-func stopRuntime() *oci.Runtime {
-	rt := cliRuntime()
-	if cni.Rootless() {
-		return rt
-	}
-	if m, err := cni.New(cniConfig(stateRoot())); err == nil {
-		rt.CNI = m
-	}
-	return rt
-}
-
-// cniConfig is where the CLI keeps CNI state under its state root, shared
-// by `wasmrun os` and `wasmrun stop`.
-func cniConfig(root string) cni.Config {
-	return cni.Config{
+// netConfig is where the CLI keeps network state under its state
+// root, shared by `wasmrun os` and `wasmrun stop`.
+func netConfig(root string) oci.NetworkConfig {
+	return oci.NetworkConfig{
 		StateDir: filepath.Join(root, "netns"),
 		CacheDir: filepath.Join(root, "cni-cache"),
-		Bridge:   cni.BridgeConfig{IPAMDataDir: filepath.Join(root, "ipam")},
+		Bridge:   oci.BridgeConfig{IPAMDataDir: filepath.Join(root, "ipam")},
 	}
 }
 

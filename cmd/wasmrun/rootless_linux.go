@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/wasmrun/wasmrun/cni"
 	"github.com/wasmrun/wasmrun/oci"
 )
 
@@ -38,7 +37,7 @@ func userStateRoot() string {
 // can write: in a shared /tmp another user could have made it first. A
 // root given with WASMRUN_STATE_DIR is the caller's business.
 func ensureUserStateRoot(root string) error {
-	if !cni.Rootless() || os.Getenv("WASMRUN_STATE_DIR") != "" {
+	if !oci.Rootless() || os.Getenv("WASMRUN_STATE_DIR") != "" {
 		return nil
 	}
 	if err := os.Mkdir(root, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
@@ -64,7 +63,7 @@ func checkPrivateDir(path string, uid int) error {
 // checkRootless refuses, before anything is created, an isolated app that
 // this user cannot have: no unprivileged user namespaces, or a bridge.
 func checkRootless(a *app) error {
-	ok, reason := cni.UserNamespacesAllowed()
+	ok, reason := oci.UserNamespacesAllowed()
 	if r := os.Getenv(denyUserNSEnv); r != "" {
 		ok, reason = false, r
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/wasmrun/wasmrun/cni"
+	"github.com/wasmrun/wasmrun/oci"
 )
 
 // Config is the shim's configuration, given per task through the runtime
@@ -39,7 +39,7 @@ type Config struct {
 	Network  NetworkConfig `toml:"network" json:"network"`
 }
 
-// NetworkConfig shapes the namespaces the shim creates through cni/.
+// NetworkConfig shapes the namespaces the shim creates.
 type NetworkConfig struct {
 	Bridge     bool     `toml:"bridge" json:"bridge,omitempty"`
 	PluginDirs []string `toml:"plugin_dirs" json:"plugin_dirs,omitempty"`
@@ -51,11 +51,11 @@ type NetworkConfig struct {
 	Name       string   `toml:"network_name" json:"network_name,omitempty"`
 }
 
-// cniConfig is the cni.Config for n.
-func (n NetworkConfig) cniConfig(logf cni.Logf) cni.Config {
-	return cni.Config{
+// value is the runtime's network configuration for n.
+func (n NetworkConfig) value(logf func(format string, args ...any)) oci.NetworkConfig {
+	return oci.NetworkConfig{
 		Prefix: n.Prefix, NetnsDir: n.NetnsDir, StateDir: n.StateDir, PluginDirs: n.PluginDirs,
-		Bridge: cni.BridgeConfig{Subnet: n.Subnet, Name: n.BridgeName, Network: n.Name}, Log: logf,
+		Bridge: oci.BridgeConfig{Subnet: n.Subnet, Name: n.BridgeName, Network: n.Name}, Log: logf,
 	}
 }
 

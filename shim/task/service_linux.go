@@ -24,7 +24,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"google.golang.org/protobuf/types/known/emptypb"
 
-	"github.com/wasmrun/wasmrun/cni"
 	"github.com/wasmrun/wasmrun/oci"
 )
 
@@ -54,19 +53,6 @@ func newService(ctx context.Context, p shim.Publisher, sd shutdown.Service, grpc
 		return p.Close()
 	})
 	return s, nil
-}
-
-// networkManager returns the namespace manager for specs that ask for a
-// new network namespace (nil, refusing them, if it cannot be set up).
-func networkManager(ctx context.Context, n NetworkConfig) *cni.Manager {
-	m, err := cni.New(n.cniConfig(func(format string, args ...any) {
-		log.G(ctx).Debugf(format, args...)
-	}))
-	if err != nil {
-		log.G(ctx).WithError(err).Warn("network namespaces unavailable")
-		return nil
-	}
-	return m
 }
 
 // taskStatus is a task's place in its life: created -> running -> stopped
@@ -190,17 +176,17 @@ func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 	if err := saveConfig(r.Bundle, cfg); err != nil {
 		return nil, err
 	}
-	netMgr := networkManager(ctx, cfg.Network) // cni.New only fills in defaults
 	sio, err := openStdio(r.ID, ns, r.Stdin, r.Stdout, r.Stderr)
 	if err != nil {
 		return nil, err
 	}
 	t := &task{
 		id: r.ID, bundle: r.Bundle, req: r, io: sio, spec: spec, done: make(chan struct{}),
-		rt: &oci.Runtime{Root: filepath.Join(r.Bundle, ociRootDir), CNI: netMgr, Log: func(format string, args ...any) {
+		rt: &oci.Runtime{Root: filepath.Join(r.Bundle, ociRootDir), Log: func(format string, args ...any) {
 			log.G(ctx).WithField("id", r.ID).Debugf(format, args...)
 		}},
 	}
+	t.rt.Network = cfg.Network.value(t.rt.Log)
 	ociBundle := r.Bundle
 	if isSandbox(spec) {
 		if ociBundle, err = sandboxBundle(r.Bundle, spec); err != nil {

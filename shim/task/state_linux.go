@@ -84,7 +84,9 @@ func Cleanup(ctx context.Context, bundle, id string) (Exit, error) {
 		ex = Exit{Pid: readPid(bundle), Status: 128 + 9, At: time.Now()}
 	}
 	var errs []error
-	rt := &oci.Runtime{Root: filepath.Join(bundle, ociRootDir), CNI: networkManager(ctx, readSavedConfig(bundle).Network)}
+	rt := &oci.Runtime{Root: filepath.Join(bundle, ociRootDir), Network: readSavedConfig(bundle).Network.value(func(format string, args ...any) {
+		log.G(ctx).Debugf(format, args...)
+	})}
 	if err := rt.Delete(ctx, id, true); err != nil && !errors.Is(err, oci.ErrNotFound) {
 		errs = append(errs, err)
 	}

@@ -109,8 +109,8 @@ func TestOSNoIsolation(t *testing.T) {
 	if got := greeting(t, dialHost(addr)); got != "hello shared" {
 		t.Errorf("%s: got %q, want %q", addr, got, "hello shared")
 	}
-	if st := e.containerState("shared"); st.Netns != "" {
-		t.Errorf("state records namespace %q, want none", st.Netns)
+	if st := e.containerState("shared"); st.Net.Path != "" || st.Net.Mode != "host" {
+		t.Errorf("state records network %+v, want the host's", st.Net)
 	}
 	if fileExists(e.netns("shared")) {
 		t.Errorf("%s exists with isolation = false", e.netns("shared"))

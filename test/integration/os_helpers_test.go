@@ -105,12 +105,17 @@ func newOSEnv(t *testing.T) *osEnv {
 
 // manager is a cni.Manager configured like `wasmrun os` in this env.
 func (e *osEnv) manager() (*cni.Manager, error) {
-	return cni.New(cni.Config{
+	return cni.New(e.network())
+}
+
+// network is the network configuration of `wasmrun os` in this env.
+func (e *osEnv) network() oci.NetworkConfig {
+	return oci.NetworkConfig{
 		Prefix:   e.prefix,
 		StateDir: filepath.Join(e.state, "netns"),
 		CacheDir: filepath.Join(e.state, "cni-cache"),
-		Bridge:   cni.BridgeConfig{Name: e.bridge, Subnet: e.subnet, IPAMDataDir: filepath.Join(e.state, "ipam")},
-	})
+		Bridge:   oci.BridgeConfig{Name: e.bridge, Subnet: e.subnet, IPAMDataDir: filepath.Join(e.state, "ipam")},
+	}
 }
 
 // cleanup kills our processes, garbage-collects containers and namespaces
@@ -121,11 +126,9 @@ func (e *osEnv) cleanup() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if m, err := e.manager(); err == nil {
-		rt := &oci.Runtime{Root: filepath.Join(e.state, "containers"), CNI: m}
-		if _, err := rt.GC(ctx); err != nil {
-			e.t.Logf("cleanup: %v", err)
-		}
+	rt := &oci.Runtime{Root: filepath.Join(e.state, "containers"), Network: e.network()}
+	if _, err := rt.GC(ctx); err != nil {
+		e.t.Logf("cleanup: %v", err)
 	}
 	if _, err := os.Stat("/sys/class/net/" + e.bridge); err == nil {
 		if out, err := exec.Command("ip", "link", "del", e.bridge).CombinedOutput(); err != nil {
@@ -337,8 +340,11 @@ func (w *watchBuffer) String() string {
 
 // containerState is the part of oci's state.json the tests read.
 type containerState struct {
-	Pid   int    `json:"pid"`
-	Netns string `json:"netns"`
+	Pid int `json:"pid"`
+	Net struct {
+		Mode string `json:"mode"`
+		Path string `json:"path"`
+	} `json:"network"`
 }
 
 // containerState reads the state of app name.

@@ -234,7 +234,7 @@ func TestOSForwardIPv6(t *testing.T) {
 	if code := r.wait(); code != 143 {
 		t.Errorf("exit code %d after SIGTERM, want 143\nstderr:\n%s", code, r.stderr)
 	}
-	if !strings.Contains(r.stderr.String(), "userspace forwarder for IPv6") {
+	if !strings.Contains(r.stderr.String(), "userspace forwarder (IPv6 host addresses") {
 		t.Errorf("--verbose does not say IPv6 forwards use the userspace forwarder:\n%s", r.stderr)
 	}
 	for _, p := range []int{p6, pAny} {

@@ -27,7 +27,7 @@ import (
 const nobodyID = 65534
 
 // rootlessModeLine is what --verbose prints for the mode.
-const rootlessModeLine = "network mode: rootless (user+network namespace, userspace forwarder)"
+const rootlessModeLine = "network mode: rootless (user + network namespace, userspace forwarder)"
 
 // rlEnv is one rootless test's world.
 type rlEnv struct {
@@ -197,7 +197,7 @@ func (e *rlEnv) noLeaks(ports ...int) {
 func (e *rlEnv) statePid(name string) (int, string) {
 	e.t.Helper()
 	st := readContainerState(e.t, e.state, name)
-	return st.Pid, st.Netns
+	return st.Pid, st.Net.Path
 }
 
 // TestOSRootless: without root, an app runs in its own user + network

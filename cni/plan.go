@@ -1,0 +1,132 @@
+package cni
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+)
+
+// Mode (of a Network) is how Plan gives a container its network. It is
+// recorded with the container's state, so its values never change.
+type NetworkMode string
+
+const (
+	// NetHost is the host's network: nothing is created or removed.
+	NetHost NetworkMode = "host"
+	// NetJoin joins a namespace someone else owns (a CRI pod's).
+	NetJoin NetworkMode = "join"
+	// NetOwn is a named namespace <prefix>-<id> of ours, forwarded into
+	// by CNI portmap (IPv4 host addresses) and the userspace forwarder
+	// (IPv6 ones), or with loopback only.
+	NetOwn NetworkMode = "own"
+	// NetOwnUserspace is a named namespace of ours whose forwards all go
+	// through the userspace forwarder (no CNI plugins installed).
+	NetOwnUserspace NetworkMode = "own-userspace"
+	// NetRootless is a user + network namespace made with the container
+	// process by a user without root; forwards go through the userspace
+	// forwarder, which asks the process to dial inside.
+	NetRootless NetworkMode = "rootless"
+)
+
+// Describe says in words what the mode gives (for --verbose and ps).
+func (m NetworkMode) Describe() string {
+	switch m {
+	case NetHost:
+		return "host (the host's network, no isolation)"
+	case NetJoin:
+		return "join (an existing namespace owned by someone else)"
+	case NetOwn:
+		return "own namespace (CNI bridge and portmap for forwards)"
+	case NetOwnUserspace:
+		return "own namespace (userspace forwarder: CNI plugins not installed)"
+	case NetRootless:
+		return "rootless (user + network namespace, userspace forwarder)"
+	}
+	return string(m)
+}
+
+// Options are one container's network choices. They shape a namespace
+// the container gets of its own and are refused (forwards) or ignored
+// (the rest) for the host network and a joined namespace.
+type Options struct {
+	// Bridge attaches a CNI bridge network with outbound NAT.
+	Bridge bool `json:"bridge,omitempty"`
+	// Forwards are host ports forwarded in.
+	Forwards []Forward `json:"forwards,omitempty"`
+	// NoLoopback leaves the namespace's lo down.
+	NoLoopback bool `json:"no_loopback,omitempty"`
+}
+
+// Target is where a container's spec puts it: the host network, an
+// existing namespace, or (neither) a new one of its own.
+type Target struct {
+	// ID names a new namespace: <prefix>-<ID>.
+	ID string
+	// Host: the spec has no network namespace.
+	Host bool
+	// Join is the path of the namespace to join.
+	Join string
+}
+
+// Record is what a process that did not create a Network needs to remove
+// it (Release): the container runtime saves it with the container.
+type Record struct {
+	Mode NetworkMode `json:"mode"`
+	// Path is the namespace the container process lives in ("" = the
+	// host's).
+	Path string `json:"path,omitempty"`
+	// Name is the name of a namespace of ours under the netns dir, which
+	// Release tears down.
+	Name string `json:"name,omitempty"`
+}
+
+// Child is the part of a network the container process sets up itself,
+// in its namespace, before the guest runs (Child.Setup). It travels in
+// the process's configuration.
+type Child struct {
+	// Loopback: bring lo up (a rootless process owns its namespace).
+	Loopback bool `json:"loopback,omitempty"`
+	// DialFD answers the userspace forwarder's dial requests (0 = none).
+	DialFD int `json:"dial_fd,omitempty"`
+}
+
+// Network is a container's network, chosen once by Plan. The container
+// runtime drives every mode through these calls alone:
+//
+//	n, err := Plan(cfg, target, opts)   // decides; changes nothing
+//	child, err := n.Prepare(ctx, cmd)   // namespace, forwards; shapes cmd
+//	err = startIn(n.Path(), cmd)        // the process starts in Path()
+//	err = n.Started(pid, err)           // (err: the start's own error)
+//	... n.Record() saved with the container ...
+//	n.Exited()                          // the process is gone
+//	n.Teardown(ctx)                     // idempotent; or Release(cfg, record)
+type Network interface {
+	// Mode is what Plan chose.
+	Mode() NetworkMode
+	// Prepare creates what the container process needs before it starts
+	// (namespace, lo, CNI ADD and rules, forwarder listeners: a taken
+	// host port fails here) and shapes cmd (user namespace clone flags,
+	// inherited sockets). cmd.SysProcAttr must be set. What the process
+	// does itself is returned. On error, Teardown removes what was made.
+	Prepare(ctx context.Context, cmd *exec.Cmd) (Child, error)
+	// Path is the namespace to start the process in ("" = the creator's
+	// own, also for rootless: the clone makes the namespace).
+	Path() string
+	// Started is told the outcome of starting the process: it releases
+	// what the process inherited, and explains a start error that the
+	// mode caused.
+	Started(pid int, startErr error) error
+	// Exited is told the process has exited: forwarders stop, so their
+	// host ports are free at once (the namespace stays for Teardown).
+	Exited()
+	// Record is what Release needs to remove the network later.
+	Record() Record
+	// Teardown stops forwarders and removes what Prepare made; a second
+	// call does nothing. It ignores ctx's cancellation (an interrupted
+	// CNI DEL would leak rules and leases).
+	Teardown(ctx context.Context) error
+}
+
+// ErrUserNamespaces marks a rootless network that this system does not let
+// an unprivileged user have (no unprivileged user namespaces).
+var ErrUserNamespaces = errors.New("unprivileged user namespaces are not available")

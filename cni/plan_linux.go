@@ -1,0 +1,332 @@
+package cni
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+
+	"github.com/containernetworking/plugins/pkg/ns"
+)
+
+// Plan decides, once, how a container gets its network, and checks that
+// what is asked is possible (forwards, the configuration, user namespaces
+// without root) before anything is created. It changes nothing on the
+// system: Prepare does.
+//
+//   - t.Host: the host network (forwards refused);
+//   - t.Join: join that namespace (forwards refused);
+//   - without root: a rootless user + network namespace (NetRootless);
+//   - else a namespace of ours: NetOwn, or NetOwnUserspace when the forwards
+//     need portmap and the CNI plugins are not installed.
+func Plan(cfg Config, t Target, o Options) (Network, error) {
+	logf := cfg.Log
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	if t.Host || t.Join != "" {
+		if len(o.Forwards) > 0 {
+			return nil, errors.New("forwards need a network namespace of the container's own, but the spec gives it the host's or joins one")
+		}
+		if t.Host {
+			return &hostNet{}, nil
+		}
+		if err := ns.IsNSorErr(t.Join); err != nil {
+			return nil, fmt.Errorf("join namespace %s: %w", t.Join, err)
+		}
+		return &hostNet{join: t.Join}, nil
+	}
+	if err := ValidateForwards(o.Forwards); err != nil {
+		return nil, err
+	}
+	if Rootless() {
+		return planRootless(o, logf)
+	}
+	m, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	n := &ownNet{m: m, id: t.ID, opts: o, log: logf, mode: NetOwn, why: "IPv6 host addresses, which portmap cannot send into the namespace"}
+	// Forwards on IPv6 host addresses go through the userspace forwarder:
+	// portmap cannot send them into the namespace's IPv4 address. Without
+	// a bridge asked for, a missing set of CNI plugins sends them all
+	// there.
+	var kernel []Forward
+	for _, f := range o.Forwards {
+		if f.IPv6Host() {
+			n.user = append(n.user, f)
+		} else {
+			kernel = append(kernel, f)
+		}
+	}
+	if len(kernel) > 0 && !o.Bridge {
+		if err := m.CheckPlugins(true); err != nil {
+			logf("%v: forwarding with the userspace forwarder instead of CNI portmap", err)
+			n.user, kernel, n.mode, n.why = o.Forwards, nil, NetOwnUserspace, "CNI plugins not installed"
+		}
+	}
+	if len(kernel) == 0 && len(n.user) > 0 && !o.Bridge {
+		n.mode = NetOwnUserspace
+	}
+	n.opts.Forwards = kernel
+	return n, nil
+}
+
+// Release removes the network described by rec from a process that did
+// not create it (the creator died, or a shim's delete action): the
+// namespace of ours, its CNI attachment and rules. Forwarders lived in the
+// creator and died with it. Nothing else has anything to remove.
+func Release(ctx context.Context, cfg Config, rec Record) error {
+	if rec.Name == "" || (rec.Mode != NetOwn && rec.Mode != NetOwnUserspace) {
+		return nil
+	}
+	m, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	// By the recorded name: the container may have been created with
+	// another prefix (a leftover found by another run).
+	n, err := m.OpenName(rec.Name)
+	if errors.Is(err, ErrNotFound) {
+		return nil // already torn down
+	}
+	if err != nil {
+		return err
+	}
+	return n.Teardown(ctx)
+}
+
+// GC removes the namespaces of cfg's prefix whose creator is gone. Without
+// root there are none (a rootless namespace dies with its process).
+func GC(ctx context.Context, cfg Config) ([]string, error) {
+	if Rootless() {
+		return nil, nil
+	}
+	m, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return m.GC(ctx, "")
+}
+
+// hostNet is the host network, or a joined namespace: nothing to make,
+// nothing to remove.
+type hostNet struct{ join string }
+
+func (n *hostNet) Mode() NetworkMode {
+	if n.join != "" {
+		return NetJoin
+	}
+	return NetHost
+}
+func (n *hostNet) Prepare(context.Context, *exec.Cmd) (Child, error) { return Child{}, nil }
+func (n *hostNet) Path() string                                      { return n.join }
+func (n *hostNet) Started(_ int, err error) error                    { return err }
+func (n *hostNet) Exited()                                           {}
+func (n *hostNet) Record() Record                                    { return Record{Mode: n.Mode(), Path: n.join} }
+func (n *hostNet) Teardown(context.Context) error                    { return nil }
+
+// ownNet is a named namespace of ours: CNI (bridge, portmap) for the kernel
+// forwards and the userspace forwarder for the rest.
+type ownNet struct {
+	m    *Manager
+	id   string
+	opts Options   // Forwards: those for portmap
+	user []Forward // for the userspace forwarder
+	why  string    // it is used
+	mode NetworkMode
+	log  Logf
+
+	ns   *Namespace
+	fwd  *Forwarder
+	once sync.Once
+	err  error
+}
+
+func (n *ownNet) Mode() NetworkMode { return n.mode }
+
+func (n *ownNet) Prepare(ctx context.Context, _ *exec.Cmd) (Child, error) {
+	var err error
+	n.ns, err = n.m.Setup(ctx, Request{
+		Mode: ModeNew, ID: n.id, Bridge: n.opts.Bridge, Forwards: n.opts.Forwards, NoLoopback: n.opts.NoLoopback,
+	})
+	if err != nil {
+		return Child{}, err
+	}
+	if len(n.user) > 0 {
+		n.log("forwarding %d port(s) with the userspace forwarder (%s)", len(n.user), n.why)
+		if n.fwd, err = StartForwarder(n.ns.Path, n.user, ForwarderOptions{Log: n.log}); err != nil {
+			return Child{}, err
+		}
+	}
+	return Child{}, nil
+}
+
+func (n *ownNet) Path() string {
+	if n.ns == nil {
+		return ""
+	}
+	return n.ns.Path
+}
+
+func (n *ownNet) Started(_ int, err error) error { return err }
+
+func (n *ownNet) Exited() {
+	if n.fwd != nil {
+		n.fwd.Stop()
+	}
+}
+
+func (n *ownNet) Record() Record {
+	return Record{Mode: n.mode, Path: n.Path(), Name: n.m.NamespaceName(n.id)}
+}
+
+func (n *ownNet) Teardown(ctx context.Context) error {
+	n.once.Do(func() {
+		n.Exited()
+		if n.ns != nil {
+			n.err = n.ns.Teardown(ctx)
+		}
+	})
+	return n.err
+}
+
+// rootlessNet is the network of a user without root: the container process
+// is cloned into a new user namespace (the caller's uid and gid mapped to 0
+// inside) and a new network namespace owned by it, so /proc/<pid>/ns/net is
+// the container's namespace; it has no name and dies with the process. The
+// process brings its own lo up. Forwards listen in the creator and, since
+// an unprivileged process cannot setns into a namespace owned by a child
+// user namespace, the process dials the guest's port on its loopback and
+// passes the connected socket back over a socket pair (ServeDial /
+// FDDialer).
+type rootlessNet struct {
+	opts Options
+	log  Logf
+
+	pid       int
+	inside    *os.File // the process's end of the dial socket pair
+	host      *os.File // ours
+	closeDial func() error
+	fwd       *Forwarder
+	once      sync.Once
+}
+
+func planRootless(o Options, logf Logf) (Network, error) {
+	if ok, reason := UserNamespacesAllowed(); !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUserNamespaces, reason)
+	}
+	if o.Bridge {
+		return nil, errors.New("a bridge network needs root (CNI plugins); without root a namespace has loopback and forwards only")
+	}
+	if o.NoLoopback && len(o.Forwards) > 0 {
+		return nil, errors.New("forwards without root go through the namespace's loopback, which is disabled")
+	}
+	return &rootlessNet{opts: o, log: logf}, nil
+}
+
+func (n *rootlessNet) Mode() NetworkMode { return NetRootless }
+
+// Prepare starts the forwarder (the host ports are bound here, so a taken
+// one fails before any process exists) and makes cmd clone the namespaces.
+func (n *rootlessNet) Prepare(_ context.Context, cmd *exec.Cmd) (Child, error) {
+	n.log("network: new user namespace (uid %d -> 0) and network namespace, created with the container process", os.Geteuid())
+	a := cmd.SysProcAttr
+	a.Cloneflags |= syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET
+	a.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
+	a.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
+	a.GidMappingsEnableSetgroups = false
+	child := Child{Loopback: !n.opts.NoLoopback}
+	if len(n.opts.Forwards) == 0 {
+		return child, nil
+	}
+	var err error
+	if n.host, n.inside, err = DialSocketPair(); err != nil {
+		return Child{}, err
+	}
+	dial, closeDial, err := FDDialer(n.host)
+	if err != nil {
+		return Child{}, err
+	}
+	n.closeDial = closeDial
+	if n.fwd, err = StartForwarder("", n.opts.Forwards, ForwarderOptions{Dial: dial, Log: n.log}); err != nil {
+		return Child{}, err
+	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, n.inside)
+	child.DialFD = 2 + len(cmd.ExtraFiles) // ExtraFiles[i] is fd 3+i
+	return child, nil
+}
+
+func (n *rootlessNet) Path() string { return "" }
+
+// Started closes our copy of the process's socket end, and explains the
+// kernel refusing the user namespace (EPERM: a seccomp or LSM policy;
+// ENOSPC: user.max_user_namespaces reached; EINVAL: no user namespace
+// support) as ErrUserNamespaces.
+func (n *rootlessNet) Started(pid int, err error) error {
+	if n.inside != nil {
+		n.inside.Close()
+	}
+	if err != nil {
+		for _, e := range []syscall.Errno{syscall.EPERM, syscall.ENOSPC, syscall.EINVAL, syscall.EUSERS} {
+			if errors.Is(err, e) {
+				return fmt.Errorf("%w: creating a user namespace failed: %v", ErrUserNamespaces, err)
+			}
+		}
+		return err
+	}
+	n.pid = pid
+	return nil
+}
+
+func (n *rootlessNet) Record() Record {
+	r := Record{Mode: NetRootless}
+	if n.pid > 0 {
+		r.Path = fmt.Sprintf("/proc/%d/ns/net", n.pid)
+	}
+	return r
+}
+
+// Exited stops the forwarder (its listeners and live connections).
+func (n *rootlessNet) Exited() {
+	if n.fwd != nil {
+		n.fwd.Stop()
+	}
+}
+
+func (n *rootlessNet) Teardown(context.Context) error {
+	n.once.Do(func() {
+		n.Exited()
+		if n.closeDial != nil {
+			n.closeDial()
+		}
+		for _, f := range []*os.File{n.host, n.inside} {
+			if f != nil {
+				f.Close()
+			}
+		}
+	})
+	return nil
+}
+
+// Setup runs in the container process, in its namespace, before the guest
+// starts: lo up, and the dial server for the forwarder.
+func (c Child) Setup(id string) error {
+	if c.Loopback {
+		if err := LoopbackUp(); err != nil {
+			return err
+		}
+	}
+	if c.DialFD > 0 {
+		f := os.NewFile(uintptr(c.DialFD), "dial")
+		go func() {
+			if err := ServeDial(f); err != nil {
+				fmt.Fprintf(os.Stderr, "wasmrun: container %s: forwarder: %v\n", id, err)
+			}
+		}()
+	}
+	return nil
+}
