@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/wasmrun/wasmrun/wasi/internal/sys"
@@ -109,24 +110,82 @@ func FuzzEgress(f *testing.F) {
 		if eff.Is4In6() || eff.Zone() != "" || eff.IsUnspecified() {
 			t.Fatalf("EffectiveAddr(%s) = %s is still mapped, zoned or unspecified", a, eff)
 		}
-		got := e.Permits(a)
-		if got != e.Permits(eff) {
+		got := e.Permits(a, 443)
+		if got != e.Permits(eff, 443) {
 			t.Fatalf("policy %+v: Permits(%s) = %v but Permits(%s) = %v", e, a, got, eff, !got)
 		}
-		if a.Is4() && got != e.Permits(netip.AddrFrom16(a.As16())) {
+		if a.Is4() && got != e.Permits(netip.AddrFrom16(a.As16()), 443) {
 			t.Fatalf("policy %+v: %s and its IPv4-mapped form disagree", e, a)
 		}
 		loop4, loop6 := netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.IPv6Loopback()
 		for _, u := range []netip.Addr{netip.IPv4Unspecified(), netip.AddrFrom16(netip.IPv4Unspecified().As16())} {
-			if e.Permits(u) != e.Permits(loop4) {
-				t.Fatalf("policy %+v: Permits(%s) = %v, Permits(127.0.0.1) = %v", e, u, e.Permits(u), e.Permits(loop4))
+			if e.Permits(u, 443) != e.Permits(loop4, 443) {
+				t.Fatalf("policy %+v: Permits(%s) = %v, Permits(127.0.0.1) = %v", e, u, e.Permits(u, 443), e.Permits(loop4, 443))
 			}
 		}
-		if e.Permits(netip.IPv6Unspecified()) != e.Permits(loop6) {
+		if e.Permits(netip.IPv6Unspecified(), 443) != e.Permits(loop6, 443) {
 			t.Fatalf("policy %+v: Permits(::) != Permits(::1)", e)
 		}
-		if e.Check(a) == 0 != got {
+		if e.Check(a, 443) == 0 != got {
 			t.Fatalf("policy %+v: Check(%s) disagrees with Permits", e, a)
+		}
+	})
+}
+
+// FuzzEgressEntry: parsing an allow or deny entry never panics; what
+// parses is exactly one of a prefix and a name, prints as a string that
+// parses to the same entry, and is accepted by Instantiate's check. A name
+// is canonical (lower case, no trailing dot, at most 253 bytes) and
+// matches what it names in any case and with a trailing dot: an exact name
+// itself, a wildcard any name under its suffix but not the suffix.
+func FuzzEgressEntry(f *testing.F) {
+	for _, s := range []string{"10.0.0.0/8", "10.1.2.3", "::1", "fe80::/10", "api.example.com",
+		"API.Example.COM.:443", "*.internal", "*.internal:8443", "*", "*.", "a.*.b", "[::1]:80",
+		"1.2.3.4:80", "host:0", "host:65536", "-a.b", "a..b", "10.0.0", "x_y.test", "fe80::1%eth0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		e, err := ParseEgressEntry(s)
+		if err != nil {
+			return
+		}
+		if e.Prefix.IsValid() == (e.Name != EgressName{}) {
+			t.Fatalf("%q parsed to %+v: want a prefix or a name", s, e)
+		}
+		back, err := ParseEgressEntry(e.String())
+		if err != nil || back != e {
+			t.Fatalf("%q parsed to %+v, printed as %q, which parses to %+v (%v)", s, e, e.String(), back, err)
+		}
+		if e.Prefix.IsValid() {
+			if e.Prefix != e.Prefix.Masked() {
+				t.Fatalf("%q: prefix %s is not masked", s, e.Prefix)
+			}
+			return
+		}
+		n := e.Name
+		if n.Name != strings.ToLower(n.Name) || strings.HasSuffix(n.Name, ".") || len(n.Name) > 253 {
+			t.Fatalf("%q: name %q is not canonical", s, n.Name)
+		}
+		if _, err := (Egress{AllowNames: []EgressName{n}}).sys(); err != nil {
+			t.Fatalf("%q: Instantiate would refuse what parsed: %v", s, err)
+		}
+		if n.Port != 0 {
+			if (&Egress{}).AddDeny(s) == nil {
+				t.Fatalf("%q: a deny name with a port was accepted", s)
+			}
+		}
+		entry := sys.NameEntry(n)
+		name := n.Name
+		if suffix, ok := strings.CutPrefix(name, "*."); ok {
+			if entry.Matches(suffix) {
+				t.Fatalf("%q matches its bare suffix %q", s, suffix)
+			}
+			name = "x." + suffix
+		}
+		for _, v := range []string{name, strings.ToUpper(name), name + "."} {
+			if !entry.Matches(v) {
+				t.Fatalf("%q does not match %q", s, v)
+			}
 		}
 	})
 }

@@ -16,7 +16,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 
 	"github.com/tetratelabs/wazero"
@@ -56,20 +55,6 @@ type Config struct {
 	Egress Egress
 }
 
-// Egress is a host-side policy on where a guest's sockets may connect and
-// send: the most specific matching prefix decides (deny on a tie); with an
-// Allow list, anything unmatched is denied, otherwise allowed. It judges
-// where the kernel delivers, not the literal address: 0.0.0.0, :: and
-// ::ffff:0.0.0.0 count as loopback, an IPv4-mapped address as its IPv4
-// address. A denied connect or send_to fails with EPERM, as when the
-// kernel's firewall drops the packet; denied addresses are dropped from
-// getaddrinfo results, and getaddrinfo sends queries only to nameservers
-// the policy permits (with none, a name not in the hosts file is EAI_FAIL,
-// whether or not it exists: the guest learns nothing about it).
-type Egress struct {
-	Allow, Deny []netip.Prefix
-}
-
 // Host is one instantiated host module and the state of the guest using it.
 type Host struct {
 	sys  *sys.System
@@ -99,6 +84,10 @@ func Instantiate(ctx context.Context, r wazero.Runtime, guest wazero.CompiledMod
 	if err := validateStrings("environment variable", cfg.Env); err != nil {
 		return nil, err
 	}
+	egress, err := cfg.Egress.sys()
+	if err != nil {
+		return nil, err
+	}
 	preopens := make([]sys.Preopen, len(cfg.Preopens))
 	for i, p := range cfg.Preopens {
 		preopens[i] = sys.Preopen{HostPath: p.HostPath, GuestPath: p.GuestPath}
@@ -110,9 +99,7 @@ func Instantiate(ctx context.Context, r wazero.Runtime, guest wazero.CompiledMod
 	h = &Host{sys: s, args: cfg.Args, env: cfg.Env, rand: cfg.Rand}
 	h.poller = sys.NewPoller() // holds no descriptor until a wait needs one
 	h.epoll = sys.NewEdgePoller()
-	if len(cfg.Egress.Allow)+len(cfg.Egress.Deny) > 0 {
-		s.Egress = &sys.Egress{Allow: cfg.Egress.Allow, Deny: cfg.Egress.Deny}
-	}
+	s.Egress = egress
 	h.resolver = &sys.Resolver{ResolvConf: cfg.ResolvConf, Hosts: cfg.Hosts, Egress: s.Egress}
 	if h.rand == nil {
 		h.rand = rand.Reader

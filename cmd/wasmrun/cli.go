@@ -43,6 +43,11 @@ Flags of run (before or after MODULE):
 Flags of os (before or after APP; also --dir, --env, --cache-dir, --no-cache):
   --forward [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]
                        forward a host port into the app (repeatable; alias -p)
+  --allow ENTRY        add to the egress allow list (repeatable): a CIDR, an
+                       address, or a host name with an optional :PORT and
+                       leading *. (api.example.com:443, *.internal)
+  --deny ENTRY         add to the egress deny list (repeatable; names take no
+                       port)
   --config FILE        configuration instead of APP/.wasmrun.toml
   --name NAME          the app's id (default: random)
   --verbose            print each step (namespace, addresses, rules, module, exit)

@@ -103,15 +103,8 @@ func (c *appConfig) validate() error {
 			return fmt.Errorf("network.forward: %v", err)
 		}
 	}
-	for _, list := range []struct {
-		key  string
-		vals []string
-	}{{"network.allow", n.Allow}, {"network.deny", n.Deny}} {
-		for _, v := range list.vals {
-			if _, err := parseCIDR(v); err != nil {
-				return fmt.Errorf("%s: %v", list.key, err)
-			}
-		}
+	if _, err := egressPolicy(n, nil, nil); err != nil {
+		return err
 	}
 	if c.Name != "" && !validName(c.Name) {
 		return fmt.Errorf("name %q: use letters, digits, '_', '.', '-'", c.Name)
@@ -120,6 +113,28 @@ func (c *appConfig) validate() error {
 		return fmt.Errorf("module %q: must be relative to the app directory", c.Module)
 	}
 	return nil
+}
+
+// egressPolicy is the app's egress policy: the allow and deny entries of
+// the config, then those of --allow and --deny (CIDRs, addresses, host
+// names; see wasi.ParseEgressEntry). An error names the key or flag.
+func egressPolicy(n *networkConfig, allow, deny []string) (oci.Egress, error) {
+	var e oci.Egress
+	for _, l := range []struct {
+		key  string
+		vals []string
+		add  func(string) error
+	}{
+		{"network.allow", n.Allow, e.AddAllow}, {"network.deny", n.Deny, e.AddDeny},
+		{"--allow", allow, e.AddAllow}, {"--deny", deny, e.AddDeny},
+	} {
+		for _, v := range l.vals {
+			if err := l.add(v); err != nil {
+				return oci.Egress{}, fmt.Errorf("%s: %w", l.key, err)
+			}
+		}
+	}
+	return e, nil
 }
 
 // parseCIDR accepts a CIDR or a single address.

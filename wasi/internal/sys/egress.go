@@ -15,12 +15,28 @@ import (
 // ["127.0.0.0/8", "::1/128"] also refuses a connect to 0.0.0.0 or [::].
 //
 // The most specific matching prefix decides (on a tie, deny wins). An
-// address no prefix matches is allowed when Allow is empty and denied
-// otherwise, so `allow = [...]` alone is an allow list and `deny = [...]`
-// alone a block list. Loopback gets no exception: deny = ["0.0.0.0/0"]
-// blocks the guest's own 127.0.0.1 too unless allow names it.
+// address no prefix matches is allowed when there is no allow entry (prefix
+// or name) and denied otherwise, so `allow = [...]` alone is an allow list
+// and `deny = [...]` alone a block list. Loopback gets no exception: deny =
+// ["0.0.0.0/0"] blocks the guest's own 127.0.0.1 too unless allow names it.
+//
+// Name entries (see NameEntry) act at resolution. When the guest resolves
+// a name an allow entry matches, the query may go to nameservers the
+// prefixes alone would refuse, and the addresses returned to the guest are
+// granted to it (for the entry's port, if it has one) for the rest of its
+// life. A grant outranks the allow list's default and a catch-all deny
+// (0.0.0.0/0, ::/0), never a narrower deny prefix: deny = ["10.0.0.0/8"]
+// keeps a name that resolves into 10/8 (DNS rebinding) out. A name a deny
+// entry matches (the most specific name entry decides, deny on a tie) is
+// never resolved, not even from the hosts file, and no query for it is
+// sent; deny names do not block addresses.
+//
+// An Egress holds one guest's grants: give each guest its own.
 type Egress struct {
-	Allow, Deny []netip.Prefix
+	Allow, Deny           []netip.Prefix
+	AllowNames, DenyNames []NameEntry
+
+	grants grants
 }
 
 // EffectiveAddr returns the address Linux delivers a connect or sendto to
@@ -42,27 +58,34 @@ func EffectiveAddr(addr netip.Addr) netip.Addr {
 	return addr
 }
 
-// Permits reports whether the guest may send to addr, judged at
+// Permits reports whether the guest may send to addr at port, judged at
 // EffectiveAddr(addr). A nil policy permits everything.
-func (e *Egress) Permits(addr netip.Addr) bool {
-	if e == nil || (len(e.Allow) == 0 && len(e.Deny) == 0) {
+func (e *Egress) Permits(addr netip.Addr, port uint16) bool {
+	return e.permits(addr, port, false)
+}
+
+// permits is Permits, with granted saying to judge addr as if a name had
+// been granted it.
+func (e *Egress) permits(addr netip.Addr, port uint16, granted bool) bool {
+	if e == nil || len(e.Allow)+len(e.Deny)+len(e.AllowNames) == 0 {
 		return true
 	}
 	addr = EffectiveAddr(addr)
 	allow, deny := longestMatch(e.Allow, addr), longestMatch(e.Deny, addr)
 	switch {
 	case deny >= 0 && deny >= allow:
-		return false
-	case allow >= 0:
+		// A name's grant outranks only a catch-all deny (/0).
+		return deny == 0 && (granted || e.grants.has(addr, port))
+	case allow >= 0, len(e.Allow)+len(e.AllowNames) == 0:
 		return true
 	}
-	return len(e.Allow) == 0
+	return granted || e.grants.has(addr, port)
 }
 
-// Check returns EPERM for an address the policy denies: the errno Linux
-// gives when its own firewall drops outgoing packets.
-func (e *Egress) Check(addr netip.Addr) Errno {
-	if e.Permits(addr) {
+// Check returns EPERM for an address and port the policy denies: the errno
+// Linux gives when its own firewall drops outgoing packets.
+func (e *Egress) Check(addr netip.Addr, port uint16) Errno {
+	if e.Permits(addr, port) {
 		return ESUCCESS
 	}
 	return EPERM

@@ -50,20 +50,20 @@ func TestEgress(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := &Egress{Allow: tc.allow, Deny: tc.deny}
 			addr := netip.MustParseAddr(tc.addr)
-			if got := e.Permits(addr); got != tc.want {
+			if got := e.Permits(addr, 80); got != tc.want {
 				t.Errorf("Permits(%s) = %v, want %v", addr, got, tc.want)
 			}
 			wantErrno := ESUCCESS
 			if !tc.want {
 				wantErrno = EPERM
 			}
-			if got := e.Check(addr); got != wantErrno {
+			if got := e.Check(addr, 80); got != wantErrno {
 				t.Errorf("Check(%s) = %s, want %s", addr, got.Name(), wantErrno.Name())
 			}
 		})
 	}
 	var nilPolicy *Egress
-	if !nilPolicy.Permits(netip.MustParseAddr("10.0.0.1")) {
+	if !nilPolicy.Permits(netip.MustParseAddr("10.0.0.1"), 80) {
 		t.Error("a nil policy denied an address")
 	}
 }

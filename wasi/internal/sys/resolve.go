@@ -3,6 +3,7 @@ package sys
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -30,6 +31,13 @@ import (
 // Dial hook picks only among them), and when none is permitted no query
 // leaves the process: a name not in the hosts file (Hosts, else
 // /etc/hosts) is EAI_FAIL, whether or not it exists.
+//
+// Name entries widen and narrow that (see Egress). A name an allow entry
+// matches may also be sent to nameservers the prefixes alone refuse, and
+// when the policy has name entries every query is checked as it is written
+// to the nameserver, so search-list expansions are judged too: a query for
+// a denied name never leaves, nor one for a name no allow entry matches to
+// a nameserver only allowed names may reach.
 
 // getaddrinfo flags of the socket extension.
 const (
@@ -75,8 +83,9 @@ type Resolver struct {
 	// /etc/hosts (see above for how far).
 	ResolvConf, Hosts string
 	// Egress, when set, drops addresses the guest may not connect to (a
-	// name all of whose addresses are dropped is EAI_FAIL) and limits
-	// which nameservers are queried (see above).
+	// name all of whose addresses are dropped is EAI_FAIL), limits which
+	// nameservers are queried and with which names (see above), and is
+	// where the addresses of allowed names are granted.
 	Egress *Egress
 
 	next atomic.Uint32 // round-robin over the ResolvConf nameservers
@@ -95,15 +104,18 @@ var errNoNameserver = errors.New("no nameserver permitted by the egress policy")
 
 // nameservers returns the servers (host:53) queries may go to: the
 // nameserver lines of ResolvConf, or of /etc/resolv.conf when it is "",
-// less those the egress policy denies.
-func (r *Resolver) nameservers() []string {
+// less those the egress policy denies. For a name an allow entry matches
+// (nameAllowed), a nameserver counts as granted, as the name's addresses
+// will be.
+func (r *Resolver) nameservers(nameAllowed bool) []string {
 	path := r.ResolvConf
 	if path == "" {
 		path = systemResolvConf
 	}
 	var out []string
 	for _, s := range readNameservers(path) {
-		if ap, err := netip.ParseAddrPort(s); err == nil && r.Egress.Permits(ap.Addr()) {
+		ap, err := netip.ParseAddrPort(s)
+		if err == nil && (r.Egress.Permits(ap.Addr(), ap.Port()) || nameAllowed && r.Egress.permits(ap.Addr(), ap.Port(), true)) {
 			out = append(out, s)
 		}
 	}
@@ -124,9 +136,83 @@ func (r *Resolver) goResolver(servers []string) *net.Resolver {
 		}
 		addr := servers[int(r.next.Add(1)-1)%len(servers)]
 		var d net.Dialer
-		return d.DialContext(ctx, network, addr)
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil || r.Egress == nil || len(r.Egress.AllowNames)+len(r.Egress.DenyNames) == 0 {
+			return c, err
+		}
+		server := netip.MustParseAddrPort(addr).Addr()
+		check := func(query []byte) error {
+			if name, ok := queryName(query); !ok || !r.Egress.queryPermitted(server, name) {
+				return errQueryDenied
+			}
+			return nil
+		}
+		// Go's resolver tells UDP from TCP by the PacketConn interface.
+		if uc, ok := c.(*net.UDPConn); ok {
+			return checkedUDP{uc, check}, nil
+		}
+		return checkedStream{c, check}, nil
 	}
 	return gr
+}
+
+// errQueryDenied is what a checked connection to a nameserver returns
+// for a query the egress policy does not let out.
+var errQueryDenied = errors.New("DNS query denied by the egress policy")
+
+// checkedUDP and checkedStream let a DNS query out to a nameserver only
+// when check passes it. Go's resolver writes each query whole, in one
+// Write (over TCP with its 2-byte length first).
+type checkedUDP struct {
+	*net.UDPConn
+	check func(query []byte) error
+}
+
+func (c checkedUDP) Write(b []byte) (int, error) {
+	if err := c.check(b); err != nil {
+		return 0, err
+	}
+	return c.UDPConn.Write(b)
+}
+
+type checkedStream struct {
+	net.Conn
+	check func(query []byte) error
+}
+
+func (c checkedStream) Write(b []byte) (int, error) {
+	if len(b) < 2 {
+		return 0, errQueryDenied
+	}
+	if err := c.check(b[2:]); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(b)
+}
+
+// queryName returns the name a DNS query asks for, as normalName has it,
+// or false unless msg holds exactly one question.
+func queryName(msg []byte) (string, bool) {
+	if len(msg) < 12 || binary.BigEndian.Uint16(msg[4:]) != 1 {
+		return "", false
+	}
+	var labels []string
+	for i := 12; ; {
+		if i >= len(msg) {
+			return "", false
+		}
+		l := int(msg[i])
+		i++
+		if l == 0 {
+			break
+		}
+		if l > 63 || i+l > len(msg) {
+			return "", false
+		}
+		labels = append(labels, string(msg[i:i+l]))
+		i += l
+	}
+	return normalName(strings.Join(labels, ".")), true
 }
 
 // readNameservers returns host:53 for each nameserver line of a resolv.conf,
@@ -188,9 +274,13 @@ func lookupHostsFile(path, name string) []netip.Addr {
 // unknown name, a non-numeric node with NUMERICHOST or service with
 // NUMERICSERV), EAI_SERVICE (unknown service), EAI_ADDRFAMILY (a numeric
 // node of another family than asked), EAI_AGAIN (temporary DNS failure),
-// EAI_FAIL (other DNS failure; under an egress policy, a name whose every
-// address is denied, or any name not in the hosts file when no nameserver
-// is permitted), EAI_NODATA (a name with no address of the family asked).
+// EAI_FAIL (other DNS failure; under an egress policy, a name a deny entry
+// matches, a name whose every address is denied, or any name not in the
+// hosts file when no nameserver is permitted), EAI_NODATA (a name with no
+// address of the family asked).
+//
+// The addresses returned for a name an allow entry matches are granted to
+// the guest (see Egress).
 func (r *Resolver) GetAddrInfo(ctx context.Context, node, service string, hints AddrInfoHints, max int) ([]AddrInfo, Errno) {
 	if hints.Flags&^aiKnown != 0 {
 		return nil, EAI_BADFLAG
@@ -224,14 +314,22 @@ func (r *Resolver) GetAddrInfo(ctx context.Context, node, service string, hints 
 	if errno != 0 {
 		return nil, errno
 	}
-	ips, canon, errno := r.lookupNode(ctx, node, hints)
+	var granting []NameEntry
+	if _, err := netip.ParseAddr(node); err != nil && node != "" && r.Egress != nil {
+		var denied bool
+		if granting, denied = r.Egress.judgeName(node); denied {
+			// Refused, not looked up: not even in the hosts file.
+			return nil, EAI_FAIL
+		}
+	}
+	ips, canon, errno := r.lookupNode(ctx, node, hints, len(granting) > 0)
 	if errno != 0 {
 		return nil, errno
 	}
 	if node != "" && r.Egress != nil {
 		allowed := ips[:0:0]
 		for _, ip := range ips {
-			if r.Egress.Permits(ip) {
+			if r.Egress.Permits(ip, port) || len(granting) > 0 && r.Egress.permits(ip, port, true) {
 				allowed = append(allowed, ip)
 			}
 		}
@@ -250,6 +348,12 @@ func (r *Resolver) GetAddrInfo(ctx context.Context, node, service string, hints 
 		for _, st := range socktypes {
 			if len(out) >= max {
 				return out, ESUCCESS
+			}
+			if st == socktypes[0] {
+				// Only what the guest gets is granted.
+				for _, n := range granting {
+					r.Egress.grants.add(ip, n.Port)
+				}
 			}
 			proto := uint32(ProtoTCP)
 			if st == SockDgram {
@@ -287,7 +391,8 @@ func lookupService(service string, flags uint16, st SockType) (uint16, Errno) {
 }
 
 // lookupNode returns the addresses of node filtered by the hints' family.
-func (r *Resolver) lookupNode(ctx context.Context, node string, hints AddrInfoHints) ([]netip.Addr, string, Errno) {
+// nameAllowed is whether an allow entry matches node (see nameservers).
+func (r *Resolver) lookupNode(ctx context.Context, node string, hints AddrInfoHints, nameAllowed bool) ([]netip.Addr, string, Errno) {
 	if node == "" {
 		// No node: the wildcard for a passive socket, else loopback.
 		v4, v6 := netip.IPv4Unspecified(), netip.IPv6Unspecified()
@@ -328,7 +433,7 @@ func (r *Resolver) lookupNode(ctx context.Context, node string, hints AddrInfoHi
 	var servers []string
 	if len(ips) == 0 && (r.ResolvConf != "" || r.Egress != nil) {
 		// Never empty without a policy: readNameservers has defaults.
-		if servers = r.nameservers(); len(servers) == 0 {
+		if servers = r.nameservers(nameAllowed); len(servers) == 0 {
 			// No query may leave, so Go's resolver (which reads
 			// /etc/hosts, then asks DNS) is not called at all; every
 			// name not in a hosts file gets the same answer.

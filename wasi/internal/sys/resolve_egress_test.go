@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/wasmrun/wasmrun/internal/testdns"
@@ -87,4 +88,159 @@ func TestEgressResolver(t *testing.T) {
 		})
 	}
 
+}
+
+// TestEgressResolverNames: name entries at resolution, against a real DNS
+// server. Under an allow list of names only, the nameserver (which no
+// prefix permits) is asked for allowed names and never for others, also
+// when Go's resolver is called directly (the query is checked as it is
+// written); the addresses an allowed name resolved to become connectable,
+// at the entry's port only. A denied name is EAI_FAIL before any lookup,
+// even when the hosts file has it. A name cannot be pointed into a range a
+// narrower deny prefix covers.
+func TestEgressResolverNames(t *testing.T) {
+	dns := testdns.Start(t, map[string][]net.IP{
+		"api.test.":       {net.IPv4(127, 0, 0, 2)},
+		"other.test.":     {net.IPv4(127, 0, 0, 3)},
+		"a.svc.test.":     {net.IPv4(127, 0, 0, 4)},
+		"rebind.test.":    {net.IPv4(10, 0, 0, 5)},
+		"x.blocked.test.": {net.IPv4(127, 0, 0, 6)},
+	})
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "resolv.conf")
+	hosts := filepath.Join(dir, "hosts")
+	os.WriteFile(conf, []byte("nameserver "+dns.IP+"\noptions timeout:2 attempts:1\n"), 0o644)
+	os.WriteFile(hosts, []byte("127.0.0.7 inhosts.blocked.test\n"), 0o644)
+
+	l, err := net.Listen("tcp4", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("listen on 127.0.0.2: %v", err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := uint16(l.Addr().(*net.TCPAddr).Port)
+	ctx := context.Background()
+	stream := AddrInfoHints{Family: AFInet4, SockType: SockStream}
+
+	// queries runs f and returns how many queries the server got meanwhile.
+	queries := func(f func()) int32 {
+		before := dns.Queries.Load()
+		f()
+		return dns.Queries.Load() - before
+	}
+	resolve := func(r *Resolver, node string) ([]AddrInfo, Errno) {
+		return r.GetAddrInfo(ctx, node, "", stream, 8)
+	}
+
+	t.Run("allow names", func(t *testing.T) {
+		e := &Egress{AllowNames: names(t, "api.test:"+strconv.Itoa(int(port)), "*.svc.test")}
+		r := &Resolver{ResolvConf: conf, Egress: e}
+		s := &System{Egress: e}
+		defer s.Close()
+		connect := func(ip string, port uint16) Errno {
+			fd, errno := s.SockOpen(AFInet4, SockStream)
+			if errno != 0 {
+				t.Fatal(errno.Name())
+			}
+			defer s.CloseFD(fd)
+			return s.SockConnect(fd, Addr{Family: AFInet4, IP: netip.MustParseAddr(ip), Port: port})
+		}
+		if errno := connect("127.0.0.2", port); errno != EPERM {
+			t.Errorf("connect before resolving = %s, want EPERM", errno.Name())
+		}
+		if n := queries(func() {
+			if ais, errno := resolve(r, "other.test"); errno != EAI_FAIL {
+				t.Errorf("getaddrinfo other.test = %+v, %s, want EAI_FAIL", ais, errno.Name())
+			}
+			if _, err := r.goResolver(r.nameservers(true)).LookupNetIP(ctx, "ip", "other.test."); err == nil {
+				t.Error("Go's resolver got an answer for other.test through an allowed name's nameserver")
+			}
+		}); n != 0 {
+			t.Errorf("the nameserver got %d queries for a name no entry allows", n)
+		}
+		if n := queries(func() {
+			ais, errno := resolve(r, "API.Test.")
+			if errno != 0 || len(ais) != 1 || ais[0].Addr.IP != netip.MustParseAddr("127.0.0.2") {
+				t.Errorf("getaddrinfo API.Test. = %+v, %s, want 127.0.0.2", ais, errno.Name())
+			}
+			if _, errno := resolve(r, "a.svc.test"); errno != 0 {
+				t.Errorf("getaddrinfo a.svc.test = %s", errno.Name())
+			}
+		}); n == 0 {
+			t.Error("the nameserver was not asked for allowed names")
+		}
+		if errno := connect("127.0.0.2", port); errno != 0 {
+			t.Errorf("connect to api.test's address = %s", errno.Name())
+		}
+		if errno := connect("127.0.0.2", port+1); errno != EPERM {
+			t.Errorf("connect to api.test's address at another port = %s, want EPERM", errno.Name())
+		}
+		if errno := connect("127.0.0.3", port); errno != EPERM {
+			t.Errorf("connect to other.test's address = %s, want EPERM", errno.Name())
+		}
+		if !e.Permits(netip.MustParseAddr("127.0.0.4"), 9) {
+			t.Error("a.svc.test's address (entry without a port) is not permitted at every port")
+		}
+	})
+
+	t.Run("deny names", func(t *testing.T) {
+		e := &Egress{DenyNames: names(t, "*.blocked.test")}
+		r := &Resolver{ResolvConf: conf, Hosts: hosts, Egress: e}
+		if n := queries(func() {
+			for _, node := range []string{"x.blocked.test", "X.BLOCKED.TEST.", "inhosts.blocked.test"} {
+				if ais, errno := resolve(r, node); errno != EAI_FAIL {
+					t.Errorf("getaddrinfo %s = %+v, %s, want EAI_FAIL", node, ais, errno.Name())
+				}
+			}
+			if _, err := r.goResolver(r.nameservers(false)).LookupNetIP(ctx, "ip", "x.blocked.test."); err == nil {
+				t.Error("Go's resolver got an answer for a denied name")
+			}
+		}); n != 0 {
+			t.Errorf("the nameserver got %d queries for denied names", n)
+		}
+		if ais, errno := resolve(r, "other.test"); errno != 0 || len(ais) != 1 {
+			t.Errorf("getaddrinfo other.test = %+v, %s", ais, errno.Name())
+		}
+		if !e.Permits(netip.MustParseAddr("127.0.0.6"), 80) {
+			t.Error("a deny name blocked an address")
+		}
+	})
+
+	t.Run("rebinding", func(t *testing.T) {
+		e := &Egress{Deny: prefixes("0.0.0.0/0", "::/0", "10.0.0.0/8"), AllowNames: names(t, "rebind.test", "api.test")}
+		r := &Resolver{ResolvConf: conf, Egress: e}
+		if ais, errno := resolve(r, "rebind.test"); errno != EAI_FAIL {
+			t.Errorf("getaddrinfo rebind.test = %+v, %s, want EAI_FAIL", ais, errno.Name())
+		}
+		if e.Permits(netip.MustParseAddr("10.0.0.5"), 80) {
+			t.Error("rebind.test's address in a denied range was granted")
+		}
+		if _, errno := resolve(r, "api.test"); errno != 0 || !e.Permits(netip.MustParseAddr("127.0.0.2"), 80) {
+			t.Errorf("getaddrinfo api.test under a catch-all deny = %s, or its address not granted", errno.Name())
+		}
+	})
+}
+
+// TestQueryName reads the question of a DNS query, and refuses anything
+// else.
+func TestQueryName(t *testing.T) {
+	q := []byte{0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'A', 'p', 'I', 4, 't', 'e', 's', 't', 0, 0, 1, 0, 1}
+	if name, ok := queryName(q); !ok || name != "api.test" {
+		t.Errorf("queryName = %q, %v", name, ok)
+	}
+	two := append([]byte{}, q...)
+	two[5] = 2
+	for _, bad := range [][]byte{nil, q[:11], q[:15], two} {
+		if name, ok := queryName(bad); ok {
+			t.Errorf("queryName(%x) = %q, want refused", bad, name)
+		}
+	}
 }

@@ -264,7 +264,7 @@ func (s *System) SockConnect(fd int32, a Addr) Errno {
 		defer closeTarget()
 		sa = usa
 	} else {
-		if errno := s.checkEgress(f, a.IP); errno != 0 {
+		if errno := s.checkEgress(f, a.IP, a.Port); errno != 0 {
 			return errno
 		}
 		if sa, errno = inetSockaddr(f.Sock.Family, a); errno != 0 {
@@ -283,18 +283,18 @@ func (s *System) SockConnect(fd int32, a Addr) Errno {
 	return ErrnoFromError(err)
 }
 
-// checkEgress applies the egress policy to a connect or sendto from f to ip,
-// judged where the kernel delivers (EffectiveAddr), not at the literal
-// address. For an unspecified destination (0.0.0.0, ::, ::ffff:0.0.0.0)
-// Linux delivers to this host: to loopback, but an IPv4 route lookup uses
-// the socket's bound address as the destination when there is one, and an
-// IPv6 socket bound to an IPv4-mapped address goes to 127.0.0.1. Each of
-// those must be permitted.
-func (s *System) checkEgress(f *File, ip netip.Addr) Errno {
+// checkEgress applies the egress policy to a connect or sendto from f to
+// ip and port, judged where the kernel delivers (EffectiveAddr), not at the
+// literal address. For an unspecified destination (0.0.0.0, ::,
+// ::ffff:0.0.0.0) Linux delivers to this host: to loopback, but an IPv4
+// route lookup uses the socket's bound address as the destination when
+// there is one, and an IPv6 socket bound to an IPv4-mapped address goes to
+// 127.0.0.1. Each of those must be permitted.
+func (s *System) checkEgress(f *File, ip netip.Addr, port uint16) Errno {
 	if s.Egress == nil {
 		return ESUCCESS
 	}
-	if errno := s.Egress.Check(ip); errno != 0 || !ip.Unmap().IsUnspecified() {
+	if errno := s.Egress.Check(ip, port); errno != 0 || !ip.Unmap().IsUnspecified() {
 		return errno
 	}
 	sa, err := unix.Getsockname(f.Fd)
@@ -303,12 +303,12 @@ func (s *System) checkEgress(f *File, ip netip.Addr) Errno {
 	}
 	local := s.guestAddr(sa).IP
 	if local.Is4In6() {
-		if errno := s.Egress.Check(netip.AddrFrom4([4]byte{127, 0, 0, 1})); errno != 0 {
+		if errno := s.Egress.Check(netip.AddrFrom4([4]byte{127, 0, 0, 1}), port); errno != 0 {
 			return errno
 		}
 	}
 	if local.IsValid() && !local.Unmap().IsUnspecified() {
-		return s.Egress.Check(local)
+		return s.Egress.Check(local, port)
 	}
 	return ESUCCESS
 }
@@ -456,7 +456,7 @@ func (s *System) SockSendTo(fd int32, bufs [][]byte, a Addr, siflags uint16) (ui
 		defer closeTarget()
 		return s.sockSend(fd, bufs, sa)
 	}
-	if errno := s.checkEgress(f, a.IP); errno != 0 {
+	if errno := s.checkEgress(f, a.IP, a.Port); errno != 0 {
 		return 0, errno
 	}
 	sa, errno := inetSockaddr(f.Sock.Family, a)
