@@ -3,6 +3,7 @@ package cni
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"os/exec"
 )
 
@@ -49,6 +50,12 @@ func (m NetworkMode) Describe() string {
 // the container gets of its own and are refused (forwards) or ignored
 // (the rest) for the host network and a joined namespace.
 type Options struct {
+	// Outbound lets the app open connections to the outside (not to the
+	// host itself or other apps) and resolve names with the host's
+	// resolver. Without Bridge this costs nothing at start: the
+	// connections are made with host sockets handed to the container
+	// process (see Outbound).
+	Outbound bool `json:"outbound,omitempty"`
 	// Bridge attaches a CNI bridge network with outbound NAT.
 	Bridge bool `json:"bridge,omitempty"`
 	// Forwards are host ports forwarded in.
@@ -88,6 +95,26 @@ type Child struct {
 	Loopback bool `json:"loopback,omitempty"`
 	// DialFD answers the userspace forwarder's dial requests (0 = none).
 	DialFD int `json:"dial_fd,omitempty"`
+	// Outbound, when set, is how the process reaches the outside.
+	Outbound *Outbound `json:"outbound,omitempty"`
+}
+
+// Outbound is the container process's side of outbound traffic, in its
+// configuration.
+type Outbound struct {
+	// SocketFD is the socket pair end to ask for host sockets on.
+	SocketFD int `json:"socket_fd"`
+	// Inside are the addresses the namespace reaches itself (lo and its
+	// own addresses): traffic to them stays in the namespace.
+	Inside []netip.Prefix `json:"inside"`
+	// Blocked are never reached from an app unless an allow entry of the
+	// egress policy names them: the host's own addresses, the subnets of
+	// its bridges (other apps), loopback, link-local (cloud metadata),
+	// multicast and broadcast.
+	Blocked []netip.Prefix `json:"blocked"`
+	// HostResolver: the resolv.conf is the host's, so name queries go
+	// through host sockets too (a 127.0.0.53 stub is the host's).
+	HostResolver bool `json:"host_resolver,omitempty"`
 }
 
 // Network is a container's network, chosen once by Plan. The container

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -140,15 +142,16 @@ type ownNet struct {
 	mode NetworkMode
 	log  Logf
 
-	ns   *Namespace
-	fwd  *Forwarder
-	once sync.Once
-	err  error
+	ns     *Namespace
+	fwd    *Forwarder
+	theirs *os.File // the process's end of the outbound socket pair
+	once   sync.Once
+	err    error
 }
 
 func (n *ownNet) Mode() NetworkMode { return n.mode }
 
-func (n *ownNet) Prepare(ctx context.Context, _ *exec.Cmd) (Child, error) {
+func (n *ownNet) Prepare(ctx context.Context, cmd *exec.Cmd) (Child, error) {
 	var err error
 	n.ns, err = n.m.Setup(ctx, Request{
 		Mode: ModeNew, ID: n.id, Bridge: n.opts.Bridge, Forwards: n.opts.Forwards, NoLoopback: n.opts.NoLoopback,
@@ -162,7 +165,18 @@ func (n *ownNet) Prepare(ctx context.Context, _ *exec.Cmd) (Child, error) {
 			return Child{}, err
 		}
 	}
-	return Child{}, nil
+	var child Child
+	if n.opts.Outbound && !n.opts.Bridge {
+		inside := slices.Clone(loopbackPrefixes)
+		for _, a := range n.ns.Addrs {
+			inside = append(inside, netip.PrefixFrom(a.Addr(), a.Addr().BitLen()))
+		}
+		if child.Outbound, n.theirs, err = prepareOutbound(cmd, n.m.cfg.Bridge.Subnet, inside, hostResolver(n.ns.Name), n.log); err != nil {
+			return Child{}, err
+		}
+		n.log("outbound: through host sockets (to anything but the host and other apps)")
+	}
+	return child, nil
 }
 
 func (n *ownNet) Path() string {
@@ -172,7 +186,12 @@ func (n *ownNet) Path() string {
 	return n.ns.Path
 }
 
-func (n *ownNet) Started(_ int, err error) error { return err }
+func (n *ownNet) Started(_ int, err error) error {
+	if n.theirs != nil {
+		n.theirs.Close()
+	}
+	return err
+}
 
 func (n *ownNet) Exited() {
 	if n.fwd != nil {
@@ -187,6 +206,9 @@ func (n *ownNet) Record() Record {
 func (n *ownNet) Teardown(ctx context.Context) error {
 	n.once.Do(func() {
 		n.Exited()
+		if n.theirs != nil {
+			n.theirs.Close()
+		}
 		if n.ns != nil {
 			n.err = n.ns.Teardown(ctx)
 		}
@@ -210,6 +232,7 @@ type rootlessNet struct {
 	pid       int
 	inside    *os.File // the process's end of the dial socket pair
 	host      *os.File // ours
+	theirs    *os.File // the process's end of the outbound socket pair
 	closeDial func() error
 	fwd       *Forwarder
 	once      sync.Once
@@ -240,10 +263,16 @@ func (n *rootlessNet) Prepare(_ context.Context, cmd *exec.Cmd) (Child, error) {
 	a.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
 	a.GidMappingsEnableSetgroups = false
 	child := Child{Loopback: !n.opts.NoLoopback}
+	var err error
+	if n.opts.Outbound {
+		// The namespace has no name: the host's resolv.conf applies.
+		if child.Outbound, n.theirs, err = prepareOutbound(cmd, "", slices.Clone(loopbackPrefixes), true, n.log); err != nil {
+			return Child{}, err
+		}
+	}
 	if len(n.opts.Forwards) == 0 {
 		return child, nil
 	}
-	var err error
 	if n.host, n.inside, err = DialSocketPair(); err != nil {
 		return Child{}, err
 	}
@@ -267,8 +296,10 @@ func (n *rootlessNet) Path() string { return "" }
 // ENOSPC: user.max_user_namespaces reached; EINVAL: no user namespace
 // support) as ErrUserNamespaces.
 func (n *rootlessNet) Started(pid int, err error) error {
-	if n.inside != nil {
-		n.inside.Close()
+	for _, f := range []*os.File{n.inside, n.theirs} {
+		if f != nil {
+			f.Close()
+		}
 	}
 	if err != nil {
 		for _, e := range []syscall.Errno{syscall.EPERM, syscall.ENOSPC, syscall.EINVAL, syscall.EUSERS} {
@@ -303,7 +334,7 @@ func (n *rootlessNet) Teardown(context.Context) error {
 		if n.closeDial != nil {
 			n.closeDial()
 		}
-		for _, f := range []*os.File{n.host, n.inside} {
+		for _, f := range []*os.File{n.host, n.inside, n.theirs} {
 			if f != nil {
 				f.Close()
 			}

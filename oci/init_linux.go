@@ -110,6 +110,7 @@ func Init() int {
 		ResolvConf:       cfg.ResolvConf,
 		Hosts:            cfg.Hosts,
 		Egress:           cfg.Egress,
+		Outside:          outside(cfg.Net.Outbound),
 	})
 	if err != nil {
 		return fail(err)
@@ -161,4 +162,15 @@ func mkfifo(path string) error {
 		return fmt.Errorf("create exec fifo: %w", err)
 	}
 	return nil
+}
+
+// outside is the guest's way out of its namespace (nil: none).
+func outside(o *cni.Outbound) *wasi.Outside {
+	if o == nil {
+		return nil
+	}
+	return &wasi.Outside{
+		Socket: cni.SocketDialer(o.SocketFD),
+		Inside: o.Inside, Blocked: o.Blocked, HostResolver: o.HostResolver,
+	}
 }

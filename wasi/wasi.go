@@ -53,6 +53,9 @@ type Config struct {
 	// Egress limits the addresses sockets may connect and send to, and
 	// filters getaddrinfo results; the zero value allows everything.
 	Egress Egress
+	// Outside, when set, carries traffic to addresses outside the
+	// guest's network namespace through host sockets.
+	Outside *Outside
 }
 
 // Host is one instantiated host module and the state of the guest using it.
@@ -101,6 +104,10 @@ func Instantiate(ctx context.Context, r wazero.Runtime, guest wazero.CompiledMod
 	h.epoll = sys.NewEdgePoller()
 	s.Egress = egress
 	h.resolver = &sys.Resolver{ResolvConf: cfg.ResolvConf, Hosts: cfg.Hosts, Egress: s.Egress}
+	if o := cfg.Outside; o != nil {
+		s.Outside = &sys.Outside{Socket: o.Socket, Inside: o.Inside, Blocked: o.Blocked}
+		h.resolver.Dial = s.Outside.Dialer(o.HostResolver)
+	}
 	if h.rand == nil {
 		h.rand = rand.Reader
 	}

@@ -48,6 +48,8 @@ Flags of os (before or after APP; also --dir, --env, --cache-dir, --no-cache):
                        leading *. (api.example.com:443, *.internal)
   --deny ENTRY         add to the egress deny list (repeatable; names take no
                        port)
+  --no-outbound        the app reaches nothing outside its namespace and
+                       resolves no names through the host (outbound = false)
   --config FILE        configuration instead of APP/.wasmrun.toml
   --name NAME          the app's id (default: random)
   --verbose            print each step (namespace, addresses, rules, module, exit)

@@ -38,6 +38,9 @@ type networkConfig struct {
 	LoopbackEnabled *bool    `toml:"loopback_enabled"`
 	Forward         []string `toml:"forward"`
 	Bridge          bool     `toml:"bridge"`
+	// Outbound (default true) lets the app connect out, through host
+	// sockets, and resolve names with the host's resolver.
+	Outbound *bool `toml:"outbound"`
 	// BridgeName and Subnet pick the CNI bridge device and its host-local
 	// range (defaults wasmrun0 and 10.231.0.0/16). Apps that run at the
 	// same time with different state dirs need different ones.

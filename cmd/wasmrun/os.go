@@ -50,6 +50,10 @@ type osOpts struct {
 	// language and runtimeDir pick an interpreter for a source app.
 	language   string
 	runtimeDir string
+
+	// allow and deny are egress entries added to the config's.
+	allow, deny []string
+	noOutbound  bool
 }
 
 func parseOS(args []string) (*osOpts, error) {
@@ -60,10 +64,13 @@ func parseOS(args []string) (*osOpts, error) {
 		"dir":         {value: true, set: func(v string) error { o.dirs = append(o.dirs, v); return nil }},
 		"env":         {value: true, set: func(v string) error { o.env = append(o.env, v); return nil }},
 		"e":           {value: true, set: func(v string) error { o.env = append(o.env, v); return nil }},
+		"allow":       {value: true, set: func(v string) error { o.allow = append(o.allow, v); return nil }},
+		"deny":        {value: true, set: func(v string) error { o.deny = append(o.deny, v); return nil }},
 		"config":      {value: true, set: func(v string) error { o.config = v; return nil }},
 		"name":        {value: true, set: func(v string) error { o.name = v; return nil }},
 		"cache-dir":   {value: true, set: func(v string) error { o.cacheDir = v; return nil }},
 		"no-cache":    {set: func(string) error { o.noCache = true; return nil }},
+		"no-outbound": {set: func(string) error { o.noOutbound = true; return nil }},
 		"verbose":     {set: func(string) error { o.verbose = true; return nil }},
 		"v":           {set: func(string) error { o.verbose = true; return nil }},
 		"language":    {value: true, set: func(v string) error { o.language = v; return nil }},
@@ -164,6 +171,7 @@ type app struct {
 	egress       oci.Egress
 	loopback     bool
 	bridge       bool
+	outbound     bool
 	bridgeName   string // "" = cni default
 	subnet       string // "" = cni default
 	prefix       string
@@ -227,6 +235,7 @@ func resolveApp(o *osOpts) (*app, error) {
 	if cfg.Network.NamespacePrefix != "" {
 		a.prefix = cfg.Network.NamespacePrefix
 	}
+	a.outbound = !o.noOutbound && (cfg.Network.Outbound == nil || *cfg.Network.Outbound)
 	a.loopback = true
 	if cfg.Network.LoopbackEnabled != nil {
 		a.loopback = *cfg.Network.LoopbackEnabled
@@ -262,13 +271,8 @@ func resolveApp(o *osOpts) (*app, error) {
 		}
 		a.forwards = append(a.forwards, fw)
 	}
-	for _, c := range cfg.Network.Allow {
-		p, _ := parseCIDR(c) // validated by loadConfig
-		a.egress.Allow = append(a.egress.Allow, p)
-	}
-	for _, c := range cfg.Network.Deny {
-		p, _ := parseCIDR(c)
-		a.egress.Deny = append(a.egress.Deny, p)
+	if a.egress, err = egressPolicy(&cfg.Network, o.allow, o.deny); err != nil {
+		return nil, err
 	}
 	if len(a.forwards) > 0 && !a.isolation {
 		return nil, errors.New("--forward needs network isolation, but the config sets isolation = false (the guest already uses the host network)")
@@ -350,7 +354,7 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 	}
 	opts := oci.CreateOpts{
 		Stdin: stdin, Stdout: stdout, Stderr: stderr,
-		Network: oci.NetworkOpts{Bridge: a.bridge, Forwards: a.forwards, NoLoopback: !a.loopback},
+		Network: oci.NetworkOpts{Outbound: a.outbound, Bridge: a.bridge, Forwards: a.forwards, NoLoopback: !a.loopback},
 		Egress:  a.egress,
 		Extra:   extra,
 	}

@@ -55,6 +55,8 @@ type Options struct {
 	MemoryLimitPages uint32
 	// Egress limits where the guest's sockets may connect and send.
 	Egress wasi.Egress
+	// Outside, when set, carries the guest's traffic out of its namespace.
+	Outside *wasi.Outside
 	// Interruptible makes the guest stop when the context passed to Run is
 	// done, even in a loop that never calls the host. It costs: wazero
 	// then checks for it at the head of every loop (HTTP guests run at
@@ -155,6 +157,7 @@ func (p *Prepared) Instantiate(ctx context.Context) error {
 		ResolvConf: p.opts.ResolvConf,
 		Hosts:      p.opts.Hosts,
 		Egress:     p.opts.Egress,
+		Outside:    p.opts.Outside,
 	})
 	if err != nil {
 		return errorf("module %s: %v", p.opts.Path, err)

@@ -25,7 +25,8 @@ import (
 //	log_level = "debug"              # the shim's log level
 //	cache_dir = "/var/cache/wasmrun" # compiled-module cache ("" = default, "none" = off)
 //	[network]                        # namespaces the shim creates (specs without a path)
-//	bridge = true                    # attach the CNI bridge network (outbound traffic)
+//	outbound = true                  # connections out and the host's resolver (default true)
+//	bridge = true                    # attach the CNI bridge network (outbound NAT)
 //	plugin_dirs = ["/opt/cni/bin"]   # searched first for CNI plugins
 //	prefix = "wasmrun"               # namespaces are <prefix>-<id>
 //	netns_dir = "/run/netns"
@@ -41,6 +42,7 @@ type Config struct {
 
 // NetworkConfig shapes the namespaces the shim creates.
 type NetworkConfig struct {
+	Outbound   *bool    `toml:"outbound" json:"outbound,omitempty"`
 	Bridge     bool     `toml:"bridge" json:"bridge,omitempty"`
 	PluginDirs []string `toml:"plugin_dirs" json:"plugin_dirs,omitempty"`
 	Prefix     string   `toml:"prefix" json:"prefix,omitempty"`

@@ -197,7 +197,7 @@ func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 	}
 	c, err := t.rt.Create(ctx, r.ID, ociBundle, oci.CreateOpts{
 		Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr, CacheDir: cfg.CacheDir,
-		Network: oci.NetworkOpts{Bridge: cfg.Network.Bridge},
+		Network: oci.NetworkOpts{Outbound: cfg.Network.Outbound == nil || *cfg.Network.Outbound, Bridge: cfg.Network.Bridge},
 	})
 	sio.closeChildEnds()
 	if err != nil {

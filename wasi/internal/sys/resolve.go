@@ -87,6 +87,9 @@ type Resolver struct {
 	// nameservers are queried and with which names (see above), and is
 	// where the addresses of allowed names are granted.
 	Egress *Egress
+	// Dial, when set, connects to a nameserver (see Outside.Dialer);
+	// nil dials from this process.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	next atomic.Uint32 // round-robin over the ResolvConf nameservers
 }
@@ -127,16 +130,20 @@ func (r *Resolver) nameservers(nameAllowed bool) []string {
 // queries the process's resolv.conf's servers.
 func (r *Resolver) goResolver(servers []string) *net.Resolver {
 	gr := &net.Resolver{PreferGo: true}
-	if r.ResolvConf == "" && r.Egress == nil {
+	if r.ResolvConf == "" && r.Egress == nil && r.Dial == nil {
 		return gr
+	}
+	dial := r.Dial
+	if dial == nil {
+		var d net.Dialer
+		dial = d.DialContext
 	}
 	gr.Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
 		if len(servers) == 0 {
 			return nil, errNoNameserver
 		}
 		addr := servers[int(r.next.Add(1)-1)%len(servers)]
-		var d net.Dialer
-		c, err := d.DialContext(ctx, network, addr)
+		c, err := dial(ctx, network, addr)
 		if err != nil || r.Egress == nil || len(r.Egress.AllowNames)+len(r.Egress.DenyNames) == 0 {
 			return c, err
 		}

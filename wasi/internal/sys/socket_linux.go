@@ -66,6 +66,10 @@ type Socket struct {
 	// hostPath is the host sun_path the socket was bound to, to map a
 	// datagram sender's address back to its guest name.
 	hostPath string
+	// opts are the options the guest set, and outside says the socket
+	// was moved to a host socket (see moveOutside).
+	opts    []sockoptValue
+	outside bool
 }
 
 // Addr is a socket address: an IP address and port, or a Unix path.
@@ -267,6 +271,9 @@ func (s *System) SockConnect(fd int32, a Addr) Errno {
 		if errno := s.checkEgress(f, a.IP, a.Port); errno != 0 {
 			return errno
 		}
+		if errno := s.routeOutside(f, a); errno != 0 {
+			return errno
+		}
 		if sa, errno = inetSockaddr(f.Sock.Family, a); errno != 0 {
 			return errno
 		}
@@ -457,6 +464,9 @@ func (s *System) SockSendTo(fd int32, bufs [][]byte, a Addr, siflags uint16) (ui
 		return s.sockSend(fd, bufs, sa)
 	}
 	if errno := s.checkEgress(f, a.IP, a.Port); errno != 0 {
+		return 0, errno
+	}
+	if errno := s.routeOutside(f, a); errno != 0 {
 		return 0, errno
 	}
 	sa, errno := inetSockaddr(f.Sock.Family, a)

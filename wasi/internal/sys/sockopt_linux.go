@@ -2,6 +2,7 @@ package sys
 
 import (
 	"encoding/binary"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -171,20 +172,39 @@ func (s *System) SockSetOpt(fd int32, level, name uint32, val []byte) Errno {
 		name == SoDontroute && len(val) == 4 && binary.LittleEndian.Uint32(val) != 0:
 		return EPERM
 	}
+	if o.kind == optReadOnlyInt {
+		return ENOPROTOOPT
+	}
+	if errno := setHostOpt(f.Fd, o, val); errno != 0 {
+		return errno
+	}
+	if f.Sock != nil {
+		// Kept for a move to a host socket (moveOutside).
+		f.Sock.opts = append(f.Sock.opts, sockoptValue{o, slices.Clone(val)})
+	}
+	return ESUCCESS
+}
+
+// sockoptValue is an option a guest set, as it set it.
+type sockoptValue struct {
+	opt sockopt
+	val []byte
+}
+
+// setHostOpt sets o on host socket fd from the guest's encoding val.
+func setHostOpt(fd int, o sockopt, val []byte) Errno {
 	var err error
 	switch o.kind {
-	case optReadOnlyInt:
-		return ENOPROTOOPT
 	case optInt:
 		if len(val) != 4 {
 			return EINVAL
 		}
-		err = unix.SetsockoptInt(f.Fd, unix.SOL_SOCKET, o.host, int(int32(binary.LittleEndian.Uint32(val))))
+		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, o.host, int(int32(binary.LittleEndian.Uint32(val))))
 	case optLinger:
 		if len(val) != 8 {
 			return EINVAL
 		}
-		err = unix.SetsockoptLinger(f.Fd, unix.SOL_SOCKET, o.host, &unix.Linger{
+		err = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, o.host, &unix.Linger{
 			Onoff:  int32(binary.LittleEndian.Uint32(val)),
 			Linger: int32(binary.LittleEndian.Uint32(val[4:])),
 		})
@@ -197,7 +217,7 @@ func (s *System) SockSetOpt(fd int32, level, name uint32, val []byte) Errno {
 		if sec < 0 || usec < 0 || usec >= int64(time.Second/time.Microsecond) {
 			return EINVAL
 		}
-		err = unix.SetsockoptTimeval(f.Fd, unix.SOL_SOCKET, o.host, &unix.Timeval{Sec: sec, Usec: usec})
+		err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, o.host, &unix.Timeval{Sec: sec, Usec: usec})
 	case optString:
 		n := len(val)
 		for i, c := range val {
@@ -206,7 +226,7 @@ func (s *System) SockSetOpt(fd int32, level, name uint32, val []byte) Errno {
 				break
 			}
 		}
-		err = unix.SetsockoptString(f.Fd, unix.SOL_SOCKET, o.host, string(val[:n]))
+		err = unix.SetsockoptString(fd, unix.SOL_SOCKET, o.host, string(val[:n]))
 	}
 	return ErrnoFromError(err)
 }

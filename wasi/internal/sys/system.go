@@ -25,6 +25,9 @@ type System struct {
 	FDs Table[File]
 	// Egress, when set, limits where sockets may connect and send.
 	Egress *Egress
+	// Outside, when set, carries traffic to the outside of the guest's
+	// network namespace (see Outside).
+	Outside *Outside
 }
 
 // New makes a System whose fds 0-2 are duplicates of stdin, stdout and stderr

@@ -1,0 +1,208 @@
+package integration
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/containernetworking/plugins/pkg/ns"
+
+	"github.com/wasmrun/wasmrun/internal/guests"
+	"github.com/wasmrun/wasmrun/internal/testdns"
+)
+
+// WASI errnos the egress_attack guest prints.
+const (
+	wasiECONNREFUSED = "14"
+	wasiEHOSTUNREACH = "23"
+	wasiENETUNREACH  = "40"
+)
+
+// outsideHost is a test's outside world: a network namespace of its own
+// with a veth to the host (the host's end 10.239.N.1, its own 10.239.N.2)
+// and a TCP server on its address that counts connections.
+type outsideHost struct {
+	hostAddr string // the host's end: an address of the host itself
+	addr     string // the outside host's address
+	port     int    // its TCP server's
+	accepted atomic.Int32
+}
+
+// newOutsideHost makes the outside host of env e, removed when t ends.
+func newOutsideHost(t *testing.T, e *osEnv) *outsideHost {
+	t.Helper()
+	n := strings.Split(e.subnet, ".")[2] // unique per env, as the subnet
+	o := &outsideHost{hostAddr: "10.239." + n + ".1", addr: "10.239." + n + ".2"}
+	name, veth := e.prefix+"out", e.prefix+"o"
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	ip("netns", "add", name)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() }) // takes the veth with it
+	ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", name)
+	ip("addr", "add", o.hostAddr+"/24", "dev", veth)
+	ip("link", "set", veth, "up")
+	ip("-n", name, "addr", "add", o.addr+"/24", "dev", "eth0")
+	ip("-n", name, "link", "set", "eth0", "up")
+	ip("-n", name, "link", "set", "lo", "up")
+	var l net.Listener
+	err := ns.WithNetNSPath("/run/netns/"+name, func(ns.NetNS) (err error) {
+		l, err = net.Listen("tcp", o.addr+":0")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("listen in the outside host: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	o.port = l.Addr().(*net.TCPAddr).Port
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			o.accepted.Add(1)
+			c.Close()
+		}
+	}()
+	return o
+}
+
+// connectStep is the egress_attack step connecting to addr:port, and the
+// line it prints with errno.
+func connectStep(addr string, port int, errno string) ([]string, string) {
+	p := strconv.Itoa(port)
+	return []string{"connect", "V1", addr, p}, fmt.Sprintf("connect V1 %s %s errno %s", addr, p, errno)
+}
+
+// TestOSOutbound: a default app (no [network] settings) reaches the outside
+// world, with nothing set up for it but its namespace; it still reaches
+// neither the host itself (the host's end of the outside's veth, with a
+// server on every address) nor the host's loopback; `outbound = false`
+// reaches nothing outside.
+func TestOSOutbound(t *testing.T) {
+	t.Parallel()
+	e := newOSEnv(t)
+	out := newOutsideHost(t, e)
+	all, err := net.Listen("tcp", ":0") // the host's every address
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer all.Close()
+	var hostAccepted atomic.Int32
+	go func() {
+		for {
+			c, err := all.Accept()
+			if err != nil {
+				return
+			}
+			hostAccepted.Add(1)
+			c.Close()
+		}
+	}()
+	hostPort := all.Addr().(*net.TCPAddr).Port
+	wasm := guests.C(t, "egress_attack")
+
+	for _, tc := range []struct {
+		name, network string
+		outside       string // errno of the outside connect
+	}{
+		{"default", "", "0"},
+		{"outbound = false", "outbound = false\n", wasiENETUNREACH},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := out.accepted.Load()
+			var args, want []string
+			for _, c := range []struct {
+				addr  string
+				port  int
+				errno string
+			}{
+				{out.addr, out.port, tc.outside},
+				{out.hostAddr, hostPort, wasiEHOSTUNREACH},
+				{"127.0.0.1", hostPort, wasiECONNREFUSED}, // its own loopback
+			} {
+				if tc.outside != "0" && c.errno == wasiEHOSTUNREACH {
+					c.errno = wasiENETUNREACH // no way out at all
+				}
+				a, w := connectStep(c.addr, c.port, c.errno)
+				args, want = append(args, a...), append(want, w)
+			}
+			app := e.app(map[string]string{"app.wasm": wasm}, "", tc.network)
+			r := e.run(append([]string{"os", "-v", app, "--"}, args...)...)
+			mustExit(t, r, 0)
+			if got := strings.Join(lines(r.stdout), "\n"); got != strings.Join(want, "\n") {
+				t.Errorf("guest reported:\n%s\nwant:\n%s\nstderr:\n%s", got, strings.Join(want, "\n"), r.stderr)
+			}
+			if got := out.accepted.Load() - before; (tc.outside == "0") != (got == 1) {
+				t.Errorf("the outside host accepted %d connections", got)
+			}
+		})
+	}
+	if n := hostAccepted.Load(); n != 0 {
+		t.Errorf("the host's server on every address accepted %d connections from apps", n)
+	}
+	e.noLeaks()
+}
+
+// TestOSOutboundHostResolver: a default app resolves names with the host's
+// resolver, as the host does: the host's /etc/resolv.conf (here, in a
+// private mount namespace, one naming a DNS server on the host's loopback,
+// which the app's own loopback is not) answers, and the app connects to
+// the address; under outbound = false no query leaves the app.
+func TestOSOutboundHostResolver(t *testing.T) {
+	t.Parallel()
+	e := newOSEnv(t)
+	out := newOutsideHost(t, e)
+	dns := testdns.Start(t, map[string][]net.IP{"web.wasmrun.test.": {net.ParseIP(out.addr)}})
+	rc := filepath.Join(e.dir, "resolv.conf")
+	writeFile(t, rc, "nameserver "+dns.IP+"\noptions timeout:2 attempts:1\n")
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wasm := guests.C(t, "egress_attack")
+	for _, tc := range []struct {
+		name, network   string
+		exists, missing string // errnos: EAI_AGAIN 78, EAI_NONAME 84
+		queries         bool
+	}{
+		{"default", "", "0", "84", true},
+		// The nameserver is then on the app's own loopback: nobody there.
+		{"outbound = false", "outbound = false\n", "78", "78", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := dns.Queries.Load()
+			app := e.app(map[string]string{"app.wasm": wasm}, "", tc.network)
+			run := e.startCmd(func(cmd *exec.Cmd) {
+				// The host's resolv.conf, in a mount namespace of wasmrun's.
+				cmd.Args = append([]string{"unshare", "-m", "--propagation", "private", "sh", "-c",
+					`mount --bind "$0" /etc/resolv.conf && exec "$@"`, rc, cmd.Path}, cmd.Args[1:]...)
+				cmd.Path = unshare
+			}, app, "--", "resolve", "web.wasmrun.test", "resolve", "missing.wasmrun.test")
+			if code := run.wait(); code != 0 {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, run.stdout, run.stderr)
+			}
+			want := "resolve web.wasmrun.test errno " + tc.exists + "\nresolve missing.wasmrun.test errno " + tc.missing
+			if got := strings.TrimSpace(run.stdout.String()); got != want {
+				t.Errorf("guest reported:\n%s\nwant:\n%s\nstderr:\n%s", got, want, run.stderr)
+			}
+			if got := dns.Queries.Load() - before; (got > 0) != tc.queries {
+				t.Errorf("the host's DNS server got %d queries; want some: %v", got, tc.queries)
+			}
+		})
+	}
+	if _, err := os.Stat("/etc/resolv.conf"); err != nil {
+		t.Errorf("the host's resolv.conf: %v", err)
+	}
+	e.noLeaks()
+}

@@ -1,0 +1,179 @@
+package sys
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Outside carries a guest's traffic to addresses outside its network
+// namespace, which has no route there: at its first connect or send_to to
+// such an address, a socket the guest has not bound is replaced by one
+// made in the host's namespace (Socket, from the process that created the
+// container), with the options the guest set on it. The guest keeps its
+// descriptor and sees an ordinary socket. Addresses in Inside (its
+// loopback, its own addresses) stay in the namespace, and nothing goes to
+// an address in Blocked (the host itself, other apps) unless an allow
+// entry of the egress policy names it.
+type Outside struct {
+	// Socket returns a new host socket: socket(2) in the host's
+	// namespace.
+	Socket func(domain, typ, proto int) (int, error)
+	// Inside and Blocked are as above.
+	Inside, Blocked []netip.Prefix
+}
+
+// routeOutside decides where a connect or send_to of f to a goes, and moves
+// f to a host socket first when that is outside. A socket the guest bound
+// to a port stays where it is (it serves in the namespace, whose routes
+// and rules then decide, e.g. for the replies of a forwarded UDP service),
+// as does traffic to Inside addresses. A host socket never goes to an
+// Inside address (from there, that is the host's loopback), and nothing
+// goes out to a Blocked one: both are EHOSTUNREACH, what the kernel
+// answers when a firewall rejects the packet.
+func (s *System) routeOutside(f *File, a Addr) Errno {
+	o := s.Outside
+	if o == nil || f.Sock == nil || f.Sock.Family == AFUnix {
+		return ESUCCESS
+	}
+	ip := EffectiveAddr(a.IP)
+	inside := longestMatch(o.Inside, ip) >= 0
+	if !f.Sock.outside {
+		if inside {
+			return ESUCCESS
+		}
+		if sa, err := unix.Getsockname(f.Fd); err == nil && sockaddrPort(sa) != 0 {
+			return ESUCCESS
+		}
+	}
+	if bits := longestMatch(o.Blocked, ip); inside || bits >= 0 && !s.Egress.names(ip, a.Port, bits) {
+		return EHOSTUNREACH
+	}
+	if f.Sock.outside {
+		return ESUCCESS
+	}
+	return s.moveOutside(f)
+}
+
+// names reports whether an allow entry names ip: a prefix at least as
+// specific as the bits of the block it must outrank (so allow =
+// ["0.0.0.0/0"] does not open the host), or a name that resolved to it.
+func (e *Egress) names(ip netip.Addr, port uint16, bits int) bool {
+	if e == nil {
+		return false
+	}
+	if b := longestMatch(e.Allow, ip); b > 0 && b >= bits && b >= longestMatch(e.Deny, ip) {
+		return true
+	}
+	return e.grants.has(ip, port)
+}
+
+func sockaddrPort(sa unix.Sockaddr) int {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return sa.Port
+	case *unix.SockaddrInet6:
+		return sa.Port
+	}
+	return 0
+}
+
+// moveOutside replaces f's socket with a host socket of the same family and
+// type, carrying over the options the guest set, IPV6_V6ONLY and
+// O_NONBLOCK. f keeps its guest descriptor; its host descriptor changes.
+func (s *System) moveOutside(f *File) Errno {
+	domain, errno := hostFamily(f.Sock.Family)
+	if errno != 0 {
+		return errno
+	}
+	typ := unix.SOCK_STREAM
+	if f.Sock.Type == SockDgram {
+		typ = unix.SOCK_DGRAM
+	}
+	nfd, err := s.Outside.Socket(domain, typ, 0)
+	if err != nil {
+		return ErrnoFromError(err)
+	}
+	fail := func(err error) Errno {
+		unix.Close(nfd)
+		return ErrnoFromError(err)
+	}
+	if domain == unix.AF_INET6 {
+		v, err := unix.GetsockoptInt(f.Fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY)
+		if err == nil {
+			err = unix.SetsockoptInt(nfd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v)
+		}
+		if err != nil {
+			return fail(err)
+		}
+	}
+	for _, o := range f.Sock.opts {
+		if errno := setHostOpt(nfd, o.opt, o.val); errno != 0 {
+			unix.Close(nfd)
+			return errno
+		}
+	}
+	fl, err := unix.FcntlInt(uintptr(f.Fd), unix.F_GETFL, 0)
+	if err == nil && fl&unix.O_NONBLOCK != 0 {
+		err = unix.SetNonblock(nfd, true)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	unix.Close(f.Fd)
+	f.Fd, f.Sock.outside = nfd, true
+	return ESUCCESS
+}
+
+// Dialer returns the resolver's way to its nameservers. With hostResolver
+// (the resolv.conf is the host's) every query goes through a host socket,
+// as the host's own would, also to a nameserver on the host's loopback (a
+// 127.0.0.53 stub). Otherwise (the namespace's own resolv.conf) queries go
+// where the guest's traffic would: inside to Inside addresses, through a
+// host socket to others, never to Blocked ones.
+func (o *Outside) Dialer(hostResolver bool) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		ap, err := netip.ParseAddrPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		ip := EffectiveAddr(ap.Addr())
+		if !hostResolver {
+			if longestMatch(o.Inside, ip) >= 0 {
+				var d net.Dialer
+				return d.DialContext(ctx, network, addr)
+			}
+			if longestMatch(o.Blocked, ip) >= 0 {
+				return nil, &net.OpError{Op: "dial", Net: network, Err: unix.EHOSTUNREACH}
+			}
+		}
+		domain, sa := unix.AF_INET, unix.Sockaddr(&unix.SockaddrInet4{Port: int(ap.Port()), Addr: ip.As4()})
+		if ip.Is6() {
+			domain, sa = unix.AF_INET6, &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ip.As16()}
+		}
+		typ := unix.SOCK_DGRAM
+		if strings.HasPrefix(network, "tcp") {
+			typ = unix.SOCK_STREAM
+		}
+		fd, err := o.Socket(domain, typ, 0)
+		if err != nil {
+			return nil, err
+		}
+		f := os.NewFile(uintptr(fd), "nameserver")
+		defer f.Close()
+		if d, ok := ctx.Deadline(); ok && typ == unix.SOCK_STREAM {
+			// A blocking connect waits at most SO_SNDTIMEO.
+			tv := unix.NsecToTimeval(max(time.Until(d), time.Millisecond).Nanoseconds())
+			unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
+		}
+		if err := unix.Connect(fd, sa); err != nil {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+		}
+		return net.FileConn(f)
+	}
+}

@@ -1,0 +1,190 @@
+package sys
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// enterNetns moves the calling goroutine, locked to its thread for good
+// (the thread, and the namespace with it, go when the goroutine ends), into
+// a new network namespace and runs ip(8) there with each of cmds.
+func enterNetns(cmds ...[]string) error {
+	runtime.LockOSThread()
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		return err
+	}
+	for _, args := range append([][]string{{"link", "set", "lo", "up"}}, cmds...) {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	return nil
+}
+
+// TestOutside: a guest in a namespace with loopback only reaches a server
+// of the "host" (another namespace, with the address 10.77.0.1) through
+// host sockets, with the options it set and its descriptor unchanged;
+// loopback stays its own; a socket it bound stays in; a host socket never
+// goes to loopback; Blocked addresses are refused unless an allow entry
+// names them.
+func TestOutside(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces)")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs ip(8)")
+	}
+	// The host: its socket maker runs on its thread.
+	type req struct {
+		domain, typ int
+		reply       chan int
+	}
+	reqs := make(chan req)
+	var made atomic.Int32
+	var tcp net.Listener
+	var udp net.PacketConn
+	hostReady := make(chan error, 1)
+	go func() {
+		err := enterNetns([]string{"link", "add", "d0", "type", "veth", "peer", "name", "d1"}, []string{"addr", "add", "10.77.0.1/24", "dev", "d0"}, []string{"link", "set", "d0", "up"}, []string{"link", "set", "d1", "up"})
+		if err != nil {
+			hostReady <- err
+			return
+		}
+		if tcp, err = net.Listen("tcp", "10.77.0.1:0"); err == nil {
+			udp, err = net.ListenPacket("udp", "10.77.0.1:0")
+		}
+		hostReady <- err
+		for r := range reqs {
+			fd, err := unix.Socket(r.domain, r.typ|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				fd = -1
+			}
+			made.Add(1)
+			r.reply <- fd
+		}
+	}()
+	defer close(reqs)
+	if err := <-hostReady; err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	defer udp.Close()
+	tcpAddr := netip.MustParseAddrPort(tcp.Addr().String())
+	udpAddr := netip.MustParseAddrPort(udp.LocalAddr().String())
+	accepted := make(chan struct{}, 4)
+	go func() {
+		for {
+			c, err := tcp.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- struct{}{}
+			c.Close()
+		}
+	}()
+	socket := func(domain, typ, proto int) (int, error) {
+		r := req{domain, typ, make(chan int)}
+		reqs <- r
+		if fd := <-r.reply; fd >= 0 {
+			return fd, nil
+		}
+		return -1, unix.EMFILE
+	}
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := enterNetns(); err != nil {
+			t.Error(err)
+			return
+		}
+		s := &System{Outside: &Outside{
+			Socket:  socket,
+			Inside:  []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+			Blocked: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		}}
+		defer s.Close()
+		open := func(st SockType) int32 {
+			fd, errno := s.SockOpen(AFInet4, st)
+			if errno != 0 {
+				t.Error(errno)
+			}
+			return fd
+		}
+		at := func(ap netip.AddrPort) Addr { return Addr{Family: AFInet4, IP: ap.Addr(), Port: ap.Port()} }
+
+		// Out, with an option set before and non-blocking mode.
+		fd := open(SockStream)
+		if errno := s.SockSetOpt(fd, SolSocket, SoKeepalive, []byte{1, 0, 0, 0}); errno != 0 {
+			t.Error(errno)
+			return
+		}
+		before, _ := s.Lookup(fd)
+		hostFd := before.Fd
+		if errno := s.SockConnect(fd, at(tcpAddr)); errno != 0 {
+			t.Errorf("connect to the host's server: %v", errno)
+			return
+		}
+		<-accepted
+		f, _ := s.Lookup(fd)
+		if f.Fd == hostFd || !f.Sock.outside || made.Load() != 1 {
+			t.Errorf("not moved to a host socket: fd %d (was %d), outside %v, %d made", f.Fd, hostFd, f.Sock.outside, made.Load())
+		}
+		if v, err := unix.GetsockoptInt(f.Fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE); err != nil || v != 1 {
+			t.Errorf("SO_KEEPALIVE on the host socket: %d, %v", v, err)
+		}
+
+		// Its own loopback: stays in (nothing listens there).
+		fd = open(SockStream)
+		if errno := s.SockConnect(fd, at(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), tcpAddr.Port()))); errno != ECONNREFUSED {
+			t.Errorf("connect to its own loopback: %v, want ECONNREFUSED", errno)
+		}
+
+		// A datagram out; then the host socket must not reach loopback.
+		fd = open(SockDgram)
+		if _, errno := s.SockSendTo(fd, [][]byte{[]byte("hi")}, at(udpAddr), 0); errno != 0 {
+			t.Errorf("send_to the host's server: %v", errno)
+		}
+		if _, errno := s.SockSendTo(fd, [][]byte{[]byte("hi")}, Addr{Family: AFInet4, IP: netip.IPv4Unspecified(), Port: 9}, 0); errno != EHOSTUNREACH {
+			t.Errorf("send_to 0.0.0.0 from a host socket: %v, want EHOSTUNREACH", errno)
+		}
+
+		// A socket bound to a port stays in: this namespace has no route.
+		fd = open(SockDgram)
+		if errno := s.SockBind(fd, Addr{Family: AFInet4, IP: netip.IPv4Unspecified(), Port: 5000}); errno != 0 {
+			t.Error(errno)
+			return
+		}
+		n := made.Load()
+		if _, errno := s.SockSendTo(fd, [][]byte{[]byte("hi")}, at(udpAddr), 0); errno != ENETUNREACH || made.Load() != n {
+			t.Errorf("send_to from a bound socket: %v (%d host sockets made), want ENETUNREACH and none", errno, made.Load()-n)
+		}
+
+		// Blocked (as the host's own address is), unless an allow entry
+		// names it.
+		s.Outside.Blocked = append(s.Outside.Blocked, netip.MustParsePrefix("10.77.0.1/32"))
+		blocked := at(tcpAddr)
+		if errno := s.SockConnect(open(SockStream), blocked); errno != EHOSTUNREACH {
+			t.Errorf("connect to a blocked address: %v, want EHOSTUNREACH", errno)
+		}
+		s.Egress = &Egress{Allow: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}}
+		if errno := s.SockConnect(open(SockStream), blocked); errno != EHOSTUNREACH {
+			t.Errorf("connect to a blocked address under allow 0.0.0.0/0: %v, want EHOSTUNREACH", errno)
+		}
+		s.Egress = &Egress{Allow: []netip.Prefix{netip.MustParsePrefix("10.77.0.1/32")}}
+		if errno := s.SockConnect(open(SockStream), blocked); errno != 0 {
+			t.Errorf("connect to a blocked address an allow entry names: %v", errno)
+		}
+		<-accepted
+	}()
+	<-done
+}

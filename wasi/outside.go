@@ -1,0 +1,18 @@
+package wasi
+
+import "net/netip"
+
+// Outside carries a guest's traffic to addresses outside its network
+// namespace (which routes only to itself) through sockets made in the
+// host's namespace: a socket the guest has not bound moves to a host socket
+// at its first connect or send_to outside. Nothing goes to an address in
+// Blocked unless an allow entry of the egress policy names it; Inside
+// addresses stay in the namespace. With HostResolver, sock_getaddrinfo's
+// queries go through host sockets too (the resolv.conf is the host's, so
+// its nameservers, a 127.0.0.53 stub included, are the host's).
+type Outside struct {
+	// Socket returns a new socket(2) of the host's namespace.
+	Socket          func(domain, typ, proto int) (int, error)
+	Inside, Blocked []netip.Prefix
+	HostResolver    bool
+}
