@@ -140,17 +140,6 @@ func egressPolicy(n *networkConfig, allow, deny []string) (oci.Egress, error) {
 	return e, nil
 }
 
-// parseCIDR accepts a CIDR or a single address.
-func parseCIDR(s string) (netip.Prefix, error) {
-	if p, err := netip.ParsePrefix(s); err == nil {
-		return p.Masked(), nil
-	}
-	if a, err := netip.ParseAddr(s); err == nil {
-		return netip.PrefixFrom(a, a.BitLen()), nil
-	}
-	return netip.Prefix{}, fmt.Errorf("%q is not a CIDR or an IP address", s)
-}
-
 func validName(s string) bool { return names.Valid(s, 63, "_.-", false) }
 
 func unwrapPath(err error) error {
