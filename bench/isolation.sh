@@ -111,8 +111,10 @@ ip link set "${prefix:0:10}o" up
 ip -n "$prefix-out" addr add 10.236.0.2/24 dev eth0
 ip -n "$prefix-out" link set eth0 up
 ip -n "$prefix-out" link set lo up
-ip netns exec "$prefix-out" "$work/download" -serve 10.236.0.2:9000 -bytes $((BULK_MB << 20)) &
+mkfifo "$work/src.ready"
+ip netns exec "$prefix-out" "$work/download" -serve 10.236.0.2:9000 -bytes $((BULK_MB << 20)) >"$work/src.ready" &
 src_pid=$!
+read -r _ <"$work/src.ready" # "listening ..."
 declare -A bulkcmd=(
 	[native]="$work/download 10.236.0.2:9000"
 	[run]="bin/wasmrun run $cache $work/dl/app.wasm 10.236.0.2:9000"

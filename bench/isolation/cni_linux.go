@@ -168,6 +168,16 @@ func (b *bench) bridge(ctx context.Context, n int) ([2]series, error) {
 		}
 		return verifyForward(nsPath, b.port)
 	}
+	// A namespace of ours kept on the bridge for the whole loop: otherwise
+	// each of our teardowns deletes the bridge (the last namespace on it)
+	// and the next ADD, ours or plain, creates it again. Both sides measure
+	// the steady state of a bridge that exists. It comes first: a bridge
+	// that plain libcni made would not be ours, and we use no such bridge.
+	keeper, err := b.m.Setup(ctx, cni.Request{Mode: cni.ModeNew, ID: "br-keeper", Bridge: true})
+	if err != nil {
+		return out, fmt.Errorf("bridge + portmap: keep the bridge: %w", err)
+	}
+	defer keeper.Teardown(ctx)
 	if _, _, err := b.oursWith(ctx, "br-check", req, first); err != nil {
 		return out, fmt.Errorf("bridge + portmap (ours): %w", err)
 	}
@@ -179,15 +189,6 @@ func (b *bench) bridge(ctx context.Context, n int) ([2]series, error) {
 		return out, fmt.Errorf("bridge + portmap (plain libcni): %w", err)
 	}
 	fmt.Fprintf(os.Stderr, "isolation: bridge + portmap (forward %s checked for both), %d iterations each\n", fw, n)
-	// A namespace of ours kept on the bridge for the whole loop: otherwise
-	// each of our teardowns deletes the bridge (the last namespace on it)
-	// and the next ADD, ours or plain, creates it again. Both sides measure
-	// the steady state of a bridge that exists.
-	keeper, err := b.m.Setup(ctx, cni.Request{Mode: cni.ModeNew, ID: "br-keeper", Bridge: true})
-	if err != nil {
-		return out, fmt.Errorf("bridge + portmap: keep the bridge: %w", err)
-	}
-	defer keeper.Teardown(ctx)
 	const warmup = 2
 	for i := range n + warmup {
 		for k := range 2 {

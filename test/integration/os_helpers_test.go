@@ -530,6 +530,29 @@ func newHostListener(t testing.TB) *hostListener {
 	return h
 }
 
+// newHostListenerAll is newHostListener on every address of the host
+// (addr names its port on 127.0.0.1).
+func newHostListenerAll(t testing.TB) *hostListener {
+	t.Helper()
+	l, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	h := &hostListener{accepted: make(chan struct{}, 16), addr: fmt.Sprintf("127.0.0.1:%d", l.Addr().(*net.TCPAddr).Port)}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			h.accepted <- struct{}{}
+			c.Close()
+		}
+	}()
+	return h
+}
+
 // notReached fails t if a connection was accepted (from an isolated
 // guest, whose 127.0.0.1 is its own).
 func (h *hostListener) notReached(t testing.TB) {

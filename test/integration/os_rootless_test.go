@@ -236,6 +236,28 @@ func TestOSRootless(t *testing.T) {
 		e.noLeaks()
 	})
 
+	// Outbound works without root too: the user's wasmrun makes the host
+	// sockets. The outside host's server is reached; the host's own end of
+	// the veth (an address of the host) is not.
+	t.Run("Outbound", func(t *testing.T) {
+		e := e.with(t)
+		out := newOutsideHost(t, newOSEnv(t))
+		addr := net.JoinHostPort(out.addr, strconv.Itoa(out.port))
+		r := e.run(nil, "os", dir, "--", "dial", addr)
+		mustExit(t, r, 0)
+		if r.stdout != "connected\n" || out.accepted.Load() != 1 {
+			t.Errorf("rootless guest dialing the outside %s: stdout %q, %d accepted", addr, r.stdout, out.accepted.Load())
+		}
+		srv := newHostListenerAll(t)
+		_, port, _ := net.SplitHostPort(srv.addr)
+		r = e.run(nil, "os", dir, "--", "dial", net.JoinHostPort(out.hostAddr, port))
+		if r.code == 0 {
+			t.Errorf("rootless guest reached the host's %s:%s: %q", out.hostAddr, port, r.stdout)
+		}
+		srv.notReached(t)
+		e.noLeaks()
+	})
+
 	t.Run("Forward", func(t *testing.T) {
 		e := e.with(t)
 		port := freePort(t, "tcp")

@@ -2,6 +2,7 @@
 // same program runs natively and as a GOOS=wasip1 guest.
 //
 //	download -serve ADDR -bytes N   # serve N bytes to every connection
+//	                                # (prints "listening ADDR" when ready)
 //	download ADDR                   # connect, read to EOF
 //
 // The client prints "BYTES NANOSECONDS": what it read and how long that
@@ -54,6 +55,7 @@ func server(addr string, n int64) error {
 	if err != nil {
 		return err
 	}
+	fmt.Println("listening", l.Addr()) // the script waits for this line
 	buf := make([]byte, 256<<10)
 	for {
 		c, err := l.Accept()
