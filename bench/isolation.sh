@@ -233,10 +233,14 @@ $bulktable
   times faster.
 - With bridge + portmap both sides run the same plugin binaries (bridge,
   host-local, portmap, which itself runs iptables several times); those
-  execs are nearly all of the time, so the ratio should be close to 1 and
-  its spread is the machine's (on a loaded machine a few runs swing it by
-  tens of percent either way). Ours adds a flock, two state writes and a
-  host port probe, each well under a millisecond.
+  execs are most of the time, and their spread is the machine's (on a
+  loaded machine a few runs swing it by tens of percent either way). Ours
+  adds a flock, two state writes and a host port probe, each well under a
+  millisecond, and the isolation plain libcni does not have: the app's
+  bridge port made isolated and its firewall loaded inside its namespace
+  (iptables-restore for IPv4 and IPv6 at once, about 30 ms). That is why
+  ours is ready later; its teardown costs nothing more (the rules go with
+  the namespace).
 - \`wasmrun os\` vs \`wasmrun run\`: the difference between the two
   \`os\` rows is the namespace (about a millisecond, lost in the noise of
   a process start); the difference between \`os\` with isolation = false
@@ -245,16 +249,21 @@ $bulktable
   the module again), plus the state and bundle files and the GC of
   leftovers at start. That second process, not the isolation, is what
   \`os\` costs over \`run\`.
-- Outbound by default costs nothing at start: the app gets a socket pair
-  to its creator, which makes host sockets on request; there is no bridge,
-  no CNI ADD (60-170 ms) and no rule to load. The aim for \`wasmrun os\`
-  without forwards, within 1.3x of \`wasmrun run\`, is not met, and not
-  because of the network: the default row is within noise of
-  \`isolation = false\`; it is the second process (issue 12).
+- Outbound by default costs next to nothing at start: the app gets a
+  socket pair to its creator, which makes host sockets on request; there is
+  no bridge, no CNI ADD (60-170 ms) and no rule to load. What it adds is a
+  snapshot of the addresses apps may not reach (0.13 ms, a netlink dump
+  per interface) and the socket pair (0.01 ms), timed with Go benchmarks;
+  the spread between the three \`os\` rows on this 2-CPU machine is larger
+  than the namespace and that together. The aim for \`wasmrun os\` without
+  forwards, within 1.3x of \`wasmrun run\`, is not met, and not because of
+  the network: \`isolation = false\` is as far off; it is the second
+  process (issue 12).
 - Outbound bulk TCP goes through the kernel's own TCP in the host's
-  namespace, so a guest of \`os\` downloads at the speed of the same guest
-  under \`run\`; what separates both from native is the guest's own read
-  loop in wasm.
+  namespace, so a guest of \`os\` downloads at about the speed of the same
+  guest under \`run\` (the host's network); the aim of 10% of native is not
+  met by either: what separates both from native is the guest's own read
+  loop in wasm (issue 16's per-core work).
 
 Last run ($(date -u +%Y-%m-%d), $machine).
 
