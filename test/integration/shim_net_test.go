@@ -42,6 +42,22 @@ func testShimHTTP(t *testing.T, d *testdaemon.Daemon, rootfs string) {
 	}
 }
 
+// testShimOutbound: a task in a namespace the shim made reaches the
+// outside (through host sockets the shim makes), not the host itself.
+func testShimOutbound(t *testing.T, d *testdaemon.Daemon, rootfs string) {
+	out := newOutsideHost(t, newOSEnv(t))
+	addr := net.JoinHostPort(out.addr, fmt.Sprint(out.port))
+	if stdout, code := ctrRun(t, d, rootfs, newID("out"), nil, "dial", addr); code != 0 || stdout != "connected\n" || out.accepted.Load() != 1 {
+		t.Errorf("task dialing the outside %s: exit %d, stdout %q, %d accepted", addr, code, stdout, out.accepted.Load())
+	}
+	srv := newHostListenerAll(t)
+	_, port, _ := net.SplitHostPort(srv.addr)
+	if stdout, code := ctrRun(t, d, rootfs, newID("out"), nil, "dial", net.JoinHostPort(out.hostAddr, port)); code == 0 {
+		t.Errorf("task reached the host's %s:%s: %q", out.hostAddr, port, stdout)
+	}
+	srv.notReached(t)
+}
+
 // testShimBridge: a shim config with [network] bridge = true gives the
 // task's namespace an address on a CNI bridge (a private bridge, subnet
 // and namespace prefix for this test).
