@@ -37,6 +37,7 @@ type networkConfig struct {
 	NamespacePrefix string   `toml:"namespace_prefix"`
 	LoopbackEnabled *bool    `toml:"loopback_enabled"`
 	Forward         []string `toml:"forward"`
+	forwards        []oci.Forward // Forward, parsed by validate
 	Bridge          bool     `toml:"bridge"`
 	// Outbound (default true) lets the app connect out, through host
 	// sockets, and resolve names with the host's resolver.
@@ -102,9 +103,11 @@ func (c *appConfig) validate() error {
 		}
 	}
 	for _, f := range n.Forward {
-		if _, err := oci.ParseForward(f); err != nil {
+		fw, err := oci.ParseForward(f)
+		if err != nil {
 			return fmt.Errorf("network.forward: %v", err)
 		}
+		n.forwards = append(n.forwards, fw)
 	}
 	if _, err := egressPolicy(n, nil, nil); err != nil {
 		return err

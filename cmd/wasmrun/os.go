@@ -264,7 +264,8 @@ func resolveApp(o *osOpts) (*app, error) {
 		host, _ := filepath.Abs(p.HostPath)
 		a.mounts = append(a.mounts, specs.Mount{Type: "bind", Source: host, Destination: p.GuestPath, Options: []string{"rbind", "rw"}})
 	}
-	for _, f := range append(append([]string{}, cfg.Network.Forward...), o.forwards...) {
+	a.forwards = cfg.Network.forwards // parsed by loadConfig
+	for _, f := range o.forwards {
 		fw, err := oci.ParseForward(f)
 		if err != nil {
 			return nil, err
