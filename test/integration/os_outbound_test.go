@@ -166,10 +166,6 @@ func TestOSOutboundHostResolver(t *testing.T) {
 	dns := testdns.Start(t, map[string][]net.IP{"web.wasmrun.test.": {net.ParseIP(out.addr)}})
 	rc := filepath.Join(e.dir, "resolv.conf")
 	writeFile(t, rc, "nameserver "+dns.IP+"\noptions timeout:2 attempts:1\n")
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		t.Fatal(err)
-	}
 	wasm := guests.C(t, "egress_attack")
 	for _, tc := range []struct {
 		name, network   string
@@ -183,12 +179,7 @@ func TestOSOutboundHostResolver(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := dns.Queries.Load()
 			app := e.app(map[string]string{"app.wasm": wasm}, "", tc.network)
-			run := e.startCmd(func(cmd *exec.Cmd) {
-				// The host's resolv.conf, in a mount namespace of wasmrun's.
-				cmd.Args = append([]string{"unshare", "-m", "--propagation", "private", "sh", "-c",
-					`mount --bind "$0" /etc/resolv.conf && exec "$@"`, rc, cmd.Path}, cmd.Args[1:]...)
-				cmd.Path = unshare
-			}, app, "--", "resolve", "web.wasmrun.test", "resolve", "missing.wasmrun.test")
+			run := e.startCmd(hostResolvConf(t, rc), app, "--", "resolve", "web.wasmrun.test", "resolve", "missing.wasmrun.test")
 			if code := run.wait(); code != 0 {
 				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, run.stdout, run.stderr)
 			}
@@ -203,6 +194,52 @@ func TestOSOutboundHostResolver(t *testing.T) {
 	}
 	if _, err := os.Stat("/etc/resolv.conf"); err != nil {
 		t.Errorf("the host's resolv.conf: %v", err)
+	}
+	e.noLeaks()
+}
+
+// hostResolvConf makes a `wasmrun os` command see rc as the host's
+// /etc/resolv.conf: it runs in a mount namespace of its own with rc bound
+// over the file (the host's stays as it is).
+func hostResolvConf(t *testing.T, rc string) func(*exec.Cmd) {
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(cmd *exec.Cmd) {
+		cmd.Args = append([]string{"unshare", "-m", "--propagation", "private", "sh", "-c",
+			`mount --bind "$0" /etc/resolv.conf && exec "$@"`, rc, cmd.Path}, cmd.Args[1:]...)
+		cmd.Path = unshare
+	}
+}
+
+// TestPythonOSOutbound is the feature page's example, as written: a
+// Python app resolves a name and connects to it, run as `wasmrun os APP`
+// with no configuration; the host's resolver answers and the outside host
+// is reached.
+func TestPythonOSOutbound(t *testing.T) {
+	t.Parallel()
+	e := newOSEnv(t)
+	rt := pythonRuntime(t)
+	out := newOutsideHost(t, e)
+	dns := testdns.Start(t, map[string][]net.IP{"web.wasmrun.test.": {net.ParseIP(out.addr)}})
+	rc := filepath.Join(e.dir, "resolv.conf")
+	writeFile(t, rc, "nameserver "+dns.IP+"\noptions timeout:2 attempts:1\n")
+	dir := e.app(nil, "", "")
+	writeFile(t, filepath.Join(dir, "main.py"), `
+import socket, sys
+with socket.create_connection(("web.wasmrun.test", int(sys.argv[1])), timeout=20) as s:
+    print("connected", s.getpeername()[0])
+`)
+	run := e.startCmd(hostResolvConf(t, rc), "--runtime-dir", filepath.Dir(rt), dir, "--", strconv.Itoa(out.port))
+	if code := run.wait(); code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, run.stdout, run.stderr)
+	}
+	if got, want := strings.TrimSpace(run.stdout.String()), "connected "+out.addr; got != want {
+		t.Errorf("app printed %q, want %q", got, want)
+	}
+	if out.accepted.Load() != 1 || dns.Queries.Load() == 0 {
+		t.Errorf("the outside host accepted %d connections, the host's DNS server got %d queries", out.accepted.Load(), dns.Queries.Load())
 	}
 	e.noLeaks()
 }

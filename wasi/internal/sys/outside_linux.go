@@ -35,7 +35,8 @@ type Outside struct {
 // as does traffic to Inside addresses. A host socket never goes to an
 // Inside address (from there, that is the host's loopback), and nothing
 // goes out to a Blocked one: both are EHOSTUNREACH, what the kernel
-// answers when a firewall rejects the packet.
+// answers when a firewall rejects the packet. A socket bound to any address
+// and port 0 counts as unbound (clients do that; its port is the kernel's).
 func (s *System) routeOutside(f *File, a Addr) Errno {
 	o := s.Outside
 	if o == nil || f.Sock == nil || f.Sock.Family == AFUnix {
@@ -47,7 +48,7 @@ func (s *System) routeOutside(f *File, a Addr) Errno {
 		if inside {
 			return ESUCCESS
 		}
-		if sa, err := unix.Getsockname(f.Fd); err == nil && sockaddrPort(sa) != 0 {
+		if sa, err := unix.Getsockname(f.Fd); err == nil && sockaddrPort(sa) != 0 && !f.Sock.anyPort {
 			return ESUCCESS
 		}
 	}

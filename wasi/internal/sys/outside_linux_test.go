@@ -169,6 +169,17 @@ func TestOutside(t *testing.T) {
 			t.Errorf("send_to from a bound socket: %v (%d host sockets made), want ENETUNREACH and none", errno, made.Load()-n)
 		}
 
+		// Bound to any address and port 0, as Node does before a send:
+		// still a client, so it goes out.
+		fd = open(SockDgram)
+		if errno := s.SockBind(fd, Addr{Family: AFInet4, IP: netip.IPv4Unspecified()}); errno != 0 {
+			t.Error(errno)
+			return
+		}
+		if _, errno := s.SockSendTo(fd, [][]byte{[]byte("hi")}, at(udpAddr), 0); errno != 0 {
+			t.Errorf("send_to from a socket bound to 0.0.0.0:0: %v", errno)
+		}
+
 		// Blocked (as the host's own address is), unless an allow entry
 		// names it.
 		s.Outside.Blocked = append(s.Outside.Blocked, netip.MustParsePrefix("10.77.0.1/32"))

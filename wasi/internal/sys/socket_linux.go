@@ -70,6 +70,8 @@ type Socket struct {
 	// was moved to a host socket (see moveOutside).
 	opts    []sockoptValue
 	outside bool
+	// anyPort: bound to the unspecified address and port 0.
+	anyPort bool
 }
 
 // Addr is a socket address: an IP address and port, or a Unix path.
@@ -172,7 +174,13 @@ func (s *System) SockBind(fd int32, a Addr) Errno {
 	if errno != 0 {
 		return errno
 	}
-	return ErrnoFromError(unix.Bind(f.Fd, sa))
+	if err := unix.Bind(f.Fd, sa); err != nil {
+		return ErrnoFromError(err)
+	}
+	// Any address, any port: a client's habit (Node binds before every
+	// UDP send), which does not keep a socket in its namespace.
+	f.Sock.anyPort = a.Port == 0 && a.IP.Unmap().IsUnspecified()
+	return ESUCCESS
 }
 
 // SockListen marks fd as accepting connections. Errors: EBADF, ENOTSOCK,
