@@ -40,7 +40,7 @@ test: deps test-deps build
 	  exit $$status
 
 # Each fuzz target runs briefly (go test -fuzz takes one target at a time).
-FUZZPKGS := ./wasi/ ./cni/
+FUZZPKGS := ./wasi/ ./wasi/internal/sys/ ./cni/
 fuzz:
 	@for p in $(FUZZPKGS); do \
 	  for t in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \

@@ -28,11 +28,20 @@ type Server struct {
 	Records map[string][]net.IP
 	// Queries counts the well-formed queries answered.
 	Queries atomic.Int32
+	// OnQuery, when set before Serve, is called with each such query's
+	// name (lower case, with the trailing dot).
+	OnQuery func(name string)
 }
 
 // Start listens on port 53 of a random 127.83.x.y and serves records until
 // t ends. It skips t without root.
 func Start(t testing.TB, records map[string][]net.IP) *Server {
+	t.Helper()
+	return StartFunc(t, records, nil)
+}
+
+// StartFunc is Start with onQuery as the server's OnQuery.
+func StartFunc(t testing.TB, records map[string][]net.IP, onQuery func(name string)) *Server {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("binding port 53 for the test DNS server needs root")
@@ -49,7 +58,7 @@ func Start(t testing.TB, records map[string][]net.IP) *Server {
 	if err != nil {
 		t.Fatalf("start DNS server: %v", err)
 	}
-	s := &Server{IP: ip, PC: pc, Records: records}
+	s := &Server{IP: ip, PC: pc, Records: records, OnQuery: onQuery}
 	t.Cleanup(func() { pc.Close() })
 	go s.Serve()
 	return s
@@ -99,6 +108,9 @@ func (s *Server) answer(q []byte) []byte {
 	qtype := binary.BigEndian.Uint16(q[i:])
 	qend := i + 4
 	name := strings.Join(labels, ".") + "."
+	if s.OnQuery != nil {
+		s.OnQuery(name)
+	}
 
 	ips, known := s.Records[name]
 	var answers [][]byte
