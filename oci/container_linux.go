@@ -172,8 +172,12 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		CacheDir: opts.CacheDir, MemoryLimit: MemoryLimit(spec), Fifo: fifo,
 		Egress: opts.Egress,
 	}
-	for _, p := range Preopens(root, spec) {
-		cfg.Preopens = append(cfg.Preopens, wasi.Preopen{HostPath: p.HostPath, GuestPath: p.GuestPath})
+	preopens := Preopens(root, spec)
+	for _, p := range preopens {
+		cfg.Preopens = append(cfg.Preopens, wasi.Preopen{HostPath: p.HostPath, GuestPath: p.GuestPath, ReadOnly: p.ReadOnly})
+	}
+	if cfg.Mounts, err = containerMounts(root, spec, preopens); err != nil {
+		return nil, err
 	}
 
 	c = &Container{ID: id, rt: r, done: make(chan struct{})}
@@ -224,6 +228,9 @@ func (c *Container) spawn(ctx context.Context, net cni.Network, cfg initConfig, 
 	if cfg.Net, err2 = net.Prepare(ctx, cmd); err2 != nil {
 		return err2
 	}
+	if !cfg.Mounts.empty() {
+		c.mountNamespace(cmd, &cfg)
+	}
 	c.rt.logf("network mode: %s", net.Mode().Describe())
 	// The guest resolves names as `ip netns exec` would in its namespace:
 	// /etc/netns/<name>/{resolv.conf,hosts} override the host's files.
@@ -264,6 +271,29 @@ func (c *Container) spawn(ctx context.Context, net cni.Network, cfg initConfig, 
 		return fmt.Errorf("container process exited during create (status %d)", c.code)
 	}
 	return nil
+}
+
+// mountNamespace gives the container process a mount namespace of its own
+// for its read-only mounts. Without root that needs a user namespace: the
+// rootless network has one; otherwise one mapping the caller's ids to 0
+// inside, as the rootless network's does (an id that is not 0 there would
+// lose the capabilities to mount at exec). Where the system allows none, the process gets no mount
+// namespace, and read-only is the WASI layer's and the read-only opens'
+// alone (the user's own permissions still bound what it can write).
+func (c *Container) mountNamespace(cmd *exec.Cmd, cfg *initConfig) {
+	a := cmd.SysProcAttr
+	if os.Geteuid() != 0 && a.Cloneflags&syscall.CLONE_NEWUSER == 0 {
+		if ok, reason := UserNamespacesAllowed(); !ok {
+			c.rt.logf("read-only directories without a mount namespace: %s", reason)
+			cfg.Mounts = nil
+			return
+		}
+		a.Cloneflags |= syscall.CLONE_NEWUSER
+		a.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
+		a.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
+		a.GidMappingsEnableSetgroups = false
+	}
+	a.Cloneflags |= syscall.CLONE_NEWNS
 }
 
 // netnsName returns the name of a namespace bind-mounted under /run/netns

@@ -57,6 +57,8 @@ type initConfig struct {
 	Egress wasi.Egress `json:"egress"`
 	// Net is what the process sets up in its namespace itself.
 	Net cni.Child `json:"net"`
+	// Mounts are made in its own mount namespace (nil: it has none).
+	Mounts *mountConfig `json:"mounts,omitempty"`
 }
 
 // initStatus is the child's one report on fd 4.
@@ -91,6 +93,9 @@ func Init() int {
 	}
 	cfgFile.Close()
 	if err := cfg.Net.Setup(cfg.ID); err != nil {
+		return fail(err)
+	}
+	if err := cfg.Mounts.setup(); err != nil {
 		return fail(err)
 	}
 

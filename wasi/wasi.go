@@ -28,6 +28,9 @@ import (
 type Preopen struct {
 	HostPath  string
 	GuestPath string
+	// ReadOnly: the guest can change nothing beneath it (EROFS), and its
+	// files are opened read-only on the host.
+	ReadOnly bool `json:"read_only,omitempty"`
 }
 
 // Config is what a guest sees of the world.
@@ -93,7 +96,7 @@ func Instantiate(ctx context.Context, r wazero.Runtime, guest wazero.CompiledMod
 	}
 	preopens := make([]sys.Preopen, len(cfg.Preopens))
 	for i, p := range cfg.Preopens {
-		preopens[i] = sys.Preopen{HostPath: p.HostPath, GuestPath: p.GuestPath}
+		preopens[i] = sys.Preopen{HostPath: p.HostPath, GuestPath: p.GuestPath, ReadOnly: p.ReadOnly}
 	}
 	s, err := sys.New(cfg.Stdin, cfg.Stdout, cfg.Stderr, preopens)
 	if err != nil {

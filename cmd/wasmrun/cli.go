@@ -27,7 +27,9 @@ const usage = `Usage:
   wasmrun help                              show this help
 
 Flags of run (before or after MODULE):
-  --dir HOST[:GUEST]   preopen a host directory (repeatable; GUEST defaults to HOST)
+  --dir HOST[:GUEST][:ro]
+                       preopen a host directory (repeatable; GUEST defaults to
+                       HOST; :ro makes it read-only)
   --env KEY=VALUE      set a guest environment variable (repeatable; KEY alone
                        passes the host's value)
   --cache-dir DIR      compiled-module cache (default $WASMRUN_CACHE_DIR or

@@ -137,12 +137,19 @@ func parseRun(args []string) (*runOpts, error) {
 
 // parseDir parses HOST[:GUEST] and checks that HOST is a directory.
 func parseDir(v string) (wasi.Preopen, error) {
-	host, guest, ok := strings.Cut(v, ":")
+	spec, readOnly := v, false
+	for _, mode := range []string{":ro", ":rw"} {
+		if s, ok := strings.CutSuffix(v, mode); ok && s != "" {
+			spec, readOnly = s, mode == ":ro"
+			break
+		}
+	}
+	host, guest, ok := strings.Cut(spec, ":")
 	if !ok {
 		guest = host
 	}
-	if host == "" || guest == "" {
-		return wasi.Preopen{}, fmt.Errorf("--dir %q: want HOST[:GUEST]", v)
+	if host == "" || guest == "" || strings.Contains(guest, ":") {
+		return wasi.Preopen{}, fmt.Errorf("--dir %q: want HOST[:GUEST][:ro|:rw]", v)
 	}
 	st, err := os.Stat(host)
 	if err != nil {
@@ -151,7 +158,7 @@ func parseDir(v string) (wasi.Preopen, error) {
 	if !st.IsDir() {
 		return wasi.Preopen{}, fmt.Errorf("--dir %s: not a directory", host)
 	}
-	return wasi.Preopen{HostPath: host, GuestPath: guest}, nil
+	return wasi.Preopen{HostPath: host, GuestPath: guest, ReadOnly: readOnly}, nil
 }
 
 // parseEnv accepts KEY=VALUE, or KEY alone for the host's value.

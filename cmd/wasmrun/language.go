@@ -230,7 +230,7 @@ func planLaunch(app, lang, configuredEntry, rtDir string, args []string) (*launc
 	return &launch{
 		root:     root,
 		module:   mod,
-		mounts:   []specs.Mount{{Type: "bind", Source: appDir, Destination: appMount, Options: []string{"rbind", "rw"}}},
+		mounts:   []specs.Mount{{Type: "bind", Source: appDir, Destination: appMount, Options: []string{"rbind", "ro"}}},
 		args:     append([]string{appMount + "/" + filepath.ToSlash(entry)}, args...),
 		env:      append([]string{"PWD=" + appMount}, l.env...),
 		cwd:      appMount,

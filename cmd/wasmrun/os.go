@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -163,7 +165,6 @@ func osCmd(args []string, stdin, stdout, stderr *os.File) int {
 // app is an `wasmrun os` run after flags and config are merged.
 type app struct {
 	root, module string // host root dir, module path relative to it
-	rootReadonly bool
 	cwd          string // "" = "/"
 	args, env    []string
 	mounts       []specs.Mount
@@ -216,7 +217,7 @@ func resolveApp(o *osOpts) (*app, error) {
 		return nil, err
 	}
 	if interp != nil {
-		a.root, a.module, a.rootReadonly, a.cwd = interp.root, interp.module, true, interp.cwd
+		a.root, a.module, a.cwd = interp.root, interp.module, interp.cwd
 		a.mounts = interp.mounts
 		a.args = interp.args
 		a.env = interp.env
@@ -262,7 +263,11 @@ func resolveApp(o *osOpts) (*app, error) {
 			return nil, err
 		}
 		host, _ := filepath.Abs(p.HostPath)
-		a.mounts = append(a.mounts, specs.Mount{Type: "bind", Source: host, Destination: p.GuestPath, Options: []string{"rbind", "rw"}})
+		mode := "rw"
+		if p.ReadOnly {
+			mode = "ro"
+		}
+		a.mounts = append(a.mounts, specs.Mount{Type: "bind", Source: host, Destination: p.GuestPath, Options: []string{"rbind", mode}})
 	}
 	a.forwards = cfg.Network.forwards // parsed by loadConfig
 	for _, f := range o.forwards {
@@ -293,12 +298,20 @@ func resolveApp(o *osOpts) (*app, error) {
 	return a, nil
 }
 
-func (a *app) spec() *specs.Spec {
+// spec is the app's OCI spec, with tmp as its private writable /tmp
+// ("" for none). The app's root is always read-only: the app directory
+// holds its configuration and module, which nothing the guest does may
+// change (its next run would take them), and with a language, the
+// runtime directory that every app shares.
+func (a *app) spec(tmp string) *specs.Spec {
 	s := &specs.Spec{
 		Version: specs.Version,
-		Root:    &specs.Root{Path: a.root, Readonly: a.rootReadonly},
+		Root:    &specs.Root{Path: a.root, Readonly: true},
 		Process: &specs.Process{Args: append([]string{"/" + filepath.ToSlash(a.module)}, a.args...), Env: a.env, Cwd: cmp.Or(a.cwd, "/")},
 		Mounts:  a.mounts,
+	}
+	if tmp != "" && !slices.ContainsFunc(a.mounts, func(m specs.Mount) bool { return path.Clean(m.Destination) == "/tmp" }) {
+		s.Mounts = append(slices.Clone(s.Mounts), specs.Mount{Type: "bind", Source: tmp, Destination: "/tmp", Options: []string{"rbind", "rw"}})
 	}
 	if a.isolation {
 		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.NetworkNamespace}}}
@@ -344,7 +357,15 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 		return 0, fmt.Errorf("an app named %s is already running (see wasmrun ps)", a.name)
 	}
 	bundle := filepath.Join(root, "bundles", a.name)
-	if err := writeBundle(bundle, a.spec()); err != nil {
+	// The app's private /tmp lives and goes with its bundle.
+	tmp := filepath.Join(bundle, "tmp")
+	if err := os.MkdirAll(tmp, 0o1777); err != nil {
+		return 0, fmt.Errorf("create the app's /tmp: %w", err)
+	}
+	if err := os.Chmod(tmp, 0o1777); err != nil { // not the umask's
+		return 0, err
+	}
+	if err := writeBundle(bundle, a.spec(tmp)); err != nil {
 		return 0, err
 	}
 	defer os.RemoveAll(bundle)

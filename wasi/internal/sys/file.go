@@ -87,6 +87,16 @@ const (
 
 	RightsSocket = RightFdRead | RightFdFdstatSetFlags | RightFdWrite |
 		RightFdFilestatGet | RightPollFdReadwrite | RightSockShutdown | RightSockAccept
+
+	// RightsMutating change a file system: what nothing beneath a
+	// read-only preopen carries. Linking or renaming from it is among
+	// them (a hard link elsewhere would make its files writable; a rename
+	// changes it), as are setting sizes and times.
+	RightsMutating = RightFdWrite | RightFdAllocate | RightPathCreateDirectory |
+		RightPathCreateFile | RightPathLinkSource | RightPathLinkTarget |
+		RightPathRenameSource | RightPathRenameTarget | RightPathFilestatSetSize |
+		RightPathFilestatSetTimes | RightFdFilestatSetSize | RightFdFilestatSetTimes |
+		RightPathSymlink | RightPathRemoveDirectory | RightPathUnlinkFile
 )
 
 // MaxRights returns the most a descriptor of type t may carry.
@@ -120,6 +130,9 @@ type File struct {
 	RightsBase, RightsInheriting Rights
 	// Preopen is the guest name of a preopened directory ("" otherwise).
 	Preopen string
+	// ReadOnly marks a descriptor beneath a read-only preopen: it carries
+	// no mutating right, and asking for one is EROFS.
+	ReadOnly bool
 	// Dir is the readdir state of a directory, created on first use.
 	Dir *DirState
 	// Sock is set for sockets.

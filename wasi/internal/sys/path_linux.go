@@ -138,7 +138,8 @@ func openParent(dirfd int, path string) (parent, Errno) {
 func procFdPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
 
 // dirFile returns the directory descriptor fd carrying rights r: EBADF when
-// not open, ENOTDIR when not a directory, ENOTCAPABLE when a right is missing.
+// not open, ENOTDIR when not a directory, EROFS when r would change a
+// read-only directory, ENOTCAPABLE when another right is missing.
 func (s *System) dirFile(fd int32, r Rights) (*File, Errno) {
 	f, errno := s.Lookup(fd)
 	if errno != 0 {
@@ -146,6 +147,9 @@ func (s *System) dirFile(fd int32, r Rights) (*File, Errno) {
 	}
 	if f.Type != FiletypeDirectory {
 		return nil, ENOTDIR
+	}
+	if f.ReadOnly && r&RightsMutating != 0 {
+		return nil, EROFS
 	}
 	if !f.Has(r) {
 		return nil, ENOTCAPABLE
@@ -210,6 +214,11 @@ func (s *System) Open(req OpenRequest) (int32, Errno) {
 
 	read := req.RightsBase&(RightFdRead|RightFdReaddir) != 0
 	write := req.RightsBase&RightFdWrite != 0
+	if dir.ReadOnly && write {
+		// Beneath a read-only preopen the host opens nothing for writing:
+		// the kernel refuses writes too, not only the rights.
+		return -1, EROFS
+	}
 	flags := unix.O_RDONLY
 	switch {
 	case read && write:
@@ -268,6 +277,7 @@ func (s *System) Open(req OpenRequest) (int32, Errno) {
 		Flags:            req.Fdflags,
 		RightsBase:       (req.RightsBase | grant) & dir.RightsInheriting & maxBase,
 		RightsInheriting: req.RightsInheriting & dir.RightsInheriting & maxInh,
+		ReadOnly:         dir.ReadOnly,
 	}
 	return s.FDs.Insert(f), ESUCCESS
 }

@@ -55,6 +55,9 @@ func (s *System) unixSockaddr(p string, target bool) (*unix.SockaddrUnix, func()
 		}
 		return &unix.SockaddrUnix{Name: "/proc/self/fd/" + strconv.Itoa(fd)}, func() { unix.Close(fd) }, ESUCCESS
 	}
+	if s.readOnlyDir(dirfd) {
+		return nil, nil, EROFS // bind would create the socket file
+	}
 	dir, name := path.Split(rel)
 	if name == "" || name == "." || name == ".." {
 		return nil, nil, EINVAL
@@ -113,6 +116,18 @@ func (s *System) preopenFor(p string) (dirfd int, rel string, errno Errno) {
 		rel = "."
 	}
 	return best, rel, ESUCCESS
+}
+
+// readOnlyDir reports whether host descriptor fd is a read-only preopen.
+func (s *System) readOnlyDir(fd int) (ro bool) {
+	s.FDs.Range(func(_ int32, f *File) bool {
+		if f.Fd == fd && f.Preopen != "" {
+			ro = f.ReadOnly
+			return false
+		}
+		return true
+	})
+	return ro
 }
 
 func (s *System) preopenNamed(name string) (int, bool) {

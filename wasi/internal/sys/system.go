@@ -18,6 +18,9 @@ import (
 type Preopen struct {
 	HostPath  string
 	GuestPath string
+	// ReadOnly: nothing beneath it may be changed (EROFS), and its files
+	// are opened read-only on the host.
+	ReadOnly bool
 }
 
 // System is the state of one guest: its descriptors and environment.
@@ -53,7 +56,10 @@ func New(stdin, stdout, stderr *os.File, preopens []Preopen) (s *System, err err
 			return nil, fmt.Errorf("open directory %s: %w", p.HostPath, err)
 		}
 		base, inh := MaxRights(FiletypeDirectory)
-		s.FDs.Insert(&File{Fd: fd, Type: FiletypeDirectory, RightsBase: base, RightsInheriting: inh, Preopen: p.GuestPath})
+		if p.ReadOnly {
+			base, inh = base&^RightsMutating, inh&^RightsMutating
+		}
+		s.FDs.Insert(&File{Fd: fd, Type: FiletypeDirectory, RightsBase: base, RightsInheriting: inh, Preopen: p.GuestPath, ReadOnly: p.ReadOnly})
 	}
 	return s, nil
 }
@@ -127,11 +133,15 @@ func (s *System) Lookup(fd int32) (*File, Errno) {
 }
 
 // LookupRights returns fd if it carries all rights in r: EBADF when fd is not
-// open, ENOTCAPABLE when a right is missing.
+// open, EROFS when a right in r would change a read-only file system,
+// ENOTCAPABLE when another right is missing.
 func (s *System) LookupRights(fd int32, r Rights) (*File, Errno) {
 	f, ok := s.FDs.Lookup(fd)
 	if !ok {
 		return nil, EBADF
+	}
+	if f.ReadOnly && r&RightsMutating != 0 {
+		return nil, EROFS
 	}
 	if !f.Has(r) {
 		return nil, ENOTCAPABLE

@@ -1,0 +1,101 @@
+package sys
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestReadOnlyPreopen: beneath a read-only preopen every call that would
+// change the file system is EROFS, including through a directory opened
+// from it, a file opened for reading, a hard link or rename to a writable
+// preopen, and a Unix socket bound there; the host files are unchanged and
+// reading works. This is the WASI layer alone (as under `wasmrun run`): no
+// mount namespace backs it here.
+func TestReadOnlyPreopen(t *testing.T) {
+	ro, rw := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(ro, "f"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(ro, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	st0, _ := os.Stat(filepath.Join(ro, "f"))
+	s, err := New(nil, nil, nil, []Preopen{{HostPath: ro, GuestPath: "/ro", ReadOnly: true}, {HostPath: rw, GuestPath: "/rw"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const roFD, rwFD = 3, 4
+	open := func(dir int32, p string, o Oflags, r Rights) (int32, Errno) {
+		return s.Open(OpenRequest{Dir: dir, Path: p, Oflags: o, RightsBase: r, RightsInheriting: RightsAll})
+	}
+	readFD, errno := open(roFD, "f", 0, RightFdRead)
+	if errno != 0 {
+		t.Fatalf("open for reading: %v", errno)
+	}
+	subFD, errno := open(roFD, "d", OflagDirectory, RightFdReaddir)
+	if errno != 0 {
+		t.Fatalf("open a subdirectory: %v", errno)
+	}
+	for _, tc := range []struct {
+		name string
+		call func() Errno
+	}{
+		{"open for writing", func() Errno { _, e := open(roFD, "f", 0, RightFdWrite); return e }},
+		{"open to truncate", func() Errno { _, e := open(roFD, "f", OflagTrunc, RightFdRead); return e }},
+		{"create", func() Errno { _, e := open(roFD, "new", OflagCreat, RightFdRead|RightFdWrite); return e }},
+		{"create in a subdirectory", func() Errno { _, e := open(subFD, "new", OflagCreat, RightFdWrite); return e }},
+		{"write a file opened for reading", func() Errno { _, e := s.Write(readFD, [][]byte{[]byte("x")}); return e }},
+		{"set its size", func() Errno { return s.SetSize(readFD, 0) }},
+		{"set its times", func() Errno { return s.SetTimes(readFD, 0, 0, FstflagAtim|FstflagMtim) }},
+		{"allocate", func() Errno { return s.Allocate(readFD, 0, 10) }},
+		{"set times by path", func() Errno { return s.PathSetTimes(roFD, 0, "f", 0, 0, FstflagMtim) }},
+		{"mkdir", func() Errno { return s.CreateDirectory(roFD, "x") }},
+		{"rmdir", func() Errno { return s.RemoveDirectory(roFD, "d") }},
+		{"unlink", func() Errno { return s.UnlinkFile(roFD, "f") }},
+		{"symlink", func() Errno { return s.Symlink("f", roFD, "l") }},
+		{"rename within", func() Errno { return s.Rename(roFD, "f", roFD, "g") }},
+		{"rename out", func() Errno { return s.Rename(roFD, "f", rwFD, "g") }},
+		{"rename in", func() Errno { return s.Rename(rwFD, "nothing", roFD, "g") }},
+		{"hard link out (to write it there)", func() Errno { return s.Link(roFD, 0, "f", rwFD, "l") }},
+		{"hard link in", func() Errno { return s.Link(rwFD, 0, "nothing", roFD, "l") }},
+		{"bind a Unix socket", func() Errno {
+			fd, e := s.SockOpen(AFUnix, SockStream)
+			if e != 0 {
+				return e
+			}
+			return s.SockBind(fd, Addr{Family: AFUnix, Path: "/ro/sock"})
+		}},
+	} {
+		if got := tc.call(); got != EROFS {
+			t.Errorf("%s: %v, want EROFS", tc.name, got)
+		}
+	}
+	if n, errno := s.Read(readFD, [][]byte{make([]byte, 4)}); errno != 0 || n != 4 {
+		t.Errorf("read: %d, %v", n, errno)
+	}
+	if f, _ := s.Lookup(readFD); f != nil {
+		if fl, _ := fcntlFlags(f.Fd); fl&os.O_WRONLY|fl&os.O_RDWR != 0 {
+			t.Errorf("the host descriptor is open for writing (flags %#x)", fl)
+		}
+	}
+	st1, _ := os.Stat(filepath.Join(ro, "f"))
+	ents, _ := os.ReadDir(ro)
+	if b, _ := os.ReadFile(filepath.Join(ro, "f")); string(b) != "data" || !st1.ModTime().Equal(st0.ModTime()) || len(ents) != 2 {
+		t.Errorf("the read-only directory changed: %q, mtime %v -> %v, %d entries", b, st0.ModTime(), st1.ModTime(), len(ents))
+	}
+	if ents, _ := os.ReadDir(rw); len(ents) != 0 {
+		t.Errorf("the writable directory got %d entries", len(ents))
+	}
+	// The writable preopen stays writable.
+	if _, errno := open(rwFD, "new", OflagCreat, RightFdWrite); errno != 0 {
+		t.Errorf("create in the writable preopen: %v", errno)
+	}
+}
+
+func fcntlFlags(fd int) (int, error) {
+	return unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+}
