@@ -33,12 +33,12 @@ type appConfig struct {
 }
 
 type networkConfig struct {
-	Isolation       *bool    `toml:"isolation"`
-	NamespacePrefix string   `toml:"namespace_prefix"`
-	LoopbackEnabled *bool    `toml:"loopback_enabled"`
-	Forward         []string `toml:"forward"`
+	Isolation       *bool         `toml:"isolation"`
+	NamespacePrefix string        `toml:"namespace_prefix"`
+	LoopbackEnabled *bool         `toml:"loopback_enabled"`
+	Forward         []string      `toml:"forward"`
 	forwards        []oci.Forward // Forward, parsed by validate
-	Bridge          bool     `toml:"bridge"`
+	Bridge          bool          `toml:"bridge"`
 	// Outbound (default true) lets the app connect out, through host
 	// sockets, and resolve names with the host's resolver.
 	Outbound *bool `toml:"outbound"`
