@@ -112,3 +112,48 @@ func TestOSAppReadOnly(t *testing.T) {
 	}
 	e.noLeaks()
 }
+
+// TestPythonOSRuntimeReadOnly: the language runtime directory is every
+// Python app's read-only /: an app that tries to append to the
+// interpreter, add a module to the stdlib path, delete a stdlib file, or
+// rewrite its own source and configuration gets "Read-only file system"
+// each time, and the runtime tree and the app are byte for byte what they
+// were.
+func TestPythonOSRuntimeReadOnly(t *testing.T) {
+	t.Parallel()
+	e := newOSEnv(t)
+	rt := pythonRuntime(t)
+	dir := e.app(nil, "", "")
+	writeFile(t, filepath.Join(dir, "main.py"), `
+import errno, glob, os
+def attempt(name, fn):
+    try:
+        fn()
+        print(name, "ok")
+    except OSError as err:
+        print(name, errno.errorcode.get(err.errno, err.errno))
+stdlib = sorted(glob.glob("/python/lib/python3*/this.py") + glob.glob("/python/python3*/this.py"))
+attempt("append interpreter", lambda: open("/python/python.wasm", "ab").write(b"x"))
+attempt("add stdlib module", lambda: open("/python/evil.py", "w").write("x = 1"))
+attempt("delete stdlib file", lambda: os.remove(stdlib[0] if stdlib else "/python/LICENSE"))
+attempt("rewrite own source", lambda: open("/app/main.py", "a").write("#"))
+attempt("rewrite own config", lambda: open("/app/.wasmrun.toml", "w").write("[network]\nisolation = false\n"))
+attempt("write tmp", lambda: open("/tmp/scratch", "w").write("ok"))
+`)
+	runtimeBefore, appBefore := treeHash(t, filepath.Dir(rt)), treeHash(t, dir)
+	r := e.run("os", "--runtime-dir", filepath.Dir(rt), dir)
+	mustExit(t, r, 0)
+	want := strings.Join([]string{
+		"append interpreter EROFS", "add stdlib module EROFS", "delete stdlib file EROFS",
+		"rewrite own source EROFS", "rewrite own config EROFS", "write tmp ok"}, "\n")
+	if got := strings.Join(lines(r.stdout), "\n"); got != want {
+		t.Errorf("app reported:\n%s\nwant:\n%s\nstderr:\n%s", got, want, r.stderr)
+	}
+	if treeHash(t, filepath.Dir(rt)) != runtimeBefore {
+		t.Error("the runtime directory changed")
+	}
+	if treeHash(t, dir) != appBefore {
+		t.Error("the app directory changed")
+	}
+	e.noLeaks()
+}

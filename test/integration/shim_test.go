@@ -24,6 +24,7 @@ func TestShim(t *testing.T) {
 	cat := rootfsWith(t, guests.C(t, "cat"))
 	httpd := rootfsWith(t, guests.Go(t, "sockhttp"))
 	netapp := rootfsWith(t, guests.Go(t, "netapp"))
+	tamper := rootfsWith(t, guests.C(t, "tamper"))
 	for _, v := range shimDaemons {
 		t.Run(v.name, func(t *testing.T) {
 			d := startShimDaemon(t, v.bin(t))
@@ -45,6 +46,7 @@ func TestShim(t *testing.T) {
 			t.Run("ls_pids_metrics", func(t *testing.T) { testShimTaskInfo(t, d, spin) })
 			t.Run("netns", func(t *testing.T) { testShimNetns(t, d, spin) })
 			t.Run("outbound", func(t *testing.T) { testShimOutbound(t, d, netapp) })
+			t.Run("read_only", func(t *testing.T) { testShimReadOnly(t, d, tamper) })
 			t.Run("daemon_restart", func(t *testing.T) { testShimDaemonRestart(t, d, spin) })
 			t.Run("shim_killed", func(t *testing.T) { testShimKilled(t, d, spin) })
 			t.Run("delete_action_no_daemon", func(t *testing.T) { testShimDeleteAction(t, d, spin) })
