@@ -3,6 +3,9 @@
 
 SHELL := /bin/bash
 GO ?= go
+# No cgo: the container process changes the privileges of every thread it
+# has (syscall.AllThreadsSyscall), which a cgo binary cannot.
+export CGO_ENABLED := 0
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/wasmrun/wasmrun/internal/version.Version=$(VERSION)
 BIN := bin

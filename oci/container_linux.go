@@ -118,6 +118,10 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	if err != nil {
 		return nil, err
 	}
+	priv, err := specPrivileges(spec.Process)
+	if err != nil {
+		return nil, err
+	}
 	// The network, decided once; nothing is made before the state dir.
 	net, err := cni.Plan(r.netConfig(), networkTarget(id, spec), opts.Network)
 	if err != nil {
@@ -166,11 +170,17 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	if err := mkfifo(fifo); err != nil {
 		return nil, err
 	}
+	if os.Geteuid() == 0 {
+		// The process opens it for writing as the spec's user.
+		if err := os.Chown(fifo, int(priv.UID), int(priv.GID)); err != nil {
+			return nil, fmt.Errorf("exec fifo: %w", err)
+		}
+	}
 	args := append([]string{mod.GuestPath}, spec.Process.Args[1:]...)
 	cfg := initConfig{
 		ID: id, Module: mod.HostPath, Export: mod.Export, Args: args, Env: Env(spec),
 		CacheDir: opts.CacheDir, MemoryLimit: MemoryLimit(spec), Fifo: fifo,
-		Egress: opts.Egress,
+		Egress: opts.Egress, Privileges: priv,
 	}
 	preopens := Preopens(root, spec)
 	for _, p := range preopens {
@@ -230,6 +240,9 @@ func (c *Container) spawn(ctx context.Context, net cni.Network, cfg initConfig, 
 	}
 	if !cfg.Mounts.empty() {
 		c.mountNamespace(cmd, &cfg)
+	}
+	if err := mapPrivileges(cmd, cfg.Privileges); err != nil {
+		return err
 	}
 	c.rt.logf("network mode: %s", net.Mode().Describe())
 	// The guest resolves names as `ip netns exec` would in its namespace:
@@ -294,6 +307,37 @@ func (c *Container) mountNamespace(cmd *exec.Cmd, cfg *initConfig) {
 		a.GidMappingsEnableSetgroups = false
 	}
 	a.Cloneflags |= syscall.CLONE_NEWNS
+}
+
+// mapPrivileges checks the spec's ids against who the process can become
+// without root. Its ids are the container's: in a user namespace we made
+// (rootless), only the mapped ones (0, the caller outside) exist; without
+// one the process can be no one but the caller, whatever the spec says.
+// As root, the ids are taken as they are.
+func mapPrivileges(cmd *exec.Cmd, p *privileges) error {
+	if os.Geteuid() == 0 {
+		return nil
+	}
+	a := cmd.SysProcAttr
+	if a.Cloneflags&syscall.CLONE_NEWUSER == 0 {
+		p.UID, p.GID, p.Groups = uint32(os.Geteuid()), uint32(os.Getegid()), nil
+		return nil
+	}
+	mapped := func(id uint32, m []syscall.SysProcIDMap) bool {
+		for _, e := range m {
+			if id >= uint32(e.ContainerID) && id < uint32(e.ContainerID+e.Size) {
+				return true
+			}
+		}
+		return false
+	}
+	if !mapped(p.UID, a.UidMappings) || !mapped(p.GID, a.GidMappings) {
+		return fmt.Errorf("user %d:%d: without root a container has only user 0 (you, outside it)", p.UID, p.GID)
+	}
+	if len(p.Groups) > 0 {
+		return errors.New("additional groups need root")
+	}
+	return nil
 }
 
 // netnsName returns the name of a namespace bind-mounted under /run/netns

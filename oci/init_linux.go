@@ -59,6 +59,8 @@ type initConfig struct {
 	Net cni.Child `json:"net"`
 	// Mounts are made in its own mount namespace (nil: it has none).
 	Mounts *mountConfig `json:"mounts,omitempty"`
+	// Privileges are what the process becomes after setup.
+	Privileges *privileges `json:"privileges"`
 }
 
 // initStatus is the child's one report on fd 4.
@@ -120,13 +122,23 @@ func Init() int {
 	if err != nil {
 		return fail(err)
 	}
+	// The FIFO's directory is the runtime's, closed to the guest's user:
+	// hold the FIFO itself, to open it for writing once that user.
+	fifoPath, err := os.OpenFile(cfg.Fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fail(fmt.Errorf("open exec fifo: %w", err))
+	}
+	if err := cfg.Privileges.drop(); err != nil {
+		return fail(fmt.Errorf("drop privileges: %w", err))
+	}
 	if err := p.Instantiate(ctx); err != nil {
 		return fail(err)
 	}
 	report(initStatus{OK: true})
 
 	// Block until Start opens the FIFO for reading.
-	fifo, err := os.OpenFile(cfg.Fifo, os.O_WRONLY, 0)
+	fifo, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", fifoPath.Fd()), os.O_WRONLY, 0)
+	fifoPath.Close()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "wasmrun: container %s: open exec fifo: %v\n", cfg.ID, err)
 		return runner.TrapExitCode

@@ -29,7 +29,9 @@ type appConfig struct {
 	Env        map[string]string `toml:"env"`
 	Dirs       []string          `toml:"dirs"`
 	Name       string            `toml:"name"`
-	Network    networkConfig     `toml:"network"`
+	// User is who the app runs as (see user.go); "" decides by itself.
+	User    string        `toml:"user"`
+	Network networkConfig `toml:"network"`
 }
 
 type networkConfig struct {
@@ -111,6 +113,11 @@ func (c *appConfig) validate() error {
 	}
 	if _, err := egressPolicy(n, nil, nil); err != nil {
 		return err
+	}
+	if c.User != "" {
+		if _, err := parseUser(c.User); err != nil {
+			return fmt.Errorf("user: %v", err)
+		}
 	}
 	if c.Name != "" && !validName(c.Name) {
 		return fmt.Errorf("name %q: use letters, digits, '_', '.', '-'", c.Name)

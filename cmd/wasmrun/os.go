@@ -178,6 +178,9 @@ type app struct {
 	prefix       string
 	forwards     []oci.Forward
 	name         string
+	appDir       string     // the app's own directory
+	user         specs.User // who it runs as (user.go)
+	userWhy      string
 }
 
 func resolveApp(o *osOpts) (*app, error) {
@@ -216,6 +219,7 @@ func resolveApp(o *osOpts) (*app, error) {
 	if a.root, err = filepath.Abs(dir); err != nil {
 		return nil, err
 	}
+	a.appDir = a.root
 	if interp != nil {
 		a.root, a.module, a.cwd = interp.root, interp.module, interp.cwd
 		a.mounts = interp.mounts
@@ -295,6 +299,9 @@ func resolveApp(o *osOpts) (*app, error) {
 	if err := oci.ValidateID(a.name); err != nil {
 		return nil, fmt.Errorf("--name: %v", err)
 	}
+	if a.user, a.userWhy, err = appUser(a, cfg.User); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -307,7 +314,10 @@ func (a *app) spec(tmp string) *specs.Spec {
 	s := &specs.Spec{
 		Version: specs.Version,
 		Root:    &specs.Root{Path: a.root, Readonly: true},
-		Process: &specs.Process{Args: append([]string{"/" + filepath.ToSlash(a.module)}, a.args...), Env: a.env, Cwd: cmp.Or(a.cwd, "/")},
+		Process: &specs.Process{
+			Args: append([]string{"/" + filepath.ToSlash(a.module)}, a.args...), Env: a.env, Cwd: cmp.Or(a.cwd, "/"),
+			User: a.user, NoNewPrivileges: true, // and no capabilities
+		},
 		Mounts:  a.mounts,
 	}
 	if tmp != "" && !slices.ContainsFunc(a.mounts, func(m specs.Mount) bool { return path.Clean(m.Destination) == "/tmp" }) {
@@ -350,25 +360,22 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 	}
 	for _, id := range removed {
 		// The bundle of a run that was killed before it could remove it.
-		os.RemoveAll(filepath.Join(root, "bundles", id))
+		removeBundle(filepath.Join(root, "bundles", id))
 	}
 
 	if _, err := rt.State(a.name); err == nil {
 		return 0, fmt.Errorf("an app named %s is already running (see wasmrun ps)", a.name)
 	}
 	bundle := filepath.Join(root, "bundles", a.name)
-	// The app's private /tmp lives and goes with its bundle.
-	tmp := filepath.Join(bundle, "tmp")
-	if err := os.MkdirAll(tmp, 0o1777); err != nil {
-		return 0, fmt.Errorf("create the app's /tmp: %w", err)
-	}
-	if err := os.Chmod(tmp, 0o1777); err != nil { // not the umask's
+	defer removeBundle(bundle)
+	tmp, err := appTmp(bundle, a.user)
+	if err != nil {
 		return 0, err
 	}
+	logf("app %s runs as uid %d gid %d (%s), with no capabilities", a.name, a.user.UID, a.user.GID, a.userWhy)
 	if err := writeBundle(bundle, a.spec(tmp)); err != nil {
 		return 0, err
 	}
-	defer os.RemoveAll(bundle)
 
 	extra := osExtra{Name: a.name, Module: filepath.Join(a.root, a.module)}
 	for _, f := range a.forwards {
@@ -446,4 +453,36 @@ func writeBundle(dir string, s *specs.Spec) error {
 		return fmt.Errorf("create bundle: %w", err)
 	}
 	return nil
+}
+
+// appTmp makes the app's private /tmp: a directory of the app's user that
+// nobody else may enter, in the system's temporary directory (which every
+// user can reach, unlike a state root of root's), named by a link in the
+// bundle so that whoever removes the bundle removes it too.
+func appTmp(bundle string, u specs.User) (string, error) {
+	if err := os.MkdirAll(bundle, 0o700); err != nil {
+		return "", fmt.Errorf("create bundle: %w", err)
+	}
+	tmp, err := os.MkdirTemp("", "wasmrun-tmp-")
+	if err != nil {
+		return "", fmt.Errorf("create the app's /tmp: %w", err)
+	}
+	if err := os.Symlink(tmp, filepath.Join(bundle, "tmp")); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("create the app's /tmp: %w", err)
+	}
+	if os.Geteuid() == 0 {
+		if err := os.Chown(tmp, int(u.UID), int(u.GID)); err != nil {
+			return "", fmt.Errorf("the app's /tmp: %w", err)
+		}
+	}
+	return tmp, nil
+}
+
+// removeBundle removes an app's bundle and its /tmp.
+func removeBundle(bundle string) {
+	if tmp, err := os.Readlink(filepath.Join(bundle, "tmp")); err == nil && strings.HasPrefix(filepath.Base(tmp), "wasmrun-tmp-") {
+		os.RemoveAll(tmp)
+	}
+	os.RemoveAll(bundle)
 }

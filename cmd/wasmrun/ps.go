@@ -110,7 +110,7 @@ func stopCmd(args []string, stdout, stderr *os.File) int {
 		}
 		if waitDeleted(rt, id, grace) {
 			// The bundle of a `wasmrun os` that died before removing it.
-			os.RemoveAll(filepath.Join(stateRoot(), "bundles", id))
+			removeBundle(filepath.Join(stateRoot(), "bundles", id))
 		}
 		fmt.Fprintln(stdout, id)
 	}

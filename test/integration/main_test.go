@@ -44,6 +44,7 @@ func testMain(m *testing.M) int {
 	cacheDir = filepath.Join(tmp, "cache")
 	build := exec.Command("go", "build", "-o", wasmrun, "./cmd/wasmrun")
 	build.Dir = repoRoot()
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as the Makefile builds it
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build wasmrun: %v\n%s", err, out)
 		return 1

@@ -157,3 +157,104 @@ attempt("write tmp", lambda: open("/tmp/scratch", "w").write("ok"))
 	}
 	e.noLeaks()
 }
+
+// procStatus returns the fields of /proc/PID/status.
+func procStatus(t testing.TB, pid int) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			out[k] = strings.Join(strings.Fields(v), " ")
+		}
+	}
+	return out
+}
+
+// readableApp makes an app directory that any user can read (root-owned,
+// mode 0755 up to /), removed when t ends.
+func readableApp(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "wasmrun-app-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, src := range files {
+		copyFile(t, src, filepath.Join(dir, name))
+		os.Chmod(filepath.Join(dir, name), 0o644)
+	}
+	return dir
+}
+
+// TestOSUnprivileged: `wasmrun os` as root runs an app whose directory is
+// root's and readable by anyone as nobody, with no capability at all (not
+// even in the bounding set) and no_new_privs; an app directory of another
+// user runs as that user; `user` overrides. The guest's files in /tmp are
+// the app user's.
+func TestOSUnprivileged(t *testing.T) {
+	t.Parallel()
+	e := newOSEnv(t)
+	netapp := guests.Go(t, "netapp")
+	for _, tc := range []struct {
+		name, config string
+		owner        int // of the app directory (-1: root's)
+		uid, gid     string
+	}{
+		{"nobody", "", -1, "65534", "65534"},
+		{"owner", "", 4242, "4242", "4243"},
+		{"user key", `user = "1234:5678"`, -1, "1234", "5678"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			app := readableApp(t, map[string]string{"app.wasm": netapp})
+			writeFile(t, filepath.Join(app, ".wasmrun.toml"), tc.config+"\n[network]\n"+e.config())
+			if tc.owner >= 0 {
+				if err := os.Chown(app, tc.owner, tc.owner+1); err != nil {
+					t.Fatal(err)
+				}
+			}
+			name := "u" + strings.ReplaceAll(tc.name, " ", "")
+			r := e.start("-v", "--name", name, app, "--", "serve", ":3000")
+			r.waitFor("listening 0.0.0.0:3000")
+			st := procStatus(t, e.containerState(name).Pid)
+			for k, want := range map[string]string{
+				"Uid": strings.Repeat(tc.uid+" ", 4)[:len(tc.uid)*4+3], "Gid": strings.Repeat(tc.gid+" ", 4)[:len(tc.gid)*4+3],
+				"Groups": "", "CapInh": "0000000000000000", "CapPrm": "0000000000000000", "CapEff": "0000000000000000",
+				"CapBnd": "0000000000000000", "CapAmb": "0000000000000000", "NoNewPrivs": "1",
+			} {
+				if st[k] != want {
+					t.Errorf("container process %s: %q, want %q", k, st[k], want)
+				}
+			}
+			terminateAll(t, map[string]*osRun{name: r})
+		})
+	}
+	e.noLeaks()
+}
+
+// TestOSKernelFSReadOnly: a guest given the host's /proc (dirs =
+// ["/proc:/proc"]) may read it but not write through it: not the container
+// process's own memory (/proc/self/mem, a way out of the sandbox), not the
+// host's settings (/proc/sys).
+func TestOSKernelFSReadOnly(t *testing.T) {
+	t.Parallel()
+	e := newOSEnv(t)
+	app := e.app(map[string]string{"app.wasm": guests.C(t, "tamper")}, `dirs = ["/proc:/proc"]`, "")
+	hostname, _ := os.ReadFile("/proc/sys/kernel/hostname")
+	r := e.run("os", app, "--", "read", "/proc/self/status", "write", "/proc/self/mem", "write", "/proc/sys/kernel/hostname")
+	mustExit(t, r, 0)
+	want := "read /proc/self/status ok\nwrite /proc/self/mem errno " + wasiEROFS + "\nwrite /proc/sys/kernel/hostname errno " + wasiEROFS
+	if got := strings.TrimSpace(r.stdout); got != want {
+		t.Errorf("guest reported:\n%s\nwant:\n%s\nstderr:\n%s", got, want, r.stderr)
+	}
+	if now, _ := os.ReadFile("/proc/sys/kernel/hostname"); string(now) != string(hostname) {
+		t.Errorf("hostname changed: %q -> %q", hostname, now)
+	}
+	e.noLeaks()
+}

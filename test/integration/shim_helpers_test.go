@@ -35,6 +35,7 @@ func shimBinDir(t testing.TB) string {
 		shimDir = filepath.Join(filepath.Dir(wasmrun), "shim-bin")
 		build := exec.Command("go", "build", "-o", filepath.Join(shimDir, "containerd-shim-wasmrun-v1"), "./cmd/containerd-shim-wasmrun-v1")
 		build.Dir = repoRoot()
+		build.Env = append(os.Environ(), "CGO_ENABLED=0") // as the Makefile builds it
 		if out, err := build.CombinedOutput(); err != nil {
 			shimErr = fmt.Errorf("build shim: %v\n%s", err, out)
 		}

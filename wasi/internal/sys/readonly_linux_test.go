@@ -99,3 +99,12 @@ func TestReadOnlyPreopen(t *testing.T) {
 func fcntlFlags(fd int) (int, error) {
 	return unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 }
+
+// TestNewPreopenFails: a preopen that cannot be opened is an error, and
+// what New had opened is closed (it used to crash on the way out).
+func TestNewPreopenFails(t *testing.T) {
+	s, err := New(nil, nil, nil, []Preopen{{HostPath: t.TempDir(), GuestPath: "/a"}, {HostPath: filepath.Join(t.TempDir(), "missing"), GuestPath: "/b"}})
+	if err == nil || s != nil {
+		t.Fatalf("New with a missing preopen: %v, %v", s, err)
+	}
+}

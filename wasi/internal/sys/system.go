@@ -36,8 +36,8 @@ type System struct {
 // New makes a System whose fds 0-2 are duplicates of stdin, stdout and stderr
 // (so a guest closing them cannot close the host's), followed by the preopens
 // in order from fd 3. Closing the System closes every descriptor.
-func New(stdin, stdout, stderr *os.File, preopens []Preopen) (s *System, err error) {
-	s = &System{}
+func New(stdin, stdout, stderr *os.File, preopens []Preopen) (_ *System, err error) {
+	s := &System{}
 	defer func() {
 		if err != nil {
 			s.Close()
