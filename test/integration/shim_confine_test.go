@@ -4,8 +4,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/wasmrun/wasmrun/internal/guests"
 	"github.com/wasmrun/wasmrun/internal/testdaemon"
 )
 
@@ -34,5 +36,49 @@ func testShimReadOnly(t *testing.T, d *testdaemon.Daemon, rootfs string) {
 	}
 	if _, err := os.Stat(filepath.Join(rw, "ok")); err != nil {
 		t.Errorf("the rw mount: %v", err)
+	}
+}
+
+// testShimUser: the guest runs as the spec's user with the spec's
+// capabilities. ctr --user (containerd 2.x's ctr) makes what it creates in
+// a writable mount that user's; with ctr's default capabilities the guest
+// may write another user's private file (CAP_DAC_OVERRIDE, as under runc),
+// and with --cap-drop CAP_DAC_OVERRIDE it may not.
+func testShimUser(t *testing.T, d *testdaemon.Daemon) {
+	rootfs := readableApp(t, map[string]string{"app.wasm": guests.C(t, "tamper")})
+	rw := readableApp(t, nil)
+	if err := os.Chmod(rw, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	others := filepath.Join(rw, "others")
+	writeFile(t, others, "private")
+	if err := os.Chown(others, 4000, 4000); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(others, 0o600)
+	mount := []string{"--mount", "type=bind,src=" + rw + ",dst=/rw,options=rbind:rw"}
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		want  string
+	}{
+		{"default capabilities", nil, "write /rw/others ok"},
+		{"CAP_DAC_OVERRIDE dropped", []string{"--cap-drop", "CAP_DAC_OVERRIDE"}, "write /rw/others errno 2"},
+	} {
+		out, code := ctrRun(t, d, rootfs, newID("caps"), append(tc.flags, mount...), "write", "/rw/others")
+		if code != 0 || strings.TrimSpace(out) != tc.want {
+			t.Errorf("%s: exit %d, guest reported %q, want %q", tc.name, code, out, tc.want)
+		}
+	}
+	if d.Bin.ConfigVersion < 3 {
+		return // containerd 1.6's ctr has no --user
+	}
+	out, code := ctrRun(t, d, rootfs, newID("user"), append([]string{"--user", "4321:4322"}, mount...), "create", "/rw/mine")
+	if code != 0 || strings.TrimSpace(out) != "create /rw/mine ok" {
+		t.Errorf("--user: exit %d, guest reported %q", code, out)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(rw, "mine"), &st); err != nil || st.Uid != 4321 || st.Gid != 4322 {
+		t.Errorf("the guest's file: %v, owner %d:%d, want 4321:4322", err, st.Uid, st.Gid)
 	}
 }
