@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -52,6 +53,9 @@ type CreateOpts struct {
 	Egress Egress
 	// Extra is stored with the state for the front end (e.g. its name).
 	Extra any
+	// GuestMemory caps the guest's linear memory in bytes; 0 takes the
+	// spec's memory limit (which then bounds the process too).
+	GuestMemory int64
 }
 
 // Container is a created container. Wait is only possible in the process
@@ -63,6 +67,8 @@ type Container struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	code int
+	// cgroup, when set, puts the process in its cgroup.
+	cgroup func(pid int) error
 }
 
 func (r *Runtime) logf(format string, args ...any) {
@@ -179,7 +185,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	args := append([]string{mod.GuestPath}, spec.Process.Args[1:]...)
 	cfg := initConfig{
 		ID: id, Module: mod.HostPath, Export: mod.Export, Args: args, Env: Env(spec),
-		CacheDir: opts.CacheDir, MemoryLimit: MemoryLimit(spec), Fifo: fifo,
+		CacheDir: opts.CacheDir, MemoryLimit: cmp.Or(opts.GuestMemory, MemoryLimit(spec)), Fifo: fifo,
 		Egress: opts.Egress, Privileges: priv,
 	}
 	preopens := Preopens(root, spec)
@@ -191,6 +197,24 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	}
 
 	c = &Container{ID: id, rt: r, done: make(chan struct{})}
+	if p := CgroupPath(spec); p != "" {
+		st.Cgroup = p
+		cleanups = append(cleanups, func() { deleteCgroup(p) })
+		// Recorded before it exists: Delete removes it whatever happens.
+		if err := r.writeState(st); err != nil {
+			return nil, err
+		}
+		c.cgroup = func(pid int) error {
+			var res *specs.LinuxResources
+			if spec.Linux != nil {
+				res = spec.Linux.Resources
+			}
+			_, err := newCgroup(p, res, pid)
+			return err
+		}
+	} else if spec.Linux != nil && spec.Linux.CgroupsPath != "" {
+		r.logf("cgroup %s: the systemd driver's slice:prefix:name form is not supported; the container gets no cgroup", spec.Linux.CgroupsPath)
+	}
 	if err := c.spawn(ctx, net, cfg, opts); err != nil {
 		return nil, err
 	}
@@ -266,6 +290,15 @@ func (c *Container) spawn(ctx context.Context, net cni.Network, cfg initConfig, 
 	cfgR.Close()
 	statW.Close()
 
+	// Into its cgroup before it reads what to run, so that compiling and
+	// instantiating the module are the container's.
+	if c.cgroup != nil {
+		if err := c.cgroup(pid); err != nil {
+			cmd.Process.Kill()
+			<-c.done
+			return err
+		}
+	}
 	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
 		cmd.Process.Kill()
 		<-c.done
@@ -501,6 +534,11 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 		waitGone(ctx, st)
 	}
 	var errs []error
+	if st.Cgroup != "" {
+		if err := deleteCgroup(st.Cgroup); err != nil {
+			errs = append(errs, fmt.Errorf("delete cgroup %s: %w", st.Cgroup, err))
+		}
+	}
 	if n := r.untrack(id); n != nil {
 		errs = append(errs, n.Teardown(ctx))
 	} else if err := cni.Release(ctx, r.netConfig(), st.Net); err != nil {

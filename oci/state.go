@@ -30,6 +30,8 @@ type stateFile struct {
 	// Net is the container's network: its mode, the namespace the
 	// process lives in, and what Delete removes.
 	Net NetworkRecord `json:"network"`
+	// Cgroup is the cgroup the process was put in ("" for none).
+	Cgroup string `json:"cgroup,omitempty"`
 	// Module is the module's host path, for listings.
 	Module      string            `json:"module"`
 	Annotations map[string]string `json:"annotations,omitempty"`

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/wasmrun/wasmrun/internal/runner"
@@ -41,6 +42,8 @@ Flags of run (before or after MODULE):
   --resolv-conf FILE   nameservers for the guest's sock_getaddrinfo
                        (default /etc/resolv.conf)
   --hosts FILE         hosts file for sock_getaddrinfo, looked up first
+  --memory SIZE        cap the guest's memory (256m, 1g; alias -m)
+  --max-fds N          cap the open descriptors (RLIMIT_NOFILE)
 
 Flags of os (before or after APP; also --dir, --env, --cache-dir, --no-cache):
   --forward [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]
@@ -50,6 +53,9 @@ Flags of os (before or after APP; also --dir, --env, --cache-dir, --no-cache):
                        leading *. (api.example.com:443, *.internal)
   --deny ENTRY         add to the egress deny list (repeatable; names take no
                        port)
+  --cpus N             CPU time as a number of CPUs (0.5), through a cgroup
+                       (also --memory, which then caps the process too, and
+                       --max-fds; [limits] in .wasmrun.toml)
   --no-outbound        the app reaches nothing outside its namespace and
                        resolves no names through the host (outbound = false)
   --config FILE        configuration instead of APP/.wasmrun.toml
@@ -123,6 +129,15 @@ func runCmd(args []string, stdin, stdout, stderr *os.File) int {
 	defer closeFiles(listeners)
 	opts.Listeners = listeners
 	opts.ResolvConf, opts.Hosts = o.resolvConf, o.hosts
+	if o.limits.memory > 0 {
+		opts.MemoryLimitPages = uint32(min(o.limits.memory/65536, 65536))
+	}
+	if n := o.limits.MaxFDs; n > 0 {
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: n, Max: n}); err != nil {
+			fmt.Fprintf(stderr, "wasmrun run: --max-fds %d: %v\n", n, err)
+			return ExitFailure
+		}
+	}
 	if !o.noCache {
 		opts.CacheDir = o.cacheDir
 		if opts.CacheDir == "" {

@@ -31,6 +31,7 @@ type appConfig struct {
 	Name       string            `toml:"name"`
 	// User is who the app runs as (see user.go); "" decides by itself.
 	User    string        `toml:"user"`
+	Limits  limits        `toml:"limits"`
 	Network networkConfig `toml:"network"`
 }
 
@@ -113,6 +114,9 @@ func (c *appConfig) validate() error {
 	}
 	if _, err := egressPolicy(n, nil, nil); err != nil {
 		return err
+	}
+	if err := c.Limits.check(); err != nil {
+		return fmt.Errorf("limits.%v", err)
 	}
 	if c.User != "" {
 		if _, err := parseUser(c.User); err != nil {

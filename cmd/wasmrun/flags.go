@@ -13,6 +13,7 @@ import (
 
 // runOpts are the parsed flags of `wasmrun run`.
 type runOpts struct {
+	limits   limits
 	module   string
 	args     []string
 	env      []string
@@ -107,6 +108,16 @@ func parseRun(args []string) (*runOpts, error) {
 			} else {
 				o.resolvConf = v
 			}
+		case "memory", "m", "max-fds":
+			v, err := takeValue()
+			if err != nil {
+				return nil, err
+			}
+			if err := o.limits.flag(name, v); err != nil {
+				return nil, err
+			}
+		case "cpus":
+			return nil, errors.New("--cpus needs a process of the app's own: use wasmrun os")
 		case "cache-dir":
 			v, err := takeValue()
 			if err != nil {

@@ -56,6 +56,7 @@ type osOpts struct {
 	// allow and deny are egress entries added to the config's.
 	allow, deny []string
 	noOutbound  bool
+	limits      limits
 }
 
 func parseOS(args []string) (*osOpts, error) {
@@ -73,6 +74,10 @@ func parseOS(args []string) (*osOpts, error) {
 		"cache-dir":   {value: true, set: func(v string) error { o.cacheDir = v; return nil }},
 		"no-cache":    {set: func(string) error { o.noCache = true; return nil }},
 		"no-outbound": {set: func(string) error { o.noOutbound = true; return nil }},
+		"memory":      {value: true, set: func(v string) error { return o.limits.flag("memory", v) }},
+		"m":           {value: true, set: func(v string) error { return o.limits.flag("memory", v) }},
+		"cpus":        {value: true, set: func(v string) error { return o.limits.flag("cpus", v) }},
+		"max-fds":     {value: true, set: func(v string) error { return o.limits.flag("max-fds", v) }},
 		"verbose":     {set: func(string) error { o.verbose = true; return nil }},
 		"v":           {set: func(string) error { o.verbose = true; return nil }},
 		"language":    {value: true, set: func(v string) error { o.language = v; return nil }},
@@ -178,6 +183,7 @@ type app struct {
 	prefix       string
 	forwards     []oci.Forward
 	name         string
+	limits       limits
 	appDir       string     // the app's own directory
 	user         specs.User // who it runs as (user.go)
 	userWhy      string
@@ -299,6 +305,10 @@ func resolveApp(o *osOpts) (*app, error) {
 	if err := oci.ValidateID(a.name); err != nil {
 		return nil, fmt.Errorf("--name: %v", err)
 	}
+	a.limits = cfg.Limits.merge(o.limits)
+	if a.limits.CPUs > 0 && os.Geteuid() != 0 {
+		return nil, errors.New("--cpus needs root (a cgroup); without root, --memory caps the guest's memory and --max-fds its descriptors")
+	}
 	if a.user, a.userWhy, err = appUser(a, cfg.User); err != nil {
 		return nil, err
 	}
@@ -318,7 +328,7 @@ func (a *app) spec(tmp string) *specs.Spec {
 			Args: append([]string{"/" + filepath.ToSlash(a.module)}, a.args...), Env: a.env, Cwd: cmp.Or(a.cwd, "/"),
 			User: a.user, NoNewPrivileges: true, // and no capabilities
 		},
-		Mounts:  a.mounts,
+		Mounts: a.mounts,
 	}
 	if tmp != "" && !slices.ContainsFunc(a.mounts, func(m specs.Mount) bool { return path.Clean(m.Destination) == "/tmp" }) {
 		s.Mounts = append(slices.Clone(s.Mounts), specs.Mount{Type: "bind", Source: tmp, Destination: "/tmp", Options: []string{"rbind", "rw"}})
@@ -326,6 +336,11 @@ func (a *app) spec(tmp string) *specs.Spec {
 	if a.isolation {
 		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.NetworkNamespace}}}
 	}
+	cgroup := ""
+	if os.Geteuid() == 0 {
+		cgroup = "/wasmrun/" + a.prefix + "-" + a.name
+	}
+	a.limits.apply(s, cgroup)
 	return s
 }
 
@@ -386,6 +401,9 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 		Network: oci.NetworkOpts{Outbound: a.outbound, Bridge: a.bridge, Forwards: a.forwards, NoLoopback: !a.loopback},
 		Egress:  a.egress,
 		Extra:   extra,
+		// The guest's share of --memory; the cgroup has room for the
+		// runtime too.
+		GuestMemory: a.limits.guestMemory(),
 	}
 	if !o.noCache {
 		opts.CacheDir = o.cacheDir

@@ -163,7 +163,7 @@ func (p *Prepared) Instantiate(ctx context.Context) error {
 		return errorf("module %s: %v", p.opts.Path, err)
 	}
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions()
-	mod, err := p.c.runtime.InstantiateModule(ctx, p.c.module, cfg)
+	mod, err := p.c.runtime.InstantiateModule(withMappedMemory(ctx), p.c.module, cfg)
 	if err != nil {
 		host.Close(ctx)
 		return errorf("module %s: %v", p.opts.Path, err)

@@ -73,7 +73,6 @@ type task struct {
 	pid        int
 	req        *taskapi.CreateTaskRequest
 	io         *stdio
-	cg         cgroup // nil without a cgroups path
 	spec       *specs.Spec
 
 	// mu orders Start against the exit: TaskStart is queued before
@@ -214,19 +213,7 @@ func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 	if err := writePid(r.Bundle, t.pid); err != nil {
 		return nil, err
 	}
-	if p := cgroupPath(spec); p != "" {
-		res := (*specs.LinuxResources)(nil)
-		if spec.Linux != nil {
-			res = spec.Linux.Resources
-		}
-		if t.cg, err = newCgroup(p, res, t.pid); err != nil {
-			return nil, err
-		}
-	}
 	if err := runHooks(ctx, t, hooksCreate); err != nil {
-		if t.cg != nil {
-			t.cg.delete()
-		}
 		return nil, err
 	}
 
@@ -367,11 +354,6 @@ func (s *service) Delete(ctx context.Context, r *taskapi.DeleteRequest) (*taskap
 	if err := t.rt.Delete(ctx, r.ID, true); err != nil && !errors.Is(err, oci.ErrNotFound) {
 		errs = append(errs, err)
 	}
-	if t.cg != nil {
-		if err := t.cg.delete(); err != nil {
-			errs = append(errs, err)
-		}
-	}
 	if err := runHooks(ctx, t, hooksPoststop); err != nil {
 		log.G(ctx).WithError(err).Warn("poststop hook failed")
 	}
@@ -443,10 +425,10 @@ func (s *service) Stats(ctx context.Context, r *taskapi.StatsRequest) (*taskapi.
 	if err != nil {
 		return nil, err
 	}
-	if t.cg == nil {
-		return nil, fmt.Errorf("task %s has no cgroup (the spec sets no cgroupsPath): %w", r.ID, errdefs.ErrNotFound)
+	st, err := t.rt.Stats(r.ID)
+	if errors.Is(err, oci.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %w", err, errdefs.ErrNotFound)
 	}
-	st, err := t.cg.stats()
 	if err != nil {
 		return nil, err
 	}
@@ -459,9 +441,6 @@ func (s *service) Update(ctx context.Context, r *taskapi.UpdateTaskRequest) (*em
 	if err != nil {
 		return nil, err
 	}
-	if t.cg == nil {
-		return nil, fmt.Errorf("task %s has no cgroup to update: %w", r.ID, errdefs.ErrFailedPrecondition)
-	}
 	if r.Resources == nil {
 		return &emptypb.Empty{}, nil
 	}
@@ -469,8 +448,8 @@ func (s *service) Update(ctx context.Context, r *taskapi.UpdateTaskRequest) (*em
 	if err := json.Unmarshal(r.Resources.GetValue(), &res); err != nil {
 		return nil, fmt.Errorf("decode resources (%s): %w: %w", r.Resources.GetTypeUrl(), err, errdefs.ErrInvalidArgument)
 	}
-	if err := t.cg.update(&res); err != nil {
-		return nil, fmt.Errorf("update resources of %s: %w", r.ID, err)
+	if err := t.rt.Update(r.ID, &res); err != nil {
+		return nil, fmt.Errorf("update resources of %s: %w", r.ID, classify(err))
 	}
 	return &emptypb.Empty{}, nil
 }

@@ -90,13 +90,6 @@ func Cleanup(ctx context.Context, bundle, id string) (Exit, error) {
 	if err := rt.Delete(ctx, id, true); err != nil && !errors.Is(err, oci.ErrNotFound) {
 		errs = append(errs, err)
 	}
-	if spec, err := oci.LoadSpec(bundle); err == nil {
-		if p := cgroupPath(spec); p != "" {
-			if err := deleteCgroup(p); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
 	if err := unmountRootfs(bundle); err != nil {
 		errs = append(errs, err)
 	}

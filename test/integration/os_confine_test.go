@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wasmrun/wasmrun/internal/guests"
 )
@@ -255,6 +256,67 @@ func TestOSKernelFSReadOnly(t *testing.T) {
 	}
 	if now, _ := os.ReadFile("/proc/sys/kernel/hostname"); string(now) != string(hostname) {
 		t.Errorf("hostname changed: %q -> %q", hostname, now)
+	}
+	e.noLeaks()
+}
+
+// TestOSLimits: a guest that takes all the memory, descriptors or CPU it
+// can gets what --memory, --max-fds and --cpus allow and no more, while
+// the host goes on (the app exits normally, wasmrun reports its status);
+// the cgroup that carries the CPU and memory limits goes with the app.
+func TestOSLimits(t *testing.T) {
+	t.Parallel()
+	e := newOSEnv(t)
+	hog := guests.C(t, "hog")
+	app := e.app(map[string]string{"app.wasm": hog}, "", "")
+
+	r := e.run("os", "--memory", "32m", app, "--", "mem")
+	mustExit(t, r, 0)
+	var mib int
+	if _, err := fmt.Sscanf(r.stdout, "mem %d MiB", &mib); err != nil || mib < 16 || mib > 32 {
+		t.Errorf("with --memory 32m the guest got %q (want 16-32 MiB)", r.stdout)
+	}
+
+	r = e.run("os", "--max-fds", "64", app, "--", "fds")
+	mustExit(t, r, 0)
+	var n int
+	var errno string
+	if _, err := fmt.Sscanf(r.stdout, "fds %d errno %s", &n, &errno); err != nil || n < 16 || n >= 64 || errno != "33" {
+		t.Errorf("with --max-fds 64 the guest got %q (want fewer than 64 sockets, then EMFILE 33)", r.stdout)
+	}
+
+	// A [limits] table works like the flags.
+	limited := e.app(map[string]string{"app.wasm": hog}, "[limits]\nmemory = \"16m\"", "")
+	r = e.run("os", limited, "--", "mem")
+	mustExit(t, r, 0)
+	if _, err := fmt.Sscanf(r.stdout, "mem %d MiB", &mib); err != nil || mib > 16 {
+		t.Errorf("with [limits] memory = 16m the guest got %q", r.stdout)
+	}
+
+	// CPU: a guest that spins at --cpus 0.5 is throttled by its cgroup.
+	spin := e.app(map[string]string{"app.wasm": guests.C(t, "spin")}, "", "")
+	run := e.start("--name", "cpu", "--cpus", "0.5", "--memory", "64m", spin, "--", "x")
+	run.waitFor("spinning")
+	cg := "/sys/fs/cgroup/cpu/wasmrun/" + e.prefix + "-cpu"
+	if b, err := os.ReadFile(cg + "/cpu.cfs_quota_us"); err != nil || strings.TrimSpace(string(b)) != "50000" {
+		t.Fatalf("cpu.cfs_quota_us of %s: %q, %v", cg, b, err)
+	}
+	pid := e.containerState("cpu").Pid
+	if b, _ := os.ReadFile(cg + "/cgroup.procs"); !strings.Contains("\n"+string(b), fmt.Sprintf("\n%d\n", pid)) {
+		t.Errorf("the container process %d is not in %s: %q", pid, cg, b)
+	}
+	if !waitUntil(30*time.Second, 50*time.Millisecond, func() bool {
+		b, _ := os.ReadFile(cg + "/cpu.stat")
+		return strings.Contains(string(b), "nr_throttled") && !strings.Contains(string(b), "nr_throttled 0\n")
+	}) {
+		b, _ := os.ReadFile(cg + "/cpu.stat")
+		t.Errorf("the spinning guest was never throttled:\n%s", b)
+	}
+	terminateAll(t, map[string]*osRun{"cpu": run})
+	for _, c := range []string{"cpu", "memory"} {
+		if _, err := os.Stat("/sys/fs/cgroup/" + c + "/wasmrun/" + e.prefix + "-cpu"); !os.IsNotExist(err) {
+			t.Errorf("the app's %s cgroup is left (%v)", c, err)
+		}
 	}
 	e.noLeaks()
 }

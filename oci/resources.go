@@ -1,4 +1,4 @@
-package task
+package oci
 
 import specs "github.com/opencontainers/runtime-spec/specs-go"
 

@@ -1,10 +1,11 @@
-package task
+package oci
 
 import (
 	"errors"
 	"fmt"
 	"io/fs"
 	"strings"
+	"time"
 
 	"github.com/containerd/cgroups/v3"
 	"github.com/containerd/cgroups/v3/cgroup1"
@@ -14,8 +15,14 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
-// cgroup is the cgroup of a task process (from spec.Linux.CgroupsPath):
-// v1 controllers on legacy and hybrid hosts, cgroup2 on unified ones.
+// Cgroups. The container process joins the cgroup of the spec
+// (linux.cgroupsPath, with linux.resources) right after it starts and
+// before it is told what to run, so compiling and instantiating the module
+// are charged to the container. Delete removes the cgroup; Stats and
+// Update work from any process, by the path recorded in the state.
+
+// cgroup is the cgroup of a container process: v1 controllers on legacy
+// and hybrid hosts, cgroup2 on unified ones.
 type cgroup interface {
 	// stats returns the metrics `ctr task metrics` and CRI show.
 	stats() (*anypb.Any, error)
@@ -23,9 +30,9 @@ type cgroup interface {
 	delete() error
 }
 
-// cgroupPath returns the spec's cgroups path, or "" when there is none or
+// CgroupPath returns the spec's cgroups path, or "" when there is none or
 // it is in the systemd driver's slice:prefix:name form (not supported).
-func cgroupPath(s *specs.Spec) string {
+func CgroupPath(s *specs.Spec) string {
 	if s.Linux == nil || s.Linux.CgroupsPath == "" || strings.Contains(s.Linux.CgroupsPath, ":") {
 		return ""
 	}
@@ -61,9 +68,19 @@ func newCgroup(path string, res *specs.LinuxResources, pid int) (cgroup, error) 
 	return cgroupV1{cg}, nil
 }
 
-// deleteCgroup removes the cgroup at path if it exists (the delete action,
-// after the process is gone).
-func deleteCgroup(path string) error {
+// deleteCgroup removes the cgroup at path if it exists, once the process
+// is gone. The kernel may still count a process that has just exited (as
+// runc does, it tries again for a while).
+func deleteCgroup(path string) (err error) {
+	for delay := 5 * time.Millisecond; ; delay *= 2 {
+		if err = deleteCgroupOnce(path); err == nil || delay > 640*time.Millisecond {
+			return err
+		}
+		time.Sleep(delay)
+	}
+}
+
+func deleteCgroupOnce(path string) error {
 	if cgroups.Mode() == cgroups.Unified {
 		m, err := cgroup2.Load(path) // does not check that the cgroup exists
 		if err != nil {
@@ -108,3 +125,52 @@ func (c cgroupV2) update(r *specs.LinuxResources) error {
 	return c.m.Update(cgroup2.ToResources(normalizeResources(r)))
 }
 func (c cgroupV2) delete() error { return c.m.Delete() }
+
+// loadCgroup opens the existing cgroup at path.
+func loadCgroup(path string) (cgroup, error) {
+	if cgroups.Mode() == cgroups.Unified {
+		m, err := cgroup2.Load(path)
+		if err != nil {
+			return nil, fmt.Errorf("load cgroup %s: %w", path, err)
+		}
+		return cgroupV2{m}, nil
+	}
+	cg, err := cgroup1.Load(cgroup1.StaticPath(path))
+	if err != nil {
+		return nil, fmt.Errorf("load cgroup %s: %w", path, err)
+	}
+	return cgroupV1{cg}, nil
+}
+
+// Stats returns the cgroup metrics of container id (what `ctr task
+// metrics` and CRI show).
+func (r *Runtime) Stats(id string) (*anypb.Any, error) {
+	st, err := r.readState(id)
+	if err != nil {
+		return nil, err
+	}
+	if st.Cgroup == "" {
+		return nil, fmt.Errorf("container %s has no cgroup (the spec sets no cgroupsPath): %w", id, ErrNotFound)
+	}
+	cg, err := loadCgroup(st.Cgroup)
+	if err != nil {
+		return nil, err
+	}
+	return cg.stats()
+}
+
+// Update changes the resources of container id's cgroup.
+func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
+	st, err := r.readState(id)
+	if err != nil {
+		return err
+	}
+	if st.Cgroup == "" {
+		return fmt.Errorf("container %s has no cgroup to update: %w", id, ErrFailedPrecondition)
+	}
+	cg, err := loadCgroup(st.Cgroup)
+	if err != nil {
+		return err
+	}
+	return cg.update(res)
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// limits are what an app may use, with Docker's names and units:
+// --memory 256m, --cpus 0.5, --max-fds 1024, or [limits] memory, cpus and
+// max_fds in .wasmrun.toml (the flags win).
+//
+//   - memory caps the guest's linear memory (a memory.grow past it fails,
+//     as wasm says) and, under `wasmrun os` as root, the container process
+//     through its memory cgroup, at memory plus runtimeMemory for the
+//     runtime itself (compiled code, its own heap), so that the guest meets
+//     the wasm limit, not the kernel's OOM killer;
+//   - cpus is a CFS quota on the app's cgroup (wasmrun os only: `run` has
+//     no process of its own for it);
+//   - max_fds is the process's RLIMIT_NOFILE: the guest's descriptors
+//     and the handful the process itself holds.
+type limits struct {
+	Memory string  `toml:"memory"`
+	CPUs   float64 `toml:"cpus"`
+	MaxFDs uint64  `toml:"max_fds"`
+
+	memory int64 // Memory in bytes, 0 for none
+}
+
+// runtimeMemory is what the container process needs beside the guest's
+// memory (measured: 20-40 MiB for a Go guest's compiled code and the
+// runtime's heap).
+const runtimeMemory = 64 << 20
+
+// cpuPeriod is the CFS period a --cpus quota is a share of (Docker's).
+const cpuPeriod = 100000
+
+// parseSize reads a Docker size: a number of bytes with an optional b, k,
+// m or g suffix (powers of 1024), at least one wasm page.
+func parseSize(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"b", 1}} {
+		if v, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = v, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q: want a size such as 256m or 1g", s)
+	}
+	if n*mult < 65536 {
+		return 0, fmt.Errorf("%q: less than one wasm page (64k)", s)
+	}
+	return n * mult, nil
+}
+
+// check validates l and fills in memory.
+func (l *limits) check() error {
+	if l.Memory != "" {
+		m, err := parseSize(l.Memory)
+		if err != nil {
+			return fmt.Errorf("memory %v", err)
+		}
+		l.memory = m
+	}
+	if l.CPUs < 0 || math.IsNaN(l.CPUs) || math.IsInf(l.CPUs, 0) || (l.CPUs > 0 && l.CPUs*cpuPeriod < 1000) {
+		return fmt.Errorf("cpus %v: want a positive number of CPUs, at least 0.01", l.CPUs)
+	}
+	if l.MaxFDs != 0 && l.MaxFDs < 16 {
+		return errors.New("max_fds: at least 16 (the process needs a few of its own)")
+	}
+	return nil
+}
+
+// merge returns l with the flags' values over it.
+func (l limits) merge(flags limits) limits {
+	if flags.Memory != "" {
+		l.Memory, l.memory = flags.Memory, flags.memory
+	}
+	if flags.CPUs != 0 {
+		l.CPUs = flags.CPUs
+	}
+	if flags.MaxFDs != 0 {
+		l.MaxFDs = flags.MaxFDs
+	}
+	return l
+}
+
+// limitFlag sets the limit a flag names (memory, cpus, max-fds).
+func (l *limits) flag(name, value string) error {
+	switch name {
+	case "memory", "m":
+		l.Memory = value
+	case "cpus":
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			return fmt.Errorf("--cpus %q: want a number such as 0.5", value)
+		}
+		l.CPUs = v
+	case "max-fds":
+		v, err := strconv.ParseUint(value, 10, 64)
+		if err != nil {
+			return fmt.Errorf("--max-fds %q: want a number of descriptors", value)
+		}
+		l.MaxFDs = v
+	}
+	if err := l.check(); err != nil {
+		return fmt.Errorf("--%s: %v", name, err)
+	}
+	return nil
+}
+
+// apply puts l into spec s: the memory and CPU limits on a cgroup of its
+// own at cgroupPath, the fd limit as RLIMIT_NOFILE.
+func (l limits) apply(s *specs.Spec, cgroupPath string) {
+	if l.MaxFDs > 0 {
+		s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_NOFILE", Hard: l.MaxFDs, Soft: l.MaxFDs})
+	}
+	if l.memory == 0 && l.CPUs == 0 {
+		return
+	}
+	if s.Linux == nil {
+		s.Linux = &specs.Linux{}
+	}
+	res := &specs.LinuxResources{}
+	if l.memory > 0 {
+		m := l.memory + runtimeMemory
+		res.Memory = &specs.LinuxMemory{Limit: &m}
+	}
+	if l.CPUs > 0 {
+		quota, period := int64(l.CPUs*cpuPeriod), uint64(cpuPeriod)
+		res.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
+	}
+	s.Linux.Resources = res
+	s.Linux.CgroupsPath = cgroupPath
+}
+
+// guestMemory is the cap of the guest's linear memory (0: none).
+func (l limits) guestMemory() int64 { return l.memory }
