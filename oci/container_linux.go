@@ -54,7 +54,7 @@ type CreateOpts struct {
 	// Extra is stored with the state for the front end (e.g. its name).
 	Extra any
 	// GuestMemory caps the guest's linear memory in bytes; 0 takes the
-	// spec's memory limit (which then bounds the process too).
+	// spec's memory limit less the runtime's share (GuestMemory).
 	GuestMemory int64
 }
 
@@ -185,7 +185,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	args := append([]string{mod.GuestPath}, spec.Process.Args[1:]...)
 	cfg := initConfig{
 		ID: id, Module: mod.HostPath, Export: mod.Export, Args: args, Env: Env(spec),
-		CacheDir: opts.CacheDir, MemoryLimit: cmp.Or(opts.GuestMemory, MemoryLimit(spec)), Fifo: fifo,
+		CacheDir: opts.CacheDir, MemoryLimit: cmp.Or(opts.GuestMemory, GuestMemory(spec)), Fifo: fifo,
 		Egress: opts.Egress, Privileges: priv,
 	}
 	preopens := Preopens(root, spec)

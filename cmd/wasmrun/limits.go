@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/wasmrun/wasmrun/oci"
 )
 
 // limits are what an app may use, with Docker's names and units:
@@ -16,7 +18,7 @@ import (
 //
 //   - memory caps the guest's linear memory (a memory.grow past it fails,
 //     as wasm says) and, under `wasmrun os` as root, the container process
-//     through its memory cgroup, at memory plus runtimeMemory for the
+//     through its memory cgroup, at memory plus oci.RuntimeMemory for the
 //     runtime itself (compiled code, its own heap), so that the guest meets
 //     the wasm limit, not the kernel's OOM killer;
 //   - cpus is a CFS quota on the app's cgroup (wasmrun os only: `run` has
@@ -30,11 +32,6 @@ type limits struct {
 
 	memory int64 // Memory in bytes, 0 for none
 }
-
-// runtimeMemory is what the container process needs beside the guest's
-// memory (measured: 20-40 MiB for a Go guest's compiled code and the
-// runtime's heap).
-const runtimeMemory = 64 << 20
 
 // cpuPeriod is the CFS period a --cpus quota is a share of (Docker's).
 const cpuPeriod = 100000
@@ -133,7 +130,7 @@ func (l limits) apply(s *specs.Spec, cgroupPath string) {
 	}
 	res := &specs.LinuxResources{}
 	if l.memory > 0 {
-		m := l.memory + runtimeMemory
+		m := l.memory + oci.RuntimeMemory
 		res.Memory = &specs.LinuxMemory{Limit: &m}
 	}
 	if l.CPUs > 0 {

@@ -1,8 +1,10 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -80,5 +82,18 @@ func testShimUser(t *testing.T, d *testdaemon.Daemon) {
 	var st syscall.Stat_t
 	if err := syscall.Stat(filepath.Join(rw, "mine"), &st); err != nil || st.Uid != 4321 || st.Gid != 4322 {
 		t.Errorf("the guest's file: %v, owner %d:%d, want 4321:4322", err, st.Uid, st.Gid)
+	}
+}
+
+// testShimMemoryLimit: ctr --memory-limit bounds the task: a guest that
+// takes all the memory it can gets less than the limit (its share beside
+// the runtime's) and ends normally instead of being OOM-killed, inside the
+// task's cgroup.
+func testShimMemoryLimit(t *testing.T, d *testdaemon.Daemon) {
+	rootfs := readableApp(t, map[string]string{"app.wasm": guests.C(t, "hog")})
+	out, code := ctrRun(t, d, rootfs, newID("mem"), []string{"--memory-limit", strconv.Itoa(128 << 20)}, "mem")
+	var mib int
+	if _, err := fmt.Sscanf(out, "mem %d MiB", &mib); code != 0 || err != nil || mib < 32 || mib >= 128 {
+		t.Errorf("with --memory-limit 128 MiB: exit %d, guest reported %q (want 32-127 MiB)", code, out)
 	}
 }
