@@ -19,8 +19,8 @@ import (
 // checks what a policy promises: every query the server sees was permitted
 // to it (queryPermitted: no denied name, and no name the allow entries do
 // not match when only they open the nameserver); a name a deny entry
-// decides sends no query and fails; and every address returned may then be
-// connected to.
+// decides sends no query and fails; and every address returned for a name
+// may then be connected to.
 func FuzzResolverPolicy(f *testing.F) {
 	f.Add("api.test", "api.test:80", "", false)
 	f.Add("x.internal", "*.internal", "secret.internal", false)
@@ -81,7 +81,9 @@ func FuzzResolverPolicy(f *testing.F) {
 			}
 		}
 		for _, ai := range res {
-			if !e.Permits(ai.Addr.IP, 80) {
+			// No node is this host's own addresses, for binding (AI_PASSIVE)
+			// or loopback: not a destination the policy judges.
+			if node != "" && !e.Permits(ai.Addr.IP, 80) {
 				t.Fatalf("resolving %q returned %s, which the policy then refuses", node, ai.Addr.IP)
 			}
 		}
