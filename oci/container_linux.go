@@ -124,7 +124,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	if err != nil {
 		return nil, err
 	}
-	priv, err := specPrivileges(spec.Process)
+	priv, err := specPrivileges(spec)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	seccomp "github.com/elastic/go-seccomp-bpf"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -34,14 +35,23 @@ type privileges struct {
 	Caps            *specs.LinuxCapabilities `json:"caps,omitempty"`
 	NoNewPrivileges bool                     `json:"no_new_privileges,omitempty"`
 	Rlimits         []specs.POSIXRlimit      `json:"rlimits,omitempty"`
+	// Seccomp is the spec's profile (nil: none).
+	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
 }
 
-// specPrivileges reads them from the spec, checking names and numbers
-// before anything is created.
-func specPrivileges(p *specs.Process) (*privileges, error) {
+// specPrivileges reads them from the spec, checking names, numbers and
+// the seccomp profile before anything is created.
+func specPrivileges(s *specs.Spec) (*privileges, error) {
+	p := s.Process
 	out := &privileges{
 		UID: p.User.UID, GID: p.User.GID, Groups: p.User.AdditionalGids,
 		Caps: p.Capabilities, NoNewPrivileges: p.NoNewPrivileges, Rlimits: p.Rlimits,
+	}
+	if s.Linux != nil && s.Linux.Seccomp != nil {
+		out.Seccomp = s.Linux.Seccomp
+		if _, err := seccompPolicy(out.Seccomp); err != nil {
+			return nil, err
+		}
 	}
 	if p.Capabilities != nil {
 		for _, set := range [][]string{p.Capabilities.Bounding, p.Capabilities.Effective, p.Capabilities.Permitted, p.Capabilities.Inheritable, p.Capabilities.Ambient} {
@@ -133,8 +143,23 @@ func setgroupsDenied() bool {
 }
 
 // drop makes the process p. It runs once setup is over and before the
-// guest's files are opened.
+// guest's files are opened. The seccomp filter comes last when
+// no_new_privs is set; otherwise first, while the process still has the
+// CAP_SYS_ADMIN a filter needs without no_new_privs (the profile then
+// also governs the calls that drop the rest).
 func (p *privileges) drop() error {
+	var filter *seccomp.Policy
+	if p.Seccomp != nil {
+		var err error
+		if filter, err = seccompPolicy(p.Seccomp); err != nil {
+			return err
+		}
+		if !p.NoNewPrivileges {
+			if err := loadSeccomp(filter); err != nil {
+				return err
+			}
+		}
+	}
 	for _, r := range p.Rlimits {
 		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
 		if err := unix.Prlimit(0, rlimits[r.Type], &lim, nil); err != nil {
@@ -191,6 +216,9 @@ func (p *privileges) drop() error {
 	// The change of credentials cleared the parent death signal.
 	if err := allThreads(unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0); err != nil {
 		return fmt.Errorf("set the parent death signal: %w", err)
+	}
+	if filter != nil && p.NoNewPrivileges {
+		return loadSeccomp(filter)
 	}
 	return nil
 }

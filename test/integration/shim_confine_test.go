@@ -97,3 +97,36 @@ func testShimMemoryLimit(t *testing.T, d *testdaemon.Daemon) {
 		t.Errorf("with --memory-limit 128 MiB: exit %d, guest reported %q (want 32-127 MiB)", code, out)
 	}
 }
+
+// testShimSeccomp: the spec's seccomp profile binds the guest. ctr's
+// default profile (--seccomp) lets a normal guest run; a profile that
+// refuses unlinkat makes the guest's unlink fail with EPERM while the rest
+// works, and the file stays.
+func testShimSeccomp(t *testing.T, d *testdaemon.Daemon) {
+	rootfs := readableApp(t, map[string]string{"app.wasm": guests.C(t, "tamper")})
+	rw := readableApp(t, nil)
+	writeFile(t, filepath.Join(rw, "f"), "keep")
+	profile := filepath.Join(t.TempDir(), "profile.json")
+	writeFile(t, profile, `{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["unlink", "unlinkat"], "action": "SCMP_ACT_ERRNO"}]}`)
+	mount := []string{"--mount", "type=bind,src=" + rw + ",dst=/rw,options=rbind:rw"}
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		want  string
+	}{
+		{"default profile", []string{"--seccomp"}, "read /rw/f ok\ncreate /rw/g ok"},
+		{"unlink refused", []string{"--seccomp", "--seccomp-profile", profile}, "read /rw/f ok\nunlink /rw/f errno 63"},
+	} {
+		args := []string{"read", "/rw/f", "create", "/rw/g"}
+		if tc.name == "unlink refused" {
+			args = []string{"read", "/rw/f", "unlink", "/rw/f"}
+		}
+		out, code := ctrRun(t, d, rootfs, newID("sec"), append(tc.flags, mount...), args...)
+		if code != 0 || strings.TrimSpace(out) != tc.want {
+			t.Errorf("%s: exit %d, guest reported %q, want %q", tc.name, code, out, tc.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(rw, "f")); err != nil {
+		t.Errorf("the file the profile protects: %v", err)
+	}
+}

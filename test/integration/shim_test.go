@@ -49,6 +49,7 @@ func TestShim(t *testing.T) {
 			t.Run("read_only", func(t *testing.T) { testShimReadOnly(t, d, tamper) })
 			t.Run("user", func(t *testing.T) { testShimUser(t, d) })
 			t.Run("memory_limit", func(t *testing.T) { testShimMemoryLimit(t, d) })
+			t.Run("seccomp", func(t *testing.T) { testShimSeccomp(t, d) })
 			t.Run("daemon_restart", func(t *testing.T) { testShimDaemonRestart(t, d, spin) })
 			t.Run("shim_killed", func(t *testing.T) { testShimKilled(t, d, spin) })
 			t.Run("delete_action_no_daemon", func(t *testing.T) { testShimDeleteAction(t, d, spin) })
