@@ -1,0 +1,67 @@
+package oci
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/wasmrun/wasmrun/internal/guests"
+)
+
+// TestReadonlyAndMaskedPaths: linux.readonlyPaths are read-only to the
+// guest although the root is writable (the kernel says so: the WASI layer
+// knows nothing of them), and linux.maskedPaths hide a file (it reads as
+// empty) and a directory (it is empty); the host's files are unchanged.
+func TestReadonlyAndMaskedPaths(t *testing.T) {
+	needRoot(t)
+	rt := testRuntime(t)
+	b := bundle(t, guests.C(t, "tamper"), []string{
+		"create", "/ro/new", "write", "/ro/f", "create", "/rw",
+		"read", "/secret", "read", "/secretdir/f",
+	}, false)
+	rootfs := filepath.Join(b, "rootfs")
+	for _, d := range []string{"ro", "secretdir"} {
+		os.Mkdir(filepath.Join(rootfs, d), 0o755)
+	}
+	for _, f := range []string{"ro/f", "secret", "secretdir/f"} {
+		os.WriteFile(filepath.Join(rootfs, f), []byte("host"), 0o644)
+	}
+	var spec specs.Spec
+	raw, _ := os.ReadFile(filepath.Join(b, "config.json"))
+	json.Unmarshal(raw, &spec)
+	spec.Linux = &specs.Linux{ReadonlyPaths: []string{"/ro", "/missing"}, MaskedPaths: []string{"/secret", "/secretdir", "/missing"}}
+	raw, _ = json.Marshal(&spec)
+	os.WriteFile(filepath.Join(b, "config.json"), raw, 0o644)
+
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	c, err := rt.Create(context.Background(), "paths", b, CreateOpts{Stdout: w, Stderr: w})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Start(context.Background(), "paths"); err != nil {
+		t.Fatal(err)
+	}
+	waitCode(t, c)
+	var out bytes.Buffer
+	out.ReadFrom(r)
+	want := "create /ro/new errno 69\nwrite /ro/f errno 69\ncreate /rw ok\nread /secret errno 0\nread /secretdir/f errno 44"
+	if got := strings.TrimSpace(out.String()); got != want {
+		t.Errorf("guest reported:\n%s\nwant:\n%s", got, want)
+	}
+	for _, f := range []string{"ro/f", "secret", "secretdir/f"} {
+		if b, err := os.ReadFile(filepath.Join(rootfs, f)); err != nil || string(b) != "host" {
+			t.Errorf("%s on the host: %q, %v", f, b, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(rootfs, "ro", "new")); err == nil {
+		t.Error("the guest created a file in a read-only path")
+	}
+}
