@@ -20,7 +20,8 @@ import (
 // to it (queryPermitted: no denied name, and no name the allow entries do
 // not match when only they open the nameserver); a name a deny entry
 // decides sends no query and fails; and every address returned for a name
-// may then be connected to.
+// may then be connected to (at the service's port, or at the port of the
+// allow entry that granted it).
 func FuzzResolverPolicy(f *testing.F) {
 	f.Add("api.test", "api.test:80", "", false)
 	f.Add("x.internal", "*.internal", "secret.internal", false)
@@ -80,10 +81,24 @@ func FuzzResolverPolicy(f *testing.F) {
 				t.Fatalf("denied name %q: errno %v, queries %q", node, errno, queries)
 			}
 		}
+		ports := []uint16{80} // the service asked for
+		for _, n := range e.AllowNames {
+			if n.Matches(node) {
+				ports = append(ports, n.Port) // a name's grant is for its entry's port
+			}
+		}
+		permitted := func(ip netip.Addr) bool {
+			for _, p := range ports {
+				if e.Permits(ip, p) {
+					return true
+				}
+			}
+			return false
+		}
 		for _, ai := range res {
 			// No node is this host's own addresses, for binding (AI_PASSIVE)
 			// or loopback: not a destination the policy judges.
-			if node != "" && !e.Permits(ai.Addr.IP, 80) {
+			if node != "" && !permitted(ai.Addr.IP) {
 				t.Fatalf("resolving %q returned %s, which the policy then refuses", node, ai.Addr.IP)
 			}
 		}
