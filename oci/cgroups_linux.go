@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -173,4 +175,57 @@ func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
 		return err
 	}
 	return cg.update(res)
+}
+
+// EnterCgroup moves this process into a new cgroup at path with res, for a
+// front end that runs a guest in its own process (`wasmrun run`), and
+// returns how to leave it: back to the cgroup the process came from, the
+// new one removed. A cgroup left by a crash is empty, and
+// RemoveEmptyCgroups takes it.
+func EnterCgroup(path string, res *specs.LinuxResources) (leave func() error, err error) {
+	pid := os.Getpid()
+	var back func() error
+	if cgroups.Mode() == cgroups.Unified {
+		_, from, err := cgroup1.ParseCgroupFileUnified(fmt.Sprintf("/proc/%d/cgroup", pid))
+		if err != nil {
+			return nil, fmt.Errorf("read own cgroup: %w", err)
+		}
+		origin, err := cgroup2.Load(from)
+		if err != nil {
+			return nil, fmt.Errorf("load own cgroup %s: %w", from, err)
+		}
+		back = func() error { return origin.AddProc(uint64(pid)) }
+	} else {
+		origin, err := cgroup1.Load(cgroup1.PidPath(pid))
+		if err != nil {
+			return nil, fmt.Errorf("load own cgroup: %w", err)
+		}
+		back = func() error { return origin.AddProc(uint64(pid)) }
+	}
+	cg, err := newCgroup(path, res, pid)
+	if err != nil {
+		return nil, err
+	}
+	return func() error {
+		return errors.Join(back(), cg.delete())
+	}, nil
+}
+
+// RemoveEmptyCgroups removes the cgroups named prefix* under parent that
+// no process is in (those of front ends that crashed in them).
+func RemoveEmptyCgroups(parent, prefix string) {
+	root := "/sys/fs/cgroup"
+	if cgroups.Mode() != cgroups.Unified {
+		root = "/sys/fs/cgroup/memory" // every cgroup of ours has one here
+	}
+	ents, _ := os.ReadDir(filepath.Join(root, parent))
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		procs, err := os.ReadFile(filepath.Join(root, parent, e.Name(), "cgroup.procs"))
+		if err == nil && len(strings.TrimSpace(string(procs))) == 0 {
+			deleteCgroupOnce(filepath.Join(parent, e.Name()))
+		}
+	}
 }

@@ -43,6 +43,7 @@ Flags of run (before or after MODULE):
                        (default /etc/resolv.conf)
   --hosts FILE         hosts file for sock_getaddrinfo, looked up first
   --memory SIZE        cap the guest's memory (256m, 1g; alias -m)
+  --cpus N             CPU time as a number of CPUs (0.5; root: a cgroup)
   --max-fds N          cap the open descriptors (RLIMIT_NOFILE)
 
 Flags of os (before or after APP; also --dir, --env, --cache-dir, --no-cache):
@@ -132,6 +133,12 @@ func runCmd(args []string, stdin, stdout, stderr *os.File) int {
 	if o.limits.memory > 0 {
 		opts.MemoryLimitPages = uint32(min(o.limits.memory/65536, 65536))
 	}
+	leave, err := o.limits.enter()
+	if err != nil {
+		fmt.Fprintf(stderr, "wasmrun run: %v\n", err)
+		return ExitFailure
+	}
+	defer leave()
 	if n := o.limits.MaxFDs; n > 0 {
 		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: n, Max: n}); err != nil {
 			fmt.Fprintf(stderr, "wasmrun run: --max-fds %d: %v\n", n, err)

@@ -108,7 +108,7 @@ func parseRun(args []string) (*runOpts, error) {
 			} else {
 				o.resolvConf = v
 			}
-		case "memory", "m", "max-fds":
+		case "memory", "m", "max-fds", "cpus":
 			v, err := takeValue()
 			if err != nil {
 				return nil, err
@@ -116,8 +116,6 @@ func parseRun(args []string) (*runOpts, error) {
 			if err := o.limits.flag(name, v); err != nil {
 				return nil, err
 			}
-		case "cpus":
-			return nil, errors.New("--cpus needs a process of the app's own: use wasmrun os")
 		case "cache-dir":
 			v, err := takeValue()
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 
@@ -21,8 +22,8 @@ import (
 //     through its memory cgroup, at memory plus oci.RuntimeMemory for the
 //     runtime itself (compiled code, its own heap), so that the guest meets
 //     the wasm limit, not the kernel's OOM killer;
-//   - cpus is a CFS quota on the app's cgroup (wasmrun os only: `run` has
-//     no process of its own for it);
+//   - cpus is a CFS quota on the app's cgroup (under `run`, the cgroup of
+//     the wasmrun process itself for the run, /wasmrun/run-<pid>);
 //   - max_fds is the process's RLIMIT_NOFILE: the guest's descriptors
 //     and the handful the process itself holds.
 type limits struct {
@@ -139,6 +140,27 @@ func (l limits) apply(s *specs.Spec, cgroupPath string) {
 	}
 	s.Linux.Resources = res
 	s.Linux.CgroupsPath = cgroupPath
+}
+
+// enter puts this process (`wasmrun run`) in a cgroup of its own for the
+// CPU and memory limits, and returns how to leave it. Without root there
+// is none: --cpus is refused, --memory caps the guest's memory only.
+func (l limits) enter() (leave func() error, err error) {
+	none := func() error { return nil }
+	if l.CPUs == 0 && l.memory == 0 {
+		return none, nil
+	}
+	if os.Geteuid() != 0 {
+		if l.CPUs > 0 {
+			return nil, errors.New("--cpus needs root (a cgroup)")
+		}
+		return none, nil
+	}
+	oci.RemoveEmptyCgroups("/wasmrun", "run-") // of runs that crashed
+	s := &specs.Spec{Process: &specs.Process{}}
+	path := fmt.Sprintf("/wasmrun/run-%d", os.Getpid())
+	l.apply(s, path)
+	return oci.EnterCgroup(path, s.Linux.Resources)
 }
 
 // guestMemory is the cap of the guest's linear memory (0: none).

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -319,4 +320,46 @@ func TestOSLimits(t *testing.T) {
 		}
 	}
 	e.noLeaks()
+}
+
+// TestRunLimits: `wasmrun run` takes the same limits. --memory caps the
+// guest; --cpus (as root) puts the wasmrun process in a cgroup of its own
+// that throttles a spinning guest; a run killed in it leaves an empty
+// cgroup that the next run with limits removes.
+func TestRunLimits(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	r := run(t, nil, "run", "--memory", "32m", guests.C(t, "hog"), "--", "mem")
+	mustExit(t, r, 0)
+	var mib int
+	if _, err := fmt.Sscanf(r.stdout, "mem %d MiB", &mib); err != nil || mib < 16 || mib > 32 {
+		t.Errorf("with --memory 32m the guest got %q", r.stdout)
+	}
+
+	cmd := command(context.Background(), "run", "--cpus", "0.5", guests.C(t, "spin"), "--", "x")
+	out := newWatchBuffer()
+	cmd.Stdout = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	cg := fmt.Sprintf("/sys/fs/cgroup/cpu/wasmrun/run-%d", cmd.Process.Pid)
+	if !waitUntil(osTimeout, 20*time.Millisecond, func() bool { return strings.Contains(out.String(), "spinning") }) {
+		t.Fatal("the guest did not start")
+	}
+	if b, err := os.ReadFile(cg + "/cpu.cfs_quota_us"); err != nil || strings.TrimSpace(string(b)) != "50000" {
+		t.Fatalf("cpu.cfs_quota_us of %s: %q, %v", cg, b, err)
+	}
+	if !waitUntil(30*time.Second, 50*time.Millisecond, func() bool {
+		b, _ := os.ReadFile(cg + "/cpu.stat")
+		return strings.Contains(string(b), "nr_throttled") && !strings.Contains(string(b), "nr_throttled 0\n")
+	}) {
+		t.Error("the spinning guest was never throttled")
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	r = run(t, nil, "run", "--cpus", "1", guests.C(t, "args_env_exit"))
+	if _, err := os.Stat(cg); !os.IsNotExist(err) {
+		t.Errorf("the cgroup of the killed run is left after the next run (%v)", err)
+	}
 }
