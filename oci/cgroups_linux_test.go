@@ -37,7 +37,7 @@ func TestCgroupBeforeCompile(t *testing.T) {
 	spec.Linux = &specs.Linux{CgroupsPath: path, Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}}
 	raw, _ = json.Marshal(&spec)
 	os.WriteFile(filepath.Join(b, "config.json"), raw, 0o644)
-	t.Cleanup(func() { os.Remove("/sys/fs/cgroup/memory/wasmrun-test") })
+	t.Cleanup(func() { deleteCgroup("/wasmrun-test") })
 
 	c, err := rt.Create(context.Background(), "cg", b, CreateOpts{}) // no cache: it compiles
 	if err != nil {

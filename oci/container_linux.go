@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -537,6 +538,8 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	if st.Cgroup != "" {
 		if err := deleteCgroup(st.Cgroup); err != nil {
 			errs = append(errs, fmt.Errorf("delete cgroup %s: %w", st.Cgroup, err))
+		} else if strings.HasPrefix(st.Cgroup, "/wasmrun/") {
+			removeParent(st.Cgroup) // ours; a spec's parents are its owner's
 		}
 	}
 	if n := r.untrack(id); n != nil {
