@@ -410,7 +410,7 @@ func liveProcesses(exe string, keep func(proc string) bool) []int {
 // leaks lists what of this env is left on the system: namespaces of the
 // prefix, state entries, the bridge and veths on it, iptables/nft rules
 // that mention the prefix or one of ports, IPAM leases and directories,
-// processes.
+// cgroups, processes.
 func (e *osEnv) leaks(ports ...int) []string {
 	e.t.Helper()
 	var out []string
@@ -463,6 +463,10 @@ func (e *osEnv) leaks(ports ...int) []string {
 				}
 			}
 		}
+	}
+	cgs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", "wasmrun", e.prefix+"-*"))
+	for _, cg := range cgs {
+		out = append(out, "cgroup "+cg)
 	}
 	for _, pid := range e.processes() {
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
