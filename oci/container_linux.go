@@ -273,7 +273,7 @@ func (c *Container) spawn(ctx context.Context, net cni.Network, cfg initConfig, 
 	// The guest resolves names as `ip netns exec` would in its namespace:
 	// /etc/netns/<name>/{resolv.conf,hosts} override the host's files.
 	cfg.ResolvConf, cfg.Hosts = cni.ResolvConf(netnsName(net.Path()))
-	err = startIn(net.Path(), cmd)
+	err = startIn(net.Path(), cfg.Privileges.birthBounding(), c.done, cmd)
 	pid := 0
 	if err == nil {
 		pid = cmd.Process.Pid
@@ -383,43 +383,85 @@ func netnsName(path string) string {
 	return ""
 }
 
-// startIn starts cmd from an OS thread that has entered netns, so the new
-// process (every thread of it) lives there. "" starts it in our namespace.
-func startIn(netns string, cmd *exec.Cmd) error {
-	if netns == "" {
+// startIn starts cmd from an OS thread that has entered netns ("" = ours),
+// so the new process (every thread of it) lives there. With keep set (as
+// root), the thread first drops from its bounding set every capability
+// not in *keep: the process inherits that set at exec, and dropping one
+// capability later would cost it a round of signals to all its threads
+// (AllThreadsSyscall). Such a thread is changed for good, and the
+// process's parent death signal follows the thread that forked it, so the
+// thread stays locked and alive until exited is closed, then goes.
+func startIn(netns string, keep *uint64, exited <-chan struct{}, cmd *exec.Cmd) error {
+	if netns == "" && keep == nil {
 		return cmd.Start()
 	}
-	target, err := unix.Open(netns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open network namespace %s: %w", netns, err)
+	target := -1
+	if netns != "" {
+		var err error
+		if target, err = unix.Open(netns, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+			return fmt.Errorf("open network namespace %s: %w", netns, err)
+		}
+		defer unix.Close(target)
 	}
-	defer unix.Close(target)
-
 	errc := make(chan error, 1)
 	go func() {
-		// A fresh goroutine on a locked thread; if switching back fails,
-		// the goroutine exits still locked and Go discards the thread.
 		runtime.LockOSThread()
+		if keep != nil {
+			// Unlocked never: the goroutine ends locked, after the
+			// process, and Go discards the thread.
+			err := dropBounding(*keep)
+			if err == nil && target >= 0 {
+				err = setns(target, netns)
+			}
+			if err == nil {
+				err = cmd.Start()
+			}
+			errc <- err
+			if err == nil {
+				<-exited
+			}
+			return
+		}
 		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			errc <- err
 			return
 		}
 		defer unix.Close(orig)
-		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
+		if err := setns(target, netns); err != nil {
 			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("enter network namespace %s: %w", netns, err)
+			errc <- err
 			return
 		}
 		err = cmd.Start()
 		if serr := unix.Setns(orig, unix.CLONE_NEWNET); serr != nil {
 			errc <- err
-			return // leave the thread locked
+			return // leave the thread locked: Go discards it
 		}
 		runtime.UnlockOSThread()
 		errc <- err
 	}()
 	return <-errc
+}
+
+func setns(fd int, name string) error {
+	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("enter network namespace %s: %w", name, err)
+	}
+	return nil
+}
+
+// dropBounding drops from the calling thread's bounding set every
+// capability not in keep.
+func dropBounding(keep uint64) error {
+	for c := uint(0); c <= lastCap(); c++ {
+		if keep&(1<<c) == 0 {
+			if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
+				return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
+			}
+		}
+	}
+	return nil
 }
 
 func exitCode(ps *os.ProcessState) int {

@@ -111,6 +111,32 @@ func capMask(names []string) (uint64, error) {
 	return m, nil
 }
 
+// setupCaps are the capabilities the container process uses before it
+// drops its privileges: mounts, lo up (rootless), reading the module and
+// writing the compiled-module cache whoever owns them, raising rlimits,
+// and changing its ids and capabilities.
+var setupCaps = []uint{
+	unix.CAP_SYS_ADMIN, unix.CAP_NET_ADMIN, unix.CAP_DAC_OVERRIDE, unix.CAP_DAC_READ_SEARCH,
+	unix.CAP_FOWNER, unix.CAP_SYS_RESOURCE, unix.CAP_SETUID, unix.CAP_SETGID, unix.CAP_SETPCAP,
+}
+
+// birthBounding is the bounding set to start the process with (as root;
+// nil otherwise): the spec's and what setup needs, so that drop has only
+// the setup capabilities left to take out of it.
+func (p *privileges) birthBounding() *uint64 {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	var keep uint64
+	if p.Caps != nil {
+		keep, _ = capMask(p.Caps.Bounding)
+	}
+	for _, c := range setupCaps {
+		keep |= 1 << c
+	}
+	return &keep
+}
+
 // lastCap is the highest capability this kernel knows.
 func lastCap() uint {
 	last := uint(unix.CAP_CHECKPOINT_RESTORE)
@@ -174,7 +200,7 @@ func (p *privileges) drop() error {
 		inheritable, _ = capMask(p.Caps.Inheritable)
 	}
 	for c := uint(0); c <= lastCap(); c++ {
-		if bounding&(1<<c) == 0 {
+		if present, _ := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); present == 1 && bounding&(1<<c) == 0 {
 			if err := allThreads(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0); err != nil {
 				return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
 			}
