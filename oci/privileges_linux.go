@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -137,8 +138,8 @@ func (p *privileges) birthBounding() *uint64 {
 	return &keep
 }
 
-// lastCap is the highest capability this kernel knows.
-func lastCap() uint {
+// lastCap is the highest capability this kernel knows (probed once).
+var lastCap = sync.OnceValue(func() uint {
 	last := uint(unix.CAP_CHECKPOINT_RESTORE)
 	for c := last + 1; c < 64; c++ {
 		if err := unix.Prctl(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); err != nil {
@@ -147,7 +148,7 @@ func lastCap() uint {
 		last = c
 	}
 	return last
-}
+})
 
 // allThreads runs a raw system call on every thread of the process.
 func allThreads(trap, a1, a2, a3 uintptr) error {
