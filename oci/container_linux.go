@@ -307,11 +307,28 @@ func (c *Container) spawn(ctx context.Context, net cni.Network, cfg initConfig, 
 	}
 	cfgW.Close()
 
+	// Compiling and instantiating may take long, or forever (a start
+	// function that never returns): ctx's cancellation stops it.
+	read := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(statR)
+		read <- b
+	}()
+	var b []byte
+	select {
+	case b = <-read:
+	case <-ctx.Done():
+		cmd.Process.Kill()
+		<-c.done
+		return ctx.Err()
+	}
 	var s initStatus
-	b, _ := io.ReadAll(statR)
 	if err := json.Unmarshal(b, &s); err != nil || !s.OK {
 		cmd.Process.Kill()
 		<-c.done
+		if s.Exit != nil {
+			return &GuestExitError{Code: *s.Exit, Msg: s.Error}
+		}
 		if s.Error != "" {
 			return errors.New(s.Error)
 		}
@@ -529,6 +546,16 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	return nil
 }
 
+// GuestExitError is a Create that failed because the guest itself ended
+// while it was being instantiated: it trapped (Code 134) or exited in its
+// start function. Code is the status a front end reports for it.
+type GuestExitError struct {
+	Code int
+	Msg  string
+}
+
+func (e *GuestExitError) Error() string { return e.Msg }
+
 // ErrFailedPrecondition marks an operation that is illegal in the
 // container's current state.
 var ErrFailedPrecondition = errors.New("failed precondition")
@@ -652,16 +679,30 @@ func (r *Runtime) Stop(ctx context.Context, id string, sig syscall.Signal, grace
 	if err != nil {
 		return err
 	}
-	// Being created (its creator is still compiling the module): no
-	// process to signal yet. Wait up to grace for it, rather than report
-	// a stop that did nothing.
-	for deadline := time.Now().Add(grace); st.Pid == 0 && st.ownerAlive(); {
-		if !time.Now().Before(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("stop %s: still being created after %v, try again: %w", id, grace, ErrFailedPrecondition)
+	// Being created (its creator is compiling the module, or running a
+	// start function that may never return): the creator gets the
+	// signal, stops the creation and removes what it made; after grace it
+	// is killed (its container process dies with it, and what is left is
+	// any next run's to remove).
+	if st.Pid == 0 && st.ownerAlive() {
+		if err := unix.Kill(st.Owner, sig); err != nil && err != unix.ESRCH {
+			return fmt.Errorf("stop %s: %w", id, err)
 		}
-		time.Sleep(50 * time.Millisecond)
-		if st, err = r.readState(id); err != nil {
-			return err
+		deadline := time.Now().Add(grace)
+		for st.ownerAlive() && ctx.Err() == nil {
+			if !time.Now().Before(deadline) {
+				unix.Kill(st.Owner, unix.SIGKILL)
+				deadline = time.Now().Add(grace)
+			}
+			time.Sleep(20 * time.Millisecond)
+			next, err := r.readState(id)
+			if err != nil {
+				return nil // removed by its creator
+			}
+			if next.Pid != 0 {
+				st = next // created after all: stop its process below
+				break
+			}
 		}
 	}
 	if st.alive() {

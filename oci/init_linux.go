@@ -3,6 +3,7 @@ package oci
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 
@@ -67,6 +68,9 @@ type initConfig struct {
 type initStatus struct {
 	OK    bool   `json:"ok"`
 	Error string `json:"error,omitempty"`
+	// Exit is set when the guest itself ended during create: it trapped
+	// or exited in its start function (the status it would exit with).
+	Exit *int `json:"exit,omitempty"`
 }
 
 // IsInit reports whether this process was started as a container process.
@@ -132,6 +136,17 @@ func Init() int {
 		return fail(fmt.Errorf("drop privileges: %w", err))
 	}
 	if err := p.Instantiate(ctx); err != nil {
+		var exit *runner.GuestExit
+		var trap *runner.TrapError
+		switch {
+		case errors.As(err, &exit):
+			report(initStatus{Error: err.Error(), Exit: &exit.Code})
+			return exit.Code
+		case errors.As(err, &trap):
+			code := runner.TrapExitCode
+			report(initStatus{Error: err.Error(), Exit: &code})
+			return code
+		}
 		return fail(err)
 	}
 	report(initStatus{OK: true})

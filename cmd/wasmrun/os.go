@@ -418,9 +418,39 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
-	c, err := rt.Create(ctx, a.name, bundle, opts)
-	if err != nil {
+	// A signal stops the app at any moment, also while it is being
+	// created (a long first compile, a start function that never
+	// returns): then the status is the signal's, 128+N.
+	createCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var c *oci.Container
+	created := make(chan struct{})
+	go func() {
+		c, err = rt.Create(createCtx, a.name, bundle, opts)
+		close(created)
+	}()
+	var early os.Signal
+	select {
+	case <-created:
+	case early = <-sigs:
+		logf("got %v while app %s is being created: stopping it", early, a.name)
+		cancel()
+		<-created
+	}
+	var gone *oci.GuestExitError
+	switch {
+	case errors.As(err, &gone):
+		// The guest ran, in its start function, and ended there.
+		if gone.Code == runner.TrapExitCode {
+			fmt.Fprintf(stderr, "wasmrun: %v\n", gone.Msg)
+		}
+		return gone.Code, nil
+	case err != nil && early != nil:
+		return 128 + int(early.(syscall.Signal)), nil
+	case err != nil:
 		return 0, rootlessError(err)
+	case early != nil:
+		sigs <- early // created after all: stop it the usual way
 	}
 	defer func() {
 		if err := rt.Delete(context.WithoutCancel(ctx), a.name, true); err != nil {
@@ -448,8 +478,10 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 			logf("app %s exited with status %d", a.name, code)
 			return code, nil
 		case s := <-sigs:
+			// The app gets the signal itself (Ctrl-C ends it with 130,
+			// SIGTERM with 143, as a native program); a second one kills.
 			signals++
-			sig := syscall.SIGTERM
+			sig := s.(syscall.Signal)
 			if signals > 1 {
 				sig = syscall.SIGKILL
 			}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -166,6 +167,17 @@ func (p *Prepared) Instantiate(ctx context.Context) error {
 	mod, err := p.c.runtime.InstantiateModule(withMappedMemory(ctx), p.c.module, cfg)
 	if err != nil {
 		host.Close(ctx)
+		var exit *wsys.ExitError
+		switch {
+		case errors.As(err, &exit):
+			// proc_exit in the module's start function: the guest ran
+			// and exited.
+			return &GuestExit{Code: int(exit.ExitCode())}
+		case strings.HasPrefix(err.Error(), "start ") && strings.Contains(err.Error(), " failed: "):
+			// wazero's words for a trap in the start function (pinned by
+			// TestStartFunctionTrap): the guest ran and trapped.
+			return &TrapError{Err: err}
+		}
 		return errorf("module %s: %v", p.opts.Path, err)
 	}
 	p.host, p.mod = host, mod
@@ -177,6 +189,14 @@ func (p *Prepared) Instantiate(ctx context.Context) error {
 func (p *Prepared) Run(ctx context.Context) (exitCode int, err error) {
 	defer p.c.Close(ctx)
 	if err := p.Instantiate(ctx); err != nil {
+		var exit *GuestExit
+		var trap *TrapError
+		switch {
+		case errors.As(err, &exit):
+			return exit.Code, nil
+		case errors.As(err, &trap):
+			return TrapExitCode, err
+		}
 		return 0, err
 	}
 	defer p.host.Close(ctx)
@@ -195,6 +215,12 @@ func (p *Prepared) Run(ctx context.Context) (exitCode int, err error) {
 // TrapExitCode is the exit code of a guest that trapped: 128+SIGABRT, as a
 // native program aborting would give.
 const TrapExitCode = 134
+
+// GuestExit is a guest that exited (proc_exit) in its start function,
+// while it was being instantiated.
+type GuestExit struct{ Code int }
+
+func (e *GuestExit) Error() string { return fmt.Sprintf("guest exited with status %d", e.Code) }
 
 // TrapError is a guest that trapped (unreachable, out-of-bounds access...).
 type TrapError struct{ Err error }
