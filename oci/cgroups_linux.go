@@ -14,7 +14,6 @@ import (
 	"github.com/containerd/cgroups/v3/cgroup2"
 	"github.com/containerd/typeurl/v2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
@@ -45,36 +44,6 @@ func CgroupPath(s *specs.Spec) string {
 // newCgroup creates the cgroup at path with the spec's resources and moves
 // pid into it.
 func newCgroup(path string, res *specs.LinuxResources, pid int) (cgroup, error) {
-	cg, err := newCgroupOnce(path, res, pid)
-	if errors.Is(err, fs.ErrNotExist) {
-		// Its parent went with another container's last child
-		// (removeParent) while it was being made: once more.
-		cg, err = newCgroupOnce(path, res, pid)
-	}
-	return cg, err
-}
-
-// removeParent removes the parent cgroup of path when nothing is left in
-// it (the /wasmrun of the CLI's apps), so that the last app leaves no
-// trace; a parent with other children stays.
-func removeParent(path string) {
-	parent := filepath.Dir(path)
-	if parent == "/" || parent == "." {
-		return
-	}
-	// rmdir alone: the kernel refuses it while a child cgroup or a
-	// process is there (the cgroups library's Delete would remove empty
-	// children too, such as one another app has just made).
-	dirs := []string{filepath.Join("/sys/fs/cgroup", parent)}
-	if cgroups.Mode() != cgroups.Unified {
-		dirs, _ = filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", parent))
-	}
-	for _, d := range dirs {
-		unix.Rmdir(d)
-	}
-}
-
-func newCgroupOnce(path string, res *specs.LinuxResources, pid int) (cgroup, error) {
 	if res == nil {
 		res = &specs.LinuxResources{}
 	}
@@ -238,9 +207,7 @@ func EnterCgroup(path string, res *specs.LinuxResources) (leave func() error, er
 		return nil, err
 	}
 	return func() error {
-		err := errors.Join(back(), cg.delete())
-		removeParent(path)
-		return err
+		return errors.Join(back(), cg.delete())
 	}, nil
 }
 

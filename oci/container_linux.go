@@ -138,12 +138,23 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	if err := os.MkdirAll(r.Root, 0o711); err != nil {
 		return nil, fmt.Errorf("create state root: %w", err)
 	}
-	dir := r.dir(id)
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("container %s already exists", id)
+	st := &stateFile{
+		ID: id, Bundle: bundle, Created: time.Now().UTC(), Module: mod.HostPath, Annotations: spec.Annotations,
+		Owner: os.Getpid(), OwnerTime: pidStartTime(os.Getpid()),
+	}
+	if opts.Extra != nil {
+		if st.Extra, err = json.Marshal(opts.Extra); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	st.Net = net.Record()
+	// The state directory appears with its state.json in it (made aside,
+	// then renamed into place), so a crash at any instant leaves either
+	// nothing under the id or a container that Delete and GC remove;
+	// never a directory that blocks the name.
+	dir := r.dir(id)
+	if err := r.createDir(st); err != nil {
+		return nil, err
 	}
 	var cleanups []func()
 	defer func() {
@@ -155,22 +166,6 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		}
 	}()
 
-	st := &stateFile{
-		ID: id, Bundle: bundle, Created: time.Now().UTC(), Module: mod.HostPath, Annotations: spec.Annotations,
-		Owner: os.Getpid(), OwnerTime: pidStartTime(os.Getpid()),
-	}
-	if opts.Extra != nil {
-		if st.Extra, err = json.Marshal(opts.Extra); err != nil {
-			return nil, err
-		}
-	}
-
-	st.Net = net.Record()
-	// Recorded before anything exists: Delete of a crashed create then
-	// still finds what to remove (and cni's own state covers the rest).
-	if err := r.writeState(st); err != nil {
-		return nil, err
-	}
 	cleanups = append(cleanups, func() { net.Teardown(context.WithoutCancel(ctx)) })
 
 	fifo := filepath.Join(dir, execFifo)
@@ -607,8 +602,6 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	if st.Cgroup != "" {
 		if err := deleteCgroup(st.Cgroup); err != nil {
 			errs = append(errs, fmt.Errorf("delete cgroup %s: %w", st.Cgroup, err))
-		} else if strings.HasPrefix(st.Cgroup, "/wasmrun/") {
-			removeParent(st.Cgroup) // ours; a spec's parents are its owner's
 		}
 	}
 	if n := r.untrack(id); n != nil {
@@ -653,7 +646,7 @@ func (r *Runtime) List() ([]string, error) {
 	}
 	var ids []string
 	for _, e := range ents {
-		if e.IsDir() && ValidateID(e.Name()) == nil {
+		if e.IsDir() && ValidateID(e.Name()) == nil && !strings.HasPrefix(e.Name(), creatingPrefix) {
 			if _, err := os.Stat(filepath.Join(r.Root, e.Name(), "state.json")); err == nil {
 				ids = append(ids, e.Name())
 			}

@@ -415,3 +415,40 @@ func TestModulePath(t *testing.T) {
 
 // nsName is the name of container id's own namespace under rt.
 func nsName(rt *Runtime, id string) string { return rt.Network.Prefix + "-" + id }
+
+// TestCreateCrashLeavesNoName: a creator killed while it made a state
+// directory leaves it aside, never under the id: the id can be created
+// again at once, List does not show the leftover, and GC removes it once
+// its creator is gone.
+func TestCreateCrashLeavesNoName(t *testing.T) {
+	rt := testRuntime(t)
+	os.MkdirAll(rt.Root, 0o711)
+	withState := filepath.Join(rt.Root, creatingPrefix+"crashed-1")
+	os.Mkdir(withState, 0o700)
+	b, _ := json.Marshal(&stateFile{ID: "crashed", Owner: exitedPid(t), OwnerTime: 1})
+	os.WriteFile(filepath.Join(withState, "state.json"), b, 0o600)
+	live := filepath.Join(rt.Root, creatingPrefix+"busy-1")
+	os.Mkdir(live, 0o700)
+	b, _ = json.Marshal(&stateFile{ID: "busy", Owner: os.Getpid(), OwnerTime: pidStartTime(os.Getpid())})
+	os.WriteFile(filepath.Join(live, "state.json"), b, 0o600)
+
+	if ids, _ := rt.List(); len(ids) != 0 {
+		t.Errorf("List shows %v", ids)
+	}
+	c, err := rt.Create(context.Background(), "crashed", bundle(t, guests.C(t, "args_env_exit"), nil, false), CreateOpts{})
+	if err != nil {
+		t.Fatalf("create under the crashed one's id: %v", err)
+	}
+	rt.Kill("crashed", syscall.SIGKILL)
+	waitCode(t, c)
+	if _, err := rt.GC(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(withState); !os.IsNotExist(err) {
+		t.Errorf("GC left the crashed creator's directory (%v)", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("GC removed the directory of a creator that lives: %v", err)
+	}
+	os.RemoveAll(live)
+}

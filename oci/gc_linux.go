@@ -14,6 +14,7 @@ import (
 // container process of such a container is killed first. Containers whose
 // creator lives are never touched. It returns the ids it removed.
 func (r *Runtime) GC(ctx context.Context) ([]string, error) {
+	r.removeAbandoned()
 	ids, err := r.List()
 	if err != nil {
 		return nil, err

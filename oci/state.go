@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/wasmrun/wasmrun/internal/names"
@@ -140,4 +142,63 @@ func (r *Runtime) status(st *stateFile) specs.ContainerState {
 		return specs.StateCreated
 	}
 	return specs.StateRunning
+}
+
+// creatingPrefix starts the name of a state directory being made (see
+// createDir); List skips it, GC removes it once its creator is gone.
+const creatingPrefix = ".creating-"
+
+// createDir makes container st.ID's state directory with its state.json
+// in one step: the directory is filled aside and renamed into place, which
+// fails if the id is taken.
+func (r *Runtime) createDir(st *stateFile) error {
+	if err := os.MkdirAll(r.Root, 0o711); err != nil {
+		return fmt.Errorf("create state root: %w", err)
+	}
+	tmp, err := os.MkdirTemp(r.Root, creatingPrefix+st.ID+"-")
+	if err != nil {
+		return fmt.Errorf("create state dir: %w", err)
+	}
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err == nil {
+		err = os.WriteFile(filepath.Join(tmp, "state.json"), b, 0o600)
+	}
+	if err == nil {
+		err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, r.dir(st.ID), unix.RENAME_NOREPLACE)
+		if errors.Is(err, unix.EEXIST) {
+			os.RemoveAll(tmp)
+			return fmt.Errorf("container %s already exists", st.ID)
+		}
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("create state dir: %w", err)
+	}
+	return nil
+}
+
+// removeAbandoned removes the state directories that creators died
+// making: their state.json names an owner that is gone, or, killed before
+// writing it, they are older than a minute.
+func (r *Runtime) removeAbandoned() {
+	ents, _ := os.ReadDir(r.Root)
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), creatingPrefix) {
+			continue
+		}
+		p := filepath.Join(r.Root, e.Name())
+		var st stateFile
+		b, err := os.ReadFile(filepath.Join(p, "state.json"))
+		switch {
+		case err == nil && json.Unmarshal(b, &st) == nil:
+			if st.ownerAlive() {
+				continue
+			}
+		default:
+			if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < time.Minute {
+				continue
+			}
+		}
+		os.RemoveAll(p)
+	}
 }
