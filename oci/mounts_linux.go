@@ -114,16 +114,3 @@ func mask(p string) error {
 	}
 	return nil
 }
-
-// kernelFS reports whether path is on procfs, sysfs or a cgroup file system.
-func kernelFS(path string) bool {
-	var st unix.Statfs_t
-	if err := unix.Statfs(path, &st); err != nil {
-		return false
-	}
-	switch st.Type {
-	case unix.PROC_SUPER_MAGIC, unix.SYSFS_MAGIC, unix.CGROUP_SUPER_MAGIC, unix.CGROUP2_SUPER_MAGIC:
-		return true
-	}
-	return false
-}

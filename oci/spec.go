@@ -144,10 +144,9 @@ type Preopen struct {
 }
 
 // Preopens returns the directories the guest sees: the root as "/", then
-// every bind mount whose source is a directory, at its destination. A
-// kernel interface (procfs, sysfs, cgroupfs) is always read-only: written,
-// it would be the container process's own memory (/proc/self/mem) or the
-// host's settings.
+// every bind mount whose source is a directory, at its destination. (The
+// WASI layer opens nothing on procfs, sysfs or cgroupfs for writing,
+// whatever the preopen.)
 func Preopens(root string, s *specs.Spec) []Preopen {
 	out := []Preopen{{HostPath: root, GuestPath: "/", ReadOnly: s.Root != nil && s.Root.Readonly}}
 	for _, m := range s.Mounts {
@@ -158,7 +157,7 @@ func Preopens(root string, s *specs.Spec) []Preopen {
 		if err != nil || !st.IsDir() {
 			continue
 		}
-		out = append(out, Preopen{HostPath: m.Source, GuestPath: m.Destination, ReadOnly: slices.Contains(m.Options, "ro") || kernelFS(m.Source)})
+		out = append(out, Preopen{HostPath: m.Source, GuestPath: m.Destination, ReadOnly: slices.Contains(m.Options, "ro")})
 	}
 	return out
 }

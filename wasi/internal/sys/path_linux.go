@@ -250,6 +250,13 @@ func (s *System) Open(req OpenRequest) (int32, Errno) {
 	if errno != 0 {
 		return -1, errno
 	}
+	if write && kernelFS(fd) {
+		// Wherever it is reached from: written, /proc/self/mem is the
+		// host process's own memory, /proc/sys and /sys the host's
+		// settings. Opening it had no effect; the guest gets nothing.
+		unix.Close(fd)
+		return -1, EROFS
+	}
 	t, err := HostFiletype(fd)
 	if err != nil {
 		unix.Close(fd)
@@ -473,4 +480,18 @@ func atPath(dirfd int, lookup Lookupflags, path string, fn func(fd int, name str
 	}
 	defer p.Close()
 	return ErrnoFromError(fn(p.fd, p.name, unix.AT_SYMLINK_NOFOLLOW))
+}
+
+// kernelFS reports whether fd is on a kernel interface: procfs, sysfs or a
+// cgroup file system, which no guest may write.
+func kernelFS(fd int) bool {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil {
+		return true // cannot tell: refuse
+	}
+	switch st.Type {
+	case unix.PROC_SUPER_MAGIC, unix.SYSFS_MAGIC, unix.CGROUP_SUPER_MAGIC, unix.CGROUP2_SUPER_MAGIC:
+		return true
+	}
+	return false
 }

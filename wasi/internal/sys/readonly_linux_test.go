@@ -108,3 +108,26 @@ func TestNewPreopenFails(t *testing.T) {
 		t.Fatalf("New with a missing preopen: %v, %v", s, err)
 	}
 }
+
+// TestKernelFSNotWritable: through a writable preopen of /proc (or of /,
+// with /proc beneath), the guest may read the kernel's files but open
+// none for writing: not /proc/self/mem (the host process's memory), not
+// /proc/sys (the host's settings).
+func TestKernelFSNotWritable(t *testing.T) {
+	s, err := New(nil, nil, nil, []Preopen{{HostPath: "/proc", GuestPath: "/proc"}, {HostPath: "/", GuestPath: "/host"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, tc := range []struct {
+		dir  int32
+		path string
+	}{{3, "self/mem"}, {3, "sys/kernel/hostname"}, {4, "proc/self/mem"}, {4, "sys/kernel/mm/transparent_hugepage/enabled"}} {
+		if _, errno := s.Open(OpenRequest{Dir: tc.dir, Path: tc.path, RightsBase: RightFdWrite, Lookup: LookupSymlinkFollow}); errno != EROFS {
+			t.Errorf("open %s for writing: %v, want EROFS", tc.path, errno)
+		}
+	}
+	if _, errno := s.Open(OpenRequest{Dir: 3, Path: "self/status", RightsBase: RightFdRead}); errno != 0 {
+		t.Errorf("open self/status for reading: %v", errno)
+	}
+}
