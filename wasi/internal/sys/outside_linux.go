@@ -29,14 +29,15 @@ type Outside struct {
 }
 
 // routeOutside decides where a connect or send_to of f to a goes, and moves
-// f to a host socket first when that is outside. A socket the guest bound
-// to a port stays where it is (it serves in the namespace, whose routes
-// and rules then decide, e.g. for the replies of a forwarded UDP service),
-// as does traffic to Inside addresses. A host socket never goes to an
+// f to a host socket first when that is outside. Only a fresh socket moves
+// (see Socket.fresh): one the guest bound to a port, or used in the
+// namespace, stays there (it serves in the namespace, whose routes and
+// rules then decide, e.g. for the replies of a forwarded UDP service), and
+// so does traffic to Inside addresses. A host socket never goes to an
 // Inside address (from there, that is the host's loopback), and nothing
 // goes out to a Blocked one: both are EHOSTUNREACH, what the kernel
-// answers when a firewall rejects the packet. A socket bound to any address
-// and port 0 counts as unbound (clients do that; its port is the kernel's).
+// answers when a firewall rejects the packet. No system call: this is on
+// every send_to.
 func (s *System) routeOutside(f *File, a Addr) Errno {
 	o := s.Outside
 	if o == nil || f.Sock == nil || f.Sock.Family == AFUnix {
@@ -45,10 +46,8 @@ func (s *System) routeOutside(f *File, a Addr) Errno {
 	ip := EffectiveAddr(a.IP)
 	inside := longestMatch(o.Inside, ip) >= 0
 	if !f.Sock.outside {
-		if inside {
-			return ESUCCESS
-		}
-		if sa, err := unix.Getsockname(f.Fd); err == nil && sockaddrPort(sa) != 0 && !f.Sock.anyPort {
+		if inside || !f.Sock.fresh {
+			f.Sock.fresh = false // bound in the namespace from now on
 			return ESUCCESS
 		}
 	}
@@ -72,16 +71,6 @@ func (e *Egress) names(ip netip.Addr, port uint16, bits int) bool {
 		return true
 	}
 	return e.grants.has(ip, port)
-}
-
-func sockaddrPort(sa unix.Sockaddr) int {
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		return sa.Port
-	case *unix.SockaddrInet6:
-		return sa.Port
-	}
-	return 0
 }
 
 // moveOutside replaces f's socket with a host socket of the same family and
@@ -153,9 +142,14 @@ func (o *Outside) Dialer(hostResolver bool) func(ctx context.Context, network, a
 				return nil, &net.OpError{Op: "dial", Net: network, Err: unix.EHOSTUNREACH}
 			}
 		}
-		domain, sa := unix.AF_INET, unix.Sockaddr(&unix.SockaddrInet4{Port: int(ap.Port()), Addr: ip.As4()})
+		af := AFInet4
 		if ip.Is6() {
-			domain, sa = unix.AF_INET6, &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ip.As16()}
+			af = AFInet6
+		}
+		domain, _ := hostFamily(af)
+		sa, errno := inetSockaddr(af, Addr{Family: af, IP: ip, Port: ap.Port()})
+		if errno != 0 {
+			return nil, errno
 		}
 		typ := unix.SOCK_DGRAM
 		if strings.HasPrefix(network, "tcp") {

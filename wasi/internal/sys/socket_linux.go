@@ -70,8 +70,10 @@ type Socket struct {
 	// was moved to a host socket (see moveOutside).
 	opts    []sockoptValue
 	outside bool
-	// anyPort: bound to the unspecified address and port 0.
-	anyPort bool
+	// fresh: made by sock_open and not yet bound or used in the
+	// namespace (binding to any address and port 0 keeps it fresh), so
+	// free to move outside.
+	fresh bool
 }
 
 // Addr is a socket address: an IP address and port, or a Unix path.
@@ -109,7 +111,7 @@ func (s *System) SockOpen(af Family, st SockType) (int32, Errno) {
 	if err != nil {
 		return -1, ErrnoFromError(err)
 	}
-	return s.insertSocket(fd, &Socket{Family: af, Type: st}, 0), ESUCCESS
+	return s.insertSocket(fd, &Socket{Family: af, Type: st, fresh: true}, 0), ESUCCESS
 }
 
 func (s *System) insertSocket(fd int, sock *Socket, flags Fdflags) int32 {
@@ -179,7 +181,7 @@ func (s *System) SockBind(fd int32, a Addr) Errno {
 	}
 	// Any address, any port: a client's habit (Node binds before every
 	// UDP send), which does not keep a socket in its namespace.
-	f.Sock.anyPort = a.Port == 0 && a.IP.Unmap().IsUnspecified()
+	f.Sock.fresh = f.Sock.fresh && a.Port == 0 && a.IP.Unmap().IsUnspecified()
 	return ESUCCESS
 }
 
