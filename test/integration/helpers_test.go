@@ -76,10 +76,23 @@ func appDir(t testing.TB, files map[string]string) string {
 // connection is closed when handle returns.
 func tcpServer(t testing.TB, handle func(c net.Conn)) net.Listener {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return tcpServerOn(t, "127.0.0.1:0", handle)
+}
+
+// tcpServerOn is tcpServer listening on addr.
+func tcpServerOn(t testing.TB, addr string, handle func(c net.Conn)) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
+	serve(t, l, handle)
+	return l
+}
+
+// serve runs handle for each connection l accepts (see tcpServer) until t
+// ends, which closes l.
+func serve(t testing.TB, l net.Listener, handle func(c net.Conn)) {
 	t.Cleanup(func() { l.Close() })
 	go func() {
 		for {
@@ -93,7 +106,6 @@ func tcpServer(t testing.TB, handle func(c net.Conn)) net.Listener {
 			}()
 		}
 	}()
-	return l
 }
 
 // udpEchoServer listens on a free UDP port of 127.0.0.1 until t ends and

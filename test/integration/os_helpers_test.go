@@ -538,22 +538,9 @@ func newHostListener(t testing.TB) *hostListener {
 // (addr names its port on 127.0.0.1).
 func newHostListenerAll(t testing.TB) *hostListener {
 	t.Helper()
-	l, err := net.Listen("tcp", ":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	h := &hostListener{accepted: make(chan struct{}, 16), addr: fmt.Sprintf("127.0.0.1:%d", l.Addr().(*net.TCPAddr).Port)}
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			h.accepted <- struct{}{}
-			c.Close()
-		}
-	}()
+	h := &hostListener{accepted: make(chan struct{}, 16)}
+	l := tcpServerOn(t, ":0", func(net.Conn) { h.accepted <- struct{}{} })
+	h.addr = fmt.Sprintf("127.0.0.1:%d", l.Addr().(*net.TCPAddr).Port)
 	return h
 }
 

@@ -62,18 +62,8 @@ func newOutsideHost(t *testing.T, e *osEnv) *outsideHost {
 	if err != nil {
 		t.Fatalf("listen in the outside host: %v", err)
 	}
-	t.Cleanup(func() { l.Close() })
 	o.port = l.Addr().(*net.TCPAddr).Port
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			o.accepted.Add(1)
-			c.Close()
-		}
-	}()
+	serve(t, l, func(net.Conn) { o.accepted.Add(1) })
 	return o
 }
 
@@ -93,23 +83,9 @@ func TestOSOutbound(t *testing.T) {
 	t.Parallel()
 	e := newOSEnv(t)
 	out := newOutsideHost(t, e)
-	all, err := net.Listen("tcp", ":0") // the host's every address
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer all.Close()
-	var hostAccepted atomic.Int32
-	go func() {
-		for {
-			c, err := all.Accept()
-			if err != nil {
-				return
-			}
-			hostAccepted.Add(1)
-			c.Close()
-		}
-	}()
-	hostPort := all.Addr().(*net.TCPAddr).Port
+	host := newHostListenerAll(t) // on the host's every address
+	_, p, _ := net.SplitHostPort(host.addr)
+	hostPort, _ := strconv.Atoi(p)
 	wasm := guests.C(t, "egress_attack")
 
 	for _, tc := range []struct {
@@ -148,9 +124,7 @@ func TestOSOutbound(t *testing.T) {
 			}
 		})
 	}
-	if n := hostAccepted.Load(); n != 0 {
-		t.Errorf("the host's server on every address accepted %d connections from apps", n)
-	}
+	host.notReached(t)
 	e.noLeaks()
 }
 
