@@ -135,9 +135,6 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		return nil, err
 	}
 
-	if err := os.MkdirAll(r.Root, 0o711); err != nil {
-		return nil, fmt.Errorf("create state root: %w", err)
-	}
 	st := &stateFile{
 		ID: id, Bundle: bundle, Created: time.Now().UTC(), Module: mod.HostPath, Annotations: spec.Annotations,
 		Owner: os.Getpid(), OwnerTime: pidStartTime(os.Getpid()),
@@ -148,6 +145,12 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		}
 	}
 	st.Net = net.Record()
+	// The cgroup too is recorded before it exists: Delete removes it
+	// whatever happens.
+	st.Cgroup = CgroupPath(spec)
+	if st.Cgroup == "" && spec.Linux != nil && spec.Linux.CgroupsPath != "" {
+		r.logf("cgroup %s: the systemd driver's slice:prefix:name form is not supported; the container gets no cgroup", spec.Linux.CgroupsPath)
+	}
 	// The state directory appears with its state.json in it (made aside,
 	// then renamed into place), so a crash at any instant leaves either
 	// nothing under the id or a container that Delete and GC remove;
@@ -193,13 +196,8 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	}
 
 	c = &Container{ID: id, rt: r, done: make(chan struct{})}
-	if p := CgroupPath(spec); p != "" {
-		st.Cgroup = p
+	if p := st.Cgroup; p != "" {
 		cleanups = append(cleanups, func() { deleteCgroup(p) })
-		// Recorded before it exists: Delete removes it whatever happens.
-		if err := r.writeState(st); err != nil {
-			return nil, err
-		}
 		c.cgroup = func(pid int) error {
 			var res *specs.LinuxResources
 			if spec.Linux != nil {
@@ -208,8 +206,6 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 			_, err := newCgroup(p, res, pid)
 			return err
 		}
-	} else if spec.Linux != nil && spec.Linux.CgroupsPath != "" {
-		r.logf("cgroup %s: the systemd driver's slice:prefix:name form is not supported; the container gets no cgroup", spec.Linux.CgroupsPath)
 	}
 	if err := c.spawn(ctx, net, cfg, opts); err != nil {
 		return nil, err
