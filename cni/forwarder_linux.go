@@ -26,7 +26,7 @@ type ForwarderOptions struct {
 	// thread into nsPath (which may then be ""). Rootless runs need it:
 	// an unprivileged process cannot setns into a namespace owned by a
 	// child user namespace, so a process inside dials and passes the
-	// socket back (see DialSocketPair, ServeDial, FDDialer).
+	// socket back (see procnet.DialSocketPair, ServeDial, FDDialer).
 	Dial func(network, address string) (net.Conn, error)
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wasmrun/wasmrun/cni/procnet"
 )
 
 // The userspace forwarder reaches servers on the loopback of a
@@ -107,16 +109,16 @@ func TestForwarderFDDialer(t *testing.T) {
 	e := newTestEnv(t)
 	n := e.setup(Request{Mode: ModeNew, ID: e.id()})
 	startEcho(t, n, "127.0.0.1:3000", "fd", true)
-	host, inside, err := DialSocketPair()
+	host, inside, err := procnet.DialSocketPair()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer host.Close()
 	served := make(chan error, 1)
 	go func() {
-		served <- n.Do(func() error { defer inside.Close(); return ServeDial(inside) })
+		served <- n.Do(func() error { defer inside.Close(); return procnet.ServeDial(inside) })
 	}()
-	dial, closeDial, err := FDDialer(host)
+	dial, closeDial, err := procnet.FDDialer(host)
 	if err != nil {
 		t.Fatal(err)
 	}

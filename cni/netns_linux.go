@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/wasmrun/wasmrun/cni/procnet"
 	"golang.org/x/sys/unix"
 )
 
@@ -70,10 +71,7 @@ func createNetns(path string, withLo bool) error {
 				if !withLo {
 					return nil
 				}
-				if err := loUp(); err != nil {
-					return fmt.Errorf("set lo up: %w", err)
-				}
-				return nil
+				return procnet.LoopbackUp()
 			}()
 			if serr := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); serr != nil {
 				// Leave the thread locked: it dies with this goroutine.
@@ -91,26 +89,6 @@ func createNetns(path string, withLo bool) error {
 		return err
 	}
 	return nil
-}
-
-// loUp sets IFF_UP on lo in the calling thread's namespace, the way
-// `ifconfig lo up` does (SIOCSIFFLAGS): several times faster than a netlink
-// lookup plus RTM_NEWLINK in a fresh namespace.
-func loUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return err
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 }
 
 // deleteNetns unmounts and removes a namespace file. A file that is not

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"time"
 )
 
@@ -75,17 +74,6 @@ type ForwarderOptions struct {
 	Dial           func(network, address string) (net.Conn, error)
 }
 
-// DialSocketPair fails on this platform.
-func DialSocketPair() (host, inside *os.File, err error) { return nil, nil, errUnsupported }
-
-// ServeDial fails on this platform.
-func ServeDial(f *os.File) error { return errUnsupported }
-
-// FDDialer fails on this platform.
-func FDDialer(f *os.File) (dial func(network, address string) (net.Conn, error), closeFn func() error, err error) {
-	return nil, nil, errUnsupported
-}
-
 // DefaultUDPIdleTimeout is ForwarderOptions.UDPIdleTimeout's default.
 const DefaultUDPIdleTimeout = 60 * time.Second
 
@@ -111,6 +99,3 @@ func Release(ctx context.Context, cfg Config, rec Record) error { return nil }
 
 // GC does nothing on this platform.
 func GC(ctx context.Context, cfg Config) ([]string, error) { return nil, nil }
-
-// Setup does nothing on this platform.
-func (c Child) Setup(id string) error { return nil }

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/wasmrun/wasmrun/cni/procnet"
 )
 
 // Plan decides, once, how a container gets its network, and checks that
@@ -273,10 +274,10 @@ func (n *rootlessNet) Prepare(_ context.Context, cmd *exec.Cmd) (Child, error) {
 	if len(n.opts.Forwards) == 0 {
 		return child, nil
 	}
-	if n.host, n.inside, err = DialSocketPair(); err != nil {
+	if n.host, n.inside, err = procnet.DialSocketPair(); err != nil {
 		return Child{}, err
 	}
-	dial, closeDial, err := FDDialer(n.host)
+	dial, closeDial, err := procnet.FDDialer(n.host)
 	if err != nil {
 		return Child{}, err
 	}
@@ -340,24 +341,5 @@ func (n *rootlessNet) Teardown(context.Context) error {
 			}
 		}
 	})
-	return nil
-}
-
-// Setup runs in the container process, in its namespace, before the guest
-// starts: lo up, and the dial server for the forwarder.
-func (c Child) Setup(id string) error {
-	if c.Loopback {
-		if err := LoopbackUp(); err != nil {
-			return err
-		}
-	}
-	if c.DialFD > 0 {
-		f := os.NewFile(uintptr(c.DialFD), "dial")
-		go func() {
-			if err := ServeDial(f); err != nil {
-				fmt.Fprintf(os.Stderr, "wasmrun: container %s: forwarder: %v\n", id, err)
-			}
-		}()
-	}
 	return nil
 }

@@ -1,12 +1,16 @@
 #!/bin/sh
-# install.sh puts the wasmrun containerd shim on a node and registers the
+# install.sh puts the wasmrun containerd shim and its container process
+# program (wasmrun-init, which the shim starts from its own directory) on a
+# node and registers the
 # runtime handler "wasmrun" (runtime_type io.containerd.wasmrun.v1) in
 # containerd's config. Idempotent: running it again changes nothing.
 #
-#   install.sh [--shim PATH] [--bin-dir DIR] [--config FILE] [--host-root DIR] [--restart]
+#   install.sh [--shim PATH] [--init PATH] [--bin-dir DIR] [--config FILE] [--host-root DIR] [--restart]
 #
 #   --shim PATH      the shim binary (default: containerd-shim-wasmrun-v1 next
 #                    to this script, else on PATH)
+#   --init PATH      the container process program (default: wasmrun-init
+#                    next to the shim binary)
 #   --bin-dir DIR    where containerd finds it on its PATH (default /usr/local/bin)
 #   --config FILE    containerd's config (default /etc/containerd/config.toml)
 #   --host-root DIR  prefix for --bin-dir and --config: the node's / as
@@ -24,6 +28,7 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 shim=""
+init=""
 bin_dir=/usr/local/bin
 config=/etc/containerd/config.toml
 host_root=""
@@ -31,11 +36,12 @@ restart=false
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--shim) shim=$2; shift 2 ;;
+	--init) init=$2; shift 2 ;;
 	--bin-dir) bin_dir=$2; shift 2 ;;
 	--config) config=$2; shift 2 ;;
 	--host-root) host_root=${2%/}; shift 2 ;;
 	--restart) restart=true; shift ;;
-	-h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,26p' "$0"; exit 0 ;;
 	*) echo "install.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -52,21 +58,36 @@ if [ -z "$shim" ] || [ ! -f "$shim" ]; then
 	exit 1
 fi
 
+if [ -z "$init" ]; then
+	init=$(dirname "$shim")/wasmrun-init
+fi
+if [ ! -f "$init" ]; then
+	echo "install.sh: $init not found: the shim needs the container process program next to it; pass --init PATH (build it with: CGO_ENABLED=0 go build ./cmd/wasmrun-init)" >&2
+	exit 1
+fi
+
 dest_dir=$host_root$bin_dir
-dest=$dest_dir/containerd-shim-wasmrun-v1
 cfg=$host_root$config
 changed=false
 
-# The shim: replaced atomically (a running shim keeps its old inode).
+# install SRC NAME copies a binary into dest_dir, atomically (a running
+# process keeps its old inode).
+install_bin() {
+	dest=$dest_dir/$2
+	if [ ! -f "$dest" ] || ! cmp -s "$1" "$dest"; then
+		cp "$1" "$dest.new"
+		chmod 0755 "$dest.new"
+		mv -f "$dest.new" "$dest"
+		echo "install.sh: installed $bin_dir/$2"
+	else
+		echo "install.sh: $bin_dir/$2 is up to date"
+	fi
+}
+
+# The container process program first: a new shim always finds it.
 mkdir -p "$dest_dir"
-if [ ! -f "$dest" ] || ! cmp -s "$shim" "$dest"; then
-	cp "$shim" "$dest.new"
-	chmod 0755 "$dest.new"
-	mv -f "$dest.new" "$dest"
-	echo "install.sh: installed $bin_dir/containerd-shim-wasmrun-v1"
-else
-	echo "install.sh: $bin_dir/containerd-shim-wasmrun-v1 is up to date"
-fi
+install_bin "$init" wasmrun-init
+install_bin "$shim" containerd-shim-wasmrun-v1
 
 # The config version: the file's, else the installed containerd's.
 version=""

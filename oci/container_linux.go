@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wasmrun/wasmrun/cni"
+	"github.com/wasmrun/wasmrun/internal/initproc"
 	"github.com/wasmrun/wasmrun/wasi"
 )
 
@@ -31,6 +32,9 @@ type Runtime struct {
 	// are made and how (the zero value: defaults under /run). Its Log
 	// defaults to Log.
 	Network NetworkConfig
+	// Init is the container process's program ("" = InitProgram next to
+	// this executable).
+	Init string
 	// Log, when set, receives one line per step (the CLI's --verbose).
 	Log func(format string, args ...any)
 
@@ -125,7 +129,11 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	if err != nil {
 		return nil, err
 	}
-	priv, err := specPrivileges(spec)
+	priv, err := initproc.SpecPrivileges(spec)
+	if err != nil {
+		return nil, err
+	}
+	prog, err := r.initProgram()
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +142,6 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	if err != nil {
 		return nil, err
 	}
-
 	st := &stateFile{
 		ID: id, Bundle: bundle, Created: time.Now().UTC(), Module: mod.HostPath, Annotations: spec.Annotations,
 		Owner: os.Getpid(), OwnerTime: pidStartTime(os.Getpid()),
@@ -182,7 +189,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		}
 	}
 	args := append([]string{mod.GuestPath}, spec.Process.Args[1:]...)
-	cfg := initConfig{
+	cfg := initproc.Config{
 		ID: id, Module: mod.HostPath, Export: mod.Export, Args: args, Env: Env(spec),
 		CacheDir: opts.CacheDir, MemoryLimit: cmp.Or(opts.GuestMemory, GuestMemory(spec)), Fifo: fifo,
 		Egress: opts.Egress, Privileges: priv,
@@ -207,7 +214,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 			return err
 		}
 	}
-	if err := c.spawn(ctx, net, cfg, opts); err != nil {
+	if err := c.spawn(ctx, prog, net, cfg, opts); err != nil {
 		return nil, err
 	}
 	cleanups = append(cleanups, func() { c.cmd.Process.Kill(); <-c.done })
@@ -222,9 +229,9 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	return c, nil
 }
 
-// spawn prepares the network, starts the container process in it and
-// waits for its ready report.
-func (c *Container) spawn(ctx context.Context, net cni.Network, cfg initConfig, opts CreateOpts) error {
+// spawn prepares the network, starts the container process (program
+// prog) in it and waits for its ready report.
+func (c *Container) spawn(ctx context.Context, prog string, net cni.Network, cfg initproc.Config, opts CreateOpts) error {
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		return err
@@ -238,11 +245,7 @@ func (c *Container) spawn(ctx context.Context, net cni.Network, cfg initConfig, 
 	defer statR.Close()
 	defer statW.Close()
 
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("find own binary: %w", err)
-	}
-	cmd := exec.Command(self, InitArg, cfg.ID)
+	cmd := exec.Command(prog, initproc.Arg, cfg.ID)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.Stdin, opts.Stdout, opts.Stderr
 	cmd.ExtraFiles = []*os.File{cfgR, statW} // fds 3 and 4
 	cmd.SysProcAttr = &syscall.SysProcAttr{
@@ -254,7 +257,7 @@ func (c *Container) spawn(ctx context.Context, net cni.Network, cfg initConfig, 
 	if cfg.Net, err2 = net.Prepare(ctx, cmd); err2 != nil {
 		return err2
 	}
-	if !cfg.Mounts.empty() {
+	if !cfg.Mounts.Empty() {
 		c.mountNamespace(cmd, &cfg)
 	}
 	if err := mapPrivileges(cmd, cfg.Privileges); err != nil {
@@ -264,7 +267,7 @@ func (c *Container) spawn(ctx context.Context, net cni.Network, cfg initConfig, 
 	// The guest resolves names as `ip netns exec` would in its namespace:
 	// /etc/netns/<name>/{resolv.conf,hosts} override the host's files.
 	cfg.ResolvConf, cfg.Hosts = cni.ResolvConf(netnsName(net.Path()))
-	err = startIn(net.Path(), cfg.Privileges.birthBounding(), c.done, cmd)
+	err = startIn(net.Path(), cfg.Privileges.Birth(), c.done, cmd)
 	pid := 0
 	if err == nil {
 		pid = cmd.Process.Pid
@@ -313,7 +316,7 @@ func (c *Container) spawn(ctx context.Context, net cni.Network, cfg initConfig, 
 		<-c.done
 		return ctx.Err()
 	}
-	var s initStatus
+	var s initproc.Status
 	if err := json.Unmarshal(b, &s); err != nil || !s.OK {
 		cmd.Process.Kill()
 		<-c.done
@@ -335,7 +338,7 @@ func (c *Container) spawn(ctx context.Context, net cni.Network, cfg initConfig, 
 // lose the capabilities to mount at exec). Where the system allows none, the process gets no mount
 // namespace, and read-only is the WASI layer's and the read-only opens'
 // alone (the user's own permissions still bound what it can write).
-func (c *Container) mountNamespace(cmd *exec.Cmd, cfg *initConfig) {
+func (c *Container) mountNamespace(cmd *exec.Cmd, cfg *initproc.Config) {
 	a := cmd.SysProcAttr
 	if os.Geteuid() != 0 && a.Cloneflags&syscall.CLONE_NEWUSER == 0 {
 		if ok, reason := UserNamespacesAllowed(); !ok {
@@ -356,7 +359,7 @@ func (c *Container) mountNamespace(cmd *exec.Cmd, cfg *initConfig) {
 // (rootless), only the mapped ones (0, the caller outside) exist; without
 // one the process can be no one but the caller, whatever the spec says.
 // As root, the ids are taken as they are.
-func mapPrivileges(cmd *exec.Cmd, p *privileges) error {
+func mapPrivileges(cmd *exec.Cmd, p *initproc.Privileges) error {
 	if os.Geteuid() == 0 {
 		return nil
 	}
@@ -382,6 +385,47 @@ func mapPrivileges(cmd *exec.Cmd, p *privileges) error {
 	return nil
 }
 
+// InitProgram is the container process's program (package initproc), which
+// a front end finds next to its own binary unless Runtime.Init names it.
+const InitProgram = "wasmrun-init"
+
+// defaultInit is InitProgram next to this executable (a test binary that
+// serves as the program itself returns its own path).
+var defaultInit = func() (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find own binary: %w", err)
+	}
+	return filepath.Join(filepath.Dir(self), InitProgram), nil
+}
+
+// initProgram is the path of the container process's program, with a
+// clear error when it is missing.
+func (r *Runtime) initProgram() (string, error) {
+	prog := r.Init
+	if prog == "" {
+		var err error
+		if prog, err = defaultInit(); err != nil {
+			return "", err
+		}
+	}
+	if err := unix.Access(prog, unix.X_OK); err != nil {
+		return "", fmt.Errorf("container process program %s: %w (%s is installed next to the wasmrun binaries; make build builds it)", prog, err, InitProgram)
+	}
+	return prog, nil
+}
+
+// execFifo is the name of the exec FIFO in the container's state directory.
+const execFifo = "exec.fifo"
+
+// mkfifo creates the exec FIFO.
+func mkfifo(path string) error {
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		return fmt.Errorf("create exec fifo: %w", err)
+	}
+	return nil
+}
+
 // netnsName returns the name of a namespace bind-mounted under /run/netns
 // (ours, or one made with `ip netns add`), or "".
 func netnsName(path string) string {
@@ -392,15 +436,13 @@ func netnsName(path string) string {
 }
 
 // startIn starts cmd from an OS thread that has entered netns ("" = ours),
-// so the new process (every thread of it) lives there. With keep set (as
-// root), the thread first drops from its bounding set every capability
-// not in *keep: the process inherits that set at exec, and dropping one
-// capability later would cost it a round of signals to all its threads
-// (AllThreadsSyscall). Such a thread is changed for good, and the
+// so the new process (every thread of it) lives there. With birth set (as
+// root), the thread first takes the capability sets the process is to be
+// born with (initproc.Birth). Such a thread is changed for good, and the
 // process's parent death signal follows the thread that forked it, so the
 // thread stays locked and alive until exited is closed, then goes.
-func startIn(netns string, keep *uint64, exited <-chan struct{}, cmd *exec.Cmd) error {
-	if netns == "" && keep == nil {
+func startIn(netns string, birth *initproc.Birth, exited <-chan struct{}, cmd *exec.Cmd) error {
+	if netns == "" && birth == nil {
 		return cmd.Start()
 	}
 	target := -1
@@ -414,10 +456,10 @@ func startIn(netns string, keep *uint64, exited <-chan struct{}, cmd *exec.Cmd) 
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		if keep != nil {
+		if birth != nil {
 			// Unlocked never: the goroutine ends locked, after the
 			// process, and Go discards the thread.
-			err := dropBounding(*keep)
+			err := birth.Apply()
 			if err == nil && target >= 0 {
 				err = setns(target, netns)
 			}
@@ -455,19 +497,6 @@ func startIn(netns string, keep *uint64, exited <-chan struct{}, cmd *exec.Cmd) 
 func setns(fd int, name string) error {
 	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
 		return fmt.Errorf("enter network namespace %s: %w", name, err)
-	}
-	return nil
-}
-
-// dropBounding drops from the calling thread's bounding set every
-// capability not in keep.
-func dropBounding(keep uint64) error {
-	for c := uint(0); c <= lastCap(); c++ {
-		if keep&(1<<c) == 0 {
-			if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
-				return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
-			}
-		}
 	}
 	return nil
 }

@@ -452,3 +452,22 @@ func TestCreateCrashLeavesNoName(t *testing.T) {
 	}
 	os.RemoveAll(live)
 }
+
+// TestCreateWithoutInitProgram: without the container process program the
+// error says what is missing and where it belongs, and nothing is left.
+func TestCreateWithoutInitProgram(t *testing.T) {
+	needRoot(t)
+	root := t.TempDir()
+	missing := filepath.Join(t.TempDir(), InitProgram)
+	rt := &Runtime{Root: root, Network: testRuntime(t).Network, Log: t.Logf, Init: missing}
+	_, err := rt.Create(context.Background(), "noinit", bundle(t, guests.C(t, "args_env_exit"), nil, true), CreateOpts{})
+	if err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "installed next to") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("create: %v, want one line naming %s and where it is installed", err, missing)
+	}
+	if ents, _ := os.ReadDir(root); len(ents) != 0 {
+		t.Errorf("state left behind: %v", ents)
+	}
+	if _, err := os.Stat(filepath.Join("/run/netns", nsName(rt, "noinit"))); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("namespace left behind")
+	}
+}

@@ -3,13 +3,16 @@ package oci
 import (
 	"os"
 	"testing"
+
+	"github.com/wasmrun/wasmrun/internal/initproc"
 )
 
 // TestMain lets the test binary serve as the container process: Create
-// re-executes os.Executable(), which here is this test binary.
+// starts the program defaultInit names, which here is this test binary.
 func TestMain(m *testing.M) {
-	if IsInit() {
-		os.Exit(Init())
+	if initproc.IsInit() {
+		os.Exit(initproc.Main())
 	}
+	defaultInit = os.Executable
 	os.Exit(m.Run())
 }

@@ -11,15 +11,8 @@
 // runs; 134 when the guest traps.
 package main
 
-import (
-	"os"
-
-	"github.com/wasmrun/wasmrun/oci"
-)
+import "os"
 
 func main() {
-	if oci.IsInit() {
-		os.Exit(oci.Init())
-	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

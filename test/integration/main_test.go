@@ -22,8 +22,9 @@ import (
 	"github.com/wasmrun/wasmrun/internal/guests"
 )
 
-// wasmrun is the binary under test, built once by TestMain.
-var wasmrun string
+// wasmrun is the binary under test, built once by TestMain; wasmrunInit
+// is the container process program next to it.
+var wasmrun, wasmrunInit string
 
 // cacheDir is the compiled-module cache shared by every run in this
 // package, so that each guest is compiled once.
@@ -41,15 +42,27 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(tmp)
 	wasmrun = filepath.Join(tmp, "wasmrun")
+	wasmrunInit = filepath.Join(tmp, "wasmrun-init")
 	cacheDir = filepath.Join(tmp, "cache")
-	build := exec.Command("go", "build", "-o", wasmrun, "./cmd/wasmrun")
-	build.Dir = repoRoot()
-	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as the Makefile builds it
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build wasmrun: %v\n%s", err, out)
+	// The container process program goes next to it, as make build puts it.
+	if err := buildBinaries(tmp, "./cmd/wasmrun", "./cmd/wasmrun-init"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()
+}
+
+// buildBinaries builds the given commands into dir, as the Makefile does.
+func buildBinaries(dir string, pkgs ...string) error {
+	for _, p := range pkgs {
+		build := exec.Command("go", "build", "-o", filepath.Join(dir, filepath.Base(p)), p)
+		build.Dir = repoRoot()
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("build %s: %v\n%s", p, err, out)
+		}
+	}
+	return nil
 }
 
 // repoRoot is found from this file's path, so the tests work from any

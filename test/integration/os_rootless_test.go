@@ -65,12 +65,15 @@ func newRootlessEnv(t *testing.T) *rlEnv {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(wasmrun)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(e.bin, b, 0o755); err != nil {
-		t.Fatal(err)
+	// The binary and the container process program next to it.
+	for _, name := range []string{"wasmrun", "wasmrun-init"} {
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(wasmrun), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, d := range []string{e.xdg, e.cache} {
 		if err := os.Mkdir(d, 0o700); err != nil {
@@ -156,10 +159,10 @@ func (e *rlEnv) start(args ...string) *osRun {
 	return startOSRun(e.t, e.command(context.Background(), nil, append([]string{"os"}, args...)...), args)
 }
 
-// processes returns the pids of the env's wasmrun processes (CLI and
-// container processes: both run e.bin).
+// processes returns the pids of the env's wasmrun processes: the CLI's
+// (e.bin) and the container processes (wasmrun-init next to it).
 func (e *rlEnv) processes() []int {
-	return liveProcesses(e.bin, nil)
+	return append(liveProcesses(e.bin, nil), liveProcesses(filepath.Join(e.dir, "wasmrun-init"), nil)...)
 }
 
 // leaks lists what of the env is left: processes, state entries, and

@@ -40,7 +40,7 @@ func (e *osEnv) initProcess(name string, cpu time.Duration) int {
 	arg := []byte("__wasmrun_container_init\x00" + name + "\x00")
 	deadline := time.Now().Add(osTimeout)
 	for time.Now().Before(deadline) {
-		for _, pid := range liveProcesses(wasmrun, func(proc string) bool {
+		for _, pid := range liveProcesses(wasmrunInit, func(proc string) bool {
 			b, _ := os.ReadFile(proc + "/cmdline")
 			return bytes.Contains(b, arg)
 		}) {

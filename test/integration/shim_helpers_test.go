@@ -33,12 +33,8 @@ func shimBinDir(t testing.TB) string {
 	t.Helper()
 	shimOnce.Do(func() {
 		shimDir = filepath.Join(filepath.Dir(wasmrun), "shim-bin")
-		build := exec.Command("go", "build", "-o", filepath.Join(shimDir, "containerd-shim-wasmrun-v1"), "./cmd/containerd-shim-wasmrun-v1")
-		build.Dir = repoRoot()
-		build.Env = append(os.Environ(), "CGO_ENABLED=0") // as the Makefile builds it
-		if out, err := build.CombinedOutput(); err != nil {
-			shimErr = fmt.Errorf("build shim: %v\n%s", err, out)
-		}
+		// The shim starts wasmrun-init from its own directory.
+		shimErr = buildBinaries(shimDir, "./cmd/containerd-shim-wasmrun-v1", "./cmd/wasmrun-init")
 	})
 	if shimErr != nil {
 		t.Fatal(shimErr)

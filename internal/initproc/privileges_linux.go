@@ -1,4 +1,4 @@
-package oci
+package initproc
 
 import (
 	"errors"
@@ -27,8 +27,8 @@ import (
 // AllThreadsSyscall, which needs a binary built without cgo (the Makefile
 // builds with CGO_ENABLED=0).
 
-// privileges are what the container process becomes after setup.
-type privileges struct {
+// Privileges are what the container process becomes after setup.
+type Privileges struct {
 	UID    uint32   `json:"uid"`
 	GID    uint32   `json:"gid"`
 	Groups []uint32 `json:"groups,omitempty"`
@@ -40,11 +40,12 @@ type privileges struct {
 	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
 }
 
-// specPrivileges reads them from the spec, checking names, numbers and
-// the seccomp profile before anything is created.
-func specPrivileges(s *specs.Spec) (*privileges, error) {
+// SpecPrivileges reads them from the spec, checking names, numbers and
+// the seccomp profile, so the creator refuses a bad spec before it makes
+// anything.
+func SpecPrivileges(s *specs.Spec) (*Privileges, error) {
 	p := s.Process
-	out := &privileges{
+	out := &Privileges{
 		UID: p.User.UID, GID: p.User.GID, Groups: p.User.AdditionalGids,
 		Caps: p.Capabilities, NoNewPrivileges: p.NoNewPrivileges, Rlimits: p.Rlimits,
 	}
@@ -121,21 +122,53 @@ var setupCaps = []uint{
 	unix.CAP_FOWNER, unix.CAP_SYS_RESOURCE, unix.CAP_SETUID, unix.CAP_SETGID, unix.CAP_SETPCAP,
 }
 
-// birthBounding is the bounding set to start the process with (as root;
-// nil otherwise): the spec's and what setup needs, so that drop has only
-// the setup capabilities left to take out of it.
-func (p *privileges) birthBounding() *uint64 {
+// Birth is what the creator's forking thread makes of itself so that the
+// process starts with the spec's bounding set and, besides the spec's
+// capabilities, only those setup needs: root's exec gives a process the
+// permitted set P(inheritable) | P(bounding), so the thread adds the setup
+// capabilities to its inheritable set and drops from its bounding set all
+// the spec does not list. drop then has no bounding capability left to
+// take out (each would cost a round of signals to all the process's
+// threads) and removes the setup ones with its one capset.
+type Birth struct{ Bounding, Inheritable uint64 }
+
+// Birth is the process's birth (as root; nil otherwise).
+func (p *Privileges) Birth() *Birth {
 	if os.Geteuid() != 0 {
 		return nil
 	}
-	var keep uint64
+	b := &Birth{}
 	if p.Caps != nil {
-		keep, _ = capMask(p.Caps.Bounding)
+		b.Bounding, _ = capMask(p.Caps.Bounding)
 	}
 	for _, c := range setupCaps {
-		keep |= 1 << c
+		b.Inheritable |= 1 << c
 	}
-	return &keep
+	return b
+}
+
+// Apply changes the calling thread, for good: the creator calls it on a
+// locked thread that forks the process and is never used again.
+func (b *Birth) Apply() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("read capabilities: %w", err)
+	}
+	// Only what the thread has (the system may withhold some from root).
+	data[0].Inheritable |= uint32(b.Inheritable) & data[0].Permitted
+	data[1].Inheritable |= uint32(b.Inheritable>>32) & data[1].Permitted
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("set inheritable capabilities: %w", err)
+	}
+	for c := uint(0); c <= lastCap(); c++ {
+		if b.Bounding&(1<<c) == 0 {
+			if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
+				return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
+			}
+		}
+	}
+	return nil
 }
 
 // lastCap is the highest capability this kernel knows (probed once).
@@ -174,7 +207,7 @@ func setgroupsDenied() bool {
 // no_new_privs is set; otherwise first, while the process still has the
 // CAP_SYS_ADMIN a filter needs without no_new_privs (the profile then
 // also governs the calls that drop the rest).
-func (p *privileges) drop() error {
+func (p *Privileges) drop() error {
 	var filter *seccomp.Policy
 	if p.Seccomp != nil {
 		var err error

@@ -1,4 +1,4 @@
-package oci
+package initproc
 
 import (
 	"context"
@@ -9,14 +9,14 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/wasmrun/wasmrun/cni"
+	"github.com/wasmrun/wasmrun/cni/procnet"
 	"github.com/wasmrun/wasmrun/internal/runner"
 	"github.com/wasmrun/wasmrun/wasi"
 )
 
-// The container process protocol (parent = Create, child = Init):
+// The container process protocol:
 //
-//	parent                                 child (this binary, argv[1] == InitArg)
+//	parent (oci.Runtime.Create)            child (wasmrun-init ID: Main)
 //	  |-- fork from a thread in the netns -->|
 //	  |-- config JSON on fd 3, close ------->|  read config
 //	  |                                      |  compile module (cache), prepare
@@ -29,19 +29,17 @@ import (
 // Signals take their default action in the child, so kill(2) of the
 // container pid stops the guest wherever it is, and wait(2) sees it.
 
-// InitArg is argv[1] of the re-executed container process.
-const InitArg = "__wasmrun_container_init"
+// Arg is argv[1] of a container process (argv[2] is the container's id).
+const Arg = "__wasmrun_container_init"
 
-// execFifo is the name of the exec FIFO in the container's state directory.
-const execFifo = "exec.fifo"
-
+// The fds the creator passes (exec.Cmd.ExtraFiles in this order).
 const (
-	initConfigFD = 3
-	initStatusFD = 4
+	ConfigFD = 3
+	StatusFD = 4
 )
 
-// initConfig is everything the child needs, sent as JSON on fd 3.
-type initConfig struct {
+// Config is everything the process needs, sent as JSON on ConfigFD.
+type Config struct {
 	ID          string         `json:"id"`
 	Module      string         `json:"module"`
 	Export      string         `json:"export"`
@@ -57,15 +55,15 @@ type initConfig struct {
 	// Egress is the host-side connect/send policy.
 	Egress wasi.Egress `json:"egress"`
 	// Net is what the process sets up in its namespace itself.
-	Net cni.Child `json:"net"`
+	Net procnet.Child `json:"net"`
 	// Mounts are made in its own mount namespace (nil: it has none).
-	Mounts *mountConfig `json:"mounts,omitempty"`
+	Mounts *Mounts `json:"mounts,omitempty"`
 	// Privileges are what the process becomes after setup.
-	Privileges *privileges `json:"privileges"`
+	Privileges *Privileges `json:"privileges"`
 }
 
-// initStatus is the child's one report on fd 4.
-type initStatus struct {
+// Status is the process's one report on StatusFD.
+type Status struct {
 	OK    bool   `json:"ok"`
 	Error string `json:"error,omitempty"`
 	// Exit is set when the guest itself ended during create: it trapped
@@ -73,27 +71,27 @@ type initStatus struct {
 	Exit *int `json:"exit,omitempty"`
 }
 
-// IsInit reports whether this process was started as a container process.
-// Both wasmrun binaries call it first thing in main.
-func IsInit() bool { return len(os.Args) > 1 && os.Args[1] == InitArg }
+// IsInit reports whether this process was started as a container process
+// (test binaries that serve as one check it first thing).
+func IsInit() bool { return len(os.Args) > 1 && os.Args[1] == Arg }
 
-// Init runs the container process and returns its exit code. It never
+// Main runs the container process and returns its exit code. It never
 // returns an error to the caller: problems before the guest starts are
-// reported to the parent on fd 4, problems after it go to stderr.
-func Init() int {
+// reported to the parent on StatusFD, problems after it go to stderr.
+func Main() int {
 	ctx := context.Background()
-	status := os.NewFile(initStatusFD, "init-status")
-	report := func(s initStatus) {
+	status := os.NewFile(StatusFD, "init-status")
+	report := func(s Status) {
 		json.NewEncoder(status).Encode(s)
 		status.Close()
 	}
 	fail := func(err error) int {
-		report(initStatus{Error: err.Error()})
+		report(Status{Error: err.Error()})
 		return 1
 	}
 
-	var cfg initConfig
-	cfgFile := os.NewFile(initConfigFD, "init-config")
+	var cfg Config
+	cfgFile := os.NewFile(ConfigFD, "init-config")
 	if err := json.NewDecoder(cfgFile).Decode(&cfg); err != nil {
 		return fail(fmt.Errorf("read container config: %w", err))
 	}
@@ -140,17 +138,16 @@ func Init() int {
 		var trap *runner.TrapError
 		switch {
 		case errors.As(err, &exit):
-			report(initStatus{Error: err.Error(), Exit: &exit.Code})
+			report(Status{Error: err.Error(), Exit: &exit.Code})
 			return exit.Code
 		case errors.As(err, &trap):
 			code := runner.TrapExitCode
-			report(initStatus{Error: err.Error(), Exit: &code})
+			report(Status{Error: err.Error(), Exit: &code})
 			return code
 		}
 		return fail(err)
 	}
-	report(initStatus{OK: true})
-
+	report(Status{OK: true})
 	// Block until Start opens the FIFO for reading.
 	fifo, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", fifoPath.Fd()), os.O_WRONLY, 0)
 	fifoPath.Close()
@@ -163,7 +160,6 @@ func Init() int {
 		return runner.TrapExitCode
 	}
 	fifo.Close()
-
 	code, err := p.Run(ctx)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "wasmrun: %v\n", err)
@@ -188,21 +184,13 @@ func memoryPages(limit int64) uint32 {
 	return uint32(pages)
 }
 
-// mkfifo creates the exec FIFO.
-func mkfifo(path string) error {
-	if err := unix.Mkfifo(path, 0o600); err != nil {
-		return fmt.Errorf("create exec fifo: %w", err)
-	}
-	return nil
-}
-
 // outside is the guest's way out of its namespace (nil: none).
-func outside(o *cni.Outbound) *wasi.Outside {
+func outside(o *procnet.Outbound) *wasi.Outside {
 	if o == nil {
 		return nil
 	}
 	return &wasi.Outside{
-		Socket: cni.SocketDialer(o.SocketFD),
+		Socket: procnet.SocketDialer(o.SocketFD),
 		Inside: o.Inside, Blocked: o.Blocked, HostResolver: o.HostResolver,
 	}
 }

@@ -1,4 +1,4 @@
-package cni
+package procnet
 
 import (
 	"errors"

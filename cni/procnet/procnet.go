@@ -1,0 +1,41 @@
+// Package procnet is a container's network as its container process sees
+// it: what the process sets up itself in its namespace before the guest
+// runs (Child.Setup), and both ends of the two socket-passing protocols it
+// speaks with its creator: dial passing, which connects a userspace
+// forward from inside the namespace (ServeDial, FDDialer), and host
+// sockets, which take the guest's outbound traffic out of it
+// (ServeSockets, SocketDialer). The container process imports this package
+// and not cni, so it carries no CNI library.
+package procnet
+
+import "net/netip"
+
+// Child is the part of a network the container process sets up itself,
+// in its namespace, before the guest runs (Child.Setup). It travels in
+// the process's configuration.
+type Child struct {
+	// Loopback: bring lo up (a rootless process owns its namespace).
+	Loopback bool `json:"loopback,omitempty"`
+	// DialFD answers the userspace forwarder's dial requests (0 = none).
+	DialFD int `json:"dial_fd,omitempty"`
+	// Outbound, when set, is how the process reaches the outside.
+	Outbound *Outbound `json:"outbound,omitempty"`
+}
+
+// Outbound is the container process's side of outbound traffic, in its
+// configuration.
+type Outbound struct {
+	// SocketFD is the socket pair end to ask for host sockets on.
+	SocketFD int `json:"socket_fd"`
+	// Inside are the addresses the namespace reaches itself (lo and its
+	// own addresses): traffic to them stays in the namespace.
+	Inside []netip.Prefix `json:"inside"`
+	// Blocked are never reached from an app unless an allow entry of the
+	// egress policy names them: the host's own addresses, the subnets of
+	// its bridges (other apps), loopback, link-local (cloud metadata),
+	// multicast and broadcast.
+	Blocked []netip.Prefix `json:"blocked"`
+	// HostResolver: the resolv.conf is the host's, so name queries go
+	// through host sockets too (a 127.0.0.53 stub is the host's).
+	HostResolver bool `json:"host_resolver,omitempty"`
+}
