@@ -36,8 +36,9 @@ type service struct {
 	// grpcAddress is containerd's API, for the content of wasm images.
 	grpcAddress string
 
-	mu    sync.Mutex
-	tasks map[string]*task
+	mu       sync.Mutex
+	tasks    map[string]*task
+	creating map[string]*creation // Creates in flight (creating_linux.go)
 }
 
 func newService(ctx context.Context, p shim.Publisher, sd shutdown.Service, grpcAddress string) (*service, error) {
@@ -47,6 +48,7 @@ func newService(ctx context.Context, p shim.Publisher, sd shutdown.Service, grpc
 		events:      newEventQueue(ctx, p),
 		shutdown:    sd,
 		tasks:       map[string]*task{},
+		creating:    map[string]*creation{},
 	}
 	sd.RegisterCallback(func(context.Context) error {
 		s.events.drain(5 * time.Second)
@@ -83,14 +85,22 @@ type task struct {
 	done   chan struct{} // closed once exit is set
 }
 
-func (s *service) get(id string) (*task, error) {
+// lookup returns task id, or its Create in flight (both nil: neither).
+func (s *service) lookup(id string) (*task, *creation) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.tasks[id]
-	if t == nil {
-		return nil, fmt.Errorf("task %s: %w", id, errdefs.ErrNotFound)
+	return s.tasks[id], s.creating[id]
+}
+
+func (s *service) get(id string) (*task, error) {
+	t, c := s.lookup(id)
+	switch {
+	case t != nil:
+		return t, nil
+	case c != nil:
+		return nil, fmt.Errorf("task %s is being created: %w", id, errdefs.ErrFailedPrecondition)
 	}
-	return t, nil
+	return nil, fmt.Errorf("task %s: %w", id, errdefs.ErrNotFound)
 }
 
 // getTask is get for a request that names the task's process: wasmrun
@@ -123,7 +133,8 @@ func classify(err error) error {
 }
 
 // Create sets up the task: rootfs, stdio, the oci container (namespace,
-// module compiled, process waiting for Start), its cgroup.
+// module compiled, process waiting for Start), its cgroup. Kill and Delete
+// cancel it while it runs (see creating_linux.go).
 func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *taskapi.CreateTaskResponse, retErr error) {
 	if r.Terminal {
 		return nil, errTerminal
@@ -139,19 +150,16 @@ func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	if _, ok := s.tasks[r.ID]; ok {
-		s.mu.Unlock()
-		return nil, fmt.Errorf("task %s: %w", r.ID, errdefs.ErrAlreadyExists)
+	ctx, cr, err := s.beginCreate(ctx, r)
+	if err != nil {
+		return nil, err
 	}
-	s.tasks[r.ID] = nil // reserved while creating
-	s.mu.Unlock()
-	defer func() {
-		if retErr != nil {
-			s.mu.Lock()
-			delete(s.tasks, r.ID)
-			s.mu.Unlock()
+	defer func() { // last, after the rollback below
+		var stop *stopped
+		if retErr != nil && errors.As(context.Cause(ctx), &stop) {
+			retErr = stop // whatever step it stopped
 		}
+		s.endCreate(r.ID, cr)
 	}()
 
 	spec, err := oci.LoadSpec(r.Bundle)
@@ -216,10 +224,9 @@ func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 	if err := runHooks(ctx, t, hooksCreate); err != nil {
 		return nil, err
 	}
-
-	s.mu.Lock()
-	s.tasks[r.ID] = t
-	s.mu.Unlock()
+	if err := s.register(ctx, t); err != nil {
+		return nil, err
+	}
 	s.events.publish(runtime.TaskCreateEventTopic, &eventstypes.TaskCreate{
 		ContainerID: r.ID, Bundle: r.Bundle, Rootfs: r.Rootfs, Pid: uint32(t.pid),
 		IO: &eventstypes.TaskIO{Stdin: r.Stdin, Stdout: r.Stdout, Stderr: r.Stderr, Terminal: r.Terminal},
@@ -272,9 +279,17 @@ func (s *service) Start(ctx context.Context, r *taskapi.StartRequest) (*taskapi.
 }
 
 // Kill sends a signal to the task process (all=true is the same: a task is
-// one process).
+// one process). A signal that ends a process stops a task being created:
+// its Create fails and removes all it made.
 func (s *service) Kill(ctx context.Context, r *taskapi.KillRequest) (*emptypb.Empty, error) {
-	t, err := s.getTask(r.ID, r.ExecID)
+	if err := noExec(r.ExecID); err != nil {
+		return nil, err
+	}
+	sig := syscall.Signal(r.Signal)
+	if terminates(sig) && s.cancelCreate(r.ID, &stopped{r.ID, sig}) != nil {
+		return &emptypb.Empty{}, nil
+	}
+	t, err := s.get(r.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -283,15 +298,27 @@ func (s *service) Kill(ctx context.Context, r *taskapi.KillRequest) (*emptypb.Em
 		return nil, fmt.Errorf("task %s: process already finished: %w", r.ID, errdefs.ErrNotFound)
 	default:
 	}
-	if err := t.rt.Kill(r.ID, syscall.Signal(r.Signal)); err != nil {
+	if err := t.rt.Kill(r.ID, sig); err != nil {
 		return nil, classify(err)
 	}
 	return &emptypb.Empty{}, nil
 }
 
-// Wait blocks until the task process exits.
+// Wait blocks until the task process exits. For a task being created
+// (which State reports as CREATED) that is after its Create: a task whose
+// Create failed is not found.
 func (s *service) Wait(ctx context.Context, r *taskapi.WaitRequest) (*taskapi.WaitResponse, error) {
-	t, err := s.getTask(r.ID, r.ExecID)
+	if err := noExec(r.ExecID); err != nil {
+		return nil, err
+	}
+	if _, c := s.lookup(r.ID); c != nil {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	t, err := s.get(r.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -303,9 +330,20 @@ func (s *service) Wait(ctx context.Context, r *taskapi.WaitRequest) (*taskapi.Wa
 	return &taskapi.WaitResponse{ExitStatus: uint32(t.exit.Status), ExitedAt: protobuf.ToTimestamp(t.exit.At)}, nil
 }
 
-// State reports the task's status.
+// State reports the task's status. A task being created is CREATED with
+// no pid yet (the task API has no "creating"; containerd's task Get, which
+// ctr task kill goes through, needs an answer).
 func (s *service) State(ctx context.Context, r *taskapi.StateRequest) (*taskapi.StateResponse, error) {
-	t, err := s.getTask(r.ID, r.ExecID)
+	if err := noExec(r.ExecID); err != nil {
+		return nil, err
+	}
+	if _, c := s.lookup(r.ID); c != nil {
+		return &taskapi.StateResponse{
+			ID: r.ID, Bundle: c.req.Bundle, Status: tasktypes.Status_CREATED,
+			Stdin: c.req.Stdin, Stdout: c.req.Stdout, Stderr: c.req.Stderr,
+		}, nil
+	}
+	t, err := s.get(r.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -329,9 +367,22 @@ func (s *service) State(ctx context.Context, r *taskapi.StateRequest) (*taskapi.
 }
 
 // Delete removes a stopped (or never started) task: namespace, cgroup,
-// rootfs mount, state; poststop hooks; TaskDelete.
+// rootfs mount, state; poststop hooks; TaskDelete. A task being created is
+// stopped (its Create fails and removes what it made): then it is not
+// found, as containerd expects of a task whose Create failed.
 func (s *service) Delete(ctx context.Context, r *taskapi.DeleteRequest) (*taskapi.DeleteResponse, error) {
-	t, err := s.getTask(r.ID, r.ExecID)
+	if err := noExec(r.ExecID); err != nil {
+		return nil, err
+	}
+	if c := s.cancelCreate(r.ID, &stopped{id: r.ID}); c != nil {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("task %s deleted while being created: %w", r.ID, errdefs.ErrNotFound)
+	}
+	t, err := s.get(r.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -410,7 +461,7 @@ func (s *service) Connect(ctx context.Context, r *taskapi.ConnectRequest) (*task
 // Shutdown stops the shim once it holds no task (or at once with Now).
 func (s *service) Shutdown(ctx context.Context, r *taskapi.ShutdownRequest) (*emptypb.Empty, error) {
 	s.mu.Lock()
-	n := len(s.tasks)
+	n := len(s.tasks) + len(s.creating)
 	s.mu.Unlock()
 	if n > 0 && !r.Now {
 		return &emptypb.Empty{}, nil
