@@ -56,6 +56,10 @@ type CreateOpts struct {
 	// Egress limits where the guest's sockets may connect and send,
 	// checked host-side on top of the namespace.
 	Egress Egress
+	// Bundle is the bundle the container's state (and its hooks) report
+	// when the one Create reads is a rewrite of it (a pod sandbox's pause
+	// bundle); "" is the one Create reads.
+	Bundle string
 	// Extra is stored with the state for the front end (e.g. its name).
 	Extra any
 	// GuestMemory caps the guest's linear memory in bytes; 0 takes the
@@ -143,7 +147,8 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		return nil, err
 	}
 	st := &stateFile{
-		ID: id, Bundle: bundle, Created: time.Now().UTC(), Module: mod.HostPath, Annotations: spec.Annotations,
+		ID: id, Bundle: cmp.Or(opts.Bundle, bundle), Created: time.Now().UTC(), Module: mod.HostPath,
+		Annotations: spec.Annotations, Hooks: spec.Hooks,
 		Owner: os.Getpid(), OwnerTime: pidStartTime(os.Getpid()),
 	}
 	if opts.Extra != nil {
@@ -222,6 +227,9 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	st.PidTime = pidStartTime(c.Pid)
 	st.Net = net.Record()
 	if err := r.writeState(st); err != nil {
+		return nil, err
+	}
+	if err := r.runHooks(ctx, st, hooksCreate); err != nil {
 		return nil, err
 	}
 	r.track(id, net)
@@ -534,6 +542,9 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	if s := r.status(st); s != specs.StateCreated {
 		return fmt.Errorf("container %s is %s, not created: %w", id, s, ErrFailedPrecondition)
 	}
+	if err := r.runHooks(ctx, st, hooksStartContainer); err != nil {
+		return err
+	}
 	fifo := filepath.Join(r.dir(id), execFifo)
 	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -563,6 +574,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	}
 	os.Remove(fifo)
 	r.logf("container %s: started", id)
+	r.warnHooks(ctx, st, hooksPoststart)
 	return nil
 }
 
@@ -609,8 +621,9 @@ func (r *Runtime) Kill(id string, sig syscall.Signal) error {
 	return nil
 }
 
-// Delete removes a stopped container: its namespace (if it owns it) and its
-// state. force kills a live process first.
+// Delete removes a stopped container: its namespace (if it owns it), its
+// cgroup and its state, then runs its poststop hooks. force kills a live
+// process first.
 func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	st, err := r.readState(id)
 	if err != nil {
@@ -637,6 +650,7 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	if err := os.RemoveAll(r.dir(id)); err != nil {
 		errs = append(errs, err)
 	}
+	r.warnHooks(ctx, st, hooksPoststop)
 	r.logf("container %s: deleted", id)
 	return errors.Join(errs...)
 }

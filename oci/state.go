@@ -37,6 +37,8 @@ type stateFile struct {
 	// Module is the module's host path, for listings.
 	Module      string            `json:"module"`
 	Annotations map[string]string `json:"annotations,omitempty"`
+	// Hooks are the spec's OCI hooks, run at their phases (hooks_linux.go).
+	Hooks *specs.Hooks `json:"hooks,omitempty"`
 	// Extra is free-form data of the front end (forwards, name, ...).
 	Extra json.RawMessage `json:"extra,omitempty"`
 }
@@ -155,7 +157,7 @@ func (r *Runtime) createDir(st *stateFile) error {
 	if err := os.MkdirAll(r.Root, 0o711); err != nil {
 		return fmt.Errorf("create state root: %w", err)
 	}
-	tmp, err := os.MkdirTemp(r.Root, creatingPrefix+st.ID+"-")
+	tmp, err := os.MkdirTemp(r.Root, creatingName(st))
 	if err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
@@ -177,27 +179,66 @@ func (r *Runtime) createDir(st *stateFile) error {
 	return nil
 }
 
-// removeAbandoned removes the state directories that creators died
-// making: their state.json names an owner that is gone, or, killed before
-// writing it, they are older than a minute.
+// creatingName is the start of the name of st's state directory while it
+// is made: creatingPrefix, the id, the creator's pid and start time (so
+// that a directory its creator died making before its state.json was in
+// it is known to be abandoned), and then the random part.
+func creatingName(st *stateFile) string {
+	return fmt.Sprintf("%s%s-%d.%d-", creatingPrefix, st.ID, st.Owner, st.OwnerTime)
+}
+
+// creatingOwner parses the creator out of a creatingName directory name
+// (ok false for a name of another form).
+func creatingOwner(name string) (st stateFile, ok bool) {
+	rest, ok := strings.CutPrefix(name, creatingPrefix)
+	i := strings.LastIndexByte(rest, '-') // before the random part
+	if !ok || i < 0 {
+		return st, false
+	}
+	rest = rest[:i]
+	if i = strings.LastIndexByte(rest, '-'); i < 0 {
+		return st, false
+	}
+	pid, start, _ := strings.Cut(rest[i+1:], ".")
+	var err1, err2 error
+	st.Owner, err1 = strconv.Atoi(pid)
+	st.OwnerTime, err2 = strconv.ParseUint(start, 10, 64)
+	return st, err1 == nil && err2 == nil && st.Owner > 0
+}
+
+// removeAbandoned removes the state directories that processes died
+// making or removing: one being made whose creator is gone (named in its
+// state.json or its name; without either, once older than a minute), and a
+// container's without its state.json, which only a Delete that was
+// killed halfway through leaves (a container directory appears with its
+// state.json, which is replaced by renames, never removed before the end),
+// and which would otherwise hide from List and block the id.
 func (r *Runtime) removeAbandoned() {
 	ents, _ := os.ReadDir(r.Root)
 	for _, e := range ents {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), creatingPrefix) {
+		if !e.IsDir() {
 			continue
 		}
 		p := filepath.Join(r.Root, e.Name())
+		if !strings.HasPrefix(e.Name(), creatingPrefix) {
+			if _, err := os.Lstat(filepath.Join(p, "state.json")); errors.Is(err, os.ErrNotExist) {
+				os.RemoveAll(p)
+			}
+			continue
+		}
 		var st stateFile
 		b, err := os.ReadFile(filepath.Join(p, "state.json"))
-		switch {
-		case err == nil && json.Unmarshal(b, &st) == nil:
-			if st.ownerAlive() {
-				continue
+		if err != nil || json.Unmarshal(b, &st) != nil {
+			var ok bool
+			if st, ok = creatingOwner(e.Name()); !ok {
+				// Of an older wasmrun: only its age tells.
+				if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < time.Minute {
+					continue
+				}
 			}
-		default:
-			if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < time.Minute {
-				continue
-			}
+		}
+		if st.Owner > 0 && st.ownerAlive() {
+			continue
 		}
 		os.RemoveAll(p)
 	}

@@ -51,7 +51,8 @@ var pauseWasm = []byte{
 func isSandbox(spec *specs.Spec) bool { return spec.Annotations[criContainerType] == criSandbox }
 
 // sandboxBundle writes a bundle that runs the pause module with the
-// sandbox spec's namespaces, annotations and resources, and returns it.
+// sandbox spec's namespaces, annotations, resources and hooks, and returns
+// it (the container's state names the real bundle: CreateOpts.Bundle).
 func sandboxBundle(bundle string, spec *specs.Spec) (string, error) {
 	dir := filepath.Join(bundle, sandboxDir)
 	rootfs := filepath.Join(dir, "rootfs")
@@ -64,7 +65,6 @@ func sandboxBundle(bundle string, spec *specs.Spec) (string, error) {
 	s := *spec
 	s.Root = &specs.Root{Path: rootfs, Readonly: true}
 	s.Mounts = nil
-	s.Hooks = nil // run by the shim with the real spec
 	p := specs.Process{Args: []string{"/pause.wasm"}, Cwd: "/"}
 	s.Process = &p
 	b, err := json.Marshal(&s)

@@ -33,7 +33,7 @@ func TestPauseModule(t *testing.T) {
 	}
 }
 
-// sandboxBundle keeps the spec's namespaces and annotations and runs the
+// sandboxBundle keeps the spec's namespaces, annotations and hooks and runs the
 // pause module from its own root.
 func TestSandboxBundle(t *testing.T) {
 	bundle := t.TempDir()
@@ -60,7 +60,7 @@ func TestSandboxBundle(t *testing.T) {
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Process.Args[0] != "/pause.wasm" || got.Root.Path != filepath.Join(dir, "rootfs") || got.Hooks != nil ||
+	if got.Process.Args[0] != "/pause.wasm" || got.Root.Path != filepath.Join(dir, "rootfs") || got.Hooks == nil || len(got.Hooks.Poststop) != 1 ||
 		len(got.Linux.Namespaces) != 1 || got.Annotations[criContainerType] != criSandbox {
 		t.Errorf("sandbox spec %+v", got)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -20,7 +19,6 @@ import (
 	"github.com/containerd/containerd/v2/pkg/shim"
 	"github.com/containerd/containerd/v2/pkg/shutdown"
 	"github.com/containerd/errdefs"
-	"github.com/containerd/log"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -55,34 +53,6 @@ func newService(ctx context.Context, p shim.Publisher, sd shutdown.Service, grpc
 		return p.Close()
 	})
 	return s, nil
-}
-
-// taskStatus is a task's place in its life: created -> running -> stopped
-// (or created -> stopped when killed before Start).
-type taskStatus int
-
-const (
-	statusCreated taskStatus = iota
-	statusRunning
-	statusStopped
-)
-
-// task is one container: its oci container, stdio and cgroup.
-type task struct {
-	id, bundle string
-	rt         *oci.Runtime
-	c          *oci.Container
-	pid        int
-	req        *taskapi.CreateTaskRequest
-	io         *stdio
-	spec       *specs.Spec
-
-	// mu orders Start against the exit: TaskStart is queued before
-	// TaskExit.
-	mu     sync.Mutex
-	status taskStatus
-	exit   Exit
-	done   chan struct{} // closed once exit is set
 }
 
 // lookup returns task id, or its Create in flight (both nil: neither).
@@ -162,69 +132,14 @@ func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 		s.endCreate(r.ID, cr)
 	}()
 
-	spec, err := oci.LoadSpec(r.Bundle)
+	t, err := newTask(ctx, r, cfg, ns, s.grpcAddress)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
-	}
-	if err := mountRootfs(r.Bundle, r.Rootfs); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if retErr != nil {
-			unmountRootfs(r.Bundle)
-		}
-	}()
-	if len(r.Rootfs) > 0 {
-		// An image: a wasm-artifact layer is not in the unpacked rootfs.
-		if _, err := fetchWasmModule(ctx, s.grpcAddress, r.ID, oci.RootPath(r.Bundle, spec), spec); err != nil {
-			return nil, err
-		}
-	}
-	if err := saveConfig(r.Bundle, cfg); err != nil {
-		return nil, err
-	}
-	sio, err := openStdio(r.ID, ns, r.Stdin, r.Stdout, r.Stderr)
-	if err != nil {
-		return nil, err
-	}
-	t := &task{
-		id: r.ID, bundle: r.Bundle, req: r, io: sio, spec: spec, done: make(chan struct{}),
-		rt: &oci.Runtime{Root: filepath.Join(r.Bundle, ociRootDir), Log: func(format string, args ...any) {
-			log.G(ctx).WithField("id", r.ID).Debugf(format, args...)
-		}},
-	}
-	t.rt.Network = cfg.Network.value(t.rt.Log)
-	ociBundle := r.Bundle
-	if isSandbox(spec) {
-		if ociBundle, err = sandboxBundle(r.Bundle, spec); err != nil {
-			sio.closeChildEnds()
-			sio.close()
-			return nil, err
-		}
-	}
-	c, err := t.rt.Create(ctx, r.ID, ociBundle, oci.CreateOpts{
-		Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr, CacheDir: cfg.CacheDir,
-		Network: oci.NetworkOpts{Outbound: cfg.Network.Outbound == nil || *cfg.Network.Outbound, Bridge: cfg.Network.Bridge},
-	})
-	sio.closeChildEnds()
-	if err != nil {
-		sio.close()
-		return nil, fmt.Errorf("create wasm container %s: %w", r.ID, classify(err))
-	}
-	t.c, t.pid = c, c.Pid
-	defer func() {
-		if retErr != nil {
-			t.rt.Delete(context.WithoutCancel(ctx), r.ID, true)
-			sio.close()
-		}
-	}()
-	if err := writePid(r.Bundle, t.pid); err != nil {
-		return nil, err
-	}
-	if err := runHooks(ctx, t, hooksCreate); err != nil {
 		return nil, err
 	}
 	if err := s.register(ctx, t); err != nil {
+		// Cancelled as it finished: it goes as if it had failed.
+		removeTask(context.WithoutCancel(ctx), t.rt, t.bundle, t.id)
+		t.io.close()
 		return nil, err
 	}
 	s.events.publish(runtime.TaskCreateEventTopic, &eventstypes.TaskCreate{
@@ -240,40 +155,25 @@ func (s *service) watch(t *task) {
 	code, _ := t.c.Wait(context.Background())
 	at := time.Now()
 	t.io.close()
-	t.mu.Lock()
-	t.exit = Exit{Pid: t.pid, Status: code, At: at}
-	t.status = statusStopped
-	if err := writeExit(t.bundle, t.exit); err != nil {
-		log.G(s.ctx).WithError(err).Warn("record exit status")
-	}
-	close(t.done)
-	s.events.publish(runtime.TaskExitEventTopic, &eventstypes.TaskExit{
-		ContainerID: t.id, ID: t.id, Pid: uint32(t.pid), ExitStatus: uint32(code), ExitedAt: protobuf.ToTimestamp(at),
+	t.exited(Exit{Pid: t.pid, Status: code, At: at}, func() {
+		s.events.publish(runtime.TaskExitEventTopic, &eventstypes.TaskExit{
+			ContainerID: t.id, ID: t.id, Pid: uint32(t.pid), ExitStatus: uint32(code), ExitedAt: protobuf.ToTimestamp(at),
+		})
 	})
-	t.mu.Unlock()
 }
 
-// Start lets the guest run.
+// Start lets the guest run (the spec's startContainer and poststart hooks
+// run in oci's Start).
 func (s *service) Start(ctx context.Context, r *taskapi.StartRequest) (*taskapi.StartResponse, error) {
 	t, err := s.getTask(r.ID, r.ExecID)
 	if err != nil {
 		return nil, err
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.status != statusCreated {
-		return nil, fmt.Errorf("task %s is not in the created state: %w", r.ID, errdefs.ErrFailedPrecondition)
-	}
-	if err := runHooks(ctx, t, hooksStartContainer); err != nil {
+	err = t.start(ctx, func() {
+		s.events.publish(runtime.TaskStartEventTopic, &eventstypes.TaskStart{ContainerID: r.ID, Pid: uint32(t.pid)})
+	})
+	if err != nil {
 		return nil, err
-	}
-	if err := t.rt.Start(ctx, r.ID); err != nil {
-		return nil, fmt.Errorf("start task %s: %w", r.ID, classify(err))
-	}
-	t.status = statusRunning
-	s.events.publish(runtime.TaskStartEventTopic, &eventstypes.TaskStart{ContainerID: r.ID, Pid: uint32(t.pid)})
-	if err := runHooks(ctx, t, hooksPoststart); err != nil {
-		log.G(ctx).WithError(err).Warn("poststart hook failed")
 	}
 	return &taskapi.StartResponse{Pid: uint32(t.pid)}, nil
 }
@@ -293,13 +193,8 @@ func (s *service) Kill(ctx context.Context, r *taskapi.KillRequest) (*emptypb.Em
 	if err != nil {
 		return nil, err
 	}
-	select {
-	case <-t.done:
-		return nil, fmt.Errorf("task %s: process already finished: %w", r.ID, errdefs.ErrNotFound)
-	default:
-	}
-	if err := t.rt.Kill(r.ID, sig); err != nil {
-		return nil, classify(err)
+	if err := t.kill(sig); err != nil {
+		return nil, err
 	}
 	return &emptypb.Empty{}, nil
 }
@@ -347,29 +242,23 @@ func (s *service) State(ctx context.Context, r *taskapi.StateRequest) (*taskapi.
 	if err != nil {
 		return nil, err
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	status, exit := t.status()
 	resp := &taskapi.StateResponse{
-		ID: t.id, Bundle: t.bundle, Pid: uint32(t.pid),
+		ID: t.id, Bundle: t.bundle, Pid: uint32(t.pid), Status: status,
 		Stdin: t.req.Stdin, Stdout: t.req.Stdout, Stderr: t.req.Stderr,
 	}
-	switch t.status {
-	case statusCreated:
-		resp.Status = tasktypes.Status_CREATED
-	case statusRunning:
-		resp.Status = tasktypes.Status_RUNNING
-	default:
-		resp.Status = tasktypes.Status_STOPPED
-		resp.ExitStatus = uint32(t.exit.Status)
-		resp.ExitedAt = protobuf.ToTimestamp(t.exit.At)
+	if status == tasktypes.Status_STOPPED {
+		resp.ExitStatus = uint32(exit.Status)
+		resp.ExitedAt = protobuf.ToTimestamp(exit.At)
 	}
 	return resp, nil
 }
 
-// Delete removes a stopped (or never started) task: namespace, cgroup,
-// rootfs mount, state; poststop hooks; TaskDelete. A task being created is
-// stopped (its Create fails and removes what it made): then it is not
-// found, as containerd expects of a task whose Create failed.
+// Delete removes a stopped (or never started) task (removeTask: process,
+// namespace, cgroup, rootfs mount, state, poststop hooks) and queues
+// TaskDelete. A task being created is stopped (its Create fails and
+// removes what it made): then it is not found, as containerd expects of a
+// task whose Create failed.
 func (s *service) Delete(ctx context.Context, r *taskapi.DeleteRequest) (*taskapi.DeleteResponse, error) {
 	if err := noExec(r.ExecID); err != nil {
 		return nil, err
@@ -386,41 +275,17 @@ func (s *service) Delete(ctx context.Context, r *taskapi.DeleteRequest) (*taskap
 	if err != nil {
 		return nil, err
 	}
-	t.mu.Lock()
-	status := t.status
-	t.mu.Unlock()
-	if status == statusRunning {
-		return nil, fmt.Errorf("task %s is running: %w", r.ID, errdefs.ErrFailedPrecondition)
-	}
-	if status == statusCreated {
-		// Never started: the process waits on its FIFO; kill it.
-		t.rt.Kill(r.ID, syscall.SIGKILL)
-	}
-	select {
-	case <-t.done:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	var errs []error
-	if err := t.rt.Delete(ctx, r.ID, true); err != nil && !errors.Is(err, oci.ErrNotFound) {
-		errs = append(errs, err)
-	}
-	if err := runHooks(ctx, t, hooksPoststop); err != nil {
-		log.G(ctx).WithError(err).Warn("poststop hook failed")
-	}
-	if err := unmountRootfs(t.bundle); err != nil {
-		errs = append(errs, err)
-	}
-	if err := errors.Join(errs...); err != nil {
-		log.G(ctx).WithError(err).WithField("id", r.ID).Warn("delete left something behind")
+	if err := t.delete(ctx); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	delete(s.tasks, r.ID)
 	s.mu.Unlock()
+	_, exit := t.status()
 	s.events.publish(runtime.TaskDeleteEventTopic, &eventstypes.TaskDelete{
-		ContainerID: r.ID, ID: r.ID, Pid: uint32(t.pid), ExitStatus: uint32(t.exit.Status), ExitedAt: protobuf.ToTimestamp(t.exit.At),
+		ContainerID: r.ID, ID: r.ID, Pid: uint32(t.pid), ExitStatus: uint32(exit.Status), ExitedAt: protobuf.ToTimestamp(exit.At),
 	})
-	return &taskapi.DeleteResponse{Pid: uint32(t.pid), ExitStatus: uint32(t.exit.Status), ExitedAt: protobuf.ToTimestamp(t.exit.At)}, nil
+	return &taskapi.DeleteResponse{Pid: uint32(t.pid), ExitStatus: uint32(exit.Status), ExitedAt: protobuf.ToTimestamp(exit.At)}, nil
 }
 
 // Pids lists the task's processes: the one container process.

@@ -3,7 +3,6 @@ package task
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,8 +11,6 @@ import (
 	"time"
 
 	"github.com/containerd/log"
-
-	"github.com/wasmrun/wasmrun/oci"
 )
 
 // What a task keeps in its bundle, so that the `delete` action (a fresh
@@ -73,28 +70,20 @@ func readExit(bundle string) (Exit, error) {
 	return e, json.Unmarshal(b, &e)
 }
 
-// Cleanup removes everything task id left in and around its bundle: the
-// container process (killed), its namespace, cgroup, rootfs mount and oci
-// state. It is the `delete` action, run with no shim server and possibly no
-// daemon; it returns the recorded exit, or 128+SIGKILL when none was
-// recorded (the shim died first, so the process was killed).
+// Cleanup removes everything task id left in and around its bundle, the
+// way Delete does (removeTask: process killed, namespace, cgroup, rootfs
+// mount, oci state, poststop hooks). It is the `delete` action, run with no
+// shim server and possibly no daemon; it returns the recorded exit, or
+// 128+SIGKILL when none was recorded (the shim died first, so the process
+// was killed).
 func Cleanup(ctx context.Context, bundle, id string) (Exit, error) {
 	ex, err := readExit(bundle)
 	if err != nil {
 		ex = Exit{Pid: readPid(bundle), Status: 128 + 9, At: time.Now()}
 	}
-	var errs []error
-	rt := &oci.Runtime{Root: filepath.Join(bundle, ociRootDir), Network: readSavedConfig(bundle).Network.value(func(format string, args ...any) {
-		log.G(ctx).Debugf(format, args...)
-	})}
-	if err := rt.Delete(ctx, id, true); err != nil && !errors.Is(err, oci.ErrNotFound) {
-		errs = append(errs, err)
+	err = removeTask(ctx, runtimeOf(ctx, bundle, id, readSavedConfig(bundle)), bundle, id)
+	if err != nil {
+		log.G(ctx).WithError(err).Warn("cleanup incomplete")
 	}
-	if err := unmountRootfs(bundle); err != nil {
-		errs = append(errs, err)
-	}
-	if len(errs) > 0 {
-		log.G(ctx).WithError(errors.Join(errs...)).Warn("cleanup incomplete")
-	}
-	return ex, errors.Join(errs...)
+	return ex, err
 }

@@ -1,4 +1,4 @@
-package task
+package oci
 
 import (
 	"bytes"
@@ -9,32 +9,36 @@ import (
 	"strings"
 	"time"
 
-	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
+
+// The spec's OCI hooks run where the runtime-spec puts them, with the
+// container's state on stdin: createRuntime, createContainer and prestart
+// (deprecated, still used) in Create once the process and its namespaces
+// exist, a failure failing Create; startContainer in Start before the
+// guest runs, a failure failing Start; poststart after it, and poststop in
+// Delete (whoever deletes: a front end, or a shim's delete action after
+// its server died), whose failures are only logged. They are kept in the
+// container's state, so a Runtime that did not create the container runs
+// them all the same.
 
 // hookPhase is a point in the lifecycle where OCI hooks run.
 type hookPhase int
 
 const (
-	// hooksCreate: createRuntime, createContainer, prestart (deprecated
-	// but still used), after the task process and its namespace exist.
 	hooksCreate hookPhase = iota
-	// hooksStartContainer: startContainer, just before the guest runs.
 	hooksStartContainer
-	// hooksPoststart: poststart, after the guest runs.
 	hooksPoststart
-	// hooksPoststop: poststop, at delete.
 	hooksPoststop
 )
 
 // defaultHookTimeout bounds a hook without its own timeout.
 const defaultHookTimeout = time.Minute
 
-// runHooks runs the spec's hooks of phase in order, each with the OCI
-// state JSON on stdin. The first failure stops the phase.
-func runHooks(ctx context.Context, t *task, phase hookPhase) error {
-	h := t.spec.Hooks
+// runHooks runs st's hooks of phase in order. The first failure stops the
+// phase.
+func (r *Runtime) runHooks(ctx context.Context, st *stateFile, phase hookPhase) error {
+	h := st.Hooks
 	if h == nil {
 		return nil
 	}
@@ -55,7 +59,7 @@ func runHooks(ctx context.Context, t *task, phase hookPhase) error {
 		return nil
 	}
 	state, err := json.Marshal(specs.State{
-		Version: specs.Version, ID: t.id, Status: status, Pid: t.pid, Bundle: t.bundle, Annotations: t.spec.Annotations,
+		Version: specs.Version, ID: st.ID, Status: status, Pid: st.Pid, Bundle: st.Bundle, Annotations: st.Annotations,
 	})
 	if err != nil {
 		return err
@@ -66,6 +70,14 @@ func runHooks(ctx context.Context, t *task, phase hookPhase) error {
 		}
 	}
 	return nil
+}
+
+// warnHooks runs the hooks of a phase whose failures do not stop the
+// lifecycle (poststart, poststop): they are logged.
+func (r *Runtime) warnHooks(ctx context.Context, st *stateFile, phase hookPhase) {
+	if err := r.runHooks(ctx, st, phase); err != nil {
+		r.logf("container %s: %v", st.ID, err)
+	}
 }
 
 func runHook(ctx context.Context, h specs.Hook, state []byte) error {
@@ -87,7 +99,7 @@ func runHook(ctx context.Context, h specs.Hook, state []byte) error {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("timed out after %v", timeout)
 		}
-		return fmt.Errorf("OCI hook %s: %v: %s: %w", h.Path, err, strings.TrimSpace(out.String()), errdefs.ErrFailedPrecondition)
+		return fmt.Errorf("OCI hook %s: %v: %s: %w", h.Path, err, strings.TrimSpace(out.String()), ErrFailedPrecondition)
 	}
 	return nil
 }

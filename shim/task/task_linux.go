@@ -1,0 +1,335 @@
+package task
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"syscall"
+
+	taskapi "github.com/containerd/containerd/api/runtime/task/v3"
+	tasktypes "github.com/containerd/containerd/api/types/task"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/log"
+
+	"github.com/wasmrun/wasmrun/oci"
+)
+
+// task is one container: its oci container, stdio and place in its life.
+type task struct {
+	id, bundle string
+	rt         *oci.Runtime
+	c          *oci.Container
+	pid        int
+	req        *taskapi.CreateTaskRequest
+	io         *stdio
+
+	// mu guards state and orders Start against the exit: TaskStart is
+	// queued before TaskExit.
+	mu    sync.Mutex
+	state taskState
+	exit  Exit
+	done  chan struct{} // closed once exit is set
+}
+
+// newTask makes task r.ID: its rootfs (mounted, and the wasm layer of an
+// image fetched), the shim's configuration saved with the bundle, its
+// stdio, and the oci container (namespace, cgroup, process waiting for
+// Start; the spec's create hooks). What it made is removed if it fails
+// (ctx cancelled included: a Kill or Delete during the Create).
+func newTask(ctx context.Context, r *taskapi.CreateTaskRequest, cfg Config, ns, grpcAddress string) (_ *task, retErr error) {
+	var undo rollback
+	defer func() {
+		if retErr != nil {
+			undo.run()
+		}
+	}()
+	spec, err := oci.LoadSpec(r.Bundle)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
+	}
+	if err := mountRootfs(r.Bundle, r.Rootfs); err != nil {
+		return nil, err
+	}
+	undo.add(func() { unmountRootfs(r.Bundle) })
+	if len(r.Rootfs) > 0 {
+		// An image: a wasm-artifact layer is not in the unpacked rootfs.
+		if _, err := fetchWasmModule(ctx, grpcAddress, r.ID, oci.RootPath(r.Bundle, spec), spec); err != nil {
+			return nil, err
+		}
+	}
+	if err := saveConfig(r.Bundle, cfg); err != nil {
+		return nil, err
+	}
+	ociBundle := r.Bundle
+	if isSandbox(spec) {
+		if ociBundle, err = sandboxBundle(r.Bundle, spec); err != nil {
+			return nil, err
+		}
+	}
+	sio, err := openStdio(r.ID, ns, r.Stdin, r.Stdout, r.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	undo.add(sio.close)
+	t := &task{id: r.ID, bundle: r.Bundle, req: r, io: sio, done: make(chan struct{}), rt: runtimeOf(ctx, r.Bundle, r.ID, cfg)}
+	t.state = &createdState{t}
+	c, err := t.rt.Create(ctx, r.ID, ociBundle, oci.CreateOpts{
+		Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr, CacheDir: cfg.CacheDir,
+		Network: oci.NetworkOpts{Outbound: cfg.Network.Outbound == nil || *cfg.Network.Outbound, Bridge: cfg.Network.Bridge},
+		Bundle:  r.Bundle,
+	})
+	sio.closeChildEnds()
+	if err != nil {
+		return nil, fmt.Errorf("create wasm container %s: %w", r.ID, classify(err))
+	}
+	undo.add(func() { t.rt.Delete(context.WithoutCancel(ctx), r.ID, true) })
+	t.c, t.pid = c, c.Pid
+	if err := writePid(r.Bundle, t.pid); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// runtimeOf is the oci runtime of task id: its state in the bundle, its
+// network as the shim's configuration says, its log the shim's.
+func runtimeOf(ctx context.Context, bundle, id string, cfg Config) *oci.Runtime {
+	logf := func(format string, args ...any) { log.G(ctx).WithField("id", id).Debugf(format, args...) }
+	return &oci.Runtime{Root: filepath.Join(bundle, ociRootDir), Network: cfg.Network.value(logf), Log: logf}
+}
+
+// removeTask is the one teardown of a task, by Delete and by the delete
+// action (Cleanup): the oci container (its process killed, namespace,
+// cgroup and state removed, its poststop hooks run) and the rootfs mount.
+// Whatever is already gone is not an error.
+func removeTask(ctx context.Context, rt *oci.Runtime, bundle, id string) error {
+	var errs []error
+	if err := rt.Delete(ctx, id, true); err != nil && !errors.Is(err, oci.ErrNotFound) {
+		errs = append(errs, err)
+	}
+	if err := unmountRootfs(bundle); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// rollback is what a failed step-by-step setup undoes, last step first.
+type rollback []func()
+
+func (r *rollback) add(f func()) { *r = append(*r, f) }
+
+func (r rollback) run() {
+	for i := len(r) - 1; i >= 0; i-- {
+		r[i]()
+	}
+}
+
+// A task's life, kept as containerd's runc shim keeps a process's
+// (init_state.go): one type per state, each doing what is legal in it and
+// moving only along
+//
+//	created --start--> running --exited--> stopped --delete--> deleted
+//	created --exited (killed before Start)--> stopped
+//
+// A created task is deleted by killing it first (its process waits on
+// the exec FIFO): it is removed once its exit has made it stopped.
+type taskState interface {
+	start(ctx context.Context) error
+	kill(sig syscall.Signal) error
+	exited(e Exit)
+	delete(ctx context.Context) error
+	status() tasktypes.Status
+}
+
+// stateTransitionError is a move the state machine does not have: a bug.
+type stateTransitionError struct{ from, to string }
+
+func (e *stateTransitionError) Error() string {
+	return fmt.Sprintf("invalid task state transition from %s to %s", e.from, e.to)
+}
+
+// errExitFirst is a created task's answer to delete: it was killed, and
+// is deleted once stopped.
+var errExitFirst = errors.New("killed; delete after its exit")
+
+type createdState struct{ t *task }
+
+func (s *createdState) transition(to string) error {
+	switch to {
+	case "running":
+		s.t.state = &runningState{s.t}
+	case "stopped":
+		s.t.state = &stoppedState{s.t}
+	default:
+		return &stateTransitionError{"created", to}
+	}
+	return nil
+}
+
+func (s *createdState) start(ctx context.Context) error {
+	if err := s.t.rt.Start(ctx, s.t.id); err != nil {
+		return fmt.Errorf("start task %s: %w", s.t.id, classify(err))
+	}
+	return s.transition("running")
+}
+
+func (s *createdState) kill(sig syscall.Signal) error { return s.t.signal(sig) }
+
+func (s *createdState) exited(e Exit) {
+	s.t.recordExit(e)
+	s.transition("stopped")
+}
+
+func (s *createdState) delete(context.Context) error {
+	if err := s.t.signal(syscall.SIGKILL); err != nil {
+		return err
+	}
+	return errExitFirst
+}
+
+func (s *createdState) status() tasktypes.Status { return tasktypes.Status_CREATED }
+
+type runningState struct{ t *task }
+
+func (s *runningState) transition(to string) error {
+	if to != "stopped" {
+		return &stateTransitionError{"running", to}
+	}
+	s.t.state = &stoppedState{s.t}
+	return nil
+}
+
+func (s *runningState) start(context.Context) error {
+	return fmt.Errorf("task %s is running, not created: %w", s.t.id, errdefs.ErrFailedPrecondition)
+}
+
+func (s *runningState) kill(sig syscall.Signal) error { return s.t.signal(sig) }
+
+func (s *runningState) exited(e Exit) {
+	s.t.recordExit(e)
+	s.transition("stopped")
+}
+
+func (s *runningState) delete(context.Context) error {
+	return fmt.Errorf("task %s is running: %w", s.t.id, errdefs.ErrFailedPrecondition)
+}
+
+func (s *runningState) status() tasktypes.Status { return tasktypes.Status_RUNNING }
+
+type stoppedState struct{ t *task }
+
+func (s *stoppedState) transition(to string) error {
+	if to != "deleted" {
+		return &stateTransitionError{"stopped", to}
+	}
+	s.t.state = &deletedState{s.t}
+	return nil
+}
+
+func (s *stoppedState) start(context.Context) error {
+	return fmt.Errorf("task %s has stopped, not created: %w", s.t.id, errdefs.ErrFailedPrecondition)
+}
+
+func (s *stoppedState) kill(syscall.Signal) error {
+	return fmt.Errorf("task %s: process already finished: %w", s.t.id, errdefs.ErrNotFound)
+}
+
+func (s *stoppedState) exited(Exit) {}
+
+func (s *stoppedState) delete(ctx context.Context) error {
+	if err := removeTask(ctx, s.t.rt, s.t.bundle, s.t.id); err != nil {
+		log.G(ctx).WithError(err).WithField("id", s.t.id).Warn("delete left something behind")
+	}
+	return s.transition("deleted")
+}
+
+func (s *stoppedState) status() tasktypes.Status { return tasktypes.Status_STOPPED }
+
+type deletedState struct{ t *task }
+
+func (s *deletedState) start(context.Context) error {
+	return fmt.Errorf("task %s: deleted: %w", s.t.id, errdefs.ErrNotFound)
+}
+
+func (s *deletedState) kill(syscall.Signal) error {
+	return fmt.Errorf("task %s: deleted: %w", s.t.id, errdefs.ErrNotFound)
+}
+
+func (s *deletedState) exited(Exit) {}
+
+func (s *deletedState) delete(context.Context) error {
+	return fmt.Errorf("task %s: deleted: %w", s.t.id, errdefs.ErrNotFound)
+}
+
+func (s *deletedState) status() tasktypes.Status { return tasktypes.Status_STOPPED }
+
+// signal sends sig to the task's process.
+func (t *task) signal(sig syscall.Signal) error {
+	if err := t.rt.Kill(t.id, sig); err != nil {
+		return classify(err)
+	}
+	return nil
+}
+
+// recordExit keeps the exit, in memory and in the bundle (for the delete
+// action), and wakes Wait; under mu.
+func (t *task) recordExit(e Exit) {
+	t.exit = e
+	if err := writeExit(t.bundle, e); err != nil {
+		log.L.WithError(err).WithField("id", t.id).Warn("record exit status")
+	}
+	close(t.done)
+}
+
+// The task's operations, each in its current state, under mu.
+
+// start lets the guest run and then runs then (the TaskStart event) under
+// mu, so that it comes before the TaskExit that exited queues.
+func (t *task) start(ctx context.Context, then func()) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.state.start(ctx); err != nil {
+		return err
+	}
+	then()
+	return nil
+}
+
+func (t *task) kill(sig syscall.Signal) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.state.kill(sig)
+}
+
+// exited records the process's exit and runs then (the TaskExit event)
+// under mu, so that it comes after a TaskStart queued by start.
+func (t *task) exited(e Exit, then func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.state.exited(e)
+	then()
+}
+
+func (t *task) delete(ctx context.Context) error {
+	for {
+		t.mu.Lock()
+		err := t.state.delete(ctx)
+		t.mu.Unlock()
+		if !errors.Is(err, errExitFirst) {
+			return err
+		}
+		select {
+		case <-t.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// status is the task's state for State, with its exit once stopped.
+func (t *task) status() (tasktypes.Status, Exit) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.state.status(), t.exit
+}
