@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -369,20 +368,22 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 	net := netConfig(root)
 	net.Prefix, net.Bridge.Name, net.Bridge.Subnet = a.prefix, a.bridgeName, a.subnet
 	rt := &oci.Runtime{Root: filepath.Join(root, "containers"), Network: net, Log: logf}
-	removed, err := rt.GC(ctx)
-	if err != nil {
+	if _, err := rt.GC(ctx); err != nil {
 		logf("cleaning leftovers: %v", err)
 	}
-	for _, id := range removed {
-		// The bundle of a run that was killed before it could remove it.
-		removeBundle(filepath.Join(root, "bundles", id))
-	}
+	// The bundles of runs that were killed before they could remove them
+	// (bundle.go).
+	sweepBundles(filepath.Join(root, "bundles"), rt)
 
 	if _, err := rt.State(a.name); err == nil {
 		return 0, fmt.Errorf("an app named %s is already running (see wasmrun ps)", a.name)
 	}
 	bundle := filepath.Join(root, "bundles", a.name)
-	defer removeBundle(bundle)
+	release, err := claimBundle(bundle, a.name)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
 	tmp, err := appTmp(bundle, a.user)
 	if err != nil {
 		return 0, err
@@ -489,50 +490,4 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 			rt.Kill(a.name, sig)
 		}
 	}
-}
-
-func writeBundle(dir string, s *specs.Spec) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create bundle: %w", err)
-	}
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600); err != nil {
-		return fmt.Errorf("create bundle: %w", err)
-	}
-	return nil
-}
-
-// appTmp makes the app's private /tmp: a directory of the app's user that
-// nobody else may enter, in the system's temporary directory (which every
-// user can reach, unlike a state root of root's), named by a link in the
-// bundle so that whoever removes the bundle removes it too.
-func appTmp(bundle string, u specs.User) (string, error) {
-	if err := os.MkdirAll(bundle, 0o700); err != nil {
-		return "", fmt.Errorf("create bundle: %w", err)
-	}
-	tmp, err := os.MkdirTemp("", "wasmrun-tmp-")
-	if err != nil {
-		return "", fmt.Errorf("create the app's /tmp: %w", err)
-	}
-	if err := os.Symlink(tmp, filepath.Join(bundle, "tmp")); err != nil {
-		os.Remove(tmp)
-		return "", fmt.Errorf("create the app's /tmp: %w", err)
-	}
-	if os.Geteuid() == 0 {
-		if err := os.Chown(tmp, int(u.UID), int(u.GID)); err != nil {
-			return "", fmt.Errorf("the app's /tmp: %w", err)
-		}
-	}
-	return tmp, nil
-}
-
-// removeBundle removes an app's bundle and its /tmp.
-func removeBundle(bundle string) {
-	if tmp, err := os.Readlink(filepath.Join(bundle, "tmp")); err == nil && strings.HasPrefix(filepath.Base(tmp), "wasmrun-tmp-") {
-		os.RemoveAll(tmp)
-	}
-	os.RemoveAll(bundle)
 }
