@@ -1,17 +1,23 @@
 package cni
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // GC removes leftovers of crashed runs with the given prefix ("" means the
 // Manager's): every namespace whose state says the owner is gone (dead pid,
 // or a pid whose start time differs, i.e. reused) gets CNI DEL with its saved
 // arguments, then the namespace and the state are removed; a namespace file
-// with our prefix and no state is removed if no process is in it. It never
+// with our prefix and no state is removed if no process is in it; so is a
+// temporary state file whose writer is gone. It never
 // touches a namespace whose owner is alive, so it is safe to run while other
 // runs are live. Best effort: it returns the names removed and the first
 // error, and keeps going after errors.
@@ -27,6 +33,7 @@ func (m *Manager) GC(ctx context.Context, prefix string) (removed []string, err 
 			}
 		}
 	}
+	m.removeDeadTemps()
 	names, e := m.stateNames(prefix)
 	keep(e)
 	for _, name := range names {
@@ -99,4 +106,56 @@ func (m *Manager) adoptDead(name string) (bool, error) {
 		return false, err
 	}
 	return true, m.writeState(st)
+}
+
+// pluginWait bounds how long a teardown waits for the CNI plugins that a
+// dead creator left working on its namespace (an ADD takes 50-200 ms).
+const pluginWait = 10 * time.Second
+
+// waitPlugins waits until no CNI plugin (or a program one started, such as
+// iptables) works on the namespace at path any more, and kills those that
+// have not finished within pluginWait. A creator killed during its ADD or
+// DEL leaves its plugins running, and a DEL racing them would leave what
+// they add after it (a lease, masquerade rules), or delete what the next
+// run of the name adds. They are found by their CNI_NETNS, which names
+// this namespace alone.
+func waitPlugins(path string, log Logf) {
+	needle := []byte("CNI_NETNS=" + path + "\x00")
+	deadline := time.Now().Add(pluginWait)
+	for logged := false; ; logged = true {
+		pids := pluginProcesses(needle)
+		if len(pids) == 0 {
+			return
+		}
+		if !logged {
+			log("waiting for CNI plugins %v of a dead run, still working on %s", pids, path)
+		}
+		if time.Now().After(deadline) {
+			for _, pid := range pids {
+				unix.Kill(pid, unix.SIGKILL)
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// pluginProcesses returns the processes whose environment holds the
+// variable assignment needle (ending in NUL).
+func pluginProcesses(needle []byte) []int {
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + p.Name() + "/environ")
+		if err == nil && (bytes.HasPrefix(env, needle) || bytes.Contains(env, append([]byte{0}, needle...))) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }

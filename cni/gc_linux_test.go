@@ -148,3 +148,46 @@ func TestListAndAlive(t *testing.T) {
 		t.Fatalf("after teardown: %v, alive %v", err, a.Alive())
 	}
 }
+
+// TestGCRemovesDeadTemps: a state file whose writer was killed between
+// writing and renaming it is removed by GC; one being written by a live
+// process, and files of other forms, are not.
+func TestGCRemovesDeadTemps(t *testing.T) {
+	dir := t.TempDir()
+	m, err := New(Config{StateDir: dir, NetnsDir: t.TempDir(), Prefix: "wtgc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, kill := startOwner(t)
+	start, err := procStartTime(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kill()
+	dead := filepath.Join(dir, fmt.Sprintf(".p-a.b.%d-%d.123.tmp", pid, start))
+	live, err := os.CreateTemp(dir, tempStatePattern("p-live"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.Close()
+	other := filepath.Join(dir, ".other.tmp")
+	for _, f := range []string{dead, other} {
+		if err := os.WriteFile(f, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, s, ok := tempStateWriter(filepath.Base(dead)); !ok || p != pid || s != start {
+		t.Errorf("tempStateWriter(%s) = %d, %d, %v", filepath.Base(dead), p, s, ok)
+	}
+	if _, err := m.GC(context.Background(), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Errorf("the dead writer's temporary state is left (%v)", err)
+	}
+	for _, f := range []string{live.Name(), other} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("%s was removed: %v", filepath.Base(f), err)
+		}
+	}
+}

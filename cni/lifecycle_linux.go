@@ -207,6 +207,9 @@ func (m *Manager) removeNamespace(ctx context.Context, name string) (*state, err
 	}
 	if st != nil {
 		path = st.Path
+		if len(st.NetConfList) > 0 {
+			waitPlugins(path, m.cfg.Log)
+		}
 		if err := cniDel(ctx, st, m.cfg.Log); err != nil {
 			m.cfg.Log("%v", err)
 		}

@@ -161,7 +161,7 @@ func (m *Manager) writeState(st *state) error {
 	if err := os.MkdirAll(m.cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
-	f, err := os.CreateTemp(m.cfg.StateDir, "."+st.Name+".*.tmp")
+	f, err := os.CreateTemp(m.cfg.StateDir, tempStatePattern(st.Name))
 	if err != nil {
 		return fmt.Errorf("write state: %w", err)
 	}
@@ -177,6 +177,48 @@ func (m *Manager) writeState(st *state) error {
 		return fmt.Errorf("write state: %w", err)
 	}
 	return nil
+}
+
+// tempStatePattern is the os.CreateTemp pattern of a state file being
+// written by this process: its name carries the writer (pid and start
+// time), so that GC knows one whose writer was killed before the rename.
+func tempStatePattern(name string) string {
+	start, _ := procStartTime(os.Getpid())
+	return fmt.Sprintf(".%s.%d-%d.*.tmp", name, os.Getpid(), start)
+}
+
+// tempStateWriter parses the writer out of a temporary state file name
+// (ok false for a name of another form).
+func tempStateWriter(file string) (pid int, start uint64, ok bool) {
+	rest, ok := strings.CutSuffix(file, ".tmp")
+	i := strings.LastIndexByte(rest, '.') // before the random part
+	if !ok || !strings.HasPrefix(rest, ".") || i < 0 {
+		return 0, 0, false
+	}
+	rest = rest[:i]
+	if i = strings.LastIndexByte(rest, '.'); i < 0 {
+		return 0, 0, false
+	}
+	p, s, _ := strings.Cut(rest[i+1:], "-")
+	pid, err1 := strconv.Atoi(p)
+	start, err2 := strconv.ParseUint(s, 10, 64)
+	return pid, start, err1 == nil && err2 == nil && pid > 0
+}
+
+// removeDeadTemps removes the temporary state files whose writer is gone
+// (killed between writing and renaming one).
+func (m *Manager) removeDeadTemps() {
+	ents, _ := os.ReadDir(m.cfg.StateDir)
+	for _, e := range ents {
+		pid, start, ok := tempStateWriter(e.Name())
+		if !ok {
+			continue
+		}
+		if now, err := procStartTime(pid); err == nil && now == start {
+			continue // being written
+		}
+		os.Remove(filepath.Join(m.cfg.StateDir, e.Name()))
+	}
 }
 
 func (m *Manager) removeState(name string) error {
