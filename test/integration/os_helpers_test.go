@@ -53,6 +53,9 @@ type osEnv struct {
 	subnet string // 10.238.N.0/24
 	dir    string // apps and files of the test
 	apps   *atomic.Int32
+	// tmp, when set, is the TMPDIR of the env's commands, where
+	// `wasmrun os` makes each app's private /tmp (see privateTmp).
+	tmp string
 }
 
 // with returns the env for use in subtest t (same prefix, dirs, bridge).
@@ -103,6 +106,16 @@ func newOSEnv(t *testing.T) *osEnv {
 	return e
 }
 
+// privateTmp gives the env's commands a TMPDIR of their own, so that
+// leaks also finds the private /tmp directories of apps (wasmrun-tmp-*).
+func (e *osEnv) privateTmp() {
+	e.t.Helper()
+	e.tmp = filepath.Join(e.dir, "tmp")
+	if err := os.MkdirAll(e.tmp, 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 // manager is a cni.Manager configured like `wasmrun os` in this env.
 func (e *osEnv) manager() (*cni.Manager, error) {
 	return cni.New(e.network())
@@ -133,6 +146,72 @@ func (e *osEnv) cleanup() {
 	if _, err := os.Stat("/sys/class/net/" + e.bridge); err == nil {
 		if out, err := exec.Command("ip", "link", "del", e.bridge).CombinedOutput(); err != nil {
 			e.t.Logf("cleanup: ip link del %s: %v: %s", e.bridge, err, out)
+		}
+	}
+	e.removeStray()
+}
+
+// removeStray removes what a bug left that no state names any more, so
+// that a failing test leaves the host as it was: the env's cgroups, and
+// the iptables rules that mention its prefix with the chains only they
+// jumped to.
+func (e *osEnv) removeStray() {
+	cgs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", "wasmrun", e.prefix+"-*"))
+	v2, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "wasmrun", e.prefix+"-*"))
+	for _, cg := range append(cgs, v2...) {
+		os.Remove(cg)
+	}
+	needle := `"` + e.prefix + "-"
+	for _, tool := range []string{"iptables", "ip6tables"} {
+		saved, err := exec.Command(tool + "-save").Output()
+		if err != nil || !bytes.Contains(saved, []byte(needle)) {
+			continue
+		}
+		// Per table: the rules to delete, then the chains they alone
+		// jumped to, flushed and deleted.
+		var script strings.Builder
+		var table string
+		var dels []string
+		declared, kept, targets := map[string]bool{}, map[string]bool{}, map[string]bool{}
+		flush := func() {
+			if len(dels) > 0 {
+				fmt.Fprintf(&script, "*%s\n%s\n", table, strings.Join(dels, "\n"))
+				for c := range targets {
+					if declared[c] && !kept[c] {
+						fmt.Fprintf(&script, "-F %s\n-X %s\n", c, c)
+					}
+				}
+				script.WriteString("COMMIT\n")
+			}
+			dels = nil
+			declared, kept, targets = map[string]bool{}, map[string]bool{}, map[string]bool{}
+		}
+		for _, line := range strings.Split(string(saved), "\n") {
+			target := ""
+			if f := strings.Fields(line); len(f) > 1 && f[len(f)-2] == "-j" {
+				target = f[len(f)-1]
+			}
+			switch {
+			case strings.HasPrefix(line, "*"):
+				flush()
+				table = line[1:]
+			case strings.HasPrefix(line, ":"):
+				declared[strings.Fields(line[1:])[0]] = true
+			case strings.HasPrefix(line, "-A ") && strings.Contains(line, needle):
+				dels = append(dels, "-D "+line[3:])
+				targets[target] = true
+			case strings.HasPrefix(line, "-A ") && target != "":
+				kept[target] = true
+			}
+		}
+		flush()
+		if script.Len() == 0 {
+			continue
+		}
+		cmd := exec.Command(tool+"-restore", "--noflush")
+		cmd.Stdin = strings.NewReader(script.String())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			e.t.Logf("cleanup: %s-restore: %v: %s\n%s", tool, err, out, script.String())
 		}
 	}
 }
@@ -181,6 +260,9 @@ func copyFile(t testing.TB, src, dst string) {
 func (e *osEnv) command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := command(ctx, args...)
 	cmd.Env = append(cmd.Env, "WASMRUN_STATE_DIR="+e.state)
+	if e.tmp != "" {
+		cmd.Env = append(cmd.Env, "TMPDIR="+e.tmp)
+	}
 	return cmd
 }
 
@@ -371,19 +453,21 @@ func readContainerState(t testing.TB, stateDir, name string) containerState {
 // netns is the namespace path of app name.
 func (e *osEnv) netns(name string) string { return "/run/netns/" + e.prefix + "-" + name }
 
-// processes returns the pids of wasmrun processes (CLI and container
-// processes) running with this env's state dir.
+// processes returns the pids of the processes running with this env's
+// state dir, whatever their binary: wasmrun CLIs, container processes, and
+// what they started (CNI plugins, iptables-restore), which inherit it.
 func (e *osEnv) processes() []int {
 	want := []byte("WASMRUN_STATE_DIR=" + e.state + "\x00")
-	return liveProcesses(wasmrun, func(proc string) bool {
+	return liveProcesses("", func(proc string) bool {
 		env, err := os.ReadFile(proc + "/environ")
 		return err == nil && bytes.Contains(env, want)
 	})
 }
 
 // liveProcesses returns the pids of the processes running the binary exe
-// for which keep (nil: any) is true, given their /proc/PID directory;
-// zombies (exited, not yet reaped) and this process are left out.
+// ("": any) for which keep (nil: any) is true, given their /proc/PID
+// directory; zombies (exited, not yet reaped) and this process are left
+// out.
 func liveProcesses(exe string, keep func(proc string) bool) []int {
 	ents, _ := os.ReadDir("/proc")
 	var pids []int
@@ -393,8 +477,10 @@ func liveProcesses(exe string, keep func(proc string) bool) []int {
 			continue
 		}
 		proc := "/proc/" + ent.Name()
-		if target, err := os.Readlink(proc + "/exe"); err != nil || target != exe {
-			continue
+		if exe != "" {
+			if target, err := os.Readlink(proc + "/exe"); err != nil || target != exe {
+				continue
+			}
 		}
 		if keep != nil && !keep(proc) {
 			continue
@@ -410,7 +496,8 @@ func liveProcesses(exe string, keep func(proc string) bool) []int {
 // leaks lists what of this env is left on the system: namespaces of the
 // prefix, state entries, the bridge and veths on it, iptables/nft rules
 // that mention the prefix or one of ports, IPAM leases and directories,
-// cgroups, processes.
+// cgroups, mounts, the apps' private /tmp directories (with privateTmp),
+// processes.
 func (e *osEnv) leaks(ports ...int) []string {
 	e.t.Helper()
 	var out []string
@@ -424,7 +511,7 @@ func (e *osEnv) leaks(ports ...int) []string {
 	for _, sub := range []string{"containers", "netns", "bundles"} {
 		ents, _ := os.ReadDir(filepath.Join(e.state, sub))
 		for _, ent := range ents {
-			if !strings.HasPrefix(ent.Name(), ".") { // cni's .lock
+			if ent.Name() != ".lock" { // cni's
 				out = append(out, "state "+filepath.Join(sub, ent.Name()))
 			}
 		}
@@ -464,9 +551,26 @@ func (e *osEnv) leaks(ports ...int) []string {
 			}
 		}
 	}
+	// v1 controllers and a hybrid host's unified tree, or cgroup2 alone.
 	cgs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", "wasmrun", e.prefix+"-*"))
-	for _, cg := range cgs {
+	v2, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "wasmrun", e.prefix+"-*"))
+	for _, cg := range append(cgs, v2...) {
 		out = append(out, "cgroup "+cg)
+	}
+	// Namespace bind mounts (/run/netns/<prefix>-ID) and anything mounted
+	// under the test's directories.
+	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, "/"+e.prefix+"-") || strings.Contains(line, e.dir+"/") {
+				out = append(out, "mount "+line)
+			}
+		}
+	}
+	if e.tmp != "" {
+		tmps, _ := filepath.Glob(filepath.Join(e.tmp, "wasmrun-tmp-*"))
+		for _, d := range tmps {
+			out = append(out, "app /tmp "+d)
+		}
 	}
 	for _, pid := range e.processes() {
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
