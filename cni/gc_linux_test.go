@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/wasmrun/wasmrun/internal/liveness"
 )
 
 // startOwner starts a process to own a namespace; kill() ends and reaps it.
@@ -159,7 +161,7 @@ func TestGCRemovesDeadTemps(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid, kill := startOwner(t)
-	start, err := procStartTime(pid)
+	start, err := liveness.StartTime(pid)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package cni
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,8 +10,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 
+	"github.com/wasmrun/wasmrun/internal/atomicfile"
+	"github.com/wasmrun/wasmrun/internal/liveness"
 	"golang.org/x/sys/unix"
 )
 
@@ -72,7 +72,7 @@ func (st *state) namespace(m *Manager) *Namespace {
 }
 
 func (st *state) setOwner(pid int) error {
-	start, err := procStartTime(pid)
+	start, err := liveness.StartTime(pid)
 	if err != nil {
 		return err
 	}
@@ -83,56 +83,8 @@ func (st *state) setOwner(pid int) error {
 // ownerAlive reports whether the recorded owner still runs: the pid exists
 // and has the recorded start time (so a reused pid does not count).
 func (st *state) ownerAlive() bool {
-	if st.OwnerPID <= 0 {
-		return false
-	}
-	start, err := procStartTime(st.OwnerPID)
-	if err != nil {
-		return false
-	}
-	return st.OwnerStart == 0 || start == st.OwnerStart
-}
-
-// selfStart caches this process's start time, which never changes: reading
-// /proc/<pid>/stat costs 60-140 µs on a busy machine, a tenth of a
-// loopback-only Setup, which records the caller as owner.
-var selfStart struct {
-	once sync.Once
-	v    uint64
-	err  error
-}
-
-// procStartTime returns field 22 (starttime, clock ticks since boot) of
-// /proc/<pid>/stat. A zombie still has it; it counts as alive until reaped.
-// This process's own is read once.
-func procStartTime(pid int) (uint64, error) {
-	if pid == os.Getpid() {
-		selfStart.once.Do(func() { selfStart.v, selfStart.err = readProcStartTime(pid) })
-		return selfStart.v, selfStart.err
-	}
-	return readProcStartTime(pid)
-}
-
-func readProcStartTime(pid int) (uint64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, fmt.Errorf("read start time of pid %d: %w", pid, err)
-	}
-	// comm (field 2) may contain spaces and ')': fields resume after the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("parse /proc/%d/stat: no ')'", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state); starttime is field 22.
-	if len(f) < 20 {
-		return 0, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(f)+2)
-	}
-	v, err := strconv.ParseUint(f[19], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("parse /proc/%d/stat starttime: %w", pid, err)
-	}
-	return v, nil
+	start, err := liveness.StartTime(st.OwnerPID)
+	return err == nil && (st.OwnerStart == 0 || start == st.OwnerStart)
 }
 
 func (m *Manager) readState(name string) (*state, error) {
@@ -161,29 +113,14 @@ func (m *Manager) writeState(st *state) error {
 	if err := os.MkdirAll(m.cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
-	f, err := os.CreateTemp(m.cfg.StateDir, tempStatePattern(st.Name))
-	if err != nil {
-		return fmt.Errorf("write state: %w", err)
-	}
-	_, err = f.Write(append(b, '\n'))
-	if err1 := f.Close(); err == nil {
-		err = err1
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), m.statePath(st.Name))
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write state: %w", err)
-	}
-	return nil
+	return atomicfile.Write(m.statePath(st.Name), append(b, '\n'), 0o600, tempStatePattern(st.Name))
 }
 
 // tempStatePattern is the os.CreateTemp pattern of a state file being
 // written by this process: its name carries the writer (pid and start
 // time), so that GC knows one whose writer was killed before the rename.
 func tempStatePattern(name string) string {
-	start, _ := procStartTime(os.Getpid())
+	start, _ := liveness.StartTime(os.Getpid())
 	return fmt.Sprintf(".%s.%d-%d.*.tmp", name, os.Getpid(), start)
 }
 
@@ -214,7 +151,7 @@ func (m *Manager) removeDeadTemps() {
 		if !ok {
 			continue
 		}
-		if now, err := procStartTime(pid); err == nil && now == start {
+		if liveness.Alive(pid, start) {
 			continue // being written
 		}
 		os.Remove(filepath.Join(m.cfg.StateDir, e.Name()))

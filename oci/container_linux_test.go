@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -224,7 +225,12 @@ func TestProcessInNamespace(t *testing.T) {
 	if got, want := inode(t, fmt.Sprintf("/proc/%d/ns/net", c.Pid)), inode(t, nsPath); got != want {
 		t.Errorf("/proc/%d/ns/net is inode %d, the container namespace %s is %d", c.Pid, got, nsPath, want)
 	}
-	if got, host := inode(t, fmt.Sprintf("/proc/%d/ns/net", c.Pid)), inode(t, "/proc/self/ns/net"); got == host {
+	// The host's namespace is this thread's (/proc/self is the main
+	// thread's, which Go may have lent to a locked goroutine in another).
+	runtime.LockOSThread()
+	host := inode(t, "/proc/thread-self/ns/net")
+	runtime.UnlockOSThread()
+	if got := inode(t, fmt.Sprintf("/proc/%d/ns/net", c.Pid)); got == host {
 		t.Error("the container process is in the host namespace")
 	}
 	// Every thread, not just the main one.

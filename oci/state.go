@@ -14,6 +14,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/wasmrun/wasmrun/internal/atomicfile"
+	"github.com/wasmrun/wasmrun/internal/liveness"
 	"github.com/wasmrun/wasmrun/internal/names"
 )
 
@@ -58,22 +60,7 @@ func (r *Runtime) writeState(st *stateFile) error {
 	if err != nil {
 		return err
 	}
-	dir := r.dir(st.ID)
-	tmp, err := os.CreateTemp(dir, "state.json.*")
-	if err != nil {
-		return fmt.Errorf("write state: %w", err)
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write state: %w", err)
-	}
-	tmp.Close()
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, "state.json")); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write state: %w", err)
-	}
-	return nil
+	return atomicfile.Write(filepath.Join(r.dir(st.ID), "state.json"), b, 0o600, "")
 }
 
 func (r *Runtime) readState(id string) (*stateFile, error) {
@@ -97,39 +84,20 @@ func (r *Runtime) readState(id string) (*stateFile, error) {
 // ErrNotFound is returned for a container id with no state.
 var ErrNotFound = errors.New("not found")
 
-// pidStartTime returns field 22 of /proc/<pid>/stat (start time in clock
-// ticks since boot), or 0 when the process does not exist.
+// pidStartTime is the start time of pid (liveness), 0 when it has none.
 func pidStartTime(pid int) uint64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// The command name (field 2) may contain spaces; fields resume after ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	// f[0] is field 3 (state); field 22 is f[19].
-	if len(f) < 20 {
-		return 0
-	}
-	if f[0] == "Z" || f[0] == "X" {
-		return 0 // a zombie has exited
-	}
-	v, _ := strconv.ParseUint(f[19], 10, 64)
-	return v
+	t, _ := liveness.StartTime(pid)
+	return t
 }
 
 // alive reports whether the container process recorded in st still runs.
 func (st *stateFile) alive() bool {
-	return st.Pid > 0 && pidStartTime(st.Pid) == st.PidTime
+	return liveness.Alive(st.Pid, st.PidTime)
 }
 
 // ownerAlive reports whether the process that created the container lives.
 func (st *stateFile) ownerAlive() bool {
-	return st.Owner > 0 && pidStartTime(st.Owner) == st.OwnerTime
+	return liveness.Alive(st.Owner, st.OwnerTime)
 }
 
 // status derives the OCI status from the process and the exec FIFO.

@@ -25,6 +25,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/shim"
 	"github.com/containerd/log"
 
+	"github.com/wasmrun/wasmrun/internal/atomicfile"
 	"github.com/wasmrun/wasmrun/internal/version"
 	"github.com/wasmrun/wasmrun/shim/task"
 )
@@ -205,12 +206,7 @@ func readAnnotations(path string) (map[string]string, error) {
 // writeAddress writes the bundle's address file atomically: containerd
 // 1.x reads it to reconnect to the shim after a restart.
 func writeAddress(path, address string) error {
-	dir := filepath.Dir(path)
-	tmp := filepath.Join(dir, "."+filepath.Base(path)+".tmp")
-	if err := os.WriteFile(tmp, []byte(address), 0o644); err != nil {
-		return fmt.Errorf("write address file: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := atomicfile.Write(path, []byte(address), 0o644, ""); err != nil {
 		return fmt.Errorf("write address file: %w", err)
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/containerd/log"
+	"github.com/wasmrun/wasmrun/internal/atomicfile"
 )
 
 // What a task keeps in its bundle, so that the `delete` action (a fresh
@@ -54,11 +55,10 @@ func writeExit(bundle string, e Exit) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(bundle, "."+exitFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(bundle, exitFile), b, 0o600, ""); err != nil {
 		return fmt.Errorf("record exit status: %w", err)
 	}
-	return os.Rename(tmp, filepath.Join(bundle, exitFile))
+	return nil
 }
 
 func readExit(bundle string) (Exit, error) {
