@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"golang.org/x/sys/unix"
 
@@ -160,6 +161,10 @@ func Main() int {
 		return runner.TrapExitCode
 	}
 	fifo.Close()
+	// Setting up left garbage (the module's bytes, the compile or cache
+	// read): give it back while the guest starts, on another thread, so a
+	// long-running guest does not carry it.
+	go debug.FreeOSMemory()
 	code, err := p.Run(ctx)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "wasmrun: %v\n", err)
