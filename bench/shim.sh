@@ -129,29 +129,32 @@ ${note}- Both columns pay the same ctr start, the same containerd round trips
   (create container, create task, start, wait, delete) and the same
   namespace creation; the difference is the shim and what it starts: runc
   execs runc create (which re-execs itself as runc init), runc start and
-  runc delete, while the wasmrun shim re-executes its own binary as the
-  container's process (in the namespaces of the spec), which loads the
-  precompiled module from the cache and runs it. That process is the
-  "task" column of the memory table: a second Go runtime plus the
-  guest's linear memory (the Go guest's heap is the larger one).
-- Aims (issue 5): latency <= 1.0x runc, tasks/s >= 2x runc, idle C guest
-  (shim + task) <= 15 MB. Through ctr, both runtimes share a large fixed
-  cost (a ctr process, the gRPC round trips, a shim start, the
+  runc delete, while the wasmrun shim starts wasmrun-init, a small binary
+  of ours (no containerd, CNI or cgroup libraries: 8.9 MB against the
+  shim's 23 MB), as the container's process in the namespaces of the
+  spec; it loads the precompiled module from the cache and runs it. That
+  process is the "task" column of the memory table: a small Go runtime
+  plus the guest's linear memory (the Go guest's heap is the larger one).
+- Aims (issue 12): latency <= 0.6x runc, tasks/s >= 2x runc, idle C guest
+  (shim + task) <= 15 MB PSS. Through ctr, both runtimes share a large
+  fixed cost (a ctr process, the gRPC round trips, a shim start, the
   namespaces), which caps the ratios a faster shim can show; the Go client
   would show more of the difference.
-- Memory is dominated by two Go processes per wasmrun container, the shim
-  and the re-executed container process, each carrying a Go runtime;
-  runc's task is only busybox (its shim is a Go process too). The Go
-  guest's task is larger by its own runtime's heap in linear memory and
-  its larger compiled module. The 15 MB aim for the C guest needs the
-  guest to run without a second Go process (or a much smaller one).
+- Memory: the shim alone is about what runc's shim is (both are Go
+  processes built on containerd's shim library); about 14 MB of its RSS
+  are the pages of its own binary (text and read-only data), the rest its
+  heap. The 15 MB aim for shim + task is therefore out of reach of the
+  task: the container process of an idle C guest is about 7 MB, of which
+  about 5 MB are its binary's pages. It no longer shares a binary with the
+  shim, so PSS equals RSS for both. An idle Go guest's task carries its
+  own runtime's heap in linear memory and its larger compiled module
+  (wasmrun-init returns the garbage of compiling or loading it to the
+  system as the guest starts).
 - The shim rows are one long-lived shim process per container (ctr does
-  not group containers into one shim); RSS counts shared pages (the Go
-  runtime's and the binary's text) once per process, so the sum overstates
-  what N containers cost together. The task process is the shim binary
-  re-executed, so the two share its text: PSS splits each shared page
-  between the processes that map it, and the PSS sum is closer to what
-  one more container costs.
+  not group containers into one shim; CRI groups a pod's containers);
+  RSS counts the shim binary's pages once per shim, so the sum overstates
+  what N containers cost together: PSS splits the pages that several
+  shims share.
 - Absolute times follow the machine's load (see the load averages; the
   "after" one includes the benchmark's own): the ratios of the interleaved
   latency runs are the more trustworthy figures (the tasks/s ratio swings by

@@ -266,8 +266,8 @@ func (b *bench) throughput(rc runtimeCase, n int) time.Duration {
 }
 
 // memory is what a process uses, in kB: VmRSS counts every page it has
-// mapped; Pss splits each shared page (the binary's text, shared by the
-// shim and the task it re-executed) between the processes sharing it.
+// mapped; Pss splits each shared page (a binary's text, shared by the
+// processes running it) between the processes sharing it.
 type memory struct{ rss, pss int }
 
 func readMemory(t *tb, pid int) memory {
