@@ -16,6 +16,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	wsys "github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmrun/wasmrun/wasi"
@@ -64,6 +65,10 @@ type Options struct {
 	// about half speed). wasmrun's own processes are stopped by signals
 	// instead, so it is off unless an embedder asks.
 	Interruptible bool
+	// Trace, when set, receives one line per call the guest makes to the
+	// wasi host module, with its arguments and errno (trace.go). nil
+	// installs no listener at all.
+	Trace io.Writer
 	// DebugInfo adds source lines from the module's DWARF sections to trap
 	// stack traces. Off by default: wazero parses DWARF when it decodes the
 	// module and walks it on every exit of the guest (proc_exit unwinds
@@ -147,7 +152,12 @@ func (p *Prepared) Instantiate(ctx context.Context) error {
 	if name == "" {
 		name = filepath.Base(p.opts.Path)
 	}
-	host, err := wasi.Instantiate(ctx, p.c.runtime, p.c.module, wasi.Config{
+	hostCtx := ctx
+	if p.opts.Trace != nil {
+		// On the host module only: the guest keeps its cached code.
+		hostCtx = experimental.WithFunctionListenerFactory(ctx, newTracer(p.opts.Trace))
+	}
+	host, err := wasi.Instantiate(hostCtx, p.c.runtime, p.c.module, wasi.Config{
 		Args:       append([]string{name}, p.opts.Args...),
 		Env:        p.opts.Env,
 		Stdin:      p.opts.Stdin,
