@@ -68,9 +68,11 @@ bench: deps build
 	./bench/languages.sh
 	./bench/shim.sh
 
-# Language runtimes (WASI interpreters) into bin/runtimes; cached.
-runtimes:
-	./scripts/build-runtimes.sh
+# Language runtimes (WASI interpreters) into bin/runtimes; cached. Each is
+# then compiled into the default compiled-module cache (wasmrun compile), so
+# the first `wasmrun os --language ...` start is a warm one.
+runtimes: build
+	./scripts/build-runtimes.sh --precompile $(BIN)/wasmrun
 
 clean:
 	rm -rf $(BIN)

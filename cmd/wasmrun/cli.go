@@ -24,6 +24,9 @@ const usage = `Usage:
   wasmrun ps                                list running apps
   wasmrun stop [--time 10s] ID...           stop apps (SIGTERM, then SIGKILL)
   wasmrun runtimes [--runtime-dir DIR]      list the language runtimes installed
+  wasmrun compile [--cache-dir DIR] MODULE...
+                                            compile modules into the cache ahead
+                                            of their first run
   wasmrun version                           print the version
   wasmrun help                              show this help
 
@@ -90,6 +93,8 @@ func run(args []string, stdin, stdout, stderr *os.File) int {
 		return stopCmd(args[1:], stdout, stderr)
 	case "runtimes":
 		return runtimesCmd(args[1:], stdout, stderr)
+	case "compile":
+		return compileCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "wasmrun %s\n", version.Version)
 		return 0
