@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -133,8 +133,7 @@ func findPlugins(list []byte, path []string) error {
 	}
 	for _, p := range l.Plugins {
 		if _, err := invoke.FindInPath(p.Type, path); err != nil {
-			return fmt.Errorf("CNI plugin %q not found in %s (install containernetworking-plugins or set the plugin dir)",
-				p.Type, strings.Join(path, ", "))
+			return &PluginNotFoundError{Plugin: p.Type, Path: slices.Clone(path)}
 		}
 	}
 	return nil

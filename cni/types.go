@@ -74,21 +74,40 @@ func (f Forward) String() string {
 	return s
 }
 
-// Validate checks the protocol, ports and host address.
+// Validate checks the protocol, ports and host address. The error is a
+// *ForwardError.
 func (f Forward) Validate() error {
-	if p := f.Proto(); p != "tcp" && p != "udp" {
-		return fmt.Errorf("forward %s: protocol must be tcp or udp, not %q", f, f.Protocol)
-	}
-	if f.GuestPort == 0 {
-		return fmt.Errorf("forward %s: guest port must not be 0", f)
-	}
-	if f.HostIP != "" {
-		if _, err := netip.ParseAddr(f.HostIP); err != nil {
-			return fmt.Errorf("forward %s: bad host address %q", f, f.HostIP)
-		}
+	if r := f.problem(); r != "" {
+		return &ForwardError{Forward: f.String(), Reason: r}
 	}
 	return nil
 }
+
+// problem says what is wrong with f, or "".
+func (f Forward) problem() string {
+	if p := f.Proto(); p != "tcp" && p != "udp" {
+		return fmt.Sprintf("protocol %q: want tcp or udp", f.Protocol)
+	}
+	if f.GuestPort == 0 {
+		return "guest port 0 is not a port (1-65535)"
+	}
+	if f.HostIP != "" {
+		if _, err := netip.ParseAddr(f.HostIP); err != nil {
+			return fmt.Sprintf("host address %q is not an IP address", f.HostIP)
+		}
+	}
+	return ""
+}
+
+// ForwardError is a forward that ParseForward or Validate refuses: Forward
+// is the text given (ParseForward) or the forward (Validate), Reason what
+// is wrong with it, for a front end to name the way the user gave it.
+type ForwardError struct {
+	Forward string
+	Reason  string
+}
+
+func (e *ForwardError) Error() string { return "forward " + e.Forward + ": " + e.Reason }
 
 // ValidateForwards checks every forward and that no two of them claim the
 // same host port: same protocol and port on the same host address, or
@@ -137,6 +156,7 @@ func (f Forward) IPv6Host() bool {
 // "8080:3000", "127.0.0.1:8080:3000/tcp", "[::1]:5353:53/udp".
 func ParseForward(s string) (Forward, error) {
 	var f Forward
+	fail := func(reason string) (Forward, error) { return Forward{}, &ForwardError{Forward: s, Reason: reason} }
 	rest := s
 	if i := strings.LastIndexByte(rest, '/'); i >= 0 {
 		f.Protocol = strings.ToLower(rest[i+1:])
@@ -146,7 +166,7 @@ func ParseForward(s string) (Forward, error) {
 	if strings.HasPrefix(rest, "[") {
 		end := strings.Index(rest, "]:")
 		if end < 0 {
-			return Forward{}, fmt.Errorf("parse forward %q: unterminated [host]", s)
+			return fail("unterminated [HOSTIP]")
 		}
 		host, rest = rest[1:end], rest[end+2:]
 	}
@@ -155,22 +175,22 @@ func ParseForward(s string) (Forward, error) {
 	case len(parts) == 3 && host == "":
 		host, parts = parts[0], parts[1:]
 	case len(parts) != 2:
-		return Forward{}, fmt.Errorf("parse forward %q: want [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]", s)
+		return fail("want [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]")
 	}
 	hp, err := strconv.ParseUint(parts[0], 10, 16)
 	if err != nil {
-		return Forward{}, fmt.Errorf("parse forward %q: bad host port %q", s, parts[0])
+		return fail(fmt.Sprintf("host port %s is not a port (1-65535)", parts[0]))
 	}
 	gp, err := strconv.ParseUint(parts[1], 10, 16)
 	if err != nil {
-		return Forward{}, fmt.Errorf("parse forward %q: bad guest port %q", s, parts[1])
+		return fail(fmt.Sprintf("guest port %s is not a port (1-65535)", parts[1]))
 	}
 	if a, err := netip.ParseAddr(host); err == nil && a.Is4In6() {
 		host = a.Unmap().String() // one spelling per address: portmap takes IPv4 as such
 	}
 	f.HostIP, f.HostPort, f.GuestPort = host, uint16(hp), uint16(gp)
-	if err := f.Validate(); err != nil {
-		return Forward{}, fmt.Errorf("parse forward %q: %w", s, err)
+	if r := f.problem(); r != "" {
+		return fail(r)
 	}
 	return f, nil
 }
@@ -325,3 +345,18 @@ func (e *PortInUseError) Error() string {
 
 // Is makes errors.Is(err, ErrPortInUse) true.
 func (e *PortInUseError) Is(target error) bool { return target == ErrPortInUse }
+
+// PluginNotFoundError is a CNI plugin that is in none of the plugin
+// directories. A front end adds how its user names them.
+type PluginNotFoundError struct {
+	Plugin string
+	// Path are the directories searched, in order.
+	Path []string
+}
+
+func (e *PluginNotFoundError) Error() string {
+	if len(e.Path) == 0 {
+		return fmt.Sprintf("CNI plugin %q not found: no plugin directory is configured", e.Plugin)
+	}
+	return fmt.Sprintf("CNI plugin %q not found in %s (install containernetworking-plugins)", e.Plugin, strings.Join(e.Path, ", "))
+}

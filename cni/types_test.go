@@ -1,6 +1,7 @@
 package cni
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -29,20 +30,37 @@ func TestParseForward(t *testing.T) {
 			t.Errorf("round trip of %q: %+v, %v", c.str, again, err)
 		}
 	}
-	for _, c := range []struct{ in, errPart string }{
-		{"8080", "want [HOSTIP:]HOSTPORT:GUESTPORT"},
-		{"a:b:c:d", "want"},
-		{"70000:80", "bad host port"},
-		{"80:x", "bad guest port"},
-		{"80:0", "guest port must not be 0"},
-		{"80:80/sctp", "protocol must be tcp or udp"},
-		{"nope:80:80", "bad host address"},
-		{"[::1:80:80", "unterminated"},
+	for _, c := range []struct{ in, reason string }{
+		{"8080", "want [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]"},
+		{"a:b:c:d", "want [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]"},
+		{"70000:80", "host port 70000 is not a port (1-65535)"},
+		{"80:x", "guest port x is not a port (1-65535)"},
+		{"80:0", "guest port 0 is not a port (1-65535)"},
+		{"80:80/sctp", `protocol "sctp": want tcp or udp`},
+		{"nope:80:80", `host address "nope" is not an IP address`},
+		{"[::1:80:80", "unterminated [HOSTIP]"},
 	} {
+		// The error names the text given once, and says what is wrong.
 		_, err := ParseForward(c.in)
-		if err == nil || !strings.Contains(err.Error(), c.errPart) {
-			t.Errorf("ParseForward(%q) = %v, want error containing %q", c.in, err, c.errPart)
+		var fe *ForwardError
+		if !errors.As(err, &fe) || fe.Forward != c.in || fe.Reason != c.reason {
+			t.Errorf("ParseForward(%q) = %#v, want a ForwardError with reason %q", c.in, err, c.reason)
+			continue
 		}
+		if want := "forward " + c.in + ": " + c.reason; err.Error() != want {
+			t.Errorf("ParseForward(%q): %q, want %q", c.in, err, want)
+		}
+	}
+}
+
+func TestValidateForward(t *testing.T) {
+	err := Forward{HostPort: 80, GuestPort: 0}.Validate()
+	var fe *ForwardError
+	if !errors.As(err, &fe) || fe.Forward != "80:0/tcp" || !strings.Contains(err.Error(), "guest port 0 is not a port") {
+		t.Errorf("Validate = %v", err)
+	}
+	if err := (Forward{HostPort: 0, GuestPort: 80}).Validate(); err != nil {
+		t.Errorf("host port 0 (the userspace forwarder picks one): %v", err)
 	}
 }
 
