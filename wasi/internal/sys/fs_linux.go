@@ -166,9 +166,10 @@ func (s *System) Sync(fd int32) Errno {
 }
 
 // SetFlags changes fd's fdflags. APPEND is set on the host descriptor;
-// NONBLOCK is set on the host descriptor of sockets and only recorded for
-// everything else (Read and Write emulate it, since the host descriptor may
-// be shared). The sync flags cannot be changed after open on Linux: a
+// NONBLOCK is set on the host descriptor of the guest's own sockets and
+// only recorded for everything else, shared sockets on stdio included (Read
+// and Write, and the socket calls but connect, emulate it, since the host
+// descriptor may be shared). The sync flags cannot be changed after open on Linux: a
 // change is ENOTSUP. Unknown bits are EINVAL.
 func (s *System) SetFlags(fd int32, flags Fdflags) Errno {
 	f, errno := s.LookupRights(fd, RightFdFdstatSetFlags)
@@ -241,8 +242,8 @@ func (s *System) Filestat(fd int32) (Filestat, Errno) {
 		return Filestat{}, ErrnoFromError(err)
 	}
 	fs := filestatFromStat(&st)
-	if f.Sock != nil || f.Type == FiletypeSocketDgram {
-		fs.Type = f.Type
+	if f.Sock != nil {
+		fs.Type = f.Type // fstat cannot tell a datagram socket
 	}
 	return fs, ESUCCESS
 }

@@ -51,10 +51,11 @@ func (f *File) rwfAppend() int {
 	return 0
 }
 
-// wouldBlock returns EAGAIN when f is non-blocking for the guest, is not a
-// socket (sockets are made really non-blocking) and is not ready for events.
+// wouldBlock returns EAGAIN when f is non-blocking for the guest but not on
+// the host (sockets the guest owns are made really non-blocking; shared
+// descriptors are not, see SetFlags) and is not ready for events.
 func (f *File) wouldBlock(events int16) Errno {
-	if f.Flags&FdflagNonblock == 0 || f.Sock != nil || f.Type == FiletypeRegularFile {
+	if f.Flags&FdflagNonblock == 0 || f.Sock != nil && !f.Shared || f.Type == FiletypeRegularFile {
 		return ESUCCESS
 	}
 	pfd := []unix.PollFd{{Fd: int32(f.Fd), Events: events}}

@@ -1,6 +1,7 @@
 package sys
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 
@@ -115,12 +116,33 @@ func (s *System) SockOpen(af Family, st SockType) (int32, Errno) {
 }
 
 func (s *System) insertSocket(fd int, sock *Socket, flags Fdflags) int32 {
-	t := FiletypeSocketStream
-	if sock.Type == SockDgram {
-		t = FiletypeSocketDgram
-	}
+	t := sock.filetype()
 	base, inh := MaxRights(t)
 	return s.FDs.Insert(&File{Fd: fd, Type: t, Flags: flags, RightsBase: base, RightsInheriting: inh, Sock: sock})
+}
+
+// filetype is what fd_fdstat_get reports for the socket.
+func (sock *Socket) filetype() Filetype {
+	if sock.Type == SockDgram {
+		return FiletypeSocketDgram
+	}
+	return FiletypeSocketStream
+}
+
+// hostSocket describes a socket the guest was given rather than opened
+// (stdio, a preopened listener) as the host reports it. Every socket the
+// guest holds is a File with Sock set, however it got it, so each call
+// recognises sockets the same way.
+func hostSocket(fd int) (*Socket, error) {
+	st, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil {
+		return nil, &os.SyscallError{Syscall: "getsockopt SO_TYPE", Err: err}
+	}
+	sock := &Socket{Family: socketFamily(fd), Type: SockStream}
+	if st == unix.SOCK_DGRAM {
+		sock.Type = SockDgram
+	}
+	return sock, nil
 }
 
 func hostFamily(af Family) (int, Errno) {
@@ -136,7 +158,7 @@ func hostFamily(af Family) (int, Errno) {
 }
 
 // lookupSocket returns the socket at fd: EBADF when not open, ENOTSOCK when
-// it is not a socket.
+// it is not a socket (a File without Sock: every socket has one).
 func (s *System) lookupSocket(fd int32) (*File, Errno) {
 	f, errno := s.Lookup(fd)
 	if errno != 0 {
@@ -208,10 +230,10 @@ func (s *System) SockAccept(fd int32, flags Fdflags) (int32, Errno) {
 		return -1, errno
 	}
 	if f.Sock == nil {
-		// A preopened listener inherited from the host is still a socket.
-		if f.Type != FiletypeSocketStream {
-			return -1, ENOTSOCK
-		}
+		return -1, ENOTSOCK
+	}
+	if errno := f.wouldBlock(unix.POLLIN); errno != 0 {
+		return -1, errno // non-blocking for the guest on a shared socket
 	}
 	hostFlags := unix.SOCK_CLOEXEC
 	if flags&FdflagNonblock != 0 {
@@ -228,17 +250,12 @@ func (s *System) SockAccept(fd int32, flags Fdflags) (int32, Errno) {
 	if err != nil {
 		return -1, ErrnoFromError(err)
 	}
-	sock := &Socket{Type: SockStream}
-	if f.Sock != nil {
-		sock.Family = f.Sock.Family
-		sock.LocalPath = f.Sock.LocalPath
-	} else {
-		sock.Family = socketFamily(nfd)
-	}
+	sock := &Socket{Family: f.Sock.Family, Type: SockStream, LocalPath: f.Sock.LocalPath}
 	return s.insertSocket(nfd, sock, flags&FdflagNonblock), ESUCCESS
 }
 
-// socketFamily asks the host for the family of a socket we did not create.
+// socketFamily asks the host for the family of a socket the guest did not
+// open (AFUnspec for one no socket call can use, e.g. AF_NETLINK).
 func socketFamily(fd int) Family {
 	d, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
 	if err != nil {
@@ -389,7 +406,7 @@ func (s *System) sockRecv(fd int32, bufs [][]byte, riflags uint16, wantFrom bool
 	if errno != 0 {
 		return 0, 0, Addr{}, errno
 	}
-	if f.Sock == nil && f.Type != FiletypeSocketStream && f.Type != FiletypeSocketDgram {
+	if f.Sock == nil {
 		return 0, 0, Addr{}, ENOTSOCK
 	}
 	if riflags&^(RiflagRecvPeek|RiflagRecvWaitall|RiflagDontWait) != 0 {
@@ -491,11 +508,17 @@ func (s *System) sockSend(fd int32, bufs [][]byte, to unix.Sockaddr) (uint32, Er
 	if errno != 0 {
 		return 0, errno
 	}
-	if f.Sock == nil && f.Type != FiletypeSocketStream && f.Type != FiletypeSocketDgram {
+	if f.Sock == nil {
 		return 0, ENOTSOCK
 	}
+	flags := unix.MSG_NOSIGNAL
+	if f.Flags&FdflagNonblock != 0 {
+		// Also when the host's description is blocking (a shared socket
+		// on stdio, see SetFlags): the guest asked not to wait.
+		flags |= unix.MSG_DONTWAIT
+	}
 	for {
-		n, err := unix.SendmsgBuffers(f.Fd, bufs, nil, to, unix.MSG_NOSIGNAL)
+		n, err := unix.SendmsgBuffers(f.Fd, bufs, nil, to, flags)
 		if err == unix.EINTR {
 			continue
 		}
@@ -525,7 +548,7 @@ func (s *System) SockShutdown(fd int32, how uint8) Errno {
 	default:
 		return EINVAL
 	}
-	if f.Sock == nil && f.Type != FiletypeSocketStream && f.Type != FiletypeSocketDgram {
+	if f.Sock == nil {
 		return ENOTSOCK
 	}
 	return ErrnoFromError(unix.Shutdown(f.Fd, h))
@@ -606,20 +629,16 @@ func (s *System) InsertListeners(files []*os.File) error {
 		if err != nil {
 			return &os.SyscallError{Syscall: "dup listener " + l.Name(), Err: err}
 		}
-		st, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+		sock, err := hostSocket(fd)
 		if err != nil {
 			unix.Close(fd)
-			return &os.SyscallError{Syscall: "getsockopt SO_TYPE of " + l.Name(), Err: err}
+			return fmt.Errorf("listener %s: %w", l.Name(), err)
 		}
 		// The host's file may be non-blocking (Go sets O_NONBLOCK on its
 		// own sockets); the guest expects a blocking socket.
 		if err := unix.SetNonblock(fd, false); err != nil {
 			unix.Close(fd)
 			return &os.SyscallError{Syscall: "set blocking on " + l.Name(), Err: err}
-		}
-		sock := &Socket{Family: socketFamily(fd), Type: SockStream}
-		if st == unix.SOCK_DGRAM {
-			sock.Type = SockDgram
 		}
 		s.insertSocket(fd, sock, 0)
 	}

@@ -103,7 +103,7 @@ func (s *System) SockGetOpt(fd int32, level, name uint32) ([]byte, Errno) {
 	if errno != 0 {
 		return nil, errno
 	}
-	if f.Sock == nil && f.Type != FiletypeSocketStream && f.Type != FiletypeSocketDgram {
+	if f.Sock == nil {
 		return nil, ENOTSOCK
 	}
 	o, errno := lookupSockopt(level, name)
@@ -160,7 +160,7 @@ func (s *System) SockSetOpt(fd int32, level, name uint32, val []byte) Errno {
 	if errno != 0 {
 		return errno
 	}
-	if f.Sock == nil && f.Type != FiletypeSocketStream && f.Type != FiletypeSocketDgram {
+	if f.Sock == nil {
 		return ENOTSOCK
 	}
 	o, errno := lookupSockopt(level, name)
@@ -178,10 +178,8 @@ func (s *System) SockSetOpt(fd int32, level, name uint32, val []byte) Errno {
 	if errno := setHostOpt(f.Fd, o, val); errno != 0 {
 		return errno
 	}
-	if f.Sock != nil {
-		// Kept for a move to a host socket (moveOutside).
-		f.Sock.opts = append(f.Sock.opts, sockoptValue{o, slices.Clone(val)})
-	}
+	// Kept for a move to a host socket (moveOutside).
+	f.Sock.opts = append(f.Sock.opts, sockoptValue{o, slices.Clone(val)})
 	return ESUCCESS
 }
 

@@ -88,6 +88,16 @@ func stdioFile(f *os.File) (*File, error) {
 		base |= RightsStream
 	}
 	file := &File{Fd: fd, Type: t, RightsBase: base, RightsInheriting: inh, Shared: f != nil}
+	if t == FiletypeSocketStream {
+		// A socket (inetd, systemd socket activation): a socket like
+		// any other for every call, but shared, so its host flags stay
+		// as they are (NONBLOCK is emulated, see SetFlags).
+		if file.Sock, err = hostSocket(fd); err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
+		file.Type = file.Sock.filetype()
+	}
 	if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil && fl&unix.O_APPEND != 0 {
 		file.Flags |= FdflagAppend // e.g. the shell's >>
 	}
