@@ -374,6 +374,44 @@ func TestSockErrors(t *testing.T) {
 	h.expectErrno(sys.ECONNREFUSED, "sock_connect", tcp, pAddr, uint64(port))
 }
 
+// TestSockNotSocket: every socket call on a descriptor that is not a socket
+// is ENOTSOCK, whatever rights it carries (the rights a file lacks, like
+// SOCK_SHUTDOWN, do not make it ENOTCAPABLE): stdout (/dev/null here), a
+// preopened directory, a read-only file. wasi-testsuite's
+// sock_shutdown-not_sock: shutdown(STDOUT_FILENO, SHUT_RD) is ENOTSOCK.
+func TestSockNotSocket(t *testing.T) {
+	h := newHarness(t, Config{})
+	writeFile(t, h, "f", "")
+	file := uint64(fsOpen(h, "f", 0, sys.RightFdRead, 0))
+	h.writeIovecs(pIov, [2]uint32{pData, 4})
+	for _, fd := range []uint64{1, harnessPreopenFD, file} {
+		h.putAddrV1(ip4Loopback)
+		for _, c := range []struct {
+			name   string
+			params []uint64
+		}{
+			{"sock_shutdown", []uint64{fd, sys.ShutRD}},
+			{"sock_shutdown", []uint64{fd, sys.ShutRD | sys.ShutWR}},
+			{"sock_accept", []uint64{fd, 0, pFD}},
+			{"sock_bind", []uint64{fd, pAddr, 0}},
+			{"sock_connect", []uint64{fd, pAddr, 1}},
+			{"sock_listen", []uint64{fd, 1}},
+			{"sock_recv", []uint64{fd, pIov, 1, 0, pN, pFlags}},
+			{"sock_send", []uint64{fd, pIov, 1, 0, pN}},
+			{"sock_send_to", []uint64{fd, pIov, 1, pAddr, 1, 0, pN}},
+			{"sock_getsockopt", []uint64{fd, 0, sys.SoType, pN, 4}},
+			{"sock_setsockopt", []uint64{fd, 0, sys.SoReuseaddr, pN, 4}},
+		} {
+			h.expectErrno(sys.ENOTSOCK, c.name, c.params...)
+		}
+		h.outAddr(addrBufSize)
+		h.expectErrno(sys.ENOTSOCK, "sock_recv_from", fd, pIov, 1, pAddr, 0, pPort, pN, pFlags)
+		h.expectErrno(sys.ENOTSOCK, "sock_getlocaladdr", fd, pAddr, pPort)
+		h.expectErrno(sys.ENOTSOCK, "sock_getpeeraddr", fd, pAddr, pPort)
+	}
+	h.expectErrno(sys.EBADF, "sock_shutdown", 99, sys.ShutRD)
+}
+
 func sockPortStr(n uint32) string { return strconv.Itoa(int(n)) }
 
 // TestSockImportShapes: a guest mixing V1 and V2 shapes gets each function

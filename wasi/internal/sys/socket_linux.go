@@ -157,15 +157,21 @@ func hostFamily(af Family) (int, Errno) {
 	return 0, EAFNOSUPPORT
 }
 
-// lookupSocket returns the socket at fd: EBADF when not open, ENOTSOCK when
-// it is not a socket (a File without Sock: every socket has one).
-func (s *System) lookupSocket(fd int32) (*File, Errno) {
+// lookupSocket returns the socket at fd if it carries the rights r: EBADF
+// when fd is not open, ENOTSOCK when it is not a socket (a File without
+// Sock: every socket has one), whatever rights it has (a file lacks the
+// socket rights, but is first of all not a socket), ENOTCAPABLE when a
+// right is missing.
+func (s *System) lookupSocket(fd int32, r Rights) (*File, Errno) {
 	f, errno := s.Lookup(fd)
 	if errno != 0 {
 		return nil, errno
 	}
 	if f.Sock == nil {
 		return nil, ENOTSOCK
+	}
+	if !f.Has(r) {
+		return nil, ENOTCAPABLE
 	}
 	return f, ESUCCESS
 }
@@ -175,7 +181,7 @@ func (s *System) lookupSocket(fd int32) (*File, Errno) {
 // EADDRINUSE, EADDRNOTAVAIL, ENOTCAPABLE (Unix path outside every preopen),
 // ENAMETOOLONG. POSIX: bind.
 func (s *System) SockBind(fd int32, a Addr) Errno {
-	f, errno := s.lookupSocket(fd)
+	f, errno := s.lookupSocket(fd, 0)
 	if errno != 0 {
 		return errno
 	}
@@ -210,7 +216,7 @@ func (s *System) SockBind(fd int32, a Addr) Errno {
 // SockListen marks fd as accepting connections. Errors: EBADF, ENOTSOCK,
 // EOPNOTSUPP (datagram socket), EADDRINUSE. POSIX: listen.
 func (s *System) SockListen(fd int32, backlog int32) Errno {
-	f, errno := s.lookupSocket(fd)
+	f, errno := s.lookupSocket(fd, 0)
 	if errno != 0 {
 		return errno
 	}
@@ -225,12 +231,9 @@ func (s *System) SockListen(fd int32, backlog int32) Errno {
 // non-blocking. Errors: EBADF, ENOTSOCK, ENOTCAPABLE (no SOCK_ACCEPT right),
 // EAGAIN, EINVAL (not listening), EMFILE. POSIX: accept4.
 func (s *System) SockAccept(fd int32, flags Fdflags) (int32, Errno) {
-	f, errno := s.LookupRights(fd, RightSockAccept)
+	f, errno := s.lookupSocket(fd, RightSockAccept)
 	if errno != 0 {
 		return -1, errno
-	}
-	if f.Sock == nil {
-		return -1, ENOTSOCK
 	}
 	if errno := f.wouldBlock(unix.POLLIN); errno != 0 {
 		return -1, errno // non-blocking for the guest on a shared socket
@@ -279,7 +282,7 @@ func socketFamily(fd int) Family {
 // path outside every preopen), EPERM (the egress policy denies where a
 // leads, see checkEgress). POSIX: connect.
 func (s *System) SockConnect(fd int32, a Addr) Errno {
-	f, errno := s.lookupSocket(fd)
+	f, errno := s.lookupSocket(fd, 0)
 	if errno != 0 {
 		return errno
 	}
@@ -402,12 +405,9 @@ func (s *System) SockRecvFrom(fd int32, bufs [][]byte, riflags uint16) (n uint32
 }
 
 func (s *System) sockRecv(fd int32, bufs [][]byte, riflags uint16, wantFrom bool) (uint32, uint16, Addr, Errno) {
-	f, errno := s.LookupRights(fd, RightFdRead)
+	f, errno := s.lookupSocket(fd, RightFdRead)
 	if errno != 0 {
 		return 0, 0, Addr{}, errno
-	}
-	if f.Sock == nil {
-		return 0, 0, Addr{}, ENOTSOCK
 	}
 	if riflags&^(RiflagRecvPeek|RiflagRecvWaitall|RiflagDontWait) != 0 {
 		return 0, 0, Addr{}, EINVAL
@@ -475,7 +475,7 @@ func (s *System) SockSend(fd int32, bufs [][]byte, siflags uint16) (uint32, Errn
 // preopen), EPERM (the egress policy denies where a leads, see
 // checkEgress). POSIX: sendto.
 func (s *System) SockSendTo(fd int32, bufs [][]byte, a Addr, siflags uint16) (uint32, Errno) {
-	f, errno := s.lookupSocket(fd)
+	f, errno := s.lookupSocket(fd, 0)
 	if errno != 0 {
 		return 0, errno
 	}
@@ -504,12 +504,9 @@ func (s *System) SockSendTo(fd int32, bufs [][]byte, a Addr, siflags uint16) (ui
 }
 
 func (s *System) sockSend(fd int32, bufs [][]byte, to unix.Sockaddr) (uint32, Errno) {
-	f, errno := s.LookupRights(fd, RightFdWrite)
+	f, errno := s.lookupSocket(fd, RightFdWrite)
 	if errno != 0 {
 		return 0, errno
-	}
-	if f.Sock == nil {
-		return 0, ENOTSOCK
 	}
 	flags := unix.MSG_NOSIGNAL
 	if f.Flags&FdflagNonblock != 0 {
@@ -533,7 +530,7 @@ func (s *System) sockSend(fd int32, bufs [][]byte, to unix.Sockaddr) (uint32, Er
 // of fd. Errors: EBADF, ENOTSOCK, ENOTCAPABLE (no SOCK_SHUTDOWN), EINVAL (bad
 // how), ENOTCONN. POSIX: shutdown.
 func (s *System) SockShutdown(fd int32, how uint8) Errno {
-	f, errno := s.LookupRights(fd, RightSockShutdown)
+	f, errno := s.lookupSocket(fd, RightSockShutdown)
 	if errno != 0 {
 		return errno
 	}
@@ -548,16 +545,13 @@ func (s *System) SockShutdown(fd int32, how uint8) Errno {
 	default:
 		return EINVAL
 	}
-	if f.Sock == nil {
-		return ENOTSOCK
-	}
 	return ErrnoFromError(unix.Shutdown(f.Fd, h))
 }
 
 // SockLocalAddr returns the address fd is bound to. Errors: EBADF, ENOTSOCK.
 // POSIX: getsockname.
 func (s *System) SockLocalAddr(fd int32) (Addr, Errno) {
-	f, errno := s.Lookup(fd)
+	f, errno := s.lookupSocket(fd, 0)
 	if errno != 0 {
 		return Addr{}, errno
 	}
@@ -565,7 +559,7 @@ func (s *System) SockLocalAddr(fd int32) (Addr, Errno) {
 	if err != nil {
 		return Addr{}, ErrnoFromError(err)
 	}
-	if f.Sock != nil && f.Sock.Family == AFUnix {
+	if f.Sock.Family == AFUnix {
 		return Addr{Family: AFUnix, Path: f.Sock.LocalPath}, ESUCCESS
 	}
 	return s.guestAddr(sa), ESUCCESS
@@ -574,7 +568,7 @@ func (s *System) SockLocalAddr(fd int32) (Addr, Errno) {
 // SockPeerAddr returns the address fd is connected to. Errors: EBADF,
 // ENOTSOCK, ENOTCONN. POSIX: getpeername.
 func (s *System) SockPeerAddr(fd int32) (Addr, Errno) {
-	f, errno := s.Lookup(fd)
+	f, errno := s.lookupSocket(fd, 0)
 	if errno != 0 {
 		return Addr{}, errno
 	}
@@ -582,7 +576,7 @@ func (s *System) SockPeerAddr(fd int32) (Addr, Errno) {
 	if err != nil {
 		return Addr{}, ErrnoFromError(err)
 	}
-	if f.Sock != nil && f.Sock.Family == AFUnix {
+	if f.Sock.Family == AFUnix {
 		if f.Sock.PeerPath != "" {
 			return Addr{Family: AFUnix, Path: f.Sock.PeerPath}, ESUCCESS
 		}

@@ -99,12 +99,9 @@ func lookupSockopt(level, name uint32) (sockopt, Errno) {
 // expects it. Errors: EBADF, ENOTSOCK, ENOPROTOOPT (unknown level or
 // option). POSIX: getsockopt.
 func (s *System) SockGetOpt(fd int32, level, name uint32) ([]byte, Errno) {
-	f, errno := s.Lookup(fd)
+	f, errno := s.lookupSocket(fd, 0)
 	if errno != 0 {
 		return nil, errno
-	}
-	if f.Sock == nil {
-		return nil, ENOTSOCK
 	}
 	o, errno := lookupSockopt(level, name)
 	if errno != 0 {
@@ -156,12 +153,9 @@ func (s *System) SockGetOpt(fd int32, level, name uint32) ([]byte, Errno) {
 // option), EINVAL (val has the wrong size), EPERM (BINDTODEVICE, or a
 // non-zero DONTROUTE: refused to guests, see above). POSIX: setsockopt.
 func (s *System) SockSetOpt(fd int32, level, name uint32, val []byte) Errno {
-	f, errno := s.Lookup(fd)
+	f, errno := s.lookupSocket(fd, 0)
 	if errno != 0 {
 		return errno
-	}
-	if f.Sock == nil {
-		return ENOTSOCK
 	}
 	o, errno := lookupSockopt(level, name)
 	if errno != 0 {
