@@ -210,8 +210,10 @@ func sockSend(_ context.Context, h *Host, mod api.Module, p []uint64) sys.Errno 
 
 // sockRecvFromV2 is sock_recv with the sender's address written into the
 // buffer at addr and its port (u32, host order) at port. The V2 shape.
-// Errors: as sockRecv, plus EINVAL (an address buffer too small for the
-// sender's address).
+// Errors: as sockRecv, plus EINVAL when the address buffer cannot hold the
+// addresses of the socket's family (4 bytes on an IPv6 datagram socket, 4
+// or 16 on a Unix one, a size other than 4, 16 and 128), decided before
+// anything is received so no datagram is lost to it.
 func sockRecvFromV2(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.Errno {
 	return recvFrom(ctx, h, mod, p[:5], uint32(p[5]), true, uint32(p[6]), uint32(p[7]))
 }
@@ -239,10 +241,10 @@ func recvFrom(ctx context.Context, h *Host, mod api.Module, p []uint64, resultPo
 	if errno != 0 {
 		return errno
 	}
-	switch len(buf) {
-	case 4, 16, addrBufSize:
-	default:
-		return sys.EINVAL
+	// Every sender of a datagram socket has the socket's family: whether
+	// its address fits is known before receiving, whoever sends.
+	if errno := addrFits(len(buf), h.sys.SenderFamily(fd)); errno != 0 {
+		return errno
 	}
 	bufs, errno := readIovecs(mem, iovs, n)
 	if errno != 0 {

@@ -43,6 +43,23 @@ func readAddr(mem api.Memory, ptr, port uint32) (sys.Addr, sys.Errno) {
 	return decodeAddr(buf, port)
 }
 
+// addrFits reports whether an address buffer of size bytes can hold an
+// address of family (AFUnspec: no address, which fits any): EINVAL for a
+// size other than 4, 16 and 128, IPv6 in 4 bytes, Unix in 4 or 16.
+func addrFits(size int, family sys.Family) sys.Errno {
+	switch size {
+	case 4, 16, addrBufSize:
+	default:
+		return sys.EINVAL
+	}
+	switch {
+	case family == sys.AFInet6 && size == 4,
+		family == sys.AFUnix && size != addrBufSize:
+		return sys.EINVAL
+	}
+	return sys.ESUCCESS
+}
+
 // decodeAddr decodes an address buffer of 4, 16 or 128 bytes. Errors:
 // EINVAL (other sizes, a port over 65535, a path without NUL or an empty
 // path), EAFNOSUPPORT (unknown V2 family).
@@ -89,10 +106,8 @@ func decodeAddr(b []byte, port uint32) (sys.Addr, sys.Errno) {
 // its size: IPv6 in 4 bytes, Unix in 4 or 16), ENAMETOOLONG (a path longer
 // than 125 bytes).
 func encodeAddr(b []byte, a sys.Addr) (addrType uint32, errno sys.Errno) {
-	switch len(b) {
-	case 4, 16, addrBufSize:
-	default:
-		return 0, sys.EINVAL
+	if errno := addrFits(len(b), a.Family); errno != 0 {
+		return 0, errno
 	}
 	switch a.Family {
 	case sys.AFInet4:
@@ -100,15 +115,9 @@ func encodeAddr(b []byte, a sys.Addr) (addrType uint32, errno sys.Errno) {
 	case sys.AFInet6:
 		addrType = 6
 	case sys.AFUnix:
-		if len(b) != addrBufSize {
-			return 0, sys.EINVAL
-		}
 		if len(a.Path) > maxGuestUnixPath {
 			return 0, sys.ENAMETOOLONG
 		}
-	}
-	if addrType == 6 && len(b) == 4 {
-		return 0, sys.EINVAL
 	}
 	out := b
 	clear(b)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -276,6 +277,71 @@ func TestSockUDPRecvFrom(t *testing.T) {
 			h.expectErrno(sys.EINVAL, "sock_send_to", fd, pIov, 1, pAddr, 1<<16, 0, pN)
 		})
 	}
+}
+
+// TestSockRecvFromAddrTooSmall: a V1 4-byte address buffer on an IPv6
+// datagram socket (and a 16-byte one on a Unix socket) cannot hold any
+// sender's address: EINVAL, before receiving, so the datagram is still
+// there for a call with a buffer that fits. Before, it was received, then
+// lost to the EINVAL.
+func TestSockRecvFromAddrTooSmall(t *testing.T) {
+	h := newShapeHarness(t, Config{}, shapeV1)
+	fd := h.sockOpen(sys.AFInet6, sys.SockDgram)
+	h.putAddrV1(ip6Loopback)
+	h.expectErrno(0, "sock_bind", fd, pAddr, 0)
+	h.expectErrno(0, "fd_fdstat_set_flags", fd, uint64(sys.FdflagNonblock))
+	port := h.localPort(fd)
+
+	peer, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	defer peer.Close()
+	if _, err := peer.WriteTo([]byte("datagram"), &net.UDPAddr{IP: net.IPv6loopback, Port: int(port)}); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := h.sys.Lookup(int32(fd))
+	pfd := []unix.PollFd{{Fd: int32(f.Fd), Events: unix.POLLIN}}
+	if n, err := unix.Poll(pfd, 10000); n != 1 || err != nil {
+		t.Fatalf("datagram did not arrive: %d %v", n, err)
+	}
+
+	h.fill(0xaa)
+	h.outAddr(4)
+	h.writeIovecs(pIov, [2]uint32{pData, 16})
+	h.expectErrno(sys.EINVAL, "sock_recv_from", fd, pIov, 1, pAddr, 0, pN, pFlags)
+	h.expectMem(pAddrBuf, []byte{0xaa, 0xaa, 0xaa, 0xaa, 0xaa})
+	h.expectMem(pData, []byte{0xaa})
+	h.expectMem(pN, []byte{0xaa, 0xaa, 0xaa, 0xaa})
+
+	h.outAddr(16)
+	h.expectErrno(0, "sock_recv_from", fd, pIov, 1, pAddr, 0, pN, pFlags)
+	h.expectMem(pData, []byte("datagram\xaa"))
+	h.expectMem(pAddrBuf, append(append([]byte(nil), ip6Loopback...), 0xaa))
+
+	// A Unix datagram socket's senders need the 128-byte buffer.
+	u := h.sockOpen(sys.AFUnix, sys.SockDgram)
+	h.putAddrV2(sys.AFUnix, nil, "u.sock")
+	h.expectErrno(0, "sock_bind", u, pAddr, 0)
+	h.expectErrno(0, "fd_fdstat_set_flags", u, uint64(sys.FdflagNonblock))
+	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: filepath.Join(h.dir, "u.sock"), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("unix")); err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []uint32{4, 16} {
+		h.outAddr(size)
+		h.expectErrno(sys.EINVAL, "sock_recv_from", u, pIov, 1, pAddr, 0, pN, pFlags)
+	}
+	h.outAddr(addrBufSize)
+	h.fill(0xaa)
+	h.outAddr(addrBufSize)
+	h.writeIovecs(pIov, [2]uint32{pData, 16})
+	h.expectErrno(0, "sock_recv_from", u, pIov, 1, pAddr, 0, pN, pFlags)
+	h.expectMem(pData, []byte("unix\xaa"))
 }
 
 // TestSockEFAULT passes an out-of-range pointer in each pointer parameter of

@@ -454,6 +454,18 @@ func (s *System) sockRecv(fd int32, bufs [][]byte, riflags uint16, wantFrom bool
 	return uint32(n), roflags, addr, ESUCCESS
 }
 
+// SenderFamily is the family of the sender addresses SockRecvFrom returns
+// on fd: the socket's own for a datagram socket (IPv4-mapped addresses
+// included, an IPv6 socket's senders are all IPv6), AFUnspec when it
+// returns none (a stream socket) or fd is not a socket.
+func (s *System) SenderFamily(fd int32) Family {
+	f, errno := s.lookupSocket(fd, 0)
+	if errno != 0 || f.Sock.Type != SockDgram {
+		return AFUnspec
+	}
+	return f.Sock.Family
+}
+
 func buffersLen(bufs [][]byte) int {
 	n := 0
 	for _, b := range bufs {
