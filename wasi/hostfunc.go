@@ -112,6 +112,9 @@ func selectFuncs(guest wazero.CompiledModule) (map[string]*hostFunc, error) {
 	var problems []string
 	for _, def := range guest.ImportedFunctions() {
 		mod, name, _ := def.Import()
+		if mod == ExtModuleName {
+			continue // wasmrun's own functions: instantiateExt (signal.go)
+		}
 		if mod != ModuleName {
 			problems = append(problems, fmt.Sprintf("%s.%s%s is imported from module %q, which wasmrun does not provide (only %s)",
 				mod, name, signature(def.ParamTypes(), def.ResultTypes()), mod, ModuleName))

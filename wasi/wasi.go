@@ -74,6 +74,8 @@ type Host struct {
 	epoll *sys.EdgePoller
 	// resolver answers sock_getaddrinfo.
 	resolver *sys.Resolver
+	// signals are the guest's subscriptions (wasmrun.signal_*, signal.go).
+	signals *sys.Signals
 }
 
 // Instantiate registers a wasi_snapshot_preview1 module in r shaped for
@@ -135,6 +137,9 @@ func Instantiate(ctx context.Context, r wazero.Runtime, guest wazero.CompiledMod
 	if err != nil {
 		return nil, fmt.Errorf("instantiate %s: %w", ModuleName, err)
 	}
+	if err := h.instantiateExt(ctx, r, guest); err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 
@@ -143,6 +148,7 @@ func (h *Host) Close(ctx context.Context) error {
 	h.sys.Close()
 	h.poller.Close()
 	h.epoll.Close()
+	h.signals.Close()
 	if h.mod != nil {
 		return h.mod.Close(ctx)
 	}
