@@ -45,9 +45,10 @@ type pollSub struct {
 	// timer is the deadline of a clock subscription without errno.
 	timer sys.Timer
 	// file is the descriptor of a fd subscription waited on in the kernel;
-	// pfd its index in the poll set.
-	file *sys.File
-	pfd  int
+	// pfd its index in the poll set, events what it waits for there.
+	file   *sys.File
+	pfd    int
+	events int16
 
 	// ready is set when the subscription has an event: errno, or nbytes
 	// and hangup for fd events.
@@ -76,6 +77,9 @@ type pollSub struct {
 //     reports EBADF for a descriptor that is not open or is a directory,
 //     ENOTCAPABLE without the POLL_FD_READWRITE right, EPIPE for a pipe whose
 //     reader is gone, a socket's pending error, or EIO.
+//
+// Any number of subscriptions may name one descriptor, for reading, writing
+// or both (the kernel waits on it once); each gets its own event.
 //
 // When an event is already known (an error, a regular file), the call does
 // not wait, but still reports every other descriptor ready at that moment.
@@ -131,9 +135,9 @@ func pollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.Er
 		case s.ready:
 		case s.tag == eventtypeClock:
 			s.ready = s.timer.Expired()
-		case s.file != nil && fds[s.pfd].Revents != 0:
+		case s.file != nil && fds[s.pfd].Revents&(s.events|pollAlways) != 0:
 			s.ready = true
-			s.nbytes, s.hangup, s.errno = s.file.PollResult(s.tag == eventtypeFdWrite, fds[s.pfd].Revents)
+			s.nbytes, s.hangup, s.errno = s.file.PollResult(s.tag == eventtypeFdWrite, fds[s.pfd].Revents&(s.events|pollAlways))
 		}
 		if s.ready {
 			writeEvent(outBuf[nevents*eventLen:(nevents+1)*eventLen], s)
@@ -143,11 +147,18 @@ func pollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.Er
 	return writeU32(mem, resultN, nevents)
 }
 
+// pollAlways are the revents the kernel reports whatever was asked for.
+const pollAlways = unix.POLLERR | unix.POLLHUP | unix.POLLNVAL
+
 // decodeSubscriptions decodes n subscriptions. It returns them, the poll set
 // for the fd subscriptions that need the kernel, and whether any subscription
-// is ready already (an error event or a regular file).
+// is ready already (an error event or a regular file). The poll set has one
+// entry per descriptor, however many subscriptions name it and for what:
+// ppoll refuses a set longer than RLIMIT_NOFILE (EINVAL), which a guest
+// could otherwise reach by subscribing to one descriptor many times.
 func (h *Host) decodeSubscriptions(buf []byte, n uint32) (subs []pollSub, fds []unix.PollFd, immediate bool, errno sys.Errno) {
 	subs = make([]pollSub, n)
+	var set pollSet
 	monoNow, realNow := int64(-1), int64(-1) // read once, on first use
 	for i := range subs {
 		b := buf[i*subscriptionLen : (i+1)*subscriptionLen]
@@ -206,12 +217,11 @@ func (h *Host) decodeSubscriptions(buf []byte, n uint32) (subs []pollSub, fds []
 					s.nbytes = f.Readable()
 				}
 			default:
-				s.file, s.pfd = f, len(fds)
-				events := int16(unix.POLLIN)
+				s.file, s.events = f, unix.POLLIN
 				if s.tag == eventtypeFdWrite {
-					events = unix.POLLOUT
+					s.events = unix.POLLOUT
 				}
-				fds = append(fds, unix.PollFd{Fd: int32(f.Fd), Events: events})
+				s.pfd = set.add(int32(f.Fd), s.events)
 			}
 		default:
 			return nil, nil, false, sys.EINVAL
@@ -220,7 +230,48 @@ func (h *Host) decodeSubscriptions(buf []byte, n uint32) (subs []pollSub, fds []
 			immediate = true
 		}
 	}
-	return subs, fds, immediate, sys.ESUCCESS
+	return subs, set.fds, immediate, sys.ESUCCESS
+}
+
+// pollSet builds a poll set with one entry per descriptor.
+type pollSet struct {
+	fds []unix.PollFd
+	// index maps a descriptor to its entry, once the set is too long to
+	// search (Go's netpoller subscribes to every descriptor it waits on).
+	index map[int32]int
+}
+
+// pollSetScan is the length up to which add searches the set itself.
+const pollSetScan = 16
+
+// add adds events for fd and returns the index of fd's entry.
+func (p *pollSet) add(fd int32, events int16) int {
+	i, ok := -1, false
+	if p.index != nil {
+		i, ok = p.index[fd]
+	} else {
+		for j := range p.fds {
+			if p.fds[j].Fd == fd {
+				i, ok = j, true
+				break
+			}
+		}
+	}
+	if !ok {
+		i = len(p.fds)
+		p.fds = append(p.fds, unix.PollFd{Fd: fd})
+		switch {
+		case p.index != nil:
+			p.index[fd] = i
+		case len(p.fds) > pollSetScan:
+			p.index = make(map[int32]int, 2*len(p.fds))
+			for j := range p.fds {
+				p.index[p.fds[j].Fd] = j
+			}
+		}
+	}
+	p.fds[i].Events |= events
+	return i
 }
 
 // writeEvent encodes s's event into the 32 bytes of b.

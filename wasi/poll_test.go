@@ -327,6 +327,67 @@ func TestPollOneoffManySubscriptions(t *testing.T) {
 	h.expectEvents(event(77, 0, eventtypeFdRead, 1, 0))
 }
 
+// TestPollOneoffSameFd: more subscriptions to one descriptor than
+// RLIMIT_NOFILE allows descriptors (ppoll's limit on its set) are waited on
+// as one, and each gets its event; a read and a write subscription to one
+// socket are told apart.
+func TestPollOneoffSameFd(t *testing.T) {
+	h := newHarness(t, Config{})
+	r, w := h.pipeFD(true)
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(pair[1]) })
+	sock := h.sys.FDs.Insert(&sys.File{Fd: pair[0], Type: sys.FiletypeSocketStream, RightsBase: sys.RightsSocket, Sock: &sys.Socket{Family: sys.AFUnix, Type: sys.SockStream}})
+
+	// Only writable: the write subscriptions fire, not the read ones.
+	if errno := h.poll(fdSub(1, eventtypeFdRead, sock), fdSub(2, eventtypeFdWrite, sock), fdSub(3, eventtypeFdRead, sock), fdSub(4, eventtypeFdWrite, sock)); errno != 0 {
+		t.Fatalf("errno %v", errno)
+	}
+	h.expectEvents(event(2, 0, eventtypeFdWrite, 0, 0), event(4, 0, eventtypeFdWrite, 0, 0))
+
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	const limit = 64
+	low := unix.Rlimit{Cur: limit, Max: old.Max}
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	unix.Write(w, []byte("abc"))
+	var subs, events [][]byte
+	for i := uint64(0); i < 2*limit; i++ {
+		subs = append(subs, fdSub(i, eventtypeFdRead, r))
+		events = append(events, event(i, 0, eventtypeFdRead, 3, 0))
+	}
+	errno := h.poll(subs...)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	if errno != 0 {
+		t.Fatalf("%d subscriptions to one fd: errno %v", len(subs), errno)
+	}
+	h.expectEvents(events...)
+
+	// Past the length the set is searched by hand: many descriptors, each
+	// named twice.
+	subs, events = nil, nil
+	for i := uint64(0); i < 2*pollSetScan; i++ {
+		fd, other := h.pipeFD(true)
+		subs = append(subs, fdSub(2*i, eventtypeFdRead, fd), fdSub(2*i+1, eventtypeFdRead, fd))
+		if i%3 == 0 {
+			unix.Write(other, []byte("!"))
+			events = append(events, event(2*i, 0, eventtypeFdRead, 1, 0), event(2*i+1, 0, eventtypeFdRead, 1, 0))
+		}
+	}
+	if errno := h.poll(subs...); errno != 0 {
+		t.Fatalf("errno %v", errno)
+	}
+	h.expectEvents(events...)
+}
+
 func TestPollOneoffInvalid(t *testing.T) {
 	h := newHarness(t, Config{})
 	badTag := clockSub(1, clockMonotonic, 0, 0)
