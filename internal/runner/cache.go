@@ -30,7 +30,7 @@ func DefaultCacheDir() string {
 }
 
 // SlowCompile is how long a compile may take before Options.Progress reports
-// it. A variable so that tests can lower it.
+// it (progress.go). A variable so that tests can lower it.
 var SlowCompile = time.Second
 
 // compiled is a module compiled in its own runtime, and the cache (if any)
@@ -39,6 +39,8 @@ type compiled struct {
 	runtime wazero.Runtime
 	module  wazero.CompiledModule
 	cache   wazero.CompilationCache
+	// elapsed is how long compiling (or reading the cache) took.
+	elapsed time.Duration
 }
 
 // Close releases the runtime, then the cache's engine. A second Close does
@@ -64,10 +66,11 @@ func (c *compiled) Close(ctx context.Context) error {
 // wazero's cache for this version) so that the next run is clean and quiet.
 // Only an invalid module is an error.
 func compile(ctx context.Context, opts Options) (*compiled, error) {
+	prog := startProgress(opts)
 	warned := false
 	warn := func(format string, args ...any) {
 		if opts.Diag != nil && !warned {
-			fmt.Fprintf(opts.Diag, "wasmrun: warning: "+format+"\n", args...)
+			prog.println(opts.Diag, fmt.Sprintf("wasmrun: warning: "+format, args...))
 		}
 		warned = true
 	}
@@ -81,16 +84,15 @@ func compile(ctx context.Context, opts Options) (*compiled, error) {
 		c, err = compileWith(ctx, opts, nil)
 	}
 	if err != nil {
+		prog.finish("")
 		return nil, err
 	}
-	if elapsed := time.Since(start); opts.Progress && opts.Diag != nil && elapsed > SlowCompile {
-		where := "not cached"
-		if c.cache != nil && !warned {
-			where = "cached in " + opts.CacheDir + ", the next start is fast"
-		}
-		fmt.Fprintf(opts.Diag, "wasmrun: compiled %s (%s) in %s; %s\n",
-			opts.Path, size(len(opts.Wasm)), elapsed.Round(10*time.Millisecond), where)
+	c.elapsed = time.Since(start)
+	where := "not cached"
+	if c.cache != nil && !warned {
+		where = "cached in " + opts.CacheDir + ", the next start is fast"
 	}
+	prog.finish(where)
 	return c, nil
 }
 

@@ -161,8 +161,8 @@ func TestCacheDirUnusable(t *testing.T) {
 }
 
 // TestSlowCompileNotice: a compile slower than SlowCompile is reported only
-// when Progress is set (stderr is a terminal), in one line with the module,
-// its size, the time and where it was cached.
+// when Progress is set, in one line with the module, its size, the time
+// and where it was cached (TestProgressTerminal: on a terminal).
 func TestSlowCompileNotice(t *testing.T) {
 	wasm := buildC(t)
 	defer func(d time.Duration) { SlowCompile = d }(SlowCompile)

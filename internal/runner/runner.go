@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -48,9 +49,10 @@ type Options struct {
 	// Diag receives warnings (unusable cache) and, when Progress is set,
 	// a line about a slow first compile. nil discards them.
 	Diag io.Writer
-	// Progress asks for the slow-compile line (the CLI sets it when stderr
-	// is a terminal).
-	Progress bool
+	// Progress reports a compile slower than SlowCompile on Diag: one line
+	// when it ends; with Terminal (Diag is one), a line from SlowCompile
+	// on, redrawn in place with the time so far (progress.go).
+	Progress, Terminal bool
 	// Export is the function to run; "" is _start.
 	Export string
 	// MemoryLimitPages caps guest memory in 64 KiB pages (0: wasm's 4 GiB).
@@ -236,6 +238,10 @@ func (e *GuestExit) Error() string { return fmt.Sprintf("guest exited with statu
 type TrapError struct{ Err error }
 
 func (e *TrapError) Error() string { return "guest trapped: " + e.Err.Error() }
+
+// CompileTime is how long Prepare took to compile the module, or to read
+// it from the cache.
+func (p *Prepared) CompileTime() time.Duration { return p.c.elapsed }
 
 // Close releases a prepared module that will not be run.
 func (p *Prepared) Close(ctx context.Context) error {
