@@ -1,6 +1,7 @@
 package wasi
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"sync"
@@ -291,6 +292,70 @@ func TestPathLinkRenameSymlinkReadlink(t *testing.T) {
 	h.expectErrno(sys.ENOTCAPABLE, "path_readlink", harnessPreopenFD, fsPath, uint64(h.writeString(fsPath, "/f")), fsBuf, 64, 100)
 	h.expectErrno(sys.EBADF, "path_readlink", 99, fsPath, n, fsBuf, 64, 100)
 	h.expectErrno(sys.ENOENT, "path_symlink", fsPath, 0, harnessPreopenFD, fsPath2, 1)
+}
+
+// TestPathLinkSameRights is wasi-testsuite's path_link: a file and a hard
+// link to it, reached from another directory, report the same fdstat and
+// filestat when opened alike. The guest opens every directory and file
+// asking for the same few rights, inheriting included; the link's directory
+// then must not narrow what the file can carry.
+func TestPathLinkSameRights(t *testing.T) {
+	h := newHarness(t, Config{})
+	const testRights = sys.RightFdRead | sys.RightPathLinkSource | sys.RightPathLinkTarget |
+		sys.RightFdFilestatGet | sys.RightPathOpen | sys.RightPathUnlinkFile
+	open := func(dir uint32, path string, oflags uint16, base, inh sys.Rights) uint32 {
+		t.Helper()
+		n := h.writeString(fsPath, path)
+		if errno := h.call("path_open", uint64(dir), 0, fsPath, uint64(n), uint64(oflags), uint64(base), uint64(inh), 0, fsResult); errno != 0 {
+			t.Fatalf("path_open(%d, %q) = %v", dir, path, errno)
+		}
+		return h.u32(fsResult)
+	}
+	stat := func(call string, fd uint32) []byte {
+		t.Helper()
+		h.expectErrno(0, call, uint64(fd), fsBuf)
+		return h.read(fsBuf, filestatSize)
+	}
+	link := func(oldDir uint32, old string, newDir uint32, new string) {
+		t.Helper()
+		n1 := h.writeString(fsPath, old)
+		n2 := h.writeString(fsPath2, new)
+		h.expectErrno(0, "path_link", uint64(oldDir), 0, fsPath, uint64(n1), uint64(newDir), fsPath2, uint64(n2))
+	}
+
+	// open_scratch_directory: "." with the preopen's own rights.
+	h.expectErrno(0, "fd_fdstat_get", harnessPreopenFD, fsBuf)
+	base, inh := sys.Rights(h.u64(fsBuf+8)), sys.Rights(h.u64(fsBuf+16))
+	dir := open(harnessPreopenFD, ".", uint16(sys.OflagDirectory), base, inh)
+	file := open(dir, "file", uint16(sys.OflagCreat), testRights, testRights)
+	n := h.writeString(fsPath, "subdir")
+	h.expectErrno(0, "path_create_directory", uint64(dir), fsPath, uint64(n))
+	subdir := open(dir, "subdir", uint16(sys.OflagDirectory), testRights, testRights)
+
+	link(dir, "file", dir, "link")
+	link(dir, "file", subdir, "link")
+	for _, l := range []struct {
+		name string
+		dir  uint32
+	}{{"link in the same directory", dir}, {"link in a subdirectory", subdir}} {
+		fd := open(l.dir, "link", 0, testRights, testRights)
+		if got, want := stat("fd_fdstat_get", fd)[:24], stat("fd_fdstat_get", file)[:24]; !bytes.Equal(got, want) {
+			t.Errorf("%s: fdstat\n got %x\nwant %x (the file's)", l.name, got, want)
+		}
+		if got, want := stat("fd_filestat_get", fd), stat("fd_filestat_get", file); !bytes.Equal(got, want) {
+			t.Errorf("%s: filestat\n got %x\nwant %x (the file's)", l.name, got, want)
+		}
+	}
+
+	// What does narrow: fd_fdstat_set_rights on a directory narrows
+	// everything opened beneath it, however it is opened.
+	h.expectErrno(0, "fd_fdstat_get", uint64(subdir), fsBuf)
+	h.expectErrno(0, "fd_fdstat_set_rights", uint64(subdir), h.u64(fsBuf+8), uint64(sys.RightFdRead|sys.RightPathOpen))
+	fd := open(subdir, "link", 0, testRights, sys.RightsAll)
+	h.expectErrno(0, "fd_fdstat_get", uint64(fd), fsBuf)
+	if got := sys.Rights(h.u64(fsBuf + 8)); got != sys.RightFdRead {
+		t.Errorf("beneath a narrowed directory: rights %#x, want FD_READ", got)
+	}
 }
 
 // TestPathEscapes checks the errno of each way out of the preopen through

@@ -190,7 +190,13 @@ type OpenRequest struct {
 // for more is not an error. Granting the non-data rights whatever was asked
 // matches wasmtime and wazero, which ignore requested rights: Rust's std
 // opens directories without PATH_FILESTAT_SET_TIMES, for one, and then uses
-// it. It grants nothing new: dir already had those rights over the file. Without LookupSymlinkFollow the last component must not be a
+// it. It grants nothing new: dir already had those rights over the file.
+// A directory's inheriting rights are granted the same way (the requested
+// ones plus every non-data right, narrowed to dir's), so that a file has the
+// same rights whichever directory it is reached from, as through a hard link
+// in another one (wasi-testsuite's path_link compares them): only
+// fd_fdstat_set_rights and a read-only preopen narrow them, for everything
+// beneath. Without LookupSymlinkFollow the last component must not be a
 // symlink (ELOOP), as with O_NOFOLLOW. NONBLOCK is passed to the host open
 // (so opening a FIFO does not hang the host) and then emulated like
 // fd_fdstat_set_flags does for everything but sockets.
@@ -271,7 +277,8 @@ func (s *System) Open(req OpenRequest) (int32, Errno) {
 		}
 	}
 	maxBase, maxInh := MaxRights(t)
-	grant := maxBase &^ (RightFdRead | RightFdWrite)
+	const data = RightFdRead | RightFdWrite
+	grant := maxBase &^ data
 	if read {
 		grant |= RightFdRead
 	}
@@ -283,7 +290,7 @@ func (s *System) Open(req OpenRequest) (int32, Errno) {
 		Type:             t,
 		Flags:            req.Fdflags,
 		RightsBase:       (req.RightsBase | grant) & dir.RightsInheriting & maxBase,
-		RightsInheriting: req.RightsInheriting & dir.RightsInheriting & maxInh,
+		RightsInheriting: (req.RightsInheriting | maxInh&^data) & dir.RightsInheriting & maxInh,
 		ReadOnly:         dir.ReadOnly,
 	}
 	return s.FDs.Insert(f), ESUCCESS
