@@ -294,6 +294,66 @@ func TestPathLinkRenameSymlinkReadlink(t *testing.T) {
 	h.expectErrno(sys.ENOENT, "path_symlink", fsPath, 0, harnessPreopenFD, fsPath2, 1)
 }
 
+// TestPathSymlinkAbsoluteTarget: a symlink's target is only text until it
+// is followed, so creating one with an absolute target is allowed (POSIX
+// programs make them: a "current" link to an absolute release directory,
+// /etc/localtime). Following it is what leaves the preopen, and is refused
+// as every other escape is, even when the host path it names is inside
+// the preopen; without following, it is an ordinary symlink.
+func TestPathSymlinkAbsoluteTarget(t *testing.T) {
+	ro := t.TempDir()
+	h := newHarness(t, Config{Preopens: []Preopen{{HostPath: t.TempDir(), GuestPath: "/"}, {HostPath: ro, GuestPath: "/ro", ReadOnly: true}}})
+	writeFile(t, h, "f", "data")
+	call := func(name string, target, path string, fd uint64) sys.Errno {
+		n1 := h.writeString(fsPath, target)
+		n2 := h.writeString(fsPath2, path)
+		return h.call(name, fsPath, uint64(n1), fd, fsPath2, uint64(n2))
+	}
+	for target, link := range map[string]string{
+		"/etc/passwd":                  "abs",
+		"/":                            "root",
+		filepath.Join(h.dir, "f"):      "inside", // the host path of a file inside
+		"/nonexistent/dangling/x":      "dangling",
+		"/etc/passwd/../../etc/shadow": "dots",
+	} {
+		if errno := call("path_symlink", target, link, harnessPreopenFD); errno != 0 {
+			t.Errorf("symlink %s -> %s = %v, want success", link, target, errno)
+			continue
+		}
+		if got, err := os.Readlink(filepath.Join(h.dir, link)); err != nil || got != target {
+			t.Errorf("host sees %s -> %q, %v; want %q", link, got, err, target)
+		}
+		h.fill(fsMarker)
+		n := h.writeString(fsPath, link)
+		h.expectErrno(0, "path_readlink", harnessPreopenFD, fsPath, uint64(n), fsBuf, 64, fsResult)
+		h.expectMem(fsBuf, marked([]byte(target), 1))
+		// Followed, it leads out: refused, for every way of following.
+		for _, path := range []string{link, link + "/", link + "/x"} {
+			n := h.writeString(fsPath, path)
+			h.expectErrno(sys.ENOTCAPABLE, "path_open", harnessPreopenFD, 1, fsPath, uint64(n), 0, uint64(sys.RightFdRead), 0, 0, fsResult)
+			h.expectErrno(sys.ENOTCAPABLE, "path_filestat_get", harnessPreopenFD, 1, fsPath, uint64(n), fsBuf)
+		}
+		// Not followed, it is the link itself.
+		h.expectErrno(sys.ELOOP, "path_open", harnessPreopenFD, 0, fsPath, uint64(h.writeString(fsPath, link)), 0, uint64(sys.RightFdRead), 0, 0, fsResult)
+		h.expectErrno(0, "path_filestat_get", harnessPreopenFD, 0, fsPath, uint64(h.writeString(fsPath, link)), fsBuf)
+		if got := sys.Filetype(h.read(fsBuf+16, 1)[0]); got != sys.FiletypeSymbolicLink {
+			t.Errorf("%s: filetype %d, want symlink", link, got)
+		}
+		h.expectErrno(0, "path_unlink_file", harnessPreopenFD, fsPath, uint64(h.writeString(fsPath, link)))
+	}
+	// The link's own path is still confined, and a read-only preopen
+	// takes no link at all.
+	if errno := call("path_symlink", "/etc/passwd", "../escaped", harnessPreopenFD); errno != sys.ENOTCAPABLE {
+		t.Errorf("symlink at ../escaped = %v, want ENOTCAPABLE", errno)
+	}
+	if errno := call("path_symlink", "/etc/passwd", "abs", harnessPreopenFD+1); errno != sys.EROFS {
+		t.Errorf("symlink in a read-only preopen = %v, want EROFS", errno)
+	}
+	if entries, _ := os.ReadDir(ro); len(entries) != 0 {
+		t.Errorf("read-only preopen holds %v", entries)
+	}
+}
+
 // TestPathLinkSameRights is wasi-testsuite's path_link: a file and a hard
 // link to it, reached from another directory, report the same fdstat and
 // filestat when opened alike. The guest opens every directory and file
