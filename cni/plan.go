@@ -63,6 +63,25 @@ type Options struct {
 	Forwards []Forward `json:"forwards,omitempty"`
 	// NoLoopback leaves the namespace's lo down.
 	NoLoopback bool `json:"no_loopback,omitempty"`
+	// ResolvConf and Hosts, when set, are the guest's resolver files
+	// instead of the namespace's (see ResolvConf). They are the front
+	// end's, written for the host: the nameservers are reached as the
+	// host's are (with Outbound, through host sockets).
+	ResolvConf string `json:"resolv_conf,omitempty"`
+	Hosts      string `json:"hosts,omitempty"`
+}
+
+// Resolver returns the resolv.conf and hosts files of a guest in the
+// namespace at path: o's own, else the namespace's (ResolvConf).
+func (o Options) Resolver(path string) (resolvConf, hosts string) {
+	resolvConf, hosts = ResolvConf(netnsName(path))
+	if o.ResolvConf != "" {
+		resolvConf = o.ResolvConf
+	}
+	if o.Hosts != "" {
+		hosts = o.Hosts
+	}
+	return resolvConf, hosts
 }
 
 // Target is where a container's spec puts it: the host network, an

@@ -172,7 +172,7 @@ func (n *ownNet) Prepare(ctx context.Context, cmd *exec.Cmd) (Child, error) {
 		for _, a := range n.ns.Addrs {
 			inside = append(inside, netip.PrefixFrom(a.Addr(), a.Addr().BitLen()))
 		}
-		if child.Outbound, n.theirs, err = prepareOutbound(cmd, n.m.cfg.Bridge.Subnet, inside, hostResolver(n.ns.Name), n.log); err != nil {
+		if child.Outbound, n.theirs, err = prepareOutbound(cmd, n.m.cfg.Bridge.Subnet, inside, n.opts.ResolvConf != "" || hostResolver(n.ns.Name), n.log); err != nil {
 			return Child{}, err
 		}
 		n.log("outbound: through host sockets (to anything but the host and other apps)")

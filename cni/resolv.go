@@ -33,3 +33,12 @@ func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
+
+// netnsName returns the name of a namespace bind-mounted under /run/netns
+// (ours, or one made with `ip netns add`), or "".
+func netnsName(path string) string {
+	if dir, name := filepath.Split(path); filepath.Clean(dir) == "/run/netns" {
+		return name
+	}
+	return ""
+}

@@ -32,3 +32,27 @@ func TestResolvConf(t *testing.T) {
 		}
 	}
 }
+
+// TestOptionsResolver: a front end's resolver files replace the
+// namespace's, each on its own.
+func TestOptionsResolver(t *testing.T) {
+	dir := t.TempDir()
+	old := etcDir
+	etcDir = dir
+	t.Cleanup(func() { etcDir = old })
+	os.MkdirAll(filepath.Join(dir, "netns", "a"), 0o755)
+	os.WriteFile(filepath.Join(dir, "netns", "a", "resolv.conf"), nil, 0o644)
+	nsR, hostH := filepath.Join(dir, "netns", "a", "resolv.conf"), filepath.Join(dir, "hosts")
+	for _, c := range []struct {
+		o    Options
+		r, h string
+	}{
+		{Options{}, nsR, hostH},
+		{Options{ResolvConf: "/mine/resolv.conf"}, "/mine/resolv.conf", hostH},
+		{Options{Hosts: "/mine/hosts"}, nsR, "/mine/hosts"},
+	} {
+		if r, h := c.o.Resolver("/run/netns/a"); r != c.r || h != c.h {
+			t.Errorf("%+v.Resolver = %s, %s; want %s, %s", c.o, r, h, c.r, c.h)
+		}
+	}
+}

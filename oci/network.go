@@ -24,6 +24,12 @@ type (
 	NetworkRecord = cni.Record
 	// Forward is a host port forwarded into a container's namespace.
 	Forward = cni.Forward
+	// ForwardError is a forward refused as written (ParseForward).
+	ForwardError = cni.ForwardError
+	// PortInUseError is a forward whose host port is taken (Create).
+	PortInUseError = cni.PortInUseError
+	// PluginNotFoundError is a CNI plugin in no plugin directory (Create).
+	PluginNotFoundError = cni.PluginNotFoundError
 )
 
 // The network modes (see cni.NetworkMode).
