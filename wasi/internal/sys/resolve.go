@@ -90,6 +90,8 @@ type Resolver struct {
 	// Dial, when set, connects to a nameserver (see Outside.Dialer);
 	// nil dials from this process.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Events, when set, is told of each lookup (events.go).
+	Events func(Event)
 
 	next atomic.Uint32 // round-robin over the ResolvConf nameservers
 }
@@ -289,23 +291,39 @@ func lookupHostsFile(path, name string) []netip.Addr {
 // The addresses returned for a name an allow entry matches are granted to
 // the guest (see Egress).
 func (r *Resolver) GetAddrInfo(ctx context.Context, node, service string, hints AddrInfoHints, max int) ([]AddrInfo, Errno) {
+	if r.Events == nil {
+		out, errno, _ := r.getAddrInfo(ctx, node, service, hints, max)
+		return out, errno
+	}
+	out, errno, why := r.getAddrInfo(ctx, node, service, hints, max)
+	target := node
+	if node == "" || service != "" && errno == EAI_SERVICE {
+		target = service
+	}
+	r.Events(Event{Call: "getaddrinfo", Target: target, Errno: errno, Why: why})
+	return out, errno
+}
+
+// getAddrInfo is GetAddrInfo; it also returns why the host refused, if it
+// did.
+func (r *Resolver) getAddrInfo(ctx context.Context, node, service string, hints AddrInfoHints, max int) ([]AddrInfo, Errno, string) {
 	if hints.Flags&^aiKnown != 0 {
-		return nil, EAI_BADFLAG
+		return nil, EAI_BADFLAG, ""
 	}
 	if hints.Family > AFInet6 {
-		return nil, EAI_FAMILY
+		return nil, EAI_FAMILY, ""
 	}
 	if hints.SockType > SockStream {
-		return nil, EAI_SOCKTYPE
+		return nil, EAI_SOCKTYPE, ""
 	}
 	switch {
 	case hints.Protocol > ProtoUDP,
 		hints.Protocol == ProtoTCP && hints.SockType == SockDgram,
 		hints.Protocol == ProtoUDP && hints.SockType == SockStream:
-		return nil, EAI_SOCKTYPE
+		return nil, EAI_SOCKTYPE, ""
 	}
 	if node == "" && service == "" {
-		return nil, EAI_NONAME
+		return nil, EAI_NONAME, ""
 	}
 	socktypes := []SockType{SockStream, SockDgram}
 	switch {
@@ -319,19 +337,19 @@ func (r *Resolver) GetAddrInfo(ctx context.Context, node, service string, hints 
 
 	port, errno := lookupService(service, hints.Flags, socktypes[0])
 	if errno != 0 {
-		return nil, errno
+		return nil, errno, ""
 	}
 	var granting []NameEntry
 	if _, err := netip.ParseAddr(node); err != nil && node != "" && r.Egress != nil {
 		var denied bool
 		if granting, denied = r.Egress.judgeName(node); denied {
 			// Refused, not looked up: not even in the hosts file.
-			return nil, EAI_FAIL
+			return nil, EAI_FAIL, "the name is " + whyEgress
 		}
 	}
 	ips, canon, errno := r.lookupNode(ctx, node, hints, len(granting) > 0)
 	if errno != 0 {
-		return nil, errno
+		return nil, errno, ""
 	}
 	if node != "" && r.Egress != nil {
 		allowed := ips[:0:0]
@@ -341,7 +359,7 @@ func (r *Resolver) GetAddrInfo(ctx context.Context, node, service string, hints 
 			}
 		}
 		if len(allowed) == 0 && len(ips) > 0 {
-			return nil, EAI_FAIL
+			return nil, EAI_FAIL, "every address is " + whyEgress
 		}
 		ips = allowed
 	}
@@ -354,7 +372,7 @@ func (r *Resolver) GetAddrInfo(ctx context.Context, node, service string, hints 
 		}
 		for _, st := range socktypes {
 			if len(out) >= max {
-				return out, ESUCCESS
+				return out, ESUCCESS, ""
 			}
 			if st == socktypes[0] {
 				// Only what the guest gets is granted.
@@ -373,7 +391,7 @@ func (r *Resolver) GetAddrInfo(ctx context.Context, node, service string, hints 
 			out = append(out, ai)
 		}
 	}
-	return out, ESUCCESS
+	return out, ESUCCESS, ""
 }
 
 func lookupService(service string, flags uint16, st SockType) (uint16, Errno) {

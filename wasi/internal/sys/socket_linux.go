@@ -75,6 +75,9 @@ type Socket struct {
 	// namespace (binding to any address and port 0 keeps it fresh), so
 	// free to move outside.
 	fresh bool
+	// connecting is the address of a connect in progress whose outcome
+	// is still to be reported (only kept while System.Events is set).
+	connecting *Addr
 }
 
 // Addr is a socket address: an IP address and port, or a Unix path.
@@ -181,6 +184,14 @@ func (s *System) lookupSocket(fd int32, r Rights) (*File, Errno) {
 // EADDRINUSE, EADDRNOTAVAIL, ENOTCAPABLE (Unix path outside every preopen),
 // ENAMETOOLONG. POSIX: bind.
 func (s *System) SockBind(fd int32, a Addr) Errno {
+	errno := s.sockBind(fd, a)
+	if s.Events != nil {
+		s.Events(Event{Call: "bind", Target: a.String(), Errno: errno})
+	}
+	return errno
+}
+
+func (s *System) sockBind(fd int32, a Addr) Errno {
 	f, errno := s.lookupSocket(fd, 0)
 	if errno != 0 {
 		return errno
@@ -216,6 +227,14 @@ func (s *System) SockBind(fd int32, a Addr) Errno {
 // SockListen marks fd as accepting connections. Errors: EBADF, ENOTSOCK,
 // EOPNOTSUPP (datagram socket), EADDRINUSE. POSIX: listen.
 func (s *System) SockListen(fd int32, backlog int32) Errno {
+	errno := s.sockListen(fd, backlog)
+	if s.Events != nil {
+		s.Events(Event{Call: "listen", Target: s.localName(fd), Errno: errno})
+	}
+	return errno
+}
+
+func (s *System) sockListen(fd int32, backlog int32) Errno {
 	f, errno := s.lookupSocket(fd, 0)
 	if errno != 0 {
 		return errno
@@ -231,6 +250,14 @@ func (s *System) SockListen(fd int32, backlog int32) Errno {
 // non-blocking. Errors: EBADF, ENOTSOCK, ENOTCAPABLE (no SOCK_ACCEPT right),
 // EAGAIN, EINVAL (not listening), EMFILE. POSIX: accept4.
 func (s *System) SockAccept(fd int32, flags Fdflags) (int32, Errno) {
+	nfd, errno := s.sockAccept(fd, flags)
+	if s.Events != nil && errno != 0 && errno != EAGAIN {
+		s.Events(Event{Call: "accept", Target: s.localName(fd), Errno: errno})
+	}
+	return nfd, errno
+}
+
+func (s *System) sockAccept(fd int32, flags Fdflags) (int32, Errno) {
 	f, errno := s.lookupSocket(fd, RightSockAccept)
 	if errno != 0 {
 		return -1, errno
@@ -280,32 +307,67 @@ func socketFamily(fd int) Family {
 // then reads SO_ERROR. Errors: EBADF, ENOTSOCK, EAFNOSUPPORT, ECONNREFUSED,
 // EINPROGRESS, EALREADY, EISCONN, ENETUNREACH, ETIMEDOUT, ENOTCAPABLE (Unix
 // path outside every preopen), EPERM (the egress policy denies where a
-// leads, see checkEgress). POSIX: connect.
+// leads, see checkEgress), EHOSTUNREACH (outside the guest's reach, see
+// routeOutside). POSIX: connect.
 func (s *System) SockConnect(fd int32, a Addr) Errno {
+	f, errno, why := s.sockConnect(fd, a)
+	if s.Events != nil && f != nil {
+		s.connectEvent(f, a, errno, why)
+	}
+	return errno
+}
+
+// connectEvent reports a connect of f to a that gave errno: at once, or,
+// for one in progress, once its outcome is known (see events.go).
+func (s *System) connectEvent(f *File, a Addr, errno Errno, why string) {
+	switch {
+	case errno == EINPROGRESS:
+		f.Sock.connecting = &a
+	case f.Sock.connecting != nil && errno == EALREADY:
+		// Still in progress.
+	case f.Sock.connecting != nil && errno == EISCONN:
+		s.connectDone(f, ESUCCESS)
+	default:
+		f.Sock.connecting = nil
+		s.Events(Event{Call: "connect", Target: a.String(), Errno: errno, Why: why})
+	}
+}
+
+// sockConnect is SockConnect; it also returns the socket (nil when fd is
+// none) and why the host refused, if it did.
+func (s *System) sockConnect(fd int32, a Addr) (*File, Errno, string) {
 	f, errno := s.lookupSocket(fd, 0)
 	if errno != 0 {
-		return errno
+		return nil, errno, ""
 	}
 	var sa unix.Sockaddr
 	if f.Sock.Family == AFUnix {
 		if a.Family != AFUnix {
-			return EAFNOSUPPORT
+			return f, EAFNOSUPPORT, ""
 		}
 		usa, closeTarget, errno := s.unixSockaddr(a.Path, true)
 		if errno != 0 {
-			return errno
+			return f, errno, ""
 		}
 		defer closeTarget()
 		sa = usa
 	} else {
 		if errno := s.checkEgress(f, a.IP, a.Port); errno != 0 {
-			return errno
+			why := ""
+			if errno == EPERM {
+				why = whyEgress
+			}
+			return f, errno, why
 		}
 		if errno := s.routeOutside(f, a); errno != 0 {
-			return errno
+			why := ""
+			if errno == EHOSTUNREACH {
+				why = whyIsolated
+			}
+			return f, errno, why
 		}
 		if sa, errno = inetSockaddr(f.Sock.Family, a); errno != 0 {
-			return errno
+			return f, errno, ""
 		}
 	}
 	err := unix.Connect(f.Fd, sa)
@@ -317,7 +379,7 @@ func (s *System) SockConnect(fd int32, a Addr) Errno {
 	if a.Family == AFUnix && (err == nil || err == unix.EINPROGRESS) {
 		f.Sock.PeerPath = a.Path
 	}
-	return ErrnoFromError(err)
+	return f, ErrnoFromError(err), ""
 }
 
 // checkEgress applies the egress policy to a connect or sendto from f to

@@ -116,6 +116,9 @@ func (s *System) SockGetOpt(fd int32, level, name uint32) ([]byte, Errno) {
 		switch o.host {
 		case unix.SO_ERROR:
 			v = int(ErrnoFromError(unix.Errno(v)))
+			if s.Events != nil && f.Sock.connecting != nil {
+				s.connectOutcome(f, Errno(v))
+			}
 		case unix.SO_TYPE:
 			if v == unix.SOCK_DGRAM {
 				v = int(SockDgram)

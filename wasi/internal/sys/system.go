@@ -31,6 +31,8 @@ type System struct {
 	// Outside, when set, carries traffic to the outside of the guest's
 	// network namespace (see Outside).
 	Outside *Outside
+	// Events, when set, is told what the guest's sockets do (events.go).
+	Events func(Event)
 }
 
 // New makes a System whose fds 0-2 are duplicates of stdin, stdout and stderr

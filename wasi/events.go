@@ -1,0 +1,59 @@
+package wasi
+
+import "github.com/wasmrun/wasmrun/wasi/internal/sys"
+
+// SocketEvent is one socket call of the guest, for Config.SocketEvents:
+// each bind, listen and connect with its result, each accept that failed
+// (but for EAGAIN, a non-blocking accept's "nothing yet"), and each
+// sock_getaddrinfo. A non-blocking connect is reported once its outcome is
+// known: when the guest reads SO_ERROR, as Go, libc and Python guests do
+// after polling, or connects again. Reads, writes and polls are never
+// reported.
+type SocketEvent struct {
+	// Call is "bind", "listen", "connect", "accept" or "getaddrinfo".
+	Call string
+	// Target is what the call was on: an address as the guest wrote it
+	// ("0.0.0.0:3000", "[::1]:80", a Unix path; for listen and accept
+	// the socket's own), or the name getaddrinfo looked up.
+	Target string
+	// Errno is the WASI errno name of the result ("EADDRINUSE",
+	// "EAI_NONAME"), "" for success.
+	Errno string
+	// Why, when set, says why wasmrun rather than the kernel refused
+	// ("denied by the egress policy").
+	Why string
+}
+
+// String renders e for a log line, as "bind 0.0.0.0:3000: EADDRINUSE",
+// "connect to 10.0.0.1:443: EPERM (denied by the egress policy)" or
+// "listen on 0.0.0.0:3000: ok".
+func (e SocketEvent) String() string {
+	s := e.Call + " "
+	switch e.Call {
+	case "connect":
+		s += "to "
+	case "listen", "accept":
+		s += "on "
+	}
+	s += e.Target + ": "
+	if e.Errno == "" {
+		s += "ok"
+	} else {
+		s += e.Errno
+	}
+	if e.Why != "" {
+		s += " (" + e.Why + ")"
+	}
+	return s
+}
+
+// socketEvents adapts the system layer's events to fn.
+func socketEvents(fn func(SocketEvent)) func(sys.Event) {
+	return func(e sys.Event) {
+		ev := SocketEvent{Call: e.Call, Target: e.Target, Why: e.Why}
+		if e.Errno != sys.ESUCCESS {
+			ev.Errno = e.Errno.Name()
+		}
+		fn(ev)
+	}
+}
