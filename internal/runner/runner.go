@@ -61,6 +61,10 @@ type Options struct {
 	Egress wasi.Egress
 	// Outside, when set, carries the guest's traffic out of its namespace.
 	Outside *wasi.Outside
+	// SocketEvents, when set, is told what the guest's sockets do (binds,
+	// listens, connects, failed accepts, name lookups; see
+	// wasi.SocketEvent). nil costs nothing.
+	SocketEvents func(wasi.SocketEvent)
 	// Interruptible makes the guest stop when the context passed to Run is
 	// done, even in a loop that never calls the host. It costs: wazero
 	// then checks for it at the head of every loop (HTTP guests run at
@@ -171,6 +175,8 @@ func (p *Prepared) Instantiate(ctx context.Context) error {
 		Hosts:      p.opts.Hosts,
 		Egress:     p.opts.Egress,
 		Outside:    p.opts.Outside,
+		// What the guest's sockets do, e.g. for --verbose.
+		SocketEvents: p.opts.SocketEvents,
 	})
 	if err != nil {
 		return errorf("module %s: %v", p.opts.Path, err)
