@@ -65,6 +65,9 @@ type CreateOpts struct {
 	// GuestMemory caps the guest's linear memory in bytes; 0 takes the
 	// spec's memory limit less the runtime's share (GuestMemory).
 	GuestMemory int64
+	// Verbose makes the container process print the guest's socket
+	// events on Stderr (initproc.Config.Verbose).
+	Verbose bool
 }
 
 // Container is a created container. Wait is only possible in the process
@@ -198,6 +201,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		ID: id, Module: mod.HostPath, Export: mod.Export, Args: args, Env: Env(spec),
 		CacheDir: opts.CacheDir, MemoryLimit: cmp.Or(opts.GuestMemory, GuestMemory(spec)), Fifo: fifo,
 		Egress: opts.Egress, Privileges: priv,
+		Verbose: opts.Verbose,
 	}
 	preopens := Preopens(root, spec)
 	for _, p := range preopens {

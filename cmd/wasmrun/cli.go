@@ -12,6 +12,7 @@ import (
 
 	"github.com/wasmrun/wasmrun/internal/runner"
 	"github.com/wasmrun/wasmrun/internal/version"
+	"github.com/wasmrun/wasmrun/wasi"
 )
 
 // ExitFailure is wasmrun's own failure, distinct from any exit code a guest
@@ -48,6 +49,9 @@ Flags of run (before or after MODULE):
   --memory SIZE        cap the guest's memory (256m, 1g; alias -m)
   --cpus N             CPU time as a number of CPUs (0.5; root: a cgroup)
   --max-fds N          cap the open descriptors (RLIMIT_NOFILE)
+  --verbose            print what the guest's sockets do: each bind, listen and
+                       connect and how it ended, failed accepts, getaddrinfo
+                       (wasmrun: guest: bind 0.0.0.0:3000: EADDRINUSE)
 
 Flags of os (before or after APP; also --dir, --env, --cache-dir, --no-cache):
   --forward [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]
@@ -65,6 +69,7 @@ Flags of os (before or after APP; also --dir, --env, --cache-dir, --no-cache):
   --config FILE        configuration instead of APP/.wasmrun.toml
   --name NAME          the app's id (default: random)
   --verbose            print each step (namespace, addresses, rules, module, exit)
+                       and what the guest's sockets do, as run --verbose
   --language nodejs|python
                        run APP's source on that language's runtime (default:
                        detected; the entry from package.json "main", else
@@ -127,6 +132,9 @@ func runCmd(args []string, stdin, stdout, stderr *os.File) int {
 		Diag:     stderr,
 		Progress: isTerminal(stderr),
 	}
+	if o.verbose {
+		opts.SocketEvents = printSocketEvents(stderr)
+	}
 	listeners, err := openListeners(o.listens)
 	if err != nil {
 		fmt.Fprintf(stderr, "wasmrun run: %v\n", err)
@@ -173,4 +181,9 @@ func isTerminal(f io.Writer) bool {
 		return term.IsTerminal(int(f.Fd()))
 	}
 	return false
+}
+
+// printSocketEvents prints the guest's socket events on w, for --verbose.
+func printSocketEvents(w io.Writer) func(wasi.SocketEvent) {
+	return func(e wasi.SocketEvent) { fmt.Fprintf(w, "wasmrun: guest: %s\n", e) }
 }

@@ -26,6 +26,8 @@ type runOpts struct {
 	// hosts are --resolv-conf and --hosts.
 	listens           []string
 	resolvConf, hosts string
+	// verbose is --verbose: the guest's socket events on stderr.
+	verbose bool
 }
 
 // parseRun parses flags before or after MODULE. Everything after "--" and
@@ -131,6 +133,8 @@ func parseRun(args []string) (*runOpts, error) {
 				}
 				o.noCache = b
 			}
+		case "verbose", "v":
+			o.verbose = true
 		case "h", "help":
 			o.help = true
 			return o, nil

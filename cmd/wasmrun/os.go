@@ -406,6 +406,7 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 		// runtime too.
 		GuestMemory: a.limits.guestMemory(),
 	}
+	opts.Verbose = o.verbose // the guest's socket events too
 	if !o.noCache {
 		opts.CacheDir = o.cacheDir
 		if opts.CacheDir == "" {

@@ -61,6 +61,8 @@ type Config struct {
 	Mounts *Mounts `json:"mounts,omitempty"`
 	// Privileges are what the process becomes after setup.
 	Privileges *Privileges `json:"privileges"`
+	// Verbose prints the guest's socket events on stderr (the app's).
+	Verbose bool `json:"verbose,omitempty"`
 }
 
 // Status is the process's one report on StatusFD.
@@ -121,6 +123,7 @@ func Main() int {
 		Hosts:            cfg.Hosts,
 		Egress:           cfg.Egress,
 		Outside:          outside(cfg.Net.Outbound),
+		SocketEvents:     socketEvents(cfg.Verbose),
 	})
 	if err != nil {
 		return fail(err)
@@ -198,4 +201,13 @@ func outside(o *procnet.Outbound) *wasi.Outside {
 		Socket: procnet.SocketDialer(o.SocketFD),
 		Inside: o.Inside, Blocked: o.Blocked, HostResolver: o.HostResolver,
 	}
+}
+
+// socketEvents prints the guest's socket events on stderr for Verbose, as
+// `wasmrun run --verbose` does; nil otherwise.
+func socketEvents(verbose bool) func(wasi.SocketEvent) {
+	if !verbose {
+		return nil
+	}
+	return func(e wasi.SocketEvent) { fmt.Fprintf(os.Stderr, "wasmrun: guest: %s\n", e) }
 }
