@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -473,12 +474,9 @@ func (r *Resolver) lookupNode(ctx context.Context, node string, hints AddrInfoHi
 	canon := node
 	if len(ips) == 0 {
 		gr := r.goResolver(servers)
-		found, err := gr.LookupNetIP(ctx, "ip", node)
-		if err != nil {
-			return nil, "", dnsErrno(err)
-		}
-		for _, ip := range found {
-			ips = append(ips, ip.Unmap())
+		var errno Errno
+		if ips, errno = lookupDNS(ctx, gr, node); errno != 0 {
+			return nil, "", errno
 		}
 		if hints.Flags&AICanonname != 0 {
 			if c, err := gr.LookupCNAME(ctx, node); err == nil {
@@ -491,6 +489,40 @@ func (r *Resolver) lookupNode(ctx context.Context, node string, hints AddrInfoHi
 		return nil, "", EAI_NODATA
 	}
 	return ips, canon, ESUCCESS
+}
+
+// lookupDNS asks DNS for node's IPv4 and IPv6 addresses, a query each (A,
+// AAAA), and keeps the answer that decides: the addresses, if either
+// query found some; else no such name (EAI_NONAME) if either was told the
+// name does not exist, whatever the other met (a timeout, a failing
+// server), where Go's own "ip" lookup reports the error that came last;
+// else the failure (EAI_AGAIN for a server that fails or does not answer).
+func lookupDNS(ctx context.Context, gr *net.Resolver, node string) ([]netip.Addr, Errno) {
+	var wg sync.WaitGroup
+	var found [2][]netip.Addr
+	var errs [2]error
+	for i, network := range [2]string{"ip4", "ip6"} {
+		wg.Go(func() { found[i], errs[i] = gr.LookupNetIP(ctx, network, node) })
+	}
+	wg.Wait()
+	var ips []netip.Addr
+	for _, ip := range append(found[0], found[1]...) {
+		ips = append(ips, ip.Unmap())
+	}
+	if len(ips) > 0 {
+		return ips, ESUCCESS
+	}
+	errno := ESUCCESS
+	for _, err := range errs {
+		switch e := dnsErrno(err); {
+		case err == nil:
+		case e == EAI_NONAME:
+			return nil, EAI_NONAME
+		case errno == ESUCCESS:
+			errno = e
+		}
+	}
+	return nil, errno
 }
 
 // filterFamily keeps the addresses of the family asked for. With AF_INET6
