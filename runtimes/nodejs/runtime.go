@@ -66,6 +66,7 @@ func (r *runtime) main() int {
 	r.bindHTTP()
 	r.bindDNS()
 	r.bindCrypto()
+	r.bindSignals()
 	for _, name := range libModules {
 		loader := r.libLoader(name)
 		reg.RegisterNativeModule(name, loader)

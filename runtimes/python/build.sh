@@ -245,7 +245,10 @@ build() {
 			--with-build-python="$BUILD_PYTHON" --enable-ipv6 >configure.log 2>&1
 	) || { tail -30 "$b/configure.log" >&2; exit 1; }
 	log "make -j$JOBS (log: $b/make.log)"
-	make -C "$b" -j"$JOBS" >"$b/make.log" 2>&1 || { tail -40 "$b/make.log" >&2; exit 1; }
+	# libwasisock's signal.c wraps these for signal delivery (only at make
+	# time: configure's link tests must not need the wrappers).
+	make -C "$b" -j"$JOBS" LDFLAGS_NODIST="-Wl,--wrap=signal -Wl,--wrap=poll -Wl,--wrap=select -Wl,--wrap=clock_nanosleep" \
+		>"$b/make.log" 2>&1 || { tail -40 "$b/make.log" >&2; exit 1; }
 }
 
 # install_out SRCDIR DIR copies python.wasm (without debug info) into DIR

@@ -8,6 +8,8 @@ Each module is stored as source and as unchecked-hash bytecode (PEP 552):
 zipimport loads the bytecode without compiling or checking mtimes, and
 tracebacks still show source lines (linecache reads them from the zip).
 Tests, GUI and packaging tools that cannot run under WASI are left out.
+A module with a file of the same relative path in stdlib-additions/ (next
+to this script) gets that file appended to its source.
 """
 import importlib.util
 import os
@@ -22,6 +24,7 @@ SKIP_DIRS = {
     "__pycache__", "site-packages",
 }
 SKIP_FILES = {"turtle.py", "this.py", "antigravity.py"}
+ADDITIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stdlib-additions")
 
 
 def main(lib, sysconfigdata, out, guest_zip):
@@ -40,7 +43,15 @@ def main(lib, sysconfigdata, out, guest_zip):
             # A fixed date keeps the zip reproducible.
             info = zipfile.ZipInfo(rel, date_time=(2020, 1, 1, 0, 0, 0))
             with open(path, "rb") as f:
-                z.writestr(info, f.read())
+                src = f.read()
+            addition = os.path.join(ADDITIONS, rel)
+            if os.path.exists(addition):
+                with open(addition, "rb") as f:
+                    src += f.read()
+                path = out + ".src.tmp"
+                with open(path, "wb") as f:
+                    f.write(src)
+            z.writestr(info, src)
             py_compile.compile(
                 path, cfile=pyc, dfile=guest_zip + "/" + rel, doraise=True,
                 invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
@@ -49,6 +60,8 @@ def main(lib, sysconfigdata, out, guest_zip):
             with open(pyc, "rb") as f:
                 z.writestr(info, f.read())
     os.remove(pyc)
+    if os.path.exists(out + ".src.tmp"):
+        os.remove(out + ".src.tmp")
     os.replace(tmp, out)
     print(f"{out}: {len(files)} modules", file=sys.stderr)
 

@@ -92,8 +92,37 @@ process._unhandledRejection = function (reason, promise) {
   process.emit('unhandledRejection', reason, promise);
   return true;
 };
-// Signals never arrive inside WebAssembly: listeners are accepted and
-// never called.
+// Signals (signal.go): the first listener of a signal subscribes to it
+// (it then no longer ends the process), the last one removed unsubscribes.
+var SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15 };
+var signalNames = {};
+Object.keys(SIGNALS).forEach(function (name) { signalNames[SIGNALS[name]] = name; });
+function syncSignal(type) {
+  if (typeof type === 'string' && SIGNALS[type] !== undefined) {
+    binding.signal(SIGNALS[type], EventEmitter.prototype.listenerCount.call(process, type) > 0);
+  }
+}
+['on', 'addListener', 'once', 'prependListener', 'prependOnceListener', 'off', 'removeListener'].forEach(function (m) {
+  var method = EventEmitter.prototype[m];
+  process[m] = function (type) {
+    var r = method.apply(this, arguments);
+    syncSignal(type);
+    return r;
+  };
+});
+process.removeAllListeners = function (type) {
+  EventEmitter.prototype.removeAllListeners.apply(this, arguments);
+  (type === undefined ? Object.keys(SIGNALS) : [type]).forEach(syncSignal);
+  return this;
+};
+// _signal(num) is a signal's arrival: its listeners run; with none left
+// (removed since), it ends the process as its default action would.
+process._signal = function (num) {
+  var name = signalNames[num];
+  if (!name) return;
+  if (process.listenerCount(name) === 0) binding.exit(128 + num);
+  process.emit(name, name);
+};
 function Stdio(fd) {
   EventEmitter.call(this);
   this.fd = fd;

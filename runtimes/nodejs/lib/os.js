@@ -18,6 +18,6 @@ module.exports = {
   loadavg: function () { return [0, 0, 0]; },
   networkInterfaces: function () { return {}; },
   userInfo: function () { return { uid: 0, gid: 0, username: process.env.USER || 'root', homedir: process.env.HOME || '/', shell: null }; },
-  constants: { signals: { SIGINT: 2, SIGTERM: 15, SIGKILL: 9 }, errno: {} },
+  constants: { signals: { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15 }, errno: {} },
   devNull: '/dev/null',
 };
