@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -349,4 +350,38 @@ func signalChild(t *testing.T, mode string) {
 	fmt.Println("ready")
 	time.Sleep(10 * time.Second)
 	fmt.Println("still alive")
+}
+
+// TestSignalChurn: a guest that subscribes and unsubscribes, or closes
+// its descriptor and subscribes again, in a loop leaves the host with no
+// more goroutines or descriptors than one subscription needs.
+func TestSignalChurn(t *testing.T) {
+	h := newSignalHarness(t)
+	h.subscribe(int(unix.SIGUSR1))
+	h.expectErrno(sys.ESUCCESS, "signal_unsubscribe", uint64(unix.SIGUSR1))
+	goroutines, fds := runtime.NumGoroutine(), openFDs(t)
+	for i := 0; i < 500; i++ {
+		fd := h.subscribe(int(unix.SIGUSR1))
+		h.expectErrno(sys.ESUCCESS, "signal_unsubscribe", uint64(unix.SIGUSR1))
+		if i%2 == 0 {
+			h.expectErrno(sys.ESUCCESS, "fd_close", uint64(fd))
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // forwarders end asynchronously
+	if g := runtime.NumGoroutine(); g > goroutines+1 {
+		t.Errorf("%d goroutines after the loop, %d before", g, goroutines)
+	}
+	if n := openFDs(t); n > fds+2 {
+		t.Errorf("%d descriptors open after the loop, %d before", n, fds)
+	}
+}
+
+// openFDs counts this process's open descriptors.
+func openFDs(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	return len(ents)
 }
