@@ -179,11 +179,11 @@ func ParseForward(s string) (Forward, error) {
 	}
 	hp, err := strconv.ParseUint(parts[0], 10, 16)
 	if err != nil {
-		return fail(fmt.Sprintf("host port %s is not a port (1-65535)", parts[0]))
+		return fail("host port " + portText(parts[0]) + " is not a port (1-65535)")
 	}
 	gp, err := strconv.ParseUint(parts[1], 10, 16)
 	if err != nil {
-		return fail(fmt.Sprintf("guest port %s is not a port (1-65535)", parts[1]))
+		return fail("guest port " + portText(parts[1]) + " is not a port (1-65535)")
 	}
 	if a, err := netip.ParseAddr(host); err == nil && a.Is4In6() {
 		host = a.Unmap().String() // one spelling per address: portmap takes IPv4 as such
@@ -193,6 +193,14 @@ func ParseForward(s string) (Forward, error) {
 		return fail(r)
 	}
 	return f, nil
+}
+
+// portText is a port as written, quoted unless it is a number.
+func portText(s string) string {
+	if s != "" && strings.Trim(s, "0123456789") == "" {
+		return s
+	}
+	return strconv.Quote(s)
 }
 
 // Logf receives one line per step ("created namespace ...", "lo up",
