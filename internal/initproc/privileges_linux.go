@@ -114,11 +114,12 @@ func capMask(names []string) (uint64, error) {
 }
 
 // setupCaps are the capabilities the container process uses before it
-// drops its privileges: mounts, lo up (rootless), reading the module and
-// writing the compiled-module cache whoever owns them, raising rlimits,
-// and changing its ids and capabilities.
+// drops its privileges: mounts, lo up (rootless), listening on the ports
+// of Config.Listen (below 1024 too), reading the module and writing the
+// compiled-module cache whoever owns them, raising rlimits, and changing
+// its ids and capabilities.
 var setupCaps = []uint{
-	unix.CAP_SYS_ADMIN, unix.CAP_NET_ADMIN, unix.CAP_DAC_OVERRIDE, unix.CAP_DAC_READ_SEARCH,
+	unix.CAP_SYS_ADMIN, unix.CAP_NET_ADMIN, unix.CAP_NET_BIND_SERVICE, unix.CAP_DAC_OVERRIDE, unix.CAP_DAC_READ_SEARCH,
 	unix.CAP_FOWNER, unix.CAP_SYS_RESOURCE, unix.CAP_SETUID, unix.CAP_SETGID, unix.CAP_SETPCAP,
 }
 
