@@ -44,9 +44,11 @@ type pollSub struct {
 
 	// timer is the deadline of a clock subscription without errno.
 	timer sys.Timer
-	// file is the descriptor of a fd subscription waited on in the kernel;
-	// pfd its index in the poll set, events what it waits for there.
+	// file is the descriptor of a fd subscription waited on in the kernel
+	// (fd, the guest's); pfd its index in the poll set, events what it
+	// waits for there.
 	file   *sys.File
+	fd     int32
 	pfd    int
 	events int16
 
@@ -158,7 +160,17 @@ const pollAlways = unix.POLLERR | unix.POLLHUP | unix.POLLNVAL
 // could otherwise reach by subscribing to one descriptor many times.
 func (h *Host) decodeSubscriptions(buf []byte, n uint32) (subs []pollSub, fds []unix.PollFd, immediate bool, errno sys.Errno) {
 	subs = make([]pollSub, n)
-	var set pollSet
+	// A guest is single-threaded: nothing else uses the scratch slots
+	// while this call does.
+	set := pollSet{fds: make([]unix.PollFd, 0, n), slot: h.pollSlots}
+	defer func() {
+		for i := range subs {
+			if subs[i].file != nil {
+				set.slot[subs[i].fd] = 0
+			}
+		}
+		h.pollSlots = set.slot
+	}()
 	monoNow, realNow := int64(-1), int64(-1) // read once, on first use
 	for i := range subs {
 		b := buf[i*subscriptionLen : (i+1)*subscriptionLen]
@@ -221,7 +233,8 @@ func (h *Host) decodeSubscriptions(buf []byte, n uint32) (subs []pollSub, fds []
 				if s.tag == eventtypeFdWrite {
 					s.events = unix.POLLOUT
 				}
-				s.pfd = set.add(int32(f.Fd), s.events)
+				s.fd = int32(le32(b[16:]))
+				s.pfd = set.add(s.fd, f.Fd, s.events)
 			}
 		default:
 			return nil, nil, false, sys.EINVAL
@@ -233,42 +246,27 @@ func (h *Host) decodeSubscriptions(buf []byte, n uint32) (subs []pollSub, fds []
 	return subs, set.fds, immediate, sys.ESUCCESS
 }
 
-// pollSet builds a poll set with one entry per descriptor.
+// pollSet builds a poll set with one entry per descriptor, found by guest
+// descriptor (dense, the fd table's index) in slot: 1 + the index of its
+// entry. slot is the Host's scratch space, all zeros between calls, so a
+// call allocates nothing to find duplicates however many descriptors it
+// names (Go's netpoller names every one it waits on).
 type pollSet struct {
-	fds []unix.PollFd
-	// index maps a descriptor to its entry, once the set is too long to
-	// search (Go's netpoller subscribes to every descriptor it waits on).
-	index map[int32]int
+	fds  []unix.PollFd
+	slot []int32
 }
 
-// pollSetScan is the length up to which add searches the set itself.
-const pollSetScan = 16
-
-// add adds events for fd and returns the index of fd's entry.
-func (p *pollSet) add(fd int32, events int16) int {
-	i, ok := -1, false
-	if p.index != nil {
-		i, ok = p.index[fd]
-	} else {
-		for j := range p.fds {
-			if p.fds[j].Fd == fd {
-				i, ok = j, true
-				break
-			}
-		}
+// add adds events for guest descriptor fd, open as host descriptor host,
+// and returns the index of its entry.
+func (p *pollSet) add(fd int32, host int, events int16) int {
+	if int(fd) >= len(p.slot) {
+		p.slot = append(p.slot, make([]int32, int(fd)+1-len(p.slot))...)
 	}
-	if !ok {
+	i := int(p.slot[fd]) - 1
+	if i < 0 {
 		i = len(p.fds)
-		p.fds = append(p.fds, unix.PollFd{Fd: fd})
-		switch {
-		case p.index != nil:
-			p.index[fd] = i
-		case len(p.fds) > pollSetScan:
-			p.index = make(map[int32]int, 2*len(p.fds))
-			for j := range p.fds {
-				p.index[p.fds[j].Fd] = j
-			}
-		}
+		p.fds = append(p.fds, unix.PollFd{Fd: int32(host)})
+		p.slot[fd] = int32(i + 1)
 	}
 	p.fds[i].Events |= events
 	return i

@@ -371,11 +371,13 @@ func TestPollOneoffSameFd(t *testing.T) {
 	}
 	h.expectEvents(events...)
 
-	// Past the length the set is searched by hand: many descriptors, each
-	// named twice.
+	// Many descriptors, each named twice; then a call naming some of them
+	// in another order finds the scratch slots clean.
 	subs, events = nil, nil
-	for i := uint64(0); i < 2*pollSetScan; i++ {
+	var fds []int32
+	for i := uint64(0); i < 40; i++ {
 		fd, other := h.pipeFD(true)
+		fds = append(fds, fd)
 		subs = append(subs, fdSub(2*i, eventtypeFdRead, fd), fdSub(2*i+1, eventtypeFdRead, fd))
 		if i%3 == 0 {
 			unix.Write(other, []byte("!"))
@@ -386,6 +388,10 @@ func TestPollOneoffSameFd(t *testing.T) {
 		t.Fatalf("errno %v", errno)
 	}
 	h.expectEvents(events...)
+	if errno := h.poll(fdSub(1, eventtypeFdRead, fds[4]), fdSub(2, eventtypeFdRead, fds[3]), fdSub(3, eventtypeFdRead, fds[4])); errno != 0 {
+		t.Fatalf("errno %v", errno)
+	}
+	h.expectEvents(event(2, 0, eventtypeFdRead, 1, 0))
 }
 
 func TestPollOneoffInvalid(t *testing.T) {

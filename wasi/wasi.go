@@ -80,6 +80,8 @@ type Host struct {
 	epoll *sys.EdgePoller
 	// resolver answers sock_getaddrinfo.
 	resolver *sys.Resolver
+	// pollSlots is poll_oneoff's scratch space (see pollSet).
+	pollSlots []int32
 	// signals are the guest's subscriptions (wasmrun.signal_*, signal.go).
 	signals *sys.Signals
 }
