@@ -30,6 +30,12 @@ type cgroup interface {
 	stats() (*anypb.Any, error)
 	update(*specs.LinuxResources) error
 	delete() error
+	// addProc moves pid into the cgroup.
+	addProc(pid int) error
+	// freeze stops every process in the cgroup and returns once all of
+	// them are stopped (freezer.go); thaw lets them run again.
+	freeze() error
+	thaw() error
 }
 
 // CgroupPath returns the spec's cgroups path, or "" when there is none or
@@ -49,7 +55,7 @@ func newCgroup(path string, res *specs.LinuxResources, pid int) (cgroup, error) 
 	}
 	res = normalizeResources(res)
 	if cgroups.Mode() == cgroups.Unified {
-		m, err := cgroup2.NewManager("/sys/fs/cgroup", path, cgroup2.ToResources(res))
+		m, err := cgroup2.NewManager(unifiedRoot, path, cgroup2.ToResources(res))
 		if err != nil {
 			return nil, fmt.Errorf("create cgroup %s: %w", path, err)
 		}
@@ -57,7 +63,7 @@ func newCgroup(path string, res *specs.LinuxResources, pid int) (cgroup, error) 
 			m.Delete()
 			return nil, fmt.Errorf("move process %d into cgroup %s: %w", pid, path, err)
 		}
-		return cgroupV2{m}, nil
+		return cgroupV2{m, filepath.Join(unifiedRoot, path)}, nil
 	}
 	cg, err := cgroup1.New(cgroup1.StaticPath(path), res)
 	if err != nil {
@@ -67,7 +73,7 @@ func newCgroup(path string, res *specs.LinuxResources, pid int) (cgroup, error) 
 		cg.Delete()
 		return nil, fmt.Errorf("move process %d into cgroup %s: %w", pid, path, err)
 	}
-	return cgroupV1{cg}, nil
+	return cgroupV1{cg, path}, nil
 }
 
 // deleteCgroup removes the cgroup at path if it exists, once the process
@@ -100,7 +106,11 @@ func deleteCgroupOnce(path string) error {
 	return cg.Delete()
 }
 
-type cgroupV1 struct{ cg cgroup1.Cgroup }
+// cgroupV1 is a cgroup in every v1 hierarchy at path.
+type cgroupV1 struct {
+	cg   cgroup1.Cgroup
+	path string
+}
 
 func (c cgroupV1) stats() (*anypb.Any, error) {
 	m, err := c.cg.Stat(cgroup1.IgnoreNotExist)
@@ -112,8 +122,43 @@ func (c cgroupV1) stats() (*anypb.Any, error) {
 
 func (c cgroupV1) update(r *specs.LinuxResources) error { return c.cg.Update(normalizeResources(r)) }
 func (c cgroupV1) delete() error                        { return c.cg.Delete() }
+func (c cgroupV1) addProc(pid int) error                { return c.cg.AddProc(uint64(pid)) }
 
-type cgroupV2 struct{ m *cgroup2.Manager }
+func (c cgroupV1) freeze() error {
+	dir, err := c.freezerDir()
+	if err != nil {
+		return err
+	}
+	return setFrozen(freezerV1{dir}, true)
+}
+
+func (c cgroupV1) thaw() error {
+	dir, err := c.freezerDir()
+	if err != nil {
+		return err
+	}
+	return setFrozen(freezerV1{dir}, false)
+}
+
+// freezerDir is the cgroup's directory in the v1 freezer hierarchy.
+func (c cgroupV1) freezerDir() (string, error) {
+	for _, s := range c.cg.Subsystems() {
+		if p, ok := s.(interface{ Path(string) string }); ok && s.Name() == cgroup1.Freezer {
+			return p.Path(c.path), nil
+		}
+	}
+	return "", fmt.Errorf("cgroup %s has no freezer: the v1 freezer controller is not mounted (/sys/fs/cgroup/freezer): %w", c.path, ErrFailedPrecondition)
+}
+
+// cgroupV2 is a cgroup2 cgroup; dir is its directory (the library keeps
+// it to itself).
+type cgroupV2 struct {
+	m   *cgroup2.Manager
+	dir string
+}
+
+// unifiedRoot is where the cgroup2 hierarchy of a unified host is.
+const unifiedRoot = "/sys/fs/cgroup"
 
 func (c cgroupV2) stats() (*anypb.Any, error) {
 	m, err := c.m.Stat()
@@ -126,7 +171,10 @@ func (c cgroupV2) stats() (*anypb.Any, error) {
 func (c cgroupV2) update(r *specs.LinuxResources) error {
 	return c.m.Update(cgroup2.ToResources(normalizeResources(r)))
 }
-func (c cgroupV2) delete() error { return c.m.Delete() }
+func (c cgroupV2) delete() error         { return c.m.Delete() }
+func (c cgroupV2) addProc(pid int) error { return c.m.AddProc(uint64(pid)) }
+func (c cgroupV2) freeze() error         { return setFrozen(freezerV2{c.dir}, true) }
+func (c cgroupV2) thaw() error           { return setFrozen(freezerV2{c.dir}, false) }
 
 // loadCgroup opens the existing cgroup at path.
 func loadCgroup(path string) (cgroup, error) {
@@ -135,13 +183,26 @@ func loadCgroup(path string) (cgroup, error) {
 		if err != nil {
 			return nil, fmt.Errorf("load cgroup %s: %w", path, err)
 		}
-		return cgroupV2{m}, nil
+		return cgroupV2{m, filepath.Join(unifiedRoot, path)}, nil
 	}
 	cg, err := cgroup1.Load(cgroup1.StaticPath(path))
 	if err != nil {
 		return nil, fmt.Errorf("load cgroup %s: %w", path, err)
 	}
-	return cgroupV1{cg}, nil
+	return cgroupV1{cg, path}, nil
+}
+
+// joinCgroup moves pid into the existing cgroup at path (a container's
+// exec process into the container's).
+func joinCgroup(path string, pid int) error {
+	cg, err := loadCgroup(path)
+	if err == nil {
+		err = cg.addProc(pid)
+	}
+	if err != nil {
+		return fmt.Errorf("move process %d into cgroup %s: %w", pid, path, err)
+	}
+	return nil
 }
 
 // Stats returns the cgroup metrics of container id (what `ctr task
@@ -152,7 +213,7 @@ func (r *Runtime) Stats(id string) (*anypb.Any, error) {
 		return nil, err
 	}
 	if st.Cgroup == "" {
-		return nil, fmt.Errorf("container %s has no cgroup (the spec sets no cgroupsPath): %w", id, ErrNotFound)
+		return nil, fmt.Errorf("container %s has no cgroup, so no metrics (its spec sets no linux.cgroupsPath, or one in the systemd driver's slice:prefix:name form, which wasmrun does not support): %w", id, ErrNotFound)
 	}
 	cg, err := loadCgroup(st.Cgroup)
 	if err != nil {
