@@ -1,7 +1,11 @@
 // Package task is the containerd task service of the wasmrun shim: a thin
 // translation of task API calls (v2 and v3: the same wire messages under
 // two service names) into oci container operations, plus the task events
-// TaskCreate, TaskStart, TaskExit and TaskDelete in that order.
+// TaskCreate, TaskStart, TaskExit and TaskDelete in that order, TaskPaused
+// and TaskResumed, and for exec processes (more modules run in a task's
+// container) TaskExecAdded, TaskExecStarted and their TaskExit. Each task
+// and each exec process has an explicit state machine (task_linux.go,
+// exec_linux.go).
 //
 // Errors are classified with errdefs inside the package and converted to
 // gRPC status once, where the ttrpc methods are registered.

@@ -73,20 +73,24 @@ func (s *service) get(id string) (*task, error) {
 	return nil, fmt.Errorf("task %s: %w", id, errdefs.ErrNotFound)
 }
 
-// getTask is get for a request that names the task's process: wasmrun
-// tasks have no exec processes, so an exec id is not found.
-func (s *service) getTask(id, execID string) (*task, error) {
-	if err := noExec(execID); err != nil {
-		return nil, err
+// getExec returns task id and its exec process execID ("": none, the
+// request is the task's own process).
+func (s *service) getExec(id, execID string) (*task, *execProcess, error) {
+	t, err := s.get(id)
+	if execID == "" {
+		return t, nil, err
 	}
-	return s.get(id)
-}
-
-func noExec(execID string) error {
-	if execID != "" {
-		return fmt.Errorf("exec processes are not supported by wasmrun (exec id %q): %w", execID, errdefs.ErrNotFound)
+	if _, c := s.lookup(id); c != nil {
+		return nil, nil, fmt.Errorf("exec process %s of task %s (being created, it has none): %w", execID, id, errdefs.ErrNotFound)
 	}
-	return nil
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := t.getExec(execID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, e, nil
 }
 
 // classify maps oci errors to errdefs classes.
@@ -163,11 +167,20 @@ func (s *service) watch(t *task) {
 }
 
 // Start lets the guest run (the spec's startContainer and poststart hooks
-// run in oci's Start).
+// run in oci's Start), or an exec process's.
 func (s *service) Start(ctx context.Context, r *taskapi.StartRequest) (*taskapi.StartResponse, error) {
-	t, err := s.getTask(r.ID, r.ExecID)
+	t, e, err := s.getExec(r.ID, r.ExecID)
 	if err != nil {
 		return nil, err
+	}
+	if e != nil {
+		err := e.start(ctx, func() {
+			s.events.publish(runtime.TaskExecStartedEventTopic, &eventstypes.TaskExecStarted{ContainerID: r.ID, ExecID: e.id, Pid: uint32(e.pid)})
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &taskapi.StartResponse{Pid: uint32(e.pid)}, nil
 	}
 	err = t.start(ctx, func() {
 		s.events.publish(runtime.TaskStartEventTopic, &eventstypes.TaskStart{ContainerID: r.ID, Pid: uint32(t.pid)})
@@ -178,14 +191,22 @@ func (s *service) Start(ctx context.Context, r *taskapi.StartRequest) (*taskapi.
 	return &taskapi.StartResponse{Pid: uint32(t.pid)}, nil
 }
 
-// Kill sends a signal to the task process (all=true is the same: a task is
-// one process). A signal that ends a process stops a task being created:
-// its Create fails and removes all it made.
+// Kill sends a signal to the task process (all=true is the same: its exec
+// processes die with it), or to an exec process. A signal that ends a
+// process stops a task being created: its Create fails and removes all it
+// made.
 func (s *service) Kill(ctx context.Context, r *taskapi.KillRequest) (*emptypb.Empty, error) {
-	if err := noExec(r.ExecID); err != nil {
-		return nil, err
-	}
 	sig := syscall.Signal(r.Signal)
+	if r.ExecID != "" {
+		_, e, err := s.getExec(r.ID, r.ExecID)
+		if err != nil {
+			return nil, err
+		}
+		if err := e.kill(sig); err != nil {
+			return nil, err
+		}
+		return &emptypb.Empty{}, nil
+	}
 	if terminates(sig) && s.cancelCreate(r.ID, &stopped{r.ID, sig}) != nil {
 		return &emptypb.Empty{}, nil
 	}
@@ -199,12 +220,21 @@ func (s *service) Kill(ctx context.Context, r *taskapi.KillRequest) (*emptypb.Em
 	return &emptypb.Empty{}, nil
 }
 
-// Wait blocks until the task process exits. For a task being created
-// (which State reports as CREATED) that is after its Create: a task whose
-// Create failed is not found.
+// Wait blocks until the task process, or an exec process, exits. For a
+// task being created (which State reports as CREATED) that is after its
+// Create: a task whose Create failed is not found.
 func (s *service) Wait(ctx context.Context, r *taskapi.WaitRequest) (*taskapi.WaitResponse, error) {
-	if err := noExec(r.ExecID); err != nil {
-		return nil, err
+	if r.ExecID != "" {
+		_, e, err := s.getExec(r.ID, r.ExecID)
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case <-e.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return &taskapi.WaitResponse{ExitStatus: uint32(e.exit.Status), ExitedAt: protobuf.ToTimestamp(e.exit.At)}, nil
 	}
 	if _, c := s.lookup(r.ID); c != nil {
 		select {
@@ -229,8 +259,8 @@ func (s *service) Wait(ctx context.Context, r *taskapi.WaitRequest) (*taskapi.Wa
 // no pid yet (the task API has no "creating"; containerd's task Get, which
 // ctr task kill goes through, needs an answer).
 func (s *service) State(ctx context.Context, r *taskapi.StateRequest) (*taskapi.StateResponse, error) {
-	if err := noExec(r.ExecID); err != nil {
-		return nil, err
+	if r.ExecID != "" {
+		return s.execState(r)
 	}
 	if _, c := s.lookup(r.ID); c != nil {
 		return &taskapi.StateResponse{
@@ -258,10 +288,10 @@ func (s *service) State(ctx context.Context, r *taskapi.StateRequest) (*taskapi.
 // namespace, cgroup, rootfs mount, state, poststop hooks) and queues
 // TaskDelete. A task being created is stopped (its Create fails and
 // removes what it made): then it is not found, as containerd expects of a
-// task whose Create failed.
+// task whose Create failed. An exec process is removed without an event.
 func (s *service) Delete(ctx context.Context, r *taskapi.DeleteRequest) (*taskapi.DeleteResponse, error) {
-	if err := noExec(r.ExecID); err != nil {
-		return nil, err
+	if r.ExecID != "" {
+		return s.deleteExec(ctx, r)
 	}
 	if c := s.cancelCreate(r.ID, &stopped{id: r.ID}); c != nil {
 		select {
@@ -288,28 +318,28 @@ func (s *service) Delete(ctx context.Context, r *taskapi.DeleteRequest) (*taskap
 	return &taskapi.DeleteResponse{Pid: uint32(t.pid), ExitStatus: uint32(exit.Status), ExitedAt: protobuf.ToTimestamp(exit.At)}, nil
 }
 
-// Pids lists the task's processes: the one container process.
+// Pids lists the task's processes: the container process and the exec
+// processes (with their exec ids, as runc's shim gives them).
 func (s *service) Pids(ctx context.Context, r *taskapi.PidsRequest) (*taskapi.PidsResponse, error) {
 	t, err := s.get(r.ID)
 	if err != nil {
 		return nil, err
 	}
-	select {
-	case <-t.done:
-		return &taskapi.PidsResponse{}, nil
-	default:
-	}
-	return &taskapi.PidsResponse{Processes: []*tasktypes.ProcessInfo{{Pid: uint32(t.pid)}}}, nil
+	return &taskapi.PidsResponse{Processes: t.pids()}, nil
 }
 
-// CloseIO closes the guest's stdin.
+// CloseIO closes the guest's stdin (the task's or an exec process's).
 func (s *service) CloseIO(ctx context.Context, r *taskapi.CloseIORequest) (*emptypb.Empty, error) {
-	t, err := s.getTask(r.ID, r.ExecID)
+	t, e, err := s.getExec(r.ID, r.ExecID)
 	if err != nil {
 		return nil, err
 	}
 	if r.Stdin {
-		t.io.CloseStdin()
+		if e != nil {
+			e.io.CloseStdin()
+		} else {
+			t.io.CloseStdin()
+		}
 	}
 	return &emptypb.Empty{}, nil
 }
@@ -374,19 +404,34 @@ func notImplemented(what string) error {
 	return fmt.Errorf("%s is not supported by the wasmrun shim: %w", what, errdefs.ErrNotImplemented)
 }
 
-// Exec is not supported: a wasm task is one module instance.
-func (s *service) Exec(ctx context.Context, r *taskapi.ExecProcessRequest) (*emptypb.Empty, error) {
-	return nil, notImplemented("exec of a second process in a wasm task")
-}
-
-// Pause is not supported.
+// Pause freezes the task, exec processes included, and queues TaskPaused.
 func (s *service) Pause(ctx context.Context, r *taskapi.PauseRequest) (*emptypb.Empty, error) {
-	return nil, notImplemented("pause")
+	t, err := s.get(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	err = t.pause(func() {
+		s.events.publish(runtime.TaskPausedEventTopic, &eventstypes.TaskPaused{ContainerID: r.ID})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &emptypb.Empty{}, nil
 }
 
-// Resume is not supported.
+// Resume thaws a paused task and queues TaskResumed.
 func (s *service) Resume(ctx context.Context, r *taskapi.ResumeRequest) (*emptypb.Empty, error) {
-	return nil, notImplemented("resume")
+	t, err := s.get(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	err = t.resume(func() {
+		s.events.publish(runtime.TaskResumedEventTopic, &eventstypes.TaskResumed{ContainerID: r.ID})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &emptypb.Empty{}, nil
 }
 
 // Checkpoint is not supported.

@@ -81,7 +81,12 @@ func Cleanup(ctx context.Context, bundle, id string) (Exit, error) {
 	if err != nil {
 		ex = Exit{Pid: readPid(bundle), Status: 128 + 9, At: time.Now()}
 	}
-	err = removeTask(ctx, runtimeOf(ctx, bundle, id, readSavedConfig(bundle)), bundle, id)
+	rt := runtimeOf(ctx, bundle, id, readSavedConfig(bundle))
+	// The shim may have died with the task paused: its frozen processes
+	// act on no signal (cgroup v1), not even the SIGKILL of their death
+	// signal, until thawed.
+	rt.Resume(id)
+	err = removeTask(ctx, rt, bundle, id)
 	if err != nil {
 		log.G(ctx).WithError(err).Warn("cleanup incomplete")
 	}

@@ -12,11 +12,14 @@ import (
 	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/wasmrun/wasmrun/oci"
 )
 
-// task is one container: its oci container, stdio and place in its life.
+// task is one container: its oci container, stdio and place in its life,
+// and its exec processes (exec_linux.go).
 type task struct {
 	id, bundle string
 	rt         *oci.Runtime
@@ -24,13 +27,22 @@ type task struct {
 	pid        int
 	req        *taskapi.CreateTaskRequest
 	io         *stdio
+	// ociBundle is the bundle the oci container was made from (a pod
+	// sandbox's is the shim's rewrite of bundle); ns and cacheDir are
+	// what exec processes get too: the containerd namespace (for
+	// logging binaries) and the compiled-module cache.
+	ociBundle, ns, cacheDir string
 
-	// mu guards state and orders Start against the exit: TaskStart is
-	// queued before TaskExit.
+	// mu guards state, the exec processes and their states, and orders
+	// the events of a process: TaskStart is queued before TaskExit.
 	mu    sync.Mutex
 	state taskState
 	exit  Exit
 	done  chan struct{} // closed once exit is set
+
+	execs   map[string]*execProcess       // by exec id, until deleted
+	adding  map[string]context.CancelFunc // exec processes being created
+	execsWG sync.WaitGroup                // exec processes not yet exited
 }
 
 // newTask makes task r.ID: its rootfs (mounted, and the wasm layer of an
@@ -49,6 +61,7 @@ func newTask(ctx context.Context, r *taskapi.CreateTaskRequest, cfg Config, ns, 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
 	}
+	warnCgroup(ctx, r.ID, spec)
 	if err := mountRootfs(r.Bundle, r.Rootfs); err != nil {
 		return nil, err
 	}
@@ -73,7 +86,10 @@ func newTask(ctx context.Context, r *taskapi.CreateTaskRequest, cfg Config, ns, 
 		return nil, err
 	}
 	undo.add(sio.close)
-	t := &task{id: r.ID, bundle: r.Bundle, req: r, io: sio, done: make(chan struct{}), rt: runtimeOf(ctx, r.Bundle, r.ID, cfg)}
+	t := &task{
+		id: r.ID, bundle: r.Bundle, req: r, io: sio, done: make(chan struct{}), rt: runtimeOf(ctx, r.Bundle, r.ID, cfg),
+		ociBundle: ociBundle, ns: ns, cacheDir: cfg.CacheDir,
+	}
 	t.state = &createdState{t}
 	c, err := t.rt.Create(ctx, r.ID, ociBundle, oci.CreateOpts{
 		Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr, CacheDir: cfg.CacheDir,
@@ -97,6 +113,22 @@ func newTask(ctx context.Context, r *taskapi.CreateTaskRequest, cfg Config, ns, 
 func runtimeOf(ctx context.Context, bundle, id string, cfg Config) *oci.Runtime {
 	logf := func(format string, args ...any) { log.G(ctx).WithField("id", id).Debugf(format, args...) }
 	return &oci.Runtime{Root: filepath.Join(bundle, ociRootDir), Network: cfg.Network.value(logf), Log: logf}
+}
+
+// warnCgroup says in the shim's log, as a warning, that a cgroup path in
+// the systemd driver's form (slice:prefix:name: a CRI runtime with
+// SystemdCgroup, a kubelet with the systemd cgroup driver) is not
+// honoured: wasmrun manages cgroups through cgroupfs, and without systemd
+// to ask it makes none. The task still runs (its memory limit still caps
+// the guest's linear memory), without the cgroup's limits and accounting.
+func warnCgroup(ctx context.Context, id string, spec *specs.Spec) {
+	if spec.Linux == nil || spec.Linux.CgroupsPath == "" || oci.CgroupPath(spec) != "" {
+		return
+	}
+	log.G(ctx).WithField("id", id).WithField("cgroupsPath", spec.Linux.CgroupsPath).Warn(
+		"cgroup path in the systemd driver's slice:prefix:name form cannot be honoured (wasmrun manages cgroups through cgroupfs only): " +
+			"the task runs without a cgroup: no cgroup resource limits, no metrics (ctr task metrics, crictl stats), no pause; " +
+			"use the cgroupfs driver (SystemdCgroup = false) for the wasmrun runtime")
 }
 
 // removeTask is the one teardown of a task, by Delete and by the delete
@@ -131,10 +163,25 @@ func (r rollback) run() {
 //
 //	created --start--> running --exited--> stopped --delete--> deleted
 //	created --exited (killed before Start)--> stopped
+//	running --pause--> paused --resume--> running
+//	paused --kill (a signal that ends it: thawed after it)--> running
+//	paused --exited--> stopped
 //
 // A created task is deleted by killing it first (its process waits on
-// the exec FIFO): it is removed once its exit has made it stopped.
+// the exec FIFO): it is removed once its exit has made it stopped. Exec
+// processes are added while it is created or running; its exit kills
+// them, and its delete waits until they are gone.
 type taskState interface {
+	processState
+	pause() error
+	resume() error
+	// exec says whether an exec process may be added or started now.
+	exec() error
+}
+
+// processState is what every state of a process does, the task's and an
+// exec process's (exec_linux.go).
+type processState interface {
 	start(ctx context.Context) error
 	kill(sig syscall.Signal) error
 	exited(e Exit)
@@ -149,9 +196,18 @@ func (e *stateTransitionError) Error() string {
 	return fmt.Sprintf("invalid task state transition from %s to %s", e.from, e.to)
 }
 
-// errExitFirst is a created task's answer to delete: it was killed, and
-// is deleted once stopped.
+// errExitFirst is a created process's answer to delete: it was killed,
+// and is deleted once stopped.
 var errExitFirst = errors.New("killed; delete after its exit")
+
+// errExecsFirst is a stopped task's answer to delete while its exec
+// processes, killed at its exit, are not all gone.
+var errExecsFirst = errors.New("exec processes left; delete after their exit")
+
+// notPaused is the answer to a resume of a task that is not paused.
+func notPaused(t *task, what string) error {
+	return fmt.Errorf("task %s is %s, not paused: %w", t.id, what, errdefs.ErrFailedPrecondition)
+}
 
 type createdState struct{ t *task }
 
@@ -188,15 +244,26 @@ func (s *createdState) delete(context.Context) error {
 	return errExitFirst
 }
 
+func (s *createdState) pause() error {
+	return fmt.Errorf("task %s is created, not running: start it before pausing it: %w", s.t.id, errdefs.ErrFailedPrecondition)
+}
+
+func (s *createdState) resume() error { return notPaused(s.t, "created") }
+func (s *createdState) exec() error   { return nil }
+
 func (s *createdState) status() tasktypes.Status { return tasktypes.Status_CREATED }
 
 type runningState struct{ t *task }
 
 func (s *runningState) transition(to string) error {
-	if to != "stopped" {
+	switch to {
+	case "paused":
+		s.t.state = &pausedState{s.t}
+	case "stopped":
+		s.t.state = &stoppedState{s.t}
+	default:
 		return &stateTransitionError{"running", to}
 	}
-	s.t.state = &stoppedState{s.t}
 	return nil
 }
 
@@ -215,7 +282,90 @@ func (s *runningState) delete(context.Context) error {
 	return fmt.Errorf("task %s is running: %w", s.t.id, errdefs.ErrFailedPrecondition)
 }
 
+// pause freezes the container, exec processes included.
+func (s *runningState) pause() error {
+	if len(s.t.adding) > 0 {
+		return fmt.Errorf("task %s: an exec process is being created; pause it after: %w", s.t.id, errdefs.ErrFailedPrecondition)
+	}
+	if err := s.t.rt.Pause(s.t.id); err != nil {
+		return fmt.Errorf("pause task %s: %w", s.t.id, classify(err))
+	}
+	return s.transition("paused")
+}
+
+func (s *runningState) resume() error { return notPaused(s.t, "running") }
+func (s *runningState) exec() error   { return nil }
+
 func (s *runningState) status() tasktypes.Status { return tasktypes.Status_RUNNING }
+
+// pausedState is a task whose processes are frozen (its cgroup's freezer).
+type pausedState struct{ t *task }
+
+func (s *pausedState) transition(to string) error {
+	switch to {
+	case "running":
+		s.t.state = &runningState{s.t}
+	case "stopped":
+		s.t.state = &stoppedState{s.t}
+	default:
+		return &stateTransitionError{"paused", to}
+	}
+	return nil
+}
+
+func (s *pausedState) start(context.Context) error {
+	return fmt.Errorf("task %s is paused, not created: %w", s.t.id, errdefs.ErrFailedPrecondition)
+}
+
+// kill signals the frozen process; one that the signal ends is then
+// thawed so that it can end (as runc does for SIGKILL: on cgroup v1 a
+// frozen process acts on no signal). A guest has no signal handlers, so
+// every signal whose default action ends a process ends it. Any other
+// waits for Resume.
+func (s *pausedState) kill(sig syscall.Signal) error {
+	if err := s.t.signal(sig); err != nil {
+		return err
+	}
+	if !terminates(sig) {
+		return nil
+	}
+	if err := s.t.rt.Resume(s.t.id); err != nil {
+		return fmt.Errorf("thaw task %s after %s: %w", s.t.id, unix.SignalName(sig), classify(err))
+	}
+	return s.transition("running")
+}
+
+// exited: the process can end while frozen (cgroup v2 acts on SIGKILL,
+// the OOM killer). Its exec processes are killed with it and need thawing
+// to die.
+func (s *pausedState) exited(e Exit) {
+	s.t.recordExit(e)
+	if err := s.t.rt.Resume(s.t.id); err != nil && !errors.Is(err, oci.ErrNotFound) {
+		log.L.WithError(err).WithField("id", s.t.id).Warn("thaw the cgroup of a task that exited while paused")
+	}
+	s.transition("stopped")
+}
+
+func (s *pausedState) delete(context.Context) error {
+	return fmt.Errorf("task %s is paused: kill it first: %w", s.t.id, errdefs.ErrFailedPrecondition)
+}
+
+func (s *pausedState) pause() error {
+	return fmt.Errorf("task %s is already paused: %w", s.t.id, errdefs.ErrFailedPrecondition)
+}
+
+func (s *pausedState) resume() error {
+	if err := s.t.rt.Resume(s.t.id); err != nil {
+		return fmt.Errorf("resume task %s: %w", s.t.id, classify(err))
+	}
+	return s.transition("running")
+}
+
+func (s *pausedState) exec() error {
+	return fmt.Errorf("task %s is paused: resume it first: %w", s.t.id, errdefs.ErrFailedPrecondition)
+}
+
+func (s *pausedState) status() tasktypes.Status { return tasktypes.Status_PAUSED }
 
 type stoppedState struct{ t *task }
 
@@ -238,29 +388,42 @@ func (s *stoppedState) kill(syscall.Signal) error {
 func (s *stoppedState) exited(Exit) {}
 
 func (s *stoppedState) delete(ctx context.Context) error {
+	for _, e := range s.t.execs {
+		if e.alive() {
+			return errExecsFirst
+		}
+	}
 	if err := removeTask(ctx, s.t.rt, s.t.bundle, s.t.id); err != nil {
 		log.G(ctx).WithError(err).WithField("id", s.t.id).Warn("delete left something behind")
 	}
 	return s.transition("deleted")
 }
 
+func (s *stoppedState) pause() error {
+	return fmt.Errorf("task %s has stopped: %w", s.t.id, errdefs.ErrFailedPrecondition)
+}
+
+func (s *stoppedState) resume() error { return notPaused(s.t, "stopped") }
+
+func (s *stoppedState) exec() error {
+	return fmt.Errorf("task %s has stopped: %w", s.t.id, errdefs.ErrFailedPrecondition)
+}
+
 func (s *stoppedState) status() tasktypes.Status { return tasktypes.Status_STOPPED }
 
 type deletedState struct{ t *task }
 
-func (s *deletedState) start(context.Context) error {
+func (s *deletedState) gone() error {
 	return fmt.Errorf("task %s: deleted: %w", s.t.id, errdefs.ErrNotFound)
 }
 
-func (s *deletedState) kill(syscall.Signal) error {
-	return fmt.Errorf("task %s: deleted: %w", s.t.id, errdefs.ErrNotFound)
-}
-
-func (s *deletedState) exited(Exit) {}
-
-func (s *deletedState) delete(context.Context) error {
-	return fmt.Errorf("task %s: deleted: %w", s.t.id, errdefs.ErrNotFound)
-}
+func (s *deletedState) start(context.Context) error  { return s.gone() }
+func (s *deletedState) kill(syscall.Signal) error    { return s.gone() }
+func (s *deletedState) exited(Exit)                  {}
+func (s *deletedState) delete(context.Context) error { return s.gone() }
+func (s *deletedState) pause() error                 { return s.gone() }
+func (s *deletedState) resume() error                { return s.gone() }
+func (s *deletedState) exec() error                  { return s.gone() }
 
 func (s *deletedState) status() tasktypes.Status { return tasktypes.Status_STOPPED }
 
@@ -273,13 +436,16 @@ func (t *task) signal(sig syscall.Signal) error {
 }
 
 // recordExit keeps the exit, in memory and in the bundle (for the delete
-// action), and wakes Wait; under mu.
+// action), wakes Wait, and kills the exec processes: none outlives the
+// task (as runc's shim kills all of a container without a pid namespace
+// of its own); under mu.
 func (t *task) recordExit(e Exit) {
 	t.exit = e
 	if err := writeExit(t.bundle, e); err != nil {
 		log.L.WithError(err).WithField("id", t.id).Warn("record exit status")
 	}
 	close(t.done)
+	t.killExecs()
 }
 
 // The task's operations, each in its current state, under mu.
@@ -302,6 +468,28 @@ func (t *task) kill(sig syscall.Signal) error {
 	return t.state.kill(sig)
 }
 
+// pause and resume freeze and thaw the task and then run then (the
+// TaskPaused or TaskResumed event) under mu.
+func (t *task) pause(then func()) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.state.pause(); err != nil {
+		return err
+	}
+	then()
+	return nil
+}
+
+func (t *task) resume(then func()) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.state.resume(); err != nil {
+		return err
+	}
+	then()
+	return nil
+}
+
 // exited records the process's exit and runs then (the TaskExit event)
 // under mu, so that it comes after a TaskStart queued by start.
 func (t *task) exited(e Exit, then func()) {
@@ -316,11 +504,17 @@ func (t *task) delete(ctx context.Context) error {
 		t.mu.Lock()
 		err := t.state.delete(ctx)
 		t.mu.Unlock()
-		if !errors.Is(err, errExitFirst) {
+		var wait <-chan struct{}
+		switch {
+		case errors.Is(err, errExitFirst):
+			wait = t.done
+		case errors.Is(err, errExecsFirst):
+			wait = t.execsGone()
+		default:
 			return err
 		}
 		select {
-		case <-t.done:
+		case <-wait:
 		case <-ctx.Done():
 			return ctx.Err()
 		}

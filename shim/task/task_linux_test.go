@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -32,6 +34,21 @@ func TestMain(m *testing.M) {
 // state it is given to the returned file, and wraps it in a task whose
 // exit is watched as the service does.
 func testTask(t *testing.T, args ...string) (tk *task, poststop string) {
+	return newTestTask(t, taskOpts{guest: "args_env_exit", args: args})
+}
+
+// taskOpts shape the bundle of a test task.
+type taskOpts struct {
+	guest string   // the C guest at /app.wasm
+	args  []string // its arguments
+	// more are C guests in the root, by file name ("spin.wasm": "spin").
+	more map[string]string
+	// cgroup gives the container a cgroup of its own.
+	cgroup bool
+}
+
+// newTestTask is testTask for o.
+func newTestTask(t *testing.T, o taskOpts) (tk *task, poststop string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (the container process's privileges)")
@@ -41,19 +58,28 @@ func testTask(t *testing.T, args ...string) (tk *task, poststop string) {
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	wasm, err := os.ReadFile(guests.C(t, "args_env_exit"))
-	if err != nil {
-		t.Fatal(err)
+	files := map[string]string{"app.wasm": o.guest}
+	for name, guest := range o.more {
+		files[name] = guest
 	}
-	if err := os.WriteFile(filepath.Join(rootfs, "app.wasm"), wasm, 0o644); err != nil {
-		t.Fatal(err)
+	for name, guest := range files {
+		wasm, err := os.ReadFile(guests.C(t, guest))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(rootfs, name), wasm, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	poststop = filepath.Join(t.TempDir(), "poststop.json")
 	spec := &specs.Spec{
 		Version: specs.Version,
 		Root:    &specs.Root{Path: "rootfs"},
-		Process: &specs.Process{Args: append([]string{"/app.wasm"}, args...), Cwd: "/"},
+		Process: &specs.Process{Args: append([]string{"/app.wasm"}, o.args...), Cwd: "/"},
 		Hooks:   &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + poststop}}}},
+	}
+	if o.cgroup {
+		spec.Linux = &specs.Linux{CgroupsPath: testCgroup(t)}
 	}
 	b, _ := json.Marshal(spec)
 	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
@@ -82,6 +108,19 @@ func testTask(t *testing.T, args ...string) (tk *task, poststop string) {
 		tk.exited(Exit{Pid: c.Pid, Status: code, At: time.Now()}, func() {})
 	}()
 	return tk, poststop
+}
+
+// testCgroup is a cgroup path of its own for t's container; its parent is
+// removed at the end (Delete removes the container's).
+func testCgroup(t *testing.T) string {
+	parent := fmt.Sprintf("wasmrun-test-shim-%d", os.Getpid())
+	t.Cleanup(func() {
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + parent)
+		for _, d := range dirs {
+			os.Remove(d)
+		}
+	})
+	return "/" + parent + "/" + strings.ReplaceAll(t.Name(), "/", "-")
 }
 
 func waitDone(t *testing.T, tk *task) {
