@@ -1,8 +1,10 @@
 // Package testdaemon starts private containerd daemons for tests: root,
 // state, sockets and config in a fresh directory, a PATH that puts the
-// binaries under test first, the daemon stopped and everything it started
-// killed at the end of the test. It is a test helper: imported from
-// _test.go files, and from bench/shim, which passes its own TB.
+// binaries under test first. At the end of the test every container is
+// removed through containerd's delete path, the daemon stopped, and what
+// the runtime under test still left (shims, cgroups) reported and removed
+// (cleanup.go). It is a test helper: imported from _test.go files, and
+// from bench/shim, which passes its own TB.
 //
 //	d := testdaemon.Start(t, testdaemon.Containerd2(t), testdaemon.Options{PathDirs: []string{shimDir}})
 //	out := d.MustCtr(t, "run", "--rm", ...)
@@ -22,7 +24,6 @@ package testdaemon
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -49,8 +50,12 @@ type TB interface {
 	TempDir() string
 }
 
-// Namespace is the containerd namespace tests use.
-const Namespace = "wasmrun-test"
+// Namespace is the containerd namespace tests use, private to this
+// process: ctr's specs put a container's cgroup at /<namespace>/<id>, so
+// the parent cgroup /Namespace is this process's own, which the last of
+// its daemons removes (see cleanup.go). Two test runs on one machine
+// never share it.
+var Namespace = fmt.Sprintf("wasmrun-test-%d", os.Getpid())
 
 // Binaries is one containerd release: the daemon, its ctr, and the
 // config version it reads.
@@ -181,6 +186,7 @@ func Start(t TB, bin Binaries, opts Options) *Daemon {
 	}
 	path := strings.Join(append(append([]string{}, opts.PathDirs...), bin.Dir, os.Getenv("PATH")), ":")
 	d.env = append(append(os.Environ(), "PATH="+path), opts.Env...)
+	live.Add(1)
 	t.Cleanup(func() { d.cleanup(t) })
 	d.start(t)
 	return d
@@ -354,32 +360,4 @@ func isZombie(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || len(s) < i+3 || s[i+2] == 'Z'
-}
-
-func (d *Daemon) cleanup(t TB) {
-	if t.Failed() {
-		t.Logf("%s log (tail):\n%s", d.Bin.Name, d.tailLog())
-	}
-	d.Stop(t)
-	// Shims (and through their death signal, their tasks) left behind by
-	// a failed test.
-	for _, pid := range d.Processes() {
-		syscall.Kill(pid, syscall.SIGKILL)
-	}
-	// Mounts under the daemon's directory (image rootfs of tasks).
-	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
-		var mps []string
-		for _, l := range strings.Split(string(b), "\n") {
-			f := strings.Fields(l)
-			if len(f) > 4 && strings.HasPrefix(f[4], d.Dir+"/") {
-				mps = append(mps, f[4])
-			}
-		}
-		for i := len(mps) - 1; i >= 0; i-- {
-			syscall.Unmount(mps[i], syscall.MNT_DETACH)
-		}
-	}
-	if err := os.RemoveAll(d.Dir); err != nil && !errors.Is(err, os.ErrNotExist) {
-		t.Logf("remove %s: %v", d.Dir, err)
-	}
 }

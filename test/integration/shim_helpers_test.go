@@ -61,20 +61,120 @@ var shimDaemons = []struct {
 }
 
 // startShimDaemon starts a private daemon whose PATH finds the shim, with
-// the package's compiled-module cache.
+// the package's compiled-module cache. At the end of the test the daemon
+// removes every container through containerd's delete path and reports
+// shims and cgroups left (testdaemon's cleanup); then nothing of a
+// container id made by newID meanwhile may be left (shimLeftovers).
 func startShimDaemon(t *testing.T, bin testdaemon.Binaries) *testdaemon.Daemon {
 	t.Helper()
+	first := len(idsSince(0))
+	// Registered first, so run last: after the daemon's cleanup.
+	t.Cleanup(func() {
+		for _, id := range idsSince(first) {
+			if l := shimLeftovers(id); len(l) > 0 {
+				t.Errorf("container %s left behind:\n  %s", id, strings.Join(l, "\n  "))
+				removeLeftovers(id)
+			}
+		}
+	})
 	return testdaemon.Start(t, bin, testdaemon.Options{
 		PathDirs: []string{shimBinDir(t)},
 		Env:      []string{"WASMRUN_CACHE_DIR=" + cacheDir},
 	})
 }
 
-var idSeq atomic.Int64
+var (
+	idSeq atomic.Int64
+	idsMu sync.Mutex
+	ids   []string // every id newID made, in order
+)
 
-// newID returns a container id unique in this test run.
+// newID returns a container id unique in this test run (and on the
+// machine: it holds the test binary's pid).
 func newID(prefix string) string {
-	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), idSeq.Add(1))
+	id := fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), idSeq.Add(1))
+	idsMu.Lock()
+	ids = append(ids, id)
+	idsMu.Unlock()
+	return id
+}
+
+// idsSince returns the ids newID made after the first n.
+func idsSince(n int) []string {
+	idsMu.Lock()
+	defer idsMu.Unlock()
+	return append([]string{}, ids[min(n, len(ids)):]...)
+}
+
+// shimLeftovers lists what of container id is on the machine: a network
+// namespace of any prefix (/run/netns/*-ID), a mount that names it, a
+// cgroup of ctr's default path (/<namespace>/ID), a process whose command
+// line holds it as an argument (its shim's -id, its wasmrun-init).
+func shimLeftovers(id string) []string {
+	var out []string
+	if ns, _ := filepath.Glob("/run/netns/*-" + id); len(ns) > 0 {
+		for _, n := range ns {
+			out = append(out, "namespace "+n)
+		}
+	}
+	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) > 4 && (strings.HasSuffix(f[4], "-"+id) || strings.Contains(f[4]+"/", "/"+id+"/")) {
+				out = append(out, "mount "+f[4])
+			}
+		}
+	}
+	for _, cg := range testdaemon.CgroupDirs("/" + testdaemon.Namespace + "/" + id) {
+		out = append(out, "cgroup "+cg)
+	}
+	for _, pid := range processesOf(id) {
+		out = append(out, fmt.Sprintf("process %d: %s", pid, cmdline(pid)))
+	}
+	return out
+}
+
+// processesOf returns the live processes that have id as an argument.
+func processesOf(id string) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() || pidGone(pid) {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		for _, a := range strings.Split(string(b), "\x00") {
+			if a == id {
+				out = append(out, pid)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// cmdline returns process pid's command line, spaces between arguments.
+func cmdline(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
+}
+
+// removeLeftovers removes what shimLeftovers finds of id, by force (after
+// a test failed because of it): processes killed, mounts detached,
+// namespace files and cgroups removed.
+func removeLeftovers(id string) {
+	for _, pid := range processesOf(id) {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	ns, _ := filepath.Glob("/run/netns/*-" + id)
+	for _, n := range ns {
+		syscall.Unmount(n, syscall.MNT_DETACH)
+		os.Remove(n)
+	}
+	removeCgroupTree("/" + testdaemon.Namespace + "/" + id)
 }
 
 // rootfsWith returns a directory holding wasm as /app.wasm.
