@@ -1,6 +1,12 @@
 package wasi
 
-import "github.com/wasmrun/wasmrun/wasi/internal/sys"
+import (
+	"strconv"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/wasmrun/wasmrun/wasi/internal/sys"
+)
 
 // SocketEvent is one socket call of the guest, for Config.SocketEvents:
 // each bind, listen and connect with its result, each accept that failed
@@ -26,7 +32,10 @@ type SocketEvent struct {
 
 // String renders e for a log line, as "bind 0.0.0.0:3000: EADDRINUSE",
 // "connect to 10.0.0.1:443: EPERM (denied by the egress policy)" or
-// "listen on 0.0.0.0:3000: ok".
+// "listen on 0.0.0.0:3000: ok". A target the guest chose (a name, a Unix
+// path) that is not plain printable text is quoted Go-style, so a guest
+// cannot end the line, forge one of wasmrun's own or send escape sequences
+// to the operator's terminal.
 func (e SocketEvent) String() string {
 	s := e.Call + " "
 	switch e.Call {
@@ -35,7 +44,7 @@ func (e SocketEvent) String() string {
 	case "listen", "accept":
 		s += "on "
 	}
-	s += e.Target + ": "
+	s += printable(e.Target) + ": "
 	if e.Errno == "" {
 		s += "ok"
 	} else {
@@ -56,4 +65,18 @@ func socketEvents(fn func(SocketEvent)) func(sys.Event) {
 		}
 		fn(ev)
 	}
+}
+
+// printable returns s, or s quoted when it is empty or holds anything but
+// printable UTF-8 without spaces.
+func printable(s string) string {
+	if s == "" || !utf8.ValidString(s) {
+		return strconv.Quote(s)
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) || r == ' ' {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }

@@ -43,6 +43,13 @@ func TestSocketEventString(t *testing.T) {
 			"connect to 10.0.0.1:443: EPERM (denied by the egress policy)"},
 		{SocketEvent{Call: "accept", Target: "/tmp/s", Errno: "EMFILE"}, "accept on /tmp/s: EMFILE"},
 		{SocketEvent{Call: "getaddrinfo", Target: "example.com", Errno: "EAI_NONAME"}, "getaddrinfo example.com: EAI_NONAME"},
+		// What the guest chose is quoted unless it is plain text: no
+		// line ends, forged lines or terminal escapes reach the log.
+		{SocketEvent{Call: "getaddrinfo", Target: "x\nwasmrun: guest: bind 0.0.0.0:22: ok\x1b[2J", Errno: "EAI_NONAME"},
+			`getaddrinfo "x\nwasmrun: guest: bind 0.0.0.0:22: ok\x1b[2J": EAI_NONAME`},
+		{SocketEvent{Call: "bind", Target: "a b\xff"}, `bind "a b\xff": ok`},
+		{SocketEvent{Call: "getaddrinfo", Target: "", Errno: "EAI_NONAME"}, `getaddrinfo "": EAI_NONAME`},
+		{SocketEvent{Call: "bind", Target: "/tmp/é.sock"}, "bind /tmp/é.sock: ok"},
 	} {
 		if got := c.e.String(); got != c.want {
 			t.Errorf("%+v: %q, want %q", c.e, got, c.want)
@@ -154,10 +161,12 @@ func TestSocketEvents(t *testing.T) {
 	}
 	h.gai("not-an-address", "", sys.AINumerichost, 0, 0, 4)
 	h.gai("denied.example", "", 0, 0, 0, 4)
+	h.gai("x\nwasmrun: forged\x1b[2J", "", sys.AINumerichost, 0, 0, 4) // a guest writing to the operator's terminal
 	expectLines(t, "getaddrinfo", rec.take(),
 		"getaddrinfo app.test: ok",
 		"getaddrinfo not-an-address: EAI_NONAME",
-		"getaddrinfo denied.example: EAI_FAIL (the name is denied by the egress policy)")
+		"getaddrinfo denied.example: EAI_FAIL (the name is denied by the egress policy)",
+		`getaddrinfo "x\nwasmrun: forged\x1b[2J": EAI_NONAME`)
 }
 
 // TestSocketEventsUnix: Unix sockets are reported by their guest paths.

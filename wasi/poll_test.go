@@ -392,6 +392,15 @@ func TestPollOneoffSameFd(t *testing.T) {
 		t.Fatalf("errno %v", errno)
 	}
 	h.expectEvents(event(2, 0, eventtypeFdRead, 1, 0))
+
+	// Descriptors that are not open take no scratch space, however large.
+	if errno := h.poll(fdSub(1, eventtypeFdRead, 1<<30), fdSub(2, eventtypeFdWrite, math.MaxInt32)); errno != 0 {
+		t.Fatalf("errno %v", errno)
+	}
+	h.expectEvents(event(1, sys.EBADF, eventtypeFdRead, 0, 0), event(2, sys.EBADF, eventtypeFdWrite, 0, 0))
+	if n := len(h.host.pollSlots); n > 100 {
+		t.Errorf("%d scratch slots", n)
+	}
 }
 
 func TestPollOneoffInvalid(t *testing.T) {
