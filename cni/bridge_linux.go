@@ -135,9 +135,17 @@ func (m *Manager) releaseBridgeLocked(st *state) {
 	if bridge == "" || ipamDir == "" || m.bridgeUsed(bridge, st.Name) {
 		return // no bridge, not a network of ours, or still in use
 	}
+	// Whatever becomes of the bridge, the IPAM directory is ours, and
+	// idle once no state uses the bridge (also after a release that was
+	// killed halfway: the bridge and its marker already gone).
+	defer func() {
+		if removeIdleIPAMDir(ipamDir) {
+			m.cfg.Log("removed IPAM directory %s", ipamDir)
+		}
+	}()
 	marker := bridgeMarker(filepath.Dir(ipamDir), bridge)
 	if _, err := os.Stat(marker); err != nil {
-		return // not created by us: never deleted
+		return // not created by us (or released already): never deleted
 	}
 	if _, err := net.InterfaceByName(bridge); err != nil {
 		// A create that failed before its ADD made the bridge.
@@ -154,9 +162,6 @@ func (m *Manager) releaseBridgeLocked(st *state) {
 	}
 	m.cfg.Log("deleted bridge %s (last namespace on it)", bridge)
 	os.Remove(marker)
-	if removeIdleIPAMDir(ipamDir) {
-		m.cfg.Log("removed IPAM directory %s", ipamDir)
-	}
 }
 
 // bridgeUsed reports whether a state other than except names a network on

@@ -178,23 +178,40 @@ const teardownTimeout = 2 * time.Minute
 // be held (see teardownLocked).
 func (m *Manager) teardown(ctx context.Context, name string) error {
 	st, err := m.removeNamespace(ctx, name)
+	if err != nil {
+		return err
+	}
 	if st != nil {
 		m.releaseBridge(st)
 	}
-	return err
+	return m.removeStateOf(name)
 }
 
 // teardownLocked is teardown for a caller that holds the state dir lock.
 func (m *Manager) teardownLocked(ctx context.Context, name string) error {
 	st, err := m.removeNamespace(ctx, name)
+	if err != nil {
+		return err
+	}
 	if st != nil {
 		m.releaseBridgeLocked(st)
 	}
-	return err
+	return m.removeStateOf(name)
 }
 
-// removeNamespace is teardown but for the bridge: CNI DEL, namespace, state.
-// It returns the state it tore down from (nil when there was none).
+// removeStateOf removes namespace name's state, the last step of its
+// teardown: until then a teardown that was killed is done again from it
+// (GC, the delete action), bridge release included.
+func (m *Manager) removeStateOf(name string) error {
+	if err := m.removeState(name); err != nil {
+		return fmt.Errorf("delete namespace %s: %w", name, err)
+	}
+	return nil
+}
+
+// removeNamespace is teardown but for the bridge and the state: CNI DEL
+// and the namespace. It returns the state it tore down from (nil when
+// there was none).
 func (m *Manager) removeNamespace(ctx context.Context, name string) (*state, error) {
 	// Cancelling the caller (Ctrl-C) must not leave rules and leases
 	// behind: DEL runs to the end, bounded by its own timeout.
@@ -220,9 +237,6 @@ func (m *Manager) removeNamespace(ctx context.Context, name string) (*state, err
 	}
 	if removed {
 		m.cfg.Log("deleted namespace %s (%s)", name, path)
-	}
-	if err := m.removeState(name); err != nil {
-		return st, fmt.Errorf("delete namespace %s: %w", name, err)
 	}
 	return st, nil
 }

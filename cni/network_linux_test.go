@@ -325,3 +325,55 @@ func TestBridgeRemovedWithLastNamespace(t *testing.T) {
 		t.Errorf("bridge %s left after the other state dir's last namespace", e.cfg.Bridge.Name)
 	}
 }
+
+// TestBridgeReleaseAfterKilledTeardown: a teardown killed after its CNI
+// DEL and namespace removal, or in the middle of releasing the bridge,
+// leaves the state, so the next teardown (the delete action, GC) finishes
+// the job: bridge, its marker and the IPAM directory all go.
+func TestBridgeReleaseAfterKilledTeardown(t *testing.T) {
+	requirePlugins(t, "bridge", "host-local")
+	e := newTestEnv(t)
+	ctx := context.Background()
+	ipamDir := filepath.Join(e.cfg.Bridge.IPAMDataDir, e.cfg.Bridge.Network)
+	marker := bridgeMarker(filepath.Dir(ipamDir), e.cfg.Bridge.Name)
+	released := func(what string) {
+		t.Helper()
+		if _, err := net.InterfaceByName(e.cfg.Bridge.Name); err == nil {
+			t.Errorf("%s: bridge %s left", what, e.cfg.Bridge.Name)
+		}
+		for _, p := range []string{marker, ipamDir} {
+			if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s: %s left (%v)", what, p, err)
+			}
+		}
+	}
+
+	// Killed right after the namespace went: the state is still there.
+	n := e.setup(Request{Mode: ModeNew, ID: e.id(), Bridge: true})
+	if _, err := e.m.removeNamespace(ctx, n.Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(e.m.statePath(n.Name)); err != nil {
+		t.Fatalf("the state went with the namespace: a killed teardown could not be finished (%v)", err)
+	}
+	if err := n.Teardown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	released("teardown after a kill past the namespace")
+	e.assertGone(n.Name)
+
+	// Killed in the release, after the bridge went and before its marker
+	// and the IPAM directory did.
+	n = e.setup(Request{Mode: ModeNew, ID: e.id(), Bridge: true})
+	if _, err := e.m.removeNamespace(ctx, n.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := deleteLink(e.cfg.Bridge.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Teardown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	released("teardown after a kill in the bridge release")
+	e.assertGone(n.Name)
+}
