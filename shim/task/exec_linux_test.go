@@ -14,6 +14,8 @@ import (
 	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 func execRequest(id string) *taskapi.ExecProcessRequest {
@@ -167,5 +169,38 @@ func TestExecDiesWithTask(t *testing.T) {
 		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
 			t.Errorf("exec process %d still there: %v", pid, err)
 		}
+	}
+}
+
+// TestExecRefused: Exec requests the shim cannot serve are refused with
+// the class containerd shows, before anything is made: a terminal (as for
+// tasks), no exec id, a spec that is not a process or has no args, an
+// unknown task; and requests naming an exec process that does not exist.
+func TestExecRefused(t *testing.T) {
+	s, _ := newTestService(t)
+	ctx := context.Background()
+	spec := func(v string) *anypb.Any {
+		return &anypb.Any{TypeUrl: "types.containerd.io/opencontainers/runtime-spec/1/Process", Value: []byte(v)}
+	}
+	for _, tc := range []struct {
+		name string
+		r    *taskapi.ExecProcessRequest
+		want codes.Code
+	}{
+		{"terminal", &taskapi.ExecProcessRequest{ID: "t", ExecID: "e", Terminal: true, Spec: spec(`{"args":["/a.wasm"]}`)}, codes.Unimplemented},
+		{"no exec id", &taskapi.ExecProcessRequest{ID: "t", Spec: spec(`{"args":["/a.wasm"]}`)}, codes.InvalidArgument},
+		{"bad spec", &taskapi.ExecProcessRequest{ID: "t", ExecID: "e", Spec: spec(`[`)}, codes.InvalidArgument},
+		{"no args", &taskapi.ExecProcessRequest{ID: "t", ExecID: "e", Spec: spec(`{"args":[]}`)}, codes.InvalidArgument},
+		{"no task", &taskapi.ExecProcessRequest{ID: "t", ExecID: "e", Spec: spec(`{"args":["/a.wasm"]}`)}, codes.NotFound},
+	} {
+		if _, err := s.Exec(ctx, tc.r); grpcCode(err) != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if _, err := s.Kill(ctx, &taskapi.KillRequest{ID: "t", ExecID: "e", Signal: 9}); grpcCode(err) != codes.NotFound {
+		t.Errorf("kill of an unknown exec process: %v, want NotFound", err)
+	}
+	if _, err := s.State(ctx, &taskapi.StateRequest{ID: "t", ExecID: "e"}); grpcCode(err) != codes.NotFound {
+		t.Errorf("state of an unknown exec process: %v, want NotFound", err)
 	}
 }
