@@ -46,7 +46,7 @@ type execProcess struct {
 // addExec creates exec process r.ExecID running proc. The process is
 // made outside mu (compiling a module may take seconds, and the task must
 // stay killable meanwhile): the id is reserved in t.adding, whose cancel
-// the task's exit calls.
+// the task's exit calls, and counted in t.execsWG from then on.
 func (t *task) addExec(ctx context.Context, r *taskapi.ExecProcessRequest, proc *specs.Process) (e *execProcess, retErr error) {
 	if err := oci.ValidateID(r.ExecID); err != nil {
 		return nil, fmt.Errorf("exec id: %w: %w", err, errdefs.ErrInvalidArgument)
@@ -66,12 +66,14 @@ func (t *task) addExec(ctx context.Context, r *taskapi.ExecProcessRequest, proc 
 		t.adding = map[string]context.CancelFunc{}
 	}
 	t.adding[r.ExecID] = cancel
+	t.execsWG.Add(1) // Done by watch, or below on failure
 	t.mu.Unlock()
 	defer func() {
 		if retErr != nil {
 			t.mu.Lock()
 			delete(t.adding, r.ExecID)
 			t.mu.Unlock()
+			t.execsWG.Done()
 		}
 	}()
 
@@ -105,7 +107,6 @@ func (t *task) addExec(ctx context.Context, r *taskapi.ExecProcessRequest, proc 
 		t.execs = map[string]*execProcess{}
 	}
 	t.execs[r.ExecID] = e
-	t.execsWG.Add(1)
 	return e, nil
 }
 
@@ -145,8 +146,9 @@ func (t *task) killExecs() {
 	}
 }
 
-// execsGone is closed once every exec process of the task has exited.
-// Only a stopped task waits for it (no exec process is added then).
+// execsGone is closed once every exec process of the task, being created
+// or made, has exited. Only a stopped task waits for it (no exec process
+// is added then).
 func (t *task) execsGone() <-chan struct{} {
 	ch := make(chan struct{})
 	go func() {

@@ -388,6 +388,9 @@ func (s *stoppedState) kill(syscall.Signal) error {
 func (s *stoppedState) exited(Exit) {}
 
 func (s *stoppedState) delete(ctx context.Context) error {
+	if len(s.t.adding) > 0 {
+		return errExecsFirst
+	}
 	for _, e := range s.t.execs {
 		if e.alive() {
 			return errExecsFirst
