@@ -1,4 +1,4 @@
-// http: server and client on Go's net/http inside the runtime.
+// http: server and client on the runtime's HTTP/1.1 in Go (http.go).
 'use strict';
 var EventEmitter = require('events');
 var util = require('util');
@@ -109,7 +109,7 @@ ServerResponse.prototype.writeHead = function (status, msg, headers) {
 ServerResponse.prototype._sendHead = function () {
   if (this.headersSent) return;
   this.headersSent = true;
-  this._ex.writeHead(this.statusCode | 0, this._pairs());
+  this._ex.writeHead(this.statusCode | 0, this._pairs(), this.statusMessage);
 };
 // write and end go straight to the exchange (no Writable machinery: every
 // JavaScript call counts on this path).
@@ -150,8 +150,8 @@ ServerResponse.prototype.end = function (chunk, enc, cb) {
 };
 ServerResponse.prototype.writeContinue = ServerResponse.prototype.writeProcessing = function () {};
 
-// RequestSocket stands for the connection of a server request (Go's
-// net/http owns the real one).
+// RequestSocket stands for the connection of a server request (the
+// runtime's Go side owns the real one).
 function RequestSocket(address, port) { this.remoteAddress = address; this.remotePort = port; }
 RequestSocket.prototype.encrypted = false;
 RequestSocket.prototype.setTimeout = RequestSocket.prototype.setNoDelay = RequestSocket.prototype.setKeepAlive =
