@@ -176,10 +176,10 @@ Last run ($(date -u +%Y-%m-%d), $machine).
 - **nodejs req/s**: the two sides run different engines. Native is node's
   V8 (a JIT) on libuv; wasmrun's runtime is goja, a JavaScript
   *interpreter* written in Go, built for wasip1 and compiled ahead of time
-  by wazero, with Go's net/http under \`http.createServer\`. Expect an
-  order of magnitude or more between them. The sockets are not the main
-  cost: bench/sockets.md measures Go's net/http hello as a wasip1 guest
-  at about a tenth of native, and that is a ceiling for this runtime.
+  by wazero, with its own HTTP/1.1 in Go under \`http.createServer\`.
+  Expect an order of magnitude or more between them. The sockets are not
+  the main cost: bench/sockets.md measures Go's net/http hello as a
+  wasip1 guest at about a tenth of native, a ceiling for this runtime.
   Above it, every request runs the JavaScript handler in goja and crosses
   between Go and JavaScript (request, response and event objects).
 - **python req/s**: both sides run the same interpreter (CPython 3.11)
@@ -190,23 +190,37 @@ Last run ($(date -u +%Y-%m-%d), $machine).
   extension. One request per connection makes this a test of connection
   handling as much as of HTTP.
 - **first start**: wasmrun compiles the whole module before it runs,
-  and the cost grows with its size: the 29 MB nodejs.wasm (the Go
-  runtime, goja and the embedded Node library) takes ten seconds or more
-  on a 2-CPU machine, the 7 MB python.wasm a few seconds. This is paid
-  once per module and cache directory (the cache is keyed by the module's
-  hash).
-- **warm start**: what remains is reading and checking the cached machine
-  code (tens of MB for nodejs), instantiating, and the interpreter's own
-  start: the Go runtime and goja setting up the Node modules; CPython
-  importing \`http.server\` and what it pulls in (socketserver, email,
-  ...) from the zipped stdlib. The native column is the host
-  interpreter's time to its first answer, for reference.
+  and the cost grows with its size: the 22 MB nodejs.wasm (the Go
+  runtime, goja and the embedded Node library) takes about five seconds
+  on an idle 2-CPU machine (far more on a busy one), the 7 MB python.wasm
+  one or two. This is paid once per module and cache directory (the
+  cache is keyed by the module's hash), and \`make runtimes\` pays it
+  ahead of time for the default cache (\`wasmrun compile\`), so that users
+  only ever see the warm start.
+- **warm start**: for nodejs, about 250 ms of CPU, measured with a CPU
+  profile of the host and timestamps in the guest: wazero decodes the
+  22 MB module and validates every function body again (about half of
+  it: the cache holds machine code, not the checked module), hashes it
+  to find the cache entry, and reads about 75 MB of machine code from the
+  entry (one read per function offset, then the code, plus the page
+  faults of mapping it): some 200 ms in all. Instantiating takes about
+  10 ms; in the guest, the Go runtime and package inits 5 ms, goja's
+  bootstrap of the Node globals 20 ms and \`require('http')\` 17 ms. The
+  module's size is what the runtime controls: dropping Go's net/http
+  (with TLS, x509 and HTTP/2) for an HTTP/1.1 of its own took nodejs.wasm
+  from 30 to 22 MB and a warm start from 310 to 240 ms of CPU. Skipping
+  the revalidation of cached modules and buffering the cache reads (a
+  change to wazero, measured on a patched copy) would take it to about
+  135 ms. For CPython: importing \`http.server\` and what it pulls in
+  (socketserver, email, ...) from the zipped stdlib. The native column is
+  the host interpreter's time to its first answer, for reference.
 - **Noise**: the load client shares the machine's CPUs with the server.
   The runs are short ($DURATION per load, $STARTS starts), so that the whole
   script takes under about two minutes. On a busy machine (see the load
   average) other work slows both sides: from one run to the next, native
   python moved between about 1600 and 4300 req/s, and wasmrun's nodejs
-  between 400 and 900. Read the ratios as orders of magnitude, not as
+  between 400 and 1900; the warm starts of nodejs between 270 and 1300
+  ms at the same CPU cost. Read the ratios as orders of magnitude, not as
   exact figures. Longer runs on an idle machine (\`DURATION=20s REPS=3
   STARTS=5\`) give steadier numbers.
 
