@@ -131,10 +131,34 @@ func TestNodeHTTPServerWire(t *testing.T) {
 		}
 	})
 	t.Run("malformed", func(t *testing.T) {
+		// What a hostile client sends is refused, and the server goes on.
+		for _, tc := range []struct {
+			name, req string
+			status    int
+		}{
+			{"start line", "NONSENSE\r\n\r\n", 400},
+			{"version", "GET / HTTP/2.0\r\n\r\n", 400},
+			{"negative length", "POST / HTTP/1.1\r\nContent-Length: -5\r\n\r\n", 400},
+			{"header line", "GET / HTTP/1.1\r\nNo-Colon\r\n\r\n", 400},
+			{"100 KB header", "GET / HTTP/1.1\r\nX-Big: " + strings.Repeat("b", 100<<10) + "\r\n\r\n", 431},
+			{"300 headers", "GET / HTTP/1.1\r\n" + strings.Repeat("X-H: 1\r\n", 300) + "\r\n", 431},
+		} {
+			c, br := dial(t)
+			io.WriteString(c, tc.req)
+			if resp, _ := read(t, br, "GET"); resp.StatusCode != tc.status || !resp.Close {
+				t.Errorf("%s: %d (close %v), want %d and the connection closed", tc.name, resp.StatusCode, resp.Close, tc.status)
+			}
+		}
 		c, br := dial(t)
-		io.WriteString(c, "NONSENSE\r\n\r\n")
-		if resp, _ := read(t, br, "GET"); resp.StatusCode != 400 {
-			t.Errorf("malformed request: %d, want 400", resp.StatusCode)
+		io.WriteString(c, "POST /chunks HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+		read(t, br, "POST") // answered (the handler sees the body end early)
+		if _, err := io.ReadAll(br); err != nil {
+			t.Errorf("after a malformed chunk: %v, want the connection closed", err)
+		}
+		c2, br2 := dial(t)
+		io.WriteString(c2, "GET /still HTTP/1.1\r\nHost: x\r\n\r\n")
+		if _, body := read(t, br2, "GET"); body != "GET /still 1.1  0" {
+			t.Errorf("after the malformed requests: %q", body)
 		}
 	})
 }
