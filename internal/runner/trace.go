@@ -29,7 +29,15 @@ import (
 // memory, flags as names, iovecs as their lengths, socket addresses as
 // ADDR:PORT. What the call wrote (opened_fd, nread...) follows the errno
 // when it is ESUCCESS. proc_exit is written as it is called: it never
-// returns.
+// returns. Strings the guest chose (paths, names) are quoted, so that a
+// guest cannot forge lines or send escape sequences to the terminal of
+// whoever reads the trace; a bad pointer reads as <bad pointer>.
+//
+// wazero's experimental/logging attaches to this host module too (same
+// module and parameter names) but is not used: it leaves out fd_read and
+// fd_write on stdio, writes a guest's strings raw, shows socket
+// addresses and iovecs as pointers, reads output buffers before the call
+// fills them (fd_prestat_dir_name) and takes two lines per call.
 //
 // It is installed on the host module only (Prepared.Instantiate), never on
 // the guest: wazero compiles a listener hook into each function it
