@@ -68,6 +68,10 @@ type CreateOpts struct {
 	// Verbose makes the container process print the guest's socket
 	// events on Stderr (initproc.Config.Verbose).
 	Verbose bool
+	// Listen are TCP addresses (HOST:PORT) the container process listens
+	// on in the container's network namespace, before it drops its
+	// privileges; the guest gets the sockets after its preopens.
+	Listen []string
 }
 
 // Container is a created container. Wait is only possible in the process
@@ -200,7 +204,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	cfg := initproc.Config{
 		ID: id, Module: mod.HostPath, Export: mod.Export, Args: args, Env: Env(spec),
 		CacheDir: opts.CacheDir, MemoryLimit: cmp.Or(opts.GuestMemory, GuestMemory(spec)), Fifo: fifo,
-		Egress: opts.Egress, Privileges: priv,
+		Egress: opts.Egress, Privileges: priv, Listen: opts.Listen,
 		Verbose: opts.Verbose,
 	}
 	preopens := Preopens(root, spec)
@@ -277,8 +281,9 @@ func (c *Container) spawn(ctx context.Context, prog string, net cni.Network, cfg
 	}
 	c.rt.logf("network mode: %s", net.Mode().Describe())
 	// The guest resolves names as `ip netns exec` would in its namespace:
-	// /etc/netns/<name>/{resolv.conf,hosts} override the host's files.
-	cfg.ResolvConf, cfg.Hosts = cni.ResolvConf(netnsName(net.Path()))
+	// /etc/netns/<name>/{resolv.conf,hosts} override the host's files,
+	// and the front end's own override both.
+	cfg.ResolvConf, cfg.Hosts = opts.Network.Resolver(net.Path())
 	err = startIn(net.Path(), cfg.Privileges.Birth(), c.done, cmd)
 	pid := 0
 	if err == nil {
@@ -436,15 +441,6 @@ func mkfifo(path string) error {
 		return fmt.Errorf("create exec fifo: %w", err)
 	}
 	return nil
-}
-
-// netnsName returns the name of a namespace bind-mounted under /run/netns
-// (ours, or one made with `ip netns add`), or "".
-func netnsName(path string) string {
-	if dir, name := filepath.Split(path); filepath.Clean(dir) == "/run/netns" {
-		return name
-	}
-	return ""
 }
 
 // startIn starts cmd from an OS thread that has entered netns ("" = ours),

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"runtime/debug"
 
@@ -53,6 +54,9 @@ type Config struct {
 	// ResolvConf and Hosts are what getaddrinfo reads ("" = the host's).
 	ResolvConf string `json:"resolv_conf,omitempty"`
 	Hosts      string `json:"hosts,omitempty"`
+	// Listen are TCP addresses (HOST:PORT) to listen on in the namespace,
+	// as root, for the guest (after its preopens).
+	Listen []string `json:"listen,omitempty"`
 	// Egress is the host-side connect/send policy.
 	Egress wasi.Egress `json:"egress"`
 	// Net is what the process sets up in its namespace itself.
@@ -105,6 +109,10 @@ func Main() int {
 	if err := cfg.Mounts.setup(); err != nil {
 		return fail(err)
 	}
+	listeners, err := listen(cfg.Listen)
+	if err != nil {
+		return fail(err)
+	}
 
 	p, err := runner.Prepare(ctx, runner.Options{
 		Path:             cfg.Module,
@@ -121,6 +129,7 @@ func Main() int {
 		MemoryLimitPages: memoryPages(cfg.MemoryLimit),
 		ResolvConf:       cfg.ResolvConf,
 		Hosts:            cfg.Hosts,
+		Listeners:        listeners,
 		Egress:           cfg.Egress,
 		Outside:          outside(cfg.Net.Outbound),
 		SocketEvents:     socketEvents(cfg.Verbose),
@@ -136,6 +145,9 @@ func Main() int {
 	}
 	if err := cfg.Privileges.drop(); err != nil {
 		return fail(fmt.Errorf("drop privileges: %w", err))
+	}
+	if err := checkReadable(cfg.ResolvConf, cfg.Hosts); err != nil {
+		return fail(err)
 	}
 	if err := p.Instantiate(ctx); err != nil {
 		var exit *runner.GuestExit
@@ -210,4 +222,47 @@ func socketEvents(verbose bool) func(wasi.SocketEvent) {
 		return nil
 	}
 	return func(e wasi.SocketEvent) { fmt.Fprintf(os.Stderr, "wasmrun: guest: %s\n", e) }
+}
+
+// listen listens on each TCP address in the process's network namespace
+// (the container's), before the privileges go: the guest may then serve
+// a port it could not bind itself.
+func listen(addrs []string) ([]*os.File, error) {
+	var files []*os.File
+	for _, addr := range addrs {
+		network := "tcp"
+		if host, _, _ := net.SplitHostPort(addr); net.ParseIP(host).To4() != nil {
+			network = "tcp4" // an IPv4 socket, not Go's dual-stack one
+		}
+		l, err := net.Listen(network, addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s in the container's network namespace: %w", addr, errors.Unwrap(err))
+		}
+		f, err := l.(*net.TCPListener).File()
+		l.Close() // f is a duplicate: the socket stays open
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+// checkReadable fails if a resolver file the guest's getaddrinfo reads (as
+// the process's user, at each lookup) exists but is not readable by it:
+// its lookups would quietly take other servers.
+func checkReadable(paths ...string) error {
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		f, err := os.Open(p)
+		if errors.Is(err, os.ErrPermission) {
+			return fmt.Errorf("resolver file %s is not readable by the container's user (uid %d): %w", p, os.Geteuid(), errors.Unwrap(err))
+		}
+		if err == nil {
+			f.Close()
+		}
+	}
+	return nil
 }
