@@ -56,6 +56,14 @@ Flags of run (before or after MODULE):
 Flags of os (before or after APP; also --dir, --env, --cache-dir, --no-cache):
   --forward [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]
                        forward a host port into the app (repeatable; alias -p)
+  --listen [HOST:]PORT a listening TCP socket made in the app's namespace
+                       (below 1024 too), after the app's preopens (its /
+                       and /tmp: fd 5 without --dir); --resolv-conf FILE
+                       and --hosts FILE as for run
+  --cni-path DIR[:DIR...]
+                       where the CNI plugins are (repeatable; default
+                       $CNI_PATH, else cni_path in [network], else
+                       /opt/cni/bin:/usr/lib/cni)
   --allow ENTRY        add to the egress allow list (repeatable): a CIDR, an
                        address, or a host name with an optional :PORT and
                        leading *. (api.example.com:443, *.internal)

@@ -52,6 +52,10 @@ type networkConfig struct {
 	Subnet     string   `toml:"subnet"`
 	Allow      []string `toml:"allow"`
 	Deny       []string `toml:"deny"`
+	// CNIPath is where the CNI plugins are (DIR[:DIR...], as CNI_PATH;
+	// absolute directories only root can change), below --cni-path and
+	// CNI_PATH.
+	CNIPath string `toml:"cni_path"`
 }
 
 // validBridge: a Linux interface name (at most 15 bytes).
@@ -106,9 +110,9 @@ func (c *appConfig) validate() error {
 		}
 	}
 	for _, f := range n.Forward {
-		fw, err := oci.ParseForward(f)
+		fw, err := parseForwardAs(fmt.Sprintf("network.forward %q", f), f)
 		if err != nil {
-			return fmt.Errorf("network.forward: %v", err)
+			return err
 		}
 		n.forwards = append(n.forwards, fw)
 	}

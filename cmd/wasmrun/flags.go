@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -92,18 +93,16 @@ func parseRun(args []string) (*runOpts, error) {
 			if err != nil {
 				return nil, err
 			}
-			addr, err := parseListen(v)
-			if err != nil {
+			if err := addListen(&o.listens, v); err != nil {
 				return nil, err
 			}
-			o.listens = append(o.listens, addr)
 		case "resolv-conf", "hosts":
 			v, err := takeValue()
 			if err != nil {
 				return nil, err
 			}
-			if _, err := os.Stat(v); err != nil {
-				return nil, fmt.Errorf("--%s %s: %v", name, v, errors.Unwrap(err))
+			if v, err = resolverFile(name, v); err != nil {
+				return nil, err
 			}
 			if name == "hosts" {
 				o.hosts = v
@@ -209,4 +208,44 @@ func parseListen(v string) (string, error) {
 		return "", fmt.Errorf("--listen %q: %q is not a port number", v, port)
 	}
 	return net.JoinHostPort(host, port), nil
+}
+
+// resolverFile checks the file of --resolv-conf or --hosts (flag) and
+// returns its absolute path.
+func resolverFile(flag, v string) (string, error) {
+	st, err := os.Stat(v)
+	if err != nil {
+		return "", fmt.Errorf("--%s %s: %v", flag, v, unwrapPath(err))
+	}
+	if st.IsDir() {
+		return "", fmt.Errorf("--%s %s: is a directory, not a file", flag, v)
+	}
+	return filepath.Abs(v)
+}
+
+// addListen parses a --listen value and adds it to addrs, refusing one
+// that takes a port another already has.
+func addListen(addrs *[]string, v string) error {
+	addr, err := parseListen(v)
+	if err != nil {
+		return err
+	}
+	*addrs = append(*addrs, addr)
+	return listensOverlap(*addrs)
+}
+
+// listensOverlap returns an error when two --listen addresses (as
+// parseListen returns them) would take the same port: the same port on
+// the same host, or on any host where either is every address.
+func listensOverlap(addrs []string) error {
+	for i, a := range addrs {
+		ha, pa, _ := net.SplitHostPort(a)
+		for _, b := range addrs[:i] {
+			hb, pb, _ := net.SplitHostPort(b)
+			if pa == pb && pa != "0" && (ha == hb || ha == "0.0.0.0" || hb == "0.0.0.0" || ha == "::" || hb == "::") {
+				return fmt.Errorf("--listen %s and --listen %s both take port %s", b, a, pa)
+			}
+		}
+	}
+	return nil
 }

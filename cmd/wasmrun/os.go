@@ -56,6 +56,11 @@ type osOpts struct {
 	allow, deny []string
 	noOutbound  bool
 	limits      limits
+	// listens, resolvConf and hosts are as run's (flags.go); cniPath
+	// are the --cni-path values (osnet.go).
+	listens           []string
+	resolvConf, hosts string
+	cniPath           []string
 }
 
 func parseOS(args []string) (*osOpts, error) {
@@ -83,6 +88,10 @@ func parseOS(args []string) (*osOpts, error) {
 		"runtime-dir": {value: true, set: func(v string) error { o.runtimeDir = v; return nil }},
 		"help":        {set: func(string) error { o.help = true; return nil }},
 		"h":           {set: func(string) error { o.help = true; return nil }},
+		"listen":      {value: true, set: func(v string) error { return addListen(&o.listens, v) }},
+		"resolv-conf": {value: true, set: func(v string) (err error) { o.resolvConf, err = resolverFile("resolv-conf", v); return err }},
+		"hosts":       {value: true, set: func(v string) (err error) { o.hosts, err = resolverFile("hosts", v); return err }},
+		"cni-path":    {value: true, set: func(v string) error { o.cniPath = append(o.cniPath, v); return nil }},
 	})
 	if err != nil || o.help {
 		return o, err
@@ -181,6 +190,11 @@ type app struct {
 	subnet       string // "" = cni default
 	prefix       string
 	forwards     []oci.Forward
+	forwardNames map[oci.Forward]string // each as the user gave it (osnet.go)
+	listens      []string
+	cni          cniPath
+	resolvConf   string // --resolv-conf, --hosts ("" = the namespace's)
+	hosts        string
 	name         string
 	limits       limits
 	appDir       string     // the app's own directory
@@ -279,12 +293,21 @@ func resolveApp(o *osOpts) (*app, error) {
 		a.mounts = append(a.mounts, specs.Mount{Type: "bind", Source: host, Destination: p.GuestPath, Options: []string{"rbind", mode}})
 	}
 	a.forwards = cfg.Network.forwards // parsed by loadConfig
+	a.forwardNames = map[oci.Forward]string{}
+	for i, f := range cfg.Network.Forward {
+		a.forwardNames[a.forwards[i]] = fmt.Sprintf("network.forward %q in %s", f, cfgPath)
+	}
 	for _, f := range o.forwards {
-		fw, err := oci.ParseForward(f)
+		fw, err := parseForwardAs("--forward "+f, f)
 		if err != nil {
 			return nil, err
 		}
 		a.forwards = append(a.forwards, fw)
+		a.forwardNames[fw] = "--forward " + f
+	}
+	a.listens, a.resolvConf, a.hosts = o.listens, o.resolvConf, o.hosts
+	if a.cni, err = resolveCNIPath(o.cniPath, cfg.Network.CNIPath, cfgPath); err != nil {
+		return nil, err
 	}
 	if a.egress, err = egressPolicy(&cfg.Network, o.allow, o.deny); err != nil {
 		return nil, err
@@ -367,6 +390,7 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 	}
 	net := netConfig(root)
 	net.Prefix, net.Bridge.Name, net.Bridge.Subnet = a.prefix, a.bridgeName, a.subnet
+	a.cni.apply(&net)
 	rt := &oci.Runtime{Root: filepath.Join(root, "containers"), Network: net, Log: logf}
 	if _, err := rt.GC(ctx); err != nil {
 		logf("cleaning leftovers: %v", err)
@@ -399,9 +423,11 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 	}
 	opts := oci.CreateOpts{
 		Stdin: stdin, Stdout: stdout, Stderr: stderr,
-		Network: oci.NetworkOpts{Outbound: a.outbound, Bridge: a.bridge, Forwards: a.forwards, NoLoopback: !a.loopback},
-		Egress:  a.egress,
-		Extra:   extra,
+		Network: oci.NetworkOpts{Outbound: a.outbound, Bridge: a.bridge, Forwards: a.forwards, NoLoopback: !a.loopback,
+			ResolvConf: a.resolvConf, Hosts: a.hosts},
+		Listen: a.listens,
+		Egress: a.egress,
+		Extra:  extra,
 		// The guest's share of --memory; the cgroup has room for the
 		// runtime too.
 		GuestMemory: a.limits.guestMemory(),
@@ -417,7 +443,7 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 	// Catch signals before the container exists, so none is lost between
 	// Create and Wait; they stop the guest, and we clean up after it.
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(sigs, caught(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)...)
 	defer signal.Stop(sigs)
 
 	// A signal stops the app at any moment, also while it is being
@@ -447,10 +473,19 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 			fmt.Fprintf(stderr, "wasmrun: %v\n", gone.Msg)
 		}
 		return gone.Code, nil
+	case err != nil && early == nil:
+		// A Ctrl-C also reaches the container process: if it ended the
+		// create first, the signal is on its way to us.
+		select {
+		case early = <-sigs:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	switch {
 	case err != nil && early != nil:
 		return 128 + int(early.(syscall.Signal)), nil
 	case err != nil:
-		return 0, rootlessError(err)
+		return 0, explainCreate(a, rootlessError(err))
 	case early != nil:
 		sigs <- early // created after all: stop it the usual way
 	}
