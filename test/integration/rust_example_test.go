@@ -55,7 +55,7 @@ func TestRustHTTPHello(t *testing.T) {
 		dir := e.app(map[string]string{"app.wasm": wasm}, "", "")
 		port := freePort(t, "tcp")
 		r := e.start("--name", "rust-hello", "--listen", "3000", "--forward", strconv.Itoa(port)+":3000", dir)
-		r.waitFor("serving on fd 4")
+		r.waitFor("serving on fd 5") // after the app's / and /tmp
 		if got := get(t, fmt.Sprintf("http://127.0.0.1:%d/os", port)); !strings.Contains(got, "You asked for /os") {
 			t.Errorf("GET through the forward = %q", got)
 		}

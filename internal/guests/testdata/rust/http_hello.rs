@@ -17,7 +17,7 @@ extern "C" {
 
 /// The first listening socket the host preopened (filetype 6: SOCKET_STREAM).
 /// `wasmrun run --listen` puts it after the --dir preopens (fd 3 without
-/// any), `wasmrun os --listen` after the app's (its root is fd 3, so fd 4).
+/// any), `wasmrun os --listen` after the app's (/ and /tmp: fd 5).
 fn preopened_listener() -> Option<TcpListener> {
     for fd in 3..1024 {
         let mut stat = [0u8; 24];
