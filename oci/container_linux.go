@@ -68,6 +68,12 @@ type CreateOpts struct {
 	// Verbose makes the container process print the guest's socket
 	// events on Stderr (initproc.Config.Verbose).
 	Verbose bool
+	// Trace, when set, receives a line per WASI call of the guest
+	// (runner.Options.Trace); the container process gets it open.
+	Trace *os.File
+	// Progress reports a slow compile on Stderr (runner.Options.Progress;
+	// the container process sees whether Stderr is a terminal).
+	Progress bool
 	// Listen are TCP addresses (HOST:PORT) the container process listens
 	// on in the container's network namespace, before it drops its
 	// privileges; the guest gets the sockets after its preopens.
@@ -85,6 +91,8 @@ type Container struct {
 	code int
 	// cgroup, when set, puts the process in its cgroup.
 	cgroup func(pid int) error
+	// compileTime is what the process took to compile the module.
+	compileTime time.Duration
 }
 
 func (r *Runtime) logf(format string, args ...any) {
@@ -204,7 +212,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	cfg := initproc.Config{
 		ID: id, Module: mod.HostPath, Export: mod.Export, Args: args, Env: Env(spec),
 		CacheDir: opts.CacheDir, MemoryLimit: cmp.Or(opts.GuestMemory, GuestMemory(spec)), Fifo: fifo,
-		Egress: opts.Egress, Privileges: priv, Listen: opts.Listen,
+		Egress: opts.Egress, Privileges: priv, Progress: opts.Progress, Listen: opts.Listen,
 		Verbose: opts.Verbose,
 	}
 	preopens := Preopens(root, spec)
@@ -241,7 +249,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		return nil, err
 	}
 	r.track(id, net)
-	r.logf("container %s: process %d created (module %s)", id, c.Pid, mod.HostPath)
+	r.logf("container %s: process %d created (module %s, compiled or read from the cache in %s)", id, c.Pid, mod.HostPath, c.compileTime.Round(time.Millisecond))
 	return c, nil
 }
 
@@ -264,6 +272,10 @@ func (c *Container) spawn(ctx context.Context, prog string, net cni.Network, cfg
 	cmd := exec.Command(prog, initproc.Arg, cfg.ID)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.Stdin, opts.Stdout, opts.Stderr
 	cmd.ExtraFiles = []*os.File{cfgR, statW} // fds 3 and 4
+	if opts.Trace != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, opts.Trace)
+		cfg.TraceFD = 2 + len(cmd.ExtraFiles)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		// The container dies with the thread that forked it if its
 		// creator dies: nothing runs on unsupervised.
@@ -345,6 +357,7 @@ func (c *Container) spawn(ctx context.Context, prog string, net cni.Network, cfg
 		}
 		return fmt.Errorf("container process exited during create (status %d)", c.code)
 	}
+	c.compileTime = s.CompileTime
 	return nil
 }
 

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"runtime/debug"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -67,6 +69,12 @@ type Config struct {
 	Privileges *Privileges `json:"privileges"`
 	// Verbose prints the guest's socket events on stderr (the app's).
 	Verbose bool `json:"verbose,omitempty"`
+	// TraceFD is the descriptor the creator passed the --trace file on
+	// (0: no trace).
+	TraceFD int `json:"trace_fd,omitempty"`
+	// Progress reports a slow compile on stderr (drawn in place when
+	// stderr is a terminal).
+	Progress bool `json:"progress,omitempty"`
 }
 
 // Status is the process's one report on StatusFD.
@@ -76,6 +84,9 @@ type Status struct {
 	// Exit is set when the guest itself ended during create: it trapped
 	// or exited in its start function (the status it would exit with).
 	Exit *int `json:"exit,omitempty"`
+	// CompileTime is how long compiling the module (or reading it from
+	// the cache) took.
+	CompileTime time.Duration `json:"compile_time,omitempty"`
 }
 
 // IsInit reports whether this process was started as a container process
@@ -114,6 +125,10 @@ func Main() int {
 		return fail(err)
 	}
 
+	var trace io.Writer // an untyped nil: no listener
+	if cfg.TraceFD != 0 {
+		trace = os.NewFile(uintptr(cfg.TraceFD), "trace")
+	}
 	p, err := runner.Prepare(ctx, runner.Options{
 		Path:             cfg.Module,
 		Name:             cfg.Args[0],
@@ -125,6 +140,9 @@ func Main() int {
 		Stderr:           os.Stderr,
 		CacheDir:         cfg.CacheDir,
 		Diag:             os.Stderr,
+		Progress:         cfg.Progress,
+		Terminal:         isTerminal(os.Stderr),
+		Trace:            trace,
 		Export:           cfg.Export,
 		MemoryLimitPages: memoryPages(cfg.MemoryLimit),
 		ResolvConf:       cfg.ResolvConf,
@@ -163,7 +181,7 @@ func Main() int {
 		}
 		return fail(err)
 	}
-	report(Status{OK: true})
+	report(Status{OK: true, CompileTime: p.CompileTime()})
 	// Block until Start opens the FIFO for reading.
 	fifo, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", fifoPath.Fd()), os.O_WRONLY, 0)
 	fifoPath.Close()
@@ -185,6 +203,13 @@ func Main() int {
 		fmt.Fprintf(os.Stderr, "wasmrun: %v\n", err)
 	}
 	return code
+}
+
+// isTerminal reports whether f is a terminal (the app's stderr, when
+// wasmrun os runs on one).
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 // memoryPages converts a memory limit in bytes to whole wasm pages (at
