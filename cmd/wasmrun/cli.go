@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -51,9 +52,14 @@ Flags of run (before or after MODULE):
   --max-fds N          cap the open descriptors (RLIMIT_NOFILE)
   --verbose            print what the guest's sockets do: each bind, listen and
                        connect and how it ended, failed accepts, getaddrinfo
-                       (wasmrun: guest: bind 0.0.0.0:3000: EADDRINUSE)
+                       (wasmrun: guest: bind 0.0.0.0:3000: EADDRINUSE), and
+                       how long the compile (or the cache read) took
+  --trace[=FILE]       print every WASI call the guest makes, its arguments
+                       and errno, to stderr or FILE (created or truncated);
+                       the compiled-module cache is used as without it
 
-Flags of os (before or after APP; also --dir, --env, --cache-dir, --no-cache):
+Flags of os (before or after APP; also --dir, --env, --cache-dir, --no-cache,
+--trace[=FILE]):
   --forward [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]
                        forward a host port into the app (repeatable; alias -p)
   --listen [HOST:]PORT a listening TCP socket made in the app's namespace
@@ -84,6 +90,9 @@ Flags of os (before or after APP; also --dir, --env, --cache-dir, --no-cache):
                        index.js/server.js/app.js/main.js, main.py/app.py/__main__.py)
   --runtime-dir DIR    where runtimes are (default $WASMRUN_RUNTIME_DIR, else
                        runtimes/ next to wasmrun; build them: make runtimes)
+
+A compile that takes over a second (a module's first start) says so on stderr:
+on a terminal, a progress line while it lasts, then one line when it is done.
 
 Exit status: the guest's exit code (128+N when signal N ended it); 125 when
 wasmrun fails before the guest runs; 134 when the guest traps.
@@ -138,7 +147,17 @@ func runCmd(args []string, stdin, stdout, stderr *os.File) int {
 		Stdout:   stdout,
 		Stderr:   stderr,
 		Diag:     stderr,
-		Progress: isTerminal(stderr),
+		Progress: true,
+		Terminal: isTerminal(stderr),
+	}
+	trace, closeTrace, err := openTrace(o.trace, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "wasmrun run: %v\n", err)
+		return ExitFailure
+	}
+	defer closeTrace()
+	if trace != nil {
+		opts.Trace = trace
 	}
 	if o.verbose {
 		opts.SocketEvents = printSocketEvents(stderr)
@@ -172,7 +191,15 @@ func runCmd(args []string, stdin, stdout, stderr *os.File) int {
 			opts.CacheDir = runner.DefaultCacheDir()
 		}
 	}
-	code, err := runner.Run(context.Background(), opts)
+	ctx := context.Background()
+	p, err := runner.Prepare(ctx, opts)
+	code := 0
+	if err == nil {
+		if o.verbose {
+			fmt.Fprintf(stderr, "wasmrun: module %s compiled or read from the cache in %s\n", o.module, p.CompileTime().Round(time.Millisecond))
+		}
+		code, err = p.Run(ctx)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "wasmrun: %v\n", err)
 		var trap *runner.TrapError

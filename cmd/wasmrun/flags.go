@@ -29,6 +29,8 @@ type runOpts struct {
 	resolvConf, hosts string
 	// verbose is --verbose: the guest's socket events on stderr.
 	verbose bool
+	// trace is --trace[=FILE]: "" none, "-" stderr (trace.go).
+	trace string
 }
 
 // parseRun parses flags before or after MODULE. Everything after "--" and
@@ -131,6 +133,11 @@ func parseRun(args []string) (*runOpts, error) {
 					return nil, fmt.Errorf("--no-cache=%s: want true or false", value)
 				}
 				o.noCache = b
+			}
+		case "trace":
+			o.trace = traceStderr
+			if hasValue && value != "" {
+				o.trace = value
 			}
 		case "verbose", "v":
 			o.verbose = true

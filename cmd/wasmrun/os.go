@@ -61,6 +61,7 @@ type osOpts struct {
 	listens           []string
 	resolvConf, hosts string
 	cniPath           []string
+	trace             string // --trace[=FILE] (trace.go)
 }
 
 func parseOS(args []string) (*osOpts, error) {
@@ -86,6 +87,7 @@ func parseOS(args []string) (*osOpts, error) {
 		"v":           {set: func(string) error { o.verbose = true; return nil }},
 		"language":    {value: true, set: func(v string) error { o.language = v; return nil }},
 		"runtime-dir": {value: true, set: func(v string) error { o.runtimeDir = v; return nil }},
+		"trace":       {optional: true, set: func(v string) error { o.trace = cmp.Or(v, traceStderr); return nil }},
 		"help":        {set: func(string) error { o.help = true; return nil }},
 		"h":           {set: func(string) error { o.help = true; return nil }},
 		"listen":      {value: true, set: func(v string) error { return addListen(&o.listens, v) }},
@@ -105,7 +107,9 @@ func parseOS(args []string) (*osOpts, error) {
 // flagSpec is one flag of a subcommand.
 type flagSpec struct {
 	value bool
-	set   func(string) error
+	// optional: the flag takes a value only as --flag=VALUE.
+	optional bool
+	set      func(string) error
 }
 
 // parseFlags parses flags before or after the one positional argument;
@@ -140,7 +144,7 @@ func parseFlags(args []string, positional *string, rest *[]string, flags map[str
 			}
 			i++
 			value = args[i]
-		} else if !f.value && hasValue {
+		} else if !f.value && !f.optional && hasValue {
 			return fmt.Errorf("flag --%s takes no value", name)
 		}
 		if err := f.set(value); err != nil {
@@ -372,6 +376,11 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	trace, closeTrace, err := openTrace(o.trace, stderr)
+	if err != nil {
+		return 0, err
+	}
+	defer closeTrace()
 	logf := func(format string, args ...any) {
 		if o.verbose {
 			fmt.Fprintf(stderr, "wasmrun: "+format+"\n", args...)
@@ -431,6 +440,8 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 		// The guest's share of --memory; the cgroup has room for the
 		// runtime too.
 		GuestMemory: a.limits.guestMemory(),
+		Trace:       trace,
+		Progress:    true,
 	}
 	opts.Verbose = o.verbose // the guest's socket events too
 	if !o.noCache {
