@@ -133,7 +133,7 @@ func runCommand(t testing.TB, timeout time.Duration, args []string, newCmd func(
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String(), wall: time.Since(start)}
+	r := result{stdout: stdout.String(), stderr: withoutCompileNotice(stderr.String()), wall: time.Since(start)}
 	var exit *exec.ExitError
 	switch {
 	case ctx.Err() != nil:
