@@ -1,7 +1,10 @@
 package integration
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,10 +80,18 @@ for name in sys.argv[1:]:
 // SERVFAIL.
 func startShapedDNS(t testing.TB, records map[string][]net.IP, aaaa string) *testdns.Server {
 	t.Helper()
-	base := testdns.Start(t, nil) // only for its address: closed below
-	ip := base.IP
-	base.PC.Close()
-	pc, err := net.ListenPacket("udp4", ip+":53")
+	if os.Geteuid() != 0 {
+		t.Skip("binding port 53 for the test DNS server needs root")
+	}
+	var ip string
+	var pc net.PacketConn
+	var err error
+	for range 20 {
+		ip = fmt.Sprintf("127.83.%d.%d", 1+rand.IntN(254), 1+rand.IntN(254))
+		if pc, err = net.ListenPacket("udp4", ip+":53"); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatalf("start DNS server: %v", err)
 	}
