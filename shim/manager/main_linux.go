@@ -27,7 +27,12 @@ func Main() {
 	noReaper := func(c *shim.Config) { c.NoReaper = true }
 	a := parseArgs(os.Args[1:])
 	if a.action != "start" {
+		done := func() {}
+		if a.action == "" {
+			done = serveStart() // the server
+		}
 		shim.RunShim(ctx, New(), noReaper)
+		done()
 		return
 	}
 	input, err := io.ReadAll(io.LimitReader(os.Stdin, 10<<20))

@@ -12,11 +12,13 @@ package manager
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	bootapi "github.com/containerd/containerd/api/runtime/bootstrap/v1"
@@ -24,6 +26,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/shim"
 	"github.com/containerd/log"
+	"golang.org/x/sys/unix"
 
 	"github.com/wasmrun/wasmrun/internal/atomicfile"
 	"github.com/wasmrun/wasmrun/internal/version"
@@ -61,74 +64,185 @@ func (manager) Name() string { return RuntimeName }
 // existing server of the group.
 func (manager) Start(ctx context.Context, params *bootapi.BootstrapParams) (_ *bootapi.BootstrapResult, retErr error) {
 	id := params.GetInstanceID()
-	grouping := id
-	if ann, err := readAnnotations("config.json"); err == nil {
-		for _, l := range groupLabels {
-			if g, ok := ann[l]; ok && g != "" {
-				grouping = g
-				break
-			}
-		}
-	}
+	group := grouping(id)
 	socketDir := params.GetSocketDir()
 	if socketDir == "" {
 		socketDir = defaultSocketDir
 	}
 	result := &bootapi.BootstrapResult{Version: 3, Protocol: "ttrpc"}
-	address, err := shim.CreateSocketAddress(ctx, socketDir, params.GetContainerdGrpcAddress(), grouping, false)
+	address, err := shim.CreateSocketAddress(ctx, socketDir, params.GetContainerdGrpcAddress(), group, false)
 	if err != nil {
 		return nil, err
 	}
 	result.Address = address
-	socket, err := shim.NewSocket(address)
-	if err != nil {
-		if !shim.SocketEaddrinuse(err) {
-			return nil, fmt.Errorf("create shim socket: %w", err)
-		}
-		if shim.CanConnect(address) {
-			// The group's shim runs: the new task goes to it.
-			return result, writeAddress("address", address)
-		}
-		if err := shim.RemoveSocket(address); err != nil {
-			return nil, fmt.Errorf("remove stale shim socket: %w", err)
-		}
-		if socket, err = shim.NewSocket(address); err != nil {
-			return nil, fmt.Errorf("create shim socket: %w", err)
-		}
+	if group != id && shim.CanConnect(address) {
+		// The group's shim runs: the new task goes to it.
+		return result, writeAddress("address", address)
 	}
-	defer func() {
-		if retErr != nil {
-			socket.Close()
-			shim.RemoveSocket(address)
-		}
-	}()
-	f, err := socket.File()
-	if err != nil {
-		return nil, err
+	// Anything else at the address is dead, or the server of a start
+	// action that died (it is exiting): the new server takes it over.
+	if err := shim.RemoveSocket(address); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("remove stale shim socket: %w", err)
 	}
-	defer f.Close()
 
 	cmd, err := serverCommand(ctx, id, params)
 	if err != nil {
 		return nil, err
 	}
-	cmd.ExtraFiles = []*os.File{f} // fd 3: the listening socket
-	if err := cmd.Start(); err != nil {
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer readyR.Close()
+	commitR, commitW, err := os.Pipe()
+	if err != nil {
+		readyW.Close()
+		return nil, err
+	}
+	defer commitW.Close()
+	// fd 3 is the server's listening socket, which it makes itself.
+	cmd.ExtraFiles = []*os.File{nil, readyW, commitR}
+	cmd.Env = append(cmd.Env, startEnv+"="+address)
+	err = cmd.Start()
+	readyW.Close()
+	commitR.Close()
+	if err != nil {
 		return nil, fmt.Errorf("start shim server: %w", err)
 	}
 	defer func() {
 		if retErr != nil {
 			cmd.Process.Kill()
+			shim.RemoveSocket(address)
 		}
 	}()
 	go cmd.Wait()
+	if n, _ := readyR.Read(make([]byte, 1)); n != 1 {
+		return nil, fmt.Errorf("start shim server: it exited before it listened on %s", address)
+	}
 	if err := shim.AdjustOOMScore(cmd.Process.Pid); err != nil {
 		return nil, fmt.Errorf("adjust OOM score of the shim: %w", err)
 	}
 	if err := writeAddress("address", address); err != nil {
 		return nil, err
 	}
+	if _, err := commitW.Write([]byte{1}); err != nil {
+		return nil, fmt.Errorf("start shim server: %w", err)
+	}
 	return result, nil
+}
+
+// The start protocol between the start action and the server it starts.
+// The socket file is the server's alone: it binds it, tells the action it
+// listens (a byte on fd 4), and waits for the action's word that
+// containerd got the address (a byte on fd 5). If the action dies or
+// fails first (containerd then deletes the bundle without a delete
+// action), the server removes the socket and exits: a start action killed
+// at any instant leaves neither a socket file nor a server nobody talks
+// to.
+const startEnv = "WASMRUN_SHIM_SOCKET"
+
+// serveStart is the server's side, before the shim library takes over the
+// listener on fd 3. A server not started by a start action of ours (no
+// startEnv) is left alone. The returned function removes the socket when
+// the server is done: the library finds it through the bundle's address
+// file, which containerd may have removed already (a start that failed
+// after all).
+func serveStart() (done func()) {
+	address := os.Getenv(startEnv)
+	os.Unsetenv(startEnv)
+	if address == "" {
+		return func() {}
+	}
+	ready, commit := os.NewFile(4, "ready"), os.NewFile(5, "commit")
+	l, err := shim.NewSocket(address)
+	if err != nil {
+		fail(fmt.Errorf("listen on %s: %w", address, err))
+	}
+	l.SetUnlinkOnClose(false)
+	f, err := l.File()
+	if err == nil {
+		// Close-on-exec: a CNI plugin or hook the server runs must not
+		// hold the socket (a dead server's socket would still answer).
+		err = unix.Dup3(int(f.Fd()), 3, unix.O_CLOEXEC)
+		f.Close()
+	}
+	l.Close()
+	if err != nil {
+		shim.RemoveSocket(address)
+		fail(fmt.Errorf("listen on %s: %w", address, err))
+	}
+	ready.Write([]byte{1})
+	ready.Close()
+	var bound unix.Stat_t
+	unix.Stat(strings.TrimPrefix(address, "unix://"), &bound)
+	go func() {
+		n, _ := commit.Read(make([]byte, 1))
+		commit.Close()
+		if n != 1 || !awaitTask() {
+			// The socket first: the action's stderr, ours too, may be
+			// a pipe nobody reads any more (a write can kill us).
+			shim.RemoveSocket(address)
+			fmt.Fprintf(os.Stderr, "%s: the start action of this server did not succeed: exiting\n", RuntimeName)
+			os.Exit(1)
+		}
+	}()
+	return func() {
+		// Ours still, not a socket a new server of the id has made.
+		var now unix.Stat_t
+		if unix.Stat(strings.TrimPrefix(address, "unix://"), &now) == nil && now.Ino == bound.Ino && now.Dev == bound.Dev {
+			shim.RemoveSocket(address)
+		}
+	}
+}
+
+// awaitTask waits, once the start action said it succeeded, for the first
+// Create, and reports whether it came. The action can still fail after
+// its word (killed before its exit status reached containerd): containerd
+// then removes the bundle, this server's working directory, without ever
+// connecting.
+func awaitTask() bool {
+	dir, err := os.Getwd()
+	if err != nil {
+		return false
+	}
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return true // cannot watch: trust the word
+	}
+	w := os.NewFile(uintptr(fd), "inotify") // in the poller: Close ends a Read
+	defer w.Close()
+	gone := make(chan struct{})
+	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_DELETE_SELF|unix.IN_MOVE_SELF); err != nil {
+		close(gone) // removed already
+	} else {
+		go func() {
+			// Any event on the watch is the bundle's removal (or its
+			// move, which containerd does not do to a live bundle).
+			var buf [unix.SizeofInotifyEvent + unix.PathMax + 1]byte
+			if n, _ := w.Read(buf[:]); n > 0 {
+				close(gone)
+			}
+		}()
+	}
+	select {
+	case <-task.Created():
+		return true
+	case <-gone:
+		return false
+	}
+}
+
+// grouping is the shim group of task id, whose bundle is the working
+// directory: its group label's value, or id itself.
+func grouping(id string) string {
+	if ann, err := readAnnotations("config.json"); err == nil {
+		for _, l := range groupLabels {
+			if g, ok := ann[l]; ok && g != "" {
+				return g
+			}
+		}
+	}
+	return id
 }
 
 // serverCommand is the long-running shim server: this binary with the
@@ -169,14 +283,17 @@ func (manager) Stop(ctx context.Context, id string) (shim.StopStatus, error) {
 	if err != nil {
 		return shim.StopStatus{}, err
 	}
+	// A killed server leaves its socket. First, as it is quick: containerd
+	// removes the bundle, address file and all, also when this action does
+	// not finish. A server of one task is gone when containerd runs this
+	// action (it may still be closing its descriptors: do not ask it); a
+	// group's may serve other tasks still.
+	if address, err := shim.ReadAddress(filepath.Join(bundle, "address")); err == nil && (grouping(id) == id || !shim.CanConnect(address)) {
+		shim.RemoveSocket(address)
+	}
 	ex, err := task.Cleanup(ctx, bundle, id)
 	if err != nil {
 		log.G(ctx).WithError(err).Warn("cleanup of the task left something behind")
-	}
-	// A killed server leaves its socket; remove it unless a server still
-	// answers on it (other tasks of the group).
-	if address, err := shim.ReadAddress(filepath.Join(bundle, "address")); err == nil && !shim.CanConnect(address) {
-		shim.RemoveSocket(address)
 	}
 	return shim.StopStatus{Pid: ex.Pid, ExitStatus: ex.Status, ExitedAt: ex.At}, nil
 }

@@ -55,6 +55,16 @@ func newService(ctx context.Context, p shim.Publisher, sd shutdown.Service, grpc
 	return s, nil
 }
 
+// created is closed by the first Create this server gets: until then it
+// may be a server whose start action failed after all (Created).
+var (
+	created     = make(chan struct{})
+	firstCreate sync.Once
+)
+
+// Created returns a channel closed once this server got its first Create.
+func Created() <-chan struct{} { return created }
+
 // lookup returns task id, or its Create in flight (both nil: neither).
 func (s *service) lookup(id string) (*task, *creation) {
 	s.mu.Lock()
@@ -110,6 +120,7 @@ func classify(err error) error {
 // module compiled, process waiting for Start), its cgroup. Kill and Delete
 // cancel it while it runs (see creating_linux.go).
 func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *taskapi.CreateTaskResponse, retErr error) {
+	firstCreate.Do(func() { close(created) })
 	if r.Terminal {
 		return nil, errTerminal
 	}
