@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -152,8 +153,7 @@ func (m *Manager) releaseBridgeLocked(st *state) {
 		os.Remove(marker)
 		return
 	}
-	ports, err := os.ReadDir(filepath.Join("/sys/class/net", bridge, "brif"))
-	if err != nil || len(ports) > 0 {
+	if !bridgeEmptied(bridge, time.Second) {
 		return // not a bridge, or something still attached
 	}
 	if err := deleteLink(bridge); err != nil {
@@ -162,6 +162,26 @@ func (m *Manager) releaseBridgeLocked(st *state) {
 	}
 	m.cfg.Log("deleted bridge %s (last namespace on it)", bridge)
 	os.Remove(marker)
+}
+
+// bridgeEmptied reports whether bridge has no port, waiting up to wait for
+// the veths of namespaces just deleted: the kernel destroys a namespace,
+// and the veth in it, after its last reference goes, not at once.
+func bridgeEmptied(bridge string, wait time.Duration) bool {
+	deadline := time.Now().Add(wait)
+	for {
+		ports, err := os.ReadDir(filepath.Join("/sys/class/net", bridge, "brif"))
+		if err != nil {
+			return false // not a bridge
+		}
+		if len(ports) == 0 {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // bridgeUsed reports whether a state other than except names a network on
