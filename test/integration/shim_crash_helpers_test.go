@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,19 +77,24 @@ func wait(done <-chan ctrResult) (r ctrResult, ok bool) {
 // shimProcess is a live process of a container's shim.
 type shimProcess struct {
 	pid    int
-	action string // "start", "delete", or "server"
+	action string // "start", "delete", "server", or "fork"
 }
 
 // shimProcesses returns the live processes of id's shim: those of the
-// shim binary (or a fork of it) with id as an argument.
+// shim binary with id as an argument. A child it forked that has not
+// exec'd yet still shows its parent's command line: it is a "fork" (the
+// server about to start, or a container process), not a second action.
 func (c *shimCrash) shimProcesses(id string) []shimProcess {
-	var out []shimProcess
+	cmdlines := map[int]string{}
 	for _, pid := range processesOf(id) {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil {
-			continue
+		if err == nil {
+			cmdlines[pid] = string(b)
 		}
-		args := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+	}
+	var out []shimProcess
+	for pid, cl := range cmdlines {
+		args := strings.Split(strings.TrimSuffix(cl, "\x00"), "\x00")
 		if filepath.Base(args[0]) != "containerd-shim-wasmrun-v1" {
 			continue
 		}
@@ -96,9 +102,30 @@ func (c *shimCrash) shimProcesses(id string) []shimProcess {
 		if a := args[len(args)-1]; a == "start" || a == "delete" {
 			action = a
 		}
+		if ppid := parentOf(pid); ppid > 0 && cmdlines[ppid] == cl {
+			action = "fork"
+		}
 		out = append(out, shimProcess{pid, action})
 	}
 	return out
+}
+
+// parentOf returns pid's parent (0: unknown).
+func parentOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }
 
 // initProcessOf returns the pid of id's container process (the

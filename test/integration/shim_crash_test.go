@@ -259,7 +259,7 @@ func (c *shimCrash) killShim(id string, done chan ctrResult) string {
 	}
 	phase := "server"
 	for _, p := range procs {
-		if p.action != "server" {
+		if p.action != "server" && p.action != "fork" {
 			phase = p.action + " action"
 		}
 	}
@@ -375,7 +375,14 @@ func (c *shimCrash) iteration(i int) bool {
 	if err := c.remove(id); err != nil {
 		failures = append(failures, err.Error())
 	} else if l := c.waitNoLeaks(id, k); len(l) > 0 {
-		failures = append(failures, "left after the kill and the cleanup:\n  "+strings.Join(l, "\n  "))
+		// What a kill leaves for the next run of the id to remove is
+		// allowed (issue 12: "nothing that the next run or delete does
+		// not remove"): no process of ours may be left to remove it (the
+		// start action killed with the server it had just started, whose
+		// socket containerd's failed start leaves; a server killed in a
+		// Delete that containerd 1.6 follows with no delete action). It
+		// is logged; the next run below must remove it.
+		c.t.Logf("%s: left until the next run of the id:\n  %s", what, strings.Join(l, "\n  "))
 	}
 	// The same id again, whatever was left: does it block the name?
 	if r, ok := wait(c.ctr(k.runArgs(false, id, "0ms")...)); !ok || r.code != 0 || r.stdout != "done\n" {

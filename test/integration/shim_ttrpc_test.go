@@ -81,10 +81,19 @@ func testShimTTRPC(t *testing.T, d *testdaemon.Daemon, rootfs string) {
 		t.Errorf("memory limit after Update %d, want %d", got, limit)
 	}
 
+	if _, err := task.Exec(ctx, &taskv3.ExecProcessRequest{ID: id, ExecID: "x"}); err == nil || !strings.Contains(err.Error(), "invalid argument") {
+		t.Errorf("Exec without a process spec: %v, want invalid argument", err)
+	}
+	if _, err := task.Pause(ctx, &taskv3.PauseRequest{ID: id}); err != nil {
+		t.Errorf("Pause: %v", err)
+	}
+	if st, err := task.State(ctx, &taskv3.StateRequest{ID: id}); err != nil || st.GetStatus().String() != "PAUSED" {
+		t.Errorf("State after Pause: %v %v, want PAUSED", st.GetStatus(), err)
+	}
+	if _, err := task.Resume(ctx, &taskv3.ResumeRequest{ID: id}); err != nil {
+		t.Errorf("Resume: %v", err)
+	}
 	for name, call := range map[string]func() error{
-		"Exec":       func() error { _, err := task.Exec(ctx, &taskv3.ExecProcessRequest{ID: id, ExecID: "x"}); return err },
-		"Pause":      func() error { _, err := task.Pause(ctx, &taskv3.PauseRequest{ID: id}); return err },
-		"Resume":     func() error { _, err := task.Resume(ctx, &taskv3.ResumeRequest{ID: id}); return err },
 		"Checkpoint": func() error { _, err := task.Checkpoint(ctx, &taskv3.CheckpointTaskRequest{ID: id}); return err },
 		"ResizePty":  func() error { _, err := task.ResizePty(ctx, &taskv3.ResizePtyRequest{ID: id}); return err },
 	} {
