@@ -270,7 +270,18 @@ func (c *Container) spawn(ctx context.Context, prog string, net cni.Network, cfg
 	defer statW.Close()
 
 	cmd := exec.Command(prog, initproc.Arg, cfg.ID)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.Stdin, opts.Stdout, opts.Stderr
+	// A stream not given is /dev/null (exec.Cmd's nil), never a closed
+	// descriptor: the process's runtime would open /dev/null itself,
+	// which a container cgroup denying all devices refuses.
+	if opts.Stdin != nil {
+		cmd.Stdin = opts.Stdin
+	}
+	if opts.Stdout != nil {
+		cmd.Stdout = opts.Stdout
+	}
+	if opts.Stderr != nil {
+		cmd.Stderr = opts.Stderr
+	}
 	cmd.ExtraFiles = []*os.File{cfgR, statW} // fds 3 and 4
 	if opts.Trace != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, opts.Trace)
@@ -647,6 +658,12 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 			return fmt.Errorf("container %s is still running: %w", id, ErrFailedPrecondition)
 		}
 		unix.Kill(st.Pid, unix.SIGKILL)
+		if st.Cgroup != "" {
+			// A paused (frozen) process dies only once thawed.
+			if cg, err := loadCgroup(st.Cgroup); err == nil {
+				cg.thaw()
+			}
+		}
 		waitGone(ctx, st)
 	}
 	var errs []error

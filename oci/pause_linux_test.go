@@ -275,3 +275,38 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// TestDeletePaused: Delete with force ends a paused container (a frozen
+// process dies only once thawed) and removes it.
+func TestDeletePaused(t *testing.T) {
+	needRoot(t)
+	if cgroups.Mode() == cgroups.Unified {
+		t.Skip("cgroup v1 freezer")
+	}
+	rt := testRuntime(t)
+	b := bundle(t, guests.C(t, "spin"), nil, false)
+	cg := testCgroup(t, "delpaused")
+	withSpec(t, b, func(s *specs.Spec) { s.Linux = &specs.Linux{CgroupsPath: cg} })
+	c, err := rt.Create(context.Background(), "delpaused", b, CreateOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Start(context.Background(), "delpaused"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Pause("delpaused"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := rt.Delete(ctx, "delpaused", true); err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("Delete of a paused container waited until its deadline")
+	}
+	waitCode(t, c)
+	if _, err := rt.State("delpaused"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("state after delete: %v", err)
+	}
+}
