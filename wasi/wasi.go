@@ -24,6 +24,10 @@ import (
 	"github.com/wasmrun/wasmrun/wasi/internal/sys"
 )
 
+// ErrnoName is the symbolic name of a preview1 (or socket extension)
+// errno, e.g. "EBADF", as the guest's libc knows it.
+func ErrnoName(errno uint32) string { return sys.Errno(errno).Name() }
+
 // Preopen is a host directory made visible to the guest as GuestPath.
 type Preopen struct {
 	HostPath  string

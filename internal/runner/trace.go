@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	wsys "github.com/tetratelabs/wazero/sys"
+	"github.com/wasmrun/wasmrun/wasi"
 )
 
 // tracer is the function listener factory of Options.Trace: one line per
@@ -103,7 +104,7 @@ func (f *traceFunc) After(_ context.Context, mod api.Module, _ api.FunctionDefin
 	defer t.mu.Unlock()
 	errno := uint32(results[0])
 	t.line = append(t.line, " = "...)
-	t.line = append(t.line, errnoName(errno)...)
+	t.line = append(t.line, wasi.ErrnoName(errno)...)
 	if errno == 0 {
 		mem := mod.Memory()
 		for _, o := range f.plan.outs {

@@ -11,35 +11,7 @@ import (
 
 // The names --trace writes for WASI preview1's values (the spec's
 // witx) and the WasmEdge socket extension's (wasi/sock.go,
-// wasi/sock_addr.go). The wasi package keeps its own in its internal
-// system layer, which runner cannot import; these are for reading only.
-
-// errnoNames are preview1's errnos in order, then the socket extension's
-// getaddrinfo errors (wasi/internal/sys/errno.go).
-var errnoNames = [...]string{
-	"ESUCCESS", "E2BIG", "EACCES", "EADDRINUSE", "EADDRNOTAVAIL", "EAFNOSUPPORT",
-	"EAGAIN", "EALREADY", "EBADF", "EBADMSG", "EBUSY", "ECANCELED", "ECHILD",
-	"ECONNABORTED", "ECONNREFUSED", "ECONNRESET", "EDEADLK", "EDESTADDRREQ", "EDOM",
-	"EDQUOT", "EEXIST", "EFAULT", "EFBIG", "EHOSTUNREACH", "EIDRM", "EILSEQ",
-	"EINPROGRESS", "EINTR", "EINVAL", "EIO", "EISCONN", "EISDIR", "ELOOP", "EMFILE",
-	"EMLINK", "EMSGSIZE", "EMULTIHOP", "ENAMETOOLONG", "ENETDOWN", "ENETRESET",
-	"ENETUNREACH", "ENFILE", "ENOBUFS", "ENODEV", "ENOENT", "ENOEXEC", "ENOLCK",
-	"ENOLINK", "ENOMEM", "ENOMSG", "ENOPROTOOPT", "ENOSPC", "ENOSYS", "ENOTCONN",
-	"ENOTDIR", "ENOTEMPTY", "ENOTRECOVERABLE", "ENOTSOCK", "ENOTSUP", "ENOTTY",
-	"ENXIO", "EOVERFLOW", "EOWNERDEAD", "EPERM", "EPIPE", "EPROTO",
-	"EPROTONOSUPPORT", "EPROTOTYPE", "ERANGE", "EROFS", "ESPIPE", "ESRCH", "ESTALE",
-	"ETIMEDOUT", "ETXTBSY", "EXDEV", "ENOTCAPABLE",
-	"EAI_ADDRFAMILY", "EAI_AGAIN", "EAI_BADFLAG", "EAI_FAIL", "EAI_FAMILY",
-	"EAI_MEMORY", "EAI_NODATA", "EAI_NONAME", "EAI_SERVICE", "EAI_SOCKTYPE",
-	"EAI_SYSTEM",
-}
-
-func errnoName(e uint32) string {
-	if int(e) < len(errnoNames) {
-		return errnoNames[e]
-	}
-	return "errno(" + strconv.FormatUint(uint64(e), 10) + ")"
-}
+// wasi/sock_addr.go); errnos are the wasi package's (wasi.ErrnoName).
 
 // Flags, bit i named names[i].
 var (
