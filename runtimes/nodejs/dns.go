@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net"
 
 	"github.com/dop251/goja"
@@ -27,10 +28,20 @@ func (r *runtime) bindDNS() {
 					err = &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 				}
 				if err != nil {
+					// Node's codes: a missing name is ENOTFOUND, a
+					// failing nameserver EAI_AGAIN, anything else EAI_FAIL.
+					code := "EAI_FAIL"
+					var de *net.DNSError
+					switch {
+					case errors.As(err, &de) && de.IsNotFound:
+						code = "ENOTFOUND"
+					case errors.As(err, &de) && (de.IsTemporary || de.IsTimeout):
+						code = "EAI_AGAIN"
+					}
 					e := r.nodeError(err, "getaddrinfo", "")
-					e.Set("code", "ENOTFOUND")
+					e.Set("code", code)
 					e.Set("hostname", host)
-					e.Set("message", "getaddrinfo ENOTFOUND "+host)
+					e.Set("message", "getaddrinfo "+code+" "+host)
 					l.callValue(cb, e)
 					return
 				}

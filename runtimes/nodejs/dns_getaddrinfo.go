@@ -50,6 +50,11 @@ const (
 	gaiSockStream = 2
 	gaiProtoTCP   = 1
 	gaiMax        = 16
+
+	// sock_getaddrinfo's errors (wasi/internal/sys/errno.go).
+	gaiAgain  syscall.Errno = 78
+	gaiNoData syscall.Errno = 83
+	gaiNoName syscall.Errno = 84
 )
 
 func ptr32[T any](p *T) uint32 { return uint32(uintptr(unsafe.Pointer(p))) }
@@ -81,7 +86,19 @@ func resolve(_ context.Context, host string, family int) ([]net.IP, error) {
 	errno := sockGetaddrinfo(unsafe.Pointer(&node[0]), uint32(len(node)), unsafe.Pointer(&service[0]), uint32(len(service)),
 		unsafe.Pointer(&hints), unsafe.Pointer(&res), gaiMax, unsafe.Pointer(&n))
 	if errno != 0 {
-		return nil, &net.DNSError{Err: fmt.Sprintf("getaddrinfo: error %d", uint16(errno)), Name: host, IsNotFound: true}
+		// The socket extension's getaddrinfo errors follow preview1's
+		// errnos: a name that does not exist (or has no address) is not
+		// found; a nameserver that fails or does not answer is a
+		// temporary failure, as Node tells them apart (ENOTFOUND,
+		// EAI_AGAIN).
+		e := &net.DNSError{Err: fmt.Sprintf("getaddrinfo: error %d", uint16(errno)), Name: host}
+		switch errno {
+		case gaiNoName, gaiNoData:
+			e.IsNotFound = true
+		case gaiAgain:
+			e.IsTemporary = true
+		}
+		return nil, e
 	}
 	var ips []net.IP
 	for _, e := range entries[:n] {

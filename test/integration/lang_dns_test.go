@@ -58,6 +58,12 @@ for (const name of process.argv.slice(2)) {
 		name:                  "127.0.0.7",
 		"nosuch.wasmrun.test": "ENOTFOUND",
 	})
+	// A nameserver that fails is not a missing name: EAI_AGAIN, as node.
+	r = run(t, nil, nodeArgs(t, app, langDNSFlags(t, "fail-all"), filepath.Join("/app", "main.js"), "nosuch.wasmrun.test")...)
+	mustExit(t, r, 0)
+	if got := field(t, r.stdout, "nosuch.wasmrun.test"); got != "EAI_AGAIN" {
+		t.Errorf("a failing server: %q, want EAI_AGAIN", got)
+	}
 }
 
 // pythonResolveOS prints getaddrinfo's answer for each name argument: the
