@@ -49,6 +49,9 @@ type Egress = wasi.Egress
 type CreateOpts struct {
 	// Stdin, Stdout and Stderr are the guest's stdio (nil is /dev/null).
 	Stdin, Stdout, Stderr *os.File
+	// Terminal makes the container process a session leader with Stdin
+	// (a pty slave the front end opened) as its controlling terminal.
+	Terminal bool
 	// CacheDir is the compiled-module cache ("" for none).
 	CacheDir string
 	// Network shapes a new namespace (ignored for host and joined ones).
@@ -291,6 +294,10 @@ func (c *Container) spawn(ctx context.Context, prog string, net cni.Network, cfg
 		// The container dies with the thread that forked it if its
 		// creator dies: nothing runs on unsupervised.
 		Pdeathsig: syscall.SIGKILL,
+	}
+	if opts.Terminal {
+		// Ctty is the descriptor in the child: its stdin.
+		cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty, cmd.SysProcAttr.Ctty = true, true, 0
 	}
 	var err2 error
 	if cfg.Net, err2 = net.Prepare(ctx, cmd); err2 != nil {

@@ -52,6 +52,9 @@ import (
 type ExecOpts struct {
 	// Stdin, Stdout and Stderr are its stdio (nil is /dev/null).
 	Stdin, Stdout, Stderr *os.File
+	// Terminal: Stdin is a pty slave, the process's controlling terminal
+	// (CreateOpts.Terminal); the process spec's Terminal asks for it.
+	Terminal bool
 	// CacheDir is the compiled-module cache ("" for none).
 	CacheDir string
 	// Bundle is the bundle the container was created from when it is not
@@ -82,8 +85,8 @@ func (r *Runtime) Exec(ctx context.Context, id, execID string, proc *specs.Proce
 	if proc == nil {
 		return nil, errors.New("exec process: no process spec")
 	}
-	if proc.Terminal {
-		return nil, errors.New("exec process: a terminal is not supported for wasm processes")
+	if proc.Terminal && !opts.Terminal {
+		return nil, errors.New("exec process: the spec asks for a terminal and none was given (ExecOpts.Terminal)")
 	}
 	st, err := r.readState(id)
 	if err != nil {
@@ -167,7 +170,7 @@ func (r *Runtime) Exec(ctx context.Context, id, execID string, proc *specs.Proce
 	}
 	defer devnull.Close()
 	or := func(f *os.File) *os.File { return cmp.Or(f, devnull) }
-	if err := c.spawn(ctx, prog, net, cfg, CreateOpts{Stdin: or(opts.Stdin), Stdout: or(opts.Stdout), Stderr: or(opts.Stderr)}); err != nil {
+	if err := c.spawn(ctx, prog, net, cfg, CreateOpts{Stdin: or(opts.Stdin), Stdout: or(opts.Stdout), Stderr: or(opts.Stderr), Terminal: opts.Terminal}); err != nil {
 		return nil, fmt.Errorf("exec %s in container %s: %w", execID, id, err)
 	}
 	r.logf("container %s: exec process %s created: process %d (module %s)", id, execID, c.Pid, mod.HostPath)

@@ -77,12 +77,12 @@ func (t *task) addExec(ctx context.Context, r *taskapi.ExecProcessRequest, proc 
 		}
 	}()
 
-	sio, err := openStdio(t.id, t.ns, r.Stdin, r.Stdout, r.Stderr)
+	sio, err := openProcessStdio(t.id, t.ns, r.Terminal, r.Stdin, r.Stdout, r.Stderr)
 	if err != nil {
 		return nil, err
 	}
 	p, err := t.rt.Exec(ctx, t.id, r.ExecID, proc, oci.ExecOpts{
-		Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr, CacheDir: t.cacheDir, Bundle: t.ociBundle,
+		Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr, Terminal: r.Terminal, CacheDir: t.cacheDir, Bundle: t.ociBundle,
 	})
 	sio.closeChildEnds()
 	if err != nil {

@@ -173,8 +173,7 @@ func TestExecDiesWithTask(t *testing.T) {
 }
 
 // TestExecRefused: Exec requests the shim cannot serve are refused with
-// the class containerd shows, before anything is made: a terminal (as for
-// tasks), no exec id, a spec that is not a process or has no args, an
+// the class containerd shows, before anything is made: no exec id, a spec that is not a process or has no args, an
 // unknown task; and requests naming an exec process that does not exist.
 func TestExecRefused(t *testing.T) {
 	s, _ := newTestService(t)
@@ -187,7 +186,6 @@ func TestExecRefused(t *testing.T) {
 		r    *taskapi.ExecProcessRequest
 		want codes.Code
 	}{
-		{"terminal", &taskapi.ExecProcessRequest{ID: "t", ExecID: "e", Terminal: true, Spec: spec(`{"args":["/a.wasm"]}`)}, codes.Unimplemented},
 		{"no exec id", &taskapi.ExecProcessRequest{ID: "t", Spec: spec(`{"args":["/a.wasm"]}`)}, codes.InvalidArgument},
 		{"bad spec", &taskapi.ExecProcessRequest{ID: "t", ExecID: "e", Spec: spec(`[`)}, codes.InvalidArgument},
 		{"no args", &taskapi.ExecProcessRequest{ID: "t", ExecID: "e", Spec: spec(`{"args":[]}`)}, codes.InvalidArgument},
@@ -202,5 +200,8 @@ func TestExecRefused(t *testing.T) {
 	}
 	if _, err := s.State(ctx, &taskapi.StateRequest{ID: "t", ExecID: "e"}); grpcCode(err) != codes.NotFound {
 		t.Errorf("state of an unknown exec process: %v, want NotFound", err)
+	}
+	if _, err := s.ResizePty(ctx, &taskapi.ResizePtyRequest{ID: "t", ExecID: "e", Width: 80, Height: 25}); grpcCode(err) != codes.NotFound {
+		t.Errorf("resize of an unknown exec process: %v, want NotFound", err)
 	}
 }

@@ -24,12 +24,9 @@ import (
 // and TaskExit with the exec id, as containerd's runc shim sends them.
 
 // Exec creates an exec process in task r.ID: the module at the path
-// r.Spec.Args[0] in the container, ready for Start. A terminal is refused
-// as for tasks.
+// r.Spec.Args[0] in the container, ready for Start, on a pty of its own
+// when r.Terminal (tty_linux.go).
 func (s *service) Exec(ctx context.Context, r *taskapi.ExecProcessRequest) (*emptypb.Empty, error) {
-	if r.Terminal {
-		return nil, errTerminal
-	}
 	if r.ExecID == "" {
 		return nil, fmt.Errorf("exec in task %s: no exec id: %w", r.ID, errdefs.ErrInvalidArgument)
 	}

@@ -121,9 +121,6 @@ func classify(err error) error {
 // cancel it while it runs (see creating_linux.go).
 func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *taskapi.CreateTaskResponse, retErr error) {
 	firstCreate.Do(func() { close(created) })
-	if r.Terminal {
-		return nil, errTerminal
-	}
 	if r.Checkpoint != "" {
 		return nil, fmt.Errorf("restore from a checkpoint is not supported by wasmrun: %w", errdefs.ErrNotImplemented)
 	}
@@ -450,7 +447,27 @@ func (s *service) Checkpoint(ctx context.Context, r *taskapi.CheckpointTaskReque
 	return nil, notImplemented("checkpoint")
 }
 
-// ResizePty is not supported: tasks have no terminal.
+// ResizePty sets the window size of the terminal of a task or exec
+// process created with one.
 func (s *service) ResizePty(ctx context.Context, r *taskapi.ResizePtyRequest) (*emptypb.Empty, error) {
-	return nil, notImplemented("a terminal (resize pty)")
+	t, e, err := s.getExec(r.ID, r.ExecID)
+	if err != nil {
+		return nil, err
+	}
+	sio := t.io
+	if e != nil {
+		sio = e.io
+	}
+	if err := sio.resize(r.Width, r.Height); err != nil {
+		return nil, fmt.Errorf("resize the terminal of %s: %w: %w", processName(r.ID, r.ExecID), err, errdefs.ErrFailedPrecondition)
+	}
+	return &emptypb.Empty{}, nil
+}
+
+// processName names a task, or one of its exec processes, in messages.
+func processName(id, execID string) string {
+	if execID == "" {
+		return "task " + id
+	}
+	return "exec process " + execID + " of task " + id
 }

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/containerd/errdefs"
 	"github.com/containerd/fifo"
 	"golang.org/x/sys/unix"
 )
@@ -33,16 +32,20 @@ type stdio struct {
 	stdinFifo  io.ReadCloser // the stdin FIFO being copied
 	logger     *exec.Cmd     // binary:// logging process
 	loggerDone chan struct{}
+
+	console     *os.File      // a terminal's pty master (tty_linux.go)
+	consoleDone chan struct{} // closed once its output copy has ended
 }
 
 // openStdio sets up the streams of task id (in containerd namespace ns)
 // from the paths or URIs of the create request.
 func openStdio(id, ns, stdin, stdout, stderr string) (s *stdio, err error) {
 	s = &stdio{}
+	opened := s // s is nil once a failure returns
 	defer func() {
 		if err != nil {
-			s.closeChildEnds()
-			s.close()
+			opened.closeChildEnds()
+			opened.close()
 		}
 	}()
 	if stdin != "" {
@@ -195,10 +198,11 @@ func (s *stdio) startLogger(id, ns string, outURI, errURI *url.URL) error {
 }
 
 // closeChildEnds closes the shim's copies of the container's descriptors
-// (after the container process has started, or on failure).
+// (after the container process has started, or on failure); a terminal's
+// three are one.
 func (s *stdio) closeChildEnds() {
-	for _, f := range []*os.File{s.Stdin, s.Stdout, s.Stderr} {
-		if f != nil {
+	for i, f := range []*os.File{s.Stdin, s.Stdout, s.Stderr} {
+		if f != nil && (i == 0 || f != s.Stdin) {
 			f.Close()
 		}
 	}
@@ -221,6 +225,7 @@ func (s *stdio) CloseStdin() {
 // logging binary gets EOF and a moment to flush, then is killed.
 func (s *stdio) close() {
 	s.CloseStdin()
+	s.closeConsole()
 	if s.logger != nil && s.logger.Process != nil {
 		select {
 		case <-s.loggerDone:
@@ -230,5 +235,3 @@ func (s *stdio) close() {
 		}
 	}
 }
-
-var errTerminal = fmt.Errorf("a terminal (tty) is not supported for wasm tasks: run without -t: %w", errdefs.ErrNotImplemented)

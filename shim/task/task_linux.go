@@ -81,7 +81,7 @@ func newTask(ctx context.Context, r *taskapi.CreateTaskRequest, cfg Config, ns, 
 			return nil, err
 		}
 	}
-	sio, err := openStdio(r.ID, ns, r.Stdin, r.Stdout, r.Stderr)
+	sio, err := openProcessStdio(r.ID, ns, r.Terminal, r.Stdin, r.Stdout, r.Stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func newTask(ctx context.Context, r *taskapi.CreateTaskRequest, cfg Config, ns, 
 	}
 	t.state = &createdState{t}
 	c, err := t.rt.Create(ctx, r.ID, ociBundle, oci.CreateOpts{
-		Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr, CacheDir: cfg.CacheDir,
+		Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr, Terminal: r.Terminal, CacheDir: cfg.CacheDir,
 		Network: oci.NetworkOpts{Outbound: cfg.Network.Outbound == nil || *cfg.Network.Outbound, Bridge: cfg.Network.Bridge},
 		Bundle:  r.Bundle,
 	})

@@ -95,12 +95,14 @@ func testShimTTRPC(t *testing.T, d *testdaemon.Daemon, rootfs string) {
 	}
 	for name, call := range map[string]func() error{
 		"Checkpoint": func() error { _, err := task.Checkpoint(ctx, &taskv3.CheckpointTaskRequest{ID: id}); return err },
-		"ResizePty":  func() error { _, err := task.ResizePty(ctx, &taskv3.ResizePtyRequest{ID: id}); return err },
 	} {
 		err := call()
 		if err == nil || !strings.Contains(err.Error(), "not supported") || !strings.Contains(err.Error(), "not implemented") {
 			t.Errorf("%s: %v, want a clear not-implemented error", name, err)
 		}
+	}
+	if _, err := task.ResizePty(ctx, &taskv3.ResizePtyRequest{ID: id, Width: 80, Height: 25}); err == nil || !strings.Contains(err.Error(), "no terminal") || !strings.Contains(err.Error(), "failed precondition") {
+		t.Errorf("ResizePty of a task without a terminal: %v, want failed precondition (no terminal)", err)
 	}
 	if _, err := task.Start(ctx, &taskv3.StartRequest{ID: id}); err == nil || !strings.Contains(err.Error(), "failed precondition") {
 		t.Errorf("Start of a running task: %v, want failed precondition", err)

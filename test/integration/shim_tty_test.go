@@ -1,0 +1,245 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wasmrun/wasmrun/internal/guests"
+	"github.com/wasmrun/wasmrun/internal/testdaemon"
+)
+
+// TestShimTerminal runs `ctr run -t` and `ctr task exec -t` of the C
+// guest tty under each containerd release, ctr itself on a pty the test
+// opened (ctr wants a terminal for -t): the guest sees terminals on fds
+// 0, 1 and 2, its output and the echo of what the test types arrive, and
+// the terminal's size follows ctr's (ctr sends ResizePty at start and on
+// SIGWINCH), as read from the host on the pty the guest holds. Nothing is
+// left behind.
+func TestShimTerminal(t *testing.T) {
+	needRootShim(t)
+	rootfs := rootfsWith(t, guests.C(t, "idle"))
+	b, err := os.ReadFile(guests.C(t, "tty"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(rootfs, "tty.wasm"), string(b))
+	for _, v := range shimDaemons {
+		t.Run(v.name, func(t *testing.T) {
+			d := startShimDaemon(t, v.bin(t))
+			t.Run("run", func(t *testing.T) {
+				id := newID("tty")
+				defer func() {
+					if l := shimLeftovers(id); len(l) > 0 {
+						t.Errorf("left behind: %v", l)
+						removeLeftovers(id)
+					}
+				}()
+				defer removeTask(t, d, id)
+				r := startCtrOnPty(t, d, "run", "--rm", "-t", "--runtime", shimRuntime, "--rootfs", rootfs, id, "/tty.wasm")
+				pid := waitTask(t, d, id, "running", running).pid
+				testTerminal(t, r, pid, false)
+			})
+			t.Run("exec", func(t *testing.T) {
+				id := newID("ttyx")
+				startDetached(t, d, rootfs, id, nil, "600s")
+				r := startCtrOnPty(t, d, "task", "exec", "-t", "--exec-id", "tty", id, "/tty.wasm")
+				testTerminal(t, r, execPid(t, d, id, "tty"), false)
+			})
+			// Someone else (root on the host) keeps the guest's pty open:
+			// the master never reads EIO; the exit still ends the copy
+			// after a bounded wait for the last output, and ctr exits.
+			t.Run("exec_slave_held", func(t *testing.T) {
+				id := newID("ttyh")
+				startDetached(t, d, rootfs, id, nil, "600s")
+				r := startCtrOnPty(t, d, "task", "exec", "-t", "--exec-id", "tty", id, "/tty.wasm")
+				testTerminal(t, r, execPid(t, d, id, "tty"), true)
+			})
+		})
+	}
+}
+
+// testTerminal checks the guest tty (process pid, the container process)
+// under the ctr of r; with hold, the test keeps the guest's pty slave
+// open until ctr has exited.
+func testTerminal(t *testing.T, r *ctrPty, pid int, hold bool) {
+	t.Helper()
+	r.waitFor(t, "tty in=")
+	if out := r.output(); !strings.Contains(out, "tty in=1 out=1 err=1") {
+		t.Errorf("the guest does not see terminals:\n%q", out)
+	}
+	// The pty the guest has: the host's view of its window size.
+	pts, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/0", pid))
+	if err != nil || !strings.HasPrefix(pts, "/dev/pts/") {
+		t.Fatalf("the container process's stdin is %q (%v), want a /dev/pts slave", pts, err)
+	}
+	if ours, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/0", r.pid)); ours == pts {
+		t.Errorf("the guest has ctr's own terminal %s, not one of the shim's", pts)
+	}
+	for _, fd := range []int{1, 2} {
+		if p, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, fd)); p != pts {
+			t.Errorf("fd %d of the container process is %q, want %s", fd, p, pts)
+		}
+	}
+	f, err := os.OpenFile(pts, os.O_RDONLY|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close() // before the guest exits too: see below
+	size := func() string {
+		ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+		if err != nil {
+			return err.Error()
+		}
+		return fmt.Sprintf("%dx%d", ws.Col, ws.Row)
+	}
+	for _, want := range []string{"100x40", "80x25"} {
+		if want == "80x25" {
+			// The kernel sends SIGWINCH to ctr, the terminal's
+			// foreground process; ctr sends ResizePty.
+			if err := unix.IoctlSetWinsize(int(r.master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: 80, Row: 25}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !waitUntil(10*time.Second, 20*time.Millisecond, func() bool { return size() == want }) {
+			t.Errorf("the guest's terminal is %s, want %s (ctr's)", size(), want)
+		}
+	}
+	// The master reads EIO, ending the shim's copy, only once no one
+	// has the slave open.
+	if !hold {
+		f.Close()
+	}
+	if _, err := r.master.Write([]byte("hello tty\r")); err != nil {
+		t.Fatal(err)
+	}
+	if code := r.wait(t); code != 0 {
+		t.Errorf("ctr exited with %d, want 0\n%s\n%s", code, r.output(), r.stderr.String())
+	}
+	if out := r.output(); !strings.Contains(out, "got [hello tty]") {
+		t.Errorf("the guest's echo did not arrive:\n%q", out)
+	}
+}
+
+// ctrPty is a ctr command whose stdin and stdout are a pty the test
+// opened, with ctr as its session leader (it gets SIGWINCH).
+type ctrPty struct {
+	master *os.File
+	stderr bytes.Buffer
+	mu     sync.Mutex
+	out    bytes.Buffer
+	read   chan struct{}
+	done   chan struct{}
+	code   int
+	pid    int // ctr's
+}
+
+// startCtrOnPty starts ctr ARGS on a new 100x40 pty and reads the
+// terminal until ctr ends.
+func startCtrOnPty(t *testing.T, d *testdaemon.Daemon, args ...string) *ctrPty {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Skipf("skipping: no pseudo-terminals: %v", err)
+	}
+	t.Cleanup(func() { master.Close() })
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlock pty: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("pty number: %v", err)
+	}
+	if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: 100, Row: 40}); err != nil {
+		t.Fatal(err)
+	}
+	slave, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("open pty slave: %v", err)
+	}
+	defer slave.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	t.Cleanup(cancel)
+	r := &ctrPty{master: master, read: make(chan struct{}), done: make(chan struct{})}
+	cmd := d.CtrCommand(ctx, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, &r.stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.pid = cmd.Process.Pid
+	m, err := unix.Dup(int(master.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(r.read)
+		f := os.NewFile(uintptr(m), "ptmx")
+		defer f.Close()
+		buf := make([]byte, 4096)
+		for {
+			n, err := f.Read(buf)
+			r.mu.Lock()
+			r.out.Write(buf[:max(n, 0)])
+			r.mu.Unlock()
+			if err != nil {
+				return // EIO once ctr closed the slave
+			}
+		}
+	}()
+	go func() {
+		cmd.Wait()
+		r.code = exitStatus(cmd)
+		close(r.done)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-r.done
+	})
+	return r
+}
+
+func exitStatus(cmd *exec.Cmd) int {
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return cmd.ProcessState.ExitCode()
+}
+
+func (r *ctrPty) output() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.out.String()
+}
+
+func (r *ctrPty) waitFor(t *testing.T, s string) {
+	t.Helper()
+	if !waitUntil(30*time.Second, 10*time.Millisecond, func() bool { return strings.Contains(r.output(), s) }) {
+		t.Fatalf("no %q on the terminal:\n%q\nctr stderr: %s", s, r.output(), r.stderr.String())
+	}
+}
+
+// wait waits for ctr to exit and for the terminal's last output.
+func (r *ctrPty) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("ctr did not exit:\n%q", r.output())
+	}
+	select {
+	case <-r.read:
+	case <-time.After(5 * time.Second):
+	}
+	return r.code
+}
