@@ -69,6 +69,52 @@ func TestShimTerminal(t *testing.T) {
 	}
 }
 
+// TestCRIExecTerminal: `crictl exec -it` of the C guest tty in a wasm
+// container of a CRI pod, crictl on a pty of the test's, under each
+// containerd release: as TestShimTerminal's exec.
+func TestCRIExecTerminal(t *testing.T) {
+	needRootShim(t)
+	idle, err := os.ReadFile(guests.C(t, "idle"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tty, err := os.ReadFile(guests.C(t, "tty"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range criDaemons {
+		t.Run(v.name, func(t *testing.T) {
+			e := startCRI(t, v.bin(t), v.octet)
+			const ref = "docker.io/wasmrun/tty:test"
+			e.d.ImportImage(t, testdaemon.CRINamespace, ref, []testdaemon.ImageFile{
+				{Name: "app.wasm", Mode: 0o755, Data: idle}, {Name: "tty.wasm", Mode: 0o755, Data: tty},
+			}, []string{"/app.wasm"}, nil, nil)
+			p := e.runPod(t, "tty")
+			cid := e.container(t, p, "idle", 0, ref, []string{"600s"}, nil)
+			ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+			defer cancel()
+			r := startOnTerminal(t, exec.CommandContext(ctx, e.crictlBin, "--config", filepath.Join(e.d.Dir, "crictl.yaml"), "exec", "-it", cid, "/tty.wasm"))
+			r.waitFor(t, "tty in=")
+			// The exec's container process: the one with cid as an
+			// argument on a pty other than crictl's.
+			ours, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/0", r.pid))
+			pid := 0
+			waitUntil(10*time.Second, 20*time.Millisecond, func() bool {
+				for _, p := range processesOf(cid) {
+					if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/0", p)); p != r.pid && l != ours && strings.HasPrefix(l, "/dev/pts/") {
+						pid = p
+					}
+				}
+				return pid > 0
+			})
+			if pid == 0 {
+				t.Fatalf("no exec process on a pty of its own:\n%q", r.output())
+			}
+			testTerminal(t, r, pid, false)
+		})
+	}
+}
+
 // testTerminal checks the guest tty (process pid, the container process)
 // under the ctr of r; with hold, the test keeps the guest's pty slave
 // open until ctr has exited.
@@ -148,6 +194,15 @@ type ctrPty struct {
 // terminal until ctr ends.
 func startCtrOnPty(t *testing.T, d *testdaemon.Daemon, args ...string) *ctrPty {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	t.Cleanup(cancel)
+	return startOnTerminal(t, d.CtrCommand(ctx, args...))
+}
+
+// startOnTerminal starts cmd (a ctr or crictl) on a new 100x40 pty and
+// reads the terminal until it ends.
+func startOnTerminal(t *testing.T, cmd *exec.Cmd) *ctrPty {
+	t.Helper()
 	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		t.Skipf("skipping: no pseudo-terminals: %v", err)
@@ -168,10 +223,7 @@ func startCtrOnPty(t *testing.T, d *testdaemon.Daemon, args ...string) *ctrPty {
 		t.Fatalf("open pty slave: %v", err)
 	}
 	defer slave.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
-	t.Cleanup(cancel)
 	r := &ctrPty{master: master, read: make(chan struct{}), done: make(chan struct{})}
-	cmd := d.CtrCommand(ctx, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, &r.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {
