@@ -24,7 +24,8 @@ import (
 // opened (ctr wants a terminal for -t): the guest sees terminals on fds
 // 0, 1 and 2, its output and the echo of what the test types arrive, and
 // the terminal's size follows ctr's (ctr sends ResizePty at start and on
-// SIGWINCH), as read from the host on the pty the guest holds. Nothing is
+// SIGWINCH), as read from the host on the pty the guest holds; ^C at the
+// terminal interrupts the guest (its controlling terminal). Nothing is
 // left behind.
 func TestShimTerminal(t *testing.T) {
 	needRootShim(t)
@@ -49,6 +50,27 @@ func TestShimTerminal(t *testing.T) {
 				r := startCtrOnPty(t, d, "run", "--rm", "-t", "--runtime", shimRuntime, "--rootfs", rootfs, id, "/tty.wasm")
 				pid := waitTask(t, d, id, "running", running).pid
 				testTerminal(t, r, pid, false)
+			})
+			// The pty is the guest's controlling terminal: ^C typed at
+			// it interrupts the guest (SIGINT to the terminal's
+			// foreground process group: the container process's).
+			t.Run("interrupt", func(t *testing.T) {
+				id := newID("ttyc")
+				defer func() {
+					if l := shimLeftovers(id); len(l) > 0 {
+						t.Errorf("left behind: %v", l)
+						removeLeftovers(id)
+					}
+				}()
+				defer removeTask(t, d, id)
+				r := startCtrOnPty(t, d, "run", "--rm", "-t", "--runtime", shimRuntime, "--rootfs", rootfs, id, "/tty.wasm")
+				r.waitFor(t, "tty in=")
+				if _, err := r.master.Write([]byte{3}); err != nil {
+					t.Fatal(err)
+				}
+				if code := r.wait(t); code != 130 {
+					t.Errorf("ctr exited with %d after ^C, want 130 (SIGINT)\n%q\n%s", code, r.output(), r.stderr.String())
+				}
 			})
 			t.Run("exec", func(t *testing.T) {
 				id := newID("ttyx")
