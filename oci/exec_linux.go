@@ -159,18 +159,7 @@ func (r *Runtime) Exec(ctx context.Context, id, execID string, proc *specs.Proce
 	if p := st.Cgroup; p != "" {
 		c.cgroup = func(pid int) error { return joinCgroup(p, pid) }
 	}
-	// /dev/null, opened here, for a stream not given: a nil *os.File
-	// would reach exec.Cmd as a non-nil reader holding nil, and the
-	// process would start with that fd closed; its Go runtime then opens
-	// /dev/null itself, which the device rules of its cgroup (CRI's deny
-	// all devices) refuse once it has joined it: it dies (status 2).
-	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer devnull.Close()
-	or := func(f *os.File) *os.File { return cmp.Or(f, devnull) }
-	if err := c.spawn(ctx, prog, net, cfg, CreateOpts{Stdin: or(opts.Stdin), Stdout: or(opts.Stdout), Stderr: or(opts.Stderr), Terminal: opts.Terminal}); err != nil {
+	if err := c.spawn(ctx, prog, net, cfg, CreateOpts{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Terminal: opts.Terminal}); err != nil {
 		return nil, fmt.Errorf("exec %s in container %s: %w", execID, id, err)
 	}
 	r.logf("container %s: exec process %s created: process %d (module %s)", id, execID, c.Pid, mod.HostPath)

@@ -22,9 +22,9 @@ import (
 // the guest EOF), pipes to a logging binary for binary:// URIs, a file for
 // file:// URIs.
 type stdio struct {
-	// Stdin, Stdout, Stderr are the container process's ends (/dev/null
-	// for a stream not given); the shim closes them once the process has
-	// them.
+	// Stdin, Stdout, Stderr are the container process's ends (nil for a
+	// stream not given: oci makes it /dev/null); the shim closes them
+	// once the process has them.
 	Stdin, Stdout, Stderr *os.File
 
 	stdinOnce  sync.Once
@@ -70,7 +70,7 @@ func openStdio(id, ns, stdin, stdout, stderr string) (s *stdio, err error) {
 		if err := s.startLogger(id, ns, outURI, errURI); err != nil {
 			return nil, err
 		}
-		return s, s.nullForMissing()
+		return s, nil
 	}
 	if s.Stdout, err = openOutput(stdout, outURI); err != nil {
 		return nil, err
@@ -78,26 +78,7 @@ func openStdio(id, ns, stdin, stdout, stderr string) (s *stdio, err error) {
 	if s.Stderr, err = openOutput(stderr, errURI); err != nil {
 		return nil, err
 	}
-	return s, s.nullForMissing()
-}
-
-// nullForMissing gives each stream not given /dev/null. A nil *os.File
-// would reach exec.Cmd as a non-nil reader or writer holding nil, and the
-// process would start with that descriptor closed; its Go runtime then
-// opens /dev/null itself, which fails (and it dies, status 2) if it has
-// already joined a cgroup whose device rules deny all (CRI's do).
-func (s *stdio) nullForMissing() error {
-	for _, f := range []**os.File{&s.Stdin, &s.Stdout, &s.Stderr} {
-		if *f != nil {
-			continue
-		}
-		null, err := os.OpenFile(os.DevNull, os.O_RDWR|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("open %s: %w", os.DevNull, err)
-		}
-		*f = null
-	}
-	return nil
+	return s, nil
 }
 
 // parseURI returns the URI of a binary:// or file:// stream, nil for a

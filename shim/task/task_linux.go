@@ -317,10 +317,11 @@ func (s *pausedState) start(context.Context) error {
 	return fmt.Errorf("task %s is paused, not created: %w", s.t.id, errdefs.ErrFailedPrecondition)
 }
 
-// kill signals the frozen process; one that the signal ends is then
-// thawed so that it can end (as runc does for SIGKILL: on cgroup v1 a
-// frozen process acts on no signal). A guest has no signal handlers, so
-// every signal whose default action ends a process ends it. Any other
+// kill signals the frozen process and, for a signal whose default action
+// ends a process, thaws it so that it can act (as runc does for SIGKILL:
+// on cgroup v1 a frozen process acts on no signal): it ends, or, if the
+// guest subscribed to the signal (wasmrun.signal_subscribe), handles it
+// and runs on, so the task is running again either way. Any other signal
 // waits for Resume.
 func (s *pausedState) kill(sig syscall.Signal) error {
 	if err := s.t.signal(sig); err != nil {
