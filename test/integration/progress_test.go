@@ -3,7 +3,6 @@ package integration
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wasmrun/wasmrun/internal/guests"
+	"github.com/wasmrun/wasmrun/internal/testpty"
 	"golang.org/x/sys/unix"
 )
 
@@ -69,22 +69,7 @@ type ptyRun struct {
 // terminal until the process ends.
 func startOnPty(t *testing.T, cmd *exec.Cmd) *ptyRun {
 	t.Helper()
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("skipping: no pseudo-terminals: %v", err)
-	}
-	defer master.Close()
-	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatalf("unlock pty: %v", err)
-	}
-	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatalf("pty number: %v", err)
-	}
-	slave, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatalf("open pty slave: %v", err)
-	}
+	master, slave := testpty.Open(t)
 	defer slave.Close()
 	r := &ptyRun{cmd: cmd, read: make(chan struct{}), done: make(chan struct{})}
 	var out bytes.Buffer

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wasmrun/wasmrun/internal/guests"
 	"github.com/wasmrun/wasmrun/internal/testdaemon"
+	"github.com/wasmrun/wasmrun/internal/testpty"
 )
 
 // TestShimTerminal runs `ctr run -t` and `ctr task exec -t` of the C
@@ -225,24 +226,9 @@ func startCtrOnPty(t *testing.T, d *testdaemon.Daemon, args ...string) *ctrPty {
 // reads the terminal until it ends.
 func startOnTerminal(t *testing.T, cmd *exec.Cmd) *ctrPty {
 	t.Helper()
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Skipf("skipping: no pseudo-terminals: %v", err)
-	}
-	t.Cleanup(func() { master.Close() })
-	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatalf("unlock pty: %v", err)
-	}
-	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatalf("pty number: %v", err)
-	}
+	master, slave := testpty.Open(t)
 	if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: 100, Row: 40}); err != nil {
 		t.Fatal(err)
-	}
-	slave, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatalf("open pty slave: %v", err)
 	}
 	defer slave.Close()
 	r := &ctrPty{master: master, read: make(chan struct{}), done: make(chan struct{})}
