@@ -128,23 +128,7 @@ func testCRIHTTPPod(t *testing.T, e *criEnv) {
 
 // testCRIStats: crictl stats shows CPU and memory of the running server.
 func testCRIStats(t *testing.T, e *criEnv, id string) {
-	var st struct {
-		Stats []struct {
-			Attributes struct {
-				ID string `json:"id"`
-			} `json:"attributes"`
-			CPU struct {
-				UsageCoreNanoSeconds struct {
-					Value string `json:"value"`
-				} `json:"usageCoreNanoSeconds"`
-			} `json:"cpu"`
-			Memory struct {
-				WorkingSetBytes struct {
-					Value string `json:"value"`
-				} `json:"workingSetBytes"`
-			} `json:"memory"`
-		} `json:"stats"`
-	}
+	var st criStats
 	out := e.crictl(t, "stats", "-o", "json", "--id", id)
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("crictl stats: %v\n%s", err, out)
