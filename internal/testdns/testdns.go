@@ -43,11 +43,19 @@ func Start(t testing.TB, records map[string][]net.IP) *Server {
 // StartFunc is Start with onQuery as the server's OnQuery.
 func StartFunc(t testing.TB, records map[string][]net.IP, onQuery func(name string)) *Server {
 	t.Helper()
+	ip, pc := Listen(t)
+	s := &Server{IP: ip, PC: pc, Records: records, OnQuery: onQuery}
+	go s.Serve()
+	return s
+}
+
+// Listen binds UDP port 53 of a random 127.83.x.y, closed when t ends, for
+// a server whose socket a test wraps. It skips t without root.
+func Listen(t testing.TB) (ip string, pc net.PacketConn) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("binding port 53 for the test DNS server needs root")
 	}
-	var ip string
-	var pc net.PacketConn
 	var err error
 	for range 20 {
 		ip = fmt.Sprintf("127.83.%d.%d", 1+rand.IntN(254), 1+rand.IntN(254))
@@ -58,10 +66,8 @@ func StartFunc(t testing.TB, records map[string][]net.IP, onQuery func(name stri
 	if err != nil {
 		t.Fatalf("start DNS server: %v", err)
 	}
-	s := &Server{IP: ip, PC: pc, Records: records, OnQuery: onQuery}
 	t.Cleanup(func() { pc.Close() })
-	go s.Serve()
-	return s
+	return ip, pc
 }
 
 // Serve answers queries on s.PC until it is closed.

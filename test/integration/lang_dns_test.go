@@ -1,10 +1,7 @@
 package integration
 
 import (
-	"fmt"
-	"math/rand/v2"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -86,22 +83,7 @@ for name in sys.argv[1:]:
 // SERVFAIL.
 func startShapedDNS(t testing.TB, records map[string][]net.IP, aaaa string) *testdns.Server {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("binding port 53 for the test DNS server needs root")
-	}
-	var ip string
-	var pc net.PacketConn
-	var err error
-	for range 20 {
-		ip = fmt.Sprintf("127.83.%d.%d", 1+rand.IntN(254), 1+rand.IntN(254))
-		if pc, err = net.ListenPacket("udp4", ip+":53"); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("start DNS server: %v", err)
-	}
-	t.Cleanup(func() { pc.Close() })
+	ip, pc := testdns.Listen(t)
 	s := &testdns.Server{IP: ip, PC: &shapedConn{PacketConn: pc, aaaa: aaaa}, Records: records}
 	go s.Serve()
 	return s
