@@ -3,8 +3,10 @@
 package testpty
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -34,3 +36,49 @@ func Open(t testing.TB) (master, slave *os.File) {
 	}
 	return master, slave
 }
+
+// Output is what reaches a terminal, read from its master until every
+// process has closed the slave.
+type Output struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	done chan struct{}
+}
+
+// Read reads master (through a copy of the descriptor: the caller may
+// close its own) into an Output, from now on.
+func Read(t testing.TB, master *os.File) *Output {
+	t.Helper()
+	fd, err := unix.Dup(int(master.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.CloseOnExec(fd)
+	o := &Output{done: make(chan struct{})}
+	go func() {
+		defer close(o.done)
+		f := os.NewFile(uintptr(fd), "ptmx")
+		defer f.Close()
+		buf := make([]byte, 4096)
+		for {
+			n, err := f.Read(buf)
+			o.mu.Lock()
+			o.buf.Write(buf[:max(n, 0)])
+			o.mu.Unlock()
+			if err != nil {
+				return // EIO once every process closed the slave
+			}
+		}
+	}()
+	return o
+}
+
+// String is what has reached the terminal so far.
+func (o *Output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+// Done is closed once the terminal has been read to its end.
+func (o *Output) Done() <-chan struct{} { return o.done }

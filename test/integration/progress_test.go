@@ -3,19 +3,16 @@ package integration
 import (
 	"bytes"
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/wasmrun/wasmrun/internal/guests"
 	"github.com/wasmrun/wasmrun/internal/testpty"
-	"golang.org/x/sys/unix"
 )
 
 // A first compile slower than a second shows progress: on a terminal a
@@ -57,9 +54,7 @@ func slowWasm(t *testing.T) string {
 // ptyRun is a wasmrun process whose stderr is a terminal.
 type ptyRun struct {
 	cmd  *exec.Cmd
-	mu   sync.Mutex
-	tty  bytes.Buffer // what reached the terminal
-	read chan struct{}
+	tty  *testpty.Output
 	done chan struct{}
 	code int
 }
@@ -71,32 +66,14 @@ func startOnPty(t *testing.T, cmd *exec.Cmd) *ptyRun {
 	t.Helper()
 	master, slave := testpty.Open(t)
 	defer slave.Close()
-	r := &ptyRun{cmd: cmd, read: make(chan struct{}), done: make(chan struct{})}
+	r := &ptyRun{cmd: cmd, done: make(chan struct{})}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	m, err := unix.Dup(int(master.Fd()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer close(r.read)
-		f := os.NewFile(uintptr(m), "ptmx")
-		defer f.Close()
-		buf := make([]byte, 4096)
-		for {
-			n, err := f.Read(buf)
-			r.mu.Lock()
-			r.tty.Write(buf[:n])
-			r.mu.Unlock()
-			if err != nil {
-				return // EIO once every process closed the slave
-			}
-		}
-	}()
+	r.tty = testpty.Read(t, master)
 	go func() {
 		cmd.Wait()
 		r.code = cmd.ProcessState.ExitCode()
@@ -112,11 +89,7 @@ func startOnPty(t *testing.T, cmd *exec.Cmd) *ptyRun {
 	return r
 }
 
-func (r *ptyRun) terminal() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.tty.String()
-}
+func (r *ptyRun) terminal() string { return r.tty.String() }
 
 // waitFor waits until the terminal shows s.
 func (r *ptyRun) waitFor(t *testing.T, s string) {
@@ -136,7 +109,7 @@ func (r *ptyRun) wait(t *testing.T) (int, string) {
 		t.Fatalf("no exit after %v; terminal: %q", osTimeout, r.terminal())
 	}
 	select {
-	case <-r.read:
+	case <-r.tty.Done():
 	case <-time.After(5 * time.Second): // a process of the group still holds it
 	}
 	return r.code, r.terminal()

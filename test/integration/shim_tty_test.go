@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -205,9 +204,7 @@ func testTerminal(t *testing.T, r *ctrPty, pid int, hold bool) {
 type ctrPty struct {
 	master *os.File
 	stderr bytes.Buffer
-	mu     sync.Mutex
-	out    bytes.Buffer
-	read   chan struct{}
+	term   *testpty.Output
 	done   chan struct{}
 	code   int
 	pid    int // ctr's
@@ -231,32 +228,14 @@ func startOnTerminal(t *testing.T, cmd *exec.Cmd) *ctrPty {
 		t.Fatal(err)
 	}
 	defer slave.Close()
-	r := &ctrPty{master: master, read: make(chan struct{}), done: make(chan struct{})}
+	r := &ctrPty{master: master, done: make(chan struct{})}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, &r.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	r.pid = cmd.Process.Pid
-	m, err := unix.Dup(int(master.Fd()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer close(r.read)
-		f := os.NewFile(uintptr(m), "ptmx")
-		defer f.Close()
-		buf := make([]byte, 4096)
-		for {
-			n, err := f.Read(buf)
-			r.mu.Lock()
-			r.out.Write(buf[:max(n, 0)])
-			r.mu.Unlock()
-			if err != nil {
-				return // EIO once ctr closed the slave
-			}
-		}
-	}()
+	r.term = testpty.Read(t, master)
 	go func() {
 		cmd.Wait()
 		r.code = exitStatus(cmd)
@@ -276,11 +255,7 @@ func exitStatus(cmd *exec.Cmd) int {
 	return cmd.ProcessState.ExitCode()
 }
 
-func (r *ctrPty) output() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.out.String()
-}
+func (r *ctrPty) output() string { return r.term.String() }
 
 func (r *ctrPty) waitFor(t *testing.T, s string) {
 	t.Helper()
@@ -298,7 +273,7 @@ func (r *ctrPty) wait(t *testing.T) int {
 		t.Fatalf("ctr did not exit:\n%q", r.output())
 	}
 	select {
-	case <-r.read:
+	case <-r.term.Done():
 	case <-time.After(5 * time.Second):
 	}
 	return r.code
