@@ -477,3 +477,43 @@ func TestCreateWithoutInitProgram(t *testing.T) {
 		t.Errorf("namespace left behind")
 	}
 }
+
+// TestCapabilitiesAreTheSpecs: the container process of a root spec that
+// lists one capability holds exactly that one in its bounding, permitted
+// and effective sets and nothing inheritable or ambient: none of the
+// capabilities it was born with for its setup (inheritable at birth, so
+// that root's exec permits them: CAP_SYS_ADMIN, CAP_SETPCAP, ...) is left
+// in any set a guest that took over the process could use.
+func TestCapabilitiesAreTheSpecs(t *testing.T) {
+	needRoot(t)
+	rt := testRuntime(t)
+	b := bundle(t, guests.C(t, "spin"), nil, false)
+	one := []string{"CAP_NET_BIND_SERVICE"}
+	withSpec(t, b, func(s *specs.Spec) {
+		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: one, Permitted: one, Effective: one}
+	})
+	c, err := rt.Create(context.Background(), "caps", b, CreateOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Created: the process has dropped its privileges and waits to start.
+	status := string(mustRead(t, fmt.Sprintf("/proc/%d/status", c.Pid)))
+	want := map[string]string{
+		"CapBnd": "0000000000000400", "CapPrm": "0000000000000400", "CapEff": "0000000000000400",
+		"CapInh": "0000000000000000", "CapAmb": "0000000000000000",
+	}
+	for _, l := range strings.Split(status, "\n") {
+		k, v, _ := strings.Cut(l, ":")
+		if w, ok := want[k]; ok {
+			if got := strings.TrimSpace(v); got != w {
+				t.Errorf("%s %s, want %s", k, got, w)
+			}
+			delete(want, k)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("not in /proc/%d/status: %v", c.Pid, want)
+	}
+	rt.Kill("caps", syscall.SIGKILL)
+	waitCode(t, c)
+}
