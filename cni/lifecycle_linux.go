@@ -203,7 +203,6 @@ func (m *Manager) teardownLocked(ctx context.Context, name string) error {
 // teardown: until then a teardown that was killed is done again from it
 // (GC, the delete action), bridge release included.
 func (m *Manager) removeStateOf(name string) error {
-	m.removeDeadTemps() // of writers killed before their rename
 	if err := m.removeState(name); err != nil {
 		return fmt.Errorf("delete namespace %s: %w", name, err)
 	}

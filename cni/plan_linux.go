@@ -90,6 +90,10 @@ func Release(ctx context.Context, cfg Config, rec Record) error {
 	if err != nil {
 		return err
 	}
+	// A process that does not run GC (a shim's delete action) collects
+	// the state files of writers killed before their rename here: the
+	// container's may be one, with no state of the name to open.
+	m.removeDeadTemps()
 	// By the recorded name: the container may have been created with
 	// another prefix (a leftover found by another run).
 	n, err := m.OpenName(rec.Name)
