@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	bootapi "github.com/containerd/containerd/api/runtime/bootstrap/v1"
 	"github.com/containerd/containerd/api/types"
@@ -211,16 +212,34 @@ func awaitTask() bool {
 	}
 	w := os.NewFile(uintptr(fd), "inotify") // in the poller: Close ends a Read
 	defer w.Close()
+	// The bundle's directory, through its parent: a directory that is a
+	// process's working directory stays in use after its removal, and
+	// gets no IN_DELETE_SELF until it is released. containerd removes a
+	// bundle by renaming it aside, then deleting it.
+	parent, name := filepath.Split(dir)
 	gone := make(chan struct{})
-	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_DELETE_SELF|unix.IN_MOVE_SELF); err != nil {
-		close(gone) // removed already
+	if _, err := unix.InotifyAddWatch(fd, parent, unix.IN_DELETE|unix.IN_MOVED_FROM); err != nil {
+		close(gone)
+	} else if _, err := os.Stat(dir); err != nil {
+		close(gone) // removed before the watch
 	} else {
 		go func() {
-			// Any event on the watch is the bundle's removal (or its
-			// move, which containerd does not do to a live bundle).
-			var buf [unix.SizeofInotifyEvent + unix.PathMax + 1]byte
-			if n, _ := w.Read(buf[:]); n > 0 {
-				close(gone)
+			buf := make([]byte, 64*(unix.SizeofInotifyEvent+unix.PathMax+1))
+			for {
+				n, err := w.Read(buf)
+				if err != nil {
+					return
+				}
+				for off := 0; off+unix.SizeofInotifyEvent <= n; {
+					ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+					off += unix.SizeofInotifyEvent
+					evName := strings.TrimRight(string(buf[off:min(off+int(ev.Len), n)]), "\x00")
+					off += int(ev.Len)
+					if evName == name {
+						close(gone)
+						return
+					}
+				}
 			}
 		}()
 	}
