@@ -92,7 +92,7 @@ func (h *Host) instantiateExt(ctx context.Context, r wazero.Runtime, guest wazer
 	if !imported {
 		return nil
 	}
-	b := r.NewHostModuleBuilder(ExtModuleName)
+	b := r.NewHostModuleBuilder(h.moduleName(ExtModuleName))
 	for _, f := range extFuncs {
 		b.NewFunctionBuilder().
 			WithGoModuleFunction(f.goFunc(h), f.paramTypes, f.resultTypes()).
@@ -100,8 +100,10 @@ func (h *Host) instantiateExt(ctx context.Context, r wazero.Runtime, guest wazer
 			WithName(f.name).
 			Export(f.name)
 	}
-	if _, err := b.Instantiate(ctx); err != nil {
+	ext, err := b.Instantiate(ctx)
+	if err != nil {
 		return fmt.Errorf("instantiate %s: %w", ExtModuleName, err)
 	}
+	h.ext = ext
 	return nil
 }

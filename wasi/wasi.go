@@ -69,6 +69,15 @@ type Config struct {
 	// those calls and nothing else. It is called on the guest's thread,
 	// in the middle of the call: it must not block.
 	SocketEvents func(SocketEvent)
+	// ReusePort sets SO_REUSEPORT on each IPv4/IPv6 socket the guest
+	// binds to a port other than 0, before the bind: the instances of one
+	// app (guests of one process and user) can then all bind its ports,
+	// and the kernel spreads the connections over them.
+	ReusePort bool
+	// Instance, when not "", tells this guest's host modules apart from
+	// those of the other guests of the runtime (instance.go): instantiate
+	// the guest with the context Host.Imports returns.
+	Instance string
 }
 
 // Host is one instantiated host module and the state of the guest using it.
@@ -88,6 +97,10 @@ type Host struct {
 	pollSlots []int32
 	// signals are the guest's subscriptions (wasmrun.signal_*, signal.go).
 	signals *sys.Signals
+	// instance is Config.Instance; ext is the ExtModuleName module when
+	// the guest imports it (instance.go).
+	instance string
+	ext      api.Module
 }
 
 // Instantiate registers a wasi_snapshot_preview1 module in r shaped for
@@ -116,7 +129,8 @@ func Instantiate(ctx context.Context, r wazero.Runtime, guest wazero.CompiledMod
 	if err != nil {
 		return nil, err
 	}
-	h = &Host{sys: s, args: cfg.Args, env: cfg.Env, rand: cfg.Rand}
+	h = &Host{sys: s, args: cfg.Args, env: cfg.Env, rand: cfg.Rand, instance: cfg.Instance}
+	s.ReusePort = cfg.ReusePort
 	h.poller = sys.NewPoller() // holds no descriptor until a wait needs one
 	h.epoll = sys.NewEdgePoller()
 	s.Egress = egress
@@ -141,7 +155,7 @@ func Instantiate(ctx context.Context, r wazero.Runtime, guest wazero.CompiledMod
 		return nil, err
 	}
 
-	b := r.NewHostModuleBuilder(ModuleName)
+	b := r.NewHostModuleBuilder(h.moduleName(ModuleName))
 	for name, f := range funcs {
 		b.NewFunctionBuilder().
 			WithGoModuleFunction(f.goFunc(h), f.paramTypes, f.resultTypes()).
@@ -165,6 +179,9 @@ func (h *Host) Close(ctx context.Context) error {
 	h.poller.Close()
 	h.epoll.Close()
 	h.signals.Close()
+	if h.ext != nil {
+		h.ext.Close(ctx)
+	}
 	if h.mod != nil {
 		return h.mod.Close(ctx)
 	}

@@ -215,6 +215,11 @@ func (s *System) sockBind(fd int32, a Addr) Errno {
 	if errno != 0 {
 		return errno
 	}
+	if s.ReusePort && a.Port != 0 {
+		if err := unix.SetsockoptInt(f.Fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+			return ErrnoFromError(err)
+		}
+	}
 	if err := unix.Bind(f.Fd, sa); err != nil {
 		return ErrnoFromError(err)
 	}

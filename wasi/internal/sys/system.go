@@ -33,6 +33,9 @@ type System struct {
 	Outside *Outside
 	// Events, when set, is told what the guest's sockets do (events.go).
 	Events func(Event)
+	// ReusePort sets SO_REUSEPORT before each bind of an IPv4/IPv6
+	// socket to a port other than 0 (wasi.Config.ReusePort).
+	ReusePort bool
 }
 
 // New makes a System whose fds 0-2 are duplicates of stdin, stdout and stderr

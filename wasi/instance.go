@@ -1,0 +1,49 @@
+package wasi
+
+import (
+	"context"
+	"slices"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+)
+
+// Several guests can share one runtime, and so one compiled module: the
+// instances of an app. wazero resolves a guest's imports by module name
+// among the runtime's modules, and names are unique, so the host modules
+// of a Host with an Instance get that name as a suffix
+// ("wasi_snapshot_preview1#2"), and the guest is instantiated with an
+// import resolver that maps the names it imports to them.
+
+// moduleName is the name of this Host's module for the import name.
+func (h *Host) moduleName(name string) string {
+	if h.instance == "" {
+		return name
+	}
+	return name + "#" + h.instance
+}
+
+// Imports returns the context to instantiate the guest with: for a Host
+// with an Instance, its imports of ModuleName and ExtModuleName resolve
+// to this Host's modules; otherwise ctx itself.
+func (h *Host) Imports(ctx context.Context) context.Context {
+	if h.instance == "" {
+		return ctx
+	}
+	return experimental.WithImportResolver(ctx, func(name string) api.Module {
+		switch {
+		case name == ModuleName:
+			return h.mod
+		case name == ExtModuleName && h.ext != nil:
+			return h.ext
+		}
+		return nil
+	})
+}
+
+// Subscribed reports whether the guest has subscribed to sig (a signal
+// number, see ExtModuleName): then sig no longer ends the process on its
+// account.
+func (h *Host) Subscribed(sig int) bool {
+	return slices.Contains(h.signals.Subscribed(), sig)
+}
