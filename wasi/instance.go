@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 )
@@ -21,6 +22,28 @@ func (h *Host) moduleName(name string) string {
 		return name
 	}
 	return name + "#" + h.instance
+}
+
+// instantiateHost instantiates the host module b builds. For a Host with
+// an Instance it compiles and instantiates the module itself, because
+// wazero's import resolver takes only the modules InstantiateModule
+// returns, not HostModuleBuilder.Instantiate's (a wrapper); Close closes
+// the compiled module.
+func (h *Host) instantiateHost(ctx context.Context, r wazero.Runtime, b wazero.HostModuleBuilder) (api.Module, error) {
+	if h.instance == "" {
+		return b.Instantiate(ctx)
+	}
+	c, err := b.Compile(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := r.InstantiateModule(ctx, c, wazero.NewModuleConfig())
+	if err != nil {
+		c.Close(ctx)
+		return nil, err
+	}
+	h.compiled = append(h.compiled, c)
+	return m, nil
 }
 
 // Imports returns the context to instantiate the guest with: for a Host

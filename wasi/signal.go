@@ -100,7 +100,7 @@ func (h *Host) instantiateExt(ctx context.Context, r wazero.Runtime, guest wazer
 			WithName(f.name).
 			Export(f.name)
 	}
-	ext, err := b.Instantiate(ctx)
+	ext, err := h.instantiateHost(ctx, r, b)
 	if err != nil {
 		return fmt.Errorf("instantiate %s: %w", ExtModuleName, err)
 	}

@@ -98,9 +98,11 @@ type Host struct {
 	// signals are the guest's subscriptions (wasmrun.signal_*, signal.go).
 	signals *sys.Signals
 	// instance is Config.Instance; ext is the ExtModuleName module when
-	// the guest imports it (instance.go).
+	// the guest imports it; compiled are the host modules an instance
+	// compiled (instance.go).
 	instance string
 	ext      api.Module
+	compiled []wazero.CompiledModule
 }
 
 // Instantiate registers a wasi_snapshot_preview1 module in r shaped for
@@ -163,7 +165,7 @@ func Instantiate(ctx context.Context, r wazero.Runtime, guest wazero.CompiledMod
 			WithName(name).
 			Export(name)
 	}
-	h.mod, err = b.Instantiate(ctx)
+	h.mod, err = h.instantiateHost(ctx, r, b)
 	if err != nil {
 		return nil, fmt.Errorf("instantiate %s: %w", ModuleName, err)
 	}
@@ -182,10 +184,14 @@ func (h *Host) Close(ctx context.Context) error {
 	if h.ext != nil {
 		h.ext.Close(ctx)
 	}
+	var err error
 	if h.mod != nil {
-		return h.mod.Close(ctx)
+		err = h.mod.Close(ctx)
 	}
-	return nil
+	for _, c := range h.compiled {
+		c.Close(ctx)
+	}
+	return err
 }
 
 func validateStrings(what string, ss []string) error {

@@ -154,6 +154,19 @@ func (p *Prepared) Instantiate(ctx context.Context) error {
 	if p.mod != nil {
 		return nil
 	}
+	host, mod, err := p.instantiate(ctx, p.opts.Env, p.opts.SocketEvents, func(*wasi.Config) {})
+	if err != nil {
+		return err
+	}
+	p.host, p.mod = host, mod
+	return nil
+}
+
+// instantiate makes a wasi host module for the guest, with env and events
+// and what set changes in its configuration, and a guest instance on it.
+// A guest that exits or traps in its start function is a *GuestExit or a
+// *TrapError.
+func (p *Prepared) instantiate(ctx context.Context, env []string, events func(wasi.SocketEvent), set func(*wasi.Config)) (*wasi.Host, api.Module, error) {
 	name := p.opts.Name
 	if name == "" {
 		name = filepath.Base(p.opts.Path)
@@ -163,9 +176,9 @@ func (p *Prepared) Instantiate(ctx context.Context) error {
 		// On the host module only: the guest keeps its cached code.
 		hostCtx = experimental.WithFunctionListenerFactory(ctx, newTracer(p.opts.Trace))
 	}
-	host, err := wasi.Instantiate(hostCtx, p.c.runtime, p.c.module, wasi.Config{
+	cfg := wasi.Config{
 		Args:       append([]string{name}, p.opts.Args...),
-		Env:        p.opts.Env,
+		Env:        env,
 		Stdin:      p.opts.Stdin,
 		Stdout:     p.opts.Stdout,
 		Stderr:     p.opts.Stderr,
@@ -176,13 +189,15 @@ func (p *Prepared) Instantiate(ctx context.Context) error {
 		Egress:     p.opts.Egress,
 		Outside:    p.opts.Outside,
 		// What the guest's sockets do, e.g. for --verbose.
-		SocketEvents: p.opts.SocketEvents,
-	})
-	if err != nil {
-		return errorf("module %s: %v", p.opts.Path, err)
+		SocketEvents: events,
 	}
-	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions()
-	mod, err := p.c.runtime.InstantiateModule(withMappedMemory(ctx), p.c.module, cfg)
+	set(&cfg)
+	host, err := wasi.Instantiate(hostCtx, p.c.runtime, p.c.module, cfg)
+	if err != nil {
+		return nil, nil, errorf("module %s: %v", p.opts.Path, err)
+	}
+	modCfg := wazero.NewModuleConfig().WithName("").WithStartFunctions()
+	mod, err := p.c.runtime.InstantiateModule(withMappedMemory(host.Imports(ctx)), p.c.module, modCfg)
 	if err != nil {
 		host.Close(ctx)
 		var exit *wsys.ExitError
@@ -190,16 +205,15 @@ func (p *Prepared) Instantiate(ctx context.Context) error {
 		case errors.As(err, &exit):
 			// proc_exit in the module's start function: the guest ran
 			// and exited.
-			return &GuestExit{Code: int(exit.ExitCode())}
+			return nil, nil, &GuestExit{Code: int(exit.ExitCode())}
 		case strings.HasPrefix(err.Error(), "start ") && strings.Contains(err.Error(), " failed: "):
 			// wazero's words for a trap in the start function (pinned by
 			// TestStartFunctionTrap): the guest ran and trapped.
-			return &TrapError{Err: err}
+			return nil, nil, &TrapError{Err: err}
 		}
-		return errorf("module %s: %v", p.opts.Path, err)
+		return nil, nil, errorf("module %s: %v", p.opts.Path, err)
 	}
-	p.host, p.mod = host, mod
-	return nil
+	return host, mod, nil
 }
 
 // Run instantiates and runs the prepared module and returns the guest's exit
@@ -218,7 +232,13 @@ func (p *Prepared) Run(ctx context.Context) (exitCode int, err error) {
 		return 0, err
 	}
 	defer p.host.Close(ctx)
-	_, err = p.mod.ExportedFunction(p.opts.Export).Call(ctx)
+	return call(ctx, p.mod, p.opts.Export)
+}
+
+// call runs the guest's export and returns its exit code: 0 when it
+// returns, its proc_exit status, or TrapExitCode and a *TrapError.
+func call(ctx context.Context, mod api.Module, export string) (int, error) {
+	_, err := mod.ExportedFunction(export).Call(ctx)
 	var exit *wsys.ExitError
 	switch {
 	case err == nil:
