@@ -81,6 +81,9 @@ type CreateOpts struct {
 	// on in the container's network namespace, before it drops its
 	// privileges; the guest gets the sockets after its preopens.
 	Listen []string
+	// Instances, when more than 1, is how many instances of the module
+	// the container process runs (initproc.Config.Instances).
+	Instances int
 }
 
 // Container is a created container. Wait is only possible in the process
@@ -216,7 +219,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		ID: id, Module: mod.HostPath, Export: mod.Export, Args: args, Env: Env(spec),
 		CacheDir: opts.CacheDir, MemoryLimit: cmp.Or(opts.GuestMemory, GuestMemory(spec)), Fifo: fifo,
 		Egress: opts.Egress, Privileges: priv, Progress: opts.Progress, Listen: opts.Listen,
-		Verbose: opts.Verbose,
+		Verbose: opts.Verbose, Instances: opts.Instances,
 	}
 	preopens := Preopens(root, spec)
 	for _, p := range preopens {

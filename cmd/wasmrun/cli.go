@@ -78,6 +78,10 @@ Flags of os (before or after APP; also --dir, --env, --cache-dir, --no-cache,
   --cpus N             CPU time as a number of CPUs (0.5), through a cgroup
                        (also --memory, which then caps the process too, and
                        --max-fds; [limits] in .wasmrun.toml)
+  --instances N|auto   run N instances of the module (1 to 256; auto: one per
+                       CPU the app may use), each with its own memory, all
+                       serving the app's ports (instances in .wasmrun.toml);
+                       one that ends is started again while another runs
   --no-outbound        the app reaches nothing outside its namespace and
                        resolves no names through the host (outbound = false)
   --config FILE        configuration instead of APP/.wasmrun.toml

@@ -33,6 +33,8 @@ type appConfig struct {
 	User    string        `toml:"user"`
 	Limits  limits        `toml:"limits"`
 	Network networkConfig `toml:"network"`
+	// Instances is how many instances of the module run (instances.go).
+	Instances instanceCount `toml:"instances"`
 }
 
 type networkConfig struct {

@@ -61,7 +61,8 @@ type osOpts struct {
 	listens           []string
 	resolvConf, hosts string
 	cniPath           []string
-	trace             string // --trace[=FILE] (trace.go)
+	trace             string        // --trace[=FILE] (trace.go)
+	instances         instanceCount // --instances (instances.go)
 }
 
 func parseOS(args []string) (*osOpts, error) {
@@ -94,6 +95,12 @@ func parseOS(args []string) (*osOpts, error) {
 		"resolv-conf": {value: true, set: func(v string) (err error) { o.resolvConf, err = resolverFile("resolv-conf", v); return err }},
 		"hosts":       {value: true, set: func(v string) (err error) { o.hosts, err = resolverFile("hosts", v); return err }},
 		"cni-path":    {value: true, set: func(v string) error { o.cniPath = append(o.cniPath, v); return nil }},
+		"instances": {value: true, set: func(v string) (err error) {
+			if o.instances, err = parseInstances(v); err != nil {
+				return fmt.Errorf("--instances %v", err)
+			}
+			return nil
+		}},
 	})
 	if err != nil || o.help {
 		return o, err
@@ -159,6 +166,8 @@ type osExtra struct {
 	Name     string   `json:"name"`
 	Forwards []string `json:"forwards,omitempty"`
 	Module   string   `json:"module"`
+	// Instances is how many instances of the module run (0: one).
+	Instances int `json:"instances,omitempty"`
 }
 
 func osCmd(args []string, stdin, stdout, stderr *os.File) int {
@@ -204,6 +213,8 @@ type app struct {
 	appDir       string     // the app's own directory
 	user         specs.User // who it runs as (user.go)
 	userWhy      string
+	instances    int    // how many instances of the module run
+	instancesWhy string // what "auto" found, for --verbose
 }
 
 func resolveApp(o *osOpts) (*app, error) {
@@ -338,6 +349,11 @@ func resolveApp(o *osOpts) (*app, error) {
 	if a.user, a.userWhy, err = appUser(a, cfg.User); err != nil {
 		return nil, err
 	}
+	n := cfg.Instances
+	if o.instances != (instanceCount{}) {
+		n = o.instances
+	}
+	a.instances, a.instancesWhy = n.count(a.limits.CPUs)
 	return a, nil
 }
 
@@ -430,6 +446,9 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 	for _, f := range a.forwards {
 		extra.Forwards = append(extra.Forwards, f.String())
 	}
+	if a.instances > 1 {
+		extra.Instances = a.instances
+	}
 	opts := oci.CreateOpts{
 		Stdin: stdin, Stdout: stdout, Stderr: stderr,
 		Network: oci.NetworkOpts{Outbound: a.outbound, Bridge: a.bridge, Forwards: a.forwards, NoLoopback: !a.loopback,
@@ -444,6 +463,11 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 		Progress:    true,
 	}
 	opts.Verbose = o.verbose // the guest's socket events too
+	if a.instances > 1 {
+		opts.Instances = a.instances
+		logf("app %s runs %d instances of its module (%s), sharing its compiled code; the ports they bind get SO_REUSEPORT, so connections are spread over them",
+			a.name, a.instances, cmp.Or(a.instancesWhy, "as asked"))
+	}
 	if !o.noCache {
 		opts.CacheDir = o.cacheDir
 		if opts.CacheDir == "" {

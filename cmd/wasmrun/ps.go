@@ -24,7 +24,8 @@ func cliRuntime() *oci.Runtime {
 	return &oci.Runtime{Root: filepath.Join(root, "containers"), Network: netConfig(root)}
 }
 
-// psCmd lists running apps: id, pid, status, namespace, forwards, module.
+// psCmd lists running apps: id, pid, status, instances, namespace,
+// forwards, module.
 func psCmd(args []string, stdout, stderr *os.File) int {
 	if len(args) > 0 {
 		fmt.Fprintf(stderr, "wasmrun ps: takes no arguments\n")
@@ -37,7 +38,7 @@ func psCmd(args []string, stdout, stderr *os.File) int {
 		return ExitFailure
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tPID\tSTATUS\tNAMESPACE\tFORWARDS\tMODULE")
+	fmt.Fprintln(w, "ID\tPID\tSTATUS\tINSTANCES\tNAMESPACE\tFORWARDS\tMODULE")
 	for _, id := range ids {
 		s, err := rt.State(id)
 		if err != nil {
@@ -67,7 +68,7 @@ func psCmd(args []string, stdout, stderr *os.File) int {
 		if len(extra.Forwards) > 0 {
 			fw = strings.Join(extra.Forwards, ",")
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", id, pid, s.Status, ns, fw, extra.Module)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", id, pid, s.Status, max(extra.Instances, 1), ns, fw, extra.Module)
 	}
 	w.Flush()
 	return 0

@@ -75,6 +75,10 @@ type Config struct {
 	// Progress reports a slow compile on stderr (drawn in place when
 	// stderr is a terminal).
 	Progress bool `json:"progress,omitempty"`
+	// Instances, when more than 1, is how many instances of the module
+	// the process runs (instances_linux.go); each gets its share of
+	// MemoryLimit.
+	Instances int `json:"instances,omitempty"`
 }
 
 // Status is the process's one report on StatusFD.
@@ -144,7 +148,7 @@ func Main() int {
 		Terminal:         isTerminal(os.Stderr),
 		Trace:            trace,
 		Export:           cfg.Export,
-		MemoryLimitPages: memoryPages(cfg.MemoryLimit),
+		MemoryLimitPages: memoryPages(cfg.MemoryLimit / int64(max(cfg.Instances, 1))),
 		ResolvConf:       cfg.ResolvConf,
 		Hosts:            cfg.Hosts,
 		Listeners:        listeners,
@@ -167,7 +171,13 @@ func Main() int {
 	if err := checkReadable(cfg.ResolvConf, cfg.Hosts); err != nil {
 		return fail(err)
 	}
-	if err := p.Instantiate(ctx); err != nil {
+	var insts *instances
+	if cfg.Instances > 1 {
+		insts, err = startInstances(ctx, p, &cfg)
+	} else {
+		err = p.Instantiate(ctx)
+	}
+	if err != nil {
 		var exit *runner.GuestExit
 		var trap *runner.TrapError
 		switch {
@@ -198,6 +208,9 @@ func Main() int {
 	// read): give it back while the guest starts, on another thread, so a
 	// long-running guest does not carry it.
 	go debug.FreeOSMemory()
+	if insts != nil {
+		return insts.run(ctx)
+	}
 	code, err := p.Run(ctx)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "wasmrun: %v\n", err)

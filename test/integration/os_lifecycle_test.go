@@ -339,10 +339,10 @@ func TestOSPsStop(t *testing.T) {
 	ps := e.run("ps")
 	mustExit(t, ps, 0)
 	ls := lines(ps.stdout)
-	if len(ls) != 2 || strings.Join(strings.Fields(ls[0]), " ") != "ID PID STATUS NAMESPACE FORWARDS MODULE" {
+	if len(ls) != 2 || strings.Join(strings.Fields(ls[0]), " ") != "ID PID STATUS INSTANCES NAMESPACE FORWARDS MODULE" {
 		t.Fatalf("wasmrun ps:\n%s", ps.stdout)
 	}
-	want := []string{"web", strconv.Itoa(e.containerState("web").Pid), "running", e.prefix + "-web",
+	want := []string{"web", strconv.Itoa(e.containerState("web").Pid), "running", "1", e.prefix + "-web",
 		fmt.Sprintf("%d:8080/tcp", port), filepath.Join(dir, "app.wasm")}
 	if got := strings.Fields(ls[1]); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("wasmrun ps line %q, want fields %q", ls[1], want)

@@ -295,7 +295,7 @@ func TestOSRootless(t *testing.T) {
 		ps := e.run(nil, "ps")
 		mustExit(t, ps, 0)
 		ls := lines(ps.stdout)
-		want := []string{"web", strconv.Itoa(pid), "running", fmt.Sprintf("rootless:/proc/%d/ns/net", pid),
+		want := []string{"web", strconv.Itoa(pid), "running", "1", fmt.Sprintf("rootless:/proc/%d/ns/net", pid),
 			fmt.Sprintf("127.0.0.1:%d:3000/tcp", port), filepath.Join(dir, "app.wasm")}
 		if len(ls) != 2 || strings.Join(strings.Fields(ls[1]), " ") != strings.Join(want, " ") {
 			t.Errorf("wasmrun ps:\n%s\nwant the line %q", ps.stdout, want)

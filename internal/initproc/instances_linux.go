@@ -1,0 +1,188 @@
+package initproc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wasmrun/wasmrun/internal/runner"
+	"github.com/wasmrun/wasmrun/wasi"
+)
+
+// An app with Config.Instances > 1 runs that many instances of its module
+// in this one process (runner.Instance): they share the compiled code,
+// each has its own memory and descriptors, and all listen on the app's
+// ports (SO_REUSEPORT), so the kernel spreads connections over them.
+//
+// The process supervises them:
+//   - An instance that ends (exit, proc_exit, trap) while another is still
+//     running is replaced under the same number, after a back-off that
+//     starts at minBackoff and doubles up to maxBackoff for each quick
+//     end; an instance that ran for resetAfter starts the count again.
+//     Each end is a line on stderr with the instance's number, and a
+//     trap's message.
+//   - When the last running instance ends, the app ends with its exit
+//     code, as one instance would: an app whose instances all fail at
+//     start fails as a single one does.
+//   - SIGINT, SIGTERM and SIGHUP stop the app. Unless every running
+//     instance has subscribed to the signal (wasi.ExtModuleName), the
+//     signal takes its default action on the process, which ends all
+//     instances at once (130, 143, as one instance); otherwise each
+//     handles it, none is replaced, and the app ends when the last one
+//     has (with its exit code). SIGKILL ends everything, as always.
+
+// Back-off of an instance's replacement.
+const (
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 5 * time.Second
+	resetAfter = 10 * time.Second
+)
+
+// backoff is the wait before the replacement of an instance that ran for
+// ran after a wait of last (0 for the first start).
+func backoff(last, ran time.Duration) time.Duration {
+	if last == 0 || ran >= resetAfter {
+		return minBackoff
+	}
+	return min(2*last, maxBackoff)
+}
+
+// instances are the running instances of an app.
+type instances struct {
+	p   *runner.Prepared
+	cfg *Config
+	// live are the running instances by number (nil: not running).
+	live []*runner.Instance
+	// wait is the last back-off of each number.
+	wait []time.Duration
+}
+
+// instanceEnd is an instance that ended.
+type instanceEnd struct {
+	k    int
+	code int
+	err  error
+	ran  time.Duration
+}
+
+// startInstances instantiates all of cfg.Instances, for Main to report;
+// the error is that of the first that fails (Instantiate's), and none is
+// left then.
+func startInstances(ctx context.Context, p *runner.Prepared, cfg *Config) (*instances, error) {
+	s := &instances{p: p, cfg: cfg, live: make([]*runner.Instance, cfg.Instances), wait: make([]time.Duration, cfg.Instances)}
+	for k := range s.live {
+		inst, err := p.Instance(ctx, k, s.events(k))
+		if err != nil {
+			for _, i := range s.live[:k] {
+				i.Close(ctx)
+			}
+			return nil, err
+		}
+		s.live[k] = inst
+	}
+	return s, nil
+}
+
+// events prints instance k's socket events for Verbose (nil otherwise).
+func (s *instances) events(k int) func(wasi.SocketEvent) {
+	if !s.cfg.Verbose {
+		return nil
+	}
+	return func(e wasi.SocketEvent) { fmt.Fprintf(os.Stderr, "wasmrun: guest %d: %s\n", k, e) }
+}
+
+// run runs the instances until the app ends, and returns its exit code.
+func (s *instances) run(ctx context.Context) int {
+	defer s.p.Close(ctx)
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
+	ends := make(chan instanceEnd, len(s.live))
+	replace := make(chan int, len(s.live))
+	start := func(k int) {
+		inst := s.live[k]
+		go func() {
+			t := time.Now()
+			code, err := inst.Run(ctx)
+			ends <- instanceEnd{k: k, code: code, err: err, ran: time.Since(t)}
+		}()
+	}
+	for k := range s.live {
+		start(k)
+	}
+	if s.cfg.Verbose {
+		fmt.Fprintf(os.Stderr, "wasmrun: running %d instances of %s, sharing its compiled code\n", len(s.live), s.cfg.Module)
+	}
+	running, stopping := len(s.live), false
+	for {
+		select {
+		case sig := <-stop:
+			if !stopping && !s.allSubscribed(sig.(syscall.Signal)) {
+				// The default action, as for one instance: the
+				// process ends by the signal.
+				signal.Reset(sig)
+				unix.Kill(os.Getpid(), sig.(syscall.Signal))
+			}
+			stopping = true
+		case e := <-ends:
+			running--
+			s.live[e.k] = nil
+			what := fmt.Sprintf("exited with status %d", e.code)
+			if e.err != nil {
+				what = e.err.Error()
+			}
+			if running == 0 || stopping {
+				if e.err != nil {
+					fmt.Fprintf(os.Stderr, "wasmrun: instance %d: %s\n", e.k, what)
+				}
+				if running == 0 {
+					return e.code
+				}
+				continue
+			}
+			s.wait[e.k] = backoff(s.wait[e.k], e.ran)
+			fmt.Fprintf(os.Stderr, "wasmrun: instance %d %s; starting it again in %v\n", e.k, what, s.wait[e.k])
+			time.AfterFunc(s.wait[e.k], func() { replace <- e.k })
+		case k := <-replace:
+			if stopping {
+				continue
+			}
+			inst, err := s.p.Instance(ctx, k, s.events(k))
+			if err != nil {
+				// It could not start (or ended in its start
+				// function): as an end that ran for no time.
+				var exit *runner.GuestExit
+				code := runner.TrapExitCode
+				if errors.As(err, &exit) {
+					code = exit.Code
+				}
+				running++
+				s.live[k] = nil
+				ends <- instanceEnd{k: k, code: code, err: err}
+				continue
+			}
+			running++
+			s.live[k] = inst
+			start(k)
+			if s.cfg.Verbose {
+				fmt.Fprintf(os.Stderr, "wasmrun: instance %d started again\n", k)
+			}
+		}
+	}
+}
+
+// allSubscribed reports whether every running instance has subscribed to
+// sig (then it does not end the process).
+func (s *instances) allSubscribed(sig syscall.Signal) bool {
+	for _, i := range s.live {
+		if i != nil && !i.Subscribed(int(sig)) {
+			return false
+		}
+	}
+	return true
+}
