@@ -33,6 +33,7 @@ func epollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.E
 	if errno != 0 {
 		return errno
 	}
+	defer h.doneSubscriptions(subs)
 
 	epfd := -1
 	for i := range subs {

@@ -24,27 +24,28 @@ func init() {
 // (non-blocking and nothing to read), EFAULT (bad iovecs or nread).
 // POSIX: readv.
 func fdRead(_ context.Context, h *Host, mod api.Module, p []uint64) sys.Errno {
-	return fdIO(mod.Memory(), h.sys.Read, p)
+	return h.fdIO(mod.Memory(), h.sys.Read, p)
 }
 
 // fdWrite writes the iovecs at iovs and the byte count at nwritten.
 // Errors: as fdRead, plus EPIPE. POSIX: writev.
 func fdWrite(_ context.Context, h *Host, mod api.Module, p []uint64) sys.Errno {
-	return fdIO(mod.Memory(), h.sys.Write, p)
+	return h.fdIO(mod.Memory(), h.sys.Write, p)
 }
 
 // fdIO decodes (fd, iovs, iovs_len, result) and runs op over the iovecs,
 // checking the result pointer first so a fault never loses data.
-func fdIO(mem api.Memory, op func(int32, [][]byte) (uint32, sys.Errno), p []uint64) sys.Errno {
+func (h *Host) fdIO(mem api.Memory, op func(int32, [][]byte) (uint32, sys.Errno), p []uint64) sys.Errno {
 	fd, iovs, n, resultN := int32(p[0]), uint32(p[1]), uint32(p[2]), uint32(p[3])
 	if errno := writable(mem, 4, resultN); errno != 0 {
 		return errno
 	}
-	bufs, errno := readIovecs(mem, iovs, n)
+	bufs, errno := h.readIovecs(mem, iovs, n)
 	if errno != 0 {
 		return errno
 	}
 	done, errno := op(fd, bufs)
+	h.doneIovecs()
 	if errno != 0 {
 		return errno
 	}

@@ -152,7 +152,7 @@ func fdFilestatSetTimes(_ context.Context, h *Host, _ api.Module, p []uint64) sy
 // too many iovecs), EFAULT. POSIX: preadv.
 func fdPread(_ context.Context, h *Host, mod api.Module, p []uint64) sys.Errno {
 	off := p[3]
-	return fdIO(mod.Memory(), func(fd int32, bufs [][]byte) (uint32, sys.Errno) {
+	return h.fdIO(mod.Memory(), func(fd int32, bufs [][]byte) (uint32, sys.Errno) {
 		return h.sys.Pread(fd, bufs, off)
 	}, []uint64{p[0], p[1], p[2], p[4]})
 }
@@ -163,7 +163,7 @@ func fdPread(_ context.Context, h *Host, mod api.Module, p []uint64) sys.Errno {
 // EFBIG. POSIX: pwritev.
 func fdPwrite(_ context.Context, h *Host, mod api.Module, p []uint64) sys.Errno {
 	off := p[3]
-	return fdIO(mod.Memory(), func(fd int32, bufs [][]byte) (uint32, sys.Errno) {
+	return h.fdIO(mod.Memory(), func(fd int32, bufs [][]byte) (uint32, sys.Errno) {
 		return h.sys.Pwrite(fd, bufs, off)
 	}, []uint64{p[0], p[1], p[2], p[4]})
 }

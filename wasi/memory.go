@@ -15,8 +15,11 @@ const maxIovecs = 1024
 
 // readIovecs returns views into guest memory for n iovecs at iovs. Each iovec
 // is {u32 buf, u32 len}. The views alias guest memory: writing into them
-// writes the guest's buffers.
-func readIovecs(mem api.Memory, iovs, n uint32) ([][]byte, sys.Errno) {
+// writes the guest's buffers. They are kept in the Host's scratch slice, so
+// a call allocates nothing (a guest is single-threaded: no other call uses
+// it meanwhile); the caller passes them on and calls h.doneIovecs when done
+// with them.
+func (h *Host) readIovecs(mem api.Memory, iovs, n uint32) ([][]byte, sys.Errno) {
 	if n > maxIovecs {
 		return nil, sys.EINVAL
 	}
@@ -24,17 +27,27 @@ func readIovecs(mem api.Memory, iovs, n uint32) ([][]byte, sys.Errno) {
 	if !ok {
 		return nil, sys.EFAULT
 	}
-	bufs := make([][]byte, 0, n)
+	bufs := h.iovs[:0]
 	for i := uint32(0); i < n; i++ {
 		ptr := le32(raw[i*8:])
 		l := le32(raw[i*8+4:])
 		b, ok := mem.Read(ptr, l)
 		if !ok {
+			h.iovs = bufs
+			h.doneIovecs()
 			return nil, sys.EFAULT
 		}
 		bufs = append(bufs, b)
 	}
+	h.iovs = bufs
 	return bufs, sys.ESUCCESS
+}
+
+// doneIovecs forgets the views readIovecs made, so that the scratch slice
+// does not keep guest memory reachable after it grows (wazero may move it).
+func (h *Host) doneIovecs() {
+	clear(h.iovs)
+	h.iovs = h.iovs[:0]
 }
 
 // readString reads len bytes at ptr as a string (a copy).

@@ -108,11 +108,13 @@ func pollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.Er
 	if errno != 0 {
 		return errno
 	}
+	defer h.doneSubscriptions(subs)
 
-	var timers []sys.Timer
+	timers := h.timers[:0]
 	if immediate {
-		// Something is ready already: only look at the others, don't wait.
-		timers = []sys.Timer{{Clock: unix.CLOCK_MONOTONIC, At: 0}}
+		// Something is ready already: only look at the others, don't wait
+		// (a deadline at monotonic time 0 is always in the past).
+		timers = append(timers, sys.Timer{Clock: unix.CLOCK_MONOTONIC, At: 0})
 	} else {
 		for i := range subs {
 			if subs[i].tag == eventtypeClock && !subs[i].ready {
@@ -120,6 +122,7 @@ func pollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.Er
 			}
 		}
 	}
+	h.timers = timers
 	if len(fds) > 0 || !immediate {
 		_, errno := h.poller.Wait(ctx, fds, timers)
 		if errno == sys.ECANCELED {
@@ -131,12 +134,13 @@ func pollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.Er
 	}
 
 	nevents := uint32(0)
+	var clocks clockReads
 	for i := range subs {
 		s := &subs[i]
 		switch {
 		case s.ready:
 		case s.tag == eventtypeClock:
-			s.ready = s.timer.Expired()
+			s.ready = clocks.expired(s.timer)
 		case s.file != nil && fds[s.pfd].Revents&(s.events|pollAlways) != 0:
 			s.ready = true
 			s.nbytes, s.hangup, s.errno = s.file.PollResult(s.tag == eventtypeFdWrite, fds[s.pfd].Revents&(s.events|pollAlways))
@@ -149,6 +153,33 @@ func pollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.Er
 	return writeU32(mem, resultN, nevents)
 }
 
+// clockReads reads each host clock at most once, for deciding which clock
+// subscriptions have expired after a wait.
+type clockReads struct {
+	mono, real int64
+	have       [2]bool
+}
+
+// expired reports whether t's clock has reached t.At.
+func (c *clockReads) expired(t sys.Timer) bool {
+	now, have := &c.mono, &c.have[0]
+	if t.Clock == unix.CLOCK_REALTIME {
+		now, have = &c.real, &c.have[1]
+	}
+	if !*have {
+		v, errno := sys.Now(t.Clock)
+		if errno != 0 {
+			return false
+		}
+		*now, *have = v, true
+	}
+	return *now >= t.At
+}
+
+// maxScratchSubscriptions bounds the subscriptions whose decoding the Host
+// keeps for the next call; a larger call allocates its own.
+const maxScratchSubscriptions = 4096
+
 // pollAlways are the revents the kernel reports whatever was asked for.
 const pollAlways = unix.POLLERR | unix.POLLHUP | unix.POLLNVAL
 
@@ -158,18 +189,39 @@ const pollAlways = unix.POLLERR | unix.POLLHUP | unix.POLLNVAL
 // entry per descriptor, however many subscriptions name it and for what:
 // ppoll refuses a set longer than RLIMIT_NOFILE (EINVAL), which a guest
 // could otherwise reach by subscribing to one descriptor many times.
+//
+// subs and the poll set are the Host's scratch slices when n is small (a
+// guest is single-threaded: nothing else uses them while this call does);
+// the caller hands subs to doneSubscriptions when it is done with them. The
+// poll set has room for two more entries, for the Poller's own.
 func (h *Host) decodeSubscriptions(buf []byte, n uint32) (subs []pollSub, fds []unix.PollFd, immediate bool, errno sys.Errno) {
-	subs = make([]pollSub, n)
-	// A guest is single-threaded: nothing else uses the scratch slots
-	// while this call does.
-	set := pollSet{fds: make([]unix.PollFd, 0, n), slot: h.pollSlots}
+	var set pollSet
+	if n <= maxScratchSubscriptions {
+		if uint32(cap(h.subs)) < n {
+			h.subs = make([]pollSub, n)
+		}
+		if uint32(cap(h.pollFDs)) < n+2 {
+			h.pollFDs = make([]unix.PollFd, 0, n+2)
+		}
+		subs = h.subs[:n]
+		clear(subs)
+		set.fds = h.pollFDs[:0]
+	} else {
+		subs = make([]pollSub, n)
+		set.fds = make([]unix.PollFd, 0, n+2)
+	}
+	set.slot = h.pollSlots
+	decoded := subs // subs itself is nil after an error return
 	defer func() {
-		for i := range subs {
-			if subs[i].file != nil {
-				set.slot[subs[i].fd] = 0
+		for i := range decoded {
+			if decoded[i].file != nil {
+				set.slot[decoded[i].fd] = 0
 			}
 		}
 		h.pollSlots = set.slot
+		if errno != 0 {
+			h.doneSubscriptions(decoded)
+		}
 	}()
 	monoNow, realNow := int64(-1), int64(-1) // read once, on first use
 	for i := range subs {
@@ -244,6 +296,14 @@ func (h *Host) decodeSubscriptions(buf []byte, n uint32) (subs []pollSub, fds []
 		}
 	}
 	return subs, set.fds, immediate, sys.ESUCCESS
+}
+
+// doneSubscriptions drops what the scratch subscriptions hold (open files)
+// once a call is done with them.
+func (h *Host) doneSubscriptions(subs []pollSub) {
+	if len(subs) <= maxScratchSubscriptions {
+		clear(subs)
+	}
 }
 
 // pollSet builds a poll set with one entry per descriptor, found by guest

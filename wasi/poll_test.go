@@ -424,6 +424,27 @@ func TestPollOneoffInvalid(t *testing.T) {
 	}
 }
 
+// TestPollOneoffAfterInvalid: a call refused with EINVAL after it had
+// decoded a fd subscription leaves nothing behind for the next call (the
+// poll set's scratch slots once kept the refused call's entry, and a later
+// call on that descriptor indexed past its own poll set).
+func TestPollOneoffAfterInvalid(t *testing.T) {
+	h := newHarness(t, Config{})
+	r, w := h.pipeFD(true)
+	badTag := clockSub(2, clockMonotonic, 0, 0)
+	badTag[8] = 3
+	if errno := h.poll(fdSub(1, eventtypeFdRead, r), badTag); errno != sys.EINVAL {
+		t.Fatalf("errno %v, want EINVAL", errno)
+	}
+	if _, err := unix.Write(w, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if errno := h.poll(clockSub(3, clockMonotonic, uint64(time.Minute), 0), fdSub(4, eventtypeFdRead, r)); errno != 0 {
+		t.Fatalf("errno %v", errno)
+	}
+	h.expectEvents(event(4, 0, eventtypeFdRead, 1, 0))
+}
+
 // TestPollOneoffBounds: nsubscriptions 0 is EINVAL and every out-of-bounds
 // range is EFAULT, before any waiting and without writing anything.
 func TestPollOneoffBounds(t *testing.T) {

@@ -171,10 +171,11 @@ func sockRecv(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.Errn
 	if errno := writable(mem, 2, resultFlags); errno != 0 {
 		return errno
 	}
-	bufs, errno := readIovecs(mem, iovs, n)
+	bufs, errno := h.readIovecs(mem, iovs, n)
 	if errno != 0 {
 		return errno
 	}
+	defer h.doneIovecs()
 	var nr uint32
 	var roflags uint16
 	errno = h.recvWaiting(ctx, fd, riflags, func(riflags uint16) (errno sys.Errno) {
@@ -197,10 +198,11 @@ func sockSend(_ context.Context, h *Host, mod api.Module, p []uint64) sys.Errno 
 	if errno := writable(mem, 4, resultN); errno != 0 {
 		return errno
 	}
-	bufs, errno := readIovecs(mem, iovs, n)
+	bufs, errno := h.readIovecs(mem, iovs, n)
 	if errno != 0 {
 		return errno
 	}
+	defer h.doneIovecs()
 	nw, errno := h.sys.SockSend(fd, bufs, uint16(siflags))
 	if errno != 0 {
 		return errno
@@ -246,10 +248,11 @@ func recvFrom(ctx context.Context, h *Host, mod api.Module, p []uint64, resultPo
 	if errno := addrFits(len(buf), h.sys.SenderFamily(fd)); errno != 0 {
 		return errno
 	}
-	bufs, errno := readIovecs(mem, iovs, n)
+	bufs, errno := h.readIovecs(mem, iovs, n)
 	if errno != 0 {
 		return errno
 	}
+	defer h.doneIovecs()
 	var nr uint32
 	var roflags uint16
 	var from sys.Addr
@@ -280,10 +283,11 @@ func sockSendTo(_ context.Context, h *Host, mod api.Module, p []uint64) sys.Errn
 	if errno := writable(mem, 4, resultN); errno != 0 {
 		return errno
 	}
-	bufs, errno := readIovecs(mem, iovs, n)
+	bufs, errno := h.readIovecs(mem, iovs, n)
 	if errno != 0 {
 		return errno
 	}
+	defer h.doneIovecs()
 	a, errno := readAddr(mem, addrPtr, port)
 	if errno != 0 {
 		return errno

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"golang.org/x/sys/unix"
 
 	"github.com/wasmrun/wasmrun/wasi/internal/sys"
 )
@@ -95,6 +96,13 @@ type Host struct {
 	resolver *sys.Resolver
 	// pollSlots is poll_oneoff's scratch space (see pollSet).
 	pollSlots []int32
+	// iovs, subs, pollFDs and timers are reused by every call (a guest is
+	// single-threaded), so the hot calls allocate nothing: readIovecs's
+	// views and poll_oneoff's decoded subscriptions, poll set and deadlines.
+	iovs    [][]byte
+	subs    []pollSub
+	pollFDs []unix.PollFd
+	timers  []sys.Timer
 	// signals are the guest's subscriptions (wasmrun.signal_*, signal.go).
 	signals *sys.Signals
 	// instance is Config.Instance; ext is the ExtModuleName module when

@@ -1,6 +1,8 @@
 package sys
 
 import (
+	"unsafe"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -72,4 +74,44 @@ func (f *File) wouldBlock(events int16) Errno {
 		}
 		return ESUCCESS
 	}
+}
+
+// recvmsg is recvmsg(2) into bufs without a sender address or control
+// data: unix.RecvmsgBuffers allocates a sockaddr for every call, and a
+// stream socket's receive is a hot call. The iovecs are built in s's
+// scratch slice (a guest is single-threaded).
+func (s *System) recvmsg(fd int, bufs [][]byte, flags int) (n, rflags int, err error) {
+	iov := s.iovecs(bufs)
+	defer s.doneIovecs()
+	var msg unix.Msghdr
+	if len(iov) > 0 {
+		msg.Iov = &iov[0]
+		msg.SetIovlen(len(iov))
+	}
+	r, _, e := unix.Syscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), uintptr(flags))
+	if e != 0 {
+		return 0, 0, e
+	}
+	return int(r), int(msg.Flags), nil
+}
+
+// iovecs returns bufs as the kernel's iovecs, in s's scratch slice.
+func (s *System) iovecs(bufs [][]byte) []unix.Iovec {
+	iov := s.iov[:0]
+	for _, b := range bufs {
+		v := unix.Iovec{}
+		if len(b) > 0 {
+			v.Base = &b[0]
+			v.SetLen(len(b))
+		}
+		iov = append(iov, v)
+	}
+	s.iov = iov
+	return iov
+}
+
+// doneIovecs drops the scratch iovecs' pointers into guest memory.
+func (s *System) doneIovecs() {
+	clear(s.iov)
+	s.iov = s.iov[:0]
 }

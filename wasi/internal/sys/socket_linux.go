@@ -499,7 +499,11 @@ func (s *System) sockRecv(fd int32, bufs [][]byte, riflags uint16, wantFrom bool
 		err       error
 	)
 	for {
-		n, _, rflags, from, err = unix.RecvmsgBuffers(f.Fd, bufs, nil, flags)
+		if wantFrom {
+			n, _, rflags, from, err = unix.RecvmsgBuffers(f.Fd, bufs, nil, flags)
+		} else {
+			n, rflags, err = s.recvmsg(f.Fd, bufs, flags)
+		}
 		if err != unix.EINTR {
 			break
 		}

@@ -36,6 +36,9 @@ type System struct {
 	// ReusePort sets SO_REUSEPORT before each bind of an IPv4/IPv6
 	// socket to a port other than 0 (wasi.Config.ReusePort).
 	ReusePort bool
+
+	// iov is the hot calls' scratch space for iovecs (see iovecs).
+	iov []unix.Iovec
 }
 
 // New makes a System whose fds 0-2 are duplicates of stdin, stdout and stderr
