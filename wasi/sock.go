@@ -56,7 +56,10 @@ func (h *Host) waitSock(ctx context.Context, fd int32, events int16) bool {
 	if errno != 0 || f.Flags&sys.FdflagNonblock != 0 {
 		return false
 	}
-	if _, errno := h.poller.Wait(ctx, []unix.PollFd{{Fd: int32(f.Fd), Events: events}}, nil); errno == sys.ECANCELED {
+	// Room for the Poller's own descriptors: the wait allocates nothing.
+	var set [3]unix.PollFd
+	set[0] = unix.PollFd{Fd: int32(f.Fd), Events: events}
+	if _, errno := h.poller.Wait(ctx, set[:1], nil); errno == sys.ECANCELED {
 		endOnDone(ctx)
 	}
 	return true

@@ -75,6 +75,11 @@ type Poller struct {
 	mu     sync.Mutex
 	wake   int // eventfd signalled on cancellation, -1 until needed
 	closed bool
+	// done is the Done channel of the context whose cancellation signals
+	// wake for every wait (stopDone undoes that): a guest's calls all come
+	// with one context, so a wait arms nothing of its own.
+	done     <-chan struct{}
+	stopDone func() bool
 }
 
 // NewPoller returns a Poller. It holds no descriptor until a Wait needs one.
@@ -87,6 +92,10 @@ func (p *Poller) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
+	if p.stopDone != nil {
+		p.stopDone()
+		p.stopDone, p.done = nil, nil
+	}
 	if p.wake >= 0 {
 		err := unix.Close(p.wake)
 		p.wake = -1
@@ -112,6 +121,33 @@ func (p *Poller) wakeFD() (int, Errno) {
 	return p.wake, ESUCCESS
 }
 
+// armCancel makes ctx's cancellation signal the wake eventfd and returns
+// it, with a func that undoes what was armed for this wait only. The first
+// context (and the next one once it is done) stays armed until Close.
+func (p *Poller) armCancel(ctx context.Context) (wake int, stop func() bool, errno Errno) {
+	wake, errno = p.wakeFD()
+	if errno != 0 {
+		return -1, nil, errno
+	}
+	done := ctx.Done()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if done == p.done {
+		return wake, nil, ESUCCESS
+	}
+	if p.done != nil {
+		select {
+		case <-p.done:
+		default:
+			// Another context is armed for good: this one for this wait.
+			return wake, context.AfterFunc(ctx, p.signal), ESUCCESS
+		}
+		p.stopDone()
+	}
+	p.done, p.stopDone = done, context.AfterFunc(ctx, p.signal)
+	return wake, nil, ESUCCESS
+}
+
 func (p *Poller) signal() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -125,8 +161,11 @@ func (p *Poller) signal() {
 // earliest of timers has expired, or ctx is done, and returns the number of
 // fds with Revents set (0 when only a timer ended the wait). With no timers
 // it may wait forever; a timer already expired makes Wait a non-blocking
-// check of fds. A done ctx gives ECANCELED; a timer on another clock than
-// CLOCK_MONOTONIC or CLOCK_REALTIME gives EINVAL.
+// check of fds (one ppoll with a zero timeout, nothing else). A done ctx
+// gives ECANCELED; a timer on another clock than CLOCK_MONOTONIC or
+// CLOCK_REALTIME gives EINVAL. Wait may use the spare capacity of fds for
+// its own descriptors: a caller that leaves room for two makes a wait
+// allocate nothing.
 //
 // Wait never returns early because of a signal: after EINTR, it waits again
 // for what remains. POSIX: ppoll.
@@ -157,20 +196,31 @@ func (p *Poller) Wait(ctx context.Context, fds []unix.PollFd, timers []Timer) (i
 			hasMono, mono, hasReal = true, 0, false
 		}
 	}
+	// monoNow is the monotonic clock when last read (-1: not yet); a
+	// deadline at or before 0 is in the past without reading it.
+	monoNow := int64(-1)
+	if hasMono && mono > 0 {
+		var errno Errno
+		if monoNow, errno = Now(unix.CLOCK_MONOTONIC); errno != 0 {
+			return 0, errno
+		}
+	}
+	block := !hasMono || mono > monoNow
 
-	// The poll set: the guest's fds, then the eventfd and timerfd if any.
-	set := make([]unix.PollFd, len(fds), len(fds)+2)
-	copy(set, fds)
+	// The poll set: the guest's fds, then, for a wait that may block, the
+	// eventfd and the timerfd if any.
+	set := fds[:len(fds):cap(fds)]
 	wakeIdx, timerIdx := -1, -1
-	if ctx.Done() != nil {
-		wake, errno := p.wakeFD()
+	if block && ctx.Done() != nil {
+		wake, stop, errno := p.armCancel(ctx)
 		if errno != 0 {
 			return 0, errno
 		}
+		if stop != nil {
+			defer stop()
+		}
 		wakeIdx = len(set)
 		set = append(set, unix.PollFd{Fd: int32(wake), Events: unix.POLLIN})
-		stop := context.AfterFunc(ctx, p.signal)
-		defer stop()
 	}
 	if hasReal {
 		tfd, errno := realtimeTimer(real)
@@ -184,14 +234,18 @@ func (p *Poller) Wait(ctx context.Context, fds []unix.PollFd, timers []Timer) (i
 
 	for {
 		var timeout *unix.Timespec
+		var ts unix.Timespec
 		if hasMono {
-			now, errno := Now(unix.CLOCK_MONOTONIC)
-			if errno != 0 {
-				return 0, errno
+			if monoNow < 0 {
+				var errno Errno
+				if monoNow, errno = Now(unix.CLOCK_MONOTONIC); errno != 0 {
+					return 0, errno
+				}
 			}
-			ts := unix.NsecToTimespec(max(mono-now, 0))
+			ts = unix.NsecToTimespec(max(mono-monoNow, 0))
 			timeout = &ts
 		}
+		monoNow = -1
 		for i := range set {
 			set[i].Revents = 0
 		}
@@ -220,9 +274,14 @@ func (p *Poller) Wait(ctx context.Context, fds []unix.PollFd, timers []Timer) (i
 			continue // a late signal from an earlier wait
 		}
 		if n == 0 && hasMono {
-			if now, _ := Now(unix.CLOCK_MONOTONIC); now >= mono {
+			if mono <= 0 {
 				return 0, ESUCCESS
 			}
+			now, _ := Now(unix.CLOCK_MONOTONIC)
+			if now >= mono {
+				return 0, ESUCCESS
+			}
+			monoNow = now
 			continue // woke before the deadline: wait for the rest
 		}
 		if timerIdx >= 0 && set[timerIdx].Revents != 0 {

@@ -215,6 +215,44 @@ func TestWaitCancel(t *testing.T) {
 	}
 }
 
+// TestWaitCancelEachContext: a Poller keeps the first context's
+// cancellation armed between waits; a wait with another context while that
+// one lives, and one with a context that follows it once it is done, must
+// each still end when their own context is cancelled.
+func TestWaitCancelEachContext(t *testing.T) {
+	p := newTestPoller(t)
+	r, _ := testPipe(t)
+	fds := []unix.PollFd{{Fd: int32(r), Events: unix.POLLIN}}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tid := unix.Gettid()
+	// waitCancelled waits with ctx and cancels it once the wait is in ppoll.
+	waitCancelled := func(name string, ctx context.Context, cancel func()) {
+		t.Helper()
+		go func() {
+			waitInPpoll(t, tid)
+			cancel()
+		}()
+		if _, errno := p.Wait(ctx, fds, nil); errno != ECANCELED {
+			t.Fatalf("%s: Wait = %v, want ECANCELED", name, errno)
+		}
+	}
+	first, cancelFirst := context.WithCancel(context.Background())
+	defer cancelFirst()
+	// The first context is armed for good, and an expired wait with it
+	// does not block.
+	if n, errno := p.Wait(first, fds, []Timer{{unix.CLOCK_MONOTONIC, 0}}); n != 0 || errno != 0 {
+		t.Fatalf("Wait = %d, %v", n, errno)
+	}
+	other, cancelOther := context.WithCancel(context.Background())
+	waitCancelled("another context", other, cancelOther)
+	waitCancelled("the first context", first, cancelFirst)
+	next, cancelNext := context.WithCancel(context.Background())
+	waitCancelled("a context after the first is done", next, cancelNext)
+	last, cancelLast := context.WithCancel(context.Background())
+	waitCancelled("a context after that", last, cancelLast)
+}
+
 // TestWaitSurvivesSignals interrupts the waiting thread with signals: ppoll
 // fails with EINTR each time, and Wait must keep waiting for the rest.
 func TestWaitSurvivesSignals(t *testing.T) {
