@@ -134,15 +134,18 @@ func (s *instances) run(ctx context.Context) int {
 			s.live[e.k] = nil
 			what := fmt.Sprintf("exited with status %d", e.code)
 			if e.err != nil {
-				what = e.err.Error()
+				// A trap's message has its stack trace: a line of
+				// its own.
+				fmt.Fprintf(os.Stderr, "wasmrun: instance %d: %v\n", e.k, e.err)
+				what = "trapped"
+				if !errors.As(e.err, new(*runner.TrapError)) {
+					what = "could not start"
+				}
 			}
-			if running == 0 || stopping {
-				if e.err != nil {
-					fmt.Fprintf(os.Stderr, "wasmrun: instance %d: %s\n", e.k, what)
-				}
-				if running == 0 {
-					return e.code
-				}
+			if running == 0 {
+				return e.code
+			}
+			if stopping {
 				continue
 			}
 			s.wait[e.k] = backoff(s.wait[e.k], e.ran)
@@ -154,15 +157,13 @@ func (s *instances) run(ctx context.Context) int {
 			}
 			inst, err := s.p.Instance(ctx, k, s.events(k))
 			if err != nil {
-				// It could not start (or ended in its start
-				// function): as an end that ran for no time.
-				var exit *runner.GuestExit
+				// It could not start, or ended in its start
+				// function: an end after no time.
 				code := runner.TrapExitCode
-				if errors.As(err, &exit) {
-					code = exit.Code
+				if exit := new(runner.GuestExit); errors.As(err, &exit) {
+					code, err = exit.Code, nil
 				}
 				running++
-				s.live[k] = nil
 				ends <- instanceEnd{k: k, code: code, err: err}
 				continue
 			}
