@@ -215,7 +215,13 @@ func (r *Runtime) Stats(id string) (*anypb.Any, error) {
 	if st.Cgroup == "" {
 		return nil, fmt.Errorf("container %s has no cgroup, so no metrics (its spec sets no linux.cgroupsPath, or one in the systemd driver's slice:prefix:name form, which wasmrun does not support): %w", id, ErrNotFound)
 	}
-	cg, err := loadCgroup(st.Cgroup)
+	return CgroupStats(st.Cgroup)
+}
+
+// CgroupStats returns the metrics of the existing cgroup at path (a
+// container's, made by wasmrun or by runc from the same spec).
+func CgroupStats(path string) (*anypb.Any, error) {
+	cg, err := loadCgroup(path)
 	if err != nil {
 		return nil, err
 	}

@@ -149,6 +149,7 @@ type ImageFile struct {
 	Name string // path inside the image, without a leading slash
 	Mode int64
 	Data []byte
+	Link string // when set, the file is a symlink to Link
 }
 
 // WriteImage writes an OCI image layout tarball to path: image ref
@@ -179,7 +180,11 @@ func WriteImage(path, ref string, files []ImageFile, entrypoint, cmd, env []stri
 		tw.WriteHeader(&tar.Header{Name: d + "/", Mode: 0o755, Typeflag: tar.TypeDir})
 	}
 	for _, f := range files {
-		if err := tw.WriteHeader(&tar.Header{Name: f.Name, Mode: f.Mode, Size: int64(len(f.Data)), Typeflag: tar.TypeReg}); err != nil {
+		h := &tar.Header{Name: f.Name, Mode: f.Mode, Size: int64(len(f.Data)), Typeflag: tar.TypeReg}
+		if f.Link != "" {
+			h = &tar.Header{Name: f.Name, Mode: 0o777, Linkname: f.Link, Typeflag: tar.TypeSymlink}
+		}
+		if err := tw.WriteHeader(h); err != nil {
 			return err
 		}
 		tw.Write(f.Data)
@@ -274,6 +279,23 @@ func (d *Daemon) ImportImage(t TB, ns, ref string, files []ImageFile, entrypoint
 // BusyboxStatic is Debian's busybox-static binary (the sandbox image's
 // `sleep`).
 const BusyboxStatic = "/bin/busybox"
+
+// ImportBusyboxImage imports a native busybox image (busybox-static as
+// /bin/busybox, the given applets linked to it under /bin, no entrypoint:
+// a container gives its command) as ref into namespace ns. It skips the
+// test when busybox-static is missing.
+func (d *Daemon) ImportBusyboxImage(t TB, ns, ref string, applets ...string) {
+	t.Helper()
+	bb, err := os.ReadFile(BusyboxStatic)
+	if err != nil {
+		missing(t, "busybox-static is not installed: %v", err)
+	}
+	files := []ImageFile{{Name: "bin/busybox", Mode: 0o755, Data: bb}}
+	for _, a := range applets {
+		files = append(files, ImageFile{Name: "bin/" + a, Link: "busybox"})
+	}
+	d.ImportImage(t, ns, ref, files, nil, []string{"/bin/sh"}, []string{"PATH=/bin"})
+}
 
 // ImportSandboxImage imports a native pause image (busybox-static as
 // /bin/sleep, entrypoint `sleep infinity`) as ref into CRINamespace. It

@@ -24,6 +24,7 @@ import (
 //
 //	log_level = "debug"              # the shim's log level
 //	cache_dir = "/var/cache/wasmrun" # compiled-module cache ("" = default, "none" = off)
+//	runc_path = "/usr/sbin/runc"     # runs native (non-wasm) containers ("" = runc on PATH)
 //	[network]                        # namespaces the shim creates (specs without a path)
 //	outbound = true                  # connections out and the host's resolver (default true)
 //	bridge = true                    # attach the CNI bridge network (outbound NAT)
@@ -37,6 +38,7 @@ import (
 type Config struct {
 	LogLevel string        `toml:"log_level" json:"log_level,omitempty"`
 	CacheDir string        `toml:"cache_dir" json:"cache_dir,omitempty"`
+	RuncPath string        `toml:"runc_path" json:"runc_path,omitempty"`
 	Network  NetworkConfig `toml:"network" json:"network"`
 }
 

@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/wasmrun/wasmrun/oci"
+	"github.com/wasmrun/wasmrun/shim/native"
 )
 
 // execProcess is an exec process of a task (ctr task exec, CRI exec):
@@ -33,8 +34,8 @@ import (
 type execProcess struct {
 	id  string // exec id
 	t   *task
-	p   *oci.Process
-	pid int
+	p   process
+	pid int // a native one's once started
 	req *taskapi.ExecProcessRequest
 	io  *stdio
 
@@ -81,9 +82,7 @@ func (t *task) addExec(ctx context.Context, r *taskapi.ExecProcessRequest, proc 
 	if err != nil {
 		return nil, err
 	}
-	p, err := t.rt.Exec(ctx, t.id, r.ExecID, proc, oci.ExecOpts{
-		Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr, Terminal: r.Terminal, CacheDir: t.cacheDir, Bundle: t.ociBundle,
-	})
+	p, pid, err := t.newProcess(ctx, r, proc, sio)
 	sio.closeChildEnds()
 	if err != nil {
 		sio.close()
@@ -92,7 +91,7 @@ func (t *task) addExec(ctx context.Context, r *taskapi.ExecProcessRequest, proc 
 		}
 		return nil, classify(err)
 	}
-	e = &execProcess{id: r.ExecID, t: t, p: p, pid: p.Pid, req: r, io: sio, done: make(chan struct{})}
+	e = &execProcess{id: r.ExecID, t: t, p: p, pid: pid, req: r, io: sio, done: make(chan struct{})}
 	e.state = &execCreatedState{e}
 
 	t.mu.Lock()
@@ -108,6 +107,31 @@ func (t *task) addExec(ctx context.Context, r *taskapi.ExecProcessRequest, proc 
 	}
 	t.execs[r.ExecID] = e
 	return e, nil
+}
+
+// process is an exec process's process: a module run by oci in a wasm
+// container, or a program run by runc in a native one.
+type process interface {
+	Start(ctx context.Context) error
+	Signal(sig syscall.Signal) error
+	Wait(ctx context.Context) (int, error)
+	Delete(ctx context.Context) error
+}
+
+// newProcess makes the process of exec request r and returns it with its
+// pid (0 for a native one until it starts).
+func (t *task) newProcess(ctx context.Context, r *taskapi.ExecProcessRequest, proc *specs.Process, sio *stdio) (process, int, error) {
+	if n, ok := t.rt.(*native.Runtime); ok {
+		p, err := n.Exec(t.id, r.ExecID, proc, native.CreateOpts{Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr})
+		return p, 0, err
+	}
+	p, err := t.wasm.Exec(ctx, t.id, r.ExecID, proc, oci.ExecOpts{
+		Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr, Terminal: r.Terminal, CacheDir: t.cacheDir, Bundle: t.ociBundle,
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return p, p.Pid, nil
 }
 
 // hasExited reports whether the task's process has exited.
@@ -163,9 +187,9 @@ func (t *task) execsGone() <-chan struct{} {
 func (e *execProcess) watch(then func(Exit)) {
 	defer e.t.execsWG.Done()
 	code, _ := e.p.Wait(context.Background())
-	x := Exit{Pid: e.pid, Status: code, At: time.Now()}
+	at := time.Now()
 	e.io.close()
-	e.exited(x, func() { then(x) })
+	e.exited(code, at, then)
 }
 
 // The exec process's operations, each in its current state, under the
@@ -193,11 +217,12 @@ func (e *execProcess) kill(sig syscall.Signal) error {
 }
 
 // exited records the process's exit and runs then (its TaskExit) under mu.
-func (e *execProcess) exited(x Exit, then func()) {
+func (e *execProcess) exited(code int, at time.Time, then func(Exit)) {
 	e.t.mu.Lock()
 	defer e.t.mu.Unlock()
+	x := Exit{Pid: e.pid, Status: code, At: at}
 	e.state.exited(x)
-	then()
+	then(x)
 }
 
 // delete removes a stopped exec process (a created one is killed first)
@@ -268,6 +293,9 @@ func (s *execCreatedState) transition(to string) error {
 func (s *execCreatedState) start(ctx context.Context) error {
 	if err := s.e.p.Start(ctx); err != nil {
 		return fmt.Errorf("start exec process %s: %w", s.e.id, classify(err))
+	}
+	if n, ok := s.e.p.(*native.Process); ok {
+		s.e.pid = n.Pid // known once runc has made it
 	}
 	return s.transition("running")
 }

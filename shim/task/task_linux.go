@@ -14,19 +14,24 @@ import (
 	"github.com/containerd/log"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/wasmrun/wasmrun/oci"
+	"github.com/wasmrun/wasmrun/shim/native"
 )
 
 // task is one container: its oci container, stdio and place in its life,
 // and its exec processes (exec_linux.go).
 type task struct {
 	id, bundle string
-	rt         *oci.Runtime
-	c          *oci.Container
-	pid        int
-	req        *taskapi.CreateTaskRequest
-	io         *stdio
+	rt         engine
+	c          waiter
+	// wasm is rt for a wasm container (which exec processes need); nil
+	// for a native one.
+	wasm *oci.Runtime
+	pid  int
+	req  *taskapi.CreateTaskRequest
+	io   *stdio
 	// ociBundle is the bundle the oci container was made from (a pod
 	// sandbox's is the shim's rewrite of bundle); ns and cacheDir are
 	// what exec processes get too: the containerd namespace (for
@@ -81,36 +86,92 @@ func newTask(ctx context.Context, r *taskapi.CreateTaskRequest, cfg Config, ns, 
 			return nil, err
 		}
 	}
+	isNative := !isSandbox(spec) && native.IsNative(oci.RootPath(r.Bundle, spec), spec)
+	var runcPath string
+	if isNative {
+		// Before anything else is made: a missing runc is one clear error.
+		if runcPath, err = native.Lookup(cfg.RuncPath); err != nil {
+			return nil, err
+		}
+		if r.Terminal {
+			return nil, fmt.Errorf("native container %s: a terminal (ctr run -t) is supported for wasm containers only: %w", r.ID, errdefs.ErrNotImplemented)
+		}
+	}
 	sio, err := openProcessStdio(r.ID, ns, r.Terminal, r.Stdin, r.Stdout, r.Stderr)
 	if err != nil {
 		return nil, err
 	}
 	undo.add(sio.close)
 	t := &task{
-		id: r.ID, bundle: r.Bundle, req: r, io: sio, done: make(chan struct{}), rt: runtimeOf(ctx, r.Bundle, r.ID, cfg),
+		id: r.ID, bundle: r.Bundle, req: r, io: sio, done: make(chan struct{}),
 		ociBundle: ociBundle, ns: ns, cacheDir: cfg.CacheDir,
 	}
 	t.state = &createdState{t}
-	c, err := t.rt.Create(ctx, r.ID, ociBundle, oci.CreateOpts{
-		Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr, Terminal: r.Terminal, CacheDir: cfg.CacheDir,
-		Network: oci.NetworkOpts{Outbound: cfg.Network.Outbound == nil || *cfg.Network.Outbound, Bridge: cfg.Network.Bridge},
-		Bundle:  r.Bundle,
-	})
-	sio.closeChildEnds()
-	if err != nil {
-		return nil, fmt.Errorf("create wasm container %s: %w", r.ID, classify(err))
+	if isNative {
+		rt := native.New(r.Bundle, runcPath)
+		t.rt = rt
+		c, err := rt.Create(ctx, r.ID, native.CreateOpts{Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr})
+		sio.closeChildEnds()
+		if err != nil {
+			return nil, err
+		}
+		t.c, t.pid = c, c.Pid
+		log.G(ctx).WithField("id", r.ID).Infof("native container: run by %s", runcPath)
+	} else {
+		t.wasm = wasmRuntime(ctx, r.Bundle, r.ID, cfg)
+		t.rt = t.wasm
+		c, err := t.wasm.Create(ctx, r.ID, ociBundle, oci.CreateOpts{
+			Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr, Terminal: r.Terminal, CacheDir: cfg.CacheDir,
+			Network: oci.NetworkOpts{Outbound: cfg.Network.Outbound == nil || *cfg.Network.Outbound, Bridge: cfg.Network.Bridge},
+			Bundle:  r.Bundle,
+		})
+		sio.closeChildEnds()
+		if err != nil {
+			return nil, fmt.Errorf("create wasm container %s: %w", r.ID, classify(err))
+		}
+		t.c, t.pid = c, c.Pid
 	}
 	undo.add(func() { t.rt.Delete(context.WithoutCancel(ctx), r.ID, true) })
-	t.c, t.pid = c, c.Pid
 	if err := writePid(r.Bundle, t.pid); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-// runtimeOf is the oci runtime of task id: its state in the bundle, its
+// engine is what runs a task's container: oci for a wasm one, runc
+// (native) for a native one.
+type engine interface {
+	Start(ctx context.Context, id string) error
+	Kill(id string, sig syscall.Signal) error
+	Pause(id string) error
+	Resume(id string) error
+	Delete(ctx context.Context, id string, force bool) error
+	Stats(id string) (*anypb.Any, error)
+	Update(id string, res *specs.LinuxResources) error
+}
+
+// waiter is a created container's process.
+type waiter interface {
+	Wait(ctx context.Context) (int, error)
+}
+
+// runtimeOf is the engine of the task in bundle, for the delete action:
+// runc's when the bundle holds a native container.
+func runtimeOf(ctx context.Context, bundle, id string, cfg Config) engine {
+	if native.Has(bundle) {
+		path, err := native.Lookup(cfg.RuncPath)
+		if err != nil {
+			log.G(ctx).WithError(err).Warn("delete a native container")
+			path = "runc"
+		}
+		return native.New(bundle, path)
+	}
+	return wasmRuntime(ctx, bundle, id, cfg)
+}
+
+// wasmRuntime is the oci runtime of task id: its state in the bundle, its
 // network as the shim's configuration says, its log the shim's.
-func runtimeOf(ctx context.Context, bundle, id string, cfg Config) *oci.Runtime {
+func wasmRuntime(ctx context.Context, bundle, id string, cfg Config) *oci.Runtime {
 	logf := func(format string, args ...any) { log.G(ctx).WithField("id", id).Debugf(format, args...) }
 	return &oci.Runtime{Root: filepath.Join(bundle, ociRootDir), Network: cfg.Network.value(logf), Log: logf}
 }
@@ -135,7 +196,7 @@ func warnCgroup(ctx context.Context, id string, spec *specs.Spec) {
 // action (Cleanup): the oci container (its process killed, namespace,
 // cgroup and state removed, its poststop hooks run) and the rootfs mount.
 // Whatever is already gone is not an error.
-func removeTask(ctx context.Context, rt *oci.Runtime, bundle, id string) error {
+func removeTask(ctx context.Context, rt engine, bundle, id string) error {
 	var errs []error
 	if err := rt.Delete(ctx, id, true); err != nil && !errors.Is(err, oci.ErrNotFound) {
 		errs = append(errs, err)

@@ -101,7 +101,7 @@ func newTestTask(t *testing.T, o taskOpts) (tk *task, poststop string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rt.Delete(context.Background(), id, true) })
-	tk = &task{id: id, bundle: bundle, rt: rt, c: c, pid: c.Pid, done: make(chan struct{})}
+	tk = &task{id: id, bundle: bundle, rt: rt, wasm: rt, c: c, pid: c.Pid, done: make(chan struct{})}
 	tk.state = &createdState{tk}
 	go func() {
 		code, _ := c.Wait(context.Background())
@@ -187,7 +187,7 @@ func TestTaskLifecycle(t *testing.T) {
 	if st := hookState(t, poststop); st.ID != tk.id || st.Status != specs.StateStopped || st.Bundle != tk.bundle {
 		t.Errorf("poststop hook got %+v, want id %s, status stopped, bundle %s", st, tk.id, tk.bundle)
 	}
-	if _, err := tk.rt.State(tk.id); !errors.Is(err, oci.ErrNotFound) {
+	if _, err := tk.wasm.State(tk.id); !errors.Is(err, oci.ErrNotFound) {
 		t.Errorf("oci state after delete: %v, want not found", err)
 	}
 	for name, err := range map[string]error{"delete": tk.delete(ctx), "kill": tk.kill(syscall.SIGKILL), "start": tk.start(ctx, func() {})} {
@@ -260,7 +260,7 @@ func TestCleanupIsDelete(t *testing.T) {
 	if st := hookState(t, poststop); st.Status != specs.StateStopped || st.ID != tk.id {
 		t.Errorf("poststop hook got %+v", st)
 	}
-	if _, err := tk.rt.State(tk.id); !errors.Is(err, oci.ErrNotFound) {
+	if _, err := tk.wasm.State(tk.id); !errors.Is(err, oci.ErrNotFound) {
 		t.Errorf("oci state after cleanup: %v, want not found", err)
 	}
 }

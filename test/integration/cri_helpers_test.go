@@ -27,6 +27,9 @@ type criEnv struct {
 
 const criSandboxImage = "docker.io/wasmrun/pause:test"
 
+// criBusyboxImage is a native busybox image (ImportBusyboxImage).
+const criBusyboxImage = "docker.io/wasmrun/busybox:test"
+
 // startCRI starts a CRI daemon of release bin. octet picks the bridge
 // subnet (10.<octet>.N.0/24, N from the pid) so releases do not collide.
 func startCRI(t *testing.T, bin testdaemon.Binaries, octet int) *criEnv {

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -38,7 +39,8 @@ func TestCRI(t *testing.T) {
 			e.importWasm(t, "docker.io/wasmrun/sockhttp:test", httpWasm)
 			t.Run("output_exit_codes_restart", func(t *testing.T) { testCRIOutput(t, e) })
 			t.Run("http_pod", func(t *testing.T) { testCRIHTTPPod(t, e) })
-			t.Run("native_container_refused", func(t *testing.T) { testCRINative(t, e) })
+			e.d.ImportBusyboxImage(t, testdaemon.CRINamespace, criBusyboxImage, busyboxApplets...)
+			t.Run("mixed_pod", func(t *testing.T) { testCRIMixedPod(t, e) })
 		})
 	}
 }
@@ -171,25 +173,47 @@ func (e *criEnv) checkNoLeaks(t *testing.T, ids ...string) {
 	}
 }
 
-// testCRINative: a native (ELF) container in a wasmrun pod is refused with
-// a clear error (wasmrun does not delegate to runc).
-func testCRINative(t *testing.T, e *criEnv) {
-	p := e.runPod(t, "native")
-	cfg := e.writeJSON(t, "ctr-native.json", map[string]any{
-		"metadata": map[string]any{"name": "native"},
-		"image":    map[string]any{"image": criSandboxImage},
-		"log_path": "native.log",
-	})
+// testCRIMixedPod: a pod with a wasm HTTP server and a native (ELF)
+// busybox sidecar, run by runc in the pod's network namespace, which
+// fetches from the server over localhost; exec runs in the sidecar (runc
+// exec) with its exit status; crictl stats reports the sidecar; removing
+// the pod leaves nothing of either.
+func testCRIMixedPod(t *testing.T, e *criEnv) {
+	p := e.runPod(t, "mixed")
+	_, sandboxPid := e.podIP(t, p)
+	server := e.container(t, p, "server", 0, "docker.io/wasmrun/sockhttp:test", []string{"serve", "0.0.0.0:8080"}, nil)
+	e.waitLog(t, server, "listening 8080\n")
+	sidecar := e.container(t, p, "sidecar", 0, criBusyboxImage, []string{"/bin/sh", "-c",
+		"wget -q -O- http://127.0.0.1:8080/from-sidecar; echo; echo fetched; exec sleep 1000"}, nil)
+	e.waitLog(t, sidecar, "fetched\n")
+	if out := e.logs(t, sidecar); !strings.Contains(out, "hello /from-sidecar\n") {
+		t.Errorf("sidecar output:\n%s", out)
+	}
+	sidecarPid := e.inspect(t, sidecar).Info.Pid
+	if c := cmdline(sidecarPid); c != "sleep 1000" {
+		t.Errorf("sidecar pid %d runs %q, want the native sleep 1000", sidecarPid, c)
+	}
+	if got, want := nsInode(t, fmt.Sprintf("/proc/%d/ns/net", sidecarPid)), nsInode(t, fmt.Sprintf("/proc/%d/ns/net", sandboxPid)); got != want {
+		t.Errorf("sidecar network namespace %d, want the pod's %d", got, want)
+	}
+
+	// Exec in the native sidecar: runc exec, in its namespaces.
+	if out := e.crictl(t, "exec", sidecar, "/bin/sh", "-c", "echo exec-in-sidecar $(hostname)"); !strings.Contains(out, "exec-in-sidecar") {
+		t.Errorf("crictl exec in the sidecar: %q", out)
+	}
 	ctx, cancel := testContext()
 	defer cancel()
-	id, stderr, err := e.d.Crictl(ctx, e.crictlBin, "create", p.id, cfg, p.config)
-	if err == nil {
-		_, stderr, err = e.d.Crictl(ctx, e.crictlBin, "start", strings.TrimSpace(id))
+	if _, stderr, err := e.d.Crictl(ctx, e.crictlBin, "exec", sidecar, "/bin/sh", "-c", "exit 5"); err == nil || !strings.Contains(stderr, "exit code 5") {
+		t.Errorf("crictl exec of exit 5 in the sidecar: %v, %q, want exit code 5", err, stderr)
 	}
-	if err == nil {
-		t.Fatalf("a native container started in a wasmrun pod")
+	testCRIStats(t, e, sidecar)
+
+	e.crictl(t, "stopp", p.id)
+	e.crictl(t, "rmp", p.id)
+	for _, pid := range []int{sandboxPid, sidecarPid} {
+		if pid > 0 {
+			waitPidGone(t, pid)
+		}
 	}
-	if !strings.Contains(stderr, "not a WebAssembly binary") {
-		t.Errorf("error lacks \"not a WebAssembly binary\": %v", err)
-	}
+	e.checkNoLeaks(t, p.id, server, sidecar)
 }

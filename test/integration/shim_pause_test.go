@@ -205,14 +205,17 @@ func watchEvents(t *testing.T, d *testdaemon.Daemon) *eventLog {
 	return l
 }
 
-// want waits until an event of topic naming id has arrived.
-func (l *eventLog) want(t *testing.T, topic, id string) {
+// want waits until an event of topic naming id has arrived and returns
+// its line ("" when none came).
+func (l *eventLog) want(t *testing.T, topic, id string) string {
 	t.Helper()
+	var event string
 	found := func() bool {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		for _, line := range l.lines {
 			if strings.Contains(line, " "+topic+" ") && strings.Contains(line, id) {
+				event = line
 				return true
 			}
 		}
@@ -223,4 +226,5 @@ func (l *eventLog) want(t *testing.T, topic, id string) {
 		defer l.mu.Unlock()
 		t.Errorf("no %s event for %s; events:\n%s", topic, id, strings.Join(l.lines, "\n"))
 	}
+	return event
 }

@@ -1,0 +1,112 @@
+package integration
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasmrun/wasmrun/internal/testdaemon"
+)
+
+// busyboxRootfs returns a directory holding busybox-static as
+// /bin/busybox, with /bin/sh, /bin/sleep, /bin/wget, /bin/cat and
+// /bin/echo linking to it: a native (ELF) container's root.
+func busyboxRootfs(t testing.TB) string {
+	t.Helper()
+	bb, err := os.ReadFile(testdaemon.BusyboxStatic)
+	if err != nil {
+		t.Skipf("busybox-static is not installed: %v", err)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin", "busybox"), bb, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range busyboxApplets {
+		if err := os.Symlink("busybox", filepath.Join(dir, "bin", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// busyboxApplets are the programs of a busybox root.
+var busyboxApplets = []string{"sh", "sleep", "wget", "cat", "echo", "hostname"}
+
+// TestShimNative: a native (ELF) container under the wasmrun runtime is
+// run by runc with the same spec, through the same task API: its output
+// and exit status reach ctr, a signal ends it, pause freezes it, metrics
+// are its cgroup's, and deleting it leaves nothing (no runc state, cgroup,
+// mount or process).
+func TestShimNative(t *testing.T) {
+	needRootShim(t)
+	rootfs := busyboxRootfs(t)
+	for _, v := range shimDaemons {
+		t.Run(v.name, func(t *testing.T) {
+			d := startShimDaemon(t, v.bin(t))
+			t.Run("output_exit", func(t *testing.T) {
+				id := newID("native")
+				ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+				defer cancel()
+				out, stderr, err := d.Ctr(ctx, "run", "--rm", "--runtime", shimRuntime, "--rootfs", rootfs, id,
+					"/bin/sh", "-c", "echo native $(cat /proc/self/cgroup | head -c 0)hello; exit 3")
+				code, _ := unwrapExit(err)
+				if code != 3 || !strings.Contains(out, "native hello") {
+					t.Fatalf("ctr run: exit %d (%v), out %q, stderr %q\n%s", code, err, out, stderr, d.TailLog())
+				}
+			})
+			t.Run("kill_pause_metrics", func(t *testing.T) {
+				id := newID("native")
+				events := watchEvents(t, d)
+				// The container's first process ignores a signal it has no
+				// handler for (it is pid 1 of its pid namespace): this one
+				// answers SIGTERM with exit 7.
+				d.MustCtr(t, "run", "-d", "--runtime", shimRuntime, "--rootfs", rootfs, id, "/bin/sh", "-c", "trap 'exit 7' TERM; sleep 1000 & wait")
+				t.Cleanup(func() { removeTask(t, d, id) })
+				pid := waitTask(t, d, id, "running", running).pid
+				if c := cmdline(pid); !strings.HasPrefix(c, "/bin/sh -c") {
+					t.Fatalf("task pid %d runs %q, want /bin/sh -c ...", pid, c)
+				}
+				if m := d.MustCtr(t, "task", "metrics", id); !strings.Contains(m, "memory") {
+					t.Errorf("ctr task metrics:\n%s", m)
+				}
+				d.MustCtr(t, "task", "pause", id)
+				if ti := taskList(t, d)[id]; ti.status != "PAUSED" {
+					t.Fatalf("after pause: %+v", ti)
+				}
+				if fz := freezerState(t, id); fz != "FROZEN" {
+					t.Errorf("freezer of a paused native task: %q, want FROZEN", fz)
+				}
+				d.MustCtr(t, "task", "resume", id)
+				if fz := freezerState(t, id); fz != "THAWED" {
+					t.Errorf("freezer of a resumed native task: %q, want THAWED", fz)
+				}
+				d.MustCtr(t, "task", "kill", "-s", "SIGTERM", id)
+				if ev := events.want(t, "/tasks/exit", id); !strings.Contains(ev, `"exit_status":7`) {
+					t.Errorf("exit event %q, want exit status 7", ev)
+				}
+				waitTask(t, d, id, "stopped", stopped)
+				d.MustCtr(t, "task", "delete", id)
+				d.MustCtr(t, "container", "rm", id)
+				if !waitUntil(10*time.Second, 10*time.Millisecond, func() bool { return pidGone(pid) }) {
+					t.Errorf("process %d outlived its task", pid)
+				}
+			})
+		})
+	}
+}
+
+// freezerState is the v1 freezer state of ctr's cgroup of task id.
+func freezerState(t testing.TB, id string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/freezer", testdaemon.Namespace, id, "freezer.state"))
+	if err != nil {
+		t.Fatalf("freezer state of %s: %v", id, err)
+	}
+	return strings.TrimSpace(string(b))
+}
