@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,7 +58,8 @@ func seeAll(t *testing.T, addr string, want ...string) {
 }
 
 // TestOSInstances: two instances of a server behind one forward both get
-// connections (the kernel spreads them: SO_REUSEPORT); one that traps and
+// connections (the kernel spreads them: SO_REUSEPORT), through CNI portmap
+// (127.0.0.1) and through the userspace forwarder ([::1]); one that traps and
 // one that exits are replaced under their numbers while the other serves;
 // ps shows the count; wasmrun stop ends all and leaves nothing.
 func TestOSInstances(t *testing.T) {
@@ -65,9 +67,10 @@ func TestOSInstances(t *testing.T) {
 	requireCNI(t)
 	e := newOSEnv(t)
 	dir := e.app1(guests.Go(t, "instances"))
-	port := freePort(t, "tcp")
+	port, port6 := freePort(t, "tcp"), freePort(t, "tcp")
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	r := e.start("--name", "two", "--instances", "2", "--verbose", "--forward", fmt.Sprintf("127.0.0.1:%d:8080", port), dir, "--", "serve", ":8080")
+	r := e.start("--name", "two", "--instances", "2", "--verbose", "--forward", fmt.Sprintf("127.0.0.1:%d:8080", port),
+		"--forward", fmt.Sprintf("[::1]:%d:8080", port6), dir, "--", "serve", ":8080")
 	r.waitFor("instance 0 listening 0.0.0.0:8080")
 	r.waitFor("instance 1 listening 0.0.0.0:8080")
 	r.waitFor("app two runs 2 instances of its module")
@@ -78,6 +81,7 @@ func TestOSInstances(t *testing.T) {
 		t.Errorf("wasmrun ps: want the app with 2 instances:\n%s", ps.stdout)
 	}
 	seeAll(t, addr, "0", "1")
+	seeAll(t, net.JoinHostPort("::1", strconv.Itoa(port6)), "0", "1")
 
 	// One instance ends, by a trap and then by an exit: the other keeps
 	// serving, and it is replaced under its number.
@@ -117,7 +121,7 @@ func TestOSInstances(t *testing.T) {
 	if code := r.wait(); code != 143 {
 		t.Errorf("exit code %d after wasmrun stop, want 143\nstderr:\n%s", code, r.stderr)
 	}
-	e.noLeaks(port)
+	e.noLeaks(port, port6)
 }
 
 // TestOSInstancesAllExit: instances = 2 in .wasmrun.toml; each instance
@@ -162,6 +166,33 @@ func TestOSInstancesBadCount(t *testing.T) {
 	mustExit(t, r, ExitFailure)
 	if ls := lines(r.stderr); len(ls) != 1 || !strings.Contains(ls[0], "instances = 0") {
 		t.Errorf("instances = 0: want one error line naming it, got %q", r.stderr)
+	}
+	e.noLeaks()
+}
+
+// TestOSInstancesSignalHandlers: instances of an app that handles SIGTERM
+// (Node's process.on) each run their handler on `wasmrun stop`, none is
+// replaced, and the app exits with the handlers' status (0), as one
+// instance does.
+func TestOSInstancesSignalHandlers(t *testing.T) {
+	e := newOSEnv(t)
+	nodeWasmPath, cache := nodeWasm(t)
+	dir := e.app(nil, "", "")
+	writeFile(t, filepath.Join(dir, "index.js"), nodeSignalApp)
+	r := e.start("--runtime-dir", filepath.Dir(nodeWasmPath), "--cache-dir", cache, "--name", "nodes", "--instances", "2", dir)
+	if !waitUntil(osTimeout, 10*time.Millisecond, func() bool { return strings.Count(r.stdout.String(), "listening") == 2 }) {
+		t.Fatalf("two instances did not both listen\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+	stop := e.run("stop", "nodes")
+	mustExit(t, stop, 0)
+	if code := r.wait(); code != 0 {
+		t.Errorf("wasmrun os exited %d after wasmrun stop, want 0 (the handlers' exit)\nstdout:\n%s\nstderr:\n%s", code, r.stdout, r.stderr)
+	}
+	if n := strings.Count(r.stdout.String(), "handler SIGTERM"); n != 2 {
+		t.Errorf("%d handler runs, want 2 (one per instance)\nstdout:\n%s", n, r.stdout)
+	}
+	if strings.Contains(r.stderr.String(), "starting it again") {
+		t.Errorf("an instance was replaced while the app stopped:\n%s", r.stderr)
 	}
 	e.noLeaks()
 }
