@@ -59,12 +59,13 @@ demo: deps build
 # Benchmarks: ratios measured in one run against native/libcni/runc
 # baselines, written to bench/README.md (start-up), bench/sockets.md,
 # bench/wasigo.md (guests under wasi-go), bench/isolation.md,
-# bench/languages.md and bench/shim.md. Never asserted.
+# bench/instances.md, bench/languages.md and bench/shim.md. Never asserted.
 bench: deps build
 	./bench/run.sh
 	./bench/sockets.sh
 	./bench/wasigo.sh
 	./bench/isolation.sh
+	./bench/instances.sh
 	./bench/languages.sh
 	./bench/shim.sh
 
