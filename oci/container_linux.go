@@ -99,6 +99,9 @@ type Container struct {
 	cgroup func(pid int) error
 	// compileTime is what the process took to compile the module.
 	compileTime time.Duration
+	// namespaces are the clone flags of the UTS and IPC namespaces it
+	// gets (namespaces_linux.go).
+	namespaces uintptr
 }
 
 func (r *Runtime) logf(format string, args ...any) {
@@ -230,6 +233,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	}
 
 	c = &Container{ID: id, rt: r, done: make(chan struct{})}
+	c.namespaces, cfg.Hostname = privateNamespaces(spec)
 	if p := st.Cgroup; p != "" {
 		cleanups = append(cleanups, func() { deleteCgroup(p) })
 		c.cgroup = func(pid int) error {
@@ -309,6 +313,7 @@ func (c *Container) spawn(ctx context.Context, prog string, net cni.Network, cfg
 	if !cfg.Mounts.Empty() {
 		c.mountNamespace(cmd, &cfg)
 	}
+	c.privateNamespaces(cmd, &cfg)
 	if err := mapPrivileges(cmd, cfg.Privileges); err != nil {
 		return err
 	}

@@ -65,6 +65,9 @@ type Config struct {
 	Net procnet.Child `json:"net"`
 	// Mounts are made in its own mount namespace (nil: it has none).
 	Mounts *Mounts `json:"mounts,omitempty"`
+	// Hostname is set in its own UTS namespace ("": none, or none of
+	// its own).
+	Hostname string `json:"hostname,omitempty"`
 	// Privileges are what the process becomes after setup.
 	Privileges *Privileges `json:"privileges"`
 	// Verbose prints the guest's socket events on stderr (the app's).
@@ -123,6 +126,11 @@ func Main() int {
 	}
 	if err := cfg.Mounts.setup(); err != nil {
 		return fail(err)
+	}
+	if cfg.Hostname != "" {
+		if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
+			return fail(fmt.Errorf("set hostname %q: %w", cfg.Hostname, err))
+		}
 	}
 	listeners, err := listen(cfg.Listen)
 	if err != nil {

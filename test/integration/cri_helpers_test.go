@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -154,11 +155,19 @@ type pod struct {
 // and removed at the end of the test.
 func (e *criEnv) runPod(t *testing.T, name string) pod {
 	t.Helper()
-	cfg := e.writeJSON(t, "pod-"+name+".json", map[string]any{
+	return e.runPodWith(t, name, nil)
+}
+
+// runPodWith is runPod with more fields of the pod config.
+func (e *criEnv) runPodWith(t *testing.T, name string, extra map[string]any) pod {
+	t.Helper()
+	config := map[string]any{
 		"metadata":      map[string]any{"name": name, "namespace": "default", "uid": fmt.Sprintf("uid-%s-%d", name, os.Getpid()), "attempt": 0},
 		"log_directory": filepath.Join(e.dir, "logs", name),
 		"linux":         map[string]any{"cgroup_parent": e.cgroup},
-	})
+	}
+	maps.Copy(config, extra)
+	cfg := e.writeJSON(t, "pod-"+name+".json", config)
 	id := e.crictl(t, "runp", "--runtime", "wasmrun", cfg)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

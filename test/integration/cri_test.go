@@ -179,7 +179,7 @@ func (e *criEnv) checkNoLeaks(t *testing.T, ids ...string) {
 // exec) with its exit status; crictl stats reports the sidecar; removing
 // the pod leaves nothing of either.
 func testCRIMixedPod(t *testing.T, e *criEnv) {
-	p := e.runPod(t, "mixed")
+	p := e.runPodWith(t, "mixed", map[string]any{"hostname": "mixed-pod"})
 	_, sandboxPid := e.podIP(t, p)
 	server := e.container(t, p, "server", 0, "docker.io/wasmrun/sockhttp:test", []string{"serve", "0.0.0.0:8080"}, nil)
 	e.waitLog(t, server, "listening 8080\n")
@@ -193,13 +193,21 @@ func testCRIMixedPod(t *testing.T, e *criEnv) {
 	if c := cmdline(sidecarPid); c != "sleep 1000" {
 		t.Errorf("sidecar pid %d runs %q, want the native sleep 1000", sidecarPid, c)
 	}
-	if got, want := nsInode(t, fmt.Sprintf("/proc/%d/ns/net", sidecarPid)), nsInode(t, fmt.Sprintf("/proc/%d/ns/net", sandboxPid)); got != want {
-		t.Errorf("sidecar network namespace %d, want the pod's %d", got, want)
+	// The sidecar is in the pod's network, UTS and IPC namespaces, which
+	// the (wasm) sandbox made: the UTS and IPC ones are not the host's.
+	for _, ns := range []string{"net", "uts", "ipc"} {
+		got, want := nsInode(t, fmt.Sprintf("/proc/%d/ns/%s", sidecarPid, ns)), nsInode(t, fmt.Sprintf("/proc/%d/ns/%s", sandboxPid, ns))
+		if got != want {
+			t.Errorf("sidecar %s namespace %d, want the pod's %d", ns, got, want)
+		}
+		if host := nsInode(t, "/proc/self/ns/"+ns); ns != "net" && got == host {
+			t.Errorf("sidecar %s namespace is the host's", ns)
+		}
 	}
 
 	// Exec in the native sidecar: runc exec, in its namespaces.
-	if out := e.crictl(t, "exec", sidecar, "/bin/sh", "-c", "echo exec-in-sidecar $(hostname)"); !strings.Contains(out, "exec-in-sidecar") {
-		t.Errorf("crictl exec in the sidecar: %q", out)
+	if out := e.crictl(t, "exec", sidecar, "/bin/sh", "-c", "echo exec-in-sidecar $(hostname)"); out != "exec-in-sidecar mixed-pod" {
+		t.Errorf("crictl exec in the sidecar: %q, want exec-in-sidecar mixed-pod", out)
 	}
 	ctx, cancel := testContext()
 	defer cancel()
