@@ -11,6 +11,9 @@ import (
 // descriptor itself is blocking (it may be shared, like a terminal).
 func (s *System) Read(fd int32, bufs [][]byte) (uint32, Errno) {
 	return s.stream(fd, RightFdRead, unix.POLLIN, func(f *File) (int, error) {
+		if f.hostNonblocking() {
+			return s.nonblockingIO(unix.SYS_READV, f.Fd, bufs)
+		}
 		return unix.Readv(f.Fd, bufs)
 	})
 }
@@ -20,6 +23,9 @@ func (s *System) Write(fd int32, bufs [][]byte) (uint32, Errno) {
 	return s.stream(fd, RightFdWrite, unix.POLLOUT, func(f *File) (int, error) {
 		if rwf := f.rwfAppend(); rwf != 0 {
 			return unix.Pwritev2(f.Fd, bufs, -1, rwf) // -1: at (and moving) the file position
+		}
+		if f.hostNonblocking() {
+			return s.nonblockingIO(unix.SYS_WRITEV, f.Fd, bufs)
 		}
 		return unix.Writev(f.Fd, bufs)
 	})
@@ -76,11 +82,46 @@ func (f *File) wouldBlock(events int16) Errno {
 	}
 }
 
-// recvmsg is recvmsg(2) into bufs without a sender address or control
-// data: unix.RecvmsgBuffers allocates a sockaddr for every call, and a
-// stream socket's receive is a hot call. The iovecs are built in s's
-// scratch slice (a guest is single-threaded).
-func (s *System) recvmsg(fd int, bufs [][]byte, flags int) (n, rflags int, err error) {
+// hostNonblocking reports whether f's host descriptor is non-blocking:
+// a socket the guest owns and made non-blocking (SetFlags sets the host's
+// O_NONBLOCK on those, and only on those).
+func (f *File) hostNonblocking() bool {
+	return f.Sock != nil && !f.Shared && f.Flags&FdflagNonblock != 0
+}
+
+// A system call that cannot block is made raw (unix.RawSyscall), without
+// telling the Go scheduler that the thread may block in it: a non-blocking
+// socket's readv, writev, recvmsg and sendmsg, FIONREAD, a ppoll with a
+// zero timeout. The scheduler's bookkeeping of a blocking call is a
+// noticeable share of what such a call costs, and a call that the kernel
+// keeps for a while (a loopback writev delivers to the peer, and the thread
+// may be preempted in it) made Go's sysmon hand the thread's P away, and the
+// guest's goroutine wait for one afterwards. Blocking calls stay
+// unix.Syscall.
+
+// nonblockingIO is readv or writev (trap) on a non-blocking host descriptor
+// as a raw system call, the iovecs built in s's scratch slice (a guest is
+// single-threaded).
+func (s *System) nonblockingIO(trap uintptr, fd int, bufs [][]byte) (int, error) {
+	iov := s.iovecs(bufs)
+	defer s.doneIovecs()
+	var p unsafe.Pointer
+	if len(iov) > 0 {
+		p = unsafe.Pointer(&iov[0])
+	}
+	r, _, e := unix.RawSyscall(trap, uintptr(fd), uintptr(p), uintptr(len(iov)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
+
+// msg is recvmsg(2) or sendmsg(2) (trap) of bufs without an address or
+// control data: unix.RecvmsgBuffers allocates a sockaddr for every call,
+// and a stream socket's receive and send are hot calls. It is raw when it
+// cannot block (MSG_DONTWAIT, or a non-blocking socket). The iovecs are
+// built in s's scratch slice.
+func (s *System) msg(trap uintptr, f *File, bufs [][]byte, flags int) (n, rflags int, err error) {
 	iov := s.iovecs(bufs)
 	defer s.doneIovecs()
 	var msg unix.Msghdr
@@ -88,7 +129,11 @@ func (s *System) recvmsg(fd int, bufs [][]byte, flags int) (n, rflags int, err e
 		msg.Iov = &iov[0]
 		msg.SetIovlen(len(iov))
 	}
-	r, _, e := unix.Syscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), uintptr(flags))
+	call := unix.Syscall
+	if flags&unix.MSG_DONTWAIT != 0 || f.hostNonblocking() {
+		call = unix.RawSyscall
+	}
+	r, _, e := call(trap, uintptr(f.Fd), uintptr(unsafe.Pointer(&msg)), uintptr(flags))
 	if e != 0 {
 		return 0, 0, e
 	}

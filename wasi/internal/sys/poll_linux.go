@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -249,7 +250,7 @@ func (p *Poller) Wait(ctx context.Context, fds []unix.PollFd, timers []Timer) (i
 		for i := range set {
 			set[i].Revents = 0
 		}
-		n, err := unix.Ppoll(set, timeout, nil)
+		n, err := ppoll(set, timeout)
 		if err == unix.EINTR {
 			continue
 		}
@@ -296,6 +297,23 @@ func (p *Poller) Wait(ctx context.Context, fds []unix.PollFd, timers []Timer) (i
 			}
 		}
 	}
+}
+
+// ppoll is unix.Ppoll without a signal mask, raw when the timeout is zero
+// (see nonblockingIO).
+func ppoll(set []unix.PollFd, timeout *unix.Timespec) (int, error) {
+	if timeout == nil || timeout.Sec != 0 || timeout.Nsec != 0 {
+		return unix.Ppoll(set, timeout, nil)
+	}
+	var p unsafe.Pointer
+	if len(set) > 0 {
+		p = unsafe.Pointer(&set[0])
+	}
+	r, _, e := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(p), uintptr(len(set)), uintptr(unsafe.Pointer(timeout)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
 }
 
 // realtimeTimer returns a timerfd that becomes readable when CLOCK_REALTIME
@@ -359,8 +377,9 @@ func (f *File) Readable() uint64 {
 		}
 		return uint64(st.Size - off)
 	}
-	n, err := unix.IoctlGetInt(f.Fd, unix.TIOCINQ) // TIOCINQ == FIONREAD == SIOCINQ
-	if err != nil || n < 0 {
+	// TIOCINQ == FIONREAD == SIOCINQ; it never blocks (see nonblockingIO).
+	var n int32
+	if _, _, e := unix.RawSyscall(unix.SYS_IOCTL, uintptr(f.Fd), unix.TIOCINQ, uintptr(unsafe.Pointer(&n))); e != 0 || n < 0 {
 		return 0
 	}
 	return uint64(n)

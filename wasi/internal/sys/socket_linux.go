@@ -502,7 +502,7 @@ func (s *System) sockRecv(fd int32, bufs [][]byte, riflags uint16, wantFrom bool
 		if wantFrom {
 			n, _, rflags, from, err = unix.RecvmsgBuffers(f.Fd, bufs, nil, flags)
 		} else {
-			n, rflags, err = s.recvmsg(f.Fd, bufs, flags)
+			n, rflags, err = s.msg(unix.SYS_RECVMSG, f, bufs, flags)
 		}
 		if err != unix.EINTR {
 			break
@@ -598,7 +598,13 @@ func (s *System) sockSend(fd int32, bufs [][]byte, to unix.Sockaddr) (uint32, Er
 		flags |= unix.MSG_DONTWAIT
 	}
 	for {
-		n, err := unix.SendmsgBuffers(f.Fd, bufs, nil, to, flags)
+		var n int
+		var err error
+		if to == nil {
+			n, _, err = s.msg(unix.SYS_SENDMSG, f, bufs, flags)
+		} else {
+			n, err = unix.SendmsgBuffers(f.Fd, bufs, nil, to, flags)
+		}
 		if err == unix.EINTR {
 			continue
 		}
