@@ -2,7 +2,9 @@ package runner
 
 import (
 	"context"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -39,7 +41,10 @@ type Instance struct {
 // events. Errors are Instantiate's. Run it once; the Prepared must not be
 // Run, and is closed after its instances have ended.
 func (p *Prepared) Instance(ctx context.Context, k int, events func(wasi.SocketEvent)) (*Instance, error) {
-	env := append(append([]string{}, p.opts.Env...), InstanceEnv+"="+strconv.Itoa(k))
+	// Its own number, in place of any the app's environment has (the
+	// first of two wins in libc and Go).
+	env := slices.DeleteFunc(slices.Clone(p.opts.Env), func(kv string) bool { return strings.HasPrefix(kv, InstanceEnv+"=") })
+	env = append(env, InstanceEnv+"="+strconv.Itoa(k))
 	host, mod, err := p.instantiate(ctx, env, events, func(c *wasi.Config) {
 		c.Instance = strconv.Itoa(k)
 		c.ReusePort = true

@@ -47,7 +47,8 @@ func TestInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stdout.Close()
-	p, err := Prepare(ctx, Options{Path: path, Stdout: stdout})
+	// The app's own WASMRUN_INSTANCE gives way to the instance's number.
+	p, err := Prepare(ctx, Options{Path: path, Stdout: stdout, Env: []string{"WASMRUN_INSTANCE=9"}})
 	if err != nil {
 		t.Fatal(err)
 	}
