@@ -69,6 +69,26 @@ func TestInstancesConfig(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "app.wasm"), []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// On the host network, the instances' SO_REUSEPORT ports could be
+	// joined by any process of the app's user: refused.
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, ConfigName), []byte("instances = 2\n[network]\nisolation = false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(host, "app.wasm"), []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := parseOS([]string{host}); err != nil {
+		t.Fatal(err)
+	} else if _, err := resolveApp(o); err == nil || !strings.Contains(err.Error(), "--instances needs network isolation") {
+		t.Errorf("instances = 2 with isolation = false: error %v, want a refusal", err)
+	}
+	if o, err := parseOS([]string{"--instances", "1", host}); err != nil {
+		t.Fatal(err)
+	} else if _, err := resolveApp(o); err != nil {
+		t.Errorf("--instances 1 with isolation = false: %v", err)
+	}
+
 	for _, tc := range []struct {
 		args []string
 		want int

@@ -354,6 +354,12 @@ func resolveApp(o *osOpts) (*app, error) {
 		n = o.instances
 	}
 	a.instances, a.instancesWhy = n.count(a.limits.CPUs)
+	if a.instances > 1 && !a.isolation {
+		// Instances bind with SO_REUSEPORT, which on the host network
+		// would let them share a port with any process of their user
+		// that sets it too, and take a part of its connections.
+		return nil, errors.New("--instances needs network isolation, but the config sets isolation = false (on the host network, the instances' shared ports could be joined by any process of the app's user)")
+	}
 	return a, nil
 }
 

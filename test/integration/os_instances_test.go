@@ -148,8 +148,8 @@ func TestOSInstancesAllExit(t *testing.T) {
 	}
 }
 
-// TestOSInstancesBadCount: a bad --instances or instances is one error
-// line, exit 125, and nothing made.
+// TestOSInstancesBadCount: a bad --instances or instances, or instances
+// on the host network, is one error line, exit 125, and nothing made.
 func TestOSInstancesBadCount(t *testing.T) {
 	t.Parallel()
 	e := newOSEnv(t)
@@ -166,6 +166,15 @@ func TestOSInstancesBadCount(t *testing.T) {
 	mustExit(t, r, ExitFailure)
 	if ls := lines(r.stderr); len(ls) != 1 || !strings.Contains(ls[0], "instances = 0") {
 		t.Errorf("instances = 0: want one error line naming it, got %q", r.stderr)
+	}
+	// Abuse: on the host network, ports bound with SO_REUSEPORT could be
+	// joined by any process of the app's user (and it could join theirs,
+	// taking part of their connections): instances need a namespace.
+	host := e.app(map[string]string{"app.wasm": guests.C(t, "args_env_exit")}, "instances = 2", "isolation = false\n")
+	r = e.run("os", host, "--", "0")
+	mustExit(t, r, ExitFailure)
+	if ls := lines(r.stderr); len(ls) != 1 || !strings.Contains(ls[0], "--instances needs network isolation") || r.stdout != "" {
+		t.Errorf("instances on the host network: want one refusal line and no run, got stdout %q stderr %q", r.stdout, r.stderr)
 	}
 	e.noLeaks()
 }
