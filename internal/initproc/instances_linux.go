@@ -101,7 +101,13 @@ func (s *instances) events(k int) func(wasi.SocketEvent) {
 func (s *instances) run(ctx context.Context) int {
 	defer s.p.Close(ctx)
 	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
+	for _, sig := range []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP} {
+		// One the process was started ignoring (a background job's
+		// SIGINT, nohup's SIGHUP) stays ignored, as for one instance.
+		if !signal.Ignored(sig) {
+			signal.Notify(stop, sig)
+		}
+	}
 	ends := make(chan instanceEnd, len(s.live))
 	replace := make(chan int, len(s.live))
 	start := func(k int) {
