@@ -140,6 +140,41 @@ hosts_dir = [%q]
 			t.Errorf("127.0.0.1:%d still answers after rm", p)
 		}
 	}
+	testNerdctlNative(t, n)
+}
+
+// testNerdctlNative: a native image under the same runtime (busybox
+// httpd, run by runc) with -p through nerdctl's hooks: it answers on the
+// host port, and rm -f leaves no DNAT rule.
+func testNerdctlNative(t *testing.T, n *nerdctlEnv) {
+	bb, err := os.ReadFile(testdaemon.BusyboxStatic)
+	if err != nil {
+		t.Skipf("busybox-static is not installed: %v", err)
+	}
+	ref := "docker.io/wasmrun/busybox-httpd:nerdctl"
+	n.d.ImportImage(t, nerdctlNamespace, ref, []testdaemon.ImageFile{
+		{Name: "bin/busybox", Mode: 0o755, Data: bb},
+		{Name: "www/index.html", Mode: 0o644, Data: []byte("native hello\n")},
+	}, []string{"/bin/busybox"}, []string{"httpd", "-f", "-p", "3000", "-h", "/www"}, nil)
+	port := freePort(t, "tcp")
+	name := fmt.Sprintf("native-%d", os.Getpid())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		n.run(ctx, "rm", "-f", name)
+	})
+	n.must(t, "run", "-d", "--runtime", shimRuntime, "--net", n.network, "-p", fmt.Sprintf("127.0.0.1:%d:3000", port), "--name", name, ref)
+	var resp string
+	if !waitUntil(30*time.Second, 50*time.Millisecond, func() bool {
+		resp, err = rawHTTPGet(fmt.Sprintf("127.0.0.1:%d", port), "/")
+		return err == nil && strings.HasSuffix(resp, "native hello\n")
+	}) {
+		t.Fatalf("native httpd on 127.0.0.1:%d: %v\n%s\ndaemon log:\n%s", port, err, resp, n.d.TailLog())
+	}
+	n.must(t, "rm", "-f", name)
+	if rules := dnatRules(t, []int{port}); len(rules) != 0 {
+		t.Errorf("DNAT rules left after rm -f of the native container:\n%s", strings.Join(rules, "\n"))
+	}
 }
 
 func (n *nerdctlEnv) waitLogs(t *testing.T, name, want string) {

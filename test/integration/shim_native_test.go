@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -96,6 +97,24 @@ func TestShimNative(t *testing.T) {
 				if !waitUntil(10*time.Second, 10*time.Millisecond, func() bool { return pidGone(pid) }) {
 					t.Errorf("process %d outlived its task", pid)
 				}
+			})
+			t.Run("shim_killed_while_paused", func(t *testing.T) {
+				// The shim's delete action (containerd's cleanup of a dead
+				// shim) finds the container in runc's state in the bundle
+				// and removes it: its process, frozen, does not die with
+				// the shim.
+				id := newID("native")
+				d.MustCtr(t, "run", "-d", "--runtime", shimRuntime, "--rootfs", rootfs, id, "/bin/sleep", "1000")
+				t.Cleanup(func() { removeTask(t, d, id) })
+				pid := waitTask(t, d, id, "running", running).pid
+				d.MustCtr(t, "task", "pause", id)
+				if err := syscall.Kill(ppid(t, pid), syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+				waitPidGone(t, pid)
+				waitTask(t, d, id, "stopped or gone", stopped)
+				d.Ctr(t.Context(), "task", "delete", id) // may already be gone
+				d.MustCtr(t, "container", "rm", id)
 			})
 		})
 	}
