@@ -43,19 +43,22 @@ func epollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.E
 			}
 		}
 	}
-	var timers []sys.Timer
+	timers := h.timers[:0]
 	for i := range subs {
 		if subs[i].tag == eventtypeClock && !subs[i].ready {
 			timers = append(timers, subs[i].timer)
 		}
 	}
+	h.timers = timers
 
-	revents := make([]int16, len(subs))
+	// The epoll descriptor's poll set, with room for the Poller's own.
+	var set [3]unix.PollFd
 	for wait := false; ; wait = true {
 		if wait {
 			var fds []unix.PollFd
 			if epfd >= 0 {
-				fds = []unix.PollFd{{Fd: int32(epfd), Events: unix.POLLIN}}
+				set[0] = unix.PollFd{Fd: int32(epfd), Events: unix.POLLIN}
+				fds = set[:1]
 			}
 			if _, errno := h.poller.Wait(ctx, fds, timers); errno != 0 {
 				if errno == sys.ECANCELED {
@@ -75,8 +78,8 @@ func epollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.E
 			case s.tag == eventtypeClock:
 				found = found || s.timer.Expired()
 			case s.file != nil:
-				revents[i] = h.epoll.Pending(s.file, s.tag == eventtypeFdWrite)
-				found = found || revents[i] != 0
+				s.revents = h.epoll.Pending(s.file, s.tag == eventtypeFdWrite)
+				found = found || s.revents != 0
 			}
 		}
 		if found {
@@ -91,9 +94,9 @@ func epollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.E
 		case s.ready:
 		case s.tag == eventtypeClock:
 			s.ready = s.timer.Expired()
-		case s.file != nil && revents[i] != 0:
+		case s.file != nil && s.revents != 0:
 			s.ready = true
-			ev := revents[i]
+			ev := s.revents
 			if s.tag == eventtypeFdRead && ev&unix.POLLRDHUP != 0 {
 				// The peer shut down its side: the read side hung up.
 				ev |= unix.POLLHUP
@@ -106,7 +109,7 @@ func epollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.E
 		}
 	}
 	for i := range subs {
-		if s := &subs[i]; s.file != nil && revents[i] != 0 {
+		if s := &subs[i]; s.file != nil && s.revents != 0 {
 			h.epoll.Consume(s.file, s.tag == eventtypeFdWrite)
 		}
 	}

@@ -51,6 +51,8 @@ type pollSub struct {
 	fd     int32
 	pfd    int
 	events int16
+	// revents is what epoll_oneoff found pending for it.
+	revents int16
 
 	// ready is set when the subscription has an event: errno, or nbytes
 	// and hangup for fd events.
