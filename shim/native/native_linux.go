@@ -23,6 +23,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/containerd/console"
 	"github.com/containerd/errdefs"
 	runc "github.com/containerd/go-runc"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -153,16 +154,22 @@ func New(bundle, command string) *Runtime {
 	}
 }
 
-// CreateOpts are a native container's stdio: nil is /dev/null.
+// CreateOpts are a native container's stdio: nil is /dev/null; with
+// Terminal, none: runc opens a pty in the container (its spec says
+// process.terminal) and sends its master, which the caller gets.
 type CreateOpts struct {
 	Stdin, Stdout, Stderr *os.File
+	Terminal              bool
 }
 
 // Container is a created native container's process.
 type Container struct {
-	Pid  int
-	done chan struct{}
-	code int
+	Pid int
+	// Console is the master of its terminal (CreateOpts.Terminal); the
+	// caller owns it.
+	Console console.Console
+	done    chan struct{}
+	code    int
 }
 
 // subreaper makes this process the subreaper of what runc starts: runc
@@ -193,24 +200,54 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOpts) (*Cont
 		return nil, err
 	}
 	defer null.Close()
+	sock, err := consoleSocket(opts.Terminal)
+	if err != nil {
+		return nil, err
+	}
+	defer closeSocket(sock)
 	pf := filepath.Join(r.bundle, pidFile)
-	err = r.runc.Create(ctx, id, r.bundle, &runc.CreateOpts{
+	copts := &runc.CreateOpts{
 		IO:      &fileIO{orNull(opts.Stdin, null), orNull(opts.Stdout, null), orNull(opts.Stderr, null)},
 		PidFile: pf,
-	})
+	}
+	if sock != nil { // not a nil *Socket in the interface
+		copts.ConsoleSocket = sock
+	}
+	err = r.runc.Create(ctx, id, r.bundle, copts)
 	if err != nil {
 		err = r.explain("create native container "+id, err)
 		r.Delete(context.WithoutCancel(ctx), id, true)
 		return nil, err
 	}
-	pid, err := runc.ReadPidFile(pf)
+	c := &Container{done: make(chan struct{})}
+	if c.Pid, err = runc.ReadPidFile(pf); err == nil && sock != nil {
+		c.Console, err = sock.ReceiveMaster()
+	}
 	if err != nil {
 		r.Delete(context.WithoutCancel(ctx), id, true)
-		return nil, fmt.Errorf("create native container %s: read its pid: %w", id, err)
+		return nil, fmt.Errorf("create native container %s: %w", id, err)
 	}
-	c := &Container{Pid: pid, done: make(chan struct{})}
 	go c.wait()
 	return c, nil
+}
+
+// consoleSocket is where runc sends the master of a terminal's pty (nil
+// without one).
+func consoleSocket(terminal bool) (*runc.Socket, error) {
+	if !terminal {
+		return nil, nil
+	}
+	sock, err := runc.NewTempConsoleSocket()
+	if err != nil {
+		return nil, fmt.Errorf("create a console socket: %w", err)
+	}
+	return sock, nil
+}
+
+func closeSocket(s *runc.Socket) {
+	if s != nil {
+		s.Close()
+	}
 }
 
 // wait reaps the container's process (this process's child since runc
@@ -354,8 +391,11 @@ type Process struct {
 	spec       specs.Process
 	stdio      [3]*os.File // until Start
 
-	mu      sync.Mutex
-	Pid     int // once started
+	mu  sync.Mutex
+	Pid int // once started
+	// Console is the master of its terminal, once started with one
+	// (spec.terminal); the caller owns it.
+	Console console.Console
 	started bool
 	exited  bool // the process is gone: its pid is no longer to be signalled
 	done    chan struct{}
@@ -365,9 +405,6 @@ type Process struct {
 // Exec prepares exec process execID of container id running spec, with
 // copies of the given stdio (the caller may close its own).
 func (r *Runtime) Exec(id, execID string, spec *specs.Process, opts CreateOpts) (*Process, error) {
-	if spec.Terminal {
-		return nil, fmt.Errorf("exec process %s of native container %s: a terminal is supported for wasm containers only: %w", execID, id, errdefs.ErrNotImplemented)
-	}
 	p := &Process{r: r, id: id, execID: execID, spec: *spec, done: make(chan struct{})}
 	for i, f := range []*os.File{opts.Stdin, opts.Stdout, opts.Stderr} {
 		if f == nil {
@@ -406,13 +443,22 @@ func (p *Process) Start(ctx context.Context) error {
 		return err
 	}
 	defer null.Close()
+	sock, err := consoleSocket(p.spec.Terminal)
+	if err != nil {
+		return err
+	}
+	defer closeSocket(sock)
 	pf := filepath.Join(p.r.runc.Root, "exec-"+p.execID+".pid")
 	defer os.Remove(pf)
-	err = p.r.runc.Exec(ctx, p.id, p.spec, &runc.ExecOpts{
+	eopts := &runc.ExecOpts{
 		IO:      &fileIO{orNull(p.stdio[0], null), orNull(p.stdio[1], null), orNull(p.stdio[2], null)},
 		PidFile: pf,
 		Detach:  true,
-	})
+	}
+	if sock != nil {
+		eopts.ConsoleSocket = sock
+	}
+	err = p.r.runc.Exec(ctx, p.id, p.spec, eopts)
 	if err != nil {
 		return p.r.explain(fmt.Sprintf("exec process %s in native container %s", p.execID, p.id), err)
 	}
@@ -422,6 +468,12 @@ func (p *Process) Start(ctx context.Context) error {
 	}
 	p.Pid, p.started = pid, true
 	go p.wait()
+	if sock != nil {
+		if p.Console, err = sock.ReceiveMaster(); err != nil {
+			unix.Kill(pid, unix.SIGKILL)
+			return fmt.Errorf("exec process %s: receive its terminal: %w", p.execID, err)
+		}
+	}
 	return nil
 }
 

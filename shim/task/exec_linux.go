@@ -78,7 +78,8 @@ func (t *task) addExec(ctx context.Context, r *taskapi.ExecProcessRequest, proc 
 		}
 	}()
 
-	sio, err := openProcessStdio(t.id, t.ns, r.Terminal, r.Stdin, r.Stdout, r.Stderr)
+	_, isNative := t.rt.(*native.Runtime)
+	sio, err := openTaskStdio(t.id, t.ns, isNative, r.Terminal, r.Stdin, r.Stdout, r.Stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -296,6 +297,10 @@ func (s *execCreatedState) start(ctx context.Context) error {
 	}
 	if n, ok := s.e.p.(*native.Process); ok {
 		s.e.pid = n.Pid // known once runc has made it
+		if err := attachConsole(s.e.io, n.Console, s.e.req.Stdin, s.e.req.Stdout); err != nil {
+			n.Signal(syscall.SIGKILL)
+			return fmt.Errorf("start exec process %s: %w", s.e.id, err)
+		}
 	}
 	return s.transition("running")
 }

@@ -93,11 +93,8 @@ func newTask(ctx context.Context, r *taskapi.CreateTaskRequest, cfg Config, ns, 
 		if runcPath, err = native.Lookup(cfg.RuncPath); err != nil {
 			return nil, err
 		}
-		if r.Terminal {
-			return nil, fmt.Errorf("native container %s: a terminal (ctr run -t) is supported for wasm containers only: %w", r.ID, errdefs.ErrNotImplemented)
-		}
 	}
-	sio, err := openProcessStdio(r.ID, ns, r.Terminal, r.Stdin, r.Stdout, r.Stderr)
+	sio, err := openTaskStdio(r.ID, ns, isNative, r.Terminal, r.Stdin, r.Stdout, r.Stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -110,12 +107,16 @@ func newTask(ctx context.Context, r *taskapi.CreateTaskRequest, cfg Config, ns, 
 	if isNative {
 		rt := native.New(r.Bundle, runcPath)
 		t.rt = rt
-		c, err := rt.Create(ctx, r.ID, native.CreateOpts{Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr})
+		c, err := rt.Create(ctx, r.ID, native.CreateOpts{Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr, Terminal: r.Terminal})
 		sio.closeChildEnds()
 		if err != nil {
 			return nil, err
 		}
 		t.c, t.pid = c, c.Pid
+		if err := attachConsole(sio, c.Console, r.Stdin, r.Stdout); err != nil {
+			rt.Delete(context.WithoutCancel(ctx), r.ID, true)
+			return nil, err
+		}
 		log.G(ctx).WithField("id", r.ID).Infof("native container: run by %s", runcPath)
 	} else {
 		t.wasm = wasmRuntime(ctx, r.Bundle, r.ID, cfg)

@@ -38,6 +38,29 @@ func openProcessStdio(id, ns string, terminal bool, stdin, stdout, stderr string
 	return openStdio(id, ns, stdin, stdout, stderr)
 }
 
+// openTaskStdio is openProcessStdio for a process of a wasm or native
+// container: a native process's terminal is runc's pty, attached once
+// runc sends its master (attachConsole); until then it has no streams.
+func openTaskStdio(id, ns string, native, terminal bool, stdin, stdout, stderr string) (*stdio, error) {
+	if native && terminal {
+		return &stdio{}, nil
+	}
+	return openProcessStdio(id, ns, terminal, stdin, stdout, stderr)
+}
+
+// attachConsole makes c, the master of the pty runc opened for a native
+// process (nil: it has no terminal), the process's terminal in s.
+func attachConsole(s *stdio, c console.Console, stdin, stdout string) error {
+	if c == nil {
+		return nil
+	}
+	master, err := pollable(c)
+	if err != nil {
+		return err
+	}
+	return s.attachTerminal(master, stdin, stdout)
+}
+
 // outputDrainTimeout bounds how long the exit of a terminal process
 // waits for its last output to be copied (the stdout FIFO's reader may be
 // gone, and its buffer full).
@@ -54,24 +77,40 @@ func openTerminal(stdin, stdout string) (s *stdio, err error) {
 			opened.close()
 		}
 	}()
-	master, slavePath, err := newPtyMaster()
+	c, slavePath, err := console.NewPty()
+	if err != nil {
+		return nil, fmt.Errorf("open a pty: %w", err)
+	}
+	master, err := pollable(c)
 	if err != nil {
 		return nil, err
 	}
-	s.console = master
 	slave, err := os.OpenFile(slavePath, os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
+		master.Close()
 		return nil, fmt.Errorf("open pty %s: %w", slavePath, err)
 	}
 	s.Stdin, s.Stdout, s.Stderr = slave, slave, slave
+	if err := s.attachTerminal(master, stdin, stdout); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
 
+// attachTerminal makes master the process's terminal: the stdin FIFO is
+// copied to it, it is copied to the stdout FIFO. The stdio owns master
+// from then on, even when it fails. A native container's master comes
+// from runc, which opened the pty in the container.
+func (s *stdio) attachTerminal(master *os.File, stdin, stdout string) error {
+	s.console = master
 	var out *os.File
 	if stdout != "" {
 		if u := parseURI(stdout); u != nil {
-			return nil, fmt.Errorf("a terminal's output %s: only a FIFO is supported: %w", stdout, errdefs.ErrNotImplemented)
+			return fmt.Errorf("a terminal's output %s: only a FIFO is supported: %w", stdout, errdefs.ErrNotImplemented)
 		}
+		var err error
 		if out, err = openWriteFifo(stdout); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if stdin != "" {
@@ -80,7 +119,7 @@ func openTerminal(stdin, stdout string) (s *stdio, err error) {
 			if out != nil {
 				out.Close()
 			}
-			return nil, fmt.Errorf("open stdin %s: %w", stdin, err)
+			return fmt.Errorf("open stdin %s: %w", stdin, err)
 		}
 		s.stdinFifo = f
 		go func() {
@@ -99,28 +138,24 @@ func openTerminal(stdin, stdout string) (s *stdio, err error) {
 		// Ends with EIO once the guest's side is closed and drained.
 		io.Copy(w, master)
 	}()
-	return s, nil
+	return nil
 }
 
-// newPtyMaster opens a new pty (console.NewPty: /dev/ptmx, unlocked) and
-// returns its master as a non-blocking *os.File in Go's poller, so that
+// pollable returns a pty master (console.NewPty's: /dev/ptmx, unlocked;
+// or one runc sent) as a non-blocking *os.File in Go's poller, so that
 // closing it ends a copy blocked reading it (console's master is left in
-// blocking mode by its Fd calls), and the slave's path.
-func newPtyMaster() (*os.File, string, error) {
-	c, slavePath, err := console.NewPty()
-	if err != nil {
-		return nil, "", fmt.Errorf("open a pty: %w", err)
-	}
+// blocking mode by its Fd calls), and closes c.
+func pollable(c console.Console) (*os.File, error) {
 	defer c.Close()
 	fd, err := unix.FcntlInt(c.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
-		return nil, "", fmt.Errorf("open a pty: %w", err)
+		return nil, fmt.Errorf("open a pty: %w", err)
 	}
 	if err := unix.SetNonblock(fd, true); err != nil {
 		unix.Close(fd)
-		return nil, "", fmt.Errorf("open a pty: %w", err)
+		return nil, fmt.Errorf("open a pty: %w", err)
 	}
-	return os.NewFile(uintptr(fd), "ptmx"), slavePath, nil
+	return os.NewFile(uintptr(fd), "ptmx"), nil
 }
 
 // closeConsole waits for the guest's last output to be copied (bounded)

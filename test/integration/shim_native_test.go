@@ -2,12 +2,15 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/wasmrun/wasmrun/internal/testdaemon"
 )
@@ -37,7 +40,7 @@ func busyboxRootfs(t testing.TB) string {
 }
 
 // busyboxApplets are the programs of a busybox root.
-var busyboxApplets = []string{"sh", "sleep", "wget", "cat", "echo", "hostname"}
+var busyboxApplets = []string{"sh", "sleep", "wget", "cat", "echo", "hostname", "tty", "stty"}
 
 // TestShimNative: a native (ELF) container under the wasmrun runtime is
 // run by runc with the same spec, through the same task API: its output
@@ -98,6 +101,22 @@ func TestShimNative(t *testing.T) {
 					t.Errorf("process %d outlived its task", pid)
 				}
 			})
+			// ctr run -t: runc opens the pty in the container and sends
+			// its master to the shim, which serves it as a wasm task's.
+			t.Run("terminal", func(t *testing.T) {
+				id := newID("nativetty")
+				defer removeTask(t, d, id)
+				r := startCtrOnPty(t, d, "run", "--rm", "-t", "--runtime", shimRuntime, "--rootfs", rootfs, id, "/bin/sh", "-c", nativeTTYScript)
+				testNativeTerminal(t, r, waitTask(t, d, id, "running", running).pid)
+			})
+			t.Run("exec_terminal", func(t *testing.T) {
+				id := newID("nativettyx")
+				d.MustCtr(t, "run", "-d", "--runtime", shimRuntime, "--rootfs", rootfs, id, "/bin/sleep", "1000")
+				t.Cleanup(func() { removeTask(t, d, id) })
+				waitTask(t, d, id, "running", running)
+				r := startCtrOnPty(t, d, "task", "exec", "-t", "--exec-id", "sh", id, "/bin/sh", "-c", nativeTTYScript)
+				testNativeTerminal(t, r, execPid(t, d, id, "sh"))
+			})
 			t.Run("shim_killed_while_paused", func(t *testing.T) {
 				// The shim's delete action (containerd's cleanup of a dead
 				// shim) finds the container in runc's state in the bundle
@@ -128,4 +147,40 @@ func freezerState(t testing.TB, id string) string {
 		t.Fatalf("freezer state of %s: %v", id, err)
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// nativeTTYScript runs on a native container's terminal: it names its
+// terminal, waits for a line, then prints the line and the window size
+// and exits 4.
+const nativeTTYScript = `[ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo "on $(tty)"; echo ready; read line; echo "got:$line size:$(stty size)"; exit 4`
+
+// testNativeTerminal: the native process pid (run by ctr on the test's
+// 100x40 pty, r) has a pty of its own on fds 0-2, gets the window size ctr
+// sends, reads what is typed, and its exit status is ctr's.
+func testNativeTerminal(t *testing.T, r *ctrPty, pid int) {
+	t.Helper()
+	r.waitFor(t, "ready")
+	if out := r.output(); !strings.Contains(out, "on /dev/pts/") {
+		t.Errorf("the native process is not on a terminal:\n%q", out)
+	}
+	// Its pty, opened from the host through its fd: ctr's size arrives.
+	f, err := os.OpenFile(fmt.Sprintf("/proc/%d/fd/0", pid), os.O_RDONLY|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ws *unix.Winsize
+	if !waitUntil(10*time.Second, 10*time.Millisecond, func() bool {
+		ws, err = unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+		return err == nil && ws.Col == 100 && ws.Row == 40
+	}) {
+		t.Errorf("window size of the native process's terminal: %+v (%v), want 100x40", ws, err)
+	}
+	f.Close() // or the master would not see the process's side close
+	if _, err := r.master.Write([]byte("typed\n")); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor(t, "got:typed size:40 100")
+	if code := r.wait(t); code != 4 {
+		t.Errorf("ctr exited %d, want the native process's 4\n%q", code, r.output())
+	}
 }
