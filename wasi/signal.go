@@ -52,6 +52,9 @@ func signalSubscribe(_ context.Context, h *Host, mod api.Module, p []uint64) sys
 	if errno != 0 {
 		return errno
 	}
+	if h.subscribed != nil {
+		h.subscribed(sig)
+	}
 	return writeU32(mod.Memory(), result, uint32(fd))
 }
 

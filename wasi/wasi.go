@@ -79,6 +79,9 @@ type Config struct {
 	// those of the other guests of the runtime (instance.go): instantiate
 	// the guest with the context Host.Imports returns.
 	Instance string
+	// Subscribed, when set, is told each signal the guest subscribes to
+	// (ExtModuleName), on the guest's thread, after the subscription.
+	Subscribed func(sig int)
 }
 
 // Host is one instantiated host module and the state of the guest using it.
@@ -108,9 +111,10 @@ type Host struct {
 	// instance is Config.Instance; ext is the ExtModuleName module when
 	// the guest imports it; compiled are the host modules an instance
 	// compiled (instance.go).
-	instance string
-	ext      api.Module
-	compiled []wazero.CompiledModule
+	instance   string
+	ext        api.Module
+	compiled   []wazero.CompiledModule
+	subscribed func(sig int) // Config.Subscribed
 }
 
 // Instantiate registers a wasi_snapshot_preview1 module in r shaped for
@@ -139,7 +143,7 @@ func Instantiate(ctx context.Context, r wazero.Runtime, guest wazero.CompiledMod
 	if err != nil {
 		return nil, err
 	}
-	h = &Host{sys: s, args: cfg.Args, env: cfg.Env, rand: cfg.Rand, instance: cfg.Instance}
+	h = &Host{sys: s, args: cfg.Args, env: cfg.Env, rand: cfg.Rand, instance: cfg.Instance, subscribed: cfg.Subscribed}
 	s.ReusePort = cfg.ReusePort
 	h.poller = sys.NewPoller() // holds no descriptor until a wait needs one
 	h.epoll = sys.NewEdgePoller()

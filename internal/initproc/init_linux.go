@@ -215,10 +215,13 @@ func Main() int {
 	// Setting up left garbage (the module's bytes, the compile or cache
 	// read): give it back while the guest starts, on another thread, so a
 	// long-running guest does not carry it.
-	go debug.FreeOSMemory()
 	if insts != nil {
+		// Before they run: a collection waits for every instance to
+		// call the host (instances_linux.go).
+		debug.FreeOSMemory()
 		return insts.run(ctx)
 	}
+	go debug.FreeOSMemory()
 	code, err := p.Run(ctx)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "wasmrun: %v\n", err)

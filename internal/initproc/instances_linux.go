@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -30,12 +31,22 @@ import (
 //   - When the last running instance ends, the app ends with its exit
 //     code, as one instance would: an app whose instances all fail at
 //     start fails as a single one does.
-//   - SIGINT, SIGTERM and SIGHUP stop the app. Unless every running
-//     instance has subscribed to the signal (wasi.ExtModuleName), the
-//     signal takes its default action on the process, which ends all
-//     instances at once (130, 143, as one instance); otherwise each
-//     handles it, none is replaced, and the app ends when the last one
-//     has (with its exit code). SIGKILL ends everything, as always.
+//   - SIGINT, SIGTERM and SIGHUP stop the app. A signal no instance has
+//     subscribed to (wasi.ExtModuleName) takes its default action, in the
+//     signal handler: the process ends at once (130, 143, as with one
+//     instance), whatever the instances do; no goroutine needs to run,
+//     and one started ignored stays ignored. Once an instance subscribes
+//     to a signal, the supervisor hears it too: unless every running
+//     instance has subscribed, it gives the signal its default action
+//     (reset, raised again); otherwise each instance handles it, none is
+//     replaced, and the app ends when the last one has (with its exit
+//     code). SIGKILL ends everything, as always.
+//   - Go cannot preempt a goroutine that runs wasm code, so each instance
+//     gets a P of its own (GOMAXPROCS at least N+1): the kernel then
+//     shares the CPUs between instances that compute, and the supervisor
+//     still runs. A garbage collection of the process waits for every
+//     instance to reach a host call, so an instance that computes for
+//     long without one delays the others then.
 
 // Back-off of an instance's replacement.
 const (
@@ -61,6 +72,8 @@ type instances struct {
 	live []*runner.Instance
 	// wait is the last back-off of each number.
 	wait []time.Duration
+	// stop hears the stop signals an instance subscribed to.
+	stop chan os.Signal
 }
 
 // instanceEnd is an instance that ended.
@@ -75,9 +88,10 @@ type instanceEnd struct {
 // the error is that of the first that fails (Instantiate's), and none is
 // left then.
 func startInstances(ctx context.Context, p *runner.Prepared, cfg *Config) (*instances, error) {
-	s := &instances{p: p, cfg: cfg, live: make([]*runner.Instance, cfg.Instances), wait: make([]time.Duration, cfg.Instances)}
+	s := &instances{p: p, cfg: cfg, live: make([]*runner.Instance, cfg.Instances), wait: make([]time.Duration, cfg.Instances),
+		stop: make(chan os.Signal, 1)}
 	for k := range s.live {
-		inst, err := p.Instance(ctx, k, s.events(k))
+		inst, err := p.Instance(ctx, k, s.hooks(k))
 		if err != nil {
 			for _, i := range s.live[:k] {
 				i.Close(ctx)
@@ -89,25 +103,29 @@ func startInstances(ctx context.Context, p *runner.Prepared, cfg *Config) (*inst
 	return s, nil
 }
 
-// events prints instance k's socket events for Verbose (nil otherwise).
-func (s *instances) events(k int) func(wasi.SocketEvent) {
-	if !s.cfg.Verbose {
-		return nil
+// hooks are instance k's: its subscriptions reach the supervisor, and
+// for Verbose its socket events are printed.
+func (s *instances) hooks(k int) runner.InstanceHooks {
+	h := runner.InstanceHooks{Subscribed: s.subscribed}
+	if s.cfg.Verbose {
+		h.SocketEvents = func(e wasi.SocketEvent) { fmt.Fprintf(os.Stderr, "wasmrun: guest %d: %s\n", k, e) }
 	}
-	return func(e wasi.SocketEvent) { fmt.Fprintf(os.Stderr, "wasmrun: guest %d: %s\n", k, e) }
+	return h
+}
+
+// subscribed makes the supervisor hear a stop signal that an instance
+// subscribed to (before, the signal's default action ends the process).
+func (s *instances) subscribed(sig int) {
+	switch sig := syscall.Signal(sig); sig {
+	case unix.SIGINT, unix.SIGTERM, unix.SIGHUP:
+		signal.Notify(s.stop, sig)
+	}
 }
 
 // run runs the instances until the app ends, and returns its exit code.
 func (s *instances) run(ctx context.Context) int {
 	defer s.p.Close(ctx)
-	stop := make(chan os.Signal, 1)
-	for _, sig := range []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP} {
-		// One the process was started ignoring (a background job's
-		// SIGINT, nohup's SIGHUP) stays ignored, as for one instance.
-		if !signal.Ignored(sig) {
-			signal.Notify(stop, sig)
-		}
-	}
+	runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), len(s.live)+1))
 	ends := make(chan instanceEnd, len(s.live))
 	replace := make(chan int, len(s.live))
 	start := func(k int) {
@@ -127,7 +145,7 @@ func (s *instances) run(ctx context.Context) int {
 	running, stopping := len(s.live), false
 	for {
 		select {
-		case sig := <-stop:
+		case sig := <-s.stop:
 			if !stopping && !s.allSubscribed(sig.(syscall.Signal)) {
 				// The default action, as for one instance: the
 				// process ends by the signal.
@@ -161,7 +179,7 @@ func (s *instances) run(ctx context.Context) int {
 			if stopping {
 				continue
 			}
-			inst, err := s.p.Instance(ctx, k, s.events(k))
+			inst, err := s.p.Instance(ctx, k, s.hooks(k))
 			if err != nil {
 				// It could not start, or ended in its start
 				// function: an end after no time.

@@ -35,19 +35,29 @@ type Instance struct {
 	export string
 }
 
+// InstanceHooks are told what an instance does; nil ones cost nothing.
+type InstanceHooks struct {
+	// SocketEvents are its socket events (as Options.SocketEvents).
+	SocketEvents func(wasi.SocketEvent)
+	// Subscribed is told each signal it subscribes to
+	// (wasi.Config.Subscribed).
+	Subscribed func(sig int)
+}
+
 // Instance instantiates instance k of the prepared module: as Instantiate
 // does, with WASMRUN_INSTANCE=k added to the environment, SO_REUSEPORT on
-// the ports it binds, and events (nil for none) told of its socket
-// events. Errors are Instantiate's. Run it once; the Prepared must not be
-// Run, and is closed after its instances have ended.
-func (p *Prepared) Instance(ctx context.Context, k int, events func(wasi.SocketEvent)) (*Instance, error) {
+// the ports it binds, and hooks. Errors are Instantiate's. Run it once;
+// the Prepared must not be Run, and is closed after its instances have
+// ended.
+func (p *Prepared) Instance(ctx context.Context, k int, hooks InstanceHooks) (*Instance, error) {
 	// Its own number, in place of any the app's environment has (the
 	// first of two wins in libc and Go).
 	env := slices.DeleteFunc(slices.Clone(p.opts.Env), func(kv string) bool { return strings.HasPrefix(kv, InstanceEnv+"=") })
 	env = append(env, InstanceEnv+"="+strconv.Itoa(k))
-	host, mod, err := p.instantiate(ctx, env, events, func(c *wasi.Config) {
+	host, mod, err := p.instantiate(ctx, env, hooks.SocketEvents, func(c *wasi.Config) {
 		c.Instance = strconv.Itoa(k)
 		c.ReusePort = true
+		c.Subscribed = hooks.Subscribed
 	})
 	if err != nil {
 		return nil, err

@@ -55,7 +55,7 @@ func TestInstances(t *testing.T) {
 	defer p.Close(ctx)
 	var wg sync.WaitGroup
 	for k := range 3 {
-		inst, err := p.Instance(ctx, k, nil)
+		inst, err := p.Instance(ctx, k, InstanceHooks{})
 		if err != nil {
 			t.Fatalf("instance %d: %v", k, err)
 		}
@@ -68,7 +68,7 @@ func TestInstances(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	again, err := p.Instance(ctx, 1, nil)
+	again, err := p.Instance(ctx, 1, InstanceHooks{})
 	if err != nil {
 		t.Fatalf("instance 1 again: %v", err)
 	}

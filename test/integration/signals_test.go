@@ -14,7 +14,8 @@ import (
 // TestSignalExitStatus: the same signal gives the same exit status,
 // whoever sends it and whichever command runs the guest: SIGINT 130 and
 // SIGTERM 143, from kill(1) to wasmrun alone or from a terminal to its
-// whole process group (Ctrl-C), for `wasmrun run` and `wasmrun os`, while
+// whole process group (Ctrl-C), for `wasmrun run` and `wasmrun os` (with
+// one instance and with two), while
 // the guest runs and (os) while it is being created. A signal the shell
 // started wasmrun ignoring (a background job's SIGINT, nohup's SIGHUP)
 // does nothing, as for a native program, and stays ignored in the app.
@@ -40,6 +41,10 @@ func TestSignalExitStatus(t *testing.T) {
 		},
 		"os": func(e *osEnv, name string, prep func(*exec.Cmd)) *osRun {
 			return e.startCmd(prep, "--name", name, spinApp, "--", "print")
+		},
+		// Two instances stop as one does (initproc/instances_linux.go).
+		"os-instances": func(e *osEnv, name string, prep func(*exec.Cmd)) *osRun {
+			return e.startCmd(prep, "--name", name, "--instances", "2", spinApp, "--", "print")
 		},
 	}
 	senders := map[string]func(r *osRun, sig syscall.Signal) error{
