@@ -138,6 +138,9 @@ func lookPathIn(root string, spec *specs.Spec, name string) string {
 type Runtime struct {
 	runc   *runc.Runc
 	bundle string
+
+	mu       sync.Mutex
+	sessions []int // of its processes, whose orphans the shim reaps
 }
 
 // New is the runtime of the native container in bundle, run by the runc
@@ -227,8 +230,18 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOpts) (*Cont
 		r.Delete(context.WithoutCancel(ctx), id, true)
 		return nil, fmt.Errorf("create native container %s: %w", id, err)
 	}
+	r.watch(c.Pid)
 	go c.wait()
 	return c, nil
+}
+
+// watch reaps the orphans of session sid, one of r's processes', until
+// r's container is deleted.
+func (r *Runtime) watch(sid int) {
+	r.mu.Lock()
+	r.sessions = append(r.sessions, sid)
+	r.mu.Unlock()
+	watchSession(sid)
 }
 
 // consoleSocket is where runc sends the master of a terminal's pty (nil
@@ -296,6 +309,14 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	if err = r.explain("delete native container "+id, err); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		return err
 	}
+	// What runc delete killed has exited: its orphans are zombies now.
+	reapOrphans()
+	r.mu.Lock()
+	for _, sid := range r.sessions {
+		forgetSession(sid)
+	}
+	r.sessions = nil
+	r.mu.Unlock()
 	for _, p := range []string{r.runc.Root, r.runc.Log, filepath.Join(r.bundle, pidFile)} {
 		if err := os.RemoveAll(p); err != nil {
 			return err
@@ -467,6 +488,7 @@ func (p *Process) Start(ctx context.Context) error {
 		return fmt.Errorf("exec process %s: read its pid: %w", p.execID, err)
 	}
 	p.Pid, p.started = pid, true
+	p.r.watch(pid)
 	go p.wait()
 	if sock != nil {
 		if p.Console, err = sock.ReceiveMaster(); err != nil {

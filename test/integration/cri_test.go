@@ -215,6 +215,7 @@ func testCRIMixedPod(t *testing.T, e *criEnv) {
 		t.Errorf("crictl exec of exit 5 in the sidecar: %v, %q, want exit code 5", err, stderr)
 	}
 	testCRIStats(t, e, sidecar)
+	orphaner := testCRIHostPIDOrphans(t, e, p)
 
 	e.crictl(t, "stopp", p.id)
 	e.crictl(t, "rmp", p.id)
@@ -223,5 +224,37 @@ func testCRIMixedPod(t *testing.T, e *criEnv) {
 			waitPidGone(t, pid)
 		}
 	}
-	e.checkNoLeaks(t, p.id, server, sidecar)
+	e.checkNoLeaks(t, p.id, server, sidecar, orphaner)
+}
+
+// testCRIHostPIDOrphans: a native container in the host's pid namespace
+// (namespace_options pid NODE) leaves its orphans to its shim, their
+// subreaper: the shim reaps them once they exit, no zombie stays. It
+// returns the container's id.
+func testCRIHostPIDOrphans(t *testing.T, e *criEnv, p pod) string {
+	cfg := e.writeJSON(t, "ctr-orphaner.json", map[string]any{
+		"metadata": map[string]any{"name": "orphaner"},
+		"image":    map[string]any{"image": criBusyboxImage},
+		"args":     []string{"/bin/sh", "-c", "(sleep 2 &); exec sleep 1000"},
+		"log_path": "orphaner.log",
+		"linux":    map[string]any{"security_context": map[string]any{"namespace_options": map[string]any{"pid": 2}}},
+	})
+	id := e.crictl(t, "create", p.id, cfg, p.config)
+	e.crictl(t, "start", id)
+	shim := ppid(t, e.inspect(t, id).Info.Pid)
+	var orphan int
+	if !waitUntil(10*time.Second, 10*time.Millisecond, func() bool {
+		for _, c := range childrenOf(shim) {
+			if cmdline(c) == "sleep 2" {
+				orphan = c
+			}
+		}
+		return orphan != 0
+	}) {
+		t.Fatalf("the orphan sleep 2 never became a child of the shim %d", shim)
+	}
+	if !waitUntil(10*time.Second, 10*time.Millisecond, func() bool { return procState(orphan) == "" }) {
+		t.Errorf("orphan %d of the host-pid native container: state %q after it exited, want reaped by the shim", orphan, procState(orphan))
+	}
+	return id
 }

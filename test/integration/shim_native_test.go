@@ -184,3 +184,18 @@ func testNativeTerminal(t *testing.T, r *ctrPty, pid int) {
 		t.Errorf("ctr exited %d, want the native process's 4\n%q", code, r.output())
 	}
 }
+
+// childrenOf lists the children of every thread of process pid.
+func childrenOf(pid int) []int {
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []int
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, s := range strings.Fields(string(b)) {
+			var c int
+			fmt.Sscan(s, &c)
+			out = append(out, c)
+		}
+	}
+	return out
+}
