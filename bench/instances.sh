@@ -38,10 +38,33 @@ printf '[network]\nnamespace_prefix = "%s"\n' "$prefix" >"$work/app/.wasmrun.tom
 # kb FIELD PID: FIELD of /proc/PID/smaps_rollup in kB.
 kb() { awk -v f="$1:" '$1 == f { print $2 }' "/proc/$2/smaps_rollup"; }
 
+# parts PID: "GUEST CODE OTHER", the RSS in kB of the guests' memories
+# (each a reservation of 4 GiB or more), of executable mappings (the
+# module's machine code and wasmrun's own) and of the rest (the Go heap
+# and runtime of the process, wazero's structures).
+parts() {
+	local g=0 x=0 o=0 size=0 perm= first second rest
+	while read -r first second rest; do
+		if [[ $first =~ ^([0-9a-f]+)-([0-9a-f]+)$ ]]; then
+			size=$((16#${BASH_REMATCH[2]} - 16#${BASH_REMATCH[1]})) perm=$second
+		elif [ "$first" = Rss: ]; then
+			if [ "$size" -ge $((1 << 32)) ]; then
+				g=$((g + second))
+			elif [[ $perm == *x* ]]; then
+				x=$((x + second))
+			else
+				o=$((o + second))
+			fi
+		fi
+	done <"/proc/$1/smaps"
+	echo "$g $x $o"
+}
+
 # median of the arguments.
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-# measure N ROUND: prints "RSS PSS" (kB) of the idle container process.
+# measure N ROUND: prints "RSS PSS GUEST CODE OTHER" (kB) of the idle
+# container process.
 measure() {
 	local n=$1 round=$2 out="$work/out" err="$work/err" i pid
 	name=inst$n-$round
@@ -66,18 +89,21 @@ measure() {
 		done'
 	sleep 2
 	pid=$(bin/wasmrun ps | awk -v id="$name" '$1 == id { print $2 }')
-	echo "$(kb Rss "$pid") $(kb Pss "$pid")"
+	echo "$(kb Rss "$pid") $(kb Pss "$pid") $(parts "$pid")"
 	bin/wasmrun stop "$name" >/dev/null
 	wait
 	name=
 }
 
-declare -A rss pss
+declare -A rss pss guest code other
 for round in $(seq "$ROUNDS"); do
 	for n in 1 2 4; do
-		read -r r p < <(measure "$n" "$round")
+		read -r r p g x o < <(measure "$n" "$round")
 		rss[$n]+="$r "
 		pss[$n]+="$p "
+		guest[$n]+="$g "
+		code[$n]+="$x "
+		other[$n]+="$o "
 		echo "bench/instances: round $round, $n instance(s): RSS $r kB, PSS $p kB" >&2
 	done
 done
@@ -91,7 +117,7 @@ for n in 1 2 4; do
 	if [ "$n" -gt 1 ]; then
 		extra="$(mb $(((r - r1) / (n - 1)))) RSS, $(mb $(((p - p1) / (n - 1)))) PSS"
 	fi
-	rows+="| $n | $(mb "$r") | $(mb "$p") | $extra |"$'\n'
+	rows+="| $n | $(mb "$r") | $(mb "$p") | $extra | $(mb "$(median ${guest[$n]})") | $(mb "$(median ${code[$n]})") | $(mb "$(median ${other[$n]})") |"$'\n'
 done
 machine="$(nproc) CPUs, $(uname -r)"
 
@@ -108,14 +134,16 @@ net/http server and a TCP echo server), with N instances that have all
 served requests, after 2 s idle; RSS and PSS from /proc/PID/smaps_rollup,
 median of $ROUNDS runs, warm compile cache.
 
-| instances | RSS | PSS | each instance past the first |
-|---:|---:|---:|---:|
+| instances | RSS | PSS | each instance past the first | of the RSS: guest memories | executable code | the rest (Go heap, runtime) |
+|---:|---:|---:|---:|---:|---:|---:|
 $rows
-- The first instance carries the compiled code (the mapped machine code of
-  the module, read from the cache) and the Go runtime of the container
-  process; an instance past it costs its linear memory (what its Go runtime
-  has touched: heap, stacks, data) and its host modules, far less than the
-  first.
+- The first instance carries the compiled code (the machine code of the
+  module, read from the cache, and wasmrun's own) and the Go runtime of the
+  container process; an instance past it costs its linear memory (what its
+  Go runtime has touched: heap, stacks, data) and host-side state (its
+  wasi host modules, wazero's per-instance structures, the process's Go
+  heap growing with them), far less than the first. The executable code
+  does not grow with the instances: they share it.
 - PSS is within a few kB of RSS: the container process shares next to
   nothing with other processes (the machine code of the module is in
   anonymous executable memory, read from the cache, not a shared mapping).
