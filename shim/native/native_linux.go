@@ -195,6 +195,12 @@ func (r *Runtime) Create(ctx context.Context, id string, opts CreateOpts) (*Cont
 	if err := os.MkdirAll(r.runc.Root, 0o711); err != nil {
 		return nil, fmt.Errorf("create runc state directory: %w", err)
 	}
+	// A cgroup path in the systemd driver's slice:prefix:name form (a
+	// kubelet with the systemd cgroup driver) is runc's to honour, through
+	// systemd; runc keeps the choice in its state for the later commands.
+	if spec, err := oci.LoadSpec(r.bundle); err == nil && spec.Linux != nil && strings.Contains(spec.Linux.CgroupsPath, ":") {
+		r.runc.SystemdCgroup = true
+	}
 	// A stream not given is /dev/null, opened here: with neither stdout
 	// nor stderr set, go-runc would collect runc's output through a pipe
 	// that the container's process inherits, and wait for it to close.

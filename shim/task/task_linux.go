@@ -66,7 +66,6 @@ func newTask(ctx context.Context, r *taskapi.CreateTaskRequest, cfg Config, ns, 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
 	}
-	warnCgroup(ctx, r.ID, spec)
 	if err := mountRootfs(r.Bundle, r.Rootfs); err != nil {
 		return nil, err
 	}
@@ -88,7 +87,9 @@ func newTask(ctx context.Context, r *taskapi.CreateTaskRequest, cfg Config, ns, 
 	}
 	isNative := !isSandbox(spec) && native.IsNative(oci.RootPath(r.Bundle, spec), spec)
 	var runcPath string
-	if isNative {
+	if !isNative {
+		warnCgroup(ctx, r.ID, spec)
+	} else {
 		// Before anything else is made: a missing runc is one clear error.
 		if runcPath, err = native.Lookup(cfg.RuncPath); err != nil {
 			return nil, err

@@ -205,6 +205,10 @@ func testCRIMixedPod(t *testing.T, e *criEnv) {
 		}
 	}
 
+	// Exec in the wasm server: a module of its image, in its network.
+	if out := e.crictl(t, "exec", server, "/app.wasm", "get", "http://127.0.0.1:8080/from-exec"); !strings.Contains(out, "body hello /from-exec") {
+		t.Errorf("crictl exec in the wasm server: %q", out)
+	}
 	// Exec in the native sidecar: runc exec, in its namespaces.
 	if out := e.crictl(t, "exec", sidecar, "/bin/sh", "-c", "echo exec-in-sidecar $(hostname)"); out != "exec-in-sidecar mixed-pod" {
 		t.Errorf("crictl exec in the sidecar: %q, want exec-in-sidecar mixed-pod", out)
