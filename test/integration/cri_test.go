@@ -184,14 +184,14 @@ func testCRIMixedPod(t *testing.T, e *criEnv) {
 	server := e.container(t, p, "server", 0, "docker.io/wasmrun/sockhttp:test", []string{"serve", "0.0.0.0:8080"}, nil)
 	e.waitLog(t, server, "listening 8080\n")
 	sidecar := e.container(t, p, "sidecar", 0, criBusyboxImage, []string{"/bin/sh", "-c",
-		"wget -q -O- http://127.0.0.1:8080/from-sidecar; echo; echo fetched; exec sleep 1000"}, nil)
+		"wget -q -O- http://127.0.0.1:8080/from-sidecar; echo; mkdir -p /tmp/www; echo sidecar-page > /tmp/www/index.html; echo fetched; exec httpd -f -p 127.0.0.1:8081 -h /tmp/www"}, nil)
 	e.waitLog(t, sidecar, "fetched\n")
 	if out := e.logs(t, sidecar); !strings.Contains(out, "hello /from-sidecar\n") {
 		t.Errorf("sidecar output:\n%s", out)
 	}
 	sidecarPid := e.inspect(t, sidecar).Info.Pid
-	if c := cmdline(sidecarPid); c != "sleep 1000" {
-		t.Errorf("sidecar pid %d runs %q, want the native sleep 1000", sidecarPid, c)
+	if c := cmdline(sidecarPid); !strings.HasPrefix(c, "httpd -f") {
+		t.Errorf("sidecar pid %d runs %q, want the native httpd", sidecarPid, c)
 	}
 	// The sidecar is in the pod's network, UTS and IPC namespaces, which
 	// the (wasm) sandbox made: the UTS and IPC ones are not the host's.
@@ -205,9 +205,17 @@ func testCRIMixedPod(t *testing.T, e *criEnv) {
 		}
 	}
 
-	// Exec in the wasm server: a module of its image, in its network.
+	// Exec in the wasm server: a module of its image, in its network,
+	// which reaches the sidecar's server on localhost too.
 	if out := e.crictl(t, "exec", server, "/app.wasm", "get", "http://127.0.0.1:8080/from-exec"); !strings.Contains(out, "body hello /from-exec") {
 		t.Errorf("crictl exec in the wasm server: %q", out)
+	}
+	var out string
+	if !waitUntil(10*time.Second, 50*time.Millisecond, func() bool {
+		out, _, _ = e.d.Crictl(t.Context(), e.crictlBin, "exec", server, "/app.wasm", "get", "http://127.0.0.1:8081/")
+		return strings.Contains(out, "body sidecar-page")
+	}) {
+		t.Errorf("the wasm side does not reach the native sidecar's httpd on localhost: %q", out)
 	}
 	// Exec in the native sidecar: runc exec, in its namespaces.
 	if out := e.crictl(t, "exec", sidecar, "/bin/sh", "-c", "echo exec-in-sidecar $(hostname)"); out != "exec-in-sidecar mixed-pod" {

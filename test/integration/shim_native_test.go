@@ -40,7 +40,7 @@ func busyboxRootfs(t testing.TB) string {
 }
 
 // busyboxApplets are the programs of a busybox root.
-var busyboxApplets = []string{"sh", "sleep", "wget", "cat", "echo", "hostname", "tty", "stty"}
+var busyboxApplets = []string{"sh", "sleep", "wget", "cat", "echo", "hostname", "tty", "stty", "httpd", "mkdir"}
 
 // TestShimNative: a native (ELF) container under the wasmrun runtime is
 // run by runc with the same spec, through the same task API: its output
