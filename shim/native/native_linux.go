@@ -92,11 +92,18 @@ func IsNative(root string, spec *specs.Spec) bool {
 			return false
 		}
 	}
-	f, err := os.Open(path)
+	// Non-blocking, not following a last symlink (the path has none:
+	// oci resolved them inside root), and a regular file only: an image
+	// whose entrypoint is a FIFO must not hang the shim in open or read.
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return false
 	}
+	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return false
+	}
 	magic := make([]byte, 4)
 	if _, err := io.ReadFull(f, magic); err != nil {
 		return false

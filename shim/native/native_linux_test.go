@@ -9,6 +9,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 func spec(args ...string) *specs.Spec {
@@ -16,8 +17,8 @@ func spec(args ...string) *specs.Spec {
 }
 
 // TestIsNative: what decides that a container is native: the file
-// args[0] names in the root (by cwd, or on the spec's PATH) exists and is
-// not wasm. Its symlinks are followed inside the root only: a root whose
+// args[0] names in the root (by cwd, or on the spec's PATH) is a regular
+// file and not wasm. Its symlinks are followed inside the root only: a root whose
 // entrypoint links to a host file does not get that file read (an image
 // cannot probe the host's files through the shim).
 func TestIsNative(t *testing.T) {
@@ -38,6 +39,10 @@ func TestIsNative(t *testing.T) {
 	write(root, "entrypoint.sh", "#!/bin/sh\necho hi\n")
 	write(root, "short", "\x7f")
 	write(host, "host.elf", "\x7fELF\x02\x01\x01")
+	if err := unix.Mkfifo(filepath.Join(root, "fifo"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink("fifo", filepath.Join(root, "bin", "fifolink"))
 	os.Symlink("busybox", filepath.Join(root, "bin", "sh"))
 	os.Symlink(filepath.Join(host, "host.elf"), filepath.Join(root, "escape"))
 	os.Symlink("../../../../../../.."+filepath.Join(host, "host.elf"), filepath.Join(root, "bin", "escape2"))
@@ -57,6 +62,12 @@ func TestIsNative(t *testing.T) {
 		{[]string{"/escape"}, false},
 		{[]string{"escape2"}, false},
 		{[]string{"/bin/escape2"}, false},
+		// Not a regular file: neither opened for long nor run by runc
+		// (a FIFO would hang the shim in open; the wasm side refuses
+		// it as not a regular file).
+		{[]string{"/fifo"}, false},
+		{[]string{"fifolink"}, false},
+		{[]string{"/dev/null"}, false},
 	} {
 		if got := IsNative(root, spec(c.args...)); got != c.want {
 			t.Errorf("IsNative(%q) = %v, want %v", c.args, got, c.want)
