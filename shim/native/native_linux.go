@@ -75,9 +75,10 @@ func Has(bundle string) bool {
 
 // IsNative reports whether the spec's process is a native program rather
 // than a wasm module: the file process.args[0] names (relative to
-// process.cwd, or found on the spec's PATH when it has no slash) exists
-// in root and does not start with the wasm magic. A missing file is not
-// native: the wasm side reports it.
+// process.cwd, or found on the spec's PATH when it has no slash) is a
+// regular file in root that starts as an ELF binary or a script (#!).
+// Anything else is the wasm side's to run or to refuse (missing, not a
+// WebAssembly binary).
 func IsNative(root string, spec *specs.Spec) bool {
 	m, err := oci.ModulePath(root, spec)
 	if err != nil {
@@ -108,7 +109,7 @@ func IsNative(root string, spec *specs.Spec) bool {
 	if _, err := io.ReadFull(f, magic); err != nil {
 		return false
 	}
-	return string(magic) != "\x00asm"
+	return string(magic) == "\x7fELF" || string(magic[:2]) == "#!"
 }
 
 // lookPathIn finds name on the PATH of the spec's environment (a

@@ -18,7 +18,7 @@ func spec(args ...string) *specs.Spec {
 
 // TestIsNative: what decides that a container is native: the file
 // args[0] names in the root (by cwd, or on the spec's PATH) is a regular
-// file and not wasm. Its symlinks are followed inside the root only: a root whose
+// file that starts as an ELF binary or a script. Its symlinks are followed inside the root only: a root whose
 // entrypoint links to a host file does not get that file read (an image
 // cannot probe the host's files through the shim).
 func TestIsNative(t *testing.T) {
@@ -38,6 +38,7 @@ func TestIsNative(t *testing.T) {
 	write(root, "bin/busybox", "\x7fELF\x02\x01\x01")
 	write(root, "entrypoint.sh", "#!/bin/sh\necho hi\n")
 	write(root, "short", "\x7f")
+	write(root, "text", "hello, not a program\n")
 	write(host, "host.elf", "\x7fELF\x02\x01\x01")
 	if err := unix.Mkfifo(filepath.Join(root, "fifo"), 0o755); err != nil {
 		t.Fatal(err)
@@ -59,6 +60,7 @@ func TestIsNative(t *testing.T) {
 		{[]string{"/missing"}, false},             // the wasm side reports it
 		{[]string{"missing"}, false},
 		{[]string{"/short"}, false}, // too short to tell: not run by runc
+		{[]string{"/text"}, false},  // neither: "not a WebAssembly binary"
 		{[]string{"/escape"}, false},
 		{[]string{"escape2"}, false},
 		{[]string{"/bin/escape2"}, false},

@@ -262,13 +262,17 @@ func testShimNoLeaks(t *testing.T, d *testdaemon.Daemon, rootfs string) {
 	}
 }
 
-// testShimBadEntrypoint: a module that is not WebAssembly, or missing,
+// testShimBadEntrypoint: a module that is not WebAssembly (nor a native
+// program), a native one runc cannot run, or a missing one
 // fails the run with a message that says so, and leaves nothing behind.
 func testShimBadEntrypoint(t *testing.T, d *testdaemon.Daemon, rootfs string) {
 	dir := t.TempDir()
+	writeFile(t, dir+"/app.txt", "hello, neither wasm nor a program\n")
+	// A script is native (runc runs it): this one is not executable.
 	writeFile(t, dir+"/app.sh", "#!/bin/sh\necho hi\n")
 	for _, tc := range []struct{ rootfs, module, want string }{
-		{dir, "/app.sh", "not a WebAssembly binary"},
+		{dir, "/app.txt", "not a WebAssembly binary"},
+		{dir, "/app.sh", `exec: "/app.sh": permission denied`},
 		{rootfs, "/missing.wasm", "not found in the container root"},
 	} {
 		id := newID("bad")
