@@ -89,6 +89,12 @@ func prepareOutbound(cmd *exec.Cmd, subnet string, inside []netip.Prefix, hostRe
 	if err != nil {
 		return nil, nil, err
 	}
+	return serveOutbound(cmd, Outbound{Inside: inside, Blocked: blocked, HostResolver: hostResolver}, log)
+}
+
+// serveOutbound serves host sockets to the process cmd starts, within
+// out's limits, as prepareOutbound.
+func serveOutbound(cmd *exec.Cmd, out Outbound, log Logf) (*Outbound, *os.File, error) {
 	host, theirs, err := procnet.DialSocketPair()
 	if err != nil {
 		return nil, nil, err
@@ -99,10 +105,8 @@ func prepareOutbound(cmd *exec.Cmd, subnet string, inside []netip.Prefix, hostRe
 		}
 	}()
 	cmd.ExtraFiles = append(cmd.ExtraFiles, theirs)
-	return &Outbound{
-		SocketFD: 2 + len(cmd.ExtraFiles), // ExtraFiles[i] is fd 3+i
-		Inside:   inside, Blocked: blocked, HostResolver: hostResolver,
-	}, theirs, nil
+	out.SocketFD = 2 + len(cmd.ExtraFiles) // ExtraFiles[i] is fd 3+i
+	return &out, theirs, nil
 }
 
 // hostResolver reports whether namespace name resolves with the host's

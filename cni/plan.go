@@ -105,6 +105,10 @@ type Record struct {
 	// Name is the name of a namespace of ours under the netns dir, which
 	// Release tears down.
 	Name string `json:"name,omitempty"`
+	// Outbound is how the container process reaches the outside through
+	// host sockets (its descriptor aside), when it does: what a process
+	// that joins it gets too (Join).
+	Outbound *Outbound `json:"outbound,omitempty"`
 }
 
 // Child and Outbound are the container process's side of a network, in

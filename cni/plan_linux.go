@@ -150,6 +150,7 @@ type ownNet struct {
 	ns     *Namespace
 	fwd    *Forwarder
 	theirs *os.File // the process's end of the outbound socket pair
+	out    *Outbound
 	once   sync.Once
 	err    error
 }
@@ -179,6 +180,7 @@ func (n *ownNet) Prepare(ctx context.Context, cmd *exec.Cmd) (Child, error) {
 		if child.Outbound, n.theirs, err = prepareOutbound(cmd, n.m.cfg.Bridge.Subnet, inside, n.opts.ResolvConf != "" || hostResolver(n.ns.Name), n.log); err != nil {
 			return Child{}, err
 		}
+		n.out = child.Outbound
 		n.log("outbound: through host sockets (to anything but the host and other apps)")
 	}
 	return child, nil
@@ -205,7 +207,13 @@ func (n *ownNet) Exited() {
 }
 
 func (n *ownNet) Record() Record {
-	return Record{Mode: n.mode, Path: n.Path(), Name: n.m.NamespaceName(n.id)}
+	rec := Record{Mode: n.mode, Path: n.Path(), Name: n.m.NamespaceName(n.id)}
+	if n.out != nil {
+		out := *n.out
+		out.SocketFD = 0 // the container process's alone
+		rec.Outbound = &out
+	}
+	return rec
 }
 
 func (n *ownNet) Teardown(ctx context.Context) error {

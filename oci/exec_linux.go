@@ -42,11 +42,13 @@ import (
 //     process, so they are the container's) and the container's seccomp
 //     profile and memory cap.
 //
-// What it does not get: the host sockets through which a guest of a
-// namespace without a bridge reaches the outside (outbound), which its
-// creator serves to the container process alone; an exec process reaches
-// what the namespace itself reaches. A rootless container's namespace
-// belongs to a user namespace of its process and is not entered.
+//   - its way out: where the container process reaches the outside
+//     through host sockets (outbound, a namespace without a bridge), the
+//     exec process gets its own such server, in the process that makes
+//     it, with the container's limits (cni.Join).
+//
+// A rootless container's namespace belongs to a user namespace of its
+// process and is not entered.
 
 // ExecOpts are the front end's choices for one exec process.
 type ExecOpts struct {
@@ -95,7 +97,6 @@ func (r *Runtime) Exec(ctx context.Context, id, execID string, proc *specs.Proce
 	if s := r.status(st); s != specs.StateRunning && s != specs.StateCreated {
 		return nil, fmt.Errorf("exec in container %s: it is %s: %w", id, s, ErrFailedPrecondition)
 	}
-	target := cni.Target{ID: id, Join: st.Net.Path, Host: st.Net.Path == ""}
 	if st.Net.Mode == NetRootless {
 		return nil, fmt.Errorf("exec in container %s: its network namespace belongs to its rootless process and cannot be joined: %w", id, ErrFailedPrecondition)
 	}
@@ -120,7 +121,7 @@ func (r *Runtime) Exec(ctx context.Context, id, execID string, proc *specs.Proce
 	if err != nil {
 		return nil, err
 	}
-	net, err := cni.Plan(r.netConfig(), target, NetworkOpts{})
+	net, err := cni.Join(r.netConfig(), st.Net)
 	if err != nil {
 		return nil, fmt.Errorf("exec in container %s: %w", id, err)
 	}
@@ -160,6 +161,7 @@ func (r *Runtime) Exec(ctx context.Context, id, execID string, proc *specs.Proce
 		c.cgroup = func(pid int) error { return joinCgroup(p, pid) }
 	}
 	if err := c.spawn(ctx, prog, net, cfg, CreateOpts{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Terminal: opts.Terminal}); err != nil {
+		net.Teardown(context.WithoutCancel(ctx)) // its socket server, if it was not started
 		return nil, fmt.Errorf("exec %s in container %s: %w", execID, id, err)
 	}
 	r.logf("container %s: exec process %s created: process %d (module %s)", id, execID, c.Pid, mod.HostPath)

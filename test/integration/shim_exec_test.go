@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -28,6 +29,11 @@ func execRootfs(t *testing.T) string {
 		}
 		writeFile(t, filepath.Join(dir, name), string(b))
 	}
+	b, err := os.ReadFile(guests.Go(t, "netapp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "netapp.wasm"), string(b))
 	return dir
 }
 
@@ -76,6 +82,23 @@ func testShimExec(t *testing.T, d *testdaemon.Daemon, rootfs string) {
 		if !strings.Contains(out, "status 200\n") || !strings.Contains(out, "body hello /from-exec\n") {
 			t.Errorf("exec'd client of the server on the container's 127.0.0.1:\n%s", out)
 		}
+	})
+
+	// The container reaches the outside through host sockets its shim
+	// serves (outbound): an exec process gets its own, with the same
+	// limits: the outside yes, the host itself no.
+	t.Run("outbound", func(t *testing.T) {
+		out := newOutsideHost(t, newOSEnv(t))
+		addr := net.JoinHostPort(out.addr, fmt.Sprint(out.port))
+		if stdout := d.MustCtr(t, "task", "exec", "--exec-id", "dial", id, "/netapp.wasm", "dial", addr); strings.TrimSpace(stdout) != "connected" || out.accepted.Load() != 1 {
+			t.Errorf("exec'd client dialing the outside %s: %q, %d accepted", addr, stdout, out.accepted.Load())
+		}
+		srv := newHostListenerAll(t)
+		_, port, _ := net.SplitHostPort(srv.addr)
+		if stdout, _, err := d.Ctr(ctx, "task", "exec", "--exec-id", "dialhost", id, "/netapp.wasm", "dial", net.JoinHostPort(out.hostAddr, port)); err == nil {
+			t.Errorf("exec'd client reached the host's %s:%s: %q", out.hostAddr, port, stdout)
+		}
+		srv.notReached(t)
 	})
 
 	t.Run("kill", func(t *testing.T) {
