@@ -64,6 +64,10 @@ type Config struct {
 	// Outside, when set, carries traffic to addresses outside the
 	// guest's network namespace through host sockets.
 	Outside *Outside
+	// VirtualPorts, when set, is the app's own port space on the host's
+	// network (simulated isolation, see VirtualPorts); the guests of one
+	// app share it.
+	VirtualPorts *VirtualPorts
 	// SocketEvents, when set, is told what the guest's sockets do: binds,
 	// listens, connects, failed accepts and name lookups, with their
 	// results (see SocketEvent). nil, the default, costs one nil check in
@@ -145,6 +149,7 @@ func Instantiate(ctx context.Context, r wazero.Runtime, guest wazero.CompiledMod
 	}
 	h = &Host{sys: s, args: cfg.Args, env: cfg.Env, rand: cfg.Rand, instance: cfg.Instance, subscribed: cfg.Subscribed}
 	s.ReusePort = cfg.ReusePort
+	s.VPorts = cfg.VirtualPorts
 	h.poller = sys.NewPoller() // holds no descriptor until a wait needs one
 	h.epoll = sys.NewEdgePoller()
 	s.Egress = egress

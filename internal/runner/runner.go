@@ -61,6 +61,9 @@ type Options struct {
 	Egress wasi.Egress
 	// Outside, when set, carries the guest's traffic out of its namespace.
 	Outside *wasi.Outside
+	// VirtualPorts, when set, is the app's own port space on the host's
+	// network (simulated isolation).
+	VirtualPorts *wasi.VirtualPorts
 	// SocketEvents, when set, is told what the guest's sockets do (binds,
 	// listens, connects, failed accepts, name lookups; see
 	// wasi.SocketEvent). nil costs nothing.
@@ -177,17 +180,18 @@ func (p *Prepared) instantiate(ctx context.Context, env []string, events func(wa
 		hostCtx = experimental.WithFunctionListenerFactory(ctx, newTracer(p.opts.Trace))
 	}
 	cfg := wasi.Config{
-		Args:       append([]string{name}, p.opts.Args...),
-		Env:        env,
-		Stdin:      p.opts.Stdin,
-		Stdout:     p.opts.Stdout,
-		Stderr:     p.opts.Stderr,
-		Preopens:   p.opts.Preopens,
-		Listeners:  p.opts.Listeners,
-		ResolvConf: p.opts.ResolvConf,
-		Hosts:      p.opts.Hosts,
-		Egress:     p.opts.Egress,
-		Outside:    p.opts.Outside,
+		Args:         append([]string{name}, p.opts.Args...),
+		Env:          env,
+		Stdin:        p.opts.Stdin,
+		Stdout:       p.opts.Stdout,
+		Stderr:       p.opts.Stderr,
+		Preopens:     p.opts.Preopens,
+		Listeners:    p.opts.Listeners,
+		ResolvConf:   p.opts.ResolvConf,
+		Hosts:        p.opts.Hosts,
+		Egress:       p.opts.Egress,
+		Outside:      p.opts.Outside,
+		VirtualPorts: p.opts.VirtualPorts,
 		// What the guest's sockets do, e.g. for --verbose.
 		SocketEvents: events,
 	}

@@ -367,6 +367,7 @@ func (s *System) Renumber(from, to int32) Errno {
 	}
 	s.FDs.Delete(from)
 	if prev := s.FDs.InsertAt(to, f); prev != nil {
+		s.releasePorts(prev)
 		unix.Close(prev.Fd)
 	}
 	return ESUCCESS

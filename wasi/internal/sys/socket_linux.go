@@ -211,6 +211,9 @@ func (s *System) sockBind(fd int32, a Addr) Errno {
 		f.Sock.LocalPath, f.Sock.hostPath = a.Path, sa.Name
 		return ESUCCESS
 	}
+	if s.VPorts != nil {
+		return s.bindVirtual(f, a)
+	}
 	sa, errno := inetSockaddr(f.Sock.Family, a)
 	if errno != 0 {
 		return errno
@@ -371,6 +374,10 @@ func (s *System) sockConnect(fd int32, a Addr) (*File, Errno, string) {
 			}
 			return f, errno, why
 		}
+		var why string
+		if a, errno, why = s.virtualDest(f, a); errno != 0 {
+			return f, errno, why
+		}
 		if sa, errno = inetSockaddr(f.Sock.Family, a); errno != 0 {
 			return f, errno, ""
 		}
@@ -468,7 +475,11 @@ func (s *System) SockRecv(fd int32, bufs [][]byte, riflags uint16) (n uint32, ro
 // SockRecvFrom is SockRecv that also returns the sender's address (the zero
 // Addr when the socket is connected-stream or the sender is unnamed).
 func (s *System) SockRecvFrom(fd int32, bufs [][]byte, riflags uint16) (n uint32, roflags uint16, from Addr, errno Errno) {
-	return s.sockRecv(fd, bufs, riflags, true)
+	n, roflags, from, errno = s.sockRecv(fd, bufs, riflags, true)
+	if s.VPorts != nil && errno == 0 {
+		from = s.senderVirtual(fd, from)
+	}
+	return n, roflags, from, errno
 }
 
 func (s *System) sockRecv(fd int32, bufs [][]byte, riflags uint16, wantFrom bool) (uint32, uint16, Addr, Errno) {
@@ -579,6 +590,9 @@ func (s *System) SockSendTo(fd int32, bufs [][]byte, a Addr, siflags uint16) (ui
 	if errno := s.routeOutside(f, a); errno != 0 {
 		return 0, errno
 	}
+	if a, errno, _ = s.virtualDest(f, a); errno != 0 {
+		return 0, errno
+	}
 	sa, errno := inetSockaddr(f.Sock.Family, a)
 	if errno != 0 {
 		return 0, errno
@@ -651,7 +665,7 @@ func (s *System) SockLocalAddr(fd int32) (Addr, Errno) {
 	if f.Sock.Family == AFUnix {
 		return Addr{Family: AFUnix, Path: f.Sock.LocalPath}, ESUCCESS
 	}
-	return s.guestAddr(sa), ESUCCESS
+	return s.localVirtual(f, s.guestAddr(sa)), ESUCCESS
 }
 
 // SockPeerAddr returns the address fd is connected to. Errors: EBADF,
@@ -670,7 +684,7 @@ func (s *System) SockPeerAddr(fd int32) (Addr, Errno) {
 			return Addr{Family: AFUnix, Path: f.Sock.PeerPath}, ESUCCESS
 		}
 	}
-	return s.guestAddr(sa), ESUCCESS
+	return s.peerVirtual(f, s.guestAddr(sa)), ESUCCESS
 }
 
 // guestAddr converts a host address to what the guest sees. A Unix path the

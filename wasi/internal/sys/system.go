@@ -33,6 +33,9 @@ type System struct {
 	Outside *Outside
 	// Events, when set, is told what the guest's sockets do (events.go).
 	Events func(Event)
+	// VPorts, when set, is the app's own port space on the host's
+	// network (see VirtualPorts).
+	VPorts *VirtualPorts
 	// ReusePort sets SO_REUSEPORT before each bind of an IPv4/IPv6
 	// socket to a port other than 0 (wasi.Config.ReusePort).
 	ReusePort bool
@@ -173,12 +176,14 @@ func (s *System) CloseFD(fd int32) Errno {
 	if !ok {
 		return EBADF
 	}
+	s.releasePorts(f)
 	return ErrnoFromError(unix.Close(f.Fd))
 }
 
 // Close closes every descriptor the guest still holds.
 func (s *System) Close() {
 	s.FDs.Range(func(fd int32, f *File) bool {
+		s.releasePorts(f)
 		unix.Close(f.Fd)
 		return true
 	})
