@@ -27,6 +27,8 @@ func Join(cfg Config, rec Record) (Network, error) {
 	switch {
 	case rec.Mode == NetRootless:
 		return nil, fmt.Errorf("the container's network namespace belongs to its rootless process and cannot be joined")
+	case rec.Mode == NetSimulated:
+		return nil, fmt.Errorf("a container with simulated isolation cannot be joined: its port space is its process's")
 	case rec.Path == "":
 		return &hostNet{}, nil
 	}

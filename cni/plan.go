@@ -28,6 +28,12 @@ const (
 	// process by a user without root; forwards go through the userspace
 	// forwarder, which asks the process to dial inside.
 	NetRootless NetworkMode = "rootless"
+	// NetSimulated is no namespace: the app's sockets are the host's, with
+	// a port space of its own on the host's loopback, kept by its container
+	// process (simulated isolation, for systems without namespaces and on
+	// Linux when asked for); forwards go through the userspace forwarder,
+	// which asks the process to dial its port.
+	NetSimulated NetworkMode = "simulated"
 )
 
 // Describe says in words what the mode gives (for --verbose and ps).
@@ -43,6 +49,8 @@ func (m NetworkMode) Describe() string {
 		return "own namespace (userspace forwarder: CNI plugins not installed)"
 	case NetRootless:
 		return "rootless (user + network namespace, userspace forwarder)"
+	case NetSimulated:
+		return "simulated (no namespace: a port space of its own on the host's loopback, userspace forwarder)"
 	}
 	return string(m)
 }
@@ -69,6 +77,9 @@ type Options struct {
 	// host's are (with Outbound, through host sockets).
 	ResolvConf string `json:"resolv_conf,omitempty"`
 	Hosts      string `json:"hosts,omitempty"`
+	// Simulated asks for simulated isolation (NetSimulated) instead of a
+	// namespace.
+	Simulated bool `json:"simulated,omitempty"`
 }
 
 // Resolver returns the resolv.conf and hosts files of a guest in the
@@ -109,6 +120,8 @@ type Record struct {
 	// host sockets (its descriptor aside), when it does: what a process
 	// that joins it gets too (Join).
 	Outbound *Outbound `json:"outbound,omitempty"`
+	// Ports is where a simulated app's port table is read (ReadPorts).
+	Ports string `json:"ports,omitempty"`
 }
 
 // Child and Outbound are the container process's side of a network, in

@@ -20,6 +20,7 @@ import (
 // without root) before anything is created. It changes nothing on the
 // system: Prepare does.
 //
+//   - o.Simulated: no namespace, a port space of the app's own (NetSimulated);
 //   - t.Host: the host network (forwards refused);
 //   - t.Join: join that namespace (forwards refused);
 //   - without root: a rootless user + network namespace (NetRootless);
@@ -29,6 +30,9 @@ func Plan(cfg Config, t Target, o Options) (Network, error) {
 	logf := cfg.Log
 	if logf == nil {
 		logf = func(string, ...any) {}
+	}
+	if o.Simulated {
+		return planSimulated(cfg, t, o, logf)
 	}
 	if t.Host || t.Join != "" {
 		if len(o.Forwards) > 0 {

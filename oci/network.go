@@ -4,6 +4,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/wasmrun/wasmrun/cni"
+	"github.com/wasmrun/wasmrun/cni/procnet"
 )
 
 // The network of a container is one cni.Network, chosen by cni.Plan from
@@ -39,6 +40,7 @@ const (
 	NetOwn          = cni.NetOwn
 	NetOwnUserspace = cni.NetOwnUserspace
 	NetRootless     = cni.NetRootless
+	NetSimulated    = cni.NetSimulated
 )
 
 // DefaultPrefix names the namespaces of a default NetworkConfig.
@@ -69,6 +71,20 @@ func networkTarget(id string, s *specs.Spec) cni.Target {
 		}
 	}
 	return cni.Target{ID: id, Host: true}
+}
+
+// VirtualPort is one port of a simulated app: its guest port and the host
+// socket that holds it.
+type VirtualPort = procnet.Port
+
+// PortsOf returns the ports of container id, when its network is
+// simulated and its process runs (nil otherwise).
+func (r *Runtime) PortsOf(id string) ([]VirtualPort, error) {
+	rec, err := r.NetworkOf(id)
+	if err != nil {
+		return nil, err
+	}
+	return cni.ReadPorts(rec)
 }
 
 // NetworkOf returns the network recorded for container id.

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -38,7 +39,7 @@ type appConfig struct {
 }
 
 type networkConfig struct {
-	Isolation       *bool         `toml:"isolation"`
+	Isolation       *isolation    `toml:"isolation"`
 	NamespacePrefix string        `toml:"namespace_prefix"`
 	LoopbackEnabled *bool         `toml:"loopback_enabled"`
 	Forward         []string      `toml:"forward"`
@@ -58,6 +59,35 @@ type networkConfig struct {
 	// absolute directories only root can change), below --cni-path and
 	// CNI_PATH.
 	CNIPath string `toml:"cni_path"`
+}
+
+// isolation is [network] isolation: true (a network namespace of the
+// app's own, the default), false (the host's network) or "simulated" (no
+// namespace: a port space of the app's own on the host's loopback).
+type isolation string
+
+const (
+	isolationNamespace isolation = "namespace"
+	isolationHost      isolation = "host"
+	isolationSimulated isolation = "simulated"
+)
+
+// UnmarshalTOML takes true, false or "simulated", and nothing else.
+func (i *isolation) UnmarshalTOML(v any) error {
+	switch v {
+	case true:
+		*i = isolationNamespace
+	case false:
+		*i = isolationHost
+	case string(isolationSimulated):
+		*i = isolationSimulated
+	default:
+		if s, ok := v.(string); ok {
+			v = strconv.Quote(s)
+		}
+		return fmt.Errorf("network.isolation = %v: want true, false or \"simulated\"", v)
+	}
+	return nil
 }
 
 // validBridge: a Linux interface name (at most 15 bytes).

@@ -195,6 +195,7 @@ type app struct {
 	args, env    []string
 	mounts       []specs.Mount
 	isolation    bool
+	simulated    bool // isolation = "simulated": no namespace (cni.NetSimulated)
 	egress       oci.Egress
 	loopback     bool
 	bridge       bool
@@ -268,8 +269,8 @@ func resolveApp(o *osOpts) (*app, error) {
 			return nil, fmt.Errorf("app %s: module %s is outside the app directory", o.app, mod)
 		}
 	}
-	if cfg.Network.Isolation != nil {
-		a.isolation = *cfg.Network.Isolation
+	if i := cfg.Network.Isolation; i != nil {
+		a.isolation, a.simulated = *i != isolationHost, *i == isolationSimulated
 	}
 	if cfg.Network.NamespacePrefix != "" {
 		a.prefix = cfg.Network.NamespacePrefix
@@ -330,6 +331,9 @@ func resolveApp(o *osOpts) (*app, error) {
 	if len(a.forwards) > 0 && !a.isolation {
 		return nil, errors.New("--forward needs network isolation, but the config sets isolation = false (the guest already uses the host network)")
 	}
+	if a.simulated && a.bridge {
+		return nil, errors.New(`bridge = true needs a network namespace, but the config sets isolation = "simulated"`)
+	}
 	a.name = o.name
 	if a.name == "" {
 		a.name = cfg.Name
@@ -354,6 +358,9 @@ func resolveApp(o *osOpts) (*app, error) {
 		n = o.instances
 	}
 	a.instances, a.instancesWhy = n.count(a.limits.CPUs)
+	if a.instances > 1 && a.simulated {
+		return nil, errors.New(`--instances needs a network namespace, but the config sets isolation = "simulated" (the instances' shared ports would be host ports any process of the app's user could join)`)
+	}
 	if a.instances > 1 && !a.isolation {
 		// Instances bind with SO_REUSEPORT, which on the host network
 		// would let them share a port with any process of their user
@@ -381,7 +388,7 @@ func (a *app) spec(tmp string) *specs.Spec {
 	if tmp != "" && !slices.ContainsFunc(a.mounts, func(m specs.Mount) bool { return path.Clean(m.Destination) == "/tmp" }) {
 		s.Mounts = append(slices.Clone(s.Mounts), specs.Mount{Type: "bind", Source: tmp, Destination: "/tmp", Options: []string{"rbind", "rw"}})
 	}
-	if a.isolation {
+	if a.isolation && !a.simulated {
 		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.NetworkNamespace}}}
 	}
 	cgroup := ""
@@ -410,7 +417,7 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 	}
 	// Without root: an unprivileged user + network namespace (oci's
 	// rootless mode), or a clear refusal (rootless_linux.go).
-	if a.isolation && oci.Rootless() {
+	if a.isolation && !a.simulated && oci.Rootless() {
 		if err := checkRootless(a); err != nil {
 			return 0, err
 		}
@@ -458,7 +465,7 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 	opts := oci.CreateOpts{
 		Stdin: stdin, Stdout: stdout, Stderr: stderr,
 		Network: oci.NetworkOpts{Outbound: a.outbound, Bridge: a.bridge, Forwards: a.forwards, NoLoopback: !a.loopback,
-			ResolvConf: a.resolvConf, Hosts: a.hosts},
+			ResolvConf: a.resolvConf, Hosts: a.hosts, Simulated: a.simulated},
 		Listen: a.listens,
 		Egress: a.egress,
 		Extra:  extra,

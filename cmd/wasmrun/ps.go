@@ -61,6 +61,8 @@ func psCmd(args []string, stdout, stderr *os.File) int {
 				if s.Pid > 0 {
 					ns = "rootless:" + rec.Path
 				}
+			case rec.Mode == oci.NetSimulated:
+				ns = simulatedColumn(rt, id)
 			case rec.Path != "":
 				ns = rec.Path
 			}
@@ -72,6 +74,21 @@ func psCmd(args []string, stdout, stderr *os.File) int {
 	}
 	w.Flush()
 	return 0
+}
+
+// simulatedColumn is the NAMESPACE of an app with simulated isolation:
+// "simulated", then the ports it holds and their host sockets, e.g.
+// simulated:8080/tcp=127.0.0.1:41234.
+func simulatedColumn(rt *oci.Runtime, id string) string {
+	ports, err := rt.PortsOf(id)
+	if err != nil || len(ports) == 0 {
+		return "simulated"
+	}
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = p.String()
+	}
+	return "simulated:" + strings.Join(s, ",")
 }
 
 // stopCmd stops apps: SIGTERM, then SIGKILL after the grace period. The

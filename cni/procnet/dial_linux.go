@@ -56,7 +56,13 @@ func unixConn(f *os.File) (*net.UnixConn, error) {
 // DialSocketPair) until the other end closes it, then returns nil. It must
 // run in the namespace: every dial happens on the calling goroutine, so
 // under ns.Do (a locked thread) or in a process that lives there.
-func ServeDial(f *os.File) error {
+func ServeDial(f *os.File) error { return serveDial(f, nil) }
+
+// serveDial is ServeDial making its connections with dial (nil: net.Dial).
+func serveDial(f *os.File, dial func(network, address string) (net.Conn, error)) error {
+	if dial == nil {
+		dial = func(network, addr string) (net.Conn, error) { return net.DialTimeout(network, addr, dialTimeout) }
+	}
 	c, err := unixConn(f)
 	if err != nil {
 		return fmt.Errorf("serve dial: %w", err)
@@ -76,7 +82,7 @@ func ServeDial(f *os.File) error {
 		if !ok || (network != "tcp" && network != "udp") {
 			err = fmt.Errorf("bad request %q", buf[:k])
 		} else {
-			conn, err = net.DialTimeout(network, addr, dialTimeout)
+			conn, err = dial(network, addr)
 		}
 		if err != nil {
 			if _, _, werr := c.WriteMsgUnix([]byte("err "+err.Error()), nil, nil); werr != nil {

@@ -8,7 +8,10 @@
 // and not cni, so it carries no CNI library.
 package procnet
 
-import "net/netip"
+import (
+	"net"
+	"net/netip"
+)
 
 // Child is the part of a network the container process sets up itself,
 // in its namespace, before the guest runs (Child.Setup). It travels in
@@ -20,6 +23,13 @@ type Child struct {
 	DialFD int `json:"dial_fd,omitempty"`
 	// Outbound, when set, is how the process reaches the outside.
 	Outbound *Outbound `json:"outbound,omitempty"`
+	// Simulated, when set: no namespace, a port space of the guest's own
+	// (see Simulated).
+	Simulated *Simulated `json:"simulated,omitempty"`
+	// Dial, when set, makes the connections ServeDial is asked for
+	// (simulated isolation: to the guest's own ports), instead of
+	// net.Dial. The process sets it.
+	Dial func(network, address string) (net.Conn, error) `json:"-"`
 }
 
 // Outbound is the container process's side of outbound traffic, in its

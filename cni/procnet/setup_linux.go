@@ -18,7 +18,7 @@ func (c Child) Setup(id string) error {
 	if c.DialFD > 0 {
 		f := os.NewFile(uintptr(c.DialFD), "dial")
 		go func() {
-			if err := ServeDial(f); err != nil {
+			if err := serveDial(f, c.Dial); err != nil {
 				fmt.Fprintf(os.Stderr, "wasmrun: container %s: forwarder: %v\n", id, err)
 			}
 		}()

@@ -121,6 +121,7 @@ func Main() int {
 		return fail(fmt.Errorf("read container config: %w", err))
 	}
 	cfgFile.Close()
+	vports := virtualPorts(cfg.ID, &cfg.Net, cfg.Verbose)
 	if err := cfg.Net.Setup(cfg.ID); err != nil {
 		return fail(err)
 	}
@@ -163,6 +164,7 @@ func Main() int {
 		Egress:           cfg.Egress,
 		Outside:          outside(cfg.Net.Outbound),
 		SocketEvents:     socketEvents(cfg.Verbose),
+		VirtualPorts:     vports,
 	})
 	if err != nil {
 		return fail(err)

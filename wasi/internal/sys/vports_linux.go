@@ -15,7 +15,7 @@ import (
 
 // whyNotOwn is why a connect to a loopback port the app does not hold is
 // refused.
-const whyNotOwn = "not a port of the app's own (simulated isolation)"
+const whyNotOwn = "not one of the app's own ports under simulated isolation"
 
 var (
 	loop4       = netip.AddrFrom4([4]byte{127, 0, 0, 1})

@@ -8,6 +8,11 @@
 //	netapp dial ADDR       TCP connect: print "connected" (exit 0),
 //	                       "refused" (exit 3) or "error: ..." (exit 4)
 //	netapp cat PATH        print a file (preopened directories)
+//	netapp serve-dial ADDR DIAL...
+//	                       serve ADDR as serve does, then dial each DIAL
+//	                       and print "DIAL: " + the first line read
+//	                       ("hello ID"), "refused" or "error: ...", then
+//	                       "dialed", and serve on
 //
 // The listening line goes to stdout once the socket is bound, so tests wait
 // for it instead of polling the port.
@@ -73,6 +78,26 @@ func main() {
 			fmt.Printf("error: %v\n", err)
 			os.Exit(4)
 		}
+	case "serve-dial":
+		l, err := wasip1.Listen("tcp", arg)
+		if err != nil {
+			fail(err)
+		}
+		fmt.Printf("listening %s\n", l.Addr())
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					fail(err)
+				}
+				go serve(c, id)
+			}
+		}()
+		for _, addr := range os.Args[3:] {
+			fmt.Printf("%s: %s\n", addr, firstLine(addr))
+		}
+		fmt.Println("dialed")
+		select {}
 	case "cat":
 		b, err := os.ReadFile(arg)
 		if err != nil {
@@ -92,6 +117,24 @@ func serve(c net.Conn, id string) {
 	for s.Scan() {
 		fmt.Fprintf(c, "%s\n", s.Text())
 	}
+}
+
+// firstLine dials addr over TCP and returns the first line it sends,
+// "refused" or "error: ...".
+func firstLine(addr string) string {
+	c, err := wasip1.Dial("tcp", addr)
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "refused"
+	case err != nil:
+		return "error: " + err.Error()
+	}
+	defer c.Close()
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	return line[:len(line)-1]
 }
 
 func fail(err error) {
