@@ -87,3 +87,34 @@ func TestEgressPolicyFlags(t *testing.T) {
 		t.Errorf("--deny evil.test:80: error %v, want one naming --deny", err)
 	}
 }
+
+// TestConfigIsolation: isolation takes true, false and "simulated"; any
+// other value is one error that says what it takes.
+func TestConfigIsolation(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, ConfigName)
+	for value, want := range map[string]isolation{
+		"true": isolationNamespace, "false": isolationHost, `"simulated"`: isolationSimulated,
+	} {
+		if err := os.WriteFile(path, []byte("[network]\nisolation = "+value+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := loadConfig(path, true)
+		if err != nil {
+			t.Errorf("isolation = %s: %v", value, err)
+			continue
+		}
+		if got := cfg.Network.Isolation; got == nil || *got != want {
+			t.Errorf("isolation = %s: got %v, want %q", value, got, want)
+		}
+	}
+	for _, value := range []string{`"Simulated"`, `"true"`, `""`, `1`, `["simulated"]`} {
+		if err := os.WriteFile(path, []byte("[network]\nisolation = "+value+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := loadConfig(path, true)
+		if err == nil || !strings.Contains(err.Error(), `: want true, false or "simulated"`) {
+			t.Errorf("isolation = %s: error %v, want one saying what it takes", value, err)
+		}
+	}
+}
