@@ -246,13 +246,68 @@ type rootlessNet struct {
 	opts Options
 	log  Logf
 
-	pid       int
-	inside    *os.File // the process's end of the dial socket pair
+	pid    int
+	theirs *os.File // the process's end of the outbound socket pair
+	dialForward
+	once sync.Once
+}
+
+// dialForward is the userspace forwarder of a container whose namespace
+// its creator cannot enter (rootless) or that has none (simulated): it
+// listens on the host's ports and asks the container process, over a
+// socket pair, to dial the guest's port (procnet.ServeDial, FDDialer).
+type dialForward struct {
 	host      *os.File // ours
-	theirs    *os.File // the process's end of the outbound socket pair
+	inside    *os.File // the process's end of the dial socket pair
 	closeDial func() error
 	fwd       *Forwarder
-	once      sync.Once
+}
+
+// start listens for fwds (a taken host port fails here) and gives cmd the
+// process's end of the socket pair, at the descriptor it returns.
+func (d *dialForward) start(cmd *exec.Cmd, fwds []Forward, log Logf) (int, error) {
+	var err error
+	if d.host, d.inside, err = procnet.DialSocketPair(); err != nil {
+		return 0, err
+	}
+	dial, closeDial, err := procnet.FDDialer(d.host)
+	if err != nil {
+		return 0, err
+	}
+	d.closeDial = closeDial
+	if d.fwd, err = StartForwarder("", fwds, ForwarderOptions{Dial: dial, Log: log}); err != nil {
+		return 0, err
+	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, d.inside)
+	return 2 + len(cmd.ExtraFiles), nil // ExtraFiles[i] is fd 3+i
+}
+
+// started closes our copy of the process's end, once it has started (or
+// failed to).
+func (d *dialForward) started() {
+	if d.inside != nil {
+		d.inside.Close()
+	}
+}
+
+// Exited stops the forwarder (its listeners and live connections).
+func (d *dialForward) Exited() {
+	if d.fwd != nil {
+		d.fwd.Stop()
+	}
+}
+
+// close stops the forwarder and closes both ends of the socket pair.
+func (d *dialForward) close() {
+	d.Exited()
+	if d.closeDial != nil {
+		d.closeDial()
+	}
+	for _, f := range []*os.File{d.host, d.inside} {
+		if f != nil {
+			f.Close()
+		}
+	}
 }
 
 func planRootless(o Options, logf Logf) (Network, error) {
@@ -290,19 +345,9 @@ func (n *rootlessNet) Prepare(_ context.Context, cmd *exec.Cmd) (Child, error) {
 	if len(n.opts.Forwards) == 0 {
 		return child, nil
 	}
-	if n.host, n.inside, err = procnet.DialSocketPair(); err != nil {
+	if child.DialFD, err = n.start(cmd, n.opts.Forwards, n.log); err != nil {
 		return Child{}, err
 	}
-	dial, closeDial, err := procnet.FDDialer(n.host)
-	if err != nil {
-		return Child{}, err
-	}
-	n.closeDial = closeDial
-	if n.fwd, err = StartForwarder("", n.opts.Forwards, ForwarderOptions{Dial: dial, Log: n.log}); err != nil {
-		return Child{}, err
-	}
-	cmd.ExtraFiles = append(cmd.ExtraFiles, n.inside)
-	child.DialFD = 2 + len(cmd.ExtraFiles) // ExtraFiles[i] is fd 3+i
 	return child, nil
 }
 
@@ -313,10 +358,9 @@ func (n *rootlessNet) Path() string { return "" }
 // ENOSPC: user.max_user_namespaces reached; EINVAL: no user namespace
 // support) as ErrUserNamespaces.
 func (n *rootlessNet) Started(pid int, err error) error {
-	for _, f := range []*os.File{n.inside, n.theirs} {
-		if f != nil {
-			f.Close()
-		}
+	n.started()
+	if n.theirs != nil {
+		n.theirs.Close()
 	}
 	if err != nil {
 		for _, e := range []syscall.Errno{syscall.EPERM, syscall.ENOSPC, syscall.EINVAL, syscall.EUSERS} {
@@ -338,23 +382,11 @@ func (n *rootlessNet) Record() Record {
 	return r
 }
 
-// Exited stops the forwarder (its listeners and live connections).
-func (n *rootlessNet) Exited() {
-	if n.fwd != nil {
-		n.fwd.Stop()
-	}
-}
-
 func (n *rootlessNet) Teardown(context.Context) error {
 	n.once.Do(func() {
-		n.Exited()
-		if n.closeDial != nil {
-			n.closeDial()
-		}
-		for _, f := range []*os.File{n.host, n.inside, n.theirs} {
-			if f != nil {
-				f.Close()
-			}
+		n.close()
+		if n.theirs != nil {
+			n.theirs.Close()
 		}
 	})
 	return nil

@@ -40,14 +40,11 @@ type simulatedNet struct {
 	subnet string
 	log    Logf
 
-	pid       int
-	portsFD   int      // in the process
-	ports     *os.File // the memfd, ours
-	host      *os.File // the dial socket pair: ours
-	inside    *os.File // the process's
-	closeDial func() error
-	fwd       *Forwarder
-	once      sync.Once
+	pid     int
+	portsFD int      // in the process
+	ports   *os.File // the memfd, ours
+	dialForward
+	once sync.Once
 }
 
 func planSimulated(cfg Config, t Target, o Options, logf Logf) (Network, error) {
@@ -88,19 +85,9 @@ func (n *simulatedNet) Prepare(_ context.Context, cmd *exec.Cmd) (Child, error) 
 	if len(n.opts.Forwards) == 0 {
 		return child, nil
 	}
-	if n.host, n.inside, err = procnet.DialSocketPair(); err != nil {
+	if child.DialFD, err = n.start(cmd, n.opts.Forwards, n.log); err != nil {
 		return Child{}, err
 	}
-	dial, closeDial, err := procnet.FDDialer(n.host)
-	if err != nil {
-		return Child{}, err
-	}
-	n.closeDial = closeDial
-	if n.fwd, err = StartForwarder("", n.opts.Forwards, ForwarderOptions{Dial: dial, Log: n.log}); err != nil {
-		return Child{}, err
-	}
-	cmd.ExtraFiles = append(cmd.ExtraFiles, n.inside)
-	child.DialFD = 2 + len(cmd.ExtraFiles)
 	return child, nil
 }
 
@@ -108,9 +95,7 @@ func (n *simulatedNet) Path() string { return "" }
 
 // Started closes our copy of the process's end of the dial socket pair.
 func (n *simulatedNet) Started(pid int, err error) error {
-	if n.inside != nil {
-		n.inside.Close()
-	}
+	n.started()
 	if err == nil {
 		n.pid = pid
 	}
@@ -125,23 +110,11 @@ func (n *simulatedNet) Record() Record {
 	return r
 }
 
-// Exited stops the forwarder (its listeners and live connections).
-func (n *simulatedNet) Exited() {
-	if n.fwd != nil {
-		n.fwd.Stop()
-	}
-}
-
 func (n *simulatedNet) Teardown(context.Context) error {
 	n.once.Do(func() {
-		n.Exited()
-		if n.closeDial != nil {
-			n.closeDial()
-		}
-		for _, f := range []*os.File{n.host, n.inside, n.ports} {
-			if f != nil {
-				f.Close()
-			}
+		n.close()
+		if n.ports != nil {
+			n.ports.Close()
 		}
 	})
 	return nil
