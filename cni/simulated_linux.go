@@ -81,7 +81,7 @@ func (n *simulatedNet) Prepare(_ context.Context, cmd *exec.Cmd) (Child, error) 
 	n.ports = os.NewFile(uintptr(fd), "ports")
 	cmd.ExtraFiles = append(cmd.ExtraFiles, n.ports)
 	n.portsFD = 2 + len(cmd.ExtraFiles) // ExtraFiles[i] is fd 3+i
-	child := Child{Simulated: &procnet.Simulated{Blocked: blocked, PortsFD: n.portsFD}}
+	child := Child{Simulated: &procnet.Simulated{Blocked: blocked, PortsFD: n.portsFD, Offline: !n.opts.Outbound}}
 	if len(n.opts.Forwards) == 0 {
 		return child, nil
 	}

@@ -158,6 +158,9 @@ func Instantiate(ctx context.Context, r wazero.Runtime, guest wazero.CompiledMod
 		s.Outside = &sys.Outside{Socket: o.Socket, Inside: o.Inside, Blocked: o.Blocked}
 		h.resolver.Dial = s.Outside.Dialer(o.HostResolver)
 	}
+	if vp := cfg.VirtualPorts; vp != nil {
+		h.resolver.Dial = vp.NameserverDial()
+	}
 	if cfg.SocketEvents != nil {
 		s.Events = socketEvents(cfg.SocketEvents)
 		h.resolver.Events = s.Events

@@ -24,6 +24,9 @@ type Simulated struct {
 	// PortsFD is a file (a memfd of the creator's) the process keeps its
 	// port table in.
 	PortsFD int `json:"ports_fd"`
+	// Offline: no outbound traffic, name queries included (Blocked then
+	// holds every address).
+	Offline bool `json:"offline,omitempty"`
 }
 
 // Port is one of an app's ports: its Proto port Port is the host socket at

@@ -35,6 +35,7 @@ func virtualPorts(id string, c *procnet.Child, verbose bool) *wasi.VirtualPorts 
 			fmt.Fprintf(os.Stderr, "wasmrun: container %s: write port table: %v\n", id, err)
 		}
 	})
+	vp.Offline = s.Offline
 	procnet.WritePorts(f, nil) // a complete, empty table from the start
 	c.Dial = vp.Dial
 	return vp

@@ -2,6 +2,9 @@ package sys
 
 import (
 	"cmp"
+	"context"
+	"errors"
+	"net"
 	"net/netip"
 	"slices"
 	"sync"
@@ -35,6 +38,10 @@ type VirtualPorts struct {
 	// Changed, when set, is given the table after each bind and release,
 	// on the guest's thread.
 	Changed func([]VirtualPort)
+	// Offline: the app has no way out (outbound = false), so no name
+	// query leaves it either (NameserverDial); the host's are otherwise
+	// its own, as the host's network is.
+	Offline bool
 
 	mu     sync.Mutex
 	ports  map[vkey]*vslot
@@ -159,6 +166,20 @@ func (v *VirtualPorts) Release(sock *Socket) {
 	v.mu.Unlock()
 	v.changed()
 }
+
+// NameserverDial is the resolver's way to its nameservers: nil (the
+// host's way) unless Offline, then none.
+func (v *VirtualPorts) NameserverDial() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if !v.Offline {
+		return nil
+	}
+	return func(_ context.Context, network, _ string) (net.Conn, error) {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: errOffline}
+	}
+}
+
+// errOffline is a name query of an app without outbound traffic.
+var errOffline = errors.New("the app has no outbound traffic (outbound = false)")
 
 // releasePorts gives back the ports f holds (it is being closed).
 func (s *System) releasePorts(f *File) {

@@ -1,6 +1,8 @@
 package sys
 
 import (
+	"context"
+	"errors"
 	"net/netip"
 	"slices"
 	"testing"
@@ -88,5 +90,19 @@ func TestVirtualPortsHeard(t *testing.T) {
 	}
 	if v.answers(netip.MustParseAddrPort("127.0.0.1:40001"), now) {
 		t.Error("answers another port")
+	}
+}
+
+// TestVirtualPortsOffline: an app without outbound traffic sends no name
+// query (its resolver's dial fails, with no socket made); one with it
+// queries as the host does (no dial hook).
+func TestVirtualPortsOffline(t *testing.T) {
+	v := NewVirtualPorts(nil, nil)
+	if v.NameserverDial() != nil {
+		t.Error("an app with outbound traffic gets a nameserver dial hook")
+	}
+	v.Offline = true
+	if c, err := v.NameserverDial()(context.Background(), "udp", "127.0.0.53:53"); c != nil || !errors.Is(err, errOffline) {
+		t.Errorf("offline nameserver dial = %v, %v; want %v", c, err, errOffline)
 	}
 }
