@@ -118,3 +118,25 @@ func TestConfigIsolation(t *testing.T) {
 		}
 	}
 }
+
+// TestSimulatedInstances: with simulated isolation, instances = "auto" is
+// one instance, and a count above one is refused.
+func TestSimulatedInstances(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app.wasm"), []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for instances, wantErr := range map[string]string{`"auto"`: "", `2`: "--instances needs a network namespace"} {
+		cfg := "instances = " + instances + "\n[network]\nisolation = \"simulated\"\n"
+		if err := os.WriteFile(filepath.Join(dir, ConfigName), []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		a, err := resolveApp(&osOpts{app: dir})
+		switch {
+		case wantErr == "" && (err != nil || a.instances != 1 || !a.simulated):
+			t.Errorf("instances = %s: %v (app %+v), want one instance", instances, err, a)
+		case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+			t.Errorf("instances = %s: error %v, want %q", instances, err, wantErr)
+		}
+	}
+}

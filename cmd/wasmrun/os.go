@@ -358,6 +358,9 @@ func resolveApp(o *osOpts) (*app, error) {
 		n = o.instances
 	}
 	a.instances, a.instancesWhy = n.count(a.limits.CPUs)
+	if n.auto && a.simulated {
+		a.instances, a.instancesWhy = 1, "simulated isolation: one instance"
+	}
 	if a.instances > 1 && a.simulated {
 		return nil, errors.New(`--instances needs a network namespace, but the config sets isolation = "simulated" (the instances' shared ports would be host ports any process of the app's user could join)`)
 	}
