@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/wasmrun/wasmrun/internal/guests"
 )
@@ -271,4 +272,39 @@ func TestOSSimulatedBadConfig(t *testing.T) {
 		}
 	}
 	e.noLeaks(port)
+}
+
+// TestOSSimulatedCrash: a kill -9 of the `wasmrun os` of an app with
+// simulated isolation takes its container process, its forward and its
+// host port with it; ps still works and the next run of the same name and
+// forward succeeds; nothing is left after it.
+func TestOSSimulatedCrash(t *testing.T) {
+	t.Parallel()
+	e := newOSEnv(t)
+	dir := e.simulatedApp("")
+	fwd := freePort(t, "tcp")
+	args := []string{"--name", "crash", "--forward", fmt.Sprintf("127.0.0.1:%d:8080", fwd), "--env", "APP_ID=crash", dir, "--", "serve", ":8080"}
+	r := e.start(args...)
+	r.waitFor("listening 0.0.0.0:8080")
+	pid := e.containerState("crash").Pid
+	host := e.simulatedPorts("crash")["8080/tcp"]
+	r.cmd.Process.Kill()
+	r.wait()
+	if !waitUntil(osTimeout, 10*time.Millisecond, func() bool { s := procState(pid); return s == "" || s == "Z" }) {
+		t.Fatalf("container process %d still runs after its wasmrun os was killed", pid)
+	}
+	for _, addr := range []string{host.String(), net.JoinHostPort("127.0.0.1", strconv.Itoa(fwd))} {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts connections after the kill", addr)
+		}
+	}
+	mustExit(t, e.run("ps"), 0)
+	again := e.start(args...)
+	again.waitFor("listening 0.0.0.0:8080")
+	if got := greeting(t, dialHost(net.JoinHostPort("127.0.0.1", strconv.Itoa(fwd)))); got != "hello crash" {
+		t.Errorf("the forward of the next run: got %q", got)
+	}
+	terminateAll(t, map[string]*osRun{"crash": again})
+	e.noLeaks(fwd)
 }
