@@ -4,7 +4,9 @@
 // choices which Network it gets: the host's or a joined namespace (nothing
 // to make), a named namespace of ours (<prefix>-<id> under /run/netns,
 // loopback up) forwarded into by CNI portmap or by a userspace forwarder,
-// or, without root, a user + network namespace made with the process. Every
+// or, without root, a user + network namespace made with the process; or,
+// with simulated isolation, no namespace at all: a port space of the app's
+// own that its container process keeps on the host's loopback. Every
 // mode has the same small interface (Prepare, Path, Started, Exited,
 // Record, Teardown), so the container runtime has no switch; Release and GC
 // remove what a crashed or other process left (CNI DEL with the arguments
