@@ -331,6 +331,9 @@ func resolveApp(o *osOpts) (*app, error) {
 	if len(a.forwards) > 0 && !a.isolation {
 		return nil, errors.New("--forward needs network isolation, but the config sets isolation = false (the guest already uses the host network)")
 	}
+	if a.simulated && len(a.listens) > 0 {
+		return nil, errors.New(`--listen needs a network namespace, but the config sets isolation = "simulated" (the socket would be the host's own port, open to the network: let the guest bind it, and --forward)`)
+	}
 	if a.simulated && a.bridge {
 		return nil, errors.New(`bridge = true needs a network namespace, but the config sets isolation = "simulated"`)
 	}

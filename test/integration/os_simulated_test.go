@@ -247,8 +247,9 @@ func TestOSSimulatedLifecycle(t *testing.T) {
 }
 
 // TestOSSimulatedBadConfig: a value of isolation that is not true, false
-// or "simulated", a host port forwarded twice, a bridge or instances with
-// simulated isolation: one clear error line, exit 125, nothing left.
+// or "simulated", a host port forwarded twice, a bridge, instances or a
+// --listen socket with simulated isolation: one clear error line, exit
+// 125, nothing left (the --listen port not bound).
 func TestOSSimulatedBadConfig(t *testing.T) {
 	t.Parallel()
 	e := newOSEnv(t)
@@ -263,6 +264,7 @@ func TestOSSimulatedBadConfig(t *testing.T) {
 		{simulated, []string{"--forward", fmt.Sprintf("%d:80", port), "--forward", fmt.Sprintf("%d:81", port)}, fmt.Sprintf("both claim host port %d/tcp", port)},
 		{simulated + "bridge = true\n", nil, `bridge = true needs a network namespace`},
 		{simulated, []string{"--instances", "2"}, `--instances needs a network namespace`},
+		{simulated, []string{"--listen", strconv.Itoa(port)}, `--listen needs a network namespace`},
 	} {
 		dir := e.app(map[string]string{"app.wasm": wasm}, "", tc.network)
 		res := e.run(append(append([]string{"os", "--name", "bad"}, tc.args...), dir, "--", "serve", ":80")...)
