@@ -35,17 +35,7 @@ func Join(cfg Config, rec Record) (Network, error) {
 	if err := ns.IsNSorErr(rec.Path); err != nil {
 		return nil, fmt.Errorf("join namespace %s: %w", rec.Path, err)
 	}
-	n := &joinNet{hostNet: hostNet{join: rec.Path}, log: log}
-	if rec.Outbound != nil {
-		now, err := blockedFromApps(cmp.Or(cfg.Bridge.Subnet, DefaultSubnet))
-		if err != nil {
-			return nil, err
-		}
-		out := *rec.Outbound
-		out.Blocked = append(now, out.Blocked...)
-		n.out = &out
-	}
-	return n, nil
+	return &joinNet{hostNet: hostNet{join: rec.Path}, out: rec.Outbound, subnet: cmp.Or(cfg.Bridge.Subnet, DefaultSubnet), log: log}, nil
 }
 
 // joinNet joins a container's namespace and serves host sockets as the
@@ -53,6 +43,7 @@ func Join(cfg Config, rec Record) (Network, error) {
 type joinNet struct {
 	hostNet
 	out    *Outbound
+	subnet string
 	log    Logf
 	theirs *os.File // the process's end of the socket pair, until it started
 }
@@ -61,7 +52,7 @@ func (n *joinNet) Prepare(_ context.Context, cmd *exec.Cmd) (Child, error) {
 	if n.out == nil {
 		return Child{}, nil
 	}
-	out, theirs, err := serveOutbound(cmd, *n.out, n.log)
+	out, theirs, err := serveOutbound(cmd, n.subnet, *n.out, n.log)
 	if err != nil {
 		return Child{}, err
 	}

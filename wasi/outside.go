@@ -12,7 +12,10 @@ import "net/netip"
 // its nameservers, a 127.0.0.53 stub included, are the host's).
 type Outside struct {
 	// Socket returns a new socket(2) of the host's namespace.
-	Socket          func(domain, typ, proto int) (int, error)
-	Inside, Blocked []netip.Prefix
-	HostResolver    bool
+	Socket func(domain, typ, proto int) (int, error)
+	Inside []netip.Prefix
+	// Blocked returns the blocked addresses as they are now (the host's
+	// change; Socket's maker may send a newer list with a socket).
+	Blocked      func() []netip.Prefix
+	HostResolver bool
 }

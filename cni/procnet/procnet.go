@@ -4,7 +4,7 @@
 // speaks with its creator: dial passing, which connects a userspace
 // forward from inside the namespace (ServeDial, FDDialer), and host
 // sockets, which take the guest's outbound traffic out of it
-// (ServeSockets, SocketDialer). The container process imports this package
+// (ServeSockets, Sockets). The container process imports this package
 // and not cni, so it carries no CNI library.
 package procnet
 
@@ -45,6 +45,9 @@ type Outbound struct {
 	// its bridges (other apps), loopback, link-local (cloud metadata),
 	// multicast and broadcast.
 	Blocked []netip.Prefix `json:"blocked"`
+	// BlockedGen is the generation of Blocked at the creator (see
+	// ServeSockets), which sends a newer list with a socket.
+	BlockedGen uint64 `json:"blocked_gen,omitempty"`
 	// HostResolver: the resolv.conf is the host's, so name queries go
 	// through host sockets too (a 127.0.0.53 stub is the host's).
 	HostResolver bool `json:"host_resolver,omitempty"`

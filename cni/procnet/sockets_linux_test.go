@@ -2,6 +2,9 @@ package procnet
 
 import (
 	"errors"
+	"net/netip"
+	"slices"
+	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -18,8 +21,8 @@ func TestServeSockets(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- ServeSockets(host) }()
-	ask := SocketDialer(int(theirs.Fd()))
+	go func() { done <- ServeSockets(host, nil) }()
+	ask := NewSockets(int(theirs.Fd()), &Outbound{}).Socket
 	for _, tc := range []struct {
 		name             string
 		domain, typ, pro int
@@ -53,5 +56,79 @@ func TestServeSockets(t *testing.T) {
 	theirs.Close()
 	if err := <-done; err != nil {
 		t.Errorf("ServeSockets after the process's end closed: %v", err)
+	}
+}
+
+// TestServeSocketsBlockList: a socket comes with the creator's block
+// list when the process's is older, and the process keeps it: a change
+// at the creator (an address the host gained) reaches the process with
+// its next socket, and only then; an unchanged list is not sent again.
+func TestServeSocketsBlockList(t *testing.T) {
+	host, theirs, err := DialSocketPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer theirs.Close()
+	var mu sync.Mutex
+	gen, list := uint64(1), []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	asked := 0
+	go ServeSockets(host, func() (uint64, []netip.Prefix) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked++
+		return gen, list
+	})
+	s := NewSockets(int(theirs.Fd()), &Outbound{Blocked: list, BlockedGen: 1})
+	socket := func() {
+		t.Helper()
+		fd, err := s.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unix.Close(fd)
+	}
+	socket()
+	if got := s.Blocked(); !slices.Equal(got, list) {
+		t.Errorf("block list after an unchanged generation: %v", got)
+	}
+	mu.Lock()
+	gen, list = 2, []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("10.9.8.7/32"), netip.MustParsePrefix("fd00::1/128")}
+	want := list
+	mu.Unlock()
+	if got := s.Blocked(); len(got) != 1 {
+		t.Errorf("block list changed before a socket was asked for: %v", got)
+	}
+	socket()
+	if got := s.Blocked(); !slices.Equal(got, want) {
+		t.Errorf("block list after the creator's change: %v, want %v", got, want)
+	}
+	if asked != 2 {
+		t.Errorf("the creator's list was read %d times for 2 sockets", asked)
+	}
+	// A refused socket still brings the list.
+	mu.Lock()
+	gen, list = 3, nil
+	mu.Unlock()
+	if _, err := s.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0); !errors.Is(err, unix.EAFNOSUPPORT) {
+		t.Errorf("unix socket: %v", err)
+	}
+	if got := s.Blocked(); len(got) != 0 {
+		t.Errorf("block list after an emptied one: %v", got)
+	}
+}
+
+// TestPrefixesRoundTrip: the block list's encoding keeps every prefix,
+// and a malformed one is refused.
+func TestPrefixesRoundTrip(t *testing.T) {
+	list := []netip.Prefix{netip.MustParsePrefix("0.0.0.0/8"), netip.MustParsePrefix("10.1.2.3/32"), netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("fe80::/10")}
+	got, ok := parsePrefixes(appendPrefixes(nil, list))
+	if !ok || !slices.Equal(got, list) {
+		t.Errorf("round trip: %v %v, want %v", got, ok, list)
+	}
+	b := appendPrefixes(nil, list)
+	for _, bad := range [][]byte{b[:len(b)-1], append(b, 0), {1, 0, 0, 0, 33, 4, 1, 2, 3, 4}, {1, 0, 0, 0, 8, 5, 1, 2, 3, 4, 5}} {
+		if _, ok := parsePrefixes(bad); ok {
+			t.Errorf("parsePrefixes(%v) accepted", bad)
+		}
 	}
 }

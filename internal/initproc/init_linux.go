@@ -260,9 +260,10 @@ func outside(o *procnet.Outbound) *wasi.Outside {
 	if o == nil {
 		return nil
 	}
+	sockets := procnet.NewSockets(o.SocketFD, o)
 	return &wasi.Outside{
-		Socket: procnet.SocketDialer(o.SocketFD),
-		Inside: o.Inside, Blocked: o.Blocked, HostResolver: o.HostResolver,
+		Socket: sockets.Socket, Blocked: sockets.Blocked,
+		Inside: o.Inside, HostResolver: o.HostResolver,
 	}
 }
 

@@ -24,8 +24,20 @@ type Outside struct {
 	// Socket returns a new host socket: socket(2) in the host's
 	// namespace.
 	Socket func(domain, typ, proto int) (int, error)
-	// Inside and Blocked are as above.
-	Inside, Blocked []netip.Prefix
+	// Inside is as above.
+	Inside []netip.Prefix
+	// Blocked returns the blocked addresses as they are now: the host's
+	// addresses change, and the process that makes the host sockets
+	// sends the new list with the next socket (nil: none).
+	Blocked func() []netip.Prefix
+}
+
+// blocked is o.Blocked(), or none.
+func (o *Outside) blocked() []netip.Prefix {
+	if o.Blocked == nil {
+		return nil
+	}
+	return o.Blocked()
 }
 
 // routeOutside decides where a connect or send_to of f to a goes, and moves
@@ -37,7 +49,8 @@ type Outside struct {
 // Inside address (from there, that is the host's loopback), and nothing
 // goes out to a Blocked one: both are EHOSTUNREACH, what the kernel
 // answers when a firewall rejects the packet. No system call: this is on
-// every send_to.
+// every send_to. A socket that moves is checked again against the block
+// list that came with its host socket (the host's addresses now).
 func (s *System) routeOutside(f *File, a Addr) Errno {
 	o := s.Outside
 	if o == nil || f.Sock == nil || f.Sock.Family == AFUnix {
@@ -51,13 +64,26 @@ func (s *System) routeOutside(f *File, a Addr) Errno {
 			return ESUCCESS
 		}
 	}
-	if bits := longestMatch(o.Blocked, ip); inside || bits >= 0 && !s.Egress.names(ip, a.Port, bits) {
+	if inside || s.blockedOutside(ip, a.Port) {
 		return EHOSTUNREACH
 	}
 	if f.Sock.outside {
 		return ESUCCESS
 	}
-	return s.moveOutside(f)
+	if errno := s.moveOutside(f); errno != 0 {
+		return errno
+	}
+	if s.blockedOutside(ip, a.Port) {
+		return EHOSTUNREACH
+	}
+	return ESUCCESS
+}
+
+// blockedOutside reports whether ip:port is blocked and no allow entry
+// names it.
+func (s *System) blockedOutside(ip netip.Addr, port uint16) bool {
+	bits := longestMatch(s.Outside.blocked(), ip)
+	return bits >= 0 && !s.Egress.names(ip, port, bits)
 }
 
 // names reports whether an allow entry names ip: a prefix at least as
@@ -138,7 +164,7 @@ func (o *Outside) Dialer(hostResolver bool) func(ctx context.Context, network, a
 				var d net.Dialer
 				return d.DialContext(ctx, network, addr)
 			}
-			if longestMatch(o.Blocked, ip) >= 0 {
+			if longestMatch(o.blocked(), ip) >= 0 {
 				return nil, &net.OpError{Op: "dial", Net: network, Err: unix.EHOSTUNREACH}
 			}
 		}

@@ -107,10 +107,11 @@ func TestOutside(t *testing.T) {
 			t.Error(err)
 			return
 		}
+		blockedList := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 		s := &System{Outside: &Outside{
 			Socket:  socket,
 			Inside:  []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-			Blocked: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+			Blocked: func() []netip.Prefix { return blockedList },
 		}}
 		defer s.Close()
 		open := func(st SockType) int32 {
@@ -180,9 +181,19 @@ func TestOutside(t *testing.T) {
 			t.Errorf("send_to from a socket bound to 0.0.0.0:0: %v", errno)
 		}
 
+		// The host gains the address while the socket moves: the list
+		// that came with the host socket is checked, and nothing is sent.
+		s.Outside.Socket = func(domain, typ, proto int) (int, error) {
+			blockedList = append(blockedList, netip.MustParsePrefix("10.77.0.1/32"))
+			return socket(domain, typ, proto)
+		}
+		if errno := s.SockConnect(open(SockStream), at(tcpAddr)); errno != EHOSTUNREACH {
+			t.Errorf("connect to an address blocked as the socket moved: %v, want EHOSTUNREACH", errno)
+		}
+		s.Outside.Socket = socket
+
 		// Blocked (as the host's own address is), unless an allow entry
 		// names it.
-		s.Outside.Blocked = append(s.Outside.Blocked, netip.MustParsePrefix("10.77.0.1/32"))
 		blocked := at(tcpAddr)
 		if errno := s.SockConnect(open(SockStream), blocked); errno != EHOSTUNREACH {
 			t.Errorf("connect to a blocked address: %v, want EHOSTUNREACH", errno)
