@@ -44,8 +44,8 @@ var alwaysBlocked = []netip.Prefix{
 // blockedFromApps returns what no app may reach through host sockets:
 // alwaysBlocked, every address of the host, and the whole subnet of each
 // host bridge (apps of ours, and other containers) and of subnet (our
-// bridge's, which may not exist yet). It is a snapshot: an address the
-// host gains later is not in it.
+// bridge's, which may not exist yet). It is a snapshot: hostBlocked
+// keeps one current.
 func blockedFromApps(subnet string) ([]netip.Prefix, error) {
 	out := append([]netip.Prefix(nil), alwaysBlocked...)
 	if p, err := netip.ParsePrefix(subnet); err == nil {
