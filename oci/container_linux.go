@@ -42,9 +42,6 @@ type Runtime struct {
 	nets map[string]cni.Network // of the containers created here
 }
 
-// Egress is the host-side policy on where a guest may connect and send.
-type Egress = wasi.Egress
-
 // CreateOpts are the per-container choices of the front end.
 type CreateOpts struct {
 	// Stdin, Stdout and Stderr are the guest's stdio (nil is /dev/null).

@@ -5,6 +5,7 @@ import (
 
 	"github.com/wasmrun/wasmrun/cni"
 	"github.com/wasmrun/wasmrun/cni/procnet"
+	"github.com/wasmrun/wasmrun/wasi"
 )
 
 // The network of a container is one cni.Network, chosen by cni.Plan from
@@ -77,21 +78,5 @@ func networkTarget(id string, s *specs.Spec) cni.Target {
 // socket that holds it.
 type VirtualPort = procnet.Port
 
-// PortsOf returns the ports of container id, when its network is
-// simulated and its process runs (nil otherwise).
-func (r *Runtime) PortsOf(id string) ([]VirtualPort, error) {
-	rec, err := r.NetworkOf(id)
-	if err != nil {
-		return nil, err
-	}
-	return cni.ReadPorts(rec)
-}
-
-// NetworkOf returns the network recorded for container id.
-func (r *Runtime) NetworkOf(id string) (NetworkRecord, error) {
-	st, err := r.readState(id)
-	if err != nil {
-		return NetworkRecord{}, err
-	}
-	return st.Net, nil
-}
+// Egress is the host-side policy on where a guest may connect and send.
+type Egress = wasi.Egress

@@ -49,11 +49,11 @@ func clockResGet(_ context.Context, _ *Host, mod api.Module, p []uint64) sys.Err
 	if errno != 0 {
 		return errno
 	}
-	var ts unix.Timespec
-	if err := unix.ClockGetres(c, &ts); err != nil {
-		return sys.ErrnoFromError(err)
+	res, errno := sys.ClockRes(c)
+	if errno != 0 {
+		return errno
 	}
-	return writeU64(mod.Memory(), uint32(p[1]), uint64(ts.Nano()))
+	return writeU64(mod.Memory(), uint32(p[1]), uint64(res))
 }
 
 // clockTimeGet writes the time of clock id in nanoseconds. The precision

@@ -97,7 +97,7 @@ func epollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.E
 		case s.file != nil && s.revents != 0:
 			s.ready = true
 			ev := s.revents
-			if s.tag == eventtypeFdRead && ev&unix.POLLRDHUP != 0 {
+			if s.tag == eventtypeFdRead && ev&sys.PollRdhup != 0 {
 				// The peer shut down its side: the read side hung up.
 				ev |= unix.POLLHUP
 			}

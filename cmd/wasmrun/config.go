@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/wasmrun/wasmrun/internal/names"
 	"github.com/wasmrun/wasmrun/oci"
@@ -198,4 +200,52 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// parseUser reads "UID[:GID]" or "NAME[:GROUP]" (names from the system's
+// user and group databases; a user's GID defaults to its primary group).
+func parseUser(s string) (specs.User, error) {
+	name, group, hasGroup := strings.Cut(s, ":")
+	var u specs.User
+	if id, err := strconv.ParseUint(name, 10, 32); err == nil {
+		u.UID, u.GID = uint32(id), uint32(id)
+	} else {
+		pw, err := user.Lookup(name)
+		if err != nil {
+			return u, fmt.Errorf("%q: %v", s, err)
+		}
+		uid, _ := strconv.ParseUint(pw.Uid, 10, 32)
+		gid, _ := strconv.ParseUint(pw.Gid, 10, 32)
+		u.UID, u.GID = uint32(uid), uint32(gid)
+	}
+	if hasGroup {
+		if id, err := strconv.ParseUint(group, 10, 32); err == nil {
+			u.GID = uint32(id)
+		} else {
+			gr, err := user.LookupGroup(group)
+			if err != nil {
+				return u, fmt.Errorf("%q: %v", s, err)
+			}
+			gid, _ := strconv.ParseUint(gr.Gid, 10, 32)
+			u.GID = uint32(gid)
+		}
+	}
+	return u, nil
+}
+
+// parseForwardAs parses one forward, given as what (`--forward 8080:3000`,
+// `network.forward "8080:3000"`): errors start with it. The CLI has no use
+// for host port 0 (the port picked would be known to nobody).
+func parseForwardAs(what, v string) (oci.Forward, error) {
+	f, err := oci.ParseForward(v)
+	var fe *oci.ForwardError
+	switch {
+	case errors.As(err, &fe):
+		return oci.Forward{}, fmt.Errorf("%s: %s", what, fe.Reason)
+	case err != nil:
+		return oci.Forward{}, fmt.Errorf("%s: %v", what, err)
+	case f.HostPort == 0:
+		return oci.Forward{}, fmt.Errorf("%s: host port 0 is not a port (1-65535)", what)
+	}
+	return f, nil
 }

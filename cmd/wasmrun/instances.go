@@ -7,8 +7,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // Instances: `wasmrun os --instances N` (instances = N in .wasmrun.toml)
@@ -78,9 +76,8 @@ func (c instanceCount) count(cpus float64) (int, string) {
 // quota of wasmrun's own cgroup (or a parent's) is lower. At least 1.
 func availableCPUs(cpus float64) (int, string) {
 	n, why := 1, "1 CPU"
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err == nil && set.Count() > 0 {
-		n, why = set.Count(), fmt.Sprintf("%d CPUs to run on", set.Count())
+	if c := hostCPUs(); c > 0 {
+		n, why = c, fmt.Sprintf("%d CPUs to run on", c)
 	}
 	if q, where := cgroupQuota(); q > 0 && q < n {
 		n, why = q, fmt.Sprintf("the CPU quota of cgroup %s", where)

@@ -150,17 +150,16 @@ func (l limits) enter() (leave func() error, err error) {
 	if l.CPUs == 0 && l.memory == 0 {
 		return none, nil
 	}
-	if os.Geteuid() != 0 {
+	if os.Geteuid() != 0 || !haveCgroups {
 		if l.CPUs > 0 {
 			return nil, errors.New("--cpus needs root (a cgroup)")
 		}
 		return none, nil
 	}
-	oci.RemoveEmptyCgroups("/wasmrun", "run-") // of runs that crashed
 	s := &specs.Spec{Process: &specs.Process{}}
 	path := fmt.Sprintf("/wasmrun/run-%d", os.Getpid())
 	l.apply(s, path)
-	return oci.EnterCgroup(path, s.Linux.Resources)
+	return enterCgroup(path, s.Linux.Resources)
 }
 
 // guestMemory is the cap of the guest's linear memory (0: none).

@@ -22,7 +22,7 @@ func (s *System) Read(fd int32, bufs [][]byte) (uint32, Errno) {
 func (s *System) Write(fd int32, bufs [][]byte) (uint32, Errno) {
 	return s.stream(fd, RightFdWrite, unix.POLLOUT, func(f *File) (int, error) {
 		if rwf := f.rwfAppend(); rwf != 0 {
-			return unix.Pwritev2(f.Fd, bufs, -1, rwf) // -1: at (and moving) the file position
+			return pwritev2(f.Fd, bufs, -1, rwf) // -1: at (and moving) the file position
 		}
 		if f.hostNonblocking() {
 			return s.nonblockingIO(unix.SYS_WRITEV, f.Fd, bufs)
@@ -54,7 +54,7 @@ func (s *System) stream(fd int32, right Rights, events int16, op func(*File) (in
 // whose host description is left alone: each write appends on its own.
 func (f *File) rwfAppend() int {
 	if f.Shared && f.Flags&FdflagAppend != 0 && f.Type == FiletypeRegularFile {
-		return unix.RWF_APPEND
+		return rwfAppendFlag
 	}
 	return 0
 }

@@ -1,56 +1,25 @@
+//go:build linux
+
 package sys
 
 import (
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
 
-// Path resolution.
-//
-// A guest path is always relative to a directory descriptor and can never
-// name anything outside it. The kernel enforces this: every walk is an
-// openat2(2) with RESOLVE_BENEATH, which refuses "..", absolute paths and
-// symlinks (absolute or relative) that would leave the starting directory,
-// checked atomically with the walk, so a symlink swapped in concurrently
-// cannot win a race. Symlinks that stay inside are followed.
-//
-// Operations that have no openat2 form (mkdirat, unlinkat, renameat,
-// linkat, symlinkat, readlinkat, fstatat and utimensat without following)
-// open the parent directory that way (O_PATH) and act on the last component
-// alone, which is a single name that cannot be "." or "..", so it cannot
-// leave the parent either.
-//
-// Errnos: an escape (EXDEV from RESOLVE_BENEATH) and an absolute path are
-// ENOTCAPABLE, which is what wasmtime and uvwasi give for capability
-// violations; a symlink loop is ELOOP; an empty path is ENOENT; a path with
-// a NUL byte is EINVAL.
+// oPath opens a descriptor that only names a file (for *at calls).
+const oPath = unix.O_PATH
 
-// Lookupflags are the preview1 lookupflags.
-type Lookupflags uint32
-
-// LookupSymlinkFollow makes the last component's symlink be followed.
-const LookupSymlinkFollow Lookupflags = 1
+// oRsync is O_RSYNC, which Linux has.
+const oRsync = unix.O_RSYNC
 
 // openatRetries bounds retries of openat2 when the kernel reports EAGAIN
 // (a concurrent rename while resolving "..") or EINTR.
 const openatRetries = 64
 
-// checkPath rejects what can never be resolved beneath a directory.
-func checkPath(path string) Errno {
-	switch {
-	case path == "":
-		return ENOENT
-	case path[0] == '/':
-		return ENOTCAPABLE
-	case strings.IndexByte(path, 0) >= 0:
-		return EINVAL
-	}
-	return ESUCCESS
-}
-
-// resolveBeneath opens path relative to dirfd with openat2(RESOLVE_BENEATH).
+// resolveBeneath opens path relative to dirfd with openat2(RESOLVE_BENEATH),
+// which refuses an escape atomically with the walk.
 // flags always gain O_CLOEXEC; mode is used only with O_CREAT.
 func resolveBeneath(dirfd int, path string, flags int, mode uint32) (int, Errno) {
 	if errno := checkPath(path); errno != 0 {
@@ -78,416 +47,39 @@ func resolveBeneath(dirfd int, path string, flags int, mode uint32) (int, Errno)
 	}
 }
 
-// parent is a path split for an *at call: fd is the directory holding the
-// last component name. Close releases fd when it was opened for the split.
-type parent struct {
-	fd    int
-	name  string
-	owned bool
-	// trailingSlash is set when the guest path ended in '/'; name then
-	// carries one '/' so the kernel applies POSIX trailing-slash rules.
-	trailingSlash bool
+// keepSlash gives the last component its trailing '/' so the kernel applies
+// POSIX trailing-slash rules.
+func (p *parent) keepSlash() Errno {
+	p.name += "/"
+	return ESUCCESS
 }
 
-func (p parent) Close() {
-	if p.owned {
-		unix.Close(p.fd)
-	}
-}
-
-// openParent resolves all but the last component of path beneath dirfd.
-// A last component of "." or ".." (after any trailing slashes) is resolved
-// as a whole, and the result names the directory itself as ".", so
-// mkdir("a/..") is EEXIST and rmdir("..") is EINVAL without anything
-// outside dirfd ever being touched.
-func openParent(dirfd int, path string) (parent, Errno) {
-	if errno := checkPath(path); errno != 0 {
-		return parent{}, errno
-	}
-	trimmed := strings.TrimRight(path, "/")
-	if trimmed == "" { // only slashes: absolute
-		return parent{}, ENOTCAPABLE
-	}
-	slash := len(trimmed) < len(path)
-	dir, name := "", trimmed
-	if i := strings.LastIndexByte(trimmed, '/'); i >= 0 {
-		dir, name = trimmed[:i+1], trimmed[i+1:]
-	}
-	if name == "." || name == ".." {
-		fd, errno := resolveBeneath(dirfd, trimmed, unix.O_PATH|unix.O_DIRECTORY, 0)
-		if errno != 0 {
-			return parent{}, errno
-		}
-		return parent{fd: fd, name: ".", owned: true}, ESUCCESS
-	}
-	if slash {
-		name += "/"
-	}
-	if dir == "" {
-		return parent{fd: dirfd, name: name, trailingSlash: slash}, ESUCCESS
-	}
-	fd, errno := resolveBeneath(dirfd, dir, unix.O_PATH|unix.O_DIRECTORY, 0)
+// atPathFollow opens the whole path O_PATH with openat2 and passes it to fn
+// with AT_EMPTY_PATH.
+func atPathFollow(dirfd int, path string, fn func(fd int, name string, flags int) error) Errno {
+	fd, errno := resolveBeneath(dirfd, path, unix.O_PATH, 0)
 	if errno != 0 {
-		return parent{}, errno
+		return errno
 	}
-	return parent{fd: fd, name: name, owned: true, trailingSlash: slash}, ESUCCESS
+	defer unix.Close(fd)
+	return ErrnoFromError(fn(fd, "", unix.AT_EMPTY_PATH))
+}
+
+// linkFollow links oldPath beneath oldDir, a final symlink followed, to np:
+// the source is opened with openat2 and linked through /proc/self/fd, never
+// by letting linkat follow it.
+func linkFollow(oldDir int, oldPath string, np parent) Errno {
+	fd, errno := resolveBeneath(oldDir, oldPath, unix.O_PATH, 0)
+	if errno != 0 {
+		return errno
+	}
+	defer unix.Close(fd)
+	return ErrnoFromError(unix.Linkat(unix.AT_FDCWD, procFdPath(fd), np.fd, np.name, unix.AT_SYMLINK_FOLLOW))
 }
 
 // procFdPath names an open descriptor through /proc, for the calls that can
 // follow a descriptor there but have no AT_EMPTY_PATH form usable here.
 func procFdPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
-
-// dirFile returns the directory descriptor fd carrying rights r: EBADF when
-// not open, ENOTDIR when not a directory, EROFS when r would change a
-// read-only directory, ENOTCAPABLE when another right is missing.
-func (s *System) dirFile(fd int32, r Rights) (*File, Errno) {
-	f, errno := s.Lookup(fd)
-	if errno != 0 {
-		return nil, errno
-	}
-	if f.Type != FiletypeDirectory {
-		return nil, ENOTDIR
-	}
-	if f.ReadOnly && r&RightsMutating != 0 {
-		return nil, EROFS
-	}
-	if !f.Has(r) {
-		return nil, ENOTCAPABLE
-	}
-	return f, ESUCCESS
-}
-
-// Oflags are the preview1 oflags of path_open.
-type Oflags uint16
-
-const (
-	OflagCreat Oflags = 1 << iota
-	OflagDirectory
-	OflagExcl
-	OflagTrunc
-)
-
-// OpenRequest is what path_open asks for.
-type OpenRequest struct {
-	Dir              int32
-	Lookup           Lookupflags
-	Path             string
-	Oflags           Oflags
-	RightsBase       Rights
-	RightsInheriting Rights
-	Fdflags          Fdflags
-}
-
-// Open opens a file beneath a directory and returns the new guest fd.
-//
-// The host open mode follows the requested rights: FD_WRITE asks for write
-// access, FD_READ or FD_READDIR for read access, O_RDONLY when neither. A
-// directory opened with write access is EISDIR (what Go's wasip1 os package
-// expects before retrying read-only). The new descriptor's rights are the
-// requested ones plus every right of the opened file's type other than
-// FD_READ and FD_WRITE (which follow the open mode), narrowed to what dir may
-// hand out (its inheriting rights) and to what the type can carry; asking
-// for more is not an error. Granting the non-data rights whatever was asked
-// matches wasmtime and wazero, which ignore requested rights: Rust's std
-// opens directories without PATH_FILESTAT_SET_TIMES, for one, and then uses
-// it. It grants nothing new: dir already had those rights over the file.
-// A directory's inheriting rights are granted the same way (the requested
-// ones plus every non-data right, narrowed to dir's), so that a file has the
-// same rights whichever directory it is reached from, as through a hard link
-// in another one (wasi-testsuite's path_link compares them): only
-// fd_fdstat_set_rights and a read-only preopen narrow them, for everything
-// beneath. Without LookupSymlinkFollow the last component must not be a
-// symlink (ELOOP), as with O_NOFOLLOW. NONBLOCK is passed to the host open
-// (so opening a FIFO does not hang the host) and then emulated like
-// fd_fdstat_set_flags does for everything but sockets.
-func (s *System) Open(req OpenRequest) (int32, Errno) {
-	need := RightPathOpen
-	if req.Oflags&OflagCreat != 0 {
-		need |= RightPathCreateFile
-	}
-	if req.Oflags&OflagTrunc != 0 {
-		need |= RightPathFilestatSetSize
-	}
-	dir, errno := s.dirFile(req.Dir, need)
-	if errno != 0 {
-		return -1, errno
-	}
-	if req.Oflags&^(OflagCreat|OflagDirectory|OflagExcl|OflagTrunc) != 0 ||
-		req.Fdflags&^(FdflagAppend|FdflagDsync|FdflagNonblock|FdflagRsync|FdflagSync) != 0 ||
-		req.Lookup&^LookupSymlinkFollow != 0 {
-		return -1, EINVAL
-	}
-
-	read := req.RightsBase&(RightFdRead|RightFdReaddir) != 0
-	write := req.RightsBase&RightFdWrite != 0
-	if dir.ReadOnly && write {
-		// Beneath a read-only preopen the host opens nothing for writing:
-		// the kernel refuses writes too, not only the rights.
-		return -1, EROFS
-	}
-	flags := unix.O_RDONLY
-	switch {
-	case read && write:
-		flags = unix.O_RDWR
-	case write:
-		flags = unix.O_WRONLY
-	}
-	for _, m := range []struct {
-		o Oflags
-		f int
-	}{{OflagCreat, unix.O_CREAT}, {OflagDirectory, unix.O_DIRECTORY}, {OflagExcl, unix.O_EXCL}, {OflagTrunc, unix.O_TRUNC}} {
-		if req.Oflags&m.o != 0 {
-			flags |= m.f
-		}
-	}
-	for _, m := range []struct {
-		o Fdflags
-		f int
-	}{{FdflagAppend, unix.O_APPEND}, {FdflagDsync, unix.O_DSYNC}, {FdflagNonblock, unix.O_NONBLOCK}, {FdflagRsync, unix.O_RSYNC}, {FdflagSync, unix.O_SYNC}} {
-		if req.Fdflags&m.o != 0 {
-			flags |= m.f
-		}
-	}
-	if req.Lookup&LookupSymlinkFollow == 0 {
-		flags |= unix.O_NOFOLLOW
-	}
-
-	fd, errno := resolveBeneath(dir.Fd, req.Path, flags, 0o666)
-	if errno != 0 {
-		return -1, errno
-	}
-	if write && kernelFS(fd) {
-		// Wherever it is reached from: written, /proc/self/mem is the
-		// host process's own memory, /proc/sys and /sys the host's
-		// settings. Opening it had no effect; the guest gets nothing.
-		unix.Close(fd)
-		return -1, EROFS
-	}
-	t, err := HostFiletype(fd)
-	if err != nil {
-		unix.Close(fd)
-		return -1, ErrnoFromError(err)
-	}
-	if req.Fdflags&FdflagNonblock != 0 && t != FiletypeSocketStream && t != FiletypeSocketDgram {
-		// O_NONBLOCK was only for the open itself (a FIFO without a
-		// peer); for reads and writes it is emulated, like everywhere
-		// else, so that fd_fdstat_set_flags can clear it.
-		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
-			unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
-		}
-	}
-	maxBase, maxInh := MaxRights(t)
-	const data = RightFdRead | RightFdWrite
-	grant := maxBase &^ data
-	if read {
-		grant |= RightFdRead
-	}
-	if write {
-		grant |= RightFdWrite
-	}
-	f := &File{
-		Fd:               fd,
-		Type:             t,
-		Flags:            req.Fdflags,
-		RightsBase:       (req.RightsBase | grant) & dir.RightsInheriting & maxBase,
-		RightsInheriting: (req.RightsInheriting | maxInh&^data) & dir.RightsInheriting & maxInh,
-		ReadOnly:         dir.ReadOnly,
-	}
-	return s.FDs.Insert(f), ESUCCESS
-}
-
-// CreateDirectory makes a directory (mkdirat, mode 0777 less umask).
-func (s *System) CreateDirectory(dirfd int32, path string) Errno {
-	return s.atParent(dirfd, RightPathCreateDirectory, path, func(p parent) error {
-		return unix.Mkdirat(p.fd, p.name, 0o777)
-	})
-}
-
-// RemoveDirectory removes an empty directory (unlinkat AT_REMOVEDIR).
-func (s *System) RemoveDirectory(dirfd int32, path string) Errno {
-	return s.atParent(dirfd, RightPathRemoveDirectory, path, func(p parent) error {
-		return unix.Unlinkat(p.fd, p.name, unix.AT_REMOVEDIR)
-	})
-}
-
-// UnlinkFile removes a non-directory (unlinkat); a directory is EISDIR.
-func (s *System) UnlinkFile(dirfd int32, path string) Errno {
-	return s.atParent(dirfd, RightPathUnlinkFile, path, func(p parent) error {
-		return unix.Unlinkat(p.fd, p.name, 0)
-	})
-}
-
-// Symlink creates a symlink at path holding target. The target is stored
-// as given (it is resolved beneath a directory only when used).
-func (s *System) Symlink(target string, dirfd int32, path string) Errno {
-	if target == "" {
-		return ENOENT
-	}
-	if strings.IndexByte(target, 0) >= 0 {
-		return EINVAL
-	}
-	return s.atParent(dirfd, RightPathSymlink, path, func(p parent) error {
-		return unix.Symlinkat(target, p.fd, p.name)
-	})
-}
-
-// Readlink reads the target of the symlink at path into buf and returns
-// how many bytes it copied; a longer target is truncated to len(buf).
-func (s *System) Readlink(dirfd int32, path string, buf []byte) (n int, errno Errno) {
-	errno = s.atParent(dirfd, RightPathReadlink, path, func(p parent) error {
-		tmp := make([]byte, unix.PathMax)
-		m, err := unix.Readlinkat(p.fd, p.name, tmp)
-		if err != nil {
-			return err
-		}
-		n = copy(buf, tmp[:m])
-		return nil
-	})
-	return n, errno
-}
-
-// Rename moves oldPath beneath oldDir to newPath beneath newDir (renameat).
-func (s *System) Rename(oldDir int32, oldPath string, newDir int32, newPath string) Errno {
-	od, errno := s.dirFile(oldDir, RightPathRenameSource)
-	if errno != 0 {
-		return errno
-	}
-	nd, errno := s.dirFile(newDir, RightPathRenameTarget)
-	if errno != 0 {
-		return errno
-	}
-	op, errno := openParent(od.Fd, oldPath)
-	if errno != 0 {
-		return errno
-	}
-	defer op.Close()
-	np, errno := openParent(nd.Fd, newPath)
-	if errno != 0 {
-		return errno
-	}
-	defer np.Close()
-	return ErrnoFromError(unix.Renameat(op.fd, op.name, np.fd, np.name))
-}
-
-// Link makes newPath beneath newDir a hard link to oldPath beneath oldDir.
-// With LookupSymlinkFollow a final symlink in oldPath is followed, beneath
-// oldDir like every other walk: the source is opened with openat2 and
-// linked through /proc/self/fd, never by letting linkat follow it.
-func (s *System) Link(oldDir int32, lookup Lookupflags, oldPath string, newDir int32, newPath string) Errno {
-	od, errno := s.dirFile(oldDir, RightPathLinkSource)
-	if errno != 0 {
-		return errno
-	}
-	nd, errno := s.dirFile(newDir, RightPathLinkTarget)
-	if errno != 0 {
-		return errno
-	}
-	if lookup&^LookupSymlinkFollow != 0 {
-		return EINVAL
-	}
-	np, errno := openParent(nd.Fd, newPath)
-	if errno != 0 {
-		return errno
-	}
-	defer np.Close()
-	if lookup&LookupSymlinkFollow != 0 {
-		fd, errno := resolveBeneath(od.Fd, oldPath, unix.O_PATH, 0)
-		if errno != 0 {
-			return errno
-		}
-		defer unix.Close(fd)
-		return ErrnoFromError(unix.Linkat(unix.AT_FDCWD, procFdPath(fd), np.fd, np.name, unix.AT_SYMLINK_FOLLOW))
-	}
-	op, errno := openParent(od.Fd, oldPath)
-	if errno != 0 {
-		return errno
-	}
-	defer op.Close()
-	if op.trailingSlash {
-		// linkat would follow a symlink named with a trailing slash; only
-		// directories may be named so, and they cannot be hard linked.
-		return EPERM
-	}
-	return ErrnoFromError(unix.Linkat(op.fd, op.name, np.fd, np.name, 0))
-}
-
-// atParent runs fn on path split at its last component beneath dirfd.
-func (s *System) atParent(dirfd int32, r Rights, path string, fn func(parent) error) Errno {
-	d, errno := s.dirFile(dirfd, r)
-	if errno != 0 {
-		return errno
-	}
-	p, errno := openParent(d.Fd, path)
-	if errno != 0 {
-		return errno
-	}
-	defer p.Close()
-	for {
-		err := fn(p)
-		if err == unix.EINTR {
-			continue
-		}
-		return ErrnoFromError(err)
-	}
-}
-
-// PathFilestat stats path beneath dirfd; with LookupSymlinkFollow a final
-// symlink is followed (beneath dirfd), otherwise the link itself is stat'ed.
-func (s *System) PathFilestat(dirfd int32, lookup Lookupflags, path string) (Filestat, Errno) {
-	d, errno := s.dirFile(dirfd, RightPathFilestatGet)
-	if errno != 0 {
-		return Filestat{}, errno
-	}
-	var st unix.Stat_t
-	errno = atPath(d.Fd, lookup, path, func(fd int, name string, flags int) error {
-		return unix.Fstatat(fd, name, &st, flags)
-	})
-	if errno != 0 {
-		return Filestat{}, errno
-	}
-	return filestatFromStat(&st), ESUCCESS
-}
-
-// PathSetTimes sets the access and modification times of path beneath
-// dirfd (utimensat), following a final symlink with LookupSymlinkFollow.
-func (s *System) PathSetTimes(dirfd int32, lookup Lookupflags, path string, atim, mtim uint64, fst Fstflags) Errno {
-	d, errno := s.dirFile(dirfd, RightPathFilestatSetTimes)
-	if errno != 0 {
-		return errno
-	}
-	ts, errno := timespecs(atim, mtim, fst)
-	if errno != 0 {
-		return errno
-	}
-	return atPath(d.Fd, lookup, path, func(fd int, name string, flags int) error {
-		return unix.UtimesNanoAt(fd, name, ts, flags)
-	})
-}
-
-// atPath calls fn with a (directory, name, flags) triple naming path beneath
-// dirfd for an fstatat-like call. Following symlinks, or a path ending in
-// '/' (which makes the kernel follow), opens the whole path O_PATH with
-// openat2 and passes it with AT_EMPTY_PATH; otherwise the parent is opened
-// and fn gets AT_SYMLINK_NOFOLLOW.
-func atPath(dirfd int, lookup Lookupflags, path string, fn func(fd int, name string, flags int) error) Errno {
-	if lookup&^LookupSymlinkFollow != 0 {
-		return EINVAL
-	}
-	if lookup&LookupSymlinkFollow != 0 || strings.HasSuffix(path, "/") {
-		fd, errno := resolveBeneath(dirfd, path, unix.O_PATH, 0)
-		if errno != 0 {
-			return errno
-		}
-		defer unix.Close(fd)
-		return ErrnoFromError(fn(fd, "", unix.AT_EMPTY_PATH))
-	}
-	p, errno := openParent(dirfd, path)
-	if errno != 0 {
-		return errno
-	}
-	defer p.Close()
-	return ErrnoFromError(fn(p.fd, p.name, unix.AT_SYMLINK_NOFOLLOW))
-}
 
 // kernelFS reports whether fd is on a kernel interface: procfs, sysfs or a
 // cgroup file system, which no guest may write.

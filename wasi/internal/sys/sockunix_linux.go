@@ -1,3 +1,5 @@
+//go:build linux
+
 package sys
 
 import (
@@ -9,15 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Unix socket paths are the guest's paths, and must stay inside its preopens.
-//
-// The guest path is matched to a preopened directory: an absolute path to
-// the preopen with the longest guest name that is a prefix of it ("/data/s"
-// → preopen "/data", name "s"; a "/" preopen matches every absolute path);
-// a relative path to the preopen named "." or, failing that, "/" (wasi-libc's
-// working directory). No match is ENOTCAPABLE.
-//
-// The rest of the path is resolved beneath that preopen with openat2 and
+// On Linux the rest of the path is resolved beneath the preopen with openat2 and
 // RESOLVE_BENEATH, so ".." and symlinks cannot leave it (EXDEV from the
 // kernel becomes ENOTCAPABLE). The socket call itself then uses the path
 // "/proc/self/fd/N/name" (bind: N is the parent directory) or
@@ -77,96 +71,5 @@ func (s *System) unixSockaddr(p string, target bool) (*unix.SockaddrUnix, func()
 	return &unix.SockaddrUnix{Name: host}, func() { unix.Close(fd) }, ESUCCESS
 }
 
-// preopenFor finds the preopen a guest path lives in and the path relative
-// to it.
-func (s *System) preopenFor(p string) (dirfd int, rel string, errno Errno) {
-	if !strings.HasPrefix(p, "/") {
-		if fd, ok := s.preopenNamed("."); ok {
-			return fd, p, ESUCCESS
-		}
-		p = "/" + p
-	}
-	clean := path.Clean(p)
-	best := -1
-	bestLen := -1
-	s.FDs.Range(func(_ int32, f *File) bool {
-		if f.Preopen == "" || f.Type != FiletypeDirectory {
-			return true
-		}
-		g := path.Clean(f.Preopen)
-		if !strings.HasPrefix(g, "/") {
-			return true
-		}
-		if g == "/" || clean == g || strings.HasPrefix(clean, g+"/") {
-			if len(g) > bestLen {
-				best, bestLen = f.Fd, len(g)
-			}
-		}
-		return true
-	})
-	if best < 0 {
-		return -1, "", ENOTCAPABLE
-	}
-	rel = clean
-	if bestLen > 1 {
-		rel = clean[bestLen:]
-	}
-	rel = strings.TrimPrefix(rel, "/")
-	if rel == "" {
-		rel = "."
-	}
-	return best, rel, ESUCCESS
-}
-
-// readOnlyDir reports whether host descriptor fd is a read-only preopen.
-func (s *System) readOnlyDir(fd int) (ro bool) {
-	s.FDs.Range(func(_ int32, f *File) bool {
-		if f.Fd == fd && f.Preopen != "" {
-			ro = f.ReadOnly
-			return false
-		}
-		return true
-	})
-	return ro
-}
-
-func (s *System) preopenNamed(name string) (int, bool) {
-	fd := -1
-	s.FDs.Range(func(_ int32, f *File) bool {
-		if f.Preopen != "" && f.Type == FiletypeDirectory && path.Clean(f.Preopen) == name {
-			fd = f.Fd
-			return false
-		}
-		return true
-	})
-	return fd, fd >= 0
-}
-
-// guestPathOf returns the guest's name for a host path inside one of its
-// preopens (a peer bound by another program in a shared directory), or ""
-// when the path is outside them all.
-func (s *System) guestPathOf(host string) string {
-	if !strings.HasPrefix(host, "/") {
-		return ""
-	}
-	guest, best := "", -1
-	s.FDs.Range(func(_ int32, f *File) bool {
-		if f.Preopen == "" || f.Type != FiletypeDirectory {
-			return true
-		}
-		dir, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(f.Fd))
-		if err != nil || len(dir) <= best {
-			return true
-		}
-		rel, ok := strings.TrimPrefix(host, "/"), true
-		if dir != "/" {
-			rel, ok = strings.CutPrefix(host, dir+"/")
-		}
-		if ok {
-			// The deepest preopen holding the path names it.
-			guest, best = path.Join(f.Preopen, rel), len(dir)
-		}
-		return true
-	})
-	return guest
-}
+// fdPath is the host path of an open directory.
+func fdPath(fd int) (string, error) { return os.Readlink("/proc/self/fd/" + strconv.Itoa(fd)) }

@@ -122,7 +122,7 @@ func HostFiletype(fd int) (Filetype, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return FiletypeUnknown, err
 	}
-	return ModeFiletype(st.Mode), nil
+	return ModeFiletype(uint32(st.Mode)), nil
 }
 
 // ModeFiletype converts a stat mode to a preview1 filetype.

@@ -1,3 +1,5 @@
+//go:build linux || darwin
+
 package sys
 
 import (
@@ -46,7 +48,7 @@ func readDir(fd int) ([]Dirent, Errno) {
 	var entries []Dirent
 	buf := make([]byte, 32<<10)
 	for {
-		n, err := unix.Getdents(dfd, buf)
+		n, err := unix.ReadDirent(dfd, buf)
 		if err == unix.EINTR {
 			continue
 		}
@@ -93,7 +95,7 @@ func parseDirents(dfd int, buf []byte, entries []Dirent) []Dirent {
 		if rec[direntType] == unix.DT_UNKNOWN {
 			var st unix.Stat_t
 			if unix.Fstatat(dfd, d.Name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
-				d.Type = ModeFiletype(st.Mode)
+				d.Type = ModeFiletype(uint32(st.Mode))
 			}
 		}
 		entries = append(entries, d)

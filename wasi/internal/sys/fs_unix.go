@@ -1,3 +1,5 @@
+//go:build linux || darwin
+
 package sys
 
 import (
@@ -16,9 +18,9 @@ type Filestat struct {
 
 func filestatFromStat(st *unix.Stat_t) Filestat {
 	return Filestat{
-		Dev:   st.Dev,
+		Dev:   uint64(st.Dev),
 		Ino:   st.Ino,
-		Type:  ModeFiletype(st.Mode),
+		Type:  ModeFiletype(uint32(st.Mode)),
 		Nlink: uint64(st.Nlink),
 		Size:  uint64(st.Size),
 		Atim:  uint64(st.Atim.Nano()),
@@ -49,11 +51,11 @@ func timespecs(atim, mtim uint64, fst Fstflags) ([]unix.Timespec, Errno) {
 		case fst&set != 0 && fst&now != 0:
 			return unix.Timespec{}, EINVAL
 		case fst&now != 0:
-			return unix.Timespec{Nsec: unix.UTIME_NOW}, ESUCCESS
+			return unix.Timespec{Nsec: utimeNow}, ESUCCESS
 		case fst&set != 0:
 			return unix.NsecToTimespec(int64(min(t, math.MaxInt64))), ESUCCESS
 		}
-		return unix.Timespec{Nsec: unix.UTIME_OMIT}, ESUCCESS
+		return unix.Timespec{Nsec: utimeOmit}, ESUCCESS
 	}
 	a, errno := one(atim, FstflagAtim, FstflagAtimNow)
 	if errno != 0 {
@@ -100,15 +102,7 @@ func (s *System) Advise(fd int32, off, length uint64, advice uint8) Errno {
 	if errno != 0 {
 		return errno
 	}
-	host := [...]int{
-		AdviceNormal:     unix.FADV_NORMAL,
-		AdviceSequential: unix.FADV_SEQUENTIAL,
-		AdviceRandom:     unix.FADV_RANDOM,
-		AdviceWillNeed:   unix.FADV_WILLNEED,
-		AdviceDontNeed:   unix.FADV_DONTNEED,
-		AdviceNoReuse:    unix.FADV_NOREUSE,
-	}
-	if int(advice) >= len(host) {
+	if advice > AdviceNoReuse {
 		return EINVAL
 	}
 	o, errno := offset(off)
@@ -122,7 +116,7 @@ func (s *System) Advise(fd int32, off, length uint64, advice uint8) Errno {
 	if f.Type == FiletypeDirectory {
 		return ESUCCESS // a hint; directories have no page cache to advise
 	}
-	return ErrnoFromError(unix.Fadvise(f.Fd, o, l, host[advice]))
+	return ErrnoFromError(fadvise(f.Fd, o, l, advice))
 }
 
 // Allocate makes sure [off, off+length) is allocated (fallocate mode 0,
@@ -144,7 +138,7 @@ func (s *System) Allocate(fd int32, off, length uint64) Errno {
 	if errno != 0 || l == 0 || o > math.MaxInt64-l {
 		return EINVAL
 	}
-	return ErrnoFromError(retry(func() error { return unix.Fallocate(f.Fd, 0, o, l) }))
+	return ErrnoFromError(retry(func() error { return fallocate(f.Fd, o, l) }))
 }
 
 // Datasync flushes fd's data (fdatasync).
@@ -153,7 +147,7 @@ func (s *System) Datasync(fd int32) Errno {
 	if errno != 0 {
 		return errno
 	}
-	return ErrnoFromError(retry(func() error { return unix.Fdatasync(f.Fd) }))
+	return ErrnoFromError(retry(func() error { return fdatasync(f.Fd) }))
 }
 
 // Sync flushes fd's data and metadata (fsync).
@@ -274,7 +268,7 @@ func (s *System) SetTimes(fd int32, atim, mtim uint64, fst Fstflags) Errno {
 	if errno != 0 {
 		return errno
 	}
-	return ErrnoFromError(unix.UtimesNanoAt(f.Fd, "", ts, unix.AT_EMPTY_PATH))
+	return ErrnoFromError(futimens(f.Fd, ts))
 }
 
 // Pread reads into bufs at off without moving the file position (preadv).
@@ -288,7 +282,7 @@ func (s *System) Pread(fd int32, bufs [][]byte, off uint64) (uint32, Errno) {
 // on Linux, a descriptor opened with APPEND appends regardless of off.
 func (s *System) Pwrite(fd int32, bufs [][]byte, off uint64) (uint32, Errno) {
 	return s.positioned(fd, RightFdWrite, off, func(f *File, o int64) (int, error) {
-		return unix.Pwritev2(f.Fd, bufs, o, f.rwfAppend())
+		return pwritev2(f.Fd, bufs, o, f.rwfAppend())
 	})
 }
 

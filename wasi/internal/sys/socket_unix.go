@@ -1,3 +1,5 @@
+//go:build linux || darwin
+
 package sys
 
 import (
@@ -111,7 +113,7 @@ func (s *System) SockOpen(af Family, st SockType) (int32, Errno) {
 	default:
 		return -1, EPROTOTYPE
 	}
-	fd, err := unix.Socket(domain, typ|unix.SOCK_CLOEXEC, 0)
+	fd, err := socketCloexec(domain, typ)
 	if err != nil {
 		return -1, ErrnoFromError(err)
 	}
@@ -273,14 +275,10 @@ func (s *System) sockAccept(fd int32, flags Fdflags) (int32, Errno) {
 	if errno := f.wouldBlock(unix.POLLIN); errno != 0 {
 		return -1, errno // non-blocking for the guest on a shared socket
 	}
-	hostFlags := unix.SOCK_CLOEXEC
-	if flags&FdflagNonblock != 0 {
-		hostFlags |= unix.SOCK_NONBLOCK
-	}
 	var nfd int
 	var err error
 	for {
-		nfd, _, err = unix.Accept4(f.Fd, hostFlags)
+		nfd, err = accept(f.Fd, flags&FdflagNonblock != 0)
 		if err != unix.EINTR {
 			break
 		}
@@ -295,7 +293,7 @@ func (s *System) sockAccept(fd int32, flags Fdflags) (int32, Errno) {
 // socketFamily asks the host for the family of a socket the guest did not
 // open (AFUnspec for one no socket call can use, e.g. AF_NETLINK).
 func socketFamily(fd int) Family {
-	d, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	d, err := sockDomain(fd)
 	if err != nil {
 		return AFUnspec
 	}

@@ -111,56 +111,6 @@ func parseOS(args []string) (*osOpts, error) {
 	return o, nil
 }
 
-// flagSpec is one flag of a subcommand.
-type flagSpec struct {
-	value bool
-	// optional: the flag takes a value only as --flag=VALUE.
-	optional bool
-	set      func(string) error
-}
-
-// parseFlags parses flags before or after the one positional argument;
-// other positionals and everything after "--" are guest arguments.
-func parseFlags(args []string, positional *string, rest *[]string, flags map[string]flagSpec) error {
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			tail := args[i+1:]
-			if *positional == "" && len(tail) > 0 {
-				*positional, tail = tail[0], tail[1:]
-			}
-			*rest = append(*rest, tail...)
-			return nil
-		}
-		if !strings.HasPrefix(a, "-") || a == "-" {
-			if *positional == "" {
-				*positional = a
-			} else {
-				*rest = append(*rest, a)
-			}
-			continue
-		}
-		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		f, ok := flags[name]
-		if !ok {
-			return fmt.Errorf("unknown flag %s (guest arguments go after --)", a)
-		}
-		if f.value && !hasValue {
-			if i+1 >= len(args) {
-				return fmt.Errorf("flag --%s needs a value", name)
-			}
-			i++
-			value = args[i]
-		} else if !f.value && !f.optional && hasValue {
-			return fmt.Errorf("flag --%s takes no value", name)
-		}
-		if err := f.set(value); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // osExtra is what `wasmrun ps` shows beyond the OCI state.
 type osExtra struct {
 	Name     string   `json:"name"`

@@ -16,23 +16,6 @@ import (
 // in the user's own terms (the flag or key they wrote, never the name of a
 // namespace they did not choose).
 
-// parseForwardAs parses one forward, given as what (`--forward 8080:3000`,
-// `network.forward "8080:3000"`): errors start with it. The CLI has no use
-// for host port 0 (the port picked would be known to nobody).
-func parseForwardAs(what, v string) (oci.Forward, error) {
-	f, err := oci.ParseForward(v)
-	var fe *oci.ForwardError
-	switch {
-	case errors.As(err, &fe):
-		return oci.Forward{}, fmt.Errorf("%s: %s", what, fe.Reason)
-	case err != nil:
-		return oci.Forward{}, fmt.Errorf("%s: %v", what, err)
-	case f.HostPort == 0:
-		return oci.Forward{}, fmt.Errorf("%s: host port 0 is not a port (1-65535)", what)
-	}
-	return f, nil
-}
-
 // cniPathEnv is the CNI convention's variable for the plugin directories
 // (colon-separated), as cnitool and the plugins' own tests read it.
 const cniPathEnv = "CNI_PATH"

@@ -3,10 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -114,35 +111,4 @@ func modeAllows(path string, u specs.User, want uint32) bool {
 		bits = st.Mode >> 3 & 7
 	}
 	return bits&want == want
-}
-
-// parseUser reads "UID[:GID]" or "NAME[:GROUP]" (names from the system's
-// user and group databases; a user's GID defaults to its primary group).
-func parseUser(s string) (specs.User, error) {
-	name, group, hasGroup := strings.Cut(s, ":")
-	var u specs.User
-	if id, err := strconv.ParseUint(name, 10, 32); err == nil {
-		u.UID, u.GID = uint32(id), uint32(id)
-	} else {
-		pw, err := user.Lookup(name)
-		if err != nil {
-			return u, fmt.Errorf("%q: %v", s, err)
-		}
-		uid, _ := strconv.ParseUint(pw.Uid, 10, 32)
-		gid, _ := strconv.ParseUint(pw.Gid, 10, 32)
-		u.UID, u.GID = uint32(uid), uint32(gid)
-	}
-	if hasGroup {
-		if id, err := strconv.ParseUint(group, 10, 32); err == nil {
-			u.GID = uint32(id)
-		} else {
-			gr, err := user.LookupGroup(group)
-			if err != nil {
-				return u, fmt.Errorf("%q: %v", s, err)
-			}
-			gid, _ := strconv.ParseUint(gr.Gid, 10, 32)
-			u.GID = uint32(gid)
-		}
-	}
-	return u, nil
 }

@@ -1,3 +1,5 @@
+//go:build linux || darwin
+
 package sys
 
 import (
@@ -81,7 +83,7 @@ var sockopts = map[uint32]sockopt{
 	SoRcvtimeo:     {unix.SO_RCVTIMEO, optTimeval},
 	SoSndtimeo:     {unix.SO_SNDTIMEO, optTimeval},
 	SoAcceptconn:   {unix.SO_ACCEPTCONN, optReadOnlyInt},
-	SoBindtodevice: {unix.SO_BINDTODEVICE, optString},
+	SoBindtodevice: {soBindtodevice, optString},
 }
 
 func lookupSockopt(level, name uint32) (sockopt, Errno) {
@@ -89,7 +91,7 @@ func lookupSockopt(level, name uint32) (sockopt, Errno) {
 		return sockopt{}, ENOPROTOOPT
 	}
 	o, ok := sockopts[name]
-	if !ok {
+	if !ok || o.host < 0 { // unknown, or not on this host
 		return sockopt{}, ENOPROTOOPT
 	}
 	return o, ESUCCESS
@@ -212,7 +214,7 @@ func setHostOpt(fd int, o sockopt, val []byte) Errno {
 		if sec < 0 || usec < 0 || usec >= int64(time.Second/time.Microsecond) {
 			return EINVAL
 		}
-		err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, o.host, &unix.Timeval{Sec: sec, Usec: usec})
+		err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, o.host, timeval(sec, usec))
 	case optString:
 		n := len(val)
 		for i, c := range val {
@@ -224,4 +226,12 @@ func setHostOpt(fd int, o sockopt, val []byte) Errno {
 		err = unix.SetsockoptString(fd, unix.SOL_SOCKET, o.host, string(val[:n]))
 	}
 	return ErrnoFromError(err)
+}
+
+// timeval makes a unix.Timeval, whose microseconds field has another type
+// on each system.
+func timeval(sec, usec int64) *unix.Timeval {
+	tv := unix.NsecToTimeval(usec * 1000)
+	tv.Sec = sec
+	return &tv
 }

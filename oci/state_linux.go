@@ -14,6 +14,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/wasmrun/wasmrun/cni"
 	"github.com/wasmrun/wasmrun/internal/atomicfile"
 	"github.com/wasmrun/wasmrun/internal/liveness"
 	"github.com/wasmrun/wasmrun/internal/names"
@@ -210,4 +211,23 @@ func (r *Runtime) removeAbandoned() {
 		}
 		os.RemoveAll(p)
 	}
+}
+
+// PortsOf returns the ports of container id, when its network is
+// simulated and its process runs (nil otherwise).
+func (r *Runtime) PortsOf(id string) ([]VirtualPort, error) {
+	rec, err := r.NetworkOf(id)
+	if err != nil {
+		return nil, err
+	}
+	return cni.ReadPorts(rec)
+}
+
+// NetworkOf returns the network recorded for container id.
+func (r *Runtime) NetworkOf(id string) (NetworkRecord, error) {
+	st, err := r.readState(id)
+	if err != nil {
+		return NetworkRecord{}, err
+	}
+	return st.Net, nil
 }

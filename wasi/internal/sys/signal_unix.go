@@ -1,3 +1,5 @@
+//go:build linux || darwin
+
 package sys
 
 import (
@@ -112,7 +114,7 @@ func (g *Signals) Subscribe(s *System, sig int) (int32, Errno) {
 // s's fd table. Called with g.mu held.
 func (g *Signals) newPipe(s *System) Errno {
 	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+	if err := pipeCloexec(p[:]); err != nil {
 		return ErrnoFromError(err)
 	}
 	if err := unix.SetNonblock(p[1], true); err != nil {
@@ -152,7 +154,7 @@ func (g *Signals) deliver(sig int) {
 	if g.write < 0 {
 		return
 	}
-	if n, err := unix.IoctlGetInt(g.write, unix.TIOCINQ); err == nil && n == 0 {
+	if n, err := unix.IoctlGetInt(g.write, ioctlFIONREAD); err == nil && n == 0 {
 		clear(g.unread) // the guest has read everything
 	}
 	if g.unread[sig] {

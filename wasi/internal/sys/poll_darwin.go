@@ -1,0 +1,62 @@
+//go:build darwin
+
+package sys
+
+import (
+	"math"
+
+	"golang.org/x/sys/unix"
+)
+
+// ioctlFIONREAD is FIONREAD, _IOR('f', 127, int).
+const ioctlFIONREAD = 0x4004667f
+
+// haveTimerfd: no timerfd here; Wait turns a wall-clock deadline into a
+// monotonic one.
+const haveTimerfd = false
+
+// newWake returns a non-blocking pipe for cancellation.
+func newWake() (r, w int, err error) {
+	var p [2]int
+	if err := pipeCloexec(p[:]); err != nil {
+		return -1, -1, err
+	}
+	for _, fd := range p {
+		if err := unix.SetNonblock(fd, true); err != nil {
+			unix.Close(p[0])
+			unix.Close(p[1])
+			return -1, -1, err
+		}
+	}
+	return p[0], p[1], nil
+}
+
+// ppoll is poll(2) with the timeout rounded up to a millisecond (so a wait
+// never ends before its deadline; Wait waits again for what remains).
+func ppoll(set []unix.PollFd, timeout *unix.Timespec) (int, error) {
+	ms := -1
+	if timeout != nil {
+		ns := timeout.Nano()
+		ms = int(min((ns+999_999)/1_000_000, math.MaxInt32))
+	}
+	return unix.Poll(set, ms)
+}
+
+// realtimeTimer is not used without timerfds (haveTimerfd).
+func realtimeTimer(at int64) (int, Errno) { return -1, ENOSYS }
+
+func armRealtime(fd int, at int64) Errno { return ENOSYS }
+
+// PollRdhup: no POLLRDHUP here (a peer's shutdown shows as POLLHUP or a
+// read of 0).
+const PollRdhup = 0
+
+// ClockRes returns a host clock's resolution in nanoseconds: x/sys/unix has
+// no clock_getres here; macOS's clocks count in microseconds.
+func ClockRes(clock int32) (int64, Errno) {
+	switch clock {
+	case unix.CLOCK_MONOTONIC, unix.CLOCK_REALTIME, unix.CLOCK_PROCESS_CPUTIME_ID, unix.CLOCK_THREAD_CPUTIME_ID:
+		return 1000, ESUCCESS
+	}
+	return 0, EINVAL
+}
