@@ -175,7 +175,7 @@ func TestFdFilestatGet(t *testing.T) {
 // filestatBytes is the expected 64-byte filestat of st.
 func filestatBytes(st *unix.Stat_t, ft sys.Filetype) []byte {
 	b := make([]byte, 64)
-	binary.LittleEndian.PutUint64(b[0:], st.Dev)
+	binary.LittleEndian.PutUint64(b[0:], uint64(st.Dev))
 	binary.LittleEndian.PutUint64(b[8:], st.Ino)
 	b[16] = byte(ft)
 	binary.LittleEndian.PutUint64(b[24:], uint64(st.Nlink))

@@ -20,7 +20,7 @@ import (
 // cleanup.
 func hostSocketFile(t *testing.T, domain, typ int) *os.File {
 	t.Helper()
-	fd, err := unix.Socket(domain, typ|unix.SOCK_CLOEXEC, 0)
+	fd, err := unix.Socket(domain, typ, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestSockOnStdioDgram(t *testing.T) {
 // nowait) sends, receives and shuts down; a guest's NONBLOCK is emulated
 // without touching the shared host description.
 func TestSockOnStdioStream(t *testing.T) {
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -562,7 +562,7 @@ func TestSockBlockingCancel(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	tid := unix.Gettid()
+	tid := gettid()
 	var cancelled atomic.Bool
 	go func() {
 		waitInPpoll(t, tid) // the recv really waits before it is cancelled

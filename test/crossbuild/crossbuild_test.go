@@ -1,0 +1,60 @@
+// Package crossbuild checks, on every test run, that wasmrun still builds
+// for the other systems it supports (issue 15): `go build ./cmd/wasmrun`
+// and `go vet` of the portable packages for each target, a failure
+// reported with the compiler's output. It holds no code of its own.
+package crossbuild
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// targets are the GOOS/GOARCH pairs wasmrun builds for besides Linux.
+var targets = []struct{ goos, goarch string }{
+	{"darwin", "arm64"},
+	{"darwin", "amd64"},
+}
+
+// portable are the packages vetted for every target: the ones whose code
+// is shared between systems.
+var portable = []string{"./wasi/...", "./internal/runner/...", "./cmd/wasmrun/"}
+
+func TestCrossBuild(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH")
+	}
+	root := moduleRoot(t)
+	for _, tg := range targets {
+		t.Run(tg.goos+"-"+tg.goarch, func(t *testing.T) {
+			t.Parallel()
+			env := append(os.Environ(), "GOOS="+tg.goos, "GOARCH="+tg.goarch, "CGO_ENABLED=0")
+			out := filepath.Join(t.TempDir(), "wasmrun")
+			build := exec.Command(gobin, "build", "-o", out, "./cmd/wasmrun")
+			build.Dir, build.Env = root, env
+			if b, err := build.CombinedOutput(); err != nil {
+				t.Fatalf("GOOS=%s GOARCH=%s go build ./cmd/wasmrun: %v\n%s", tg.goos, tg.goarch, err, b)
+			}
+			vet := exec.Command(gobin, append([]string{"vet"}, portable...)...)
+			vet.Dir, vet.Env = root, env
+			if b, err := vet.CombinedOutput(); err != nil {
+				t.Fatalf("GOOS=%s GOARCH=%s go vet %s: %v\n%s", tg.goos, tg.goarch, strings.Join(portable, " "), err, b)
+			}
+		})
+	}
+}
+
+// moduleRoot is the directory of wasmrun's go.mod, two levels up.
+func moduleRoot(t *testing.T) string {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("module root: %v", err)
+	}
+	return root
+}
