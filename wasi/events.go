@@ -4,8 +4,6 @@ import (
 	"strconv"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/wasmrun/wasmrun/wasi/internal/sys"
 )
 
 // SocketEvent is one socket call of the guest, for Config.SocketEvents:
@@ -54,17 +52,6 @@ func (e SocketEvent) String() string {
 		s += " (" + e.Why + ")"
 	}
 	return s
-}
-
-// socketEvents adapts the system layer's events to fn.
-func socketEvents(fn func(SocketEvent)) func(sys.Event) {
-	return func(e sys.Event) {
-		ev := SocketEvent{Call: e.Call, Target: e.Target, Why: e.Why}
-		if e.Errno != sys.ESUCCESS {
-			ev.Errno = e.Errno.Name()
-		}
-		fn(ev)
-	}
 }
 
 // printable returns s, or s quoted when it is empty or holds anything but

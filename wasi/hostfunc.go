@@ -1,3 +1,5 @@
+//go:build linux || darwin
+
 package wasi
 
 import (
@@ -12,9 +14,6 @@ import (
 
 	"github.com/wasmrun/wasmrun/wasi/internal/sys"
 )
-
-// ModuleName is the import module every function here is exported under.
-const ModuleName = "wasi_snapshot_preview1"
 
 const i32, i64 = api.ValueTypeI32, api.ValueTypeI64
 

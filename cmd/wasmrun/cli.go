@@ -8,7 +8,6 @@ import (
 	"os"
 	"time"
 
-	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/wasmrun/wasmrun/internal/runner"
@@ -184,7 +183,7 @@ func runCmd(args []string, stdin, stdout, stderr *os.File) int {
 	}
 	defer leave()
 	if n := o.limits.MaxFDs; n > 0 {
-		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: n, Max: n}); err != nil {
+		if err := setMaxFDs(n); err != nil {
 			fmt.Fprintf(stderr, "wasmrun run: --max-fds %d: %v\n", n, err)
 			return ExitFailure
 		}

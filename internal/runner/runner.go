@@ -200,7 +200,7 @@ func (p *Prepared) instantiate(ctx context.Context, env []string, events func(wa
 	if err != nil {
 		return nil, nil, errorf("module %s: %v", p.opts.Path, err)
 	}
-	modCfg := wazero.NewModuleConfig().WithName("").WithStartFunctions()
+	modCfg := host.ModuleConfig(wazero.NewModuleConfig().WithName("").WithStartFunctions())
 	mod, err := p.c.runtime.InstantiateModule(withMappedMemory(host.Imports(ctx)), p.c.module, modCfg)
 	if err != nil {
 		host.Close(ctx)

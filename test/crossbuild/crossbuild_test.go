@@ -16,6 +16,7 @@ import (
 var targets = []struct{ goos, goarch string }{
 	{"darwin", "arm64"},
 	{"darwin", "amd64"},
+	{"windows", "amd64"},
 }
 
 // portable are the packages vetted for every target: the ones whose code

@@ -1,3 +1,5 @@
+//go:build linux || darwin
+
 package sys
 
 // Filetype is the preview1 filetype of an open descriptor.

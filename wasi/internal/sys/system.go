@@ -1,3 +1,5 @@
+//go:build linux || darwin
+
 // Package sys is the system layer under wasmrun's WASI host module: a table
 // of guest descriptors backed by real host descriptors, and the operations on
 // them (files, directories, sockets, polling), in plain Go.
