@@ -5,8 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -201,19 +199,7 @@ func TestSymlinkRace(t *testing.T) {
 	real, link := filepath.Join(in, "d.real"), filepath.Join(in, "d.link")
 	must(t, os.Symlink(outside, link))
 
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for !stop.Load() {
-			// d is a directory; swap in the symlink, then swap back.
-			os.Rename(d, real)
-			os.Rename(link, d)
-			os.Rename(d, link)
-			os.Rename(real, d)
-		}
-	}()
+	stop := flipToSymlink(d, real, link)
 	opened, refused := 0, 0
 	buf := make([]byte, 16)
 	for i := 0; i < 3000; i++ {
@@ -224,8 +210,7 @@ func TestSymlinkRace(t *testing.T) {
 			n, errno := s.Read(fd, [][]byte{buf})
 			s.CloseFD(fd)
 			if errno != 0 || string(buf[:n]) != "inside" {
-				stop.Store(true)
-				wg.Wait()
+				stop()
 				t.Fatalf("iteration %d: read %q (%v), want the inside file", i, buf[:n], errno)
 			}
 		case ENOTCAPABLE, ENOENT:
@@ -234,8 +219,7 @@ func TestSymlinkRace(t *testing.T) {
 			t.Errorf("iteration %d: errno %v", i, errno)
 		}
 	}
-	stop.Store(true)
-	wg.Wait()
+	stop()
 	t.Logf("opened %d, refused %d", opened, refused)
 	// With the flipping stopped, d is the real directory again.
 	fd, errno := s.Open(OpenRequest{Dir: testDir, Lookup: LookupSymlinkFollow, Path: "d/secret", RightsBase: RightFdRead})

@@ -125,19 +125,7 @@ func TestWalkSymlinkRace(t *testing.T) {
 	must(t, err)
 	defer unix.Close(dirfd)
 
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for !stop.Load() {
-			os.Rename(d, real)
-			os.Rename(link, d)
-			os.Rename(d, link)
-			os.Rename(real, d)
-		}
-	}()
-	defer func() { stop.Store(true); wg.Wait() }()
+	defer flipToSymlink(d, real, link)()
 	buf := make([]byte, 16)
 	for i := 0; i < 3000; i++ {
 		fd, errno := walkBeneath(dirfd, "d/secret", unix.O_RDONLY, 0)
@@ -150,4 +138,23 @@ func TestWalkSymlinkRace(t *testing.T) {
 			t.Fatalf("iteration %d: read %q through the walk", i, buf[:n])
 		}
 	}
+}
+
+// flipToSymlink swaps directory d with the symlink at link and back, over
+// and over (real is where d waits meanwhile), until the returned func is
+// called; then d is the directory again.
+func flipToSymlink(d, real, link string) (stop func()) {
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for !done.Load() {
+			os.Rename(d, real)
+			os.Rename(link, d)
+			os.Rename(d, link)
+			os.Rename(real, d)
+		}
+	}()
+	return func() { done.Store(true); wg.Wait() }
 }
