@@ -163,10 +163,14 @@ func parseDir(v string) (wasi.Preopen, error) {
 			break
 		}
 	}
-	host, guest, ok := strings.Cut(spec, ":")
+	// A Windows host path starts with a volume ("C:"), whose colon is not
+	// the separator; the guest path defaults to the rest, with slashes.
+	vol := filepath.VolumeName(spec) // always "" on Linux and macOS
+	host, guest, ok := strings.Cut(spec[len(vol):], ":")
 	if !ok {
-		guest = host
+		guest = filepath.ToSlash(host)
 	}
+	host = vol + host
 	if host == "" || guest == "" || strings.Contains(guest, ":") {
 		return wasi.Preopen{}, fmt.Errorf("--dir %q: want HOST[:GUEST][:ro|:rw]", v)
 	}
