@@ -117,6 +117,22 @@ func TestShimNative(t *testing.T) {
 				r := startCtrOnPty(t, d, "task", "exec", "-t", "--exec-id", "sh", id, "/bin/sh", "-c", nativeTTYScript)
 				testNativeTerminal(t, r, execPid(t, d, id, "sh"))
 			})
+			// runc_path naming nothing: one clear error, nothing made.
+			t.Run("runc_missing", func(t *testing.T) {
+				config := filepath.Join(t.TempDir(), "shim.toml")
+				writeFile(t, config, "runc_path = \"/nonexistent/runc\"\n")
+				id := newID("norunc")
+				ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+				defer cancel()
+				_, stderr, err := d.Ctr(ctx, "run", "--rm", "--runtime", shimRuntime, "--runtime-config-path", config, "--rootfs", rootfs, id, "/bin/sh", "-c", "exit 0")
+				removeTask(t, d, id)
+				if err == nil || !strings.Contains(stderr, `runc_path "/nonexistent/runc" not found`) {
+					t.Errorf("ctr run with a missing runc: %v\n%s", err, stderr)
+				}
+				if l := shimLeftovers(id); len(l) > 0 {
+					t.Errorf("left behind: %v", l)
+				}
+			})
 			t.Run("shim_killed_while_paused", func(t *testing.T) {
 				// The shim's delete action (containerd's cleanup of a dead
 				// shim) finds the container in runc's state in the bundle
