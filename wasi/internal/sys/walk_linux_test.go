@@ -33,6 +33,8 @@ func TestWalkMatchesOpenat2(t *testing.T) {
 		"dangling":  "nothere",
 		"chain":     "dlink/in",
 		"deep":      "a/sub/../../a/b",
+		"a/slashf":  "../c/",
+		"a/slashd":  "sub/",
 	} {
 		must(t, os.Symlink(target, filepath.Join(in, link)))
 	}
@@ -46,7 +48,7 @@ func TestWalkMatchesOpenat2(t *testing.T) {
 		"a/up", "a/up/", "a/up/secret", "a/upfile", "a/in", "a/abs", "a/abs/passwd", "a/absfile",
 		"a/self", "a/self/b", "a/self/self/self/b", "loop1", "loop1/x", "dlink", "dlink/",
 		"dlink/b", "dlink/../c", "dlink/up/in/c", "dangling", "dangling/", "chain", "deep",
-		"c/", "c/x", "nothere", "nothere/x", "a/sub/..", "a/..", "a/../..",
+		"c/", "c/x", "a/slashf", "a/slashd", "a/slashd/", "a/slashd/..", "nothere", "nothere/x", "a/sub/..", "a/..", "a/../..",
 	}
 	modes := map[string]int{
 		"read":      unix.O_RDONLY,

@@ -105,7 +105,6 @@ func resolveParent(dirfd int, path string, follow bool) (parent, Errno) {
 	if errno := checkPath(path); errno != 0 {
 		return parent{}, errno
 	}
-	slash := strings.HasSuffix(path, "/")
 	w := walk{start: dirfd}
 	comps := strings.Split(path, "/")
 	links := 0
@@ -119,6 +118,9 @@ func resolveParent(dirfd int, path string, follow bool) (parent, Errno) {
 				break
 			}
 		}
+		// slash: the last component is followed by a '/' (in the path or
+		// in a symlink's target), so it must be a directory.
+		slash := last && len(comps) > 0
 		switch c {
 		case "", ".":
 			if last {
@@ -138,6 +140,25 @@ func resolveParent(dirfd int, path string, follow bool) (parent, Errno) {
 		if last && !follow && !slash {
 			return w.parent(c, false), ESUCCESS
 		}
+		// A directory to walk into is opened first: only when that fails
+		// as it does on a symlink (ELOOP, or ENOTDIR) is the name read as
+		// one, so a plain directory costs one call.
+		var openErr error
+		if !last || slash {
+			fd, err := openatRetry(w.cur(), c, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+			if err == nil {
+				w.dirs = append(w.dirs, fd)
+				if last {
+					return w.parent(".", slash), ESUCCESS
+				}
+				continue
+			}
+			if err != unix.ELOOP && err != unix.ENOTDIR {
+				w.close()
+				return parent{}, ErrnoFromError(err)
+			}
+			openErr = err
+		}
 		if target, ok := readlink(w.cur(), c); ok {
 			links++
 			switch {
@@ -154,20 +175,13 @@ func resolveParent(dirfd int, path string, follow bool) (parent, Errno) {
 			comps = append(strings.Split(target, "/"), comps...)
 			continue
 		}
-		if last && !slash {
-			return w.parent(c, false), ESUCCESS
-		}
-		fd, err := openatRetry(w.cur(), c, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
-		if err != nil {
+		if openErr != nil { // not a symlink: the open's error stands
 			w.close()
-			return parent{}, ErrnoFromError(err)
+			return parent{}, ErrnoFromError(openErr)
 		}
-		w.dirs = append(w.dirs, fd)
-		if last {
-			return w.parent(".", slash), ESUCCESS
-		}
+		return w.parent(c, false), ESUCCESS // the last component
 	}
-	return w.parent(".", slash), ESUCCESS // not reached: path is not empty
+	return w.parent(".", false), ESUCCESS // not reached: path is not empty
 }
 
 // openatRetry is openat with O_CLOEXEC, again after EINTR.
