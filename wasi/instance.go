@@ -4,7 +4,6 @@ package wasi
 
 import (
 	"context"
-	"slices"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -68,7 +67,8 @@ func (h *Host) Imports(ctx context.Context) context.Context {
 
 // Subscribed reports whether the guest has subscribed to sig (a signal
 // number, see ExtModuleName): then sig no longer ends the process on its
-// account.
+// account. A guest that ended subscribed (its handler exited) still has:
+// a supervisor deciding about a signal that reached it too may ask after.
 func (h *Host) Subscribed(sig int) bool {
-	return slices.Contains(h.signals.Subscribed(), sig)
+	return h.signals.Held(sig)
 }

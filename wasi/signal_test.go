@@ -387,3 +387,27 @@ func openFDs(t testing.TB) int {
 	}
 	return len(ents)
 }
+
+// TestSignalSubscribedAfterClose: Host.Subscribed tells whether the guest
+// deals with a signal itself: while subscribed, and after its host closed
+// subscribed (it ended, say in its handler, just as the signal came: an
+// instances supervisor asking then must not give the signal its default
+// action); not after it unsubscribed.
+func TestSignalSubscribedAfterClose(t *testing.T) {
+	h := newSignalHarness(t)
+	term, usr1 := int(unix.SIGTERM), int(unix.SIGUSR1)
+	h.expectErrno(sys.ESUCCESS, "signal_subscribe", uint64(term), sigFD)
+	h.expectErrno(sys.ESUCCESS, "signal_subscribe", uint64(usr1), sigFD)
+	h.expectErrno(sys.ESUCCESS, "signal_unsubscribe", uint64(usr1))
+	if !h.host.Subscribed(term) || h.host.Subscribed(usr1) {
+		t.Fatalf("Subscribed: SIGTERM %v, SIGUSR1 %v; want true, false", h.host.Subscribed(term), h.host.Subscribed(usr1))
+	}
+	h.host.signals.Close()
+	if !h.host.Subscribed(term) || h.host.Subscribed(usr1) || h.host.Subscribed(int(unix.SIGINT)) {
+		t.Errorf("after close: SIGTERM %v, SIGUSR1 %v, SIGINT %v; want true, false, false",
+			h.host.Subscribed(term), h.host.Subscribed(usr1), h.host.Subscribed(int(unix.SIGINT)))
+	}
+	if subs := h.host.signals.Subscribed(); len(subs) != 0 {
+		t.Errorf("live subscriptions after close: %v", subs)
+	}
+}

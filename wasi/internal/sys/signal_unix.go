@@ -5,6 +5,7 @@ package sys
 import (
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -55,6 +56,8 @@ type Signals struct {
 	// unread are the signals written since the pipe was last seen empty.
 	unread map[int]bool
 	closed bool
+	// atClose are the signals subscribed to when Close ended them.
+	atClose []int
 }
 
 type subscription struct {
@@ -211,6 +214,7 @@ func (g *Signals) Close() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for sig := range g.subs {
+		g.atClose = append(g.atClose, sig)
 		g.stop(sig)
 	}
 	if g.write >= 0 {
@@ -218,4 +222,13 @@ func (g *Signals) Close() {
 		g.write = -1
 	}
 	g.closed = true
+}
+
+// Held reports whether the guest subscribed to sig and still does, or
+// did when its host closed: a guest that ended (its handler's exit) has
+// dealt with the signal, which a supervisor may ask about just after.
+func (g *Signals) Held(sig int) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.subs[sig] != nil || slices.Contains(g.atClose, sig)
 }
