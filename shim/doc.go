@@ -7,9 +7,11 @@
 //     containerd < 2.3, the bundle's address file).
 //   - task: the containerd task API (v2 and v3) translated into oci
 //     container calls, plus the task events.
+//   - native: a container whose entrypoint is not wasm (an ELF binary, a
+//     script) run by runc from the same bundle, behind the same task API.
 //
-// shim never calls cni/ or wasi/ directly: every container goes through
-// oci.
+// shim never calls cni/ or wasi/ directly: every wasm container goes
+// through oci, every native one through runc.
 package shim
 
 import (
