@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/wasmrun/wasmrun/internal/names"
 )
 
 // LoadSpec reads <bundle>/config.json.
@@ -201,4 +202,12 @@ func MemoryLimit(s *specs.Spec) int64 {
 		return l
 	}
 	return 0
+}
+
+// ValidateID checks a container id is safe as a file and namespace name.
+func ValidateID(id string) error {
+	if !names.Valid(id, 128, "_.-", false) {
+		return fmt.Errorf("invalid container id %q: use letters, digits, '_', '.', '-' (at most 128)", id)
+	}
+	return nil
 }

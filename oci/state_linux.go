@@ -17,7 +17,6 @@ import (
 	"github.com/wasmrun/wasmrun/cni"
 	"github.com/wasmrun/wasmrun/internal/atomicfile"
 	"github.com/wasmrun/wasmrun/internal/liveness"
-	"github.com/wasmrun/wasmrun/internal/names"
 )
 
 // stateFile is what a fresh process needs to report on and delete a
@@ -44,14 +43,6 @@ type stateFile struct {
 	Hooks *specs.Hooks `json:"hooks,omitempty"`
 	// Extra is free-form data of the front end (forwards, name, ...).
 	Extra json.RawMessage `json:"extra,omitempty"`
-}
-
-// ValidateID checks a container id is safe as a file and namespace name.
-func ValidateID(id string) error {
-	if !names.Valid(id, 128, "_.-", false) {
-		return fmt.Errorf("invalid container id %q: use letters, digits, '_', '.', '-' (at most 128)", id)
-	}
-	return nil
 }
 
 func (r *Runtime) dir(id string) string { return filepath.Join(r.Root, id) }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wasmrun/wasmrun/wasi"
 )
@@ -309,4 +310,28 @@ func parseFlags(args []string, positional *string, rest *[]string, flags map[str
 		}
 	}
 	return nil
+}
+
+// parseStop parses the flags of `wasmrun stop`: the ids and the grace
+// period before SIGKILL (--time, default 10s).
+func parseStop(args []string) (ids []string, grace time.Duration, err error) {
+	grace = 10 * time.Second
+	var positional string
+	err = parseFlags(args, &positional, &ids, map[string]flagSpec{
+		"time": {value: true, set: func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("--time %q: %v", v, err)
+			}
+			grace = d
+			return nil
+		}},
+	})
+	if positional != "" {
+		ids = append([]string{positional}, ids...)
+	}
+	if err == nil && len(ids) == 0 {
+		err = fmt.Errorf("missing ID (usage: wasmrun stop [--time 10s] ID...)")
+	}
+	return ids, grace, err
 }

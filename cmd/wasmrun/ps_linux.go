@@ -95,25 +95,7 @@ func simulatedColumn(rt *oci.Runtime, id string) string {
 // `wasmrun os` that runs the app cleans up once it exits; if that process is
 // gone, stop cleans up itself.
 func stopCmd(args []string, stdout, stderr *os.File) int {
-	var ids []string
-	grace := 10 * time.Second
-	var positional string
-	err := parseFlags(args, &positional, &ids, map[string]flagSpec{
-		"time": {value: true, set: func(v string) error {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				return fmt.Errorf("--time %q: %v", v, err)
-			}
-			grace = d
-			return nil
-		}},
-	})
-	if positional != "" {
-		ids = append([]string{positional}, ids...)
-	}
-	if err == nil && len(ids) == 0 {
-		err = fmt.Errorf("missing ID (usage: wasmrun stop [--time 10s] ID...)")
-	}
+	ids, grace, err := parseStop(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "wasmrun stop: %v\n", err)
 		return ExitFailure

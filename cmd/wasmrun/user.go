@@ -1,3 +1,5 @@
+//go:build linux || darwin
+
 package main
 
 import (
@@ -103,12 +105,13 @@ func modeAllows(path string, u specs.User, want uint32) bool {
 	if err := syscall.Stat(path, &st); err != nil {
 		return false
 	}
-	bits := st.Mode & 7 // others
+	mode := uint32(st.Mode) // uint16 on macOS
+	bits := mode & 7        // others
 	switch {
 	case st.Uid == u.UID:
-		bits = st.Mode >> 6 & 7
+		bits = mode >> 6 & 7
 	case st.Gid == u.GID:
-		bits = st.Mode >> 3 & 7
+		bits = mode >> 3 & 7
 	}
 	return bits&want == want
 }

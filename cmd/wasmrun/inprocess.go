@@ -1,0 +1,380 @@
+//go:build linux || darwin
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/wasmrun/wasmrun/internal/atomicfile"
+	"github.com/wasmrun/wasmrun/internal/runner"
+	"github.com/wasmrun/wasmrun/wasi"
+)
+
+// `wasmrun os` without a container process: where there are no network
+// namespaces (macOS), an app runs in the wasmrun process itself, as
+// `wasmrun run` does, under simulated isolation: its ports are a table of
+// its own (wasi.VirtualPorts: a port P it binds is a free port of the
+// host's loopback), each TCP --forward H:G listens on the host's H and
+// dials the app's G through that table, and its traffic to the host's own
+// addresses is refused unless an allow entry names them. Its root is its
+// app directory, read-only, with a private /tmp and the --dir mounts.
+//
+// `ps` and `stop` find it through a state file, <root>/<name>.json, that
+// holds the process id, the module, the forwards and the port table (kept
+// current as the app binds and closes); `stop` signals the process, which
+// ends as a native program does, and the next `ps` or `os` removes a file
+// whose process is gone. A signal ends the process at once, as it would a
+// native program: the kernel closes its sockets.
+//
+// It runs as the user who started it (no user switch, no capabilities to
+// drop, no cgroup). Not here, each refused: UDP forwards, --listen,
+// --instances, --cpus.
+
+// inProcessState is the state file of an in-process app.
+type inProcessState struct {
+	Name     string   `json:"name"`
+	Pid      int      `json:"pid"`
+	Module   string   `json:"module"`
+	Forwards []string `json:"forwards,omitempty"`
+	// Ports are the app's ports and the host sockets holding them
+	// ("8080/tcp=127.0.0.1:41234").
+	Ports []string `json:"ports,omitempty"`
+}
+
+// runInProcess runs app a in this process (see above) with its state in
+// root, until the guest exits. interruptible makes ctx's end stop the
+// guest (tests; see runner.Options.Interruptible).
+func runInProcess(ctx context.Context, a *app, o *osOpts, root string, interruptible bool, stdin, stdout, stderr *os.File) (int, error) {
+	logf := func(format string, args ...any) {
+		if o.verbose {
+			fmt.Fprintf(stderr, "wasmrun: "+format+"\n", args...)
+		}
+	}
+	switch {
+	case len(a.listens) > 0:
+		return 0, errors.New("--listen needs a network namespace (not on this system)")
+	case a.instances > 1:
+		return 0, errors.New("--instances needs a network namespace (not on this system)")
+	}
+	for _, f := range a.forwards {
+		if f.Proto() != "tcp" {
+			return 0, fmt.Errorf("%s: UDP forwards of an app without a network namespace are not implemented yet", a.forwardNames[f])
+		}
+	}
+	st := &inProcessState{Name: a.name, Pid: os.Getpid(), Module: filepath.Join(a.root, a.module)}
+	for _, f := range a.forwards {
+		st.Forwards = append(st.Forwards, f.String())
+	}
+	file := filepath.Join(root, a.name+".json")
+	if err := claimState(root, file, st); err != nil {
+		return 0, err
+	}
+	defer os.Remove(file)
+
+	tmp, err := os.MkdirTemp(root, "tmp-"+a.name+"-")
+	if err != nil {
+		return 0, fmt.Errorf("make the app's /tmp: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	preopens := []wasi.Preopen{{HostPath: a.root, GuestPath: "/", ReadOnly: true}}
+	for _, m := range a.mounts {
+		preopens = append(preopens, wasi.Preopen{HostPath: m.Source, GuestPath: m.Destination, ReadOnly: slices.Contains(m.Options, "ro")})
+	}
+	if !slices.ContainsFunc(a.mounts, func(m specs.Mount) bool { return path.Clean(m.Destination) == "/tmp" }) {
+		preopens = append(preopens, wasi.Preopen{HostPath: tmp, GuestPath: "/tmp"})
+	}
+
+	var vp *wasi.VirtualPorts
+	if a.simulated {
+		blocked, err := hostAddrs()
+		if err != nil {
+			return 0, err
+		}
+		if !a.outbound {
+			blocked = append(blocked, netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0"))
+		}
+		var mu sync.Mutex
+		said := map[string]bool{}
+		vp = wasi.NewVirtualPorts(blocked, func(tab []wasi.VirtualPort) {
+			mu.Lock()
+			defer mu.Unlock()
+			st.Ports = st.Ports[:0]
+			for _, p := range tab {
+				s := fmt.Sprintf("%d/%s=%s", p.Port, p.Proto, p.Host)
+				st.Ports = append(st.Ports, s)
+				if !said[s] {
+					said[s] = true
+					logf("guest port %d/%s is the host's %s (simulated isolation)", p.Port, p.Proto, p.Host)
+				}
+			}
+			writeState(file, st)
+		})
+		vp.Offline = !a.outbound
+		logf("network: simulated isolation: no namespace; the app's ports are free ports on the host's loopback, its own to reach")
+	}
+	var listeners []net.Listener
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
+	for _, f := range a.forwards {
+		l, err := net.Listen("tcp", net.JoinHostPort(f.HostIP, fmt.Sprint(f.HostPort)))
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", a.forwardNames[f], err)
+		}
+		listeners = append(listeners, l)
+		go forwardTCP(l, vp, f.GuestPort, logf)
+		logf("forward %s: host %s to the app's port %d", f, l.Addr(), f.GuestPort)
+	}
+
+	opts := runner.Options{
+		Path:          filepath.Join(a.root, a.module),
+		Name:          "/" + filepath.ToSlash(a.module),
+		Args:          a.args,
+		Env:           a.env,
+		Preopens:      preopens,
+		ResolvConf:    a.resolvConf,
+		Hosts:         a.hosts,
+		Stdin:         stdin,
+		Stdout:        stdout,
+		Stderr:        stderr,
+		Diag:          stderr,
+		Progress:      true,
+		Terminal:      isTerminal(stderr),
+		Egress:        a.egress,
+		VirtualPorts:  vp,
+		Interruptible: interruptible,
+	}
+	if o.verbose {
+		opts.SocketEvents = printSocketEvents(stderr)
+	}
+	if a.limits.memory > 0 {
+		opts.MemoryLimitPages = uint32(min(a.limits.memory/65536, 65536))
+	}
+	leave, err := a.limits.enter()
+	if err != nil {
+		return 0, err
+	}
+	defer leave()
+	if n := a.limits.MaxFDs; n > 0 {
+		if err := setMaxFDs(n); err != nil {
+			return 0, fmt.Errorf("--max-fds %d: %w", n, err)
+		}
+	}
+	if !o.noCache {
+		opts.CacheDir = o.cacheDir
+		if opts.CacheDir == "" {
+			opts.CacheDir = runner.DefaultCacheDir()
+		}
+	}
+	p, err := runner.Prepare(ctx, opts)
+	if err != nil {
+		return 0, err
+	}
+	logf("app %s running in this process, pid %d", a.name, st.Pid)
+	code, err := p.Run(ctx)
+	var trap *runner.TrapError
+	if errors.As(err, &trap) {
+		fmt.Fprintf(stderr, "wasmrun: %v\n", err)
+		return code, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	logf("app %s exited with status %d", a.name, code)
+	return code, nil
+}
+
+// forwardTCP relays each connection to l to the app's TCP port guest,
+// reached through vp (the host's loopback when nil: no simulated ports).
+func forwardTCP(l net.Listener, vp *wasi.VirtualPorts, guest uint16, logf func(string, ...any)) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return // closed
+		}
+		go func() {
+			defer c.Close()
+			addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(guest))
+			var app net.Conn
+			if vp != nil {
+				app, err = vp.Dial("tcp", addr)
+			} else {
+				app, err = net.DialTimeout("tcp", addr, 5*time.Second)
+			}
+			if err != nil {
+				logf("forward to the app's port %d: %v", guest, err)
+				return
+			}
+			defer app.Close()
+			done := make(chan struct{})
+			go func() { io.Copy(app, c); closeWriteConn(app); close(done) }()
+			io.Copy(c, app)
+			closeWriteConn(c)
+			<-done
+		}()
+	}
+}
+
+func closeWriteConn(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	} else {
+		c.Close()
+	}
+}
+
+// hostAddrs are the host's own addresses, which an app may not reach
+// unless an allow entry names them.
+func hostAddrs() ([]netip.Prefix, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, fmt.Errorf("list the host's addresses: %w", err)
+	}
+	var out []netip.Prefix
+	for _, a := range addrs {
+		n, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(n.IP)
+		if !ok {
+			continue
+		}
+		ip = ip.Unmap()
+		out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+	}
+	return out, nil
+}
+
+// claimState creates the state file of app st.Name in root, or fails when
+// an app of that name runs; a file whose process is gone is replaced.
+func claimState(root, file string, st *inProcessState) error {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return fmt.Errorf("make the state directory: %w", err)
+	}
+	for range 2 {
+		f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			f.Close()
+			return writeState(file, st)
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("state of app %s: %w", st.Name, err)
+		}
+		if old, err := readState(file); err == nil && processAlive(old.Pid) {
+			return fmt.Errorf("an app named %s is already running (see wasmrun ps)", st.Name)
+		}
+		os.Remove(file) // its process is gone, and so its /tmp
+		if old, _ := filepath.Glob(filepath.Join(root, "tmp-"+st.Name+"-*")); len(old) > 0 {
+			for _, d := range old {
+				os.RemoveAll(d)
+			}
+		}
+	}
+	return fmt.Errorf("state of app %s: %s keeps coming back", st.Name, file)
+}
+
+func writeState(file string, st *inProcessState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(file, b, 0o600, ".state-*")
+}
+
+func readState(file string) (*inProcessState, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var st inProcessState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return &st, nil
+}
+
+// processAlive reports whether process pid exists.
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := unix.Kill(pid, 0)
+	return err == nil || err == unix.EPERM
+}
+
+// inProcessApps returns the apps whose state is in root, removing the
+// files of those whose process is gone.
+func inProcessApps(root string) []*inProcessState {
+	files, _ := filepath.Glob(filepath.Join(root, "*.json"))
+	var apps []*inProcessState
+	for _, f := range files {
+		st, err := readState(f)
+		if err != nil || !processAlive(st.Pid) {
+			os.Remove(f)
+			continue
+		}
+		apps = append(apps, st)
+	}
+	return apps
+}
+
+// psInProcess prints the apps of root, as ps does.
+func psInProcess(root string, w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tPID\tSTATUS\tINSTANCES\tNAMESPACE\tFORWARDS\tMODULE")
+	for _, st := range inProcessApps(root) {
+		ns, fw := "simulated", "-"
+		if len(st.Ports) > 0 {
+			ns += ":" + strings.Join(st.Ports, ",")
+		}
+		if len(st.Forwards) > 0 {
+			fw = strings.Join(st.Forwards, ",")
+		}
+		fmt.Fprintf(tw, "%s\t%d\trunning\t1\t%s\t%s\t%s\n", st.Name, st.Pid, ns, fw, st.Module)
+	}
+	tw.Flush()
+}
+
+// stopInProcess stops app name of root: SIGTERM, then SIGKILL after
+// grace. It reports false when no such app runs.
+func stopInProcess(root, name string, grace time.Duration) (bool, error) {
+	file := filepath.Join(root, name+".json")
+	st, err := readState(file)
+	if err != nil || !processAlive(st.Pid) {
+		os.Remove(file)
+		return false, nil
+	}
+	if err := unix.Kill(st.Pid, unix.SIGTERM); err != nil {
+		return true, err
+	}
+	for end := time.Now().Add(grace); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if !processAlive(st.Pid) {
+			os.Remove(file)
+			return true, nil
+		}
+	}
+	unix.Kill(st.Pid, unix.SIGKILL)
+	os.Remove(file)
+	return true, nil
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasmrun/wasmrun/internal/guests"
+)
+
+// TestInProcess runs an app the way `wasmrun os` does on macOS (in this
+// process, simulated isolation, state files for ps and stop): its forward
+// reaches its port, ps lists it with its port table, a second app of the
+// same name is refused, and nothing is left once it ends.
+func TestInProcess(t *testing.T) {
+	wasm, err := os.ReadFile(guests.Go(t, "netapp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(dir, "app.wasm"), wasm, 0o644))
+	must(os.WriteFile(filepath.Join(dir, ConfigName), []byte("[network]\nisolation = \"simulated\"\n"), 0o644))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(err)
+	fwd := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	o, err := parseOS([]string{"--name", "inproc", "--forward", fmt.Sprintf("127.0.0.1:%d:8080", fwd), "--env", "APP_ID=inproc", "--no-cache", dir, "--", "serve", ":8080"})
+	must(err)
+	a, err := resolveApp(o)
+	must(err)
+	root := t.TempDir()
+
+	r, w, err := os.Pipe()
+	must(err)
+	defer r.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		code int
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, err := runInProcess(ctx, a, o, root, true, nil, w, w)
+		w.Close()
+		done <- result{code, err}
+	}()
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil || !strings.Contains(line, "listening 0.0.0.0:8080") {
+		t.Fatalf("first line %q (%v), want the app listening", line, err)
+	}
+
+	var ps bytes.Buffer
+	psInProcess(root, &ps)
+	if !strings.Contains(ps.String(), "inproc") || !strings.Contains(ps.String(), "simulated:8080/tcp=127.0.0.1:") {
+		t.Errorf("ps:\n%s\nwant app inproc with its port 8080 on the host's loopback", ps.String())
+	}
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", fwd), 5*time.Second)
+	must(err)
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	greet, err := bufio.NewReader(c).ReadString('\n')
+	c.Close()
+	if greet != "hello inproc\n" {
+		t.Errorf("through the forward: %q (%v), want hello inproc", greet, err)
+	}
+	if _, err := runInProcess(ctx, a, o, root, true, nil, nil, nil); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Errorf("a second app named inproc: %v, want already running", err)
+	}
+
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the app did not stop when its context ended")
+	}
+	if left, _ := filepath.Glob(filepath.Join(root, "*")); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+	if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", fwd)); err == nil {
+		c.Close()
+		t.Errorf("the forward still accepts connections after the app ended")
+	}
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// On macOS there are no network namespaces: `wasmrun os` runs the app in
+// this process under simulated isolation (inprocess.go), and ps and stop
+// read the apps' state files.
+
+// stateRoot is where in-process apps keep their state files;
+// WASMRUN_STATE_DIR overrides it.
+func stateRoot() string {
+	if d := os.Getenv("WASMRUN_STATE_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("wasmrun-%d", os.Getuid()))
+}
+
+func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
+	a, err := resolveApp(o)
+	if err != nil {
+		return 0, err
+	}
+	if a.isolation && !a.simulated {
+		a.simulated = true
+		if o.verbose {
+			fmt.Fprintln(stderr, "wasmrun: no network namespaces on macOS: the app gets simulated isolation")
+		}
+	}
+	return runInProcess(context.Background(), a, o, stateRoot(), false, stdin, stdout, stderr)
+}
+
+func psCmd(args []string, stdout, stderr *os.File) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "wasmrun ps: takes no arguments\n")
+		return ExitFailure
+	}
+	psInProcess(stateRoot(), stdout)
+	return 0
+}
+
+func stopCmd(args []string, stdout, stderr *os.File) int {
+	ids, grace, err := parseStop(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "wasmrun stop: %v\n", err)
+		return ExitFailure
+	}
+	code := 0
+	for _, id := range ids {
+		found, err := stopInProcess(stateRoot(), id, grace)
+		switch {
+		case err != nil:
+			fmt.Fprintf(stderr, "wasmrun stop: %s: %v\n", id, err)
+			code = ExitFailure
+		case !found:
+			fmt.Fprintf(stderr, "wasmrun stop: no app named %s is running\n", id)
+			code = ExitFailure
+		default:
+			fmt.Fprintln(stdout, id)
+		}
+	}
+	return code
+}
