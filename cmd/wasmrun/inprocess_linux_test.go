@@ -94,3 +94,69 @@ func TestInProcess(t *testing.T) {
 		t.Errorf("the forward still accepts connections after the app ended")
 	}
 }
+
+// TestInProcessConfined: an in-process app reaches no host service on
+// loopback (a port it does not hold is refused, whoever holds it), and no
+// file outside its app directory, whatever path it names.
+func TestInProcessConfined(t *testing.T) {
+	wasm, err := os.ReadFile(guests.Go(t, "netapp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app.wasm"), wasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ConfigName), []byte("[network]\nisolation = \"simulated\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(filepath.Dir(dir), "secret-"+filepath.Base(dir))
+	if err := os.WriteFile(secret, []byte("top secret content"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(secret)
+	host, err := net.Listen("tcp", "127.0.0.1:0") // a host service
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	go func() {
+		for {
+			c, err := host.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	run := func(args ...string) (int, string) {
+		t.Helper()
+		o, err := parseOS(append([]string{"--no-cache", dir, "--"}, args...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := resolveApp(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := os.CreateTemp(t.TempDir(), "out")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer out.Close()
+		code, err := runInProcess(context.Background(), a, o, t.TempDir(), false, nil, out, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(out.Name())
+		return code, string(b)
+	}
+	if code, out := run("dial", host.Addr().String()); code != 3 || !strings.Contains(out, "refused") {
+		t.Errorf("dial the host's %s: exit %d, %q; want refused", host.Addr(), code, out)
+	}
+	for _, p := range []string{"/../" + filepath.Base(secret), "../" + filepath.Base(secret), secret} {
+		if code, out := run("cat", p); code == 0 || strings.Contains(out, "top secret content") {
+			t.Errorf("cat %s: exit %d, %q; want a refusal", p, code, out)
+		}
+	}
+}
