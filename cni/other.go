@@ -5,8 +5,6 @@ package cni
 import (
 	"context"
 	"errors"
-	"net"
-	"time"
 )
 
 // errUnsupported is returned by everything that needs Linux namespaces.
@@ -67,29 +65,9 @@ func Rootless() bool { return true }
 // UserNamespacesAllowed reports false on this platform.
 func UserNamespacesAllowed() (bool, string) { return false, "user namespaces need Linux" }
 
-// ForwarderOptions tune a Forwarder.
-type ForwarderOptions struct {
-	UDPIdleTimeout time.Duration
-	Log            Logf
-	Dial           func(network, address string) (net.Conn, error)
-}
-
-// DefaultUDPIdleTimeout is ForwarderOptions.UDPIdleTimeout's default.
-const DefaultUDPIdleTimeout = 60 * time.Second
-
-// Forwarder is only functional on Linux.
-type Forwarder struct{}
-
-// StartForwarder fails on this platform.
-func StartForwarder(nsPath string, fwds []Forward, opt ForwarderOptions) (*Forwarder, error) {
-	return nil, errUnsupported
-}
-
-// Addrs returns nil.
-func (f *Forwarder) Addrs() []net.Addr { return nil }
-
-// Stop does nothing.
-func (f *Forwarder) Stop() error { return nil }
+// openInside fails on this platform: a Forwarder needs
+// ForwarderOptions.Dial here.
+func openInside(nsPath string) (inside, error) { return nil, errUnsupported }
 
 // Plan fails on this platform.
 func Plan(cfg Config, t Target, o Options) (Network, error) { return nil, errUnsupported }

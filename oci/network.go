@@ -1,6 +1,8 @@
 package oci
 
 import (
+	"net"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/wasmrun/wasmrun/cni"
@@ -80,3 +82,15 @@ type VirtualPort = procnet.Port
 
 // Egress is the host-side policy on where a guest may connect and send.
 type Egress = wasi.Egress
+
+// Forwarder relays host ports to an app's ports in userspace
+// (cni.Forwarder).
+type Forwarder = cni.Forwarder
+
+// StartForwarder listens on the host for each of fwds and relays every TCP
+// connection and UDP client to the app's port through dial, which reaches
+// the app without a namespace (an in-process app's port table). log gets
+// one line per listener and per failed connection.
+func StartForwarder(fwds []Forward, dial func(network, addr string) (net.Conn, error), log func(format string, args ...any)) (*Forwarder, error) {
+	return cni.StartForwarder("", fwds, cni.ForwarderOptions{Dial: dial, Log: log})
+}

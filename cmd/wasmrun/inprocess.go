@@ -25,6 +25,7 @@ import (
 
 	"github.com/wasmrun/wasmrun/internal/atomicfile"
 	"github.com/wasmrun/wasmrun/internal/runner"
+	"github.com/wasmrun/wasmrun/oci"
 	"github.com/wasmrun/wasmrun/wasi"
 )
 
@@ -32,8 +33,8 @@ import (
 // namespaces (macOS), an app runs in the wasmrun process itself, as
 // `wasmrun run` does, under simulated isolation: its ports are a table of
 // its own (wasi.VirtualPorts: a port P it binds is a free port of the
-// host's loopback), each TCP --forward H:G listens on the host's H and
-// dials the app's G through that table, and its traffic to the host's own
+// host's loopback), each --forward H:G listens on the host's H and dials
+// the app's G through that table (oci.StartForwarder, TCP and UDP), and its traffic to the host's own
 // addresses is refused unless an allow entry names them. Its root is its
 // app directory, read-only, with a private /tmp and the --dir mounts.
 //
@@ -45,8 +46,7 @@ import (
 // native program: the kernel closes its sockets.
 //
 // It runs as the user who started it (no user switch, no capabilities to
-// drop, no cgroup). Not here, each refused: UDP forwards, --listen,
-// --instances, --cpus.
+// drop, no cgroup). Not here, each refused: --listen, --instances, --cpus.
 
 // inProcessState is the state file of an in-process app.
 type inProcessState struct {
@@ -73,11 +73,6 @@ func runInProcess(ctx context.Context, a *app, o *osOpts, root string, interrupt
 		return 0, errors.New("--listen needs a network namespace (not on this system)")
 	case a.instances > 1:
 		return 0, errors.New("--instances needs a network namespace (not on this system)")
-	}
-	for _, f := range a.forwards {
-		if f.Proto() != "tcp" {
-			return 0, fmt.Errorf("%s: UDP forwards of an app without a network namespace are not implemented yet", a.forwardNames[f])
-		}
 	}
 	st := &inProcessState{Name: a.name, Pid: os.Getpid(), Module: filepath.Join(a.root, a.module)}
 	for _, f := range a.forwards {
@@ -130,20 +125,16 @@ func runInProcess(ctx context.Context, a *app, o *osOpts, root string, interrupt
 		vp.Offline = !a.outbound
 		logf("network: simulated isolation: no namespace; the app's ports are free ports on the host's loopback, its own to reach")
 	}
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
+	if len(a.forwards) > 0 {
+		dial := vp.Dial
+		if vp == nil { // isolation = false: the app's ports are the host's
+			dial = func(network, addr string) (net.Conn, error) { return net.DialTimeout(network, addr, 10*time.Second) }
 		}
-	}()
-	for _, f := range a.forwards {
-		l, err := net.Listen("tcp", net.JoinHostPort(f.HostIP, fmt.Sprint(f.HostPort)))
+		fwd, err := oci.StartForwarder(a.forwards, dial, logf)
 		if err != nil {
-			return 0, fmt.Errorf("%s: %w", a.forwardNames[f], err)
+			return 0, explainCreate(a, err)
 		}
-		listeners = append(listeners, l)
-		go forwardTCP(l, vp, f.GuestPort, logf)
-		logf("forward %s: host %s to the app's port %d", f, l.Addr(), f.GuestPort)
+		defer fwd.Stop()
 	}
 
 	opts := runner.Options{
@@ -202,45 +193,6 @@ func runInProcess(ctx context.Context, a *app, o *osOpts, root string, interrupt
 	}
 	logf("app %s exited with status %d", a.name, code)
 	return code, nil
-}
-
-// forwardTCP relays each connection to l to the app's TCP port guest,
-// reached through vp (the host's loopback when nil: no simulated ports).
-func forwardTCP(l net.Listener, vp *wasi.VirtualPorts, guest uint16, logf func(string, ...any)) {
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			return // closed
-		}
-		go func() {
-			defer c.Close()
-			addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(guest))
-			var app net.Conn
-			if vp != nil {
-				app, err = vp.Dial("tcp", addr)
-			} else {
-				app, err = net.DialTimeout("tcp", addr, 5*time.Second)
-			}
-			if err != nil {
-				logf("forward to the app's port %d: %v", guest, err)
-				return
-			}
-			defer app.Close()
-			done := make(chan struct{})
-			go func() { io.Copy(app, c); closeWriteConn(app); close(done) }()
-			io.Copy(c, app)
-			closeWriteConn(c)
-			<-done
-		}()
-	}
-}
-
-func closeWriteConn(c net.Conn) {
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
-	} else {
-		c.Close()
-	}
 }
 
 // hostAddrs are the host's own addresses, which an app may not reach

@@ -160,3 +160,57 @@ func TestInProcessConfined(t *testing.T) {
 		}
 	}
 }
+
+// TestInProcessUDPForward: a UDP --forward reaches an in-process app's UDP
+// port and brings its answer back.
+func TestInProcessUDPForward(t *testing.T) {
+	wasm, err := os.ReadFile(guests.Go(t, "netapp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "app.wasm"), wasm, 0o644)
+	os.WriteFile(filepath.Join(dir, ConfigName), []byte("[network]\nisolation = \"simulated\"\n"), 0o644)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd := pc.LocalAddr().(*net.UDPAddr).Port
+	pc.Close()
+	o, err := parseOS([]string{"--forward", fmt.Sprintf("127.0.0.1:%d:9000/udp", fwd), "--env", "APP_ID=udpapp", "--no-cache", dir, "--", "udp", ":9000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := resolveApp(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		runInProcess(ctx, a, o, t.TempDir(), true, nil, w, w)
+		w.Close()
+		close(done)
+	}()
+	defer func() { cancel(); <-done }()
+	if line, err := bufio.NewReader(r).ReadString('\n'); err != nil || !strings.Contains(line, "listening") {
+		t.Fatalf("first line %q (%v), want the app listening", line, err)
+	}
+	c, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", fwd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write([]byte("ping"))
+	buf := make([]byte, 64)
+	n, err := c.Read(buf)
+	if got := string(buf[:max(n, 0)]); got != "udpapp: ping" {
+		t.Errorf("through the UDP forward: %q (%v), want \"udpapp: ping\"", got, err)
+	}
+}
