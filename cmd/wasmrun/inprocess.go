@@ -84,8 +84,9 @@ func runInProcess(ctx context.Context, a *app, o *osOpts, root string, interrupt
 	}
 	defer os.Remove(file)
 
-	tmp, err := os.MkdirTemp(root, "tmp-"+a.name+"-")
-	if err != nil {
+	tmp := appTmpDir(root, a.name)
+	os.RemoveAll(tmp) // of an earlier app of that name, killed
+	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return 0, fmt.Errorf("make the app's /tmp: %w", err)
 	}
 	defer os.RemoveAll(tmp)
@@ -236,12 +237,7 @@ func claimState(root, file string, st *inProcessState) error {
 		if old, err := readState(file); err == nil && processAlive(old.Pid) {
 			return fmt.Errorf("an app named %s is already running (see wasmrun ps)", st.Name)
 		}
-		os.Remove(file) // its process is gone, and so its /tmp
-		if old, _ := filepath.Glob(filepath.Join(root, "tmp-"+st.Name+"-*")); len(old) > 0 {
-			for _, d := range old {
-				os.RemoveAll(d)
-			}
-		}
+		removeApp(root, st.Name) // its process is gone
 	}
 	return fmt.Errorf("state of app %s: %s keeps coming back", st.Name, file)
 }
@@ -283,7 +279,7 @@ func inProcessApps(root string) []*inProcessState {
 	for _, f := range files {
 		st, err := readState(f)
 		if err != nil || !processAlive(st.Pid) {
-			os.Remove(f)
+			removeApp(root, strings.TrimSuffix(filepath.Base(f), ".json"))
 			continue
 		}
 		apps = append(apps, st)
@@ -314,7 +310,7 @@ func stopInProcess(root, name string, grace time.Duration) (bool, error) {
 	file := filepath.Join(root, name+".json")
 	st, err := readState(file)
 	if err != nil || !processAlive(st.Pid) {
-		os.Remove(file)
+		removeApp(root, name)
 		return false, nil
 	}
 	if err := unix.Kill(st.Pid, unix.SIGTERM); err != nil {
@@ -322,11 +318,26 @@ func stopInProcess(root, name string, grace time.Duration) (bool, error) {
 	}
 	for end := time.Now().Add(grace); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 		if !processAlive(st.Pid) {
-			os.Remove(file)
+			removeApp(root, name)
 			return true, nil
 		}
 	}
 	unix.Kill(st.Pid, unix.SIGKILL)
-	os.Remove(file)
+	for end := time.Now().Add(time.Second); processAlive(st.Pid) && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	removeApp(root, name)
 	return true, nil
 }
+
+// removeApp removes what app name of root left behind: its state file and
+// its /tmp. A signal ends an in-process app at once, as a native program,
+// so this is done by whoever next finds its process gone (ps, stop, an
+// app of the same name).
+func removeApp(root, name string) {
+	os.Remove(filepath.Join(root, name+".json"))
+	os.RemoveAll(appTmpDir(root, name))
+}
+
+// appTmpDir is the host directory of app name's /tmp.
+func appTmpDir(root, name string) string { return filepath.Join(root, "tmp-"+name) }

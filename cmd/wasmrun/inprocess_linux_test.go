@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,10 +59,7 @@ func TestInProcess(t *testing.T) {
 		w.Close()
 		done <- result{code, err}
 	}()
-	line, err := bufio.NewReader(r).ReadString('\n')
-	if err != nil || !strings.Contains(line, "listening 0.0.0.0:8080") {
-		t.Fatalf("first line %q (%v), want the app listening", line, err)
-	}
+	waitListening(t, r)
 
 	var ps bytes.Buffer
 	psInProcess(root, &ps)
@@ -198,9 +196,7 @@ func TestInProcessUDPForward(t *testing.T) {
 		close(done)
 	}()
 	defer func() { cancel(); <-done }()
-	if line, err := bufio.NewReader(r).ReadString('\n'); err != nil || !strings.Contains(line, "listening") {
-		t.Fatalf("first line %q (%v), want the app listening", line, err)
-	}
+	waitListening(t, r)
 	c, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", fwd))
 	if err != nil {
 		t.Fatal(err)
@@ -213,4 +209,58 @@ func TestInProcessUDPForward(t *testing.T) {
 	if got := string(buf[:max(n, 0)]); got != "udpapp: ping" {
 		t.Errorf("through the UDP forward: %q (%v), want \"udpapp: ping\"", got, err)
 	}
+}
+
+// TestStopInProcess: stop ends an in-process app's process (SIGTERM) and
+// removes its state file and /tmp; ps forgets an app whose process is gone.
+func TestStopInProcess(t *testing.T) {
+	root := t.TempDir()
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Skip("no sleep command:", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	for name, pid := range map[string]int{"app": cmd.Process.Pid, "gone": 1 << 30} {
+		if err := writeState(filepath.Join(root, name+".json"), &inProcessState{Name: name, Pid: pid}); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(appTmpDir(root, name), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ps bytes.Buffer
+	psInProcess(root, &ps)
+	if !strings.Contains(ps.String(), "app") || strings.Contains(ps.String(), "gone") {
+		t.Errorf("ps:\n%s\nwant app listed, gone not", ps.String())
+	}
+	if found, err := stopInProcess(root, "app", 5*time.Second); !found || err != nil {
+		t.Fatalf("stop app = %v, %v", found, err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the app's process still runs after stop")
+	}
+	if found, _ := stopInProcess(root, "app", time.Second); found {
+		t.Error("stop of a stopped app found it")
+	}
+	if left, _ := filepath.Glob(filepath.Join(root, "*")); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
+
+// waitListening reads the app's output until it says it listens (a slow
+// compile is said first).
+func waitListening(t *testing.T, r *os.File) {
+	t.Helper()
+	sc := bufio.NewScanner(r)
+	var seen []string
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "listening") {
+			return
+		}
+		seen = append(seen, sc.Text())
+	}
+	t.Fatalf("the app never said it listens; it said %q", seen)
 }
