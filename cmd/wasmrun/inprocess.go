@@ -73,6 +73,8 @@ func runInProcess(ctx context.Context, a *app, o *osOpts, root string, interrupt
 		return 0, errors.New("--listen needs a network namespace (not on this system)")
 	case a.instances > 1:
 		return 0, errors.New("--instances needs a network namespace (not on this system)")
+	case a.userKey && int(a.user.UID) != os.Geteuid():
+		return 0, fmt.Errorf("user = %d in %s needs a container process (Linux): here the app runs in wasmrun's process, as you", a.user.UID, ConfigName)
 	}
 	st := &inProcessState{Name: a.name, Pid: os.Getpid(), Module: filepath.Join(a.root, a.module)}
 	for _, f := range a.forwards {
@@ -182,7 +184,7 @@ func runInProcess(ctx context.Context, a *app, o *osOpts, root string, interrupt
 	if err != nil {
 		return 0, err
 	}
-	logf("app %s running in this process, pid %d", a.name, st.Pid)
+	logf("app %s running in this process, pid %d, as uid %d (no user switch here)", a.name, st.Pid, os.Geteuid())
 	code, err := p.Run(ctx)
 	var trap *runner.TrapError
 	if errors.As(err, &trap) {

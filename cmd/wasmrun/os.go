@@ -138,6 +138,7 @@ type app struct {
 	appDir       string     // the app's own directory
 	user         specs.User // who it runs as (user.go)
 	userWhy      string
+	userKey      bool   // user is the config's user key
 	instances    int    // how many instances of the module run
 	instancesWhy string // what "auto" found, for --verbose
 }
@@ -280,6 +281,7 @@ func resolveApp(o *osOpts) (*app, error) {
 	if a.user, a.userWhy, err = appUser(a, cfg.User); err != nil {
 		return nil, err
 	}
+	a.userKey = cfg.User != ""
 	n := cfg.Instances
 	if o.instances != (instanceCount{}) {
 		n = o.instances
