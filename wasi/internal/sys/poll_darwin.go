@@ -60,3 +60,7 @@ func ClockRes(clock int32) (int64, Errno) {
 	}
 	return 0, EINVAL
 }
+
+// pollsDevices: macOS's poll(2) does not support devices (its man page,
+// BUGS): a terminal gives POLLNVAL.
+const pollsDevices = false

@@ -70,3 +70,6 @@ func ClockRes(clock int32) (int64, Errno) {
 	}
 	return ts.Nano(), ESUCCESS
 }
+
+// pollsDevices: ppoll waits for character devices (terminals) too.
+const pollsDevices = true

@@ -336,8 +336,12 @@ func (s *System) PollTarget(fd int32) (*File, Errno) {
 }
 
 // AlwaysReady reports whether f needs no kernel wait: a regular file is
-// always readable and writable.
-func (f *File) AlwaysReady() bool { return f.Type == FiletypeRegularFile }
+// always readable and writable. Where poll(2) cannot wait for devices
+// (macOS: a terminal gives POLLNVAL), a character device is reported ready
+// too, and the guest's read or write then waits for it.
+func (f *File) AlwaysReady() bool {
+	return f.Type == FiletypeRegularFile || !pollsDevices && f.Type == FiletypeCharacterDevice
+}
 
 // Readable returns the number of bytes a read of f would find now: for a
 // regular file the bytes after the offset, for anything else what FIONREAD
