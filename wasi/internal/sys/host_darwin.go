@@ -3,8 +3,6 @@
 package sys
 
 import (
-	"time"
-
 	"golang.org/x/sys/unix"
 )
 
@@ -62,83 +60,21 @@ func accept(fd int, nonblock bool) (int, error) {
 	return nfd, nil
 }
 
-// sockDomain is the address family of a socket, from its local address.
-func sockDomain(fd int) (int, error) {
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return -1, err
-	}
-	switch sa.(type) {
-	case *unix.SockaddrInet4:
-		return unix.AF_INET, nil
-	case *unix.SockaddrInet6:
-		return unix.AF_INET6, nil
-	case *unix.SockaddrUnix:
-		return unix.AF_UNIX, nil
-	}
-	return -1, unix.EAFNOSUPPORT
-}
-
 // fadvise: a hint, and macOS has no posix_fadvise; taken and ignored.
 func fadvise(fd int, off, length int64, advice uint8) error { return nil }
-
-// fallocate grows the file to off+length when it is shorter, which is what
-// fallocate mode 0 guarantees to the guest (the blocks are not reserved).
-func fallocate(fd int, off, length int64) error {
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return err
-	}
-	if st.Size >= off+length {
-		return nil
-	}
-	return unix.Ftruncate(fd, off+length)
-}
 
 // fdatasync is fsync(2) (x/sys/unix has no fdatasync here).
 func fdatasync(fd int) error { return unix.Fsync(fd) }
 
-// futimens sets fd's times with futimes(2), to the microsecond: the
-// special values are resolved first (the current time, or the file's own
-// time to leave it unchanged).
-func futimens(fd int, ts []unix.Timespec) error {
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return err
-	}
-	now := unix.NsecToTimespec(time.Now().UnixNano())
-	tv := make([]unix.Timeval, 2)
-	for i, t := range ts[:2] {
-		switch t.Nsec {
-		case utimeNow:
-			t = now
-		case utimeOmit:
-			t = st.Atim
-			if i == 1 {
-				t = st.Mtim
-			}
-		}
-		tv[i] = unix.NsecToTimeval(t.Nano())
-	}
-	return unix.Futimes(fd, tv)
-}
+func sockDomain(fd int) (int, error) { return sockDomainByName(fd) }
 
-// rwfAppendFlag marks a write that must append (see pwritev2).
-const rwfAppendFlag = 1
+func fallocate(fd int, off, length int64) error { return fallocateByTruncate(fd, off, length) }
 
-// pwritev2: without pwritev2, a write that must append (flags
-// rwfAppendFlag) seeks to the end and writes there, which moves the file
-// position and is not atomic against other writers of a shared file.
-// off -1 writes at (and moves) the file position.
+func futimens(fd int, ts []unix.Timespec) error { return futimesOf(fd, ts) }
+
+// rwfAppendFlag marks a write that must append (pwritevAppend).
+const rwfAppendFlag = appendFlag
+
 func pwritev2(fd int, bufs [][]byte, off int64, flags int) (int, error) {
-	if flags&rwfAppendFlag != 0 {
-		if _, err := unix.Seek(fd, 0, unix.SEEK_END); err != nil {
-			return 0, err
-		}
-		return unix.Writev(fd, bufs)
-	}
-	if off < 0 {
-		return unix.Writev(fd, bufs)
-	}
-	return unix.Pwritev(fd, bufs, off)
+	return pwritevAppend(fd, bufs, off, flags)
 }
