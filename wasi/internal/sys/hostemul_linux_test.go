@@ -114,3 +114,38 @@ func tempFile(t *testing.T, content string) *os.File {
 	t.Cleanup(func() { f.Close() })
 	return f
 }
+
+// TestPollRounded: a timeout under a millisecond still waits for it all
+// (rounded up, never down to a busy 0), and no timeout waits for a ready
+// descriptor: the wake pipe, once written.
+func TestPollRounded(t *testing.T) {
+	for _, d := range []time.Duration{300 * time.Microsecond, 1500 * time.Microsecond} {
+		ts := unix.NsecToTimespec(int64(d))
+		start := time.Now()
+		if n, err := pollRounded(nil, &ts); n != 0 || err != nil {
+			t.Fatalf("poll of nothing for %v = %d, %v", d, n, err)
+		}
+		if took := time.Since(start); took < d {
+			t.Errorf("a wait of %v ended after %v", d, took)
+		}
+	}
+	r, w, err := wakePipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(r)
+	defer unix.Close(w)
+	set := []unix.PollFd{{Fd: int32(r), Events: unix.POLLIN}}
+	zero := unix.Timespec{}
+	if n, _ := pollRounded(set, &zero); n != 0 {
+		t.Fatalf("an empty wake pipe is ready")
+	}
+	go func() { time.Sleep(10 * time.Millisecond); unix.Write(w, []byte{1}) }()
+	if n, err := pollRounded(set, nil); n != 1 || set[0].Revents&unix.POLLIN == 0 || err != nil {
+		t.Fatalf("wait for the wake pipe = %d, %v (revents %#x)", n, err, set[0].Revents)
+	}
+	drain(r)
+	if _, err := unix.Read(r, make([]byte, 1)); err != unix.EAGAIN {
+		t.Errorf("read of a drained wake pipe = %v, want EAGAIN (non-blocking)", err)
+	}
+}

@@ -3,6 +3,7 @@
 package sys
 
 import (
+	"math"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -86,4 +87,32 @@ func pwritevAppend(fd int, bufs [][]byte, off int64, flags int) (int, error) {
 		return unix.Writev(fd, bufs)
 	}
 	return unix.Pwritev(fd, bufs, off)
+}
+
+// wakePipe returns a non-blocking pipe for Poller cancellation.
+func wakePipe() (r, w int, err error) {
+	var p [2]int
+	if err := pipeCloexec(p[:]); err != nil {
+		return -1, -1, err
+	}
+	for _, fd := range p {
+		if err := unix.SetNonblock(fd, true); err != nil {
+			unix.Close(p[0])
+			unix.Close(p[1])
+			return -1, -1, err
+		}
+	}
+	return p[0], p[1], nil
+}
+
+// pollRounded is poll(2) with the timeout rounded up to a millisecond (so
+// a wait never ends before its deadline; Wait waits again for what
+// remains).
+func pollRounded(set []unix.PollFd, timeout *unix.Timespec) (int, error) {
+	ms := -1
+	if timeout != nil {
+		ns := timeout.Nano()
+		ms = int(min((ns+999_999)/1_000_000, math.MaxInt32))
+	}
+	return unix.Poll(set, ms)
 }

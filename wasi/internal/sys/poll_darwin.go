@@ -3,8 +3,6 @@
 package sys
 
 import (
-	"math"
-
 	"golang.org/x/sys/unix"
 )
 
@@ -15,32 +13,11 @@ const ioctlFIONREAD = 0x4004667f
 // monotonic one.
 const haveTimerfd = false
 
-// newWake returns a non-blocking pipe for cancellation.
-func newWake() (r, w int, err error) {
-	var p [2]int
-	if err := pipeCloexec(p[:]); err != nil {
-		return -1, -1, err
-	}
-	for _, fd := range p {
-		if err := unix.SetNonblock(fd, true); err != nil {
-			unix.Close(p[0])
-			unix.Close(p[1])
-			return -1, -1, err
-		}
-	}
-	return p[0], p[1], nil
-}
+// newWake returns a non-blocking pipe for cancellation (wakePipe).
+func newWake() (r, w int, err error) { return wakePipe() }
 
-// ppoll is poll(2) with the timeout rounded up to a millisecond (so a wait
-// never ends before its deadline; Wait waits again for what remains).
-func ppoll(set []unix.PollFd, timeout *unix.Timespec) (int, error) {
-	ms := -1
-	if timeout != nil {
-		ns := timeout.Nano()
-		ms = int(min((ns+999_999)/1_000_000, math.MaxInt32))
-	}
-	return unix.Poll(set, ms)
-}
+// ppoll is pollRounded: poll(2), the timeout rounded up to a millisecond.
+func ppoll(set []unix.PollFd, timeout *unix.Timespec) (int, error) { return pollRounded(set, timeout) }
 
 // realtimeTimer is not used without timerfds (haveTimerfd).
 func realtimeTimer(at int64) (int, Errno) { return -1, ENOSYS }
