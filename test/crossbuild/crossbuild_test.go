@@ -1,7 +1,9 @@
 // Package crossbuild checks, on every test run, that wasmrun still builds
 // for the other systems it supports (issue 15): `go build ./cmd/wasmrun`
 // and `go vet` of the portable packages for each target, a failure
-// reported with the compiler's output. It holds no code of its own.
+// reported with the compiler's output; and that the wasi tests pass with
+// the path walk macOS uses in place of openat2 (the walktest tag). It
+// holds no code of its own.
 package crossbuild
 
 import (
@@ -58,4 +60,19 @@ func moduleRoot(t *testing.T) string {
 		t.Fatalf("module root: %v", err)
 	}
 	return root
+}
+
+// TestWalkSuite runs the wasi tests with path resolution by the walk of
+// macOS (go test -tags walktest ./wasi/...): every path, escape and race
+// test then checks the walk.
+func TestWalkSuite(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH")
+	}
+	cmd := exec.Command(gobin, "test", "-count=1", "-tags", "walktest", "./wasi/...")
+	cmd.Dir, cmd.Env = moduleRoot(t), append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go test -tags walktest ./wasi/...: %v\n%s", err, b)
+	}
 }

@@ -75,6 +75,11 @@ func TestOpenParent(t *testing.T) {
 		if errno != 0 {
 			continue
 		}
+		if walkTest && tc.slash {
+			// The walk never hands the kernel a trailing slash
+			// (keepSlash checks the rule itself).
+			tc.name = strings.TrimSuffix(tc.name, "/")
+		}
 		if p.name != tc.name || p.owned != tc.owned || p.trailingSlash != tc.slash {
 			t.Errorf("openParent(%q) = name %q owned %v slash %v, want %q %v %v",
 				tc.path, p.name, p.owned, p.trailingSlash, tc.name, tc.owned, tc.slash)

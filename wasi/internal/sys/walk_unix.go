@@ -31,6 +31,10 @@ import (
 // The walk is built on Linux too, where its tests run (walk_unix_test.go);
 // there resolveBeneath is openat2.
 
+// walkRetries bounds how often the walk tries a directory again that a
+// concurrent rename made look like a symlink.
+const walkRetries = 64
+
 // maxSymlinks is how many symlinks one walk follows before ELOOP (Linux's
 // limit).
 const maxSymlinks = 40
@@ -108,6 +112,7 @@ func resolveParent(dirfd int, path string, follow bool) (parent, Errno) {
 	w := walk{start: dirfd}
 	comps := strings.Split(path, "/")
 	links := 0
+walking:
 	for len(comps) > 0 {
 		c := comps[0]
 		comps = comps[1:]
@@ -142,44 +147,58 @@ func resolveParent(dirfd int, path string, follow bool) (parent, Errno) {
 		}
 		// A directory to walk into is opened first: only when that fails
 		// as it does on a symlink (ELOOP, or ENOTDIR) is the name read as
-		// one, so a plain directory costs one call.
-		var openErr error
-		if !last || slash {
-			fd, err := openatRetry(w.cur(), c, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
-			if err == nil {
-				w.dirs = append(w.dirs, fd)
-				if last {
-					return w.parent(".", slash), ESUCCESS
+		// one, so a plain directory costs one call. A name a concurrent
+		// rename turns into a symlink and back can fail the open and be
+		// a directory again when read: it is tried again then, as openat2
+		// does after EAGAIN.
+		for try := 0; ; try++ {
+			var openErr error
+			if !last || slash {
+				fd, err := openatRetry(w.cur(), c, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+				if err == nil {
+					w.dirs = append(w.dirs, fd)
+					if last {
+						return w.parent(".", slash), ESUCCESS
+					}
+					continue walking
 				}
-				continue
+				if err != unix.ELOOP && err != unix.ENOTDIR {
+					w.close()
+					return parent{}, ErrnoFromError(err)
+				}
+				openErr = err
 			}
-			if err != unix.ELOOP && err != unix.ENOTDIR {
+			if target, ok := readlink(w.cur(), c); ok {
+				links++
+				switch {
+				case links > maxSymlinks:
+					w.close()
+					return parent{}, ELOOP
+				case target == "":
+					w.close()
+					return parent{}, ENOENT
+				case target[0] == '/':
+					w.close()
+					return parent{}, ENOTCAPABLE
+				}
+				comps = append(strings.Split(target, "/"), comps...)
+				continue walking
+			}
+			if openErr == nil {
+				return w.parent(c, false), ESUCCESS // the last component
+			}
+			// Not a symlink (now): a directory is tried again, something
+			// else gives the open's error, nothing there ENOENT.
+			var st unix.Stat_t
+			if err := unix.Fstatat(w.cur(), c, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 				w.close()
 				return parent{}, ErrnoFromError(err)
 			}
-			openErr = err
-		}
-		if target, ok := readlink(w.cur(), c); ok {
-			links++
-			switch {
-			case links > maxSymlinks:
+			if try >= walkRetries || st.Mode&unix.S_IFMT != unix.S_IFDIR {
 				w.close()
-				return parent{}, ELOOP
-			case target == "":
-				w.close()
-				return parent{}, ENOENT
-			case target[0] == '/':
-				w.close()
-				return parent{}, ENOTCAPABLE
+				return parent{}, ErrnoFromError(openErr)
 			}
-			comps = append(strings.Split(target, "/"), comps...)
-			continue
 		}
-		if openErr != nil { // not a symlink: the open's error stands
-			w.close()
-			return parent{}, ErrnoFromError(openErr)
-		}
-		return w.parent(c, false), ESUCCESS // the last component
 	}
 	return w.parent(".", false), ESUCCESS // not reached: path is not empty
 }
@@ -210,4 +229,37 @@ func walkBeneath(dirfd int, path string, flags int, mode uint32) (int, Errno) {
 		return -1, ErrnoFromError(err)
 	}
 	return fd, ESUCCESS
+}
+
+// walkKeepSlash checks the POSIX trailing-slash rule without passing the '/' to
+// the kernel: what the last component names, if anything, must be a
+// directory (ENOTDIR).
+func walkKeepSlash(p *parent) Errno {
+	var st unix.Stat_t
+	if err := unix.Fstatat(p.fd, p.name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return ENOTDIR
+	}
+	return ESUCCESS
+}
+
+// walkAtPathFollow walks path, a final symlink followed, and passes fn the
+// directory holding the last component with AT_SYMLINK_NOFOLLOW.
+func walkAtPathFollow(dirfd int, path string, fn func(fd int, name string, flags int) error) Errno {
+	p, errno := resolveParent(dirfd, path, true)
+	if errno != 0 {
+		return errno
+	}
+	defer p.Close()
+	return ErrnoFromError(fn(p.fd, p.name, unix.AT_SYMLINK_NOFOLLOW))
+}
+
+// walkLinkFollow links oldPath beneath oldDir, a final symlink followed by the
+// walk (linkat itself follows nothing), to np.
+func walkLinkFollow(oldDir int, oldPath string, np parent) Errno {
+	p, errno := resolveParent(oldDir, oldPath, true)
+	if errno != 0 {
+		return errno
+	}
+	defer p.Close()
+	return ErrnoFromError(unix.Linkat(p.fd, p.name, np.fd, np.name, 0))
 }
