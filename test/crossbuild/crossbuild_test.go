@@ -2,8 +2,9 @@
 // for the other systems it supports (issue 15): `go build ./cmd/wasmrun`
 // and `go vet` of the portable packages for each target, a failure
 // reported with the compiler's output; and that the wasi tests pass with
-// the path walk macOS uses in place of openat2 (the walktest tag). It
-// holds no code of its own.
+// the system calls macOS makes in place of Linux's own (the darwinemul tag:
+// the path walk for openat2, poll(2) and a pipe for ppoll, eventfd and
+// timerfd, futimes, append by seek, ...). It holds no code of its own.
 package crossbuild
 
 import (
@@ -62,17 +63,17 @@ func moduleRoot(t *testing.T) string {
 	return root
 }
 
-// TestWalkSuite runs the wasi tests with path resolution by the walk of
-// macOS (go test -tags walktest ./wasi/...): every path, escape and race
-// test then checks the walk.
-func TestWalkSuite(t *testing.T) {
+// TestDarwinEmulSuite runs the wasi tests with the system calls of macOS
+// (go test -tags darwinemul ./wasi/...): every path, escape, race, poll and
+// file test then checks them, on Linux.
+func TestDarwinEmulSuite(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("no go command on PATH")
 	}
-	cmd := exec.Command(gobin, "test", "-count=1", "-tags", "walktest", "./wasi/...")
+	cmd := exec.Command(gobin, "test", "-count=1", "-tags", "darwinemul", "./wasi/...")
 	cmd.Dir, cmd.Env = moduleRoot(t), append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go test -tags walktest ./wasi/...: %v\n%s", err, b)
+		t.Fatalf("go test -tags darwinemul ./wasi/...: %v\n%s", err, b)
 	}
 }

@@ -34,11 +34,6 @@ func accept(fd int, nonblock bool) (int, error) {
 	return nfd, err
 }
 
-// sockDomain is the address family of a socket (SO_DOMAIN).
-func sockDomain(fd int) (int, error) {
-	return unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
-}
-
 // fadvise is posix_fadvise with a preview1 advice (0..5).
 func fadvise(fd int, off, length int64, advice uint8) error {
 	host := [...]int{
@@ -52,22 +47,5 @@ func fadvise(fd int, off, length int64, advice uint8) error {
 	return unix.Fadvise(fd, off, length, host[advice])
 }
 
-// fallocate is fallocate(2) mode 0.
-func fallocate(fd int, off, length int64) error { return unix.Fallocate(fd, 0, off, length) }
-
 // fdatasync is fdatasync(2).
 func fdatasync(fd int) error { return unix.Fdatasync(fd) }
-
-// futimens sets fd's times (utimensat with AT_EMPTY_PATH).
-func futimens(fd int, ts []unix.Timespec) error {
-	return unix.UtimesNanoAt(fd, "", ts, unix.AT_EMPTY_PATH)
-}
-
-// rwfAppendFlag is RWF_APPEND: one write appends, whatever the descriptor's
-// own flags.
-const rwfAppendFlag = unix.RWF_APPEND
-
-// pwritev2 is pwritev2(2); off -1 writes at (and moves) the file position.
-func pwritev2(fd int, bufs [][]byte, off int64, flags int) (int, error) {
-	return unix.Pwritev2(fd, bufs, off, flags)
-}

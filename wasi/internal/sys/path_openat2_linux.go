@@ -1,13 +1,13 @@
-//go:build linux && !walktest
+//go:build linux && !darwinemul
 
 package sys
 
 import "golang.org/x/sys/unix"
 
 // Path resolution on Linux is openat2's (see path_unix.go); with the
-// walktest build tag it is the walk macOS uses instead (path_walk_linux.go),
+// darwinemul build tag it is the walk macOS uses instead (path_emul_linux.go),
 // so that every path test runs against the walk too:
-// go test -tags walktest ./wasi/...
+// go test -tags darwinemul ./wasi/...
 
 // oPath opens a descriptor that only names a file (for *at calls).
 const oPath = unix.O_PATH

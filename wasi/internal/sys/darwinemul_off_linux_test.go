@@ -1,4 +1,4 @@
-//go:build !walktest
+//go:build !darwinemul
 
 package sys
 

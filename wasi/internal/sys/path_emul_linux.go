@@ -1,12 +1,12 @@
-//go:build linux && walktest
+//go:build linux && darwinemul
 
 package sys
 
 import "golang.org/x/sys/unix"
 
-// With the walktest build tag, path resolution on Linux is the walk of
+// With the darwinemul build tag, path resolution on Linux is the walk of
 // macOS (walk_unix.go), directories opened O_RDONLY as there: every path
-// test then runs against it. go test -tags walktest ./wasi/...
+// test then runs against it. go test -tags darwinemul ./wasi/...
 
 const oPath = unix.O_RDONLY
 
