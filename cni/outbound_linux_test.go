@@ -3,12 +3,14 @@ package cni
 import (
 	"net/netip"
 	"testing"
+
+	"github.com/wasmrun/wasmrun/cni/procnet"
 )
 
 // TestBlockedFromApps: the host's own addresses are blocked exactly,
 // loopback and link-local (cloud metadata) always, and the given subnet.
 func TestBlockedFromApps(t *testing.T) {
-	got, err := blockedFromApps("10.231.0.0/16")
+	got, err := procnet.BlockedFromApps("10.231.0.0/16")
 	if err != nil {
 		t.Fatal(err)
 	}

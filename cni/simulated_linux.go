@@ -66,7 +66,7 @@ func (n *simulatedNet) Mode() NetworkMode { return NetSimulated }
 // ports are bound here: a taken one fails before any process exists).
 func (n *simulatedNet) Prepare(_ context.Context, cmd *exec.Cmd) (Child, error) {
 	n.log("network: simulated isolation: no namespace; the app's ports are free ports on the host's loopback, its own to reach")
-	blocked, err := blockedFromApps(n.subnet)
+	blocked, err := procnet.BlockedFromApps(n.subnet)
 	if err != nil {
 		return Child{}, err
 	}
@@ -81,7 +81,7 @@ func (n *simulatedNet) Prepare(_ context.Context, cmd *exec.Cmd) (Child, error) 
 	n.ports = os.NewFile(uintptr(fd), "ports")
 	cmd.ExtraFiles = append(cmd.ExtraFiles, n.ports)
 	n.portsFD = 2 + len(cmd.ExtraFiles) // ExtraFiles[i] is fd 3+i
-	child := Child{Simulated: &procnet.Simulated{Blocked: blocked, PortsFD: n.portsFD, Offline: !n.opts.Outbound}}
+	child := Child{Simulated: &procnet.Simulated{Blocked: blocked, Subnet: n.subnet, PortsFD: n.portsFD, Offline: !n.opts.Outbound}}
 	if len(n.opts.Forwards) == 0 {
 		return child, nil
 	}

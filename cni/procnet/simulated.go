@@ -21,6 +21,10 @@ type Simulated struct {
 	// host's own addresses and its bridges' subnets (loopback is the
 	// app's own port space).
 	Blocked []netip.Prefix `json:"blocked"`
+	// Subnet is the bridge subnet whose addresses are blocked too; the
+	// process, which lives in the host's namespace, keeps Blocked current
+	// with the host's addresses from it (HostBlocked).
+	Subnet string `json:"subnet,omitempty"`
 	// PortsFD is a file (a memfd of the creator's) the process keeps its
 	// port table in.
 	PortsFD int `json:"ports_fd"`

@@ -36,6 +36,18 @@ func virtualPorts(id string, c *procnet.Child, verbose bool) *wasi.VirtualPorts 
 		}
 	})
 	vp.Offline = s.Offline
+	// The process lives in the host's namespace: it follows the host's
+	// addresses itself, the creator's list staying blocked too.
+	if hb, err := procnet.NewHostBlocked(s.Subnet, s.Blocked, func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "wasmrun: container %s: %s\n", id, fmt.Sprintf(format, args...))
+	}); err != nil {
+		fmt.Fprintf(os.Stderr, "wasmrun: container %s: the host's addresses as they were at start stay the block list: %v\n", id, err)
+	} else {
+		// Asked at each connect and send out of loopback: the kernel
+		// queues a change before the command that made it returns, so
+		// the next connect sees it.
+		vp.Current = hb.List
+	}
 	procnet.WritePorts(f, nil) // a complete, empty table from the start
 	c.Dial = vp.Dial
 	return vp

@@ -130,42 +130,48 @@ func TestOSOutbound(t *testing.T) {
 
 // TestOSOutboundNewHostAddress: an address the host gains after an app
 // started (an interface comes up: here the outside host's link) is the
-// host's too: the app, which reaches the outside through host sockets,
-// is refused it as it is the host's other addresses, while the outside
-// host behind that same link answers. The block list the app got at its
-// create lacks the address; the one its next host socket brings has it.
+// host's too: the app is refused it as it is the host's other addresses,
+// in its own namespace (out through host sockets: the block list it got
+// at its create lacks the address, the one its next host socket brings
+// has it) and under simulated isolation (its process, in the host's
+// namespace, follows the host's addresses itself: a netlink socket read
+// at each connect).
 func TestOSOutboundNewHostAddress(t *testing.T) {
 	t.Parallel()
-	e := newOSEnv(t)
-	host := newHostListenerAll(t)
-	_, p, _ := net.SplitHostPort(host.addr)
-	hostPort, _ := strconv.Atoi(p)
-	app := e.app(map[string]string{"app.wasm": guests.C(t, "egress_attack")}, "", "")
-	stdin, toGuest, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct{ name, network string }{{"namespace", ""}, {"simulated", simulated}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newOSEnv(t)
+			host := newHostListenerAll(t)
+			_, p, _ := net.SplitHostPort(host.addr)
+			hostPort, _ := strconv.Atoi(p)
+			app := e.app(map[string]string{"app.wasm": guests.C(t, "egress_attack")}, "", tc.network)
+			stdin, toGuest, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer toGuest.Close()
+			// The outside host's addresses are known before its link exists.
+			n := strings.Split(e.subnet, ".")[2]
+			hostAddr, outAddr := "10.239."+n+".1", "10.239."+n+".2"
+			first, want1 := connectStep(hostAddr, hostPort, wasiEHOSTUNREACH)
+			run := e.startCmd(func(cmd *exec.Cmd) { cmd.Stdin = stdin }, append(append([]string{app, "--"}, "wait"), first...)...)
+			stdin.Close()
+			run.waitFor("ready")
+			out := newOutsideHost(t, e) // the host gains hostAddr now
+			if out.hostAddr != hostAddr || out.addr != outAddr {
+				t.Fatalf("outside host at %s/%s, want %s/%s", out.hostAddr, out.addr, hostAddr, outAddr)
+			}
+			fmt.Fprintln(toGuest, "go")
+			if code := run.wait(); code != 0 {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, run.stdout, run.stderr)
+			}
+			if got := strings.TrimSpace(run.stdout.String()); got != "ready\n"+want1 {
+				t.Errorf("guest reported:\n%s\nwant:\nready\n%s", got, want1)
+			}
+			host.notReached(t)
+			e.noLeaks()
+		})
 	}
-	defer toGuest.Close()
-	// The outside host's addresses are known before its link exists.
-	n := strings.Split(e.subnet, ".")[2]
-	hostAddr, outAddr := "10.239."+n+".1", "10.239."+n+".2"
-	first, want1 := connectStep(hostAddr, hostPort, wasiEHOSTUNREACH)
-	run := e.startCmd(func(cmd *exec.Cmd) { cmd.Stdin = stdin }, append(append([]string{app, "--"}, "wait"), first...)...)
-	stdin.Close()
-	run.waitFor("ready")
-	out := newOutsideHost(t, e) // the host gains hostAddr now
-	if out.hostAddr != hostAddr || out.addr != outAddr {
-		t.Fatalf("outside host at %s/%s, want %s/%s", out.hostAddr, out.addr, hostAddr, outAddr)
-	}
-	fmt.Fprintln(toGuest, "go")
-	if code := run.wait(); code != 0 {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, run.stdout, run.stderr)
-	}
-	if got := strings.TrimSpace(run.stdout.String()); got != "ready\n"+want1 {
-		t.Errorf("guest reported:\n%s\nwant:\nready\n%s", got, want1)
-	}
-	host.notReached(t)
-	e.noLeaks()
 }
 
 // TestOSOutboundHostResolver: a default app resolves names with the host's

@@ -37,6 +37,9 @@ import (
 type VirtualPorts struct {
 	// Blocked are never reached unless an allow entry names them.
 	Blocked []netip.Prefix
+	// Current, when set, is the block list as it is now (the host's
+	// addresses change while the app runs); it then replaces Blocked.
+	Current func() []netip.Prefix
 	// Changed, when set, is given the table after each bind and release,
 	// on the guest's thread.
 	Changed func([]VirtualPort)
@@ -88,6 +91,14 @@ type vslot struct{ side [2]netip.AddrPort }
 type vbinding struct {
 	guest Addr
 	sides [2]bool
+}
+
+// blocked is Current(), or Blocked.
+func (v *VirtualPorts) blocked() []netip.Prefix {
+	if v.Current != nil {
+		return v.Current()
+	}
+	return v.Blocked
 }
 
 // NewVirtualPorts returns an empty table.
