@@ -166,4 +166,3 @@ func (h *HostBlocked) List() []netip.Prefix {
 	_, l := h.Current()
 	return l
 }
-
