@@ -23,6 +23,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/wasmrun/wasmrun/cni/procnet"
 	"github.com/wasmrun/wasmrun/internal/atomicfile"
 	"github.com/wasmrun/wasmrun/internal/runner"
 	"github.com/wasmrun/wasmrun/oci"
@@ -102,7 +103,10 @@ func runInProcess(ctx context.Context, a *app, o *osOpts, root string, interrupt
 
 	var vp *wasi.VirtualPorts
 	if a.simulated {
-		blocked, err := hostAddrs()
+		// The host's addresses and bridges, loopback (the app's own
+		// port space, which VirtualPorts serves first), link-local (a
+		// cloud's metadata service), multicast, as for any app.
+		blocked, err := procnet.BlockedFromApps("")
 		if err != nil {
 			return 0, err
 		}
@@ -196,29 +200,6 @@ func runInProcess(ctx context.Context, a *app, o *osOpts, root string, interrupt
 	}
 	logf("app %s exited with status %d", a.name, code)
 	return code, nil
-}
-
-// hostAddrs are the host's own addresses, which an app may not reach
-// unless an allow entry names them.
-func hostAddrs() ([]netip.Prefix, error) {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return nil, fmt.Errorf("list the host's addresses: %w", err)
-	}
-	var out []netip.Prefix
-	for _, a := range addrs {
-		n, ok := a.(*net.IPNet)
-		if !ok {
-			continue
-		}
-		ip, ok := netip.AddrFromSlice(n.IP)
-		if !ok {
-			continue
-		}
-		ip = ip.Unmap()
-		out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
-	}
-	return out, nil
 }
 
 // claimState creates the state file of app st.Name in root, or fails when

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containernetworking/plugins/pkg/ns"
+
 	"github.com/wasmrun/wasmrun/internal/guests"
 )
 
@@ -157,6 +159,59 @@ func TestInProcessConfined(t *testing.T) {
 			t.Errorf("cat %s: exit %d, %q; want a refusal", p, code, out)
 		}
 	}
+
+	// A link-local service that is not the host's (a cloud's metadata
+	// service at 169.254.169.254 is one): here a listener in a namespace
+	// of the test's, behind a veth whose host end has 169.254.x.1. The
+	// app is refused it, as any app is (procnet.AlwaysBlocked).
+	if os.Geteuid() != 0 {
+		return
+	}
+	meta := linkLocalService(t)
+	if code, out := run("dial", meta.Addr().String()); code == 0 || strings.Contains(out, "connected") {
+		t.Errorf("dial the link-local %s: exit %d, %q; want a refusal", meta.Addr(), code, out)
+	}
+}
+
+// linkLocalService listens on 169.254.N.2 in a network namespace of its
+// own, reachable from the host over a veth whose host end is 169.254.N.1;
+// all is removed when t ends.
+func linkLocalService(t *testing.T) net.Listener {
+	t.Helper()
+	n := os.Getpid() % 250
+	name, veth := fmt.Sprintf("wll%d", os.Getpid()), fmt.Sprintf("wll%dh", os.Getpid())
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	ip("netns", "add", name)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() }) // takes the veth with it
+	ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", name)
+	ip("addr", "add", fmt.Sprintf("169.254.%d.1/24", n), "dev", veth)
+	ip("link", "set", veth, "up")
+	ip("-n", name, "addr", "add", fmt.Sprintf("169.254.%d.2/24", n), "dev", "eth0")
+	ip("-n", name, "link", "set", "eth0", "up")
+	var l net.Listener
+	err := ns.WithNetNSPath("/run/netns/"+name, func(ns.NetNS) (err error) {
+		l, err = net.Listen("tcp", fmt.Sprintf("169.254.%d.2:0", n))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("listen in the test's namespace: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return l
 }
 
 // TestInProcessUDPForward: a UDP --forward reaches an in-process app's UDP
