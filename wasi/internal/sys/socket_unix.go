@@ -77,6 +77,10 @@ type Socket struct {
 	// namespace (binding to any address and port 0 keeps it fresh), so
 	// free to move outside.
 	fresh bool
+	// sentOut: under simulated isolation, the socket has gone out of
+	// loopback once (with the block list as it was then; later sends
+	// use the list as the last socket to go out found it).
+	sentOut bool
 	// connecting is the address of a connect in progress whose outcome
 	// is still to be reported (only kept while System.Events is set).
 	connecting *Addr

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,8 +39,13 @@ type VirtualPorts struct {
 	// Blocked are never reached unless an allow entry names them.
 	Blocked []netip.Prefix
 	// Current, when set, is the block list as it is now (the host's
-	// addresses change while the app runs); it then replaces Blocked.
+	// addresses change while the app runs), asked when a socket first
+	// goes out of loopback; it then replaces Blocked. A socket already
+	// out uses the list the last ask returned, so a datagram costs no
+	// system call for it (as a namespaced app's host socket, which
+	// brings the list when it is made).
 	Current func() []netip.Prefix
+	last    atomic.Pointer[[]netip.Prefix]
 	// Changed, when set, is given the table after each bind and release,
 	// on the guest's thread.
 	Changed func([]VirtualPort)
@@ -93,12 +99,20 @@ type vbinding struct {
 	sides [2]bool
 }
 
-// blocked is Current(), or Blocked.
-func (v *VirtualPorts) blocked() []netip.Prefix {
-	if v.Current != nil {
-		return v.Current()
+// blocked is the block list for sock's next destination out of
+// loopback: Current() at its first, the last list after; Blocked without
+// Current.
+func (v *VirtualPorts) blocked(sock *Socket) []netip.Prefix {
+	if v.Current == nil {
+		return v.Blocked
 	}
-	return v.Blocked
+	if l := v.last.Load(); l != nil && sock.sentOut {
+		return *l
+	}
+	l := v.Current()
+	v.last.Store(&l)
+	sock.sentOut = true
+	return l
 }
 
 // NewVirtualPorts returns an empty table.

@@ -207,6 +207,34 @@ func TestVirtualPortsBlocked(t *testing.T) {
 	}
 }
 
+// TestVirtualPortsCurrent: with Current, the block list is asked for
+// when a socket first goes out of loopback (a change of the host's shows
+// at the next socket's), and a socket already out sends with the last
+// list, without asking again (no system call per datagram).
+func TestVirtualPortsCurrent(t *testing.T) {
+	a := newSimApp(t)
+	var asks int
+	list := []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32")}
+	a.s.VPorts.Current = func() []netip.Prefix { asks++; return list }
+	u := a.open(AFInet4, SockDgram)
+	for range 3 {
+		if _, errno := a.s.SockSendTo(u, [][]byte{[]byte("x")}, inetAddr("192.0.2.1:53"), 0); errno != EHOSTUNREACH {
+			t.Errorf("send to a blocked address = %v, want EHOSTUNREACH", errno)
+		}
+	}
+	if asks != 1 {
+		t.Errorf("Current asked %d times for one socket's 3 sends, want 1", asks)
+	}
+	list = append(list, netip.MustParsePrefix("192.0.2.2/32")) // the host gains an address
+	c := a.open(AFInet4, SockStream)
+	if errno := a.s.SockConnect(c, inetAddr("192.0.2.2:80")); errno != EHOSTUNREACH {
+		t.Errorf("a new socket's connect to an address the host gained = %v, want EHOSTUNREACH", errno)
+	}
+	if asks != 2 {
+		t.Errorf("Current asked %d times after a second socket, want 2", asks)
+	}
+}
+
 // TestVirtualPortsDualStack: a dual-stack [::]:8080 is reached from IPv4
 // (127.0.0.1) and IPv6 ([::1]) sockets of the app, and reports [::]:8080.
 func TestVirtualPortsDualStack(t *testing.T) {
