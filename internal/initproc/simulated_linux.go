@@ -43,7 +43,7 @@ func virtualPorts(id string, c *procnet.Child, verbose bool) *wasi.VirtualPorts 
 	}); err != nil {
 		fmt.Fprintf(os.Stderr, "wasmrun: container %s: the host's addresses as they were at start stay the block list: %v\n", id, err)
 	} else {
-		// Asked at each connect and send out of loopback: the kernel
+		// Asked when a socket first goes out of loopback: the kernel
 		// queues a change before the command that made it returns, so
 		// the next connect sees it.
 		vp.Current = hb.List

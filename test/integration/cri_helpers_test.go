@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -104,18 +106,37 @@ func runInstaller(t *testing.T, shim, binDir, config string, version int) error 
 func removeCgroupTree(path string) {
 	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
 	roots = append(roots, "/sys/fs/cgroup")
+	var dirs []string // parents before children
 	for _, r := range roots {
-		p := filepath.Join(r, path)
-		var dirs []string
-		filepath.WalkDir(p, func(d string, de os.DirEntry, err error) error {
+		filepath.WalkDir(filepath.Join(r, path), func(d string, de os.DirEntry, err error) error {
 			if err == nil && de.IsDir() {
 				dirs = append(dirs, d)
 			}
 			return nil
 		})
-		for i := len(dirs) - 1; i >= 0; i-- {
-			os.Remove(dirs[i])
+	}
+	// What a failed test left running there (a native container's process
+	// has no id in its command line): thawed everywhere first (v1
+	// freezer, v2 cgroup.freeze), so that it acts on its SIGKILL, then
+	// killed; each directory goes once empty, children first.
+	for _, d := range dirs {
+		os.WriteFile(filepath.Join(d, "freezer.state"), []byte("THAWED"), 0)
+		os.WriteFile(filepath.Join(d, "cgroup.freeze"), []byte("0"), 0)
+	}
+	procs := func(d string) []string {
+		b, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+		return strings.Fields(string(b))
+	}
+	for _, d := range dirs {
+		for _, f := range procs(d) {
+			if pid, err := strconv.Atoi(f); err == nil && pid != os.Getpid() {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
 		}
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		waitUntil(5*time.Second, 10*time.Millisecond, func() bool { return len(procs(dirs[i])) == 0 })
+		os.Remove(dirs[i])
 	}
 }
 

@@ -175,6 +175,13 @@ func removeLeftovers(id string) {
 		os.Remove(n)
 	}
 	removeCgroupTree("/" + testdaemon.Namespace + "/" + id)
+	// The namespace's parent cgroup, if this was its last container
+	// (the daemon's cleanup could not remove it while a leftover was in
+	// it); a parent still in use stays.
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
+	for _, r := range roots {
+		os.Remove(filepath.Join(r, testdaemon.Namespace))
+	}
 }
 
 // rootfsWith returns a directory holding wasm as /app.wasm.
