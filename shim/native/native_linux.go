@@ -437,6 +437,14 @@ type Process struct {
 	code    int
 }
 
+// Started is the process's pid and its terminal's master (nil without
+// one), once Start has made it; 0 and nil before.
+func (p *Process) Started() (int, console.Console) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.Pid, p.Console
+}
+
 // Exec prepares exec process execID of container id running spec, with
 // copies of the given stdio (the caller may close its own).
 func (r *Runtime) Exec(id, execID string, spec *specs.Process, opts CreateOpts) (*Process, error) {

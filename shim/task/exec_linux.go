@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/containerd/console"
 	taskapi "github.com/containerd/containerd/api/runtime/task/v3"
 	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/errdefs"
@@ -83,7 +84,7 @@ func (t *task) addExec(ctx context.Context, r *taskapi.ExecProcessRequest, proc 
 	if err != nil {
 		return nil, err
 	}
-	p, pid, err := t.newProcess(ctx, r, proc, sio)
+	p, err := t.newProcess(ctx, r, proc, sio)
 	sio.closeChildEnds()
 	if err != nil {
 		sio.close()
@@ -92,6 +93,7 @@ func (t *task) addExec(ctx context.Context, r *taskapi.ExecProcessRequest, proc 
 		}
 		return nil, classify(err)
 	}
+	pid, _ := p.Started() // a native one's is 0 until it starts
 	e = &execProcess{id: r.ExecID, t: t, p: p, pid: pid, req: r, io: sio, done: make(chan struct{})}
 	e.state = &execCreatedState{e}
 
@@ -114,25 +116,33 @@ func (t *task) addExec(ctx context.Context, r *taskapi.ExecProcessRequest, proc 
 // container, or a program run by runc in a native one.
 type process interface {
 	Start(ctx context.Context) error
+	// Started is the process's pid and, when runc opened its terminal,
+	// the pty master (nil otherwise); known once created for a wasm
+	// process, once started for a native one (runc exec makes it then).
+	Started() (pid int, console console.Console)
 	Signal(sig syscall.Signal) error
 	Wait(ctx context.Context) (int, error)
 	Delete(ctx context.Context) error
 }
 
-// newProcess makes the process of exec request r and returns it with its
-// pid (0 for a native one until it starts).
-func (t *task) newProcess(ctx context.Context, r *taskapi.ExecProcessRequest, proc *specs.Process, sio *stdio) (process, int, error) {
+// wasmProcess is an oci exec process, whose own terminal (if any) is the
+// shim's pty.
+type wasmProcess struct{ *oci.Process }
+
+func (p wasmProcess) Started() (int, console.Console) { return p.Pid, nil }
+
+// newProcess makes the process of exec request r.
+func (t *task) newProcess(ctx context.Context, r *taskapi.ExecProcessRequest, proc *specs.Process, sio *stdio) (process, error) {
 	if n, ok := t.rt.(*native.Runtime); ok {
-		p, err := n.Exec(t.id, r.ExecID, proc, native.CreateOpts{Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr})
-		return p, 0, err
+		return n.Exec(t.id, r.ExecID, proc, native.CreateOpts{Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr})
 	}
 	p, err := t.wasm.Exec(ctx, t.id, r.ExecID, proc, oci.ExecOpts{
 		Stdin: sio.Stdin, Stdout: sio.Stdout, Stderr: sio.Stderr, Terminal: r.Terminal, CacheDir: t.cacheDir, Bundle: t.ociBundle,
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	return p, p.Pid, nil
+	return wasmProcess{p}, nil
 }
 
 // hasExited reports whether the task's process has exited.
@@ -295,12 +305,11 @@ func (s *execCreatedState) start(ctx context.Context) error {
 	if err := s.e.p.Start(ctx); err != nil {
 		return fmt.Errorf("start exec process %s: %w", s.e.id, classify(err))
 	}
-	if n, ok := s.e.p.(*native.Process); ok {
-		s.e.pid = n.Pid // known once runc has made it
-		if err := attachConsole(s.e.io, n.Console, s.e.req.Stdin, s.e.req.Stdout); err != nil {
-			n.Signal(syscall.SIGKILL)
-			return fmt.Errorf("start exec process %s: %w", s.e.id, err)
-		}
+	var c console.Console
+	s.e.pid, c = s.e.p.Started()
+	if err := attachConsole(s.e.io, c, s.e.req.Stdin, s.e.req.Stdout); err != nil {
+		s.e.p.Signal(syscall.SIGKILL)
+		return fmt.Errorf("start exec process %s: %w", s.e.id, err)
 	}
 	return s.transition("running")
 }
