@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -141,15 +140,7 @@ func TestShimNative(t *testing.T) {
 				id := newID("native")
 				d.MustCtr(t, "run", "-d", "--runtime", shimRuntime, "--rootfs", rootfs, id, "/bin/sleep", "1000")
 				t.Cleanup(func() { removeTask(t, d, id) })
-				pid := waitTask(t, d, id, "running", running).pid
-				d.MustCtr(t, "task", "pause", id)
-				if err := syscall.Kill(ppid(t, pid), syscall.SIGKILL); err != nil {
-					t.Fatal(err)
-				}
-				waitPidGone(t, pid)
-				waitTask(t, d, id, "stopped or gone", stopped)
-				d.Ctr(t.Context(), "task", "delete", id) // may already be gone
-				d.MustCtr(t, "container", "rm", id)
+				killShimWhilePaused(t, d, id, waitTask(t, d, id, "running", running).pid)
 			})
 		})
 	}

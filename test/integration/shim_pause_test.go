@@ -119,6 +119,20 @@ func testShimPauseNoCgroup(t *testing.T, d *testdaemon.Daemon, rootfs string) {
 func testShimKilledPaused(t *testing.T, d *testdaemon.Daemon, rootfs string) {
 	id := newID("pausekill")
 	pid := startHTTPTask(t, d, rootfs, id, nil)
+	killShimWhilePaused(t, d, id, pid)
+	if !waitUntil(30*time.Second, 20*time.Millisecond, func() bool {
+		_, err := os.Stat(netnsPath(id))
+		return os.IsNotExist(err)
+	}) {
+		t.Fatalf("%s left after the shim was killed", netnsPath(id))
+	}
+}
+
+// killShimWhilePaused pauses task id (process pid), kills its shim,
+// waits until the delete action has removed the process and containerd
+// has the task stopped or gone, and removes the container.
+func killShimWhilePaused(t *testing.T, d *testdaemon.Daemon, id string, pid int) {
+	t.Helper()
 	d.MustCtr(t, "task", "pause", id)
 	if err := syscall.Kill(ppid(t, pid), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -127,12 +141,6 @@ func testShimKilledPaused(t *testing.T, d *testdaemon.Daemon, rootfs string) {
 	waitTask(t, d, id, "stopped or gone", stopped)
 	d.Ctr(t.Context(), "task", "delete", id) // may already be gone
 	d.MustCtr(t, "container", "rm", id)
-	if !waitUntil(30*time.Second, 20*time.Millisecond, func() bool {
-		_, err := os.Stat(netnsPath(id))
-		return os.IsNotExist(err)
-	}) {
-		t.Fatalf("%s left after the shim was killed", netnsPath(id))
-	}
 }
 
 // startHTTPTask starts the sockhttp guest at /app.wasm of rootfs serving
