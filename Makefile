@@ -23,9 +23,11 @@ all: build
 deps:
 	./scripts/install-deps.sh
 
-# containerd 1.6 (apt) and 2.4.2 (go install, ~85 s once) for the shim tests.
+# containerd 1.6 (apt) and 2.4.2 (go install, ~85 s once) for the shim
+# tests; Wine and MinGW for the Windows tests.
 test-deps:
 	./scripts/install-containerd.sh
+	./scripts/install-wine.sh
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/wasmrun ./cmd/wasmrun
