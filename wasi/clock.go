@@ -1,12 +1,9 @@
-//go:build linux || darwin
-
 package wasi
 
 import (
 	"context"
 
 	"github.com/tetratelabs/wazero/api"
-	"golang.org/x/sys/unix"
 
 	"github.com/wasmrun/wasmrun/wasi/internal/sys"
 )
@@ -32,13 +29,13 @@ func init() {
 func hostClock(id uint32) (int32, sys.Errno) {
 	switch id {
 	case clockRealtime:
-		return unix.CLOCK_REALTIME, sys.ESUCCESS
+		return sys.ClockRealtime, sys.ESUCCESS
 	case clockMonotonic:
-		return unix.CLOCK_MONOTONIC, sys.ESUCCESS
+		return sys.ClockMonotonic, sys.ESUCCESS
 	case clockProcessCPUTimeID:
-		return unix.CLOCK_PROCESS_CPUTIME_ID, sys.ESUCCESS
+		return sys.ClockProcessCPU, sys.ESUCCESS
 	case clockThreadCPUTimeID:
-		return unix.CLOCK_THREAD_CPUTIME_ID, sys.ESUCCESS
+		return sys.ClockThreadCPU, sys.ESUCCESS
 	}
 	return 0, sys.EINVAL
 }

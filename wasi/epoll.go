@@ -1,12 +1,9 @@
-//go:build linux || darwin
-
 package wasi
 
 import (
 	"context"
 
 	"github.com/tetratelabs/wazero/api"
-	"golang.org/x/sys/unix"
 
 	"github.com/wasmrun/wasmrun/wasi/internal/sys"
 )
@@ -54,12 +51,12 @@ func epollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.E
 	h.timers = timers
 
 	// The epoll descriptor's poll set, with room for the Poller's own.
-	var set [3]unix.PollFd
+	var set [3]sys.PollFd
 	for wait := false; ; wait = true {
 		if wait {
-			var fds []unix.PollFd
+			var fds []sys.PollFd
 			if epfd >= 0 {
-				set[0] = unix.PollFd{Fd: int32(epfd), Events: unix.POLLIN}
+				set[0] = sys.NewPollFd(epfd, sys.PollIn)
 				fds = set[:1]
 			}
 			if _, errno := h.poller.Wait(ctx, fds, timers); errno != 0 {
@@ -101,7 +98,7 @@ func epollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.E
 			ev := s.revents
 			if s.tag == eventtypeFdRead && ev&sys.PollRdhup != 0 {
 				// The peer shut down its side: the read side hung up.
-				ev |= unix.POLLHUP
+				ev |= sys.PollHup
 			}
 			s.nbytes, s.hangup, s.errno = s.file.PollResult(s.tag == eventtypeFdWrite, ev)
 		}

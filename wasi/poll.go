@@ -1,5 +1,3 @@
-//go:build linux || darwin
-
 package wasi
 
 import (
@@ -8,7 +6,6 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 	wsys "github.com/tetratelabs/wazero/sys"
-	"golang.org/x/sys/unix"
 
 	"github.com/wasmrun/wasmrun/wasi/internal/sys"
 )
@@ -118,7 +115,7 @@ func pollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.Er
 	if immediate {
 		// Something is ready already: only look at the others, don't wait
 		// (a deadline at monotonic time 0 is always in the past).
-		timers = append(timers, sys.Timer{Clock: unix.CLOCK_MONOTONIC, At: 0})
+		timers = append(timers, sys.Timer{Clock: sys.ClockMonotonic, At: 0})
 	} else {
 		for i := range subs {
 			if subs[i].tag == eventtypeClock && !subs[i].ready {
@@ -167,7 +164,7 @@ type clockReads struct {
 // expired reports whether t's clock has reached t.At.
 func (c *clockReads) expired(t sys.Timer) bool {
 	now, have := &c.mono, &c.have[0]
-	if t.Clock == unix.CLOCK_REALTIME {
+	if t.Clock == sys.ClockRealtime {
 		now, have = &c.real, &c.have[1]
 	}
 	if !*have {
@@ -185,7 +182,7 @@ func (c *clockReads) expired(t sys.Timer) bool {
 const maxScratchSubscriptions = 4096
 
 // pollAlways are the revents the kernel reports whatever was asked for.
-const pollAlways = unix.POLLERR | unix.POLLHUP | unix.POLLNVAL
+const pollAlways = sys.PollErr | sys.PollHup | sys.PollNval
 
 // decodeSubscriptions decodes n subscriptions. It returns them, the poll set
 // for the fd subscriptions that need the kernel, and whether any subscription
@@ -198,21 +195,21 @@ const pollAlways = unix.POLLERR | unix.POLLHUP | unix.POLLNVAL
 // guest is single-threaded: nothing else uses them while this call does);
 // the caller hands subs to doneSubscriptions when it is done with them. The
 // poll set has room for two more entries, for the Poller's own.
-func (h *Host) decodeSubscriptions(buf []byte, n uint32) (subs []pollSub, fds []unix.PollFd, immediate bool, errno sys.Errno) {
+func (h *Host) decodeSubscriptions(buf []byte, n uint32) (subs []pollSub, fds []sys.PollFd, immediate bool, errno sys.Errno) {
 	var set pollSet
 	if n <= maxScratchSubscriptions {
 		if uint32(cap(h.subs)) < n {
 			h.subs = make([]pollSub, n)
 		}
 		if uint32(cap(h.pollFDs)) < n+2 {
-			h.pollFDs = make([]unix.PollFd, 0, n+2)
+			h.pollFDs = make([]sys.PollFd, 0, n+2)
 		}
 		subs = h.subs[:n]
 		clear(subs)
 		set.fds = h.pollFDs[:0]
 	} else {
 		subs = make([]pollSub, n)
-		set.fds = make([]unix.PollFd, 0, n+2)
+		set.fds = make([]sys.PollFd, 0, n+2)
 	}
 	set.slot = h.pollSlots
 	decoded := subs // subs itself is nil after an error return
@@ -244,7 +241,7 @@ func (h *Host) decodeSubscriptions(buf []byte, n uint32) (subs []pollSub, fds []
 				s.ready, s.errno = true, errno
 				continue
 			}
-			if clock != unix.CLOCK_MONOTONIC && clock != unix.CLOCK_REALTIME {
+			if clock != sys.ClockMonotonic && clock != sys.ClockRealtime {
 				s.ready, s.errno = true, sys.ENOTSUP // no deadline on a CPU clock
 				continue
 			}
@@ -253,17 +250,17 @@ func (h *Host) decodeSubscriptions(buf []byte, n uint32) (subs []pollSub, fds []
 				// whatever the clock id, so changes of the wall clock do not
 				// stretch or cut it (as for a relative clock_nanosleep).
 				if monoNow < 0 {
-					if monoNow, errno = sys.Now(unix.CLOCK_MONOTONIC); errno != 0 {
+					if monoNow, errno = sys.Now(sys.ClockMonotonic); errno != 0 {
 						return nil, nil, false, errno
 					}
 				}
-				s.timer = sys.Timer{Clock: unix.CLOCK_MONOTONIC, At: sys.AddSaturated(monoNow, timeout)}
+				s.timer = sys.Timer{Clock: sys.ClockMonotonic, At: sys.AddSaturated(monoNow, timeout)}
 			} else {
 				s.timer = sys.Timer{Clock: clock, At: sys.AddSaturated(0, timeout)}
 			}
 			// A clock already expired is ready without waiting.
 			now := &monoNow
-			if s.timer.Clock == unix.CLOCK_REALTIME {
+			if s.timer.Clock == sys.ClockRealtime {
 				now = &realNow
 			}
 			if *now < 0 {
@@ -285,9 +282,9 @@ func (h *Host) decodeSubscriptions(buf []byte, n uint32) (subs []pollSub, fds []
 					s.nbytes = f.Readable()
 				}
 			default:
-				s.file, s.events = f, unix.POLLIN
+				s.file, s.events = f, sys.PollIn
 				if s.tag == eventtypeFdWrite {
-					s.events = unix.POLLOUT
+					s.events = sys.PollOut
 				}
 				s.fd = int32(le32(b[16:]))
 				s.pfd = set.add(s.fd, f.Fd, s.events)
@@ -316,7 +313,7 @@ func (h *Host) doneSubscriptions(subs []pollSub) {
 // call allocates nothing to find duplicates however many descriptors it
 // names (Go's netpoller names every one it waits on).
 type pollSet struct {
-	fds  []unix.PollFd
+	fds  []sys.PollFd
 	slot []int32
 }
 
@@ -329,7 +326,7 @@ func (p *pollSet) add(fd int32, host int, events int16) int {
 	i := int(p.slot[fd]) - 1
 	if i < 0 {
 		i = len(p.fds)
-		p.fds = append(p.fds, unix.PollFd{Fd: int32(host)})
+		p.fds = append(p.fds, sys.NewPollFd(host, 0))
 		p.slot[fd] = int32(i + 1)
 	}
 	p.fds[i].Events |= events

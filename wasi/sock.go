@@ -1,12 +1,9 @@
-//go:build linux || darwin
-
 package wasi
 
 import (
 	"context"
 
 	"github.com/tetratelabs/wazero/api"
-	"golang.org/x/sys/unix"
 
 	"github.com/wasmrun/wasmrun/wasi/internal/sys"
 )
@@ -59,8 +56,8 @@ func (h *Host) waitSock(ctx context.Context, fd int32, events int16) bool {
 		return false
 	}
 	// Room for the Poller's own descriptors: the wait allocates nothing.
-	var set [3]unix.PollFd
-	set[0] = unix.PollFd{Fd: int32(f.Fd), Events: events}
+	var set [3]sys.PollFd
+	set[0] = sys.NewPollFd(f.Fd, events)
 	if _, errno := h.poller.Wait(ctx, set[:1], nil); errno == sys.ECANCELED {
 		endOnDone(ctx)
 	}
@@ -76,10 +73,10 @@ func (h *Host) recvWaiting(ctx context.Context, fd int32, riflags uint32, recv f
 		return sys.EINVAL
 	}
 	if riflags&sys.RiflagRecvWaitall != 0 {
-		h.waitSock(ctx, fd, unix.POLLIN)
+		h.waitSock(ctx, fd, sys.PollIn)
 		return recv(uint16(riflags))
 	}
-	if errno := recv(uint16(riflags) | sys.RiflagDontWait); errno != sys.EAGAIN || !h.waitSock(ctx, fd, unix.POLLIN) {
+	if errno := recv(uint16(riflags) | sys.RiflagDontWait); errno != sys.EAGAIN || !h.waitSock(ctx, fd, sys.PollIn) {
 		return errno
 	}
 	return recv(uint16(riflags))
@@ -154,7 +151,7 @@ func accept(ctx context.Context, h *Host, mod api.Module, fd int32, flags sys.Fd
 	if errno := writable(mem, 4, result); errno != 0 {
 		return errno
 	}
-	h.waitSock(ctx, fd, unix.POLLIN)
+	h.waitSock(ctx, fd, sys.PollIn)
 	nfd, errno := h.sys.SockAccept(fd, flags)
 	if errno != 0 {
 		return errno

@@ -1,8 +1,4 @@
-//go:build linux || darwin
-
 package sys
-
-import "golang.org/x/sys/unix"
 
 // Socket events: what the guest's sockets did, for an operator to read
 // (wasmrun's --verbose). When System.Events (and Resolver.Events) is set,
@@ -73,7 +69,7 @@ func (s *System) connectDone(f *File, errno Errno) {
 // (before that, 0 means it is still going).
 func (s *System) connectOutcome(f *File, errno Errno) {
 	if errno == 0 {
-		if _, err := unix.Getpeername(f.Fd); err != nil {
+		if !f.hasPeer() {
 			return
 		}
 	}

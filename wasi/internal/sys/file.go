@@ -1,5 +1,3 @@
-//go:build linux || darwin
-
 package sys
 
 // Filetype is the preview1 filetype of an open descriptor.
@@ -117,6 +115,8 @@ func MaxRights(t Filetype) (base, inheriting Rights) {
 
 // File is one open guest descriptor, backed by a real host descriptor.
 type File struct {
+	// host is what the system keeps besides Fd (file_windows.go).
+	host fileHost
 	// Fd is the host descriptor. The File owns it and closes it on Close.
 	Fd int
 	// Type is what the guest sees in fd_fdstat_get.

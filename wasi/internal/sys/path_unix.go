@@ -28,25 +28,6 @@ import (
 // wasmtime and uvwasi give for capability violations; a symlink loop is
 // ELOOP; an empty path is ENOENT; a path with a NUL byte is EINVAL.
 
-// Lookupflags are the preview1 lookupflags.
-type Lookupflags uint32
-
-// LookupSymlinkFollow makes the last component's symlink be followed.
-const LookupSymlinkFollow Lookupflags = 1
-
-// checkPath rejects what can never be resolved beneath a directory.
-func checkPath(path string) Errno {
-	switch {
-	case path == "":
-		return ENOENT
-	case path[0] == '/':
-		return ENOTCAPABLE
-	case strings.IndexByte(path, 0) >= 0:
-		return EINVAL
-	}
-	return ESUCCESS
-}
-
 // parent is a path split for an *at call: fd is the directory holding the
 // last component name. Close releases fd when it was opened for the split.
 type parent struct {
@@ -106,47 +87,6 @@ func openParent(dirfd int, path string) (parent, Errno) {
 	return p, ESUCCESS
 }
 
-// dirFile returns the directory descriptor fd carrying rights r: EBADF when
-// not open, ENOTDIR when not a directory, EROFS when r would change a
-// read-only directory, ENOTCAPABLE when another right is missing.
-func (s *System) dirFile(fd int32, r Rights) (*File, Errno) {
-	f, errno := s.Lookup(fd)
-	if errno != 0 {
-		return nil, errno
-	}
-	if f.Type != FiletypeDirectory {
-		return nil, ENOTDIR
-	}
-	if f.ReadOnly && r&RightsMutating != 0 {
-		return nil, EROFS
-	}
-	if !f.Has(r) {
-		return nil, ENOTCAPABLE
-	}
-	return f, ESUCCESS
-}
-
-// Oflags are the preview1 oflags of path_open.
-type Oflags uint16
-
-const (
-	OflagCreat Oflags = 1 << iota
-	OflagDirectory
-	OflagExcl
-	OflagTrunc
-)
-
-// OpenRequest is what path_open asks for.
-type OpenRequest struct {
-	Dir              int32
-	Lookup           Lookupflags
-	Path             string
-	Oflags           Oflags
-	RightsBase       Rights
-	RightsInheriting Rights
-	Fdflags          Fdflags
-}
-
 // Open opens a file beneath a directory and returns the new guest fd.
 //
 // The host open mode follows the requested rights: FD_WRITE asks for write
@@ -170,29 +110,9 @@ type OpenRequest struct {
 // (so opening a FIFO does not hang the host) and then emulated like
 // fd_fdstat_set_flags does for everything but sockets.
 func (s *System) Open(req OpenRequest) (int32, Errno) {
-	need := RightPathOpen
-	if req.Oflags&OflagCreat != 0 {
-		need |= RightPathCreateFile
-	}
-	if req.Oflags&OflagTrunc != 0 {
-		need |= RightPathFilestatSetSize
-	}
-	dir, errno := s.dirFile(req.Dir, need)
+	dir, read, write, errno := s.openDir(req)
 	if errno != 0 {
 		return -1, errno
-	}
-	if req.Oflags&^(OflagCreat|OflagDirectory|OflagExcl|OflagTrunc) != 0 ||
-		req.Fdflags&^(FdflagAppend|FdflagDsync|FdflagNonblock|FdflagRsync|FdflagSync) != 0 ||
-		req.Lookup&^LookupSymlinkFollow != 0 {
-		return -1, EINVAL
-	}
-
-	read := req.RightsBase&(RightFdRead|RightFdReaddir) != 0
-	write := req.RightsBase&RightFdWrite != 0
-	if dir.ReadOnly && write {
-		// Beneath a read-only preopen the host opens nothing for writing:
-		// the kernel refuses writes too, not only the rights.
-		return -1, EROFS
 	}
 	flags := unix.O_RDONLY
 	switch {
@@ -245,23 +165,8 @@ func (s *System) Open(req OpenRequest) (int32, Errno) {
 			unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
 		}
 	}
-	maxBase, maxInh := MaxRights(t)
-	const data = RightFdRead | RightFdWrite
-	grant := maxBase &^ data
-	if read {
-		grant |= RightFdRead
-	}
-	if write {
-		grant |= RightFdWrite
-	}
-	f := &File{
-		Fd:               fd,
-		Type:             t,
-		Flags:            req.Fdflags,
-		RightsBase:       (req.RightsBase | grant) & dir.RightsInheriting & maxBase,
-		RightsInheriting: (req.RightsInheriting | maxInh&^data) & dir.RightsInheriting & maxInh,
-		ReadOnly:         dir.ReadOnly,
-	}
+	f := opened(dir, req, t, read, write)
+	f.Fd = fd
 	return s.FDs.Insert(f), ESUCCESS
 }
 
@@ -317,11 +222,7 @@ func (s *System) Readlink(dirfd int32, path string, buf []byte) (n int, errno Er
 
 // Rename moves oldPath beneath oldDir to newPath beneath newDir (renameat).
 func (s *System) Rename(oldDir int32, oldPath string, newDir int32, newPath string) Errno {
-	od, errno := s.dirFile(oldDir, RightPathRenameSource)
-	if errno != 0 {
-		return errno
-	}
-	nd, errno := s.dirFile(newDir, RightPathRenameTarget)
+	od, nd, errno := s.dirPair(oldDir, RightPathRenameSource, newDir, RightPathRenameTarget)
 	if errno != 0 {
 		return errno
 	}
@@ -343,11 +244,7 @@ func (s *System) Rename(oldDir int32, oldPath string, newDir int32, newPath stri
 // oldDir like every other walk (linkFollow), never by letting linkat
 // follow it.
 func (s *System) Link(oldDir int32, lookup Lookupflags, oldPath string, newDir int32, newPath string) Errno {
-	od, errno := s.dirFile(oldDir, RightPathLinkSource)
-	if errno != 0 {
-		return errno
-	}
-	nd, errno := s.dirFile(newDir, RightPathLinkTarget)
+	od, nd, errno := s.dirPair(oldDir, RightPathLinkSource, newDir, RightPathLinkTarget)
 	if errno != 0 {
 		return errno
 	}

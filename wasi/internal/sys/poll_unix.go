@@ -35,19 +35,6 @@ import (
 // keep an epoll instance on the Poller, with the same deadline and
 // cancellation handling.
 
-// Timer is a deadline: an absolute time in nanoseconds on a host clock,
-// unix.CLOCK_MONOTONIC or unix.CLOCK_REALTIME.
-type Timer struct {
-	Clock int32
-	At    int64
-}
-
-// Expired reports whether t's clock has reached t.At.
-func (t Timer) Expired() bool {
-	now, errno := Now(t.Clock)
-	return errno == 0 && now >= t.At
-}
-
 // Now reads a host clock in nanoseconds.
 func Now(clock int32) (int64, Errno) {
 	if now, ok := fastNow(clock); ok {
@@ -58,21 +45,6 @@ func Now(clock int32) (int64, Errno) {
 		return 0, ErrnoFromError(err)
 	}
 	return ts.Nano(), ESUCCESS
-}
-
-// AddSaturated returns t+d, or math.MaxInt64 when that overflows; a
-// timeout of "forever" (u64 max) must not wrap into the past.
-func AddSaturated(t int64, d uint64) int64 {
-	if t < 0 {
-		if d > math.MaxInt64 {
-			d = math.MaxInt64
-		}
-		return t + int64(d) // cannot overflow: t < 0 and d <= MaxInt64
-	}
-	if d > uint64(math.MaxInt64-t) {
-		return math.MaxInt64
-	}
-	return t + int64(d)
 }
 
 // Poller waits for descriptors and deadlines. One Poller serves one guest;
@@ -321,20 +293,6 @@ func drain(fd int) {
 	unix.Read(fd, buf[:])
 }
 
-// PollTarget returns the descriptor a poll_oneoff fd subscription names:
-// EBADF when fd is not open or is a directory (which has no stream to be
-// ready, as in wasmtime), ENOTCAPABLE without RightPollFdReadwrite.
-func (s *System) PollTarget(fd int32) (*File, Errno) {
-	f, errno := s.LookupRights(fd, RightPollFdReadwrite)
-	if errno != 0 {
-		return nil, errno
-	}
-	if f.Type == FiletypeDirectory {
-		return nil, EBADF
-	}
-	return f, ESUCCESS
-}
-
 // AlwaysReady reports whether f needs no kernel wait: a regular file is
 // always readable and writable. Where poll(2) cannot wait for devices
 // (macOS: a terminal gives POLLNVAL), a character device is reported ready
@@ -365,32 +323,4 @@ func (f *File) Readable() uint64 {
 		return 0
 	}
 	return uint64(n)
-}
-
-// PollResult interprets the revents of a wait on f for reading or writing:
-// the bytes available (reads only), whether the peer hung up, and an error
-// to report to the guest: EPIPE for a write to a pipe without reader, EIO
-// otherwise (as wasmtime does). A socket's pending error is left pending,
-// as poll(2) leaves it: the guest reads it with SO_ERROR, or gets it from
-// its next send or recv.
-func (f *File) PollResult(write bool, revents int16) (nbytes uint64, hangup bool, errno Errno) {
-	if revents&unix.POLLNVAL != 0 {
-		return 0, false, EBADF
-	}
-	hangup = revents&unix.POLLHUP != 0
-	if revents&unix.POLLERR != 0 {
-		if f.Sock != nil {
-			return 0, hangup, EIO
-		}
-		if write {
-			return 0, hangup, EPIPE
-		}
-		if !hangup {
-			return 0, false, EIO
-		}
-	}
-	if !write {
-		nbytes = f.Readable()
-	}
-	return nbytes, hangup, ESUCCESS
 }

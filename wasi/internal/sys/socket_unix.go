@@ -22,83 +22,6 @@ import (
 // real flag is safe to change), and then these calls return EAGAIN or
 // EINPROGRESS as they would natively.
 
-// Family is an address family as the socket extension numbers it.
-type Family uint8
-
-const (
-	AFUnspec Family = iota
-	AFInet4
-	AFInet6
-	AFUnix
-)
-
-// SockType is a socket type as the socket extension numbers it.
-type SockType uint8
-
-const (
-	SockAny SockType = iota
-	SockDgram
-	SockStream
-)
-
-// Receive and send flags of sock_recv / sock_send.
-const (
-	RiflagRecvPeek    = 1 << 0
-	RiflagRecvWaitall = 1 << 1
-	RoflagDataTrunc   = 1 << 0
-	// RiflagDontWait is not a preview1 flag: the host's own, for a receive
-	// that returns EAGAIN instead of waiting (MSG_DONTWAIT) even on a
-	// blocking socket.
-	RiflagDontWait = 1 << 15
-)
-
-// Shutdown directions of sock_shutdown.
-const (
-	ShutRD = 1 << 0
-	ShutWR = 1 << 1
-)
-
-// Socket is the per-socket state of a socket descriptor.
-type Socket struct {
-	Family Family
-	Type   SockType
-	// LocalPath and PeerPath are the guest's names of a Unix socket's bound
-	// and connected addresses. The host names are /proc/self/fd/... paths
-	// (see unixSockaddr), which must not leak to the guest.
-	LocalPath, PeerPath string
-	// hostPath is the host sun_path the socket was bound to, to map a
-	// datagram sender's address back to its guest name.
-	hostPath string
-	// opts are the options the guest set, and outside says the socket
-	// was moved to a host socket (see moveOutside).
-	opts    []sockoptValue
-	outside bool
-	// fresh: made by sock_open and not yet bound or used in the
-	// namespace (binding to any address and port 0 keeps it fresh), so
-	// free to move outside.
-	fresh bool
-	// sentOut: under simulated isolation, the socket has gone out of
-	// loopback once (with the block list as it was then; later sends
-	// use the list as the last socket to go out found it).
-	sentOut bool
-	// connecting is the address of a connect in progress whose outcome
-	// is still to be reported (only kept while System.Events is set).
-	connecting *Addr
-}
-
-// Addr is a socket address: an IP address and port, or a Unix path.
-type Addr struct {
-	Family Family
-	// IP is 4 bytes for AFInet4 and 16 for AFInet6.
-	IP   netip.Addr
-	Port uint16
-	// Path is the guest's path of an AFUnix address ("" is unnamed).
-	Path string
-}
-
-// AddrPort returns a's IP address and port.
-func (a Addr) AddrPort() netip.AddrPort { return netip.AddrPortFrom(a.IP, a.Port) }
-
 // SockOpen creates a socket and returns its guest descriptor.
 // Errors: EAFNOSUPPORT for an unknown family, EPROTOTYPE for an unknown type,
 // EMFILE/ENFILE and the host's errors otherwise. POSIX: socket.
@@ -130,14 +53,6 @@ func (s *System) insertSocket(fd int, sock *Socket, flags Fdflags) int32 {
 	return s.FDs.Insert(&File{Fd: fd, Type: t, Flags: flags, RightsBase: base, RightsInheriting: inh, Sock: sock})
 }
 
-// filetype is what fd_fdstat_get reports for the socket.
-func (sock *Socket) filetype() Filetype {
-	if sock.Type == SockDgram {
-		return FiletypeSocketDgram
-	}
-	return FiletypeSocketStream
-}
-
 // hostSocket describes a socket the guest was given rather than opened
 // (stdio, a preopened listener) as the host reports it. Every socket the
 // guest holds is a File with Sock set, however it got it, so each call
@@ -164,37 +79,6 @@ func hostFamily(af Family) (int, Errno) {
 		return unix.AF_UNIX, ESUCCESS
 	}
 	return 0, EAFNOSUPPORT
-}
-
-// lookupSocket returns the socket at fd if it carries the rights r: EBADF
-// when fd is not open, ENOTSOCK when it is not a socket (a File without
-// Sock: every socket has one), whatever rights it has (a file lacks the
-// socket rights, but is first of all not a socket), ENOTCAPABLE when a
-// right is missing.
-func (s *System) lookupSocket(fd int32, r Rights) (*File, Errno) {
-	f, errno := s.Lookup(fd)
-	if errno != 0 {
-		return nil, errno
-	}
-	if f.Sock == nil {
-		return nil, ENOTSOCK
-	}
-	if !f.Has(r) {
-		return nil, ENOTCAPABLE
-	}
-	return f, ESUCCESS
-}
-
-// SockBind binds fd to a. A Unix path is created inside the guest's preopens.
-// Errors: EBADF, ENOTSOCK, EAFNOSUPPORT (a's family is not the socket's),
-// EADDRINUSE, EADDRNOTAVAIL, ENOTCAPABLE (Unix path outside every preopen),
-// ENAMETOOLONG. POSIX: bind.
-func (s *System) SockBind(fd int32, a Addr) Errno {
-	errno := s.sockBind(fd, a)
-	if s.Events != nil {
-		s.Events(Event{Call: "bind", Target: a.String(), Errno: errno})
-	}
-	return errno
 }
 
 func (s *System) sockBind(fd int32, a Addr) Errno {
@@ -238,16 +122,6 @@ func (s *System) sockBind(fd int32, a Addr) Errno {
 	return ESUCCESS
 }
 
-// SockListen marks fd as accepting connections. Errors: EBADF, ENOTSOCK,
-// EOPNOTSUPP (datagram socket), EADDRINUSE. POSIX: listen.
-func (s *System) SockListen(fd int32, backlog int32) Errno {
-	errno := s.sockListen(fd, backlog)
-	if s.Events != nil {
-		s.Events(Event{Call: "listen", Target: s.localName(fd), Errno: errno})
-	}
-	return errno
-}
-
 func (s *System) sockListen(fd int32, backlog int32) Errno {
 	f, errno := s.lookupSocket(fd, 0)
 	if errno != 0 {
@@ -257,18 +131,6 @@ func (s *System) sockListen(fd int32, backlog int32) Errno {
 		backlog = 0
 	}
 	return ErrnoFromError(unix.Listen(f.Fd, int(backlog)))
-}
-
-// SockAccept accepts a connection on fd and returns the new descriptor, with
-// flags (only NONBLOCK is meaningful) applied. It blocks unless fd is
-// non-blocking. Errors: EBADF, ENOTSOCK, ENOTCAPABLE (no SOCK_ACCEPT right),
-// EAGAIN, EINVAL (not listening), EMFILE. POSIX: accept4.
-func (s *System) SockAccept(fd int32, flags Fdflags) (int32, Errno) {
-	nfd, errno := s.sockAccept(fd, flags)
-	if s.Events != nil && errno != 0 && errno != EAGAIN {
-		s.Events(Event{Call: "accept", Target: s.localName(fd), Errno: errno})
-	}
-	return nfd, errno
 }
 
 func (s *System) sockAccept(fd int32, flags Fdflags) (int32, Errno) {
@@ -310,37 +172,6 @@ func socketFamily(fd int) Family {
 		return AFUnix
 	}
 	return AFUnspec
-}
-
-// SockConnect connects fd to a. A blocking socket waits for the connection;
-// a non-blocking one returns EINPROGRESS and the guest polls for writable
-// then reads SO_ERROR. Errors: EBADF, ENOTSOCK, EAFNOSUPPORT, ECONNREFUSED,
-// EINPROGRESS, EALREADY, EISCONN, ENETUNREACH, ETIMEDOUT, ENOTCAPABLE (Unix
-// path outside every preopen), EPERM (the egress policy denies where a
-// leads, see checkEgress), EHOSTUNREACH (outside the guest's reach, see
-// routeOutside). POSIX: connect.
-func (s *System) SockConnect(fd int32, a Addr) Errno {
-	f, errno, why := s.sockConnect(fd, a)
-	if s.Events != nil && f != nil {
-		s.connectEvent(f, a, errno, why)
-	}
-	return errno
-}
-
-// connectEvent reports a connect of f to a that gave errno: at once, or,
-// for one in progress, once its outcome is known (see events.go).
-func (s *System) connectEvent(f *File, a Addr, errno Errno, why string) {
-	switch {
-	case errno == EINPROGRESS:
-		f.Sock.connecting = &a
-	case f.Sock.connecting != nil && errno == EALREADY:
-		// Still in progress.
-	case f.Sock.connecting != nil && errno == EISCONN:
-		s.connectDone(f, ESUCCESS)
-	default:
-		f.Sock.connecting = nil
-		s.Events(Event{Call: "connect", Target: a.String(), Errno: errno, Why: why})
-	}
 }
 
 // sockConnect is SockConnect; it also returns the socket (nil when fd is
@@ -396,34 +227,13 @@ func (s *System) sockConnect(fd int32, a Addr) (*File, Errno, string) {
 	return f, ErrnoFromError(err), ""
 }
 
-// checkEgress applies the egress policy to a connect or sendto from f to
-// ip and port, judged where the kernel delivers (EffectiveAddr), not at the
-// literal address. For an unspecified destination (0.0.0.0, ::,
-// ::ffff:0.0.0.0) Linux delivers to this host: to loopback, but an IPv4
-// route lookup uses the socket's bound address as the destination when
-// there is one, and an IPv6 socket bound to an IPv4-mapped address goes to
-// 127.0.0.1. Each of those must be permitted.
-func (s *System) checkEgress(f *File, ip netip.Addr, port uint16) Errno {
-	if s.Egress == nil {
-		return ESUCCESS
-	}
-	if errno := s.Egress.Check(ip, port); errno != 0 || !ip.Unmap().IsUnspecified() {
-		return errno
-	}
+// boundIP is the IP address f is bound to (getsockname).
+func (s *System) boundIP(f *File) (netip.Addr, Errno) {
 	sa, err := unix.Getsockname(f.Fd)
 	if err != nil {
-		return ErrnoFromError(err)
+		return netip.Addr{}, ErrnoFromError(err)
 	}
-	local := s.guestAddr(sa).IP
-	if local.Is4In6() {
-		if errno := s.Egress.Check(netip.AddrFrom4([4]byte{127, 0, 0, 1}), port); errno != 0 {
-			return errno
-		}
-	}
-	if local.IsValid() && !local.Unmap().IsUnspecified() {
-		return s.Egress.Check(local, port)
-	}
-	return ESUCCESS
+	return s.guestAddr(sa).IP, ESUCCESS
 }
 
 // waitConnected waits for a connect interrupted by a signal to finish.
@@ -451,27 +261,14 @@ func waitConnected(fd int) error {
 // inetSockaddr converts a to a host address for a socket of family af. An
 // IPv4 address on an IPv6 socket becomes IPv4-mapped, as Go does.
 func inetSockaddr(af Family, a Addr) (unix.Sockaddr, Errno) {
-	if !a.IP.IsValid() {
-		return nil, EINVAL
-	}
-	switch af {
-	case AFInet4:
-		if !a.IP.Is4() {
-			return nil, EAFNOSUPPORT
-		}
+	is4, errno := inetForm(af, a)
+	switch {
+	case errno != 0:
+		return nil, errno
+	case is4:
 		return &unix.SockaddrInet4{Port: int(a.Port), Addr: a.IP.As4()}, ESUCCESS
-	case AFInet6:
-		return &unix.SockaddrInet6{Port: int(a.Port), Addr: a.IP.As16()}, ESUCCESS
 	}
-	return nil, EAFNOSUPPORT
-}
-
-// SockRecv reads from fd into bufs (readv with flags). Errors: EBADF,
-// ENOTSOCK, ENOTCAPABLE (no FD_READ), EAGAIN, ECONNRESET, ENOTCONN. POSIX:
-// recvmsg.
-func (s *System) SockRecv(fd int32, bufs [][]byte, riflags uint16) (n uint32, roflags uint16, errno Errno) {
-	n, roflags, _, errno = s.sockRecv(fd, bufs, riflags, false)
-	return n, roflags, errno
+	return &unix.SockaddrInet6{Port: int(a.Port), Addr: a.IP.As16()}, ESUCCESS
 }
 
 // SockRecvFrom is SockRecv that also returns the sender's address (the zero
@@ -538,33 +335,6 @@ func (s *System) sockRecv(fd int32, bufs [][]byte, riflags uint16, wantFrom bool
 	return uint32(n), roflags, addr, ESUCCESS
 }
 
-// SenderFamily is the family of the sender addresses SockRecvFrom returns
-// on fd: the socket's own for a datagram socket (IPv4-mapped addresses
-// included, an IPv6 socket's senders are all IPv6), AFUnspec when it
-// returns none (a stream socket) or fd is not a socket.
-func (s *System) SenderFamily(fd int32) Family {
-	f, errno := s.lookupSocket(fd, 0)
-	if errno != 0 || f.Sock.Type != SockDgram {
-		return AFUnspec
-	}
-	return f.Sock.Family
-}
-
-func buffersLen(bufs [][]byte) int {
-	n := 0
-	for _, b := range bufs {
-		n += len(b)
-	}
-	return n
-}
-
-// SockSend writes bufs to fd. Errors: EBADF, ENOTSOCK, ENOTCAPABLE (no
-// FD_WRITE), EAGAIN, EPIPE, ECONNRESET. POSIX: sendmsg with MSG_NOSIGNAL
-// (a broken connection is EPIPE, never a signal).
-func (s *System) SockSend(fd int32, bufs [][]byte, siflags uint16) (uint32, Errno) {
-	return s.sockSend(fd, bufs, nil)
-}
-
 // SockSendTo sends bufs to a (for datagram sockets; connected-mode sockets
 // ignore or reject the address as the host does). Errors: as SockSend, plus
 // EAFNOSUPPORT, EDESTADDRREQ, EMSGSIZE, ENOTCAPABLE (Unix path outside every
@@ -629,28 +399,6 @@ func (s *System) sockSend(fd int32, bufs [][]byte, to unix.Sockaddr) (uint32, Er
 		}
 		return uint32(n), ESUCCESS
 	}
-}
-
-// SockShutdown shuts down the read side (ShutRD), write side (ShutWR) or both
-// of fd. Errors: EBADF, ENOTSOCK, ENOTCAPABLE (no SOCK_SHUTDOWN), EINVAL (bad
-// how), ENOTCONN. POSIX: shutdown.
-func (s *System) SockShutdown(fd int32, how uint8) Errno {
-	f, errno := s.lookupSocket(fd, RightSockShutdown)
-	if errno != 0 {
-		return errno
-	}
-	var h int
-	switch how {
-	case ShutRD:
-		h = unix.SHUT_RD
-	case ShutWR:
-		h = unix.SHUT_WR
-	case ShutRD | ShutWR:
-		h = unix.SHUT_RDWR
-	default:
-		return EINVAL
-	}
-	return ErrnoFromError(unix.Shutdown(f.Fd, h))
 }
 
 // SockLocalAddr returns the address fd is bound to. Errors: EBADF, ENOTSOCK.
@@ -743,3 +491,12 @@ func (s *System) InsertListeners(files []*os.File) error {
 	}
 	return nil
 }
+
+// The host's shutdown directions.
+const (
+	shutRD   = unix.SHUT_RD
+	shutWR   = unix.SHUT_WR
+	shutRDWR = unix.SHUT_RDWR
+)
+
+func (f *File) shutdown(how int) error { return unix.Shutdown(f.Fd, how) }

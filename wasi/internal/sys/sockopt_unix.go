@@ -4,8 +4,6 @@ package sys
 
 import (
 	"encoding/binary"
-	"slices"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,43 +29,6 @@ import (
 // and the egress policy, which judges addresses only. Reading either stays
 // allowed (they read as their defaults: no device, 0).
 
-// SolSocket is the only option level of the extension.
-const SolSocket = 0
-
-// Option names of the extension at SolSocket.
-const (
-	SoReuseaddr = iota
-	SoType
-	SoError
-	SoDontroute
-	SoBroadcast
-	SoSndbuf
-	SoRcvbuf
-	SoKeepalive
-	SoOobinline
-	SoLinger
-	SoRcvlowat
-	SoRcvtimeo
-	SoSndtimeo
-	SoAcceptconn
-	SoBindtodevice
-)
-
-type sockoptKind uint8
-
-const (
-	optInt sockoptKind = iota
-	optReadOnlyInt
-	optLinger
-	optTimeval
-	optString
-)
-
-type sockopt struct {
-	host int
-	kind sockoptKind
-}
-
 var sockopts = map[uint32]sockopt{
 	SoReuseaddr:    {unix.SO_REUSEADDR, optInt},
 	SoType:         {unix.SO_TYPE, optReadOnlyInt},
@@ -86,29 +47,8 @@ var sockopts = map[uint32]sockopt{
 	SoBindtodevice: {soBindtodevice, optString},
 }
 
-func lookupSockopt(level, name uint32) (sockopt, Errno) {
-	if level != SolSocket {
-		return sockopt{}, ENOPROTOOPT
-	}
-	o, ok := sockopts[name]
-	if !ok || o.host < 0 { // unknown, or not on this host
-		return sockopt{}, ENOPROTOOPT
-	}
-	return o, ESUCCESS
-}
-
-// SockGetOpt returns the value of option name at level, encoded as the guest
-// expects it. Errors: EBADF, ENOTSOCK, ENOPROTOOPT (unknown level or
-// option). POSIX: getsockopt.
-func (s *System) SockGetOpt(fd int32, level, name uint32) ([]byte, Errno) {
-	f, errno := s.lookupSocket(fd, 0)
-	if errno != 0 {
-		return nil, errno
-	}
-	o, errno := lookupSockopt(level, name)
-	if errno != 0 {
-		return nil, errno
-	}
+// getHostOpt reads o of f's host socket, encoded for the guest.
+func (s *System) getHostOpt(f *File, o sockopt) ([]byte, Errno) {
 	switch o.kind {
 	case optInt, optReadOnlyInt:
 		v, err := unix.GetsockoptInt(f.Fd, unix.SOL_SOCKET, o.host)
@@ -153,41 +93,6 @@ func (s *System) SockGetOpt(fd int32, level, name uint32) ([]byte, Errno) {
 	return nil, ENOPROTOOPT
 }
 
-// SockSetOpt sets option name at level from val, encoded as SockGetOpt
-// returns it. Errors: EBADF, ENOTSOCK, ENOPROTOOPT (unknown or read-only
-// option), EINVAL (val has the wrong size), EPERM (BINDTODEVICE, or a
-// non-zero DONTROUTE: refused to guests, see above). POSIX: setsockopt.
-func (s *System) SockSetOpt(fd int32, level, name uint32, val []byte) Errno {
-	f, errno := s.lookupSocket(fd, 0)
-	if errno != 0 {
-		return errno
-	}
-	o, errno := lookupSockopt(level, name)
-	if errno != 0 {
-		return errno
-	}
-	switch {
-	case name == SoBindtodevice,
-		name == SoDontroute && len(val) == 4 && binary.LittleEndian.Uint32(val) != 0:
-		return EPERM
-	}
-	if o.kind == optReadOnlyInt {
-		return ENOPROTOOPT
-	}
-	if errno := setHostOpt(f.Fd, o, val); errno != 0 {
-		return errno
-	}
-	// Kept for a move to a host socket (moveOutside).
-	f.Sock.opts = append(f.Sock.opts, sockoptValue{o, slices.Clone(val)})
-	return ESUCCESS
-}
-
-// sockoptValue is an option a guest set, as it set it.
-type sockoptValue struct {
-	opt sockopt
-	val []byte
-}
-
 // setHostOpt sets o on host socket fd from the guest's encoding val.
 func setHostOpt(fd int, o sockopt, val []byte) Errno {
 	var err error
@@ -206,13 +111,9 @@ func setHostOpt(fd int, o sockopt, val []byte) Errno {
 			Linger: int32(binary.LittleEndian.Uint32(val[4:])),
 		})
 	case optTimeval:
-		if len(val) != 16 {
-			return EINVAL
-		}
-		sec := int64(binary.LittleEndian.Uint64(val))
-		usec := int64(binary.LittleEndian.Uint64(val[8:]))
-		if sec < 0 || usec < 0 || usec >= int64(time.Second/time.Microsecond) {
-			return EINVAL
+		sec, usec, errno := guestTimeval(val)
+		if errno != 0 {
+			return errno
 		}
 		err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, o.host, timeval(sec, usec))
 	case optString:

@@ -1,5 +1,3 @@
-//go:build linux || darwin
-
 package wasi
 
 import (
@@ -11,7 +9,6 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/wasmrun/wasmrun/wasi/internal/sys"
-	"golang.org/x/sys/unix"
 )
 
 // Host is one instantiated host module and the state of the guest using it.
@@ -34,7 +31,7 @@ type Host struct {
 	// views and poll_oneoff's decoded subscriptions, poll set and deadlines.
 	iovs    [][]byte
 	subs    []pollSub
-	pollFDs []unix.PollFd
+	pollFDs []sys.PollFd
 	timers  []sys.Timer
 	// signals are the guest's subscriptions (wasmrun.signal_*, signal.go).
 	signals *sys.Signals
@@ -81,8 +78,10 @@ func Instantiate(ctx context.Context, r wazero.Runtime, guest wazero.CompiledMod
 	s.Egress = egress
 	h.resolver = &sys.Resolver{ResolvConf: cfg.ResolvConf, Hosts: cfg.Hosts, Egress: s.Egress}
 	if o := cfg.Outside; o != nil {
-		s.Outside = &sys.Outside{Socket: o.Socket, Inside: o.Inside, Blocked: o.Blocked}
-		h.resolver.Dial = s.Outside.Dialer(o.HostResolver)
+		if err := h.setOutside(o); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	if vp := cfg.VirtualPorts; vp != nil {
 		h.resolver.Dial = vp.NameserverDial()

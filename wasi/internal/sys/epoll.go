@@ -1,11 +1,7 @@
-//go:build linux || darwin
-
 package sys
 
 import (
 	"sync"
-
-	"golang.org/x/sys/unix"
 )
 
 // EdgePoller keeps the edge-triggered readiness state behind epoll_oneoff:
@@ -41,7 +37,7 @@ func (e *EdgePoller) Close() error {
 	if e.epfd < 0 {
 		return nil
 	}
-	err := unix.Close(e.epfd)
+	err := closeFD(e.epfd)
 	e.epfd = -1
 	return err
 }
