@@ -147,7 +147,9 @@ func (p *Poller) signal() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.wake != 0 {
-		windows.Sendto(p.wake, []byte{1}, 0, nil)
+		one := byte(1)
+		var n uint32
+		windows.WSASend(p.wake, &windows.WSABuf{Len: 1, Buf: &one}, 1, &n, 0, nil, nil)
 	}
 }
 

@@ -1,5 +1,3 @@
-//go:build linux || darwin
-
 package sys
 
 import (
@@ -64,7 +62,7 @@ func isAAAA(q []byte) bool {
 // returns a Resolver whose queries go to it.
 func dnsOn(t *testing.T, c *aaaaConn) *Resolver {
 	t.Helper()
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	pc, err := listenUDP4(t)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +96,7 @@ func TestGetAddrInfoMissingName(t *testing.T) {
 	unspec := AddrInfoHints{SockType: SockStream}
 	v4 := AddrInfoHints{Family: AFInet4, SockType: SockStream}
 	v6 := AddrInfoHints{Family: AFInet6, SockType: SockStream}
-	closed, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	closed, err := listenUDP4(t)
 	if err != nil {
 		t.Fatal(err)
 	}
