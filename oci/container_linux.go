@@ -307,6 +307,16 @@ func (c *Container) spawn(ctx context.Context, prog string, net cni.Network, cfg
 	if cfg.Net, err2 = net.Prepare(ctx, cmd); err2 != nil {
 		return err2
 	}
+	// A root of its own once set up, with the mounts it asks for, for a
+	// process that could otherwise reach more than its user's files: one
+	// of root's (whatever the spec's user, it may be given capabilities),
+	// one in a user namespace (it is root there).
+	if os.Geteuid() == 0 || cmd.SysProcAttr.Cloneflags&syscall.CLONE_NEWUSER != 0 {
+		if cfg.Mounts == nil {
+			cfg.Mounts = &initproc.Mounts{}
+		}
+		cfg.Mounts.PrivateRoot = true
+	}
 	if !cfg.Mounts.Empty() {
 		c.mountNamespace(cmd, &cfg)
 	}
@@ -385,7 +395,8 @@ func (c *Container) spawn(ctx context.Context, prog string, net cni.Network, cfg
 }
 
 // mountNamespace gives the container process a mount namespace of its own
-// for its read-only mounts. Without root that needs a user namespace: the
+// for its read-only mounts and its private root. Without root that needs
+// a user namespace: the
 // rootless network has one; otherwise one mapping the caller's ids to 0
 // inside, as the rootless network's does (an id that is not 0 there would
 // lose the capabilities to mount at exec). Where the system allows none, the process gets no mount

@@ -1,6 +1,7 @@
 package initproc
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -175,7 +176,16 @@ func Main() int {
 	if err != nil {
 		return fail(fmt.Errorf("open exec fifo: %w", err))
 	}
-	if err := cfg.Privileges.drop(); err != nil {
+	// Read while /proc is the host's (see drop).
+	noSetgroups := setgroupsDenied()
+	var dirs []string
+	for _, p := range cfg.Preopens {
+		dirs = append(dirs, p.HostPath)
+	}
+	if err := cfg.Mounts.enterPrivateRoot(dirs, []string{cmp.Or(cfg.ResolvConf, "/etc/resolv.conf"), cmp.Or(cfg.Hosts, "/etc/hosts")}); err != nil {
+		return fail(err)
+	}
+	if err := cfg.Privileges.drop(noSetgroups); err != nil {
 		return fail(fmt.Errorf("drop privileges: %w", err))
 	}
 	if err := checkReadable(cfg.ResolvConf, cfg.Hosts); err != nil {

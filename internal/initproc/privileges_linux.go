@@ -203,12 +203,13 @@ func setgroupsDenied() bool {
 	return err == nil && strings.TrimSpace(string(b)) == "deny"
 }
 
-// drop makes the process p. It runs once setup is over and before the
+// drop makes the process p (noSetgroups: setgroupsDenied, read before
+// the process left the host's /proc). It runs once setup is over and before the
 // guest's files are opened. The seccomp filter comes last when
 // no_new_privs is set; otherwise first, while the process still has the
 // CAP_SYS_ADMIN a filter needs without no_new_privs (the profile then
 // also governs the calls that drop the rest).
-func (p *Privileges) drop() error {
+func (p *Privileges) drop(noSetgroups bool) error {
 	var filter *seccomp.Policy
 	if p.Seccomp != nil {
 		var err error
@@ -252,7 +253,7 @@ func (p *Privileges) drop() error {
 	for i, g := range p.Groups {
 		groups[i] = int(g)
 	}
-	if err := syscall.Setgroups(groups); err != nil && (len(groups) > 0 || !setgroupsDenied()) {
+	if err := syscall.Setgroups(groups); err != nil && (len(groups) > 0 || !noSetgroups) {
 		return fmt.Errorf("set additional groups: %w", err)
 	}
 	if err := syscall.Setgid(int(p.GID)); err != nil {

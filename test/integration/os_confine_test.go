@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wasmrun/wasmrun/internal/guests"
+	"golang.org/x/sys/unix"
 )
 
 // WASI errnos of the confinement tests.
@@ -382,4 +384,49 @@ func TestRunLimits(t *testing.T) {
 	if _, err := os.Stat(cg); !os.IsNotExist(err) {
 		t.Errorf("the cgroup of the killed run is left after the next run (%v)", err)
 	}
+}
+
+// TestOSPrivateRoot: once set up, the container process's root is a
+// read-only tmpfs of its own holding only the app's directories, the
+// resolver's files and its own /proc/self/fd: a process that escaped the
+// WebAssembly sandbox finds none of the host's files (nothing of /etc but
+// the resolver's, no /root, no other app's directory), and cannot write
+// there. The app still runs, serves and resolves.
+func TestOSPrivateRoot(t *testing.T) {
+	t.Parallel()
+	e := newOSEnv(t)
+	data := t.TempDir()
+	writeFile(t, filepath.Join(data, "note.txt"), "data")
+	other := t.TempDir() // another app's directory, say
+	writeFile(t, filepath.Join(other, "secret.txt"), "secret")
+	app := readableApp(t, map[string]string{"app.wasm": guests.Go(t, "netapp")})
+	writeFile(t, filepath.Join(app, ".wasmrun.toml"), `dirs = ["`+data+`:/data"]`+"\n[network]\n"+e.config())
+	r := e.start("--name", "root", app, "--", "serve", ":3000")
+	r.waitFor("listening 0.0.0.0:3000")
+	root := fmt.Sprintf("/proc/%d/root", e.containerState("root").Pid)
+
+	for _, p := range []string{app + "/app.wasm", data + "/note.txt", "/proc/self/fd"} {
+		if _, err := os.Stat(filepath.Join(root, p)); err != nil {
+			t.Errorf("the app's %s is not in its root: %v", p, err)
+		}
+	}
+	for _, p := range []string{"/etc/passwd", "/etc/shadow", "/root", "/usr/bin", "/var", other + "/secret.txt", "/proc/1"} {
+		if _, err := os.Lstat(filepath.Join(root, p)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the host's %s is in the app's root (%v)", p, err)
+		}
+	}
+	etc, _ := os.ReadDir(filepath.Join(root, "etc"))
+	for _, ent := range etc {
+		if n := ent.Name(); n != "resolv.conf" && n != "hosts" {
+			t.Errorf("/etc/%s is in the app's root", n)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "planted"), nil, 0o644); !errors.Is(err, unix.EROFS) {
+		t.Errorf("write in the app's root: %v, want EROFS", err)
+	}
+	if _, err := os.Lstat("/tmp/planted"); err == nil {
+		t.Errorf("/tmp/planted appeared on the host")
+	}
+	terminateAll(t, map[string]*osRun{"root": r})
+	e.noLeaks()
 }
