@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -82,6 +83,29 @@ func testShimUser(t *testing.T, d *testdaemon.Daemon) {
 	var st syscall.Stat_t
 	if err := syscall.Stat(filepath.Join(rw, "mine"), &st); err != nil || st.Uid != 4321 || st.Gid != 4322 {
 		t.Errorf("the guest's file: %v, owner %d:%d, want 4321:4322", err, st.Uid, st.Gid)
+	}
+}
+
+// testShimPrivateRoot: the task's process, root with ctr's default
+// capabilities, has a root of its own once set up (see TestOSPrivateRoot):
+// its rootfs and mounts, and nothing else of the host's.
+func testShimPrivateRoot(t *testing.T, d *testdaemon.Daemon) {
+	rootfs := readableApp(t, map[string]string{"app.wasm": guests.C(t, "idle")})
+	data, other := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(data, "f"), "data")
+	writeFile(t, filepath.Join(other, "secret"), "secret")
+	pid := startDetached(t, d, rootfs, newID("root"), []string{"--mount", "type=bind,src=" + data + ",dst=/data,options=rbind:ro"}, "600s")
+	root := fmt.Sprintf("/proc/%d/root", pid)
+	if _, err := os.Stat(filepath.Join(root, data, "f")); err != nil {
+		t.Errorf("the task's mount is not in its root: %v", err)
+	}
+	for _, p := range []string{"/etc/passwd", "/etc/shadow", "/root", "/usr", "/var/lib", other} {
+		if _, err := os.Lstat(filepath.Join(root, p)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the host's %s is in the task's root (%v)", p, err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "planted"), nil, 0o644); !errors.Is(err, syscall.EROFS) {
+		t.Errorf("write in the task's root: %v, want EROFS", err)
 	}
 }
 

@@ -48,6 +48,7 @@ func TestShim(t *testing.T) {
 			t.Run("outbound", func(t *testing.T) { testShimOutbound(t, d, netapp) })
 			t.Run("read_only", func(t *testing.T) { testShimReadOnly(t, d, tamper) })
 			t.Run("user", func(t *testing.T) { testShimUser(t, d) })
+			t.Run("private_root", func(t *testing.T) { testShimPrivateRoot(t, d) })
 			t.Run("memory_limit", func(t *testing.T) { testShimMemoryLimit(t, d) })
 			t.Run("seccomp", func(t *testing.T) { testShimSeccomp(t, d) })
 			t.Run("daemon_restart", func(t *testing.T) { testShimDaemonRestart(t, d, spin) })
