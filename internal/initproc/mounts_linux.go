@@ -98,15 +98,17 @@ const privateRootAt = "/tmp"
 // enterPrivateRoot makes the process's root a read-only tmpfs that holds
 // only what it opens by path once set up, at their host paths: dirs (the
 // guest's preopened directories, bound with the mounts beneath them, so
-// read-only and masked ones stay so), files read-only (the resolver's; a
-// file that does not exist is left out), and its own /proc/self/fd (the
+// read-only and masked ones stay so), files read-only (the resolver's,
+// as they are now: a file the host replaces later is not followed; one
+// that does not exist is left out), and its own /proc/self/fd (the
 // WASI layer reaches its descriptors through it: links, Unix socket
 // paths, the exec FIFO). The rest of the host's file system is gone from
 // the process: one that escaped the WebAssembly sandbox, whatever user
 // and capabilities the spec gives it, finds no host file to read or write
 // beyond the guest's own directories (runc's pivot_root into the rootfs
 // does the same for a native container). It runs after setup, while the
-// process may still mount.
+// process may still mount. A directory reached through a symlink inside
+// another one bound before is not found there (its open fails).
 func (m *Mounts) enterPrivateRoot(dirs, files []string) error {
 	if m == nil || !m.PrivateRoot {
 		return nil
