@@ -109,3 +109,16 @@ func longestMatch(ps []netip.Prefix, addr netip.Addr) int {
 	}
 	return best
 }
+
+// names reports whether an allow entry names ip: a prefix at least as
+// specific as the bits of the block it must outrank (so allow =
+// ["0.0.0.0/0"] does not open the host), or a name that resolved to it.
+func (e *Egress) names(ip netip.Addr, port uint16, bits int) bool {
+	if e == nil {
+		return false
+	}
+	if b := longestMatch(e.Allow, ip); b > 0 && b >= bits && b >= longestMatch(e.Deny, ip) {
+		return true
+	}
+	return e.grants.has(ip, port)
+}

@@ -59,19 +59,6 @@ func (s *System) blockedOutside(ip netip.Addr, port uint16) bool {
 	return bits >= 0 && !s.Egress.names(ip, port, bits)
 }
 
-// names reports whether an allow entry names ip: a prefix at least as
-// specific as the bits of the block it must outrank (so allow =
-// ["0.0.0.0/0"] does not open the host), or a name that resolved to it.
-func (e *Egress) names(ip netip.Addr, port uint16, bits int) bool {
-	if e == nil {
-		return false
-	}
-	if b := longestMatch(e.Allow, ip); b > 0 && b >= bits && b >= longestMatch(e.Deny, ip) {
-		return true
-	}
-	return e.grants.has(ip, port)
-}
-
 // moveOutside replaces f's socket with a host socket of the same family and
 // type, carrying over the options the guest set, IPV6_V6ONLY and
 // O_NONBLOCK. f keeps its guest descriptor; its host descriptor changes.

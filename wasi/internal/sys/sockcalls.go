@@ -154,3 +154,9 @@ func (s *System) SockShutdown(fd int32, how uint8) Errno {
 	}
 	return ErrnoFromError(f.shutdown(h))
 }
+
+// boundIP is the IP address f is bound to (getsockname).
+func (s *System) boundIP(f *File) (netip.Addr, Errno) {
+	a, errno := s.localAddr(f)
+	return a.IP, errno
+}

@@ -227,13 +227,29 @@ func (s *System) sockConnect(fd int32, a Addr) (*File, Errno, string) {
 	return f, ErrnoFromError(err), ""
 }
 
-// boundIP is the IP address f is bound to (getsockname).
-func (s *System) boundIP(f *File) (netip.Addr, Errno) {
+// localAddr is the address f is bound to (getsockname), as the guest
+// sees it.
+func (s *System) localAddr(f *File) (Addr, Errno) {
 	sa, err := unix.Getsockname(f.Fd)
 	if err != nil {
-		return netip.Addr{}, ErrnoFromError(err)
+		return Addr{}, ErrnoFromError(err)
 	}
-	return s.guestAddr(sa).IP, ESUCCESS
+	return s.guestAddr(sa), ESUCCESS
+}
+
+// bindHost binds f's host socket to a.
+func (f *File) bindHost(a Addr) Errno {
+	sa, errno := inetSockaddr(f.Sock.Family, a)
+	if errno != 0 {
+		return errno
+	}
+	return ErrnoFromError(unix.Bind(f.Fd, sa))
+}
+
+// v6only reports whether f, an IPv6 socket, is IPv6 only (IPV6_V6ONLY).
+func (f *File) v6only() (bool, Errno) {
+	v, err := unix.GetsockoptInt(f.Fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY)
+	return v != 0, ErrnoFromError(err)
 }
 
 // waitConnected waits for a connect interrupted by a signal to finish.

@@ -16,8 +16,9 @@ import (
 // Linux makes them. The egress policy is applied as on Linux
 // (sockcalls.go).
 //
-// Not on Windows (yet): Unix sockets (EAFNOSUPPORT), simulated isolation
-// (System.VPorts: ENOSYS), Outside (no network namespaces),
+// Simulated isolation (System.VPorts) works as on macOS (vports_sock.go).
+// Not on Windows (yet): Unix sockets (EAFNOSUPPORT), Outside (no network
+// namespaces),
 // System.ReusePort (Windows has no SO_REUSEPORT: a second bind of a port
 // is EADDRINUSE), listeners handed in by the host (InsertListeners).
 
@@ -79,14 +80,10 @@ func (s *System) sockBind(fd int32, a Addr) Errno {
 		return errno
 	}
 	if s.VPorts != nil {
-		return ENOSYS
+		return s.bindVirtual(f, a)
 	}
-	sa, errno := inetSockaddr(f.Sock.Family, a)
-	if errno != 0 {
+	if errno := f.bindHost(a); errno != 0 {
 		return errno
-	}
-	if err := windows.Bind(f.handle(), sa); err != nil {
-		return ErrnoFromError(err)
 	}
 	f.Sock.fresh = f.Sock.fresh && a.Port == 0 && a.IP.Unmap().IsUnspecified()
 	return ESUCCESS
@@ -136,8 +133,9 @@ func (s *System) sockConnect(fd int32, a Addr) (*File, Errno, string) {
 		}
 		return f, errno, why
 	}
-	if s.VPorts != nil {
-		return f, ENOSYS, ""
+	var why string
+	if a, errno, why = s.virtualDest(f, a); errno != 0 {
+		return f, errno, why
 	}
 	sa, errno := inetSockaddr(f.Sock.Family, a)
 	if errno != 0 {
@@ -157,11 +155,19 @@ func (s *System) sockConnect(fd int32, a Addr) (*File, Errno, string) {
 	return f, ErrnoFromError(err), ""
 }
 
-// boundIP is the IP address f is bound to (getsockname; unspecified
-// before a bind, where Winsock's getsockname fails).
-func (s *System) boundIP(f *File) (netip.Addr, Errno) {
-	a, errno := s.localAddr(f)
-	return a.IP, errno
+// bindHost binds f's host socket to a.
+func (f *File) bindHost(a Addr) Errno {
+	sa, errno := inetSockaddr(f.Sock.Family, a)
+	if errno != 0 {
+		return errno
+	}
+	return ErrnoFromError(windows.Bind(f.handle(), sa))
+}
+
+// v6only reports whether f, an IPv6 socket, is IPv6 only (IPV6_V6ONLY).
+func (f *File) v6only() (bool, Errno) {
+	v, err := windows.GetsockoptInt(f.handle(), windows.IPPROTO_IPV6, ipv6V6only)
+	return v != 0, ErrnoFromError(err)
 }
 
 // inetSockaddr converts a to a host address for a socket of family af. An
@@ -191,7 +197,11 @@ func guestAddr(sa windows.Sockaddr) Addr {
 // SockRecvFrom is SockRecv that also returns the sender's address (the zero
 // Addr when the socket is connected-stream).
 func (s *System) SockRecvFrom(fd int32, bufs [][]byte, riflags uint16) (n uint32, roflags uint16, from Addr, errno Errno) {
-	return s.sockRecv(fd, bufs, riflags, true)
+	n, roflags, from, errno = s.sockRecv(fd, bufs, riflags, true)
+	if s.VPorts != nil && errno == 0 {
+		from = s.senderVirtual(fd, from)
+	}
+	return n, roflags, from, errno
 }
 
 // wsaBufs points the System's scratch WSABUFs at bufs.
@@ -281,8 +291,8 @@ func (s *System) SockSendTo(fd int32, bufs [][]byte, a Addr, siflags uint16) (ui
 	if errno := s.checkEgress(f, a.IP, a.Port); errno != 0 {
 		return 0, errno
 	}
-	if s.VPorts != nil {
-		return 0, ENOSYS
+	if a, errno, _ = s.virtualDest(f, a); errno != 0 {
+		return 0, errno
 	}
 	sa, errno := inetSockaddr(f.Sock.Family, a)
 	if errno != 0 {
@@ -319,7 +329,11 @@ func (s *System) SockLocalAddr(fd int32) (Addr, Errno) {
 	if errno != 0 {
 		return Addr{}, errno
 	}
-	return s.localAddr(f)
+	a, errno := s.localAddr(f)
+	if errno != 0 {
+		return Addr{}, errno
+	}
+	return s.localVirtual(f, a), ESUCCESS
 }
 
 func (s *System) localAddr(f *File) (Addr, Errno) {
@@ -349,7 +363,7 @@ func (s *System) SockPeerAddr(fd int32) (Addr, Errno) {
 	if err != nil {
 		return Addr{}, ErrnoFromError(err)
 	}
-	return guestAddr(sa), ESUCCESS
+	return s.peerVirtual(f, guestAddr(sa)), ESUCCESS
 }
 
 // InsertListeners refuses host listeners: Go cannot hand out a Windows

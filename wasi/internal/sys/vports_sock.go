@@ -1,14 +1,11 @@
-//go:build linux || darwin
-
 package sys
 
 import (
 	"net"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // The socket calls' side of VirtualPorts (System.VPorts): each hook is one
@@ -31,8 +28,7 @@ var (
 // address and port 0 (a client's habit before it sends, anywhere) is bound
 // as asked and holds no port of the table.
 func (s *System) bindVirtual(f *File, a Addr) Errno {
-	sa, errno := inetSockaddr(f.Sock.Family, a)
-	if errno != 0 {
+	if _, errno := inetForm(f.Sock.Family, a); errno != 0 {
 		return errno
 	}
 	ip := a.IP.WithZone("")
@@ -40,7 +36,7 @@ func (s *System) bindVirtual(f *File, a Addr) Errno {
 	var sides [2]bool
 	switch u := ip.Unmap(); {
 	case f.Sock.Type == SockDgram && a.Port == 0 && u.IsUnspecified():
-		return ErrnoFromError(unix.Bind(f.Fd, sa))
+		return f.bindHost(a)
 	case u.Is4() && (u.IsUnspecified() || u.IsLoopback()):
 		sides[0], host = true, loop4
 		if ip.Is4In6() {
@@ -49,9 +45,9 @@ func (s *System) bindVirtual(f *File, a Addr) Errno {
 	case ip == netip.IPv6Loopback():
 		sides[1], host = true, netip.IPv6Loopback()
 	case ip == netip.IPv6Unspecified():
-		if v6only, err := unix.GetsockoptInt(f.Fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY); err != nil {
-			return ErrnoFromError(err)
-		} else if v6only != 0 {
+		if v6only, errno := f.v6only(); errno != 0 {
+			return errno
+		} else if v6only {
 			sides[1], host = true, netip.IPv6Loopback()
 		} else {
 			// Dual-stack: both sides, on the IPv4 loopback (which IPv6
@@ -65,15 +61,14 @@ func (s *System) bindVirtual(f *File, a Addr) Errno {
 	if a.Port != 0 && !v.free(vkey{f.Sock.Type, a.Port}, sides) {
 		return EADDRINUSE
 	}
-	hsa, _ := inetSockaddr(f.Sock.Family, Addr{Family: f.Sock.Family, IP: host})
-	if err := unix.Bind(f.Fd, hsa); err != nil {
-		return ErrnoFromError(err)
+	if errno := f.bindHost(Addr{Family: f.Sock.Family, IP: host}); errno != 0 {
+		return errno
 	}
-	got, err := unix.Getsockname(f.Fd)
-	if err != nil {
-		return ErrnoFromError(err)
+	got, errno := s.localAddr(f)
+	if errno != 0 {
+		return errno
 	}
-	h := s.guestAddr(got).AddrPort()
+	h := got.AddrPort()
 	guest := Addr{Family: a.Family, IP: a.IP, Port: cmpPort(a.Port, h.Port())}
 	if !v.hold(f.Sock, vkey{f.Sock.Type, guest.Port}, sides, guest, h) {
 		return EADDRINUSE
@@ -176,7 +171,7 @@ func (v *VirtualPorts) Dial(network, addr string) (net.Conn, error) {
 		host, ok = v.Lookup(typ, ap.Port(), !(ap.Addr().Is6() && !ap.Addr().Is4In6()))
 	}
 	if !ok {
-		return nil, &net.OpError{Op: "dial", Net: network, Addr: net.UDPAddrFromAddrPort(ap), Err: unix.ECONNREFUSED}
+		return nil, &net.OpError{Op: "dial", Net: network, Addr: net.UDPAddrFromAddrPort(ap), Err: syscall.ECONNREFUSED}
 	}
 	return net.DialTimeout(network, netip.AddrPortFrom(host.Addr().Unmap(), host.Port()).String(), 10*time.Second)
 }

@@ -2,11 +2,10 @@ package sys
 
 import (
 	"bufio"
+	"context"
 	"net"
 	"net/netip"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 // simApp is one app with simulated isolation: its own System and table.
@@ -44,11 +43,11 @@ func (a *simApp) listen(af Family, addr string) int32 {
 // hostAddr is the host socket's real address of fd.
 func (a *simApp) hostAddr(fd int32) netip.AddrPort {
 	f, _ := a.s.Lookup(fd)
-	sa, err := unix.Getsockname(f.Fd)
-	if err != nil {
-		a.t.Fatal(err)
+	got, errno := a.s.localAddr(f)
+	if errno != 0 {
+		a.t.Fatal(errno.Name())
 	}
-	return a.s.guestAddr(sa).AddrPort()
+	return got.AddrPort()
 }
 
 func inetAddr(s string) Addr {
@@ -65,8 +64,8 @@ func inetAddr(s string) Addr {
 func (a *simApp) accepted(fd int32, port uint16) bool {
 	// A connect on loopback has returned: the connection is queued.
 	f, _ := a.s.Lookup(fd)
-	pfd := []unix.PollFd{{Fd: int32(f.Fd), Events: unix.POLLIN}}
-	if n, err := unix.Poll(pfd, 0); err != nil || n == 0 {
+	pfd := []PollFd{NewPollFd(f.Fd, PollIn)}
+	if n, errno := NewPoller().Wait(context.Background(), pfd, []Timer{{Clock: ClockMonotonic}}); errno != 0 || n == 0 {
 		return false
 	}
 	nfd, errno := a.s.SockAccept(fd, 0)
