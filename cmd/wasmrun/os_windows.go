@@ -7,7 +7,7 @@ import (
 )
 
 // errOSNotYet is what the commands of isolated apps say here.
-var errOSNotYet = errors.New("wasmrun os, ps and stop are not implemented on Windows yet (they need the WASI socket API); wasmrun run works")
+var errOSNotYet = errors.New("wasmrun os, ps and stop are not implemented on Windows yet; wasmrun run works")
 
 func osCmd(args []string, stdin, stdout, stderr *os.File) int {
 	fmt.Fprintln(stderr, "wasmrun:", errOSNotYet)

@@ -1,7 +1,6 @@
 package sys
 
 import (
-	"errors"
 	"net/netip"
 	"os"
 	"unsafe"
@@ -20,7 +19,7 @@ import (
 // Not on Windows (yet): Unix sockets (EAFNOSUPPORT), Outside (no network
 // namespaces),
 // System.ReusePort (Windows has no SO_REUSEPORT: a second bind of a port
-// is EADDRINUSE), listeners handed in by the host (InsertListeners).
+// is EADDRINUSE).
 
 // Winsock constants x/sys/windows lacks.
 const (
@@ -366,11 +365,37 @@ func (s *System) SockPeerAddr(fd int32) (Addr, Errno) {
 	return s.peerVirtual(f, guestAddr(sa)), ESUCCESS
 }
 
-// InsertListeners refuses host listeners: Go cannot hand out a Windows
-// listener's socket as a file.
+// InsertListeners gives the guest the host's listening sockets, in
+// order, at the lowest free descriptors (right after the preopened
+// directories when called after New). Each file's descriptor must be a
+// Winsock socket (os.NewFile of a SOCKET: Go cannot hand out a
+// net.Listener's socket as a file on Windows). It is duplicated
+// (WSADuplicateSocket, not inheritable) and made blocking; the caller
+// keeps its files. The guest sees a blocking socket it may accept on.
 func (s *System) InsertListeners(files []*os.File) error {
-	if len(files) > 0 {
-		return errors.New("listening sockets handed to the guest are not supported on Windows")
+	for _, l := range files {
+		var info windows.WSAProtocolInfo
+		if err := windows.WSADuplicateSocket(windows.Handle(l.Fd()), windows.GetCurrentProcessId(), &info); err != nil {
+			return &os.SyscallError{Syscall: "WSADuplicateSocket " + l.Name(), Err: err}
+		}
+		const fromProtocolInfo = -1
+		h, err := windows.WSASocket(fromProtocolInfo, fromProtocolInfo, fromProtocolInfo, &info, 0, wsaFlagNoHandleInherit)
+		if err != nil {
+			return &os.SyscallError{Syscall: "WSASocket " + l.Name(), Err: err}
+		}
+		off := uint32(0)
+		if err := ioctlsocket(h, fionbio, &off); err != nil {
+			windows.Closesocket(h)
+			return &os.SyscallError{Syscall: "set blocking on " + l.Name(), Err: err}
+		}
+		sock := &Socket{Family: AFInet4, Type: SockStream}
+		if info.AddressFamily == windows.AF_INET6 {
+			sock.Family = AFInet6
+		}
+		if info.SocketType == windows.SOCK_DGRAM {
+			sock.Type = SockDgram
+		}
+		s.insertSocket(h, sock, 0)
 	}
 	return nil
 }

@@ -3,11 +3,15 @@ package sys
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/windows"
 )
 
 // The Windows backend's sockets, on loopback, through the System alone
@@ -316,5 +320,48 @@ func TestWindowsGetAddrInfoEgress(t *testing.T) {
 	}
 	if ais, errno := r.GetAddrInfo(context.Background(), "denied.test", "80", hints, 8); errno != EAI_FAIL {
 		t.Errorf("getaddrinfo denied.test = %+v, %s, want EAI_FAIL", ais, errno.Name())
+	}
+}
+
+// TestWindowsListeners: a listening socket the host hands in (as
+// wasmrun run --listen does) is the guest's to accept on.
+func TestWindowsListeners(t *testing.T) {
+	h, err := windows.WSASocket(windows.AF_INET, windows.SOCK_STREAM, 0, nil, 0, wsaFlagNoHandleInherit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := windows.Bind(h, &windows.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := windows.Listen(h, 8); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := windows.Getsockname(h)
+	port := sa.(*windows.SockaddrInet4).Port
+	f := os.NewFile(uintptr(h), "listener")
+	defer windows.Closesocket(h)
+
+	s := &System{}
+	defer s.Close()
+	if err := s.InsertListeners([]*os.File{f}); err != nil {
+		t.Fatal(err)
+	}
+	fd := int32(0) // no stdio in this System: the listener is fd 0
+	if st, errno := s.Filestat(fd); errno != 0 || st.Type != FiletypeSocketStream {
+		t.Errorf("filestat = %+v, %s", st, errno.Name())
+	}
+	c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	a, errno := s.SockAccept(fd, 0)
+	if errno != 0 {
+		t.Fatalf("accept: %s", errno.Name())
+	}
+	c.Write([]byte("hi"))
+	buf := make([]byte, 4)
+	if n, errno := s.Read(a, [][]byte{buf}); n != 2 || errno != 0 {
+		t.Errorf("read = %d, %s", n, errno.Name())
 	}
 }
