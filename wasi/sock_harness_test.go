@@ -1,5 +1,3 @@
-//go:build linux || darwin
-
 package wasi
 
 import (
@@ -9,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero"
-	"golang.org/x/sys/unix"
 
 	"github.com/wasmrun/wasmrun/wasi/internal/sys"
 )
@@ -136,18 +133,11 @@ func (h *harness) localPort(fd uint64) uint32 {
 	if errno != 0 {
 		h.t.Fatalf("lookup %d: %v", fd, errno)
 	}
-	sa, err := unix.Getsockname(f.Fd)
+	port, err := hostPort(f)
 	if err != nil {
-		h.t.Fatal(err)
+		h.t.Fatalf("fd %d: %v", fd, err)
 	}
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		return uint32(sa.Port)
-	case *unix.SockaddrInet6:
-		return uint32(sa.Port)
-	}
-	h.t.Fatalf("fd %d is not an IP socket", fd)
-	return 0
+	return port
 }
 
 // sendBuf stores data at pData with one iovec at pIov.

@@ -378,8 +378,7 @@ func (s *System) InsertListeners(files []*os.File) error {
 		if err := windows.WSADuplicateSocket(windows.Handle(l.Fd()), windows.GetCurrentProcessId(), &info); err != nil {
 			return &os.SyscallError{Syscall: "WSADuplicateSocket " + l.Name(), Err: err}
 		}
-		const fromProtocolInfo = -1
-		h, err := windows.WSASocket(fromProtocolInfo, fromProtocolInfo, fromProtocolInfo, &info, 0, wsaFlagNoHandleInherit)
+		h, err := socketFromInfo(&info)
 		if err != nil {
 			return &os.SyscallError{Syscall: "WSASocket " + l.Name(), Err: err}
 		}
@@ -414,3 +413,18 @@ const (
 )
 
 func (f *File) shutdown(how int) error { return windows.Shutdown(f.handle(), how) }
+
+// dupSocket duplicates socket h for this process (not inheritable).
+func dupSocket(h windows.Handle) (windows.Handle, error) {
+	var info windows.WSAProtocolInfo
+	if err := windows.WSADuplicateSocket(h, windows.GetCurrentProcessId(), &info); err != nil {
+		return 0, err
+	}
+	return socketFromInfo(&info)
+}
+
+// socketFromInfo makes the socket WSADuplicateSocket described.
+func socketFromInfo(info *windows.WSAProtocolInfo) (windows.Handle, error) {
+	const fromProtocolInfo = -1
+	return windows.WSASocket(fromProtocolInfo, fromProtocolInfo, fromProtocolInfo, info, 0, wsaFlagNoHandleInherit)
+}
