@@ -287,7 +287,7 @@ func (h *Host) decodeSubscriptions(buf []byte, n uint32) (subs []pollSub, fds []
 					s.events = sys.PollOut
 				}
 				s.fd = int32(le32(b[16:]))
-				s.pfd = set.add(s.fd, f.Fd, s.events)
+				s.pfd = set.add(s.fd, f, s.events)
 			}
 		default:
 			return nil, nil, false, sys.EINVAL
@@ -317,16 +317,16 @@ type pollSet struct {
 	slot []int32
 }
 
-// add adds events for guest descriptor fd, open as host descriptor host,
-// and returns the index of its entry.
-func (p *pollSet) add(fd int32, host int, events int16) int {
+// add adds events for guest descriptor fd, open as f, and returns the
+// index of its entry.
+func (p *pollSet) add(fd int32, f *sys.File, events int16) int {
 	if int(fd) >= len(p.slot) {
 		p.slot = append(p.slot, make([]int32, int(fd)+1-len(p.slot))...)
 	}
 	i := int(p.slot[fd]) - 1
 	if i < 0 {
 		i = len(p.fds)
-		p.fds = append(p.fds, sys.NewPollFd(host, 0))
+		p.fds = append(p.fds, f.PollFd(0))
 		p.slot[fd] = int32(i + 1)
 	}
 	p.fds[i].Events |= events

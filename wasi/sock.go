@@ -57,7 +57,7 @@ func (h *Host) waitSock(ctx context.Context, fd int32, events int16) bool {
 	}
 	// Room for the Poller's own descriptors: the wait allocates nothing.
 	var set [3]sys.PollFd
-	set[0] = sys.NewPollFd(f.Fd, events)
+	set[0] = f.PollFd(events)
 	if _, errno := h.poller.Wait(ctx, set[:1], nil); errno == sys.ECANCELED {
 		endOnDone(ctx)
 	}

@@ -4,14 +4,16 @@ import (
 	"errors"
 	"io"
 	"os"
+
+	"golang.org/x/sys/windows"
 )
 
 // Read reads into bufs from fd: a socket's data (WSARecv), or what the
 // file gives. A stream (console, pipe) is read once, into the first
 // non-empty buffer, so a read returns what is there and never waits for
-// more; a regular file fills the buffers in turn like readv. The guest's
-// NONBLOCK is not emulated on streams here (Windows cannot wait on them):
-// a read of a console without input waits for it.
+// more; a regular file fills the buffers in turn like readv. A pipe or
+// console the guest made non-blocking gives EAGAIN when there is nothing
+// to read (see stream_windows.go).
 func (s *System) Read(fd int32, bufs [][]byte) (uint32, Errno) {
 	f, errno := s.streamFile(fd, RightFdRead)
 	if errno != 0 {
@@ -20,6 +22,10 @@ func (s *System) Read(fd int32, bufs [][]byte) (uint32, Errno) {
 	if f.Sock != nil {
 		n, _, _, errno := s.sockRecv(fd, bufs, 0, false)
 		return n, errno
+	}
+	if f.Flags&FdflagNonblock != 0 && f.host.kind != kindOther &&
+		streamRevents(f.host.kind, windows.Handle(f.host.file.Fd()), PollIn) == 0 {
+		return 0, EAGAIN // nothing there for a guest that will not wait
 	}
 	var total int
 	for _, b := range bufs {

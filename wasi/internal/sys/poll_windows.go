@@ -27,16 +27,37 @@ import (
 // socket on loopback connected to itself is in the poll set, and ctx's
 // cancellation sends it a datagram.
 
-// PollFd is one entry of a poll set: Winsock's WSAPOLLFD.
+// PollFd is one entry of a poll set: a socket, pipe or console handle,
+// the events to wait for and those found.
 type PollFd struct {
 	Fd      uintptr
 	Events  int16
 	Revents int16
+	kind    hostKind
+}
+
+// wsaPollFd is Winsock's WSAPOLLFD.
+type wsaPollFd struct {
+	fd      uintptr
+	events  int16
+	revents int16
 }
 
 // NewPollFd is the poll set entry waiting for events on socket fd.
 func NewPollFd(fd int, events int16) PollFd {
-	return PollFd{Fd: uintptr(fd), Events: events}
+	return PollFd{Fd: uintptr(fd), Events: events, kind: kindSocket}
+}
+
+// PollFd is the poll set entry waiting for events on f.
+func (f *File) PollFd(events int16) PollFd {
+	if f.Sock != nil {
+		return NewPollFd(f.Fd, events)
+	}
+	var h uintptr
+	if f.host.file != nil {
+		h = f.host.file.Fd()
+	}
+	return PollFd{Fd: h, Events: events, kind: f.host.kind}
 }
 
 // Poll events, WSAPoll's: reading is POLLRDNORM (WSAPoll refuses
@@ -60,7 +81,7 @@ var (
 )
 
 // wsaPoll is WSAPoll(2): the number of ready entries.
-func wsaPoll(fds []PollFd, timeoutMs int32) (int, error) {
+func wsaPoll(fds []wsaPollFd, timeoutMs int32) (int, error) {
 	if len(fds) == 0 {
 		return 0, nil
 	}
@@ -163,13 +184,14 @@ func drainWake(s windows.Handle) {
 	}
 }
 
-// Wait blocks until at least one of fds (sockets) is ready (its Revents
-// are set), the earliest of timers has expired, or ctx is done, and
-// returns the number of fds with Revents set (0 when only a timer ended
-// the wait). With no timers it may wait forever; a timer already expired
-// makes Wait a non-blocking check of fds. A done ctx gives ECANCELED; a
-// timer on another clock than ClockMonotonic or ClockRealtime gives
-// EINVAL. Wait may use the spare capacity of fds for its own socket.
+// Wait blocks until at least one of fds is ready (its Revents are set),
+// the earliest of timers has expired, or ctx is done, and returns the
+// number of fds with Revents set (0 when only a timer ended the wait).
+// With no timers it may wait forever; a timer already expired makes Wait
+// a non-blocking check of fds. A done ctx gives ECANCELED; a timer on
+// another clock than ClockMonotonic or ClockRealtime gives EINVAL.
+// Sockets are waited for in WSAPoll; pipes and consoles are looked at
+// before each WSAPoll, which then waits streamTick at most.
 func (p *Poller) Wait(ctx context.Context, fds []PollFd, timers []Timer) (int, Errno) {
 	if ctx.Err() != nil {
 		return 0, ECANCELED
@@ -191,7 +213,20 @@ func (p *Poller) Wait(ctx context.Context, fds []PollFd, timers []Timer) (int, E
 		return 0, sleepUntil(ctx, deadline, hasDeadline)
 	}
 
-	set := fds[:len(fds):cap(fds)]
+	// The WSAPoll set: the sockets of fds (index in sockIdx), then the
+	// cancellation socket.
+	var setBuf [8]wsaPollFd
+	var idxBuf [8]int
+	set, sockIdx := setBuf[:0], idxBuf[:0]
+	streams := false
+	for i := range fds {
+		if fds[i].kind == kindSocket {
+			set = append(set, wsaPollFd{fd: fds[i].Fd, events: fds[i].Events})
+			sockIdx = append(sockIdx, i)
+		} else {
+			streams = true
+		}
+	}
 	wakeIdx := -1
 	if ctx.Done() != nil && (!hasDeadline || deadline > nanotime()) {
 		wake, errno := p.wakeSocket()
@@ -201,33 +236,46 @@ func (p *Poller) Wait(ctx context.Context, fds []PollFd, timers []Timer) (int, E
 		stop := context.AfterFunc(ctx, p.signal)
 		defer stop()
 		wakeIdx = len(set)
-		set = append(set, PollFd{Fd: uintptr(wake), Events: PollIn})
+		set = append(set, wsaPollFd{fd: uintptr(wake), events: PollIn})
 	}
 	for {
+		ready := 0
+		for i := range fds {
+			fds[i].Revents = 0
+			if fds[i].kind != kindSocket {
+				if fds[i].Revents = streamRevents(fds[i].kind, windows.Handle(fds[i].Fd), fds[i].Events); fds[i].Revents != 0 {
+					ready++
+				}
+			}
+		}
 		timeout := int32(-1)
 		if hasDeadline {
 			d := max(deadline-nanotime(), 0)
 			timeout = int32(min((d+int64(time.Millisecond)-1)/int64(time.Millisecond), math.MaxInt32))
 		}
+		if streams && (timeout < 0 || timeout > streamTickMs) {
+			timeout = streamTickMs
+		}
+		if ready > 0 {
+			timeout = 0
+		}
 		for i := range set {
-			set[i].Revents = 0
+			set[i].revents = 0
 		}
 		n, err := wsaPoll(set, timeout)
 		if err != nil {
 			return 0, ErrnoFromError(err)
 		}
-		ready := 0
-		for i := range fds {
-			fds[i].Revents = set[i].Revents
-			if set[i].Revents != 0 {
+		for k, i := range sockIdx {
+			if fds[i].Revents = set[k].revents; fds[i].Revents != 0 {
 				ready++
 			}
 		}
 		if ready > 0 {
 			return ready, ESUCCESS
 		}
-		if wakeIdx >= 0 && set[wakeIdx].Revents != 0 {
-			drainWake(windows.Handle(set[wakeIdx].Fd))
+		if wakeIdx >= 0 && set[wakeIdx].revents != 0 {
+			drainWake(windows.Handle(set[wakeIdx].fd))
 			if ctx.Err() != nil {
 				return 0, ECANCELED
 			}
@@ -238,6 +286,9 @@ func (p *Poller) Wait(ctx context.Context, fds []PollFd, timers []Timer) (int, E
 		}
 	}
 }
+
+// streamTickMs is how often a wait looks at pipes and consoles.
+const streamTickMs = 10
 
 // sleepUntil waits for the monotonic deadline (forever without one) or
 // for ctx.
@@ -261,13 +312,13 @@ func sleepUntil(ctx context.Context, deadline int64, hasDeadline bool) Errno {
 	}
 }
 
-// AlwaysReady reports whether f needs no wait: everything but a socket
-// (see above).
-func (f *File) AlwaysReady() bool { return f.Sock == nil }
+// AlwaysReady reports whether f needs no wait: everything but a socket,
+// a pipe and a console (see stream_windows.go).
+func (f *File) AlwaysReady() bool { return f.Sock == nil && f.host.kind == kindOther }
 
 // Readable returns the number of bytes a read of f would find now: for a
 // regular file the bytes after the offset, for a socket what FIONREAD
-// says, 0 for anything else.
+// says, for a pipe what PeekNamedPipe says, 0 for anything else.
 func (f *File) Readable() uint64 {
 	if f.Sock != nil {
 		var n uint32
@@ -276,7 +327,14 @@ func (f *File) Readable() uint64 {
 		}
 		return uint64(n)
 	}
-	if f.Type != FiletypeRegularFile || f.host.file == nil {
+	if f.host.file == nil {
+		return 0
+	}
+	if f.host.kind == kindPipe {
+		n, _, _ := pipeAvailable(windows.Handle(f.host.file.Fd()))
+		return uint64(n)
+	}
+	if f.Type != FiletypeRegularFile {
 		return 0
 	}
 	st, err := f.host.file.Stat()

@@ -31,3 +31,6 @@ const (
 	ClockProcessCPU int32 = unix.CLOCK_PROCESS_CPUTIME_ID
 	ClockThreadCPU  int32 = unix.CLOCK_THREAD_CPUTIME_ID
 )
+
+// PollFd is the poll set entry waiting for events on f.
+func (f *File) PollFd(events int16) PollFd { return NewPollFd(f.Fd, events) }

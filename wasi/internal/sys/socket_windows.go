@@ -235,7 +235,7 @@ func (s *System) sockRecv(fd int32, bufs [][]byte, riflags uint16, wantFrom bool
 	}
 	if riflags&RiflagDontWait != 0 && f.Flags&FdflagNonblock == 0 {
 		// Winsock has no MSG_DONTWAIT: a blocking socket is asked first.
-		set := []PollFd{{Fd: uintptr(f.Fd), Events: PollIn}}
+		set := []wsaPollFd{{fd: uintptr(f.Fd), events: PollIn}}
 		if n, err := wsaPoll(set, 0); err != nil {
 			return 0, 0, Addr{}, ErrnoFromError(err)
 		} else if n == 0 {

@@ -25,6 +25,9 @@ import (
 type fileHost struct {
 	// file is the open file (nil for a socket).
 	file *os.File
+	// kind tells pipes and consoles, which need asking whether they are
+	// ready (stream_windows.go), from the rest.
+	kind hostKind
 	// root is a directory's own root, beneath which its paths resolve.
 	root *os.Root
 	// top is the root of the preopen a directory is beneath, and rel its
@@ -138,7 +141,7 @@ func stdioFile(f *os.File) (*File, error) {
 		base |= RightsStream
 	}
 	out := &File{Fd: -1, Type: t, RightsBase: base, RightsInheriting: inh, Shared: f != nil}
-	out.host.file = file
+	out.host.file, out.host.kind = file, handleKind(windows.Handle(file.Fd()))
 	return out, nil
 }
 
