@@ -9,7 +9,6 @@ import (
 	"syscall"
 	"unsafe"
 
-	seccomp "github.com/elastic/go-seccomp-bpf"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -210,7 +209,7 @@ func setgroupsDenied() bool {
 // CAP_SYS_ADMIN a filter needs without no_new_privs (the profile then
 // also governs the calls that drop the rest).
 func (p *Privileges) drop(noSetgroups bool) error {
-	var filter *seccomp.Policy
+	var filter seccompFilter
 	if p.Seccomp != nil {
 		var err error
 		if filter, err = seccompPolicy(p.Seccomp); err != nil {

@@ -2,125 +2,227 @@ package initproc
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
+	"unsafe"
 
-	seccomp "github.com/elastic/go-seccomp-bpf"
+	"golang.org/x/net/bpf"
+
+	"golang.org/x/sys/unix"
+
 	"github.com/elastic/go-seccomp-bpf/arch"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // The spec's seccomp profile (linux.seccomp: what nerdctl --seccomp and
-// Kubernetes' RuntimeDefault pass) is assembled into a BPF filter with
-// github.com/elastic/go-seccomp-bpf and loaded on every thread (TSYNC) as
-// the last step of dropping privileges (the client already chose the rules
-// for the architecture and capabilities, as containerd does from Docker's
-// profile format). A syscall this architecture's table does not know is
-// skipped. What the profile asks that cannot be expressed exactly is
-// refused, never approximated: a default errno other than EPERM, and a
-// masked comparison other than "all bits set" or "no bit set".
+// Kubernetes' RuntimeDefault pass, or DefaultSeccomp) is assembled into a
+// classic BPF filter here and loaded on every thread (TSYNC) as the last
+// step of dropping privileges (the client already chose the rules for the
+// architecture and capabilities, as containerd does from Docker's profile
+// format). github.com/elastic/go-seccomp-bpf gives the architecture's
+// syscall table; its own assembler is not used: after a rule's argument
+// checks fail it goes on to the next rule with the argument, not the
+// syscall number, in the accumulator, so every rule after the first one
+// with arguments was compared against the wrong value (a clone with
+// CLONE_NEWNET got through a profile that denied it).
+//
+// The filter, in order:
+//
+//	arch != native        -> KILL_PROCESS (another ABI's numbers are not checked)
+//	nr has the x32 bit    -> ENOSYS
+//	per rule, in the profile's order, per name:
+//	  without arguments:  nr == N -> the rule's action
+//	  with arguments:     nr == N && every comparison holds -> action,
+//	                      else the syscall number is loaded again
+//	the default action
+//
+// Each comparison is exact over the 64-bit argument (two 32-bit halves);
+// SCMP_CMP_MASKED_EQ is (arg & value) == valueTwo for any values. A
+// syscall this architecture's table does not know is skipped. SCMP_ACT_TRACE
+// and SCMP_ACT_NOTIFY (no tracer, no listener here) are refused.
 
-// seccompPolicy translates profile s.
-func seccompPolicy(s *specs.LinuxSeccomp) (*seccomp.Policy, error) {
+// seccompFilter is a profile assembled for this architecture.
+type seccompFilter []bpf.Instruction
+
+// Offsets in struct seccomp_data.
+const (
+	seccompNr   = 0
+	seccompArch = 4
+	seccompArgs = 16
+)
+
+// seccompPolicy assembles profile s.
+func seccompPolicy(s *specs.LinuxSeccomp) (seccompFilter, error) {
 	def, err := seccompAction(s.DefaultAction, s.DefaultErrnoRet)
 	if err != nil {
 		return nil, fmt.Errorf("linux.seccomp.defaultAction: %w", err)
-	}
-	if def&0xffff0000 == uint32(seccomp.ActionErrno) && def != uint32(seccomp.ActionErrno)|1 {
-		return nil, fmt.Errorf("linux.seccomp: a default errno other than EPERM is not supported")
-	}
-	if def&0xffff0000 == uint32(seccomp.ActionErrno) {
-		def = uint32(seccomp.ActionErrno) // Assemble returns EPERM for it
 	}
 	info, err := arch.GetInfo("")
 	if err != nil {
 		return nil, fmt.Errorf("linux.seccomp: %w", err)
 	}
-	p := &seccomp.Policy{DefaultAction: seccomp.Action(def)}
+	f := seccompFilter{
+		bpf.LoadAbsolute{Off: seccompArch, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.ID), SkipTrue: 1},
+		bpf.RetConstant{Val: unix.SECCOMP_RET_KILL_PROCESS},
+		bpf.LoadAbsolute{Off: seccompNr, Size: 4},
+	}
+	if info.SeccompMask != 0 {
+		f = append(f,
+			bpf.JumpIf{Cond: bpf.JumpLessThan, Val: uint32(info.SeccompMask), SkipTrue: 1},
+			bpf.RetConstant{Val: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)})
+	}
 	for i, r := range s.Syscalls {
 		action, err := seccompAction(r.Action, r.ErrnoRet)
 		if err != nil {
 			return nil, fmt.Errorf("linux.seccomp.syscalls[%d]: %w", i, err)
 		}
-		g := seccomp.SyscallGroup{Action: seccomp.Action(action)}
 		conds, err := seccompConditions(r.Args)
 		if err != nil {
 			return nil, fmt.Errorf("linux.seccomp.syscalls[%d]: %w", i, err)
 		}
+		var nrs []uint32
 		for _, name := range r.Names {
-			if _, ok := info.SyscallNames[name]; !ok || slices.Contains(g.Names, name) {
-				continue
-			}
-			if len(conds) == 0 {
-				g.Names = append(g.Names, name)
-			} else {
-				g.NamesWithCondtions = append(g.NamesWithCondtions, seccomp.NameWithConditions{Name: name, Conditions: conds})
+			if nr, ok := info.SyscallNames[name]; ok && !slices.Contains(nrs, uint32(nr)) {
+				nrs = append(nrs, uint32(nr))
 			}
 		}
-		if len(g.Names)+len(g.NamesWithCondtions) > 0 {
-			p.Syscalls = append(p.Syscalls, g)
+		if len(conds) == 0 {
+			f = appendSyscalls(f, nrs, action)
+			continue
+		}
+		for _, nr := range nrs {
+			f = appendConditional(f, nr, conds, action)
 		}
 	}
-	if len(p.Syscalls) == 0 {
-		// Assemble wants at least one group; this one changes nothing.
-		p.Syscalls = []seccomp.SyscallGroup{{Names: []string{"getpid"}, Action: seccomp.Action(def)}}
+	f = append(f, bpf.RetConstant{Val: def})
+	if len(f) > unix.BPF_MAXINSNS {
+		return nil, fmt.Errorf("linux.seccomp: %d instructions, more than the kernel takes (%d)", len(f), unix.BPF_MAXINSNS)
 	}
-	if _, err := p.Assemble(); err != nil {
+	if _, err := bpf.Assemble(f); err != nil {
 		return nil, fmt.Errorf("linux.seccomp: %w", err)
 	}
-	return p, nil
+	return f, nil
+}
+
+// appendSyscalls appends "nr is one of nrs -> action", in chunks whose
+// jumps fit in a byte.
+func appendSyscalls(f seccompFilter, nrs []uint32, action uint32) seccompFilter {
+	for chunk := range slices.Chunk(nrs, 200) {
+		for i, nr := range chunk {
+			// A match skips the rest of the chunk and the jump over the
+			// return.
+			f = append(f, bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipTrue: uint8(len(chunk) - i)})
+		}
+		f = append(f, bpf.Jump{Skip: 1}, bpf.RetConstant{Val: action})
+	}
+	return f
+}
+
+// appendConditional appends "nr and every one of conds -> action", then
+// loads the syscall number again for what follows.
+func appendConditional(f seccompFilter, nr uint32, conds []seccompCondition, action uint32) seccompFilter {
+	var body seccompFilter
+	var fails []int // indexes in body of the jumps taken on failure
+	fail := func(j bpf.JumpIf) bpf.JumpIf {
+		fails = append(fails, len(body))
+		return j // SkipFalse is set below
+	}
+	for _, c := range conds {
+		hi, lo := uint32(c.value>>32), uint32(c.value)
+		ldHi := bpf.LoadAbsolute{Off: seccompArgs + 8*c.index + 4, Size: 4}
+		ldLo := bpf.LoadAbsolute{Off: seccompArgs + 8*c.index, Size: 4}
+		switch c.op {
+		case specs.OpEqualTo:
+			body = append(body, ldHi)
+			body = append(body, fail(bpf.JumpIf{Cond: bpf.JumpEqual, Val: hi}))
+			body = append(body, ldLo)
+			body = append(body, fail(bpf.JumpIf{Cond: bpf.JumpEqual, Val: lo}))
+		case specs.OpNotEqual:
+			// hi != value's hi, or else lo != value's lo.
+			body = append(body, ldHi, bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: hi, SkipTrue: 2}, ldLo)
+			body = append(body, fail(bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: lo}))
+		case specs.OpMaskedEqual:
+			mhi, mlo := uint32(c.mask>>32), uint32(c.mask)
+			body = append(body, ldHi, bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: mhi})
+			body = append(body, fail(bpf.JumpIf{Cond: bpf.JumpEqual, Val: hi}))
+			body = append(body, ldLo, bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: mlo})
+			body = append(body, fail(bpf.JumpIf{Cond: bpf.JumpEqual, Val: lo}))
+		default:
+			// Orderings: decided by hi unless hi is equal, then by lo.
+			strict, loCond := bpf.JumpGreaterThan, bpf.JumpGreaterThan
+			switch c.op {
+			case specs.OpGreaterEqual:
+				loCond = bpf.JumpGreaterOrEqual
+			case specs.OpLessThan:
+				strict, loCond = bpf.JumpLessThan, bpf.JumpLessThan
+			case specs.OpLessEqual:
+				strict, loCond = bpf.JumpLessThan, bpf.JumpLessOrEqual
+			}
+			body = append(body, ldHi, bpf.JumpIf{Cond: strict, Val: hi, SkipTrue: 3})
+			body = append(body, fail(bpf.JumpIf{Cond: bpf.JumpEqual, Val: hi}))
+			body = append(body, ldLo)
+			body = append(body, fail(bpf.JumpIf{Cond: loCond, Val: lo}))
+		}
+	}
+	body = append(body, bpf.RetConstant{Val: action})
+	// Failures go to the load of the syscall number after the return.
+	for _, i := range fails {
+		j := body[i].(bpf.JumpIf)
+		j.SkipFalse = uint8(len(body) - i - 1)
+		body[i] = j
+	}
+	f = append(f, bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipFalse: uint8(len(body))})
+	f = append(f, body...)
+	return append(f, bpf.LoadAbsolute{Off: seccompNr, Size: 4})
 }
 
 // seccompAction is the filter's return value for an OCI action.
 func seccompAction(a specs.LinuxSeccompAction, errnoRet *uint) (uint32, error) {
 	switch a {
 	case specs.ActAllow:
-		return uint32(seccomp.ActionAllow), nil
+		return unix.SECCOMP_RET_ALLOW, nil
 	case specs.ActLog:
-		return uint32(seccomp.ActionLog), nil
+		return unix.SECCOMP_RET_LOG, nil
 	case specs.ActKill, specs.ActKillThread:
-		return uint32(seccomp.ActionKillThread), nil
+		return unix.SECCOMP_RET_KILL_THREAD, nil
 	case specs.ActKillProcess:
-		return uint32(seccomp.ActionKillProcess), nil
+		return unix.SECCOMP_RET_KILL_PROCESS, nil
 	case specs.ActTrap:
-		return uint32(seccomp.ActionTrap), nil
+		return unix.SECCOMP_RET_TRAP, nil
 	case specs.ActErrno:
-		e := uint(1) // EPERM
+		e := uint(unix.EPERM)
 		if errnoRet != nil {
 			e = *errnoRet
 		}
-		return uint32(seccomp.ActionErrno) | uint32(e&0xffff), nil
+		if e > unix.SECCOMP_RET_DATA {
+			return 0, fmt.Errorf("errno %d is out of range", e)
+		}
+		return unix.SECCOMP_RET_ERRNO | uint32(e), nil
 	}
 	return 0, fmt.Errorf("action %q is not supported", a)
 }
 
-// seccompConditions translates a rule's argument comparisons (all must
-// hold).
-func seccompConditions(args []specs.LinuxSeccompArg) (seccomp.ArgumentConditions, error) {
-	var out seccomp.ArgumentConditions
+// seccompCondition is one argument comparison: arg OP value, or for
+// SCMP_CMP_MASKED_EQ (arg & mask) == value.
+type seccompCondition struct {
+	index       uint32
+	op          specs.LinuxSeccompOperator
+	value, mask uint64
+}
+
+// seccompConditions checks a rule's argument comparisons (all must hold).
+func seccompConditions(args []specs.LinuxSeccompArg) ([]seccompCondition, error) {
+	var out []seccompCondition
 	for _, a := range args {
-		c := seccomp.Condition{Argument: uint32(a.Index), Value: a.Value}
+		if a.Index > 5 {
+			return nil, fmt.Errorf("argument %d: a syscall has six", a.Index)
+		}
+		c := seccompCondition{index: uint32(a.Index), op: a.Op, value: a.Value}
 		switch a.Op {
-		case specs.OpEqualTo:
-			c.Operation = seccomp.Equal
-		case specs.OpNotEqual:
-			c.Operation = seccomp.NotEqual
-		case specs.OpLessThan:
-			c.Operation = seccomp.LessThan
-		case specs.OpLessEqual:
-			c.Operation = seccomp.LessOrEqual
-		case specs.OpGreaterThan:
-			c.Operation = seccomp.GreaterThan
-		case specs.OpGreaterEqual:
-			c.Operation = seccomp.GreaterOrEqual
+		case specs.OpEqualTo, specs.OpNotEqual, specs.OpLessThan, specs.OpLessEqual, specs.OpGreaterThan, specs.OpGreaterEqual:
 		case specs.OpMaskedEqual:
-			switch a.ValueTwo {
-			case 0:
-				c.Operation = seccomp.BitsNotSet
-			case a.Value:
-				c.Operation = seccomp.BitsSet
-			default:
-				return nil, fmt.Errorf("masked comparison (arg %d & %#x) == %#x is not supported", a.Index, a.Value, a.ValueTwo)
-			}
+			c.mask, c.value = a.Value, a.ValueTwo
 		default:
 			return nil, fmt.Errorf("comparison %q is not supported", a.Op)
 		}
@@ -129,11 +231,83 @@ func seccompConditions(args []specs.LinuxSeccompArg) (seccomp.ArgumentConditions
 	return out, nil
 }
 
-// loadSeccomp loads p on every thread.
-func loadSeccomp(p *seccomp.Policy) error {
-	err := seccomp.LoadFilter(seccomp.Filter{Flag: seccomp.FilterFlagTSync, Policy: *p})
+// loadSeccomp loads f on every thread.
+func loadSeccomp(f seccompFilter) error {
+	raw, err := bpf.Assemble(f)
 	if err != nil {
 		return fmt.Errorf("load seccomp filter: %w", err)
 	}
+	prog := make([]unix.SockFilter, len(raw))
+	for i, r := range raw {
+		prog[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	r, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&fprog)))
+	runtime.KeepAlive(prog)
+	switch {
+	case errno != 0:
+		return fmt.Errorf("load seccomp filter: %w", errno)
+	case r != 0:
+		return fmt.Errorf("load seccomp filter: thread %d could not take it", r)
+	}
 	return nil
+}
+
+// DefaultSeccomp is the seccomp profile of a container process whose
+// front end chose none (`wasmrun os`; oci.DefaultSeccomp): everything is allowed but what the
+// process never needs once set up and what would widen its reach or the
+// kernel's attack surface, which fails with EPERM:
+//
+//   - making or entering namespaces, mounting, changing root (unshare,
+//     setns, clone with a CLONE_NEW* flag, mount and the new mount API,
+//     pivot_root, chroot), and clone3, whose flags a filter cannot see
+//     (ENOSYS: callers fall back to clone);
+//   - reaching into other processes: ptrace, process_vm_readv/writev,
+//     pidfd_getfd, process_madvise, kcmp;
+//   - kernel interfaces a guest's runtime never uses and that carry most
+//     kernel escapes: bpf, perf_event_open, userfaultfd, io_uring, keyrings,
+//     file handles (open_by_handle_at), fanotify;
+//   - the machine's own state: modules, kexec, reboot, swap, clocks, acct,
+//     quotas, syslog, I/O ports and ldt, personality, mknod.
+//
+// What a guest does is system calls of wasmrun's own WASI host, a fixed
+// set, so this list breaks no app; it matches what Docker's default
+// profile denies to a container without capabilities.
+func DefaultSeccomp() *specs.LinuxSeccomp {
+	eperm, enosys := uint(unix.EPERM), uint(unix.ENOSYS)
+	s := &specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow,
+		Syscalls: []specs.LinuxSyscall{{
+			Names: []string{
+				"unshare", "setns", "mount", "umount", "umount2", "pivot_root", "chroot",
+				"open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+				"ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "process_madvise", "kcmp",
+				"bpf", "perf_event_open", "userfaultfd",
+				"io_uring_setup", "io_uring_enter", "io_uring_register",
+				"keyctl", "add_key", "request_key",
+				"name_to_handle_at", "open_by_handle_at", "fanotify_init", "lookup_dcookie",
+				"init_module", "finit_module", "delete_module", "create_module", "kexec_load", "kexec_file_load",
+				"reboot", "swapon", "swapoff", "acct", "quotactl", "quotactl_fd", "syslog",
+				"settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
+				"iopl", "ioperm", "modify_ldt", "personality", "mknod", "mknodat",
+				"uselib", "ustat", "sysfs", "_sysctl", "nfsservctl", "vhangup", "vm86", "vm86old",
+			},
+			Action:   specs.ActErrno,
+			ErrnoRet: &eperm,
+		}, {
+			Names:    []string{"clone3"},
+			Action:   specs.ActErrno,
+			ErrnoRet: &enosys,
+		}},
+	}
+	for _, flag := range []uint64{unix.CLONE_NEWNS, unix.CLONE_NEWUTS, unix.CLONE_NEWIPC, unix.CLONE_NEWUSER,
+		unix.CLONE_NEWPID, unix.CLONE_NEWNET, unix.CLONE_NEWCGROUP, unix.CLONE_NEWTIME} {
+		s.Syscalls = append(s.Syscalls, specs.LinuxSyscall{
+			Names:    []string{"clone"},
+			Action:   specs.ActErrno,
+			ErrnoRet: &eperm,
+			Args:     []specs.LinuxSeccompArg{{Index: 0, Value: flag, ValueTwo: flag, Op: specs.OpMaskedEqual}},
+		})
+	}
+	return s
 }

@@ -1,18 +1,27 @@
 package initproc
 
 import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/elastic/go-seccomp-bpf/arch"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 )
 
-// TestSeccompPolicy: a profile translates to a filter, unknown syscalls
-// are skipped, and what cannot be expressed exactly is refused, never
-// approximated.
+// TestSeccompPolicy: a profile like containerd's assembles, unknown
+// syscalls are skipped, and what cannot be done is refused.
 func TestSeccompPolicy(t *testing.T) {
-	eperm, enosys := uint(1), uint(38)
-	ok := &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{
+	enosys := uint(38)
+	ok := &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, DefaultErrnoRet: &enosys, Syscalls: []specs.LinuxSyscall{
 		{Names: []string{"read", "write", "no_such_syscall"}, Action: specs.ActAllow},
 		{Names: []string{"clone"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 0, Value: 0x7E020000, Op: specs.OpMaskedEqual}}},
 		{Names: []string{"personality"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 0, Value: 8, Op: specs.OpEqualTo}}},
@@ -21,19 +30,253 @@ func TestSeccompPolicy(t *testing.T) {
 	if _, err := seccompPolicy(ok); err != nil {
 		t.Fatalf("a profile like containerd's: %v", err)
 	}
+	big := uint(1 << 20)
 	for _, tc := range []struct {
 		name string
 		p    *specs.LinuxSeccomp
 		want string
 	}{
-		{"default errno not EPERM", &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, DefaultErrnoRet: &enosys}, "other than EPERM"},
-		{"masked comparison", &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
-			{Names: []string{"clone"}, Action: specs.ActErrno, ErrnoRet: &eperm, Args: []specs.LinuxSeccompArg{{Index: 0, Value: 3, ValueTwo: 1, Op: specs.OpMaskedEqual}}},
-		}}, "masked comparison"},
+		{"errno out of range", &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, DefaultErrnoRet: &big}, "out of range"},
+		{"argument 6", &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"clone"}, Action: specs.ActErrno, Args: []specs.LinuxSeccompArg{{Index: 6, Value: 3, Op: specs.OpEqualTo}}},
+		}}, "six"},
 		{"unknown action", &specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_NOTIFY"}, "not supported"},
 	} {
 		if _, err := seccompPolicy(tc.p); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error about %q", tc.name, err, tc.want)
 		}
 	}
+}
+
+// seccompRun runs filter f on a system call as the kernel would and
+// returns its verdict. x/net/bpf's machine reads words big-endian, as in
+// a packet: each 32-bit field of seccomp_data is written that way, which
+// gives the kernel's native loads of whole fields.
+func seccompRun(t testing.TB, f seccompFilter, archID, nr uint32, args [6]uint64) uint32 {
+	t.Helper()
+	data := make([]byte, 64)
+	binary.BigEndian.PutUint32(data[seccompNr:], nr)
+	binary.BigEndian.PutUint32(data[seccompArch:], archID)
+	for i, a := range args {
+		binary.BigEndian.PutUint32(data[seccompArgs+8*i:], uint32(a))
+		binary.BigEndian.PutUint32(data[seccompArgs+8*i+4:], uint32(a>>32))
+	}
+	vm, err := bpf.NewVM(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vm.Run(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint32(v)
+}
+
+// seccompWant is what profile s decides for a system call, from the OCI
+// semantics: the first rule naming it whose comparisons all hold.
+func seccompWant(t testing.TB, s *specs.LinuxSeccomp, names map[string]int, nr uint32, args [6]uint64) uint32 {
+	t.Helper()
+	for _, r := range s.Syscalls {
+		named := slices.ContainsFunc(r.Names, func(n string) bool { k, ok := names[n]; return ok && uint32(k) == nr })
+		if !named {
+			continue
+		}
+		holds := true
+		for _, a := range r.Args {
+			v := args[a.Index]
+			switch a.Op {
+			case specs.OpEqualTo:
+				holds = holds && v == a.Value
+			case specs.OpNotEqual:
+				holds = holds && v != a.Value
+			case specs.OpLessThan:
+				holds = holds && v < a.Value
+			case specs.OpLessEqual:
+				holds = holds && v <= a.Value
+			case specs.OpGreaterThan:
+				holds = holds && v > a.Value
+			case specs.OpGreaterEqual:
+				holds = holds && v >= a.Value
+			case specs.OpMaskedEqual:
+				holds = holds && v&a.Value == a.ValueTwo
+			}
+		}
+		if holds {
+			act, err := seccompAction(r.Action, r.ErrnoRet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return act
+		}
+	}
+	def, err := seccompAction(s.DefaultAction, s.DefaultErrnoRet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return def
+}
+
+// TestSeccompFilterSemantics: for random profiles (rules with and without
+// argument comparisons of every kind, over a handful of syscalls, so that
+// several rules name the same one) and random calls, the assembled filter
+// decides what the profile says; another architecture's call is killed,
+// and an x32 one gets ENOSYS. With the assembler of go-seccomp-bpf, every
+// rule after the first one with arguments was compared against the
+// argument instead of the syscall number.
+func TestSeccompFilterSemantics(t *testing.T) {
+	info, err := arch.GetInfo("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := []string{"clone", "personality", "socket", "read", "write", "ioctl"}
+	ops := []specs.LinuxSeccompOperator{specs.OpEqualTo, specs.OpNotEqual, specs.OpLessThan, specs.OpLessEqual,
+		specs.OpGreaterThan, specs.OpGreaterEqual, specs.OpMaskedEqual}
+	actions := []specs.LinuxSeccompAction{specs.ActAllow, specs.ActErrno, specs.ActKillProcess, specs.ActLog}
+	rng := rand.New(rand.NewPCG(1, 2))
+	// Values near each other and across the 32-bit halves, so that
+	// comparisons hit their edges.
+	values := []uint64{0, 1, 2, 7, 8, 0xffffffff, 0x100000000, 0x100000001, 0x7E020000, 1 << 63, ^uint64(0)}
+	value := func() uint64 {
+		if rng.IntN(4) == 0 {
+			return rng.Uint64()
+		}
+		return values[rng.IntN(len(values))]
+	}
+	for range 300 {
+		s := &specs.LinuxSeccomp{DefaultAction: actions[rng.IntN(len(actions))]}
+		for range rng.IntN(8) {
+			errno := uint(rng.IntN(100))
+			r := specs.LinuxSyscall{Action: actions[rng.IntN(len(actions))], ErrnoRet: &errno}
+			for range 1 + rng.IntN(3) {
+				r.Names = append(r.Names, pool[rng.IntN(len(pool))])
+			}
+			for range rng.IntN(3) {
+				r.Args = append(r.Args, specs.LinuxSeccompArg{Index: uint(rng.IntN(6)), Op: ops[rng.IntN(len(ops))], Value: value(), ValueTwo: value()})
+			}
+			s.Syscalls = append(s.Syscalls, r)
+		}
+		f, err := seccompPolicy(s)
+		if err != nil {
+			t.Fatalf("%+v: %v", s, err)
+		}
+		for range 200 {
+			nr := uint32(info.SyscallNames[pool[rng.IntN(len(pool))]])
+			var args [6]uint64
+			for i := range args {
+				args[i] = value()
+			}
+			if got, want := seccompRun(t, f, uint32(info.ID), nr, args), seccompWant(t, s, info.SyscallNames, nr, args); got != want {
+				t.Fatalf("profile %+v\nsyscall %d args %#x: filter %#x, profile %#x", s, nr, args, got, want)
+			}
+		}
+		if got := seccompRun(t, f, uint32(info.ID)^1, 0, [6]uint64{}); got != unix.SECCOMP_RET_KILL_PROCESS {
+			t.Fatalf("another architecture's call: %#x, want KILL_PROCESS", got)
+		}
+		if info.SeccompMask != 0 {
+			if got := seccompRun(t, f, uint32(info.ID), uint32(info.SeccompMask)|1, [6]uint64{}); got != unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS) {
+				t.Fatalf("an x32 call: %#x, want ENOSYS", got)
+			}
+		}
+	}
+}
+
+// TestDefaultSeccomp: a process under DefaultSeccomp's filter (a child of
+// the test, which loads it on every thread) gets EPERM for what the
+// profile denies (a user or network namespace by unshare or clone, a
+// mount, ptrace, bpf, io_uring, a keyring) and ENOSYS for clone3, while
+// the calls a guest's host makes (a socket, a pipe, a file) work.
+func TestDefaultSeccomp(t *testing.T) {
+	if os.Getenv("WASMRUN_TEST_SECCOMP_CHILD") == "1" {
+		defaultSeccompChild()
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("loading a filter without no_new_privs needs root")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDefaultSeccomp$")
+	cmd.Env = append(os.Environ(), "WASMRUN_TEST_SECCOMP_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	want := []string{
+		"unshare(CLONE_NEWUSER) operation not permitted",
+		"unshare(CLONE_NEWNET) operation not permitted",
+		"clone(CLONE_NEWNET) operation not permitted",
+		"clone3 function not implemented",
+		"mount operation not permitted",
+		"ptrace operation not permitted",
+		"bpf operation not permitted",
+		"io_uring_setup operation not permitted",
+		"add_key operation not permitted",
+		"socket ok",
+		"pipe2 ok",
+		"openat ok",
+	}
+	got := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for i, w := range want {
+		if i >= len(got) || got[i] != w {
+			t.Errorf("line %d: %q, want %q\n%s", i+1, at(got, i), w, out)
+		}
+	}
+}
+
+func at(s []string, i int) string {
+	if i < len(s) {
+		return s[i]
+	}
+	return "<missing>"
+}
+
+// defaultSeccompChild loads the filter and prints what each call gave.
+func defaultSeccompChild() {
+	p, err := seccompPolicy(DefaultSeccomp())
+	if err == nil {
+		err = loadSeccomp(p)
+	}
+	if err != nil {
+		fmt.Println("load:", err)
+		os.Exit(1)
+	}
+	runtime.LockOSThread() // a clone that got through ends this thread only
+	report := func(name string, err error) {
+		if err == nil {
+			fmt.Println(name, "ok")
+		} else {
+			fmt.Println(name, err)
+		}
+	}
+	errno := func(_, _ uintptr, e unix.Errno) error {
+		if e == 0 {
+			return nil
+		}
+		return e
+	}
+	report("unshare(CLONE_NEWUSER)", unix.Unshare(unix.CLONE_NEWUSER))
+	report("unshare(CLONE_NEWNET)", unix.Unshare(unix.CLONE_NEWNET))
+	// Were it allowed, the child this makes exits at once.
+	r, _, e := unix.RawSyscall6(unix.SYS_CLONE, unix.CLONE_NEWNET|uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+	if e == 0 && r == 0 {
+		unix.RawSyscall(unix.SYS_EXIT_GROUP, 0, 0, 0)
+	}
+	report("clone(CLONE_NEWNET)", errno(r, 0, e))
+	report("clone3", errno(unix.RawSyscall(unix.SYS_CLONE3, 0, 0, 0)))
+	report("mount", unix.Mount("tmpfs", "/mnt", "tmpfs", 0, ""))
+	report("ptrace", errno(unix.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_TRACEME, 0, 0, 0, 0, 0)))
+	report("bpf", errno(unix.RawSyscall(unix.SYS_BPF, 0, 0, 0)))
+	report("io_uring_setup", errno(unix.RawSyscall(unix.SYS_IO_URING_SETUP, 1, 0, 0)))
+	_, err = unix.AddKey("user", "wasmrun-test", []byte("x"), unix.KEY_SPEC_PROCESS_KEYRING)
+	report("add_key", err)
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	unix.Close(fd)
+	report("socket", err)
+	var pfd [2]int
+	err = unix.Pipe2(pfd[:], unix.O_CLOEXEC)
+	unix.Close(pfd[0])
+	unix.Close(pfd[1])
+	report("pipe2", err)
+	fd, err = unix.Open(os.Args[0], unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	unix.Close(fd)
+	report("openat", err)
+	os.Exit(0)
 }

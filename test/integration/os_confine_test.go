@@ -205,7 +205,7 @@ func readableApp(t *testing.T, files map[string]string) string {
 
 // TestOSUnprivileged: `wasmrun os` as root runs an app whose directory is
 // root's and readable by anyone as nobody, with no capability at all (not
-// even in the bounding set) and no_new_privs; an app directory of another
+// even in the bounding set), no_new_privs and the default seccomp filter; an app directory of another
 // user runs as that user; `user` overrides. The guest's files in /tmp are
 // the app user's.
 func TestOSUnprivileged(t *testing.T) {
@@ -237,6 +237,7 @@ func TestOSUnprivileged(t *testing.T) {
 				"Uid": strings.Repeat(tc.uid+" ", 4)[:len(tc.uid)*4+3], "Gid": strings.Repeat(tc.gid+" ", 4)[:len(tc.gid)*4+3],
 				"Groups": "", "CapInh": "0000000000000000", "CapPrm": "0000000000000000", "CapEff": "0000000000000000",
 				"CapBnd": "0000000000000000", "CapAmb": "0000000000000000", "NoNewPrivs": "1",
+				"Seccomp": "2", "Seccomp_filters": "1", // oci.DefaultSeccomp
 			} {
 				if st[k] != want {
 					t.Errorf("container process %s: %q, want %q", k, st[k], want)
