@@ -108,9 +108,9 @@ func modeFiletype(m fs.FileMode) Filetype {
 	return FiletypeUnknown
 }
 
-// SetTimes sets fd's access and modification times (SetFileTime). A
-// directory's are set through its root; a file opened without write
-// access cannot have them set on Windows (EACCES).
+// SetTimes sets fd's access and modification times (SetFileTime),
+// through a handle of its own with FILE_WRITE_ATTRIBUTES when fd has no
+// write access (a directory, a file opened read-only).
 func (s *System) SetTimes(fd int32, atim, mtim uint64, fst Fstflags) Errno {
 	f, errno := s.LookupRights(fd, RightFdFilestatSetTimes)
 	if errno != 0 {
@@ -123,8 +123,25 @@ func (s *System) SetTimes(fd int32, atim, mtim uint64, fst Fstflags) Errno {
 	if f.host.file == nil {
 		return EBADF
 	}
-	return ErrnoFromError(windows.SetFileTime(windows.Handle(f.host.file.Fd()), nil, a, m))
+	h := windows.Handle(f.host.file.Fd())
+	err := windows.SetFileTime(h, nil, a, m)
+	if err == windows.ERROR_ACCESS_DENIED {
+		// Opened without FILE_WRITE_ATTRIBUTES (read-only, or a
+		// directory): a handle of its own with it, as futimens needs no
+		// write access on Linux either.
+		r, _, rerr := procReOpenFile.Call(uintptr(h), windows.FILE_WRITE_ATTRIBUTES,
+			windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE|windows.FILE_SHARE_DELETE, windows.FILE_FLAG_BACKUP_SEMANTICS)
+		if wh := windows.Handle(r); wh == windows.InvalidHandle {
+			err = rerr
+		} else {
+			err = windows.SetFileTime(wh, nil, a, m)
+			windows.CloseHandle(wh)
+		}
+	}
+	return ErrnoFromError(err)
 }
+
+var procReOpenFile = kernel32.NewProc("ReOpenFile")
 
 // filetimes converts preview1 times and flags to SetFileTime's: nil
 // leaves a time unchanged. A time given both explicitly and as "now" is

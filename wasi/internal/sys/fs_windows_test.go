@@ -159,6 +159,18 @@ func TestWindowsFiles(t *testing.T) {
 	if n, errno := s.Read(fd, [][]byte{b2}); n != 0 || errno != 0 {
 		t.Errorf("read at the end = %d, %s", n, errno.Name())
 	}
+	ro, errno := s.Open(openReq(3, "sub/a.txt", 0, RightFdRead|RightFdFilestatSetTimes))
+	if errno != 0 {
+		t.Fatal(errno.Name())
+	}
+	for _, d := range []int32{ro, 3} { // read-only, and a directory
+		if errno := s.SetTimes(d, 0, 1234567890_000_000_000, FstflagMtim); errno != 0 {
+			t.Errorf("set times of fd %d: %s", d, errno.Name())
+		} else if st, _ := s.Filestat(d); st.Mtim != 1234567890_000_000_000 {
+			t.Errorf("fd %d mtime = %d after setting it", d, st.Mtim)
+		}
+	}
+	s.CloseFD(ro)
 	st, errno := s.Filestat(fd)
 	if errno != 0 || st.Type != FiletypeRegularFile || st.Size != 12 || st.Nlink != 1 || st.Ino == 0 {
 		t.Errorf("filestat = %+v, %s", st, errno.Name())
