@@ -44,8 +44,9 @@ type osExtra struct {
 // ("" for none). The app's root is always read-only: the app directory
 // holds its configuration and module, which nothing the guest does may
 // change (its next run would take them), and with a language, the
-// runtime directory that every app shares. Its seccomp profile is
-// oci.DefaultSeccomp.
+// runtime directory that every app shares. It names no seccomp
+// profile: the container process's default applies
+// (initproc.DefaultSeccomp).
 func (a *app) spec(tmp string) *specs.Spec {
 	s := &specs.Spec{
 		Version: specs.Version,
@@ -67,10 +68,6 @@ func (a *app) spec(tmp string) *specs.Spec {
 		cgroup = "/wasmrun/" + a.prefix + "-" + a.name
 	}
 	a.limits.apply(s, cgroup)
-	if s.Linux == nil {
-		s.Linux = &specs.Linux{}
-	}
-	s.Linux.Seccomp = oci.DefaultSeccomp()
 	return s
 }
 

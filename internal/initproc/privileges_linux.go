@@ -40,19 +40,23 @@ type Privileges struct {
 }
 
 // SpecPrivileges reads them from the spec, checking names, numbers and
-// the seccomp profile, so the creator refuses a bad spec before it makes
-// anything.
+// the seccomp profile (DefaultSeccomp when the spec has none), so the
+// creator refuses a bad spec before it makes anything.
 func SpecPrivileges(s *specs.Spec) (*Privileges, error) {
 	p := s.Process
 	out := &Privileges{
 		UID: p.User.UID, GID: p.User.GID, Groups: p.User.AdditionalGids,
 		Caps: p.Capabilities, NoNewPrivileges: p.NoNewPrivileges, Rlimits: p.Rlimits,
 	}
+	// Without a profile of the spec's, DefaultSeccomp: what the process
+	// calls is wasmrun's own WASI host, never the workload's choice, so
+	// no workload needs what it denies.
+	out.Seccomp = DefaultSeccomp()
 	if s.Linux != nil && s.Linux.Seccomp != nil {
 		out.Seccomp = s.Linux.Seccomp
-		if _, err := seccompPolicy(out.Seccomp); err != nil {
-			return nil, err
-		}
+	}
+	if _, err := seccompPolicy(out.Seccomp); err != nil {
+		return nil, err
 	}
 	if p.Capabilities != nil {
 		for _, set := range [][]string{p.Capabilities.Bounding, p.Capabilities.Effective, p.Capabilities.Permitted, p.Capabilities.Inheritable, p.Capabilities.Ambient} {

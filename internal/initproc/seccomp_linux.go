@@ -254,7 +254,7 @@ func loadSeccomp(f seccompFilter) error {
 }
 
 // DefaultSeccomp is the seccomp profile of a container process whose
-// front end chose none (`wasmrun os`; oci.DefaultSeccomp): everything is allowed but what the
+// spec has none (`wasmrun os`, `ctr run` without --seccomp): everything is allowed but what the
 // process never needs once set up and what would widen its reach or the
 // kernel's attack surface, which fails with EPERM:
 //

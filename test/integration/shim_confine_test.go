@@ -125,7 +125,8 @@ func testShimMemoryLimit(t *testing.T, d *testdaemon.Daemon) {
 // testShimSeccomp: the spec's seccomp profile binds the guest. ctr's
 // default profile (--seccomp) lets a normal guest run; a profile that
 // refuses unlinkat makes the guest's unlink fail with EPERM while the rest
-// works, and the file stays.
+// works, and the file stays. A spec without a profile gets the container
+// process's default filter.
 func testShimSeccomp(t *testing.T, d *testdaemon.Daemon) {
 	rootfs := readableApp(t, map[string]string{"app.wasm": guests.C(t, "tamper")})
 	rw := readableApp(t, nil)
@@ -152,5 +153,11 @@ func testShimSeccomp(t *testing.T, d *testdaemon.Daemon) {
 	}
 	if _, err := os.Stat(filepath.Join(rw, "f")); err != nil {
 		t.Errorf("the file the profile protects: %v", err)
+	}
+	// Without --seccomp: the container process's default filter.
+	idle := readableApp(t, map[string]string{"app.wasm": guests.C(t, "idle")})
+	pid := startDetached(t, d, idle, newID("secdef"), nil, "600s")
+	if st := procStatus(t, pid); st["Seccomp"] != "2" || st["Seccomp_filters"] != "1" {
+		t.Errorf("a task without a profile: Seccomp %q, Seccomp_filters %q, want 2 and 1 (the default filter)", st["Seccomp"], st["Seccomp_filters"])
 	}
 }
