@@ -38,7 +38,8 @@ type Config struct {
 	Args []string
 	// Env is the guest's environment as KEY=VALUE strings.
 	Env []string
-	// Stdin, Stdout and Stderr are duplicated for the guest; nil is /dev/null.
+	// Stdin, Stdout and Stderr are duplicated for the guest; nil is /dev/null
+	// (NUL on Windows).
 	Stdin, Stdout, Stderr *os.File
 	// Preopens become fds 3, 4, ... in order.
 	Preopens []Preopen

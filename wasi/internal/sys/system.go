@@ -5,6 +5,12 @@
 // It never touches guest memory and knows nothing of wazero: every operation
 // takes Go values and returns an Errno. The ABI layer in package wasi decodes
 // guest memory into those values and writes results back.
+//
+// The code is portable where it can be; what calls the host is per system:
+// *_unix.go for Linux and macOS (*_linux.go, *_darwin.go where they
+// differ), *_windows.go for Windows, whose backend keeps directories on
+// os.Root, files on os.File and sockets on Winsock (system_windows.go says
+// what differs there).
 package sys
 
 import (

@@ -18,8 +18,20 @@ import (
 //   - a regular file, stdio, a pipe or the console by an *os.File;
 //   - a socket by a Winsock SOCKET, kept in File.Fd like a descriptor.
 //
-// What differs from Linux is said where it differs: mostly that only
-// sockets can be waited on (poll_windows.go).
+// What differs from Linux, each said where it is done:
+//   - waiting: WSAPoll for sockets; pipes and the console on stdio are
+//     looked at every 10 ms during a wait; anything else is always ready
+//     (poll_windows.go, stream_windows.go);
+//   - paths: Windows takes '\' as a separator; renames and links work
+//     within one preopen (EXDEV across two); symlinks need the privilege
+//     to make them (EPERM without); a symlink's own times cannot be set
+//     (ENOTSUP); times have 100 ns precision; fd_readdir gives no inode
+//     numbers (path_windows.go);
+//   - sockets: no Unix sockets (EAFNOSUPPORT), no SO_REUSEPORT,
+//     SO_REUSEADDR only recorded (socket_windows.go, sockopt_windows.go);
+//   - signals: SIGINT and SIGTERM only (signal_windows.go);
+//   - not there: epoll_oneoff (ENOSYS, as on macOS), network namespaces
+//     (Outside).
 
 // fileHost is what a File holds of the host besides Fd.
 type fileHost struct {
