@@ -19,7 +19,7 @@ import (
 // preopen. Parameters are biased towards the interesting range (small fds,
 // pointers near the memory's end) by taking them modulo a few sizes.
 func FuzzFilesystem(f *testing.F) {
-	outside := f.TempDir()
+	outside := tempDir(f)
 	h := newHarness(f, Config{})
 	fuzzTree(f, h.dir, outside)
 	names := fsFuncs(h)
@@ -42,8 +42,8 @@ func FuzzFilesystem(f *testing.F) {
 // whatever the calls, the read-only tree is unchanged after each one.
 // Memory spans several pages, so large valid lengths are reached too.
 func FuzzReadOnlyFilesystem(f *testing.F) {
-	outside, tmp := f.TempDir(), f.TempDir()
-	ro := f.TempDir()
+	outside, tmp := tempDir(f), tempDir(f)
+	ro := tempDir(f)
 	fuzzTree(f, ro, outside)
 	h := newHarness(f, Config{Preopens: []Preopen{{HostPath: ro, GuestPath: "/", ReadOnly: true}, {HostPath: tmp, GuestPath: "/tmp"}}})
 	if _, ok := h.mem().Grow(3); !ok {

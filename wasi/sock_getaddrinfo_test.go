@@ -125,7 +125,7 @@ func TestGetaddrinfoLayout(t *testing.T) {
 }
 
 func TestGetaddrinfo(t *testing.T) {
-	hosts := filepath.Join(t.TempDir(), "hosts")
+	hosts := filepath.Join(tempDir(t), "hosts")
 	if err := os.WriteFile(hosts, []byte("# test hosts\n127.0.0.9 svc.wasmrun.test svc\n::1 svc.wasmrun.test\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func newShapeHarness(t testing.TB, cfg Config, shape map[string]int) *harness {
 	t.Helper()
 	ctx := context.Background()
 	if len(cfg.Preopens) == 0 {
-		cfg.Preopens = []Preopen{{HostPath: t.TempDir(), GuestPath: "/"}}
+		cfg.Preopens = []Preopen{{HostPath: tempDir(t), GuestPath: "/"}}
 	}
 	h := &harness{t: t, ctx: ctx, dir: cfg.Preopens[0].HostPath, funcs: map[string]*hostFunc{}}
 	for name, variants := range registry {

@@ -4,6 +4,7 @@ package wasi
 
 import (
 	"errors"
+	"testing"
 
 	"golang.org/x/sys/unix"
 
@@ -24,3 +25,6 @@ func hostPort(f *sys.File) (uint32, error) {
 	}
 	return 0, errors.New("not an IP socket")
 }
+
+// tempDir is t.TempDir.
+func tempDir(t testing.TB) string { return t.TempDir() }

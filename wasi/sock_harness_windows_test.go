@@ -2,6 +2,9 @@ package wasi
 
 import (
 	"errors"
+	"testing"
+
+	"github.com/wasmrun/wasmrun/wasi/internal/wintest"
 
 	"golang.org/x/sys/windows"
 
@@ -22,3 +25,6 @@ func hostPort(f *sys.File) (uint32, error) {
 	}
 	return 0, errors.New("not an IP socket")
 }
+
+// tempDir is t.TempDir, as Wine can remove it (wintest.TempDir).
+func tempDir(t testing.TB) string { return wintest.TempDir(t) }

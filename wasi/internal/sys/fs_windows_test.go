@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"sort"
 	"testing"
+
+	"github.com/wasmrun/wasmrun/wasi/internal/wintest"
 )
 
 // The Windows backend's files and directories: every path stays beneath
@@ -256,24 +258,5 @@ func TestWindowsFiles(t *testing.T) {
 	}
 }
 
-// tempDir is t.TempDir, removed with os.Remove (DeleteFile): Go's
-// RemoveAll deletes with FILE_DISPOSITION_INFORMATION_EX, which Wine 8
-// refuses (see rootRemove).
-func tempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "wasmrun-sys-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { removeTree(dir) })
-	return dir
-}
-
-func removeTree(path string) {
-	if ents, err := os.ReadDir(path); err == nil {
-		for _, e := range ents {
-			removeTree(filepath.Join(path, e.Name()))
-		}
-	}
-	os.Remove(path)
-}
+// tempDir is t.TempDir, as Wine can remove it (wintest.TempDir).
+func tempDir(t *testing.T) string { return wintest.TempDir(t) }
