@@ -35,28 +35,24 @@ type Privileges struct {
 	Caps            *specs.LinuxCapabilities `json:"caps,omitempty"`
 	NoNewPrivileges bool                     `json:"no_new_privileges,omitempty"`
 	Rlimits         []specs.POSIXRlimit      `json:"rlimits,omitempty"`
-	// Seccomp is the spec's profile (nil: none).
+	// Seccomp is the spec's profile (nil: none, DefaultSeccomp applies).
 	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
 }
 
 // SpecPrivileges reads them from the spec, checking names, numbers and
-// the seccomp profile (DefaultSeccomp when the spec has none), so the
-// creator refuses a bad spec before it makes anything.
+// the seccomp profile, so the creator refuses a bad spec before it makes
+// anything.
 func SpecPrivileges(s *specs.Spec) (*Privileges, error) {
 	p := s.Process
 	out := &Privileges{
 		UID: p.User.UID, GID: p.User.GID, Groups: p.User.AdditionalGids,
 		Caps: p.Capabilities, NoNewPrivileges: p.NoNewPrivileges, Rlimits: p.Rlimits,
 	}
-	// Without a profile of the spec's, DefaultSeccomp: what the process
-	// calls is wasmrun's own WASI host, never the workload's choice, so
-	// no workload needs what it denies.
-	out.Seccomp = DefaultSeccomp()
 	if s.Linux != nil && s.Linux.Seccomp != nil {
 		out.Seccomp = s.Linux.Seccomp
-	}
-	if _, err := seccompPolicy(out.Seccomp); err != nil {
-		return nil, err
+		if _, err := seccompPolicy(out.Seccomp); err != nil {
+			return nil, err
+		}
 	}
 	if p.Capabilities != nil {
 		for _, set := range [][]string{p.Capabilities.Bounding, p.Capabilities.Effective, p.Capabilities.Permitted, p.Capabilities.Inheritable, p.Capabilities.Ambient} {
@@ -213,16 +209,20 @@ func setgroupsDenied() bool {
 // CAP_SYS_ADMIN a filter needs without no_new_privs (the profile then
 // also governs the calls that drop the rest).
 func (p *Privileges) drop(noSetgroups bool) error {
-	var filter seccompFilter
-	if p.Seccomp != nil {
-		var err error
-		if filter, err = seccompPolicy(p.Seccomp); err != nil {
+	// Without a profile of the spec's, DefaultSeccomp: what the process
+	// calls is wasmrun's own WASI host, never the workload's choice, so
+	// no workload needs what it denies.
+	profile := p.Seccomp
+	if profile == nil {
+		profile = DefaultSeccomp(os.Getpid())
+	}
+	filter, err := seccompPolicy(profile)
+	if err != nil {
+		return err
+	}
+	if !p.NoNewPrivileges {
+		if err := loadSeccomp(filter); err != nil {
 			return err
-		}
-		if !p.NoNewPrivileges {
-			if err := loadSeccomp(filter); err != nil {
-				return err
-			}
 		}
 	}
 	for _, r := range p.Rlimits {
@@ -282,7 +282,7 @@ func (p *Privileges) drop(noSetgroups bool) error {
 	if err := allThreads(unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0); err != nil {
 		return fmt.Errorf("set the parent death signal: %w", err)
 	}
-	if filter != nil && p.NoNewPrivileges {
+	if p.NoNewPrivileges {
 		return loadSeccomp(filter)
 	}
 	return nil

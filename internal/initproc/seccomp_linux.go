@@ -253,17 +253,22 @@ func loadSeccomp(f seccompFilter) error {
 	return nil
 }
 
-// DefaultSeccomp is the seccomp profile of a container process whose
-// spec has none (`wasmrun os`, `ctr run` without --seccomp): everything is allowed but what the
-// process never needs once set up and what would widen its reach or the
-// kernel's attack surface, which fails with EPERM:
+// DefaultSeccomp is the seccomp profile of the container process self
+// (its pid) when its spec has none (`wasmrun os`, `ctr run` without
+// --seccomp): everything is allowed but what the process never needs once
+// set up and what would widen its reach or the kernel's attack surface,
+// which fails with EPERM:
 //
 //   - making or entering namespaces, mounting, changing root (unshare,
 //     setns, clone with a CLONE_NEW* flag, mount and the new mount API,
 //     pivot_root, chroot), and clone3, whose flags a filter cannot see
 //     (ENOSYS: callers fall back to clone);
-//   - reaching into other processes: ptrace, process_vm_readv/writev,
-//     pidfd_getfd, process_madvise, kcmp;
+//   - acting on other processes, which it may otherwise do as their user
+//     (a container's root is the host's root's uid): signals to anything
+//     but itself (kill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo to
+//     another pid, tkill, pidfd_send_signal), their limits (prlimit64 of
+//     another pid), scheduling and I/O priorities, memory placement,
+//     ptrace, process_vm_readv/writev, pidfd_getfd, process_madvise, kcmp;
 //   - kernel interfaces a guest's runtime never uses and that carry most
 //     kernel escapes: bpf, perf_event_open, userfaultfd, io_uring, keyrings,
 //     file handles (open_by_handle_at), fanotify;
@@ -271,17 +276,25 @@ func loadSeccomp(f seccompFilter) error {
 //     quotas, syslog, I/O ports and ldt, personality, mknod.
 //
 // What a guest does is system calls of wasmrun's own WASI host, a fixed
-// set, so this list breaks no app; it matches what Docker's default
-// profile denies to a container without capabilities.
-func DefaultSeccomp() *specs.LinuxSeccomp {
+// set, so this list breaks no app.
+func DefaultSeccomp(self int) *specs.LinuxSeccomp {
 	eperm, enosys := uint(unix.EPERM), uint(unix.ENOSYS)
+	deny := func(names []string, args ...specs.LinuxSeccompArg) specs.LinuxSyscall {
+		return specs.LinuxSyscall{Names: names, Action: specs.ActErrno, ErrnoRet: &eperm, Args: args}
+	}
+	notSelf := func(i uint) specs.LinuxSeccompArg {
+		return specs.LinuxSeccompArg{Index: i, Value: uint64(self), Op: specs.OpNotEqual}
+	}
 	s := &specs.LinuxSeccomp{
 		DefaultAction: specs.ActAllow,
-		Syscalls: []specs.LinuxSyscall{{
-			Names: []string{
+		Syscalls: []specs.LinuxSyscall{
+			deny([]string{
 				"unshare", "setns", "mount", "umount", "umount2", "pivot_root", "chroot",
 				"open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
 				"ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "process_madvise", "kcmp",
+				"tkill", "pidfd_send_signal", "setpriority", "ioprio_set",
+				"sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr",
+				"migrate_pages", "move_pages",
 				"bpf", "perf_event_open", "userfaultfd",
 				"io_uring_setup", "io_uring_enter", "io_uring_register",
 				"keyctl", "add_key", "request_key",
@@ -291,23 +304,17 @@ func DefaultSeccomp() *specs.LinuxSeccomp {
 				"settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
 				"iopl", "ioperm", "modify_ldt", "personality", "mknod", "mknodat",
 				"uselib", "ustat", "sysfs", "_sysctl", "nfsservctl", "vhangup", "vm86", "vm86old",
-			},
-			Action:   specs.ActErrno,
-			ErrnoRet: &eperm,
-		}, {
-			Names:    []string{"clone3"},
-			Action:   specs.ActErrno,
-			ErrnoRet: &enosys,
-		}},
+			}),
+			{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: &enosys},
+			// Signals to itself only (kill(0) and kill(-1) included).
+			deny([]string{"kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"}, notSelf(0)),
+			// Its own limits: pid 0 or its own.
+			deny([]string{"prlimit64"}, specs.LinuxSeccompArg{Index: 0, Value: 0, Op: specs.OpNotEqual}, notSelf(0)),
+		},
 	}
 	for _, flag := range []uint64{unix.CLONE_NEWNS, unix.CLONE_NEWUTS, unix.CLONE_NEWIPC, unix.CLONE_NEWUSER,
 		unix.CLONE_NEWPID, unix.CLONE_NEWNET, unix.CLONE_NEWCGROUP, unix.CLONE_NEWTIME} {
-		s.Syscalls = append(s.Syscalls, specs.LinuxSyscall{
-			Names:    []string{"clone"},
-			Action:   specs.ActErrno,
-			ErrnoRet: &eperm,
-			Args:     []specs.LinuxSeccompArg{{Index: 0, Value: flag, ValueTwo: flag, Op: specs.OpMaskedEqual}},
-		})
+		s.Syscalls = append(s.Syscalls, deny([]string{"clone"}, specs.LinuxSeccompArg{Index: 0, Value: flag, ValueTwo: flag, Op: specs.OpMaskedEqual}))
 	}
 	return s
 }

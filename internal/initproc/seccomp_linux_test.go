@@ -183,8 +183,9 @@ func TestSeccompFilterSemantics(t *testing.T) {
 // TestDefaultSeccomp: a process under DefaultSeccomp's filter (a child of
 // the test, which loads it on every thread) gets EPERM for what the
 // profile denies (a user or network namespace by unshare or clone, a
-// mount, ptrace, bpf, io_uring, a keyring) and ENOSYS for clone3, while
-// the calls a guest's host makes (a socket, a pipe, a file) work.
+// mount, ptrace, bpf, io_uring, a keyring, signals and limits of another
+// process) and ENOSYS for clone3, while the calls a guest's host makes
+// (signals to itself, its own limits, a socket, a pipe, a file) work.
 func TestDefaultSeccomp(t *testing.T) {
 	if os.Getenv("WASMRUN_TEST_SECCOMP_CHILD") == "1" {
 		defaultSeccompChild()
@@ -209,6 +210,15 @@ func TestDefaultSeccomp(t *testing.T) {
 		"bpf operation not permitted",
 		"io_uring_setup operation not permitted",
 		"add_key operation not permitted",
+		"kill(parent) operation not permitted",
+		"kill(0) operation not permitted",
+		"kill(-1) operation not permitted",
+		"tgkill(parent) operation not permitted",
+		"prlimit64(parent) operation not permitted",
+		"setpriority operation not permitted",
+		"kill(self, 0) ok",
+		"tgkill(self) ok",
+		"prlimit64(0) ok",
 		"socket ok",
 		"pipe2 ok",
 		"openat ok",
@@ -230,7 +240,7 @@ func at(s []string, i int) string {
 
 // defaultSeccompChild loads the filter and prints what each call gave.
 func defaultSeccompChild() {
-	p, err := seccompPolicy(DefaultSeccomp())
+	p, err := seccompPolicy(DefaultSeccomp(os.Getpid()))
 	if err == nil {
 		err = loadSeccomp(p)
 	}
@@ -267,6 +277,22 @@ func defaultSeccompChild() {
 	report("io_uring_setup", errno(unix.RawSyscall(unix.SYS_IO_URING_SETUP, 1, 0, 0)))
 	_, err = unix.AddKey("user", "wasmrun-test", []byte("x"), unix.KEY_SPEC_PROCESS_KEYRING)
 	report("add_key", err)
+	// The parent is the test: were these allowed, signal 0 and a get of
+	// its limits change nothing.
+	parent := os.Getppid()
+	report("kill(parent)", unix.Kill(parent, 0))
+	report("kill(0)", errno(unix.RawSyscall(unix.SYS_KILL, 0, 0, 0)))
+	minus1 := -1
+	report("kill(-1)", errno(unix.RawSyscall(unix.SYS_KILL, uintptr(minus1), 0, 0)))
+	report("tgkill(parent)", unix.Tgkill(parent, parent, 0))
+	var lim unix.Rlimit
+	report("prlimit64(parent)", unix.Prlimit(parent, unix.RLIMIT_NOFILE, nil, &lim))
+	// Its own priority, as it is: allowed, nothing would change.
+	prio, _ := unix.Getpriority(unix.PRIO_PROCESS, 0)
+	report("setpriority", unix.Setpriority(unix.PRIO_PROCESS, 0, 20-prio))
+	report("kill(self, 0)", unix.Kill(os.Getpid(), 0))
+	report("tgkill(self)", unix.Tgkill(os.Getpid(), unix.Gettid(), 0))
+	report("prlimit64(0)", unix.Prlimit(0, unix.RLIMIT_NOFILE, nil, &lim))
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 	unix.Close(fd)
 	report("socket", err)
