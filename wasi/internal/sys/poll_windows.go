@@ -262,9 +262,15 @@ func (p *Poller) Wait(ctx context.Context, fds []PollFd, timers []Timer) (int, E
 		for i := range set {
 			set[i].revents = 0
 		}
-		n, err := wsaPoll(set, timeout)
-		if err != nil {
-			return 0, ErrnoFromError(err)
+		var n int
+		if len(set) > 0 {
+			var err error
+			if n, err = wsaPoll(set, timeout); err != nil {
+				return 0, ErrnoFromError(err)
+			}
+		} else if timeout > 0 {
+			// Only streams, and no context to end the wait: a tick.
+			time.Sleep(time.Duration(timeout) * time.Millisecond)
 		}
 		for k, i := range sockIdx {
 			if fds[i].Revents = set[k].revents; fds[i].Revents != 0 {

@@ -52,6 +52,13 @@ func TestWindowsPipeStdin(t *testing.T) {
 	if n, errno := s.Read(0, [][]byte{buf}); n != 4 || errno != 0 || string(buf[:4]) != "data" {
 		t.Errorf("read = %d, %s, %q", n, errno.Name(), buf[:n])
 	}
+	// Without a context that can end (no cancellation socket), the wait
+	// still sleeps between looks at the pipe.
+	now, _ = Now(ClockMonotonic)
+	start = time.Now()
+	if n, errno := p.Wait(context.Background(), fds, []Timer{{Clock: ClockMonotonic, At: now + int64(100*time.Millisecond)}}); n != 0 || errno != 0 || time.Since(start) < 100*time.Millisecond {
+		t.Errorf("wait on an empty pipe for 100 ms = %d, %s after %v", n, errno.Name(), time.Since(start))
+	}
 	wf.Close()
 	fds[0].Revents = 0
 	if n, errno := p.Wait(context.Background(), fds, nil); n != 1 || errno != 0 || fds[0].Revents&PollHup == 0 {
