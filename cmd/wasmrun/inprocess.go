@@ -1,4 +1,4 @@
-//go:build linux || darwin
+//go:build linux || darwin || windows
 
 package main
 
@@ -18,8 +18,6 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -245,15 +243,6 @@ func readState(file string) (*inProcessState, error) {
 	return &st, nil
 }
 
-// processAlive reports whether process pid exists.
-func processAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := unix.Kill(pid, 0)
-	return err == nil || err == unix.EPERM
-}
-
 // inProcessApps returns the apps whose state is in root, removing the
 // files of those whose process is gone.
 func inProcessApps(root string) []*inProcessState {
@@ -296,7 +285,7 @@ func stopInProcess(root, name string, grace time.Duration) (bool, error) {
 		removeApp(root, name)
 		return false, nil
 	}
-	if err := unix.Kill(st.Pid, unix.SIGTERM); err != nil {
+	if err := terminate(st.Pid); err != nil {
 		return true, err
 	}
 	for end := time.Now().Add(grace); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
@@ -305,7 +294,7 @@ func stopInProcess(root, name string, grace time.Duration) (bool, error) {
 			return true, nil
 		}
 	}
-	unix.Kill(st.Pid, unix.SIGKILL)
+	kill(st.Pid)
 	for end := time.Now().Add(time.Second); processAlive(st.Pid) && time.Now().Before(end); {
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -29,7 +29,7 @@ func openListeners(addrs []string) (files []*os.File, err error) {
 			}
 			return files, fmt.Errorf("--listen %s: %w", addr, err)
 		}
-		f, err := l.(*net.TCPListener).File()
+		f, err := listenerFile(l.(*net.TCPListener))
 		l.Close() // f is a duplicate: the socket stays open
 		if err != nil {
 			return files, fmt.Errorf("--listen %s: %w", addr, err)

@@ -1,4 +1,4 @@
-//go:build linux || darwin
+//go:build linux || darwin || windows
 
 package main
 
@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/wasmrun/wasmrun/oci"
 )
@@ -126,12 +125,12 @@ func trustedPath(p string) error {
 		if err != nil {
 			return err
 		}
-		st, ok := fi.Sys().(*syscall.Stat_t)
+		uid, _, ok := fileOwner(fi)
 		if !ok {
 			return fmt.Errorf("%s: cannot read its owner", c)
 		}
-		if st.Uid != 0 && int(st.Uid) != os.Geteuid() {
-			return fmt.Errorf("%s is owned by uid %d, not root: its plugins would run as root", c, st.Uid)
+		if uid != 0 && int(uid) != os.Geteuid() {
+			return fmt.Errorf("%s is owned by uid %d, not root: its plugins would run as root", c, uid)
 		}
 		sticky := fi.IsDir() && fi.Mode()&os.ModeSticky != 0 && c != real
 		if fi.Mode().Perm()&0o022 != 0 && !sticky {

@@ -1,4 +1,4 @@
-//go:build linux || darwin
+//go:build linux || darwin || windows
 
 package main
 
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -43,8 +42,8 @@ func appUser(a *app, configured string) (u specs.User, why string, err error) {
 		return specs.User{}, "you (without root, the app's root is you)", nil
 	}
 	if st, err := os.Stat(a.appDir); err == nil {
-		if s, ok := st.Sys().(*syscall.Stat_t); ok && s.Uid != 0 {
-			return specs.User{UID: s.Uid, GID: s.Gid}, "the owner of " + a.appDir, nil
+		if uid, gid, ok := fileOwner(st); ok && uid != 0 {
+			return specs.User{UID: uid, GID: gid}, "the owner of " + a.appDir, nil
 		}
 	}
 	cand := specs.User{UID: nobody, GID: nobody}
@@ -98,20 +97,4 @@ func canAccess(path string, u specs.User, want uint32) bool {
 		}
 	}
 	return modeAllows(abs, u, want)
-}
-
-func modeAllows(path string, u specs.User, want uint32) bool {
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
-		return false
-	}
-	mode := uint32(st.Mode) // uint16 on macOS
-	bits := mode & 7        // others
-	switch {
-	case st.Uid == u.UID:
-		bits = mode >> 6 & 7
-	case st.Gid == u.GID:
-		bits = mode >> 3 & 7
-	}
-	return bits&want == want
 }

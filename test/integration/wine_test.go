@@ -1,10 +1,15 @@
 package integration
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -108,22 +113,24 @@ func (w *wine) run(t *testing.T, args ...string) result {
 	})
 }
 
-// windowsFileGaps are the files guest's steps that fail on Windows today
-// (wazero's preview1 under Wine): symlinks, and atime/futimens; and
+// windowsFileGaps are the files guest's steps that fail under Wine: it
+// makes no symlinks (ENOTSUP), and reads atime back as now; and
 // windowsCPUClock says whether the process CPU-time clock works.
 var (
 	windowsFileGaps = map[string]bool{
 		"symlink": true, "lstat": true, "follow": true,
 		"times": true, "futimens": true, "times_now": true,
 	}
-	windowsCPUClock = false
+	windowsCPUClock = true
 )
 
 // TestWindows: `wasmrun run` of real guests, built for Windows and run
 // under Wine: arguments, environment and exit codes, a trap, clocks and
 // random bytes, the files guest in a preopen, and every way out of a
 // preopen that does not need a symlink, refused with nothing made
-// outside.
+// outside; `wasmrun os` under simulated isolation: two apps on the same
+// port, each reached through its own forward, ps and stop; and the tests
+// of the wasi packages, built for Windows.
 func TestWindows(t *testing.T) {
 	w := newWine(t)
 
@@ -222,8 +229,8 @@ func TestWindows(t *testing.T) {
 		r := w.run(t, "run", "--dir", pre+":/data", guests.C(t, "escape"), "--", "/data")
 		mustExit(t, r, 0)
 		for _, c := range []string{"dotdot", "subdotdot", "absolute", "libc_absolute", "libc_dotdot"} {
-			if got := field(t, r.stdout, c); !strings.HasPrefix(got, "errno ") {
-				t.Errorf("%s: %s, want an errno", c, got)
+			if got := field(t, r.stdout, c); got != errnoNotCapable {
+				t.Errorf("%s: %s, want %s (as on Linux)", c, got, errnoNotCapable)
 			}
 		}
 		if got := field(t, r.stdout, "inside"); got != "ok" {
@@ -237,4 +244,115 @@ func TestWindows(t *testing.T) {
 			t.Errorf("outside.txt changed: %q", got)
 		}
 	})
+
+	t.Run("os", func(t *testing.T) { testWindowsOS(t, w) })
+	t.Run("wasi_packages", func(t *testing.T) { testWindowsPackages(t, w) })
+}
+
+// testWindowsPackages builds the tests of the wasi packages for Windows
+// and runs them under Wine, in their package directories: the Windows
+// backend's own tests (escapes, read-only preopens, files, sockets, the
+// egress policy, poll, signals) and the ABI harness.
+func testWindowsPackages(t *testing.T, w *wine) {
+	for _, pkg := range []string{"wasi", "wasi/internal/sys"} {
+		exe := filepath.Join(t.TempDir(), "pkg.test.exe")
+		build := exec.Command("go", "test", "-c", "-o", exe, "./"+pkg)
+		build.Dir = repoRoot()
+		build.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("GOOS=windows go test -c ./%s: %v\n%s", pkg, err, out)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		cmd := exec.CommandContext(ctx, w.loader, exe, "-test.count=1", "-test.v")
+		cmd.Dir, cmd.Env = filepath.Join(repoRoot(), pkg), w.env
+		out, err := cmd.CombinedOutput()
+		cancel()
+		passed := strings.Count(string(out), "--- PASS")
+		if err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), "PASS") || passed == 0 {
+			t.Fatalf("%s's tests under Wine: %v\n%s", pkg, err, out)
+		}
+		t.Logf("%s: %d tests passed, %d skipped under Wine", pkg, passed, strings.Count(string(out), "--- SKIP"))
+	}
+}
+
+// testWindowsOS: two apps both listening on :3000 in their own port spaces
+// (simulated isolation), each answering through its own --forward with its
+// own APP_ID; ps lists both; stop ends one, the other still answers, and
+// ps no longer lists the one stopped.
+func testWindowsOS(t *testing.T, w *wine) {
+	state := t.TempDir()
+	env := append(slices.Clone(w.env), "WASMRUN_STATE_DIR="+state)
+	app := t.TempDir()
+	copyFile(t, guests.Go(t, "netapp"), filepath.Join(app, "app.wasm"))
+	ports := map[string]int{"a": freePort(t, "tcp"), "b": freePort(t, "tcp")}
+	for _, id := range []string{"a", "b"} {
+		cmd := exec.Command(w.loader, w.exe, "os", "--name", "win"+id, "--env", "APP_ID="+id,
+			"--forward", fmt.Sprintf("%d:3000", ports[id]), app, "--", "serve", ":3000")
+		cmd.Env = env
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		listening := make(chan bool, 1)
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				if strings.HasPrefix(sc.Text(), "listening") {
+					listening <- true
+				}
+			}
+			close(listening)
+		}()
+		select {
+		case ok := <-listening:
+			if !ok {
+				t.Fatalf("app %s ended before listening: %s", id, stderr.String())
+			}
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("app %s: no listening line: %s", id, stderr.String())
+		}
+	}
+	hello := func(id string) (string, error) {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", ports[id]), 10*time.Second)
+		if err != nil {
+			return "", err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		return strings.TrimSpace(line), err
+	}
+	for _, id := range []string{"a", "b"} {
+		if got, err := hello(id); got != "hello "+id {
+			t.Errorf("through app %s's forward: %q (%v), want \"hello %s\"", id, got, err, id)
+		}
+	}
+	wasmrun := func(args ...string) result {
+		return runCommand(t, runTimeout, args, func(ctx context.Context) *exec.Cmd {
+			cmd := exec.CommandContext(ctx, w.loader, append([]string{w.exe}, args...)...)
+			cmd.Env = env
+			return cmd
+		})
+	}
+	ps := wasmrun("ps")
+	mustExit(t, ps, 0)
+	if !strings.Contains(ps.stdout, "wina") || !strings.Contains(ps.stdout, "winb") {
+		t.Errorf("ps does not list both apps:\n%s", ps.stdout)
+	}
+	mustExit(t, wasmrun("stop", "wina"), 0)
+	if got, err := hello("a"); err == nil {
+		t.Errorf("app a still answers after stop: %q", got)
+	}
+	if got, err := hello("b"); got != "hello b" {
+		t.Errorf("app b after a's stop: %q (%v)", got, err)
+	}
+	if ps := wasmrun("ps"); strings.Contains(ps.stdout, "wina") {
+		t.Errorf("ps lists the stopped app:\n%s", ps.stdout)
+	}
 }

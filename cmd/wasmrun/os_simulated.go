@@ -1,3 +1,5 @@
+//go:build darwin || windows
+
 package main
 
 import (
@@ -5,17 +7,24 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 )
 
-// On macOS there are no network namespaces: `wasmrun os` runs the app in
-// this process under simulated isolation (inprocess.go), and ps and stop
-// read the apps' state files.
+// On macOS and Windows there are no network namespaces: `wasmrun os` runs
+// the app in this process under simulated isolation (inprocess.go), and ps
+// and stop read the apps' state files.
+
+// systemName is what messages call this system.
+var systemName = map[string]string{"darwin": "macOS", "windows": "Windows"}[runtime.GOOS]
 
 // stateRoot is where in-process apps keep their state files;
 // WASMRUN_STATE_DIR overrides it.
 func stateRoot() string {
 	if d := os.Getenv("WASMRUN_STATE_DIR"); d != "" {
 		return d
+	}
+	if runtime.GOOS == "windows" {
+		return filepath.Join(os.TempDir(), "wasmrun") // the user's own TEMP
 	}
 	return filepath.Join(os.TempDir(), fmt.Sprintf("wasmrun-%d", os.Getuid()))
 }
@@ -28,7 +37,7 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 	if a.isolation && !a.simulated {
 		a.simulated = true
 		if o.verbose {
-			fmt.Fprintln(stderr, "wasmrun: no network namespaces on macOS: the app gets simulated isolation")
+			fmt.Fprintf(stderr, "wasmrun: no network namespaces on %s: the app gets simulated isolation\n", systemName)
 		}
 	}
 	return runInProcess(context.Background(), a, o, stateRoot(), false, stdin, stdout, stderr)
