@@ -105,18 +105,69 @@ func seccompPolicy(s *specs.LinuxSeccomp) (seccompFilter, error) {
 	return f, nil
 }
 
-// appendSyscalls appends "nr is one of nrs -> action", in chunks whose
-// jumps fit in a byte.
+// appendSyscalls appends "nr is one of nrs -> action" as a binary search
+// over the sorted numbers: a handful of comparisons whatever the count,
+// where a list costs one per name on every system call (containerd's
+// default profile names about 350). Chunks of 64 keep jumps within a byte.
 func appendSyscalls(f seccompFilter, nrs []uint32, action uint32) seccompFilter {
-	for chunk := range slices.Chunk(nrs, 200) {
-		for i, nr := range chunk {
-			// A match skips the rest of the chunk and the jump over the
-			// return.
-			f = append(f, bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipTrue: uint8(len(chunk) - i)})
+	for chunk := range slices.Chunk(slices.Sorted(slices.Values(nrs)), 64) {
+		var tree []searchNode
+		searchTree(chunk, &tree)
+		// After the tree: the return (match), then what follows (miss).
+		match, miss := len(tree), len(tree)+1
+		for i, n := range tree {
+			skip := func(to int) uint8 {
+				switch to {
+				case toMatch:
+					to = match
+				case toMiss:
+					to = miss
+				case toNext:
+					to = i + 1
+				}
+				return uint8(to - i - 1)
+			}
+			f = append(f, bpf.JumpIf{Cond: n.cond, Val: n.val, SkipTrue: skip(n.yes), SkipFalse: skip(n.no)})
 		}
-		f = append(f, bpf.Jump{Skip: 1}, bpf.RetConstant{Val: action})
+		f = append(f, bpf.RetConstant{Val: action})
 	}
 	return f
+}
+
+// searchNode is a comparison of the syscall number in a search tree; yes
+// and no are the index of the instruction to go to, or one of toMatch,
+// toMiss, toNext.
+type searchNode struct {
+	cond    bpf.JumpTest
+	val     uint32
+	yes, no int
+}
+
+const (
+	toMatch = -1 - iota
+	toMiss
+	toNext
+)
+
+// searchTree appends the nodes that find nr among nrs (sorted): a few
+// equality tests at the leaves, "nr >= middle" above them.
+func searchTree(nrs []uint32, tree *[]searchNode) {
+	if len(nrs) <= 3 {
+		for i, nr := range nrs {
+			no := toNext
+			if i == len(nrs)-1 {
+				no = toMiss
+			}
+			*tree = append(*tree, searchNode{bpf.JumpEqual, nr, toMatch, no})
+		}
+		return
+	}
+	mid := len(nrs) / 2
+	at := len(*tree)
+	*tree = append(*tree, searchNode{bpf.JumpGreaterOrEqual, nrs[mid], 0, toNext})
+	searchTree(nrs[:mid], tree)
+	(*tree)[at].yes = len(*tree)
+	searchTree(nrs[mid:], tree)
 }
 
 // appendConditional appends "nr and every one of conds -> action", then

@@ -3,6 +3,7 @@ package initproc
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -118,7 +119,8 @@ func seccompWant(t testing.TB, s *specs.LinuxSeccomp, names map[string]int, nr u
 
 // TestSeccompFilterSemantics: for random profiles (rules with and without
 // argument comparisons of every kind, over a handful of syscalls, so that
-// several rules name the same one) and random calls, the assembled filter
+// several rules name the same one, and long lists of names, searched as
+// a tree) and random calls, the assembled filter
 // decides what the profile says; another architecture's call is killed,
 // and an x32 one gets ENOSYS. With the assembler of go-seccomp-bpf, every
 // rule after the first one with arguments was compared against the
@@ -129,6 +131,7 @@ func TestSeccompFilterSemantics(t *testing.T) {
 		t.Fatal(err)
 	}
 	pool := []string{"clone", "personality", "socket", "read", "write", "ioctl"}
+	all := slices.Sorted(maps.Keys(info.SyscallNames))
 	ops := []specs.LinuxSeccompOperator{specs.OpEqualTo, specs.OpNotEqual, specs.OpLessThan, specs.OpLessEqual,
 		specs.OpGreaterThan, specs.OpGreaterEqual, specs.OpMaskedEqual}
 	actions := []specs.LinuxSeccompAction{specs.ActAllow, specs.ActErrno, specs.ActKillProcess, specs.ActLog}
@@ -150,8 +153,14 @@ func TestSeccompFilterSemantics(t *testing.T) {
 			for range 1 + rng.IntN(3) {
 				r.Names = append(r.Names, pool[rng.IntN(len(pool))])
 			}
-			for range rng.IntN(3) {
-				r.Args = append(r.Args, specs.LinuxSeccompArg{Index: uint(rng.IntN(6)), Op: ops[rng.IntN(len(ops))], Value: value(), ValueTwo: value()})
+			if rng.IntN(3) == 0 { // a long list, as containerd's default profile has
+				for range rng.IntN(400) {
+					r.Names = append(r.Names, all[rng.IntN(len(all))])
+				}
+			} else {
+				for range rng.IntN(3) {
+					r.Args = append(r.Args, specs.LinuxSeccompArg{Index: uint(rng.IntN(6)), Op: ops[rng.IntN(len(ops))], Value: value(), ValueTwo: value()})
+				}
 			}
 			s.Syscalls = append(s.Syscalls, r)
 		}
@@ -161,6 +170,9 @@ func TestSeccompFilterSemantics(t *testing.T) {
 		}
 		for range 200 {
 			nr := uint32(info.SyscallNames[pool[rng.IntN(len(pool))]])
+			if rng.IntN(2) == 0 {
+				nr = uint32(rng.IntN(500)) // named or not, either side of each number
+			}
 			var args [6]uint64
 			for i := range args {
 				args[i] = value()
