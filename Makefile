@@ -27,7 +27,7 @@ deps:
 # tests; Wine and MinGW for the Windows tests.
 test-deps:
 	./scripts/install-containerd.sh
-	./scripts/install-wine.sh
+	./scripts/install-deps.sh wine64 gcc-mingw-w64-x86-64
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/wasmrun ./cmd/wasmrun

@@ -8,6 +8,11 @@ set -eu
 # the isolation tests (iptables loads the firewall inside each namespace on
 # a bridge), curl for the demo.
 PACKAGES="clang-14 lld-14 llvm-14 wasi-libc libclang-rt-14-dev-wasm32 rustc libstd-rust-dev-wasm32 wabt iproute2 iptables containernetworking-plugins curl ca-certificates"
+# Packages named as arguments are installed instead (make test-deps: Wine
+# and MinGW for the Windows tests, test/integration/wine_test.go).
+if [ $# -gt 0 ]; then
+	PACKAGES="$*"
+fi
 
 missing=""
 for p in $PACKAGES; do

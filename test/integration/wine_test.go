@@ -45,13 +45,13 @@ const (
 // newWine makes a prefix in a temporary directory, gives it the
 // bcryptprimitives.dll Go programs need (testdata/wine), builds
 // wasmrun.exe, and stops every Wine process of the prefix when t ends.
-// Without wine64 or the MinGW compiler (scripts/install-wine.sh) t is
+// Without wine64 or the MinGW compiler (make test-deps) t is
 // skipped, or fails under WASMRUN_REQUIRE_TOOLCHAINS.
 func newWine(t *testing.T) *wine {
 	t.Helper()
 	for _, tool := range []string{wineLoader, wineServer, mingwCC} {
 		if _, err := exec.LookPath(tool); err != nil {
-			msg := tool + " is missing (run scripts/install-wine.sh)"
+			msg := tool + " is missing (run make test-deps)"
 			if os.Getenv("WASMRUN_REQUIRE_TOOLCHAINS") != "" {
 				t.Fatal(msg)
 			}
