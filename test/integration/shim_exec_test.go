@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -188,7 +189,7 @@ func testShimExec(t *testing.T, d *testdaemon.Daemon, rootfs string) {
 // --user), capability sets (ctr --cap-drop), no_new_privs, seccomp mode
 // and cgroups, and the container's network namespace; and, as the task's
 // process, a mount namespace of its own where the container's read-only
-// bind mount is read-only.
+// bind mount is read-only, and a root of its own without the host's files.
 func TestShimExecPrivileges(t *testing.T) {
 	needRootShim(t)
 	// Readable by the container's user.
@@ -228,6 +229,10 @@ func TestShimExecPrivileges(t *testing.T) {
 				}
 				if mi := readFile(t, fmt.Sprintf("/proc/%d/mountinfo", p)); !regexp.MustCompile(" " + regexp.QuoteMeta(ro) + " ro[, ]").MatchString(mi) {
 					t.Errorf("process %d (of task %d) does not have %s read-only:\n%s", p, pid, ro, mi)
+				}
+				// A root of its own (see TestOSPrivateRoot).
+				if _, err := os.Lstat(fmt.Sprintf("/proc/%d/root/etc/passwd", p)); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("process %d (of task %d) sees the host's /etc/passwd (%v)", p, pid, err)
 				}
 			}
 			killTask(t, d, id, pid)
