@@ -19,7 +19,9 @@ func init() {
 // is reported writable once, then again only after it was full; unread input
 // is not reported again until more arrives. The first subscription to a
 // descriptor reports its current state. Clocks and cancellation behave as
-// in pollOneoff; the wait is one ppoll on the guest's epoll instance.
+// in pollOneoff. On Linux the wait is one ppoll on the guest's epoll
+// instance; on macOS and Windows, edge triggering is emulated over their
+// poll (sys.EdgePoller says how, and where that differs from EPOLLET).
 //
 // Errors: as pollOneoff. POSIX: epoll_wait with EPOLLET.
 func epollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.Errno {
@@ -34,10 +36,10 @@ func epollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.E
 	}
 	defer h.doneSubscriptions(subs)
 
-	epfd := -1
+	defer h.epoll.Done()
 	for i := range subs {
 		if f := subs[i].file; f != nil && !subs[i].ready {
-			if epfd, errno = h.epoll.Arm(f); errno != 0 {
+			if errno := h.epoll.Arm(f, subs[i].tag == eventtypeFdWrite); errno != 0 {
 				return errno
 			}
 		}
@@ -50,23 +52,11 @@ func epollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.E
 	}
 	h.timers = timers
 
-	// The epoll descriptor's poll set, with room for the Poller's own.
-	var set [3]sys.PollFd
-	for wait := false; ; wait = true {
-		if wait {
-			var fds []sys.PollFd
-			if epfd >= 0 {
-				set[0] = sys.NewPollFd(epfd, sys.PollIn)
-				fds = set[:1]
+	for block := false; ; block = true {
+		if errno := h.epoll.Wait(ctx, h.poller, timers, block); errno != 0 {
+			if errno == sys.ECANCELED {
+				endOnDone(ctx)
 			}
-			if _, errno := h.poller.Wait(ctx, fds, timers); errno != 0 {
-				if errno == sys.ECANCELED {
-					endOnDone(ctx)
-				}
-				return errno
-			}
-		}
-		if errno := h.epoll.Harvest(); errno != 0 {
 			return errno
 		}
 		found := immediate

@@ -1,9 +1,9 @@
-//go:build linux || darwin
-
 package wasi
 
 import (
 	"net"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -48,7 +48,7 @@ func (h *harness) oneoff(name string, n int) (userdata []uint64, nbytes []uint64
 func TestEpollOneoffEdgeTriggered(t *testing.T) {
 	h := newHarness(t, Config{})
 	lfd, port := h.listen4()
-	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", sockPortStr(port)))
+	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,13 @@ func TestEpollOneoffEdgeTriggered(t *testing.T) {
 		t.Fatalf("after a second write: events %v nbytes %v, want [3] [2]", ud, nb)
 	}
 
-	// The peer hangs up: one read event with HANGUP.
+	// The peer hangs up: one read event with HANGUP. (WSAPoll, as Wine
+	// shows, says nothing of a hang-up behind unread input: it is read
+	// first there.)
+	if runtime.GOOS == "windows" {
+		h.writeIovecs(pIov, [2]uint32{pData, 16})
+		h.expectErrno(0, "fd_read", conn, pIov, 1, pN)
+	}
 	c.Close()
 	h.putSub(in, 0, 5, eventtypeFdRead, conn)
 	h.expectErrno(0, "epoll_oneoff", in, 4096, 2, 8000)

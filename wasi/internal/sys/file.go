@@ -139,6 +139,9 @@ type File struct {
 	Dir *DirState
 	// Sock is set for sockets.
 	Sock *Socket
+	// edge is what the emulated epoll_oneoff keeps of it (epoll.go), nil
+	// until the guest subscribes to it there.
+	edge *edgeState
 }
 
 // IsPreopen reports whether f was preopened by the host.

@@ -12,7 +12,7 @@ import (
 // non-blocking gets EAGAIN instead of waiting, even when the host
 // descriptor itself is blocking (it may be shared, like a terminal).
 func (s *System) Read(fd int32, bufs [][]byte) (uint32, Errno) {
-	return s.stream(fd, RightFdRead, unix.POLLIN, func(f *File) (int, error) {
+	return s.stream(fd, RightFdRead, unix.POLLIN, nil, func(f *File) (int, error) {
 		if f.hostNonblocking() {
 			return s.nonblockingIO(unix.SYS_READV, f.Fd, bufs)
 		}
@@ -22,7 +22,7 @@ func (s *System) Read(fd int32, bufs [][]byte) (uint32, Errno) {
 
 // Write writes bufs to fd (writev), with the same non-blocking rule as Read.
 func (s *System) Write(fd int32, bufs [][]byte) (uint32, Errno) {
-	return s.stream(fd, RightFdWrite, unix.POLLOUT, func(f *File) (int, error) {
+	return s.stream(fd, RightFdWrite, unix.POLLOUT, bufs, func(f *File) (int, error) {
 		if rwf := f.rwfAppend(); rwf != 0 {
 			return pwritev2(f.Fd, bufs, -1, rwf) // -1: at (and moving) the file position
 		}
@@ -35,8 +35,9 @@ func (s *System) Write(fd int32, bufs [][]byte) (uint32, Errno) {
 
 // stream runs op, a read or write at the file position, on fd after checking
 // its right and its type, and the guest's non-blocking mode for events; it
-// retries op after EINTR.
-func (s *System) stream(fd int32, right Rights, events int16, op func(*File) (int, error)) (uint32, Errno) {
+// retries op after EINTR. bufs are what a write writes (nil for a read), for
+// the emulated epoll_oneoff (edgeWrite).
+func (s *System) stream(fd int32, right Rights, events int16, bufs [][]byte, op func(*File) (int, error)) (uint32, Errno) {
 	f, errno := s.LookupRights(fd, right)
 	if errno != 0 {
 		return 0, errno
@@ -44,12 +45,18 @@ func (s *System) stream(fd int32, right Rights, events int16, op func(*File) (in
 	if f.Type == FiletypeDirectory {
 		return 0, EISDIR
 	}
-	if errno := f.wouldBlock(events); errno != 0 {
-		return 0, errno
+	n := 0
+	if errno = f.wouldBlock(events); errno == 0 {
+		errno = ErrnoFromError(retry(func() (err error) { n, err = op(f); return err }))
 	}
-	var n int
-	err := retry(func() (err error) { n, err = op(f); return err })
-	return uint32(max(n, 0)), ErrnoFromError(err)
+	if f.edge != nil {
+		if events == unix.POLLOUT {
+			f.edgeWrite(n, buffersLen(bufs), errno)
+		} else {
+			f.edgeRead(n, errno)
+		}
+	}
+	return uint32(max(n, 0)), errno
 }
 
 // rwfAppend is RWF_APPEND when the guest set APPEND on a shared regular file,

@@ -25,8 +25,16 @@ func (s *System) Read(fd int32, bufs [][]byte) (uint32, Errno) {
 	}
 	if f.Flags&FdflagNonblock != 0 && f.host.kind != kindOther &&
 		streamRevents(f.host.kind, windows.Handle(f.host.file.Fd()), PollIn) == 0 {
+		f.edgeRead(0, EAGAIN)
 		return 0, EAGAIN // nothing there for a guest that will not wait
 	}
+	total, errno := f.readFile(bufs)
+	f.edgeRead(total, errno)
+	return uint32(total), errno
+}
+
+// readFile reads into bufs from a file, a pipe or the console (see Read).
+func (f *File) readFile(bufs [][]byte) (int, Errno) {
 	var total int
 	for _, b := range bufs {
 		if len(b) == 0 {
@@ -47,7 +55,7 @@ func (s *System) Read(fd int32, bufs [][]byte) (uint32, Errno) {
 			break
 		}
 	}
-	return uint32(total), ESUCCESS
+	return total, ESUCCESS
 }
 
 // Write writes bufs to fd in order. APPEND is emulated: each write of a

@@ -31,9 +31,8 @@ import (
 //     eventfd (a pipe where there is none) in the poll set is signalled, so
 //     the wait ends at once. It is made on first use and kept until Close.
 //
-// An edge-triggered variant (epoll_oneoff) can be added beside Wait: it would
-// keep an epoll instance on the Poller, with the same deadline and
-// cancellation handling.
+// epoll_oneoff's edge-triggered waits (EdgePoller, epoll.go) go through
+// Wait too, for the same deadline and cancellation handling.
 
 // Now reads a host clock in nanoseconds.
 func Now(clock int32) (int64, Errno) {

@@ -138,6 +138,7 @@ func (s *System) sockAccept(fd int32, flags Fdflags) (int32, Errno) {
 	if errno != 0 {
 		return -1, errno
 	}
+	f.edgeAccept()
 	if errno := f.wouldBlock(unix.POLLIN); errno != 0 {
 		return -1, errno // non-blocking for the guest on a shared socket
 	}
@@ -215,6 +216,7 @@ func (s *System) sockConnect(fd int32, a Addr) (*File, Errno, string) {
 			return f, errno, ""
 		}
 	}
+	f.edgeConnect()
 	err := unix.Connect(f.Fd, sa)
 	if err == unix.EINTR {
 		// The connection goes on in the background (POSIX); wait for it
@@ -334,6 +336,9 @@ func (s *System) sockRecv(fd int32, bufs [][]byte, riflags uint16, wantFrom bool
 			break
 		}
 	}
+	if f.edge != nil && (flags&unix.MSG_PEEK == 0 || err != nil) {
+		f.edgeRead(n, ErrnoFromError(err)) // a peek takes nothing
+	}
 	if err != nil {
 		return 0, 0, Addr{}, ErrnoFromError(err)
 	}
@@ -409,6 +414,9 @@ func (s *System) sockSend(fd int32, bufs [][]byte, to unix.Sockaddr) (uint32, Er
 		}
 		if err == unix.EINTR {
 			continue
+		}
+		if f.edge != nil {
+			f.edgeWrite(n, buffersLen(bufs), ErrnoFromError(err))
 		}
 		if err != nil {
 			return 0, ErrnoFromError(err)

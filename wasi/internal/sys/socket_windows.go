@@ -101,6 +101,7 @@ func (s *System) sockAccept(fd int32, flags Fdflags) (int32, Errno) {
 	if errno != 0 {
 		return -1, errno
 	}
+	f.edgeAccept()
 	r, _, err := procAccept.Call(uintptr(f.handle()), 0, 0)
 	h := windows.Handle(r)
 	if h == windows.InvalidHandle {
@@ -140,6 +141,7 @@ func (s *System) sockConnect(fd int32, a Addr) (*File, Errno, string) {
 	if errno != 0 {
 		return f, errno, ""
 	}
+	f.edgeConnect()
 	err := windows.Connect(f.handle(), sa)
 	switch err {
 	case windows.WSAEWOULDBLOCK:
@@ -239,6 +241,7 @@ func (s *System) sockRecv(fd int32, bufs [][]byte, riflags uint16, wantFrom bool
 		if n, err := wsaPoll(set, 0); err != nil {
 			return 0, 0, Addr{}, ErrnoFromError(err)
 		} else if n == 0 {
+			f.edgeRead(0, EAGAIN)
 			return 0, 0, Addr{}, EAGAIN
 		}
 	}
@@ -259,6 +262,13 @@ func (s *System) sockRecv(fd int32, bufs [][]byte, riflags uint16, wantFrom bool
 		err = windows.WSARecvFrom(f.handle(), &iov[0], uint32(len(iov)), &n, &flags, &from, &fromLen, nil, nil)
 	} else {
 		err = windows.WSARecv(f.handle(), &iov[0], uint32(len(iov)), &n, &flags, nil, nil)
+	}
+	if f.edge != nil && (riflags&RiflagRecvPeek == 0 || err != nil) {
+		took, errno := int(n), ErrnoFromError(err)
+		if err == windows.WSAEMSGSIZE || err == windows.WSAESHUTDOWN {
+			errno = ESUCCESS
+		}
+		f.edgeRead(took, errno) // a peek takes nothing
 	}
 	var roflags uint16
 	switch {
@@ -316,6 +326,9 @@ func (s *System) sockSend(fd int32, bufs [][]byte, to windows.Sockaddr) (uint32,
 	}
 	if err == windows.WSAESHUTDOWN {
 		return 0, EPIPE
+	}
+	if f.edge != nil {
+		f.edgeWrite(int(n), buffersLen(bufs), ErrnoFromError(err))
 	}
 	return n, ErrnoFromError(err)
 }

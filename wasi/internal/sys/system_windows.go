@@ -30,8 +30,9 @@ import (
 //   - sockets: no Unix sockets (EAFNOSUPPORT), no SO_REUSEPORT,
 //     SO_REUSEADDR only recorded (socket_windows.go, sockopt_windows.go);
 //   - signals: SIGINT and SIGTERM only (signal_windows.go);
-//   - not there: epoll_oneoff (ENOSYS, as on macOS), network namespaces
-//     (Outside).
+//   - epoll_oneoff: edge triggering emulated over WSAPoll, as on macOS
+//     (epoll_emul.go);
+//   - not there: network namespaces (Outside).
 
 // fileHost is what a File holds of the host besides Fd.
 type fileHost struct {
