@@ -342,3 +342,86 @@ func TestEdgePollerListener(t *testing.T) {
 	ev, _ = edgeOneoff(t, e, p, short, edgeSub{lf, false})
 	expectEvent(t, "nothing queued", ev[0], 0)
 }
+
+// TestEdgePollerDatagrams: a datagram socket is reported when a datagram
+// arrives; after each one received, what is still queued is reported
+// again (its queue is not counted in bytes); after EAGAIN, the next
+// datagram is.
+func TestEdgePollerDatagrams(t *testing.T) {
+	s, e, p := edgeSetup(t)
+	r, errno := s.SockOpen(AFInet4, SockDgram)
+	if errno != 0 {
+		t.Fatal(errno.Name())
+	}
+	s.SockBind(r, Addr{Family: AFInet4, IP: edgeLoopback})
+	s.SetFlags(r, FdflagNonblock)
+	to, _ := s.SockLocalAddr(r)
+	w, _ := s.SockOpen(AFInet4, SockDgram)
+	rf, _ := s.Lookup(r)
+	sub := edgeSub{rf, false}
+	short, long := 50*time.Millisecond, 5*time.Second
+	send := func(data string) {
+		t.Helper()
+		if _, errno := s.SockSendTo(w, [][]byte{[]byte(data)}, to, 0); errno != 0 {
+			t.Fatalf("send_to: %s", errno.Name())
+		}
+	}
+	recv := func(want Errno) {
+		t.Helper()
+		if _, _, errno := s.SockRecv(r, [][]byte{make([]byte, 16)}, 0); errno != want {
+			t.Fatalf("recv: %s, want %s", errno.Name(), want.Name())
+		}
+	}
+
+	ev, _ := edgeOneoff(t, e, p, short, sub)
+	expectEvent(t, "nothing received", ev[0], 0)
+	send("one")
+	send("two")
+	time.Sleep(20 * time.Millisecond)
+	ev, _ = edgeOneoff(t, e, p, long, sub)
+	expectEvent(t, "two datagrams", ev[0], PollIn)
+	ev, _ = edgeOneoff(t, e, p, short, sub)
+	expectEvent(t, "the same two", ev[0], 0)
+	recv(0)
+	ev, _ = edgeOneoff(t, e, p, long, sub)
+	expectEvent(t, "one still queued after a receive", ev[0], PollIn)
+	recv(0)
+	recv(EAGAIN)
+	send("three")
+	time.Sleep(20 * time.Millisecond)
+	ev, _ = edgeOneoff(t, e, p, long, sub)
+	expectEvent(t, "a datagram after EAGAIN", ev[0], PollIn)
+}
+
+// TestEdgePollerNoSpin: descriptors that stay ready (writable, unread
+// input, hung up) and were reported cannot make a wait spin: a guest
+// waiting on them costs next to no CPU.
+func TestEdgePollerNoSpin(t *testing.T) {
+	s, e, p := edgeSetup(t)
+	a, c := edgePair(t, s)
+	a2, c2 := edgePair(t, s)
+	var cd, c2d int32
+	s.FDs.Range(func(i int32, f *File) bool {
+		switch f {
+		case c:
+			cd = i
+		case c2:
+			c2d = i
+		}
+		return true
+	})
+	s.Write(cd, [][]byte{[]byte("unread")})
+	s.CloseFD(c2d)
+	time.Sleep(20 * time.Millisecond)
+	subs := []edgeSub{{a, false}, {a, true}, {a2, false}, {a2, true}}
+	edgeOneoff(t, e, p, 5*time.Second, subs...) // the first subscription: all reported
+	cpu0, _ := Now(ClockProcessCPU)
+	ev, d := edgeOneoff(t, e, p, 500*time.Millisecond, subs...)
+	cpu, _ := Now(ClockProcessCPU)
+	for i := range ev {
+		expectEvent(t, "reported before", ev[i], 0)
+	}
+	if d < 450*time.Millisecond || time.Duration(cpu-cpu0) > 150*time.Millisecond {
+		t.Errorf("a wait of %v used %v of CPU", d, time.Duration(cpu-cpu0))
+	}
+}
