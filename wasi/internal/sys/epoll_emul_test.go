@@ -70,6 +70,23 @@ func edgeSetup(t *testing.T) (*System, *EdgePoller, *Poller) {
 	return s, e, p
 }
 
+// edgeSocket returns a non-blocking socket of type st bound to 127.0.0.1,
+// and its address.
+func edgeSocket(t *testing.T, s *System, st SockType) (int32, *File, Addr) {
+	t.Helper()
+	fd, errno := s.SockOpen(AFInet4, st)
+	if errno != 0 {
+		t.Fatal(errno.Name())
+	}
+	if errno := s.SockBind(fd, Addr{Family: AFInet4, IP: edgeLoopback}); errno != 0 {
+		t.Fatalf("bind: %s", errno.Name())
+	}
+	s.SetFlags(fd, FdflagNonblock)
+	a, _ := s.SockLocalAddr(fd)
+	f, _ := s.Lookup(fd)
+	return fd, f, a
+}
+
 // edgePair returns a connected pair of non-blocking TCP sockets on
 // loopback: the accepted side and the client.
 func edgePair(t *testing.T, s *System) (accepted, client *File) {
@@ -97,6 +114,18 @@ func edgePair(t *testing.T, s *System) (accepted, client *File) {
 	af, _ := s.Lookup(a)
 	cf, _ := s.Lookup(c)
 	return af, cf
+}
+
+// sendLater writes data to fd after 50 ms, while the caller waits, and
+// closes the channel it returns when done (the System's calls use its
+// scratch space: no other call may run meanwhile).
+func sendLater(s *System, fd int32, data string) <-chan struct{} {
+	done := make(chan struct{})
+	time.AfterFunc(50*time.Millisecond, func() {
+		defer close(done)
+		s.Write(fd, [][]byte{[]byte(data)})
+	})
+	return done
 }
 
 // expectEvent checks one subscription's result: want an event with the
@@ -159,8 +188,9 @@ func TestEdgePollerEmulated(t *testing.T) {
 	send("b")
 	ev, _ = edgeOneoff(t, e, p, long, read)
 	expectEvent(t, "more input before the call", ev[0], PollIn)
-	time.AfterFunc(100*time.Millisecond, func() { s.Write(cd, [][]byte{[]byte("c")}) })
+	sent := sendLater(s, cd, "c")
 	ev, d = edgeOneoff(t, e, p, long, read)
+	<-sent
 	expectEvent(t, "more input during the wait", ev[0], PollIn)
 	if d > 2*time.Second {
 		t.Errorf("more input during the wait reported after %v", d)
@@ -208,8 +238,9 @@ func TestEdgePollerEmulated(t *testing.T) {
 	if _, _, errno := s.SockRecv(ad, [][]byte{buf}, 0); errno != EAGAIN {
 		t.Fatalf("recv of nothing: %s, want EAGAIN", errno.Name())
 	}
-	time.AfterFunc(50*time.Millisecond, func() { s.Write(cd, [][]byte{[]byte("f")}) })
+	sent = sendLater(s, cd, "f")
 	ev, d = edgeOneoff(t, e, p, long, read)
+	<-sent
 	expectEvent(t, "input after EAGAIN, during the wait", ev[0], PollIn)
 	if d > time.Second {
 		t.Errorf("input during the wait reported after %v", d)
@@ -231,9 +262,17 @@ func TestEdgePollerEmulated(t *testing.T) {
 	}
 	ev, _ = edgeOneoff(t, e, p, short, write)
 	expectEvent(t, "full", ev[0], 0)
+	// The peer reads meanwhile (no other call of the System until done).
+	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(done)
 		b := make([]byte, 64<<10)
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
 			if _, errno := s.Read(cd, [][]byte{b}); errno == EAGAIN {
 				time.Sleep(time.Millisecond)
 			} else if errno != 0 {
@@ -244,6 +283,8 @@ func TestEdgePollerEmulated(t *testing.T) {
 	ev, _ = edgeOneoff(t, e, p, long, write)
 	expectEvent(t, "room after full", ev[0], PollOut)
 	time.Sleep(200 * time.Millisecond) // the reader empties it
+	close(stop)
+	<-done
 	ev, _ = edgeOneoff(t, e, p, short, write)
 	expectEvent(t, "room, not full since", ev[0], 0)
 
@@ -284,15 +325,8 @@ func TestEdgePollerEmulated(t *testing.T) {
 // starts afresh.
 func TestEdgePollerListener(t *testing.T) {
 	s, e, p := edgeSetup(t)
-	l, errno := s.SockOpen(AFInet4, SockStream)
-	if errno != 0 {
-		t.Fatal(errno.Name())
-	}
-	s.SockBind(l, Addr{Family: AFInet4, IP: edgeLoopback})
+	l, lf, la := edgeSocket(t, s, SockStream)
 	s.SockListen(l, 8)
-	s.SetFlags(l, FdflagNonblock)
-	la, _ := s.SockLocalAddr(l)
-	lf, _ := s.Lookup(l)
 	short, long := 50*time.Millisecond, 5*time.Second
 
 	ev, _ := edgeOneoff(t, e, p, short, edgeSub{lf, false})
@@ -349,15 +383,8 @@ func TestEdgePollerListener(t *testing.T) {
 // datagram is.
 func TestEdgePollerDatagrams(t *testing.T) {
 	s, e, p := edgeSetup(t)
-	r, errno := s.SockOpen(AFInet4, SockDgram)
-	if errno != 0 {
-		t.Fatal(errno.Name())
-	}
-	s.SockBind(r, Addr{Family: AFInet4, IP: edgeLoopback})
-	s.SetFlags(r, FdflagNonblock)
-	to, _ := s.SockLocalAddr(r)
+	r, rf, to := edgeSocket(t, s, SockDgram)
 	w, _ := s.SockOpen(AFInet4, SockDgram)
-	rf, _ := s.Lookup(r)
 	sub := edgeSub{rf, false}
 	short, long := 50*time.Millisecond, 5*time.Second
 	send := func(data string) {
