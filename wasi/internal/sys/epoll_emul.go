@@ -4,6 +4,7 @@ package sys
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -33,10 +34,12 @@ import (
 // whose earlier input the guest has not read cannot be waited for in a
 // level-triggered poll: while a read subscription has such input, the
 // wait looks again every edgeTick (FIONREAD growth), so new input is
-// reported within edgeTick. A descriptor that hung up or has an error is
-// not waited on again (its state no longer changes; an error is looked at
-// every edgeTick), but its directions re-armed by an operation are
-// reported at the next call.
+// reported within edgeTick. So is a hang-up or an error of a descriptor
+// whose subscribed directions were all reported (nothing else to wait
+// for). A descriptor that hung up or has an error is not waited on again
+// (its state no longer changes; an error is looked at every edgeTick),
+// but its directions re-armed by an operation are reported at the next
+// call.
 //
 // The missed wake-up: the guest reads until EAGAIN after an edge, and
 // input arrives before its next epoll_oneoff. Comparing readiness between
@@ -45,8 +48,9 @@ import (
 // the FIONREAD count tells the new input apart from what it left.
 //
 // Where this differs from Linux's EPOLLET:
-//   - input that arrives while unread input sits is seen within edgeTick,
-//     not at once;
+//   - input that arrives while unread input sits, and a hang-up or an
+//     error of a descriptor whose subscribed directions were all
+//     reported, are seen within edgeTick, not at once;
 //   - a datagram socket or a listener reports what is still queued again
 //     after each datagram received or connection accepted (their queues
 //     are not counted in bytes), and a new datagram or connection behind
@@ -180,10 +184,16 @@ func (e *EdgePoller) Wait(ctx context.Context, p *Poller, timers []Timer, block 
 		if c.dirs&againWrite != 0 && st.last[1]&PollOut == 0 {
 			events |= PollOut
 		}
-		// Even with no events: a hang-up or an error ends the wait.
+		if events == 0 {
+			// Only a hang-up or an error could be new: macOS's poll(2)
+			// waits for those only with an event asked for, and that one
+			// would be ready. Looked at every edgeTick.
+			tick = true
+			continue
+		}
 		set = append(set, c.f.PollFd(events))
 	}
-	e.set = set
+	e.set = slices.Grow(set, 2) // room for the Poller's own
 	if tick {
 		now, errno := Now(ClockMonotonic)
 		if errno != 0 {
@@ -207,7 +217,7 @@ func (e *EdgePoller) look(p *Poller) Errno {
 	for _, c := range e.calls {
 		set = append(set, c.f.PollFd(PollIn|PollOut|PollRdhup))
 	}
-	e.set = set
+	e.set = slices.Grow(set, 2)
 	if _, errno := p.Wait(context.Background(), set, lookNow); errno != 0 {
 		return errno
 	}
