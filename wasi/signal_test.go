@@ -135,7 +135,11 @@ func (h *harness) readSignals(fd int32) []byte {
 		h.t.Fatalf("signal fd %d: %v", fd, errno)
 	}
 	pfd := []unix.PollFd{{Fd: int32(f.Fd), Events: unix.POLLIN}}
-	if n, err := unix.Poll(pfd, 10_000); n != 1 || err != nil {
+	n, err := unix.Poll(pfd, 10_000)
+	for err == unix.EINTR { // the signal itself, caught by the forwarder
+		n, err = unix.Poll(pfd, 10_000)
+	}
+	if n != 1 || err != nil {
 		h.t.Fatalf("signal fd %d not readable after 10 s (poll %d, %v)", fd, n, err)
 	}
 	h.writeIovecs(sigIovec, [2]uint32{sigBuf, 16})
