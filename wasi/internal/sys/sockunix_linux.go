@@ -1,12 +1,9 @@
-//go:build linux
+//go:build linux && !darwinemul
 
 package sys
 
 import (
-	"os"
-	"path"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,16 +26,7 @@ const maxUnixPath = 108
 // is opened; for connect and sendto (target true) the socket file is opened.
 // The returned func closes what was opened; call it after the socket call.
 func (s *System) unixSockaddr(p string, target bool) (*unix.SockaddrUnix, func(), Errno) {
-	if p == "" {
-		return nil, nil, EINVAL
-	}
-	if len(p) >= maxUnixPath {
-		return nil, nil, ENAMETOOLONG
-	}
-	if strings.IndexByte(p, 0) >= 0 {
-		return nil, nil, EINVAL
-	}
-	dirfd, rel, errno := s.preopenFor(p)
+	dirfd, rel, name, errno := s.unixPath(p, target)
 	if errno != 0 {
 		return nil, nil, errno
 	}
@@ -49,17 +37,7 @@ func (s *System) unixSockaddr(p string, target bool) (*unix.SockaddrUnix, func()
 		}
 		return &unix.SockaddrUnix{Name: "/proc/self/fd/" + strconv.Itoa(fd)}, func() { unix.Close(fd) }, ESUCCESS
 	}
-	if s.readOnlyDir(dirfd) {
-		return nil, nil, EROFS // bind would create the socket file
-	}
-	dir, name := path.Split(rel)
-	if name == "" || name == "." || name == ".." {
-		return nil, nil, EINVAL
-	}
-	if dir == "" {
-		dir = "."
-	}
-	fd, errno := resolveBeneath(dirfd, dir, unix.O_PATH|unix.O_DIRECTORY, 0)
+	fd, errno := resolveBeneath(dirfd, rel, unix.O_PATH|unix.O_DIRECTORY, 0)
 	if errno != 0 {
 		return nil, nil, errno
 	}
@@ -70,6 +48,3 @@ func (s *System) unixSockaddr(p string, target bool) (*unix.SockaddrUnix, func()
 	}
 	return &unix.SockaddrUnix{Name: host}, func() { unix.Close(fd) }, ESUCCESS
 }
-
-// fdPath is the host path of an open directory.
-func fdPath(fd int) (string, error) { return os.Readlink("/proc/self/fd/" + strconv.Itoa(fd)) }

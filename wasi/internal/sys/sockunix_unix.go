@@ -18,6 +18,38 @@ import (
 // The rest of the path is resolved beneath that preopen like every guest
 // path (unixSockaddr, per system).
 
+// unixPath checks the guest path p of a Unix socket and finds where it
+// lives: the preopen descriptor and the path beneath it. For connect and
+// sendto (target true) rel is the socket file's path; for bind (target
+// false), which creates the socket file, a read-only preopen is EROFS, rel
+// is the parent directory's path and name the last component.
+func (s *System) unixPath(p string, target bool) (dirfd int, rel, name string, errno Errno) {
+	if p == "" {
+		return -1, "", "", EINVAL
+	}
+	if len(p) >= maxUnixPath {
+		return -1, "", "", ENAMETOOLONG
+	}
+	if strings.IndexByte(p, 0) >= 0 {
+		return -1, "", "", EINVAL
+	}
+	dirfd, rel, errno = s.preopenFor(p)
+	if errno != 0 || target {
+		return dirfd, rel, "", errno
+	}
+	if s.readOnlyDir(dirfd) {
+		return -1, "", "", EROFS // bind would create the socket file
+	}
+	dir, name := path.Split(rel)
+	if name == "" || name == "." || name == ".." {
+		return -1, "", "", EINVAL
+	}
+	if dir == "" {
+		dir = "."
+	}
+	return dirfd, dir, name, ESUCCESS
+}
+
 // preopenFor finds the preopen a guest path lives in and the path relative
 // to it.
 func (s *System) preopenFor(p string) (dirfd int, rel string, errno Errno) {
