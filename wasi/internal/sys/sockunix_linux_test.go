@@ -242,3 +242,37 @@ func TestUnixPathLength(t *testing.T) {
 		t.Errorf("bound socket: %v", err)
 	}
 }
+
+// TestUnixConnectSymlink: a symlink to a socket of the preopen is followed
+// beneath it, as for files; an absolute one, even to the same socket, is
+// ENOTCAPABLE, as is one leaving the preopen.
+func TestUnixConnectSymlink(t *testing.T) {
+	s, in, outside := newTestSystem(t)
+	inside := countAccepts(listenUnix(t, filepath.Join(in, "s.sock")))
+	out := countAccepts(listenUnix(t, filepath.Join(outside, "s.sock")))
+	must(t, os.Symlink("s.sock", filepath.Join(in, "rel")))
+	must(t, os.Symlink(filepath.Join(in, "s.sock"), filepath.Join(in, "abs")))
+	must(t, os.Symlink("../outside/s.sock", filepath.Join(in, "up")))
+	for _, tc := range []struct {
+		path string
+		want Errno
+	}{
+		{"/rel", ESUCCESS},
+		{"/abs", ENOTCAPABLE},
+		{"/up", ENOTCAPABLE},
+	} {
+		errno := sockCall(t, s, SockStream, func(fd int32) Errno {
+			return s.SockConnect(fd, Addr{Family: AFUnix, Path: tc.path})
+		})
+		if errno != tc.want {
+			t.Errorf("connect %s = %v, want %v", tc.path, errno, tc.want)
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for inside.Load() < 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if inside.Load() != 1 || out.Load() != 0 {
+		t.Errorf("accepted inside %d, outside %d; want 1 and 0", inside.Load(), out.Load())
+	}
+}

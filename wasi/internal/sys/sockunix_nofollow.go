@@ -32,7 +32,7 @@ import "golang.org/x/sys/unix"
 // The directory descriptor stays open until after the socket call, so its
 // inode number cannot be reused meanwhile. The guest's path is limited to
 // the 104 bytes of macOS's sun_path (ENAMETOOLONG), and so is the host's,
-// 16 to 47 bytes longer than the socket's name. With the darwinemul build
+// 20 to 48 bytes longer than the socket file's name. With the darwinemul build
 // tag, Linux runs this code with stand-ins (sockunix_emul_linux.go).
 
 // unixSockaddr resolves the guest path p to a host address. For bind
