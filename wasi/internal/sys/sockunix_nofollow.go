@@ -26,14 +26,18 @@ import "golang.org/x/sys/unix"
 //   - a directory renamed inside the preopen meanwhile can only put another
 //     directory of the preopen in its place: the lookup, without symlinks
 //     and without "..", stays beneath the preopen's own path. Moving the
-//     preopen itself takes write access to its parent, outside the guest's
-//     reach.
+//     preopen itself, in the instant between the kernel's translation and
+//     its lookup, takes write access to its parent: outside the guest's
+//     reach, unless another of its preopens holds it (then the lookup stays
+//     in that one). Linux's descriptors have no such instant.
 //
 // The directory descriptor stays open until after the socket call, so its
-// inode number cannot be reused meanwhile. The guest's path is limited to
-// the 104 bytes of macOS's sun_path (ENAMETOOLONG), and so is the host's,
-// 20 to 48 bytes longer than the socket file's name. With the darwinemul build
-// tag, Linux runs this code with stand-ins (sockunix_emul_linux.go).
+// inode number cannot be reused meanwhile. volfs needs a volume that finds
+// files by id (APFS, HFS+); on others the call fails (ENOENT). The guest's
+// path is limited to the 104 bytes of macOS's sun_path (ENAMETOOLONG), and
+// so is the host's, 20 to 48 bytes longer than the socket file's name. With
+// the darwinemul build tag, Linux runs this code with stand-ins
+// (sockunix_emul_linux.go).
 
 // unixSockaddr resolves the guest path p to a host address. For bind
 // (target false) the last component must not exist yet; for connect and
