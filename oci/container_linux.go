@@ -325,6 +325,7 @@ func (c *Container) spawn(ctx context.Context, prog string, net cni.Network, cfg
 		return err
 	}
 	c.rt.logf("network mode: %s", net.Mode().Describe())
+	c.rt.logf("confinement: %s", confinement(cfg))
 	// The guest resolves names as `ip netns exec` would in its namespace:
 	// /etc/netns/<name>/{resolv.conf,hosts} override the host's files,
 	// and the front end's own override both.
@@ -392,6 +393,20 @@ func (c *Container) spawn(ctx context.Context, prog string, net cni.Network, cfg
 	}
 	c.compileTime = s.CompileTime
 	return nil
+}
+
+// confinement says, for --verbose, what holds the container process of
+// cfg beyond its user and capabilities.
+func confinement(cfg initproc.Config) string {
+	root := "the host's file system (no mount namespace)"
+	if cfg.Mounts != nil && cfg.Mounts.PrivateRoot {
+		root = "a root of its own once set up (its directories only)"
+	}
+	filter := "the default seccomp filter"
+	if cfg.Privileges != nil && cfg.Privileges.Seccomp != nil {
+		filter = "the spec's seccomp profile"
+	}
+	return root + ", " + filter
 }
 
 // mountNamespace gives the container process a mount namespace of its own

@@ -232,6 +232,10 @@ func TestOSUnprivileged(t *testing.T) {
 			name := "u" + strings.ReplaceAll(tc.name, " ", "")
 			r := e.start("-v", "--name", name, app, "--", "serve", ":3000")
 			r.waitFor("listening 0.0.0.0:3000")
+			const confined = "confinement: a root of its own once set up (its directories only), the default seccomp filter"
+			if !strings.Contains(r.stderr.String(), confined) {
+				t.Errorf("--verbose does not say %q:\n%s", confined, r.stderr.String())
+			}
 			st := procStatus(t, e.containerState(name).Pid)
 			for k, want := range map[string]string{
 				"Uid": strings.Repeat(tc.uid+" ", 4)[:len(tc.uid)*4+3], "Gid": strings.Repeat(tc.gid+" ", 4)[:len(tc.gid)*4+3],
