@@ -114,15 +114,11 @@ func (w *wine) run(t *testing.T, args ...string) result {
 }
 
 // windowsFileGaps are the files guest's steps that fail under Wine: it
-// makes no symlinks (ENOTSUP), and reads atime back as now; and
-// windowsCPUClock says whether the process CPU-time clock works.
-var (
-	windowsFileGaps = map[string]bool{
-		"symlink": true, "lstat": true, "follow": true,
-		"times": true, "futimens": true, "times_now": true,
-	}
-	windowsCPUClock = true
-)
+// makes no symlinks (ENOTSUP), and reads atime back as now.
+var windowsFileGaps = map[string]bool{
+	"symlink": true, "lstat": true, "follow": true,
+	"times": true, "futimens": true, "times_now": true,
+}
 
 // TestWindows: `wasmrun run` of real guests, built for Windows and run
 // under Wine: arguments, environment and exit codes, a trap, clocks and
@@ -167,9 +163,9 @@ func TestWindows(t *testing.T) {
 		if got := field(t, r.stdout, "monotonic"); got != "ok" {
 			t.Errorf("monotonic: %s", got)
 		}
-		if got := field(t, r.stdout, "cputime"); (got == "ok") != windowsCPUClock {
-			t.Errorf("cputime: %s (windowsCPUClock = %v)", got, windowsCPUClock)
-		}
+		// cputime is not asserted: Wine's GetProcessTimes moves in coarse
+		// steps, not always within the guest's loop (one run in a few).
+		t.Logf("cputime %s", field(t, r.stdout, "cputime"))
 		if ms, err := strconv.Atoi(field(t, r.stdout, "sleep_ms")); err != nil || ms < 99 || ms > 5000 {
 			t.Errorf("a 100 ms sleep took %s ms", field(t, r.stdout, "sleep_ms"))
 		}
