@@ -283,7 +283,14 @@ func defaultSeccompChild() {
 	}
 	report("clone(CLONE_NEWNET)", errno(r, 0, e))
 	report("clone3", errno(unix.RawSyscall(unix.SYS_CLONE3, 0, 0, 0)))
-	report("mount", unix.Mount("tmpfs", "/mnt", "tmpfs", 0, ""))
+	// A tmpfs on a directory of its own, removed at once if it got there.
+	mnt, _ := os.MkdirTemp("", "wasmrun-seccomp-")
+	err = unix.Mount("tmpfs", mnt, "tmpfs", 0, "")
+	if err == nil {
+		unix.Unmount(mnt, unix.MNT_DETACH)
+	}
+	os.Remove(mnt)
+	report("mount", err)
 	report("ptrace", errno(unix.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_TRACEME, 0, 0, 0, 0, 0)))
 	report("bpf", errno(unix.RawSyscall(unix.SYS_BPF, 0, 0, 0)))
 	report("io_uring_setup", errno(unix.RawSyscall(unix.SYS_IO_URING_SETUP, 1, 0, 0)))
