@@ -176,8 +176,9 @@ func Main() int {
 	if err != nil {
 		return fail(fmt.Errorf("open exec fifo: %w", err))
 	}
-	// Read while /proc is the host's (see drop).
-	noSetgroups := setgroupsDenied()
+	// Read while /proc is the host's (see drop); only a process with no
+	// groups to set needs it.
+	noSetgroups := len(cfg.Privileges.Groups) == 0 && setgroupsDenied()
 	var dirs []string
 	for _, p := range cfg.Preopens {
 		dirs = append(dirs, p.HostPath)
