@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -273,46 +272,23 @@ func testWindowsPackages(t *testing.T, w *wine) {
 
 // testWindowsOS: two apps both listening on :3000 in their own port spaces
 // (simulated isolation), each answering through its own --forward with its
-// own APP_ID; ps lists both; stop ends one, the other still answers, and
-// ps no longer lists the one stopped.
+// own APP_ID; a third, on :3000 too, reaches its own and is refused the
+// others' host ports; ps lists them; stop ends one, the other still
+// answers, and ps no longer lists the one stopped.
 func testWindowsOS(t *testing.T, w *wine) {
 	state := t.TempDir()
 	env := append(slices.Clone(w.env), "WASMRUN_STATE_DIR="+state)
 	app := t.TempDir()
 	copyFile(t, guests.Go(t, "netapp"), filepath.Join(app, "app.wasm"))
 	ports := map[string]int{"a": freePort(t, "tcp"), "b": freePort(t, "tcp")}
-	for _, id := range []string{"a", "b"} {
-		cmd := exec.Command(w.loader, w.exe, "os", "--name", "win"+id, "--env", "APP_ID="+id,
-			"--forward", fmt.Sprintf("%d:3000", ports[id]), app, "--", "serve", ":3000")
+	start := func(id string, args ...string) *osRun {
+		args = append([]string{"os", "--name", "win" + id, "--env", "APP_ID=" + id}, args...)
+		cmd := exec.Command(w.loader, append([]string{w.exe}, args...)...)
 		cmd.Env = env
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		listening := make(chan bool, 1)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				if strings.HasPrefix(sc.Text(), "listening") {
-					listening <- true
-				}
-			}
-			close(listening)
-		}()
-		select {
-		case ok := <-listening:
-			if !ok {
-				t.Fatalf("app %s ended before listening: %s", id, stderr.String())
-			}
-		case <-time.After(2 * time.Minute):
-			t.Fatalf("app %s: no listening line: %s", id, stderr.String())
-		}
+		return startOSRun(t, cmd, args)
+	}
+	for _, id := range []string{"a", "b"} {
+		start(id, "--forward", fmt.Sprintf("%d:3000", ports[id]), app, "--", "serve", ":3000").waitFor("listening")
 	}
 	hello := func(id string) (string, error) {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", ports[id]), 10*time.Second)
@@ -327,6 +303,22 @@ func testWindowsOS(t *testing.T, w *wine) {
 	for _, id := range []string{"a", "b"} {
 		if got, err := hello(id); got != "hello "+id {
 			t.Errorf("through app %s's forward: %q (%v), want \"hello %s\"", id, got, err, id)
+		}
+	}
+	// A third app on :3000 too reaches its own, and neither of the others'
+	// host ports, which are the host's loopback services to it.
+	var targets []string
+	for _, id := range []string{"a", "b"} {
+		targets = append(targets, fmt.Sprintf("127.0.0.1:%d", ports[id]), fmt.Sprintf("0.0.0.0:%d", ports[id]))
+	}
+	c := start("c", append([]string{app, "--", "serve-dial", ":3000", "127.0.0.1:3000"}, targets...)...)
+	c.waitFor("dialed")
+	if want := "127.0.0.1:3000: hello c\n"; !strings.Contains(c.stdout.String(), want) {
+		t.Errorf("app c does not reach its own :3000 (no %q):\n%s", want, c.stdout)
+	}
+	for _, to := range targets {
+		if want := to + ": refused\n"; !strings.Contains(c.stdout.String(), want) {
+			t.Errorf("app c's dial of %s was not refused (no %q):\n%s", to, want, c.stdout)
 		}
 	}
 	wasmrun := func(args ...string) result {
