@@ -2,17 +2,15 @@ package sys
 
 import (
 	"context"
-	"fmt"
 	"math"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wasmrun/wasmrun/wasi/internal/waittest"
 )
 
 func monoNow(t *testing.T) int64 {
@@ -326,20 +324,5 @@ func TestWaitFarRealtimeDeadline(t *testing.T) {
 	}
 }
 
-// waitInPpoll returns once thread tid of this process is blocked in
-// ppoll(2), so a test acts on a wait that has really started. It checks the
-// thread's current system call every millisecond, for at most 10 s.
-func waitInPpoll(t testing.TB, tid int) {
-	path := fmt.Sprintf("/proc/self/task/%d/syscall", tid)
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Errorf("read %s: %v", path, err)
-			return
-		}
-		if f := strings.Fields(string(b)); len(f) > 0 && f[0] == strconv.Itoa(unix.SYS_PPOLL) {
-			return
-		}
-	}
-	t.Errorf("thread %d never blocked in ppoll", tid)
-}
+// waitInPpoll returns once thread tid is blocked in ppoll(2).
+func waitInPpoll(t testing.TB, tid int) { waittest.InPpoll(t, tid) }
