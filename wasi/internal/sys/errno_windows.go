@@ -97,15 +97,8 @@ func init() {
 // a path that leaves it is ENOTCAPABLE, as Linux's backend answers an
 // escape; the rest is ErrnoFromError's.
 func fileErrno(err error) Errno {
-	if err == nil {
-		return ESUCCESS
-	}
-	var e Errno
-	if errors.As(err, &e) {
-		return e
-	}
 	var se syscall.Errno
-	if !errors.As(err, &se) && strings.Contains(err.Error(), "path escapes from parent") {
+	if err != nil && !errors.As(err, &se) && strings.Contains(err.Error(), "path escapes from parent") {
 		return ENOTCAPABLE
 	}
 	return ErrnoFromError(err)
