@@ -27,7 +27,10 @@ import (
 //     usable by it (at the entry's port, if it has one) for the rest of its
 //     life (at most the 4096 latest). They outrank the allow list's default
 //     and a catch-all deny (0.0.0.0/0, ::/0), never a narrower deny prefix,
-//     so a name cannot be pointed into a range deny names.
+//     so a name cannot be pointed into a range deny names, and never an
+//     Outside's or VirtualPorts' Blocked addresses (the host itself, other
+//     apps, link-local): only an address entry opens those, so a name its
+//     DNS server points there (rebinding) does not.
 //   - A name a deny entry matches is EAI_FAIL, even if the hosts file has
 //     it, and no DNS query for it leaves; its addresses are not blocked.
 //   - Every query the resolver sends (search-list expansions too) is

@@ -218,6 +218,73 @@ func TestOSOutboundHostResolver(t *testing.T) {
 	e.noLeaks()
 }
 
+// TestOSOutboundRebinding: an allowed host name whose DNS server points
+// it at the host's own address (DNS rebinding; 169.254.169.254 the same
+// way) opens nothing an app in its own namespace may not reach: the name
+// resolves, and the connect to its address is EHOSTUNREACH, the host's
+// server sees nothing. Another allowed name, of an outside host, works as
+// before; an address entry still opens the host's address.
+func TestOSOutboundRebinding(t *testing.T) {
+	t.Parallel()
+	e := newOSEnv(t)
+	out := newOutsideHost(t, e)
+	host := newHostListenerAll(t)
+	_, p, _ := net.SplitHostPort(host.addr)
+	hostPort, _ := strconv.Atoi(p)
+	dns := testdns.Start(t, map[string][]net.IP{
+		"web.wasmrun.test.":    {net.ParseIP(out.addr)},
+		"rebind.wasmrun.test.": {net.ParseIP(out.hostAddr)},
+	})
+	rc := filepath.Join(e.dir, "resolv.conf")
+	writeFile(t, rc, "nameserver "+dns.IP+"\noptions timeout:2 attempts:1\n")
+	wasm := guests.C(t, "egress_attack")
+	steps := func(rebind string) ([]string, string) {
+		var args, want []string
+		for _, s := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"resolve", "rebind.wasmrun.test"}, "resolve rebind.wasmrun.test errno 0"},
+			{[]string{"resolve", "web.wasmrun.test"}, "resolve web.wasmrun.test errno 0"},
+		} {
+			args, want = append(args, s.args...), append(want, s.want)
+		}
+		a, w := connectStep(out.hostAddr, hostPort, rebind)
+		args, want = append(args, a...), append(want, w)
+		a, w = connectStep(out.addr, out.port, "0")
+		args, want = append(args, a...), append(want, w)
+		return args, strings.Join(want, "\n")
+	}
+	for _, tc := range []struct {
+		name, network string
+		errno         string // of the connect to the rebound address
+	}{
+		{"names only", `allow = ["rebind.wasmrun.test", "web.wasmrun.test"]` + "\n", wasiEHOSTUNREACH},
+		{"and the host's address", `allow = ["rebind.wasmrun.test", "web.wasmrun.test", "` + out.hostAddr + `"]` + "\n", "0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := out.accepted.Load()
+			args, want := steps(tc.errno)
+			app := e.app(map[string]string{"app.wasm": wasm}, "", tc.network)
+			run := e.startCmd(hostResolvConf(t, rc), append([]string{app, "--"}, args...)...)
+			if code := run.wait(); code != 0 {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, run.stdout, run.stderr)
+			}
+			if got := strings.TrimSpace(run.stdout.String()); got != want {
+				t.Errorf("guest reported:\n%s\nwant:\n%s\nstderr:\n%s", got, want, run.stderr)
+			}
+			if got := out.accepted.Load() - before; got != 1 {
+				t.Errorf("the outside host accepted %d connections, want 1", got)
+			}
+			if tc.errno == "0" {
+				host.reached(t)
+			}
+		})
+	}
+	host.notReached(t)
+	e.noLeaks()
+}
+
 // hostResolvConf makes a `wasmrun os` command see rc as the host's
 // /etc/resolv.conf: it runs in a mount namespace of its own with rc bound
 // over the file (the host's stays as it is).

@@ -110,15 +110,17 @@ func longestMatch(ps []netip.Prefix, addr netip.Addr) int {
 	return best
 }
 
-// names reports whether an allow entry names ip: a prefix at least as
-// specific as the bits of the block it must outrank (so allow =
-// ["0.0.0.0/0"] does not open the host), or a name that resolved to it.
-func (e *Egress) names(ip netip.Addr, port uint16, bits int) bool {
+// names reports whether an allow entry names ip, a blocked address (the
+// host's, another app's, loopback, link-local): an address prefix at least
+// as specific as the bits of the block it must outrank (so allow =
+// ["0.0.0.0/0"] does not open the host). A host-name entry never does,
+// whatever its name resolved to: the answer is its DNS server's to give,
+// and pointing an allowed name at 169.254.169.254 or the host's own
+// address (DNS rebinding) must not open them.
+func (e *Egress) names(ip netip.Addr, bits int) bool {
 	if e == nil {
 		return false
 	}
-	if b := longestMatch(e.Allow, ip); b > 0 && b >= bits && b >= longestMatch(e.Deny, ip) {
-		return true
-	}
-	return e.grants.has(ip, port)
+	b := longestMatch(e.Allow, ip)
+	return b > 0 && b >= bits && b >= longestMatch(e.Deny, ip)
 }

@@ -37,7 +37,7 @@ func (s *System) routeOutside(f *File, a Addr) Errno {
 			return ESUCCESS
 		}
 	}
-	if inside || s.blockedOutside(ip, a.Port) {
+	if inside || s.blockedOutside(ip) {
 		return EHOSTUNREACH
 	}
 	if f.Sock.outside {
@@ -46,17 +46,17 @@ func (s *System) routeOutside(f *File, a Addr) Errno {
 	if errno := s.moveOutside(f); errno != 0 {
 		return errno
 	}
-	if s.blockedOutside(ip, a.Port) {
+	if s.blockedOutside(ip) {
 		return EHOSTUNREACH
 	}
 	return ESUCCESS
 }
 
-// blockedOutside reports whether ip:port is blocked and no allow entry
-// names it.
-func (s *System) blockedOutside(ip netip.Addr, port uint16) bool {
+// blockedOutside reports whether ip is blocked and no allow entry names
+// it.
+func (s *System) blockedOutside(ip netip.Addr) bool {
 	bits := longestMatch(s.Outside.blocked(), ip)
-	return bits >= 0 && !s.Egress.names(ip, port, bits)
+	return bits >= 0 && !s.Egress.names(ip, bits)
 }
 
 // moveOutside replaces f's socket with a host socket of the same family and

@@ -95,7 +95,7 @@ func (s *System) virtualDest(f *File, a Addr) (Addr, Errno, string) {
 	}
 	ip := EffectiveAddr(a.IP)
 	if !ip.IsLoopback() {
-		if bits := longestMatch(v.blocked(f.Sock), ip); bits >= 0 && !s.Egress.names(ip, a.Port, bits) {
+		if bits := longestMatch(v.blocked(f.Sock), ip); bits >= 0 && !s.Egress.names(ip, bits) {
 			return a, EHOSTUNREACH, whyIsolated
 		}
 		return a, ESUCCESS, ""

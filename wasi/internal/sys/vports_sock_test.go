@@ -206,6 +206,27 @@ func TestVirtualPortsBlocked(t *testing.T) {
 	}
 }
 
+// TestVirtualPortsBlockedRebinding: an allowed name that resolved to a
+// Blocked address (DNS rebinding) does not open it; an address entry does.
+// Judged by virtualDest, without a system call: 192.0.2.7 is not the
+// test's to send to, whatever the outcome.
+func TestVirtualPortsBlockedRebinding(t *testing.T) {
+	a := newSimApp(t, netip.MustParsePrefix("192.0.2.0/24"))
+	a.s.Egress = &Egress{AllowNames: []NameEntry{{Name: "rebind.test"}}}
+	a.s.Egress.grants.add(netip.MustParseAddr("192.0.2.7"), 0) // as getaddrinfo of rebind.test does
+	for _, st := range []SockType{SockStream, SockDgram} {
+		f, _ := a.s.lookupSocket(a.open(AFInet4, st), 0)
+		if _, errno, _ := a.s.virtualDest(f, inetAddr("192.0.2.7:80")); errno != EHOSTUNREACH {
+			t.Errorf("%v: to a blocked address a name resolved to = %v, want EHOSTUNREACH", st, errno)
+		}
+	}
+	a.s.Egress.Allow = []netip.Prefix{netip.MustParsePrefix("192.0.2.7/32")}
+	f, _ := a.s.lookupSocket(a.open(AFInet4, SockStream), 0)
+	if _, errno, _ := a.s.virtualDest(f, inetAddr("192.0.2.7:80")); errno != ESUCCESS {
+		t.Errorf("to a blocked address an address entry names = %v, want success", errno)
+	}
+}
+
 // TestVirtualPortsCurrent: with Current, the block list is asked for
 // when a socket first goes out of loopback (a change of the host's shows
 // at the next socket's), and a socket already out sends with the last
