@@ -16,7 +16,9 @@
 // isolated bridge port and a firewall inside it, and outbound traffic of an
 // app without a bridge goes through host sockets its creator makes
 // (ServeSockets), with the addresses it may never reach (the host's own,
-// other apps') handed to the container process with them.
+// other apps') handed to the container process with them; a TCP socket
+// comes connecting to a destination the creator checked, held to that
+// peer by a locked socket filter.
 //
 // It also holds the small helpers around a namespace: the resolv.conf/hosts
 // files a guest should see, rootless detection, a check that a host port

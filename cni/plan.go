@@ -3,6 +3,7 @@ package cni
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"os/exec"
 
 	"github.com/wasmrun/wasmrun/cni/procnet"
@@ -80,6 +81,13 @@ type Options struct {
 	// Simulated asks for simulated isolation (NetSimulated) instead of a
 	// namespace.
 	Simulated bool `json:"simulated,omitempty"`
+	// Allow and Deny are the egress policy's address prefixes: an allow
+	// prefix opens a blocked address (the host's, another app's) as
+	// wasi's Outside does, and the process that makes host sockets holds
+	// them to that (procnet.Policy). The front end's Egress is what the
+	// guest is checked against; oci copies its prefixes here.
+	Allow []netip.Prefix `json:"allow,omitempty"`
+	Deny  []netip.Prefix `json:"deny,omitempty"`
 }
 
 // Resolver returns the resolv.conf and hosts files of a guest in the

@@ -1,12 +1,14 @@
 package cni
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"sync"
 	"syscall"
@@ -181,7 +183,7 @@ func (n *ownNet) Prepare(ctx context.Context, cmd *exec.Cmd) (Child, error) {
 		for _, a := range n.ns.Addrs {
 			inside = append(inside, netip.PrefixFrom(a.Addr(), a.Addr().BitLen()))
 		}
-		if child.Outbound, n.theirs, err = prepareOutbound(cmd, n.m.cfg.Bridge.Subnet, inside, n.opts.ResolvConf != "" || hostResolver(n.ns.Name), n.log); err != nil {
+		if child.Outbound, n.theirs, err = prepareOutbound(cmd, n.m.cfg.Bridge.Subnet, inside, hostResolverConf(n.ns.Name, n.opts), n.opts, n.log); err != nil {
 			return Child{}, err
 		}
 		n.out = child.Outbound
@@ -338,7 +340,7 @@ func (n *rootlessNet) Prepare(_ context.Context, cmd *exec.Cmd) (Child, error) {
 	var err error
 	if n.opts.Outbound {
 		// The namespace has no name: the host's resolv.conf applies.
-		if child.Outbound, n.theirs, err = prepareOutbound(cmd, "", slices.Clone(loopbackPrefixes), true, n.log); err != nil {
+		if child.Outbound, n.theirs, err = prepareOutbound(cmd, "", slices.Clone(loopbackPrefixes), cmp.Or(n.opts.ResolvConf, filepath.Join(etcDir, "resolv.conf")), n.opts, n.log); err != nil {
 			return Child{}, err
 		}
 	}

@@ -163,7 +163,11 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		return nil, err
 	}
 	// The network, decided once; nothing is made before the state dir.
-	net, err := cni.Plan(r.netConfig(), networkTarget(id, spec), opts.Network)
+	// Its host sockets are held to what the egress policy's prefixes
+	// open, whatever the container process asks.
+	netOpts := opts.Network
+	netOpts.Allow, netOpts.Deny = opts.Egress.Allow, opts.Egress.Deny
+	net, err := cni.Plan(r.netConfig(), networkTarget(id, spec), netOpts)
 	if err != nil {
 		return nil, err
 	}

@@ -51,4 +51,11 @@ type Outbound struct {
 	// HostResolver: the resolv.conf is the host's, so name queries go
 	// through host sockets too (a 127.0.0.53 stub is the host's).
 	HostResolver bool `json:"host_resolver,omitempty"`
+	// Allow, Deny and Nameservers are what opens a Blocked address to a
+	// host socket besides (see Policy): the egress policy's prefixes,
+	// and with HostResolver the resolver's nameservers (at port 53). The
+	// creator holds its sockets to them, not to what the process says.
+	Allow       []netip.Prefix `json:"allow,omitempty"`
+	Deny        []netip.Prefix `json:"deny,omitempty"`
+	Nameservers []netip.Addr   `json:"nameservers,omitempty"`
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -19,20 +20,35 @@ import (
 // container process and passes to it:
 //
 //	container process (wasi)                   creator (ServeSockets)
-//	Sockets.Socket(AF_INET, SOCK_STREAM, 0) --- domain, type, protocol, generation -->  socket(2)
+//	Sockets.Socket(Request{AF_INET, SOCK_STREAM, to ...}) --- request -->  socket(2), connect(2)
 //	        <-- errno, generation [, block list when newer] + SCM_RIGHTS fd ---
 //
-// over one SOCK_SEQPACKET socket pair. The creator makes only unconnected
-// TCP and UDP sockets of IPv4 and IPv6; where they may go is decided in
-// the container process (Outbound.Blocked and the egress policy). The
-// host's addresses change after the container is made (an interface, a
-// bridge, a VPN comes up): the creator numbers its block list and sends
+// over one SOCK_SEQPACKET socket pair. The creator makes only TCP and UDP
+// sockets of IPv4 and IPv6, and holds them to what the container process
+// may do with them whatever that process does next, for it may be the
+// guest's once a bug lets the guest out of the WebAssembly sandbox:
+//   - A TCP socket comes connecting to its destination, which the creator
+//     checked against its Policy (the host itself, other apps), with a
+//     locked socket filter that drops every packet not from that peer. A
+//     process that disconnects it and connects it elsewhere, or makes it
+//     listen, never completes a handshake: the answers are dropped.
+//   - A UDP socket comes bound to a port of its own, so the process cannot
+//     bind it to a port of the host's choosing. Where its datagrams go is
+//     checked in the container process only (see Policy).
+//
+// The host's addresses change after the container is made (an interface,
+// a bridge, a VPN comes up): the creator numbers its block list and sends
 // the current one with a socket whenever the process's is older, so the
 // process checks each new host socket against the host as it is.
 
 // requestLen is the size of one request: domain, type, protocol as
-// int32s, the generation of the process's block list as a uint64.
-const requestLen = 20
+// int32s, the generation of the process's block list as a uint64, flags
+// as a uint32, the destination's port as a uint16 and its address in 16
+// bytes (an IPv4 one in the first 4).
+const requestLen = 42
+
+// flagV6Only is IPV6_V6ONLY in a request's flags.
+const flagV6Only = 1
 
 // replyMax bounds a reply: errno, generation, and a block list of up to
 // 4096 prefixes (18 bytes each at most).
@@ -42,11 +58,59 @@ const replyMax = 4 + 8 + 4 + 4096*18
 // which grows with every change (see ServeSockets).
 type BlockList func() (gen uint64, blocked []netip.Prefix)
 
+// Request is a host socket the container process asks for.
+type Request struct {
+	// Domain is AF_INET or AF_INET6, Type SOCK_STREAM or SOCK_DGRAM, Proto
+	// 0 or the matching protocol.
+	Domain, Type, Proto int
+	// V6Only is IPV6_V6ONLY of an AF_INET6 socket, set before it is
+	// connected or bound.
+	V6Only bool
+	// To is where a stream socket goes: the creator connects it there.
+	// Unused for a datagram socket.
+	To netip.AddrPort
+}
+
+// Policy is what the creator holds a stream socket's destination to, as
+// the container process does (wasi's Outside): never an address in the
+// block list, unless an allow prefix at least as specific as the block
+// names it (and no more specific deny prefix), or it is port 53 of one of
+// the resolver's nameservers (the host's resolver may be a stub on the
+// host's loopback). Host-name entries of the egress policy open no
+// blocked address.
+type Policy struct {
+	// Blocked is the block list (nil: nothing is blocked).
+	Blocked     BlockList
+	Allow, Deny []netip.Prefix
+	Nameservers []netip.Addr
+	// Log, when set, says once that stream sockets go unheld: without
+	// root, a kernel may refuse socket filters (EPERM); the creator then
+	// checks their destination and connects them, and that is all.
+	Log func(format string, args ...any)
+
+	unheld sync.Once
+}
+
+// permits reports whether a stream socket may go to to, given the block
+// list as it is now.
+func (p *Policy) permits(to netip.AddrPort, blocked []netip.Prefix) bool {
+	ip := effectiveAddr(to.Addr())
+	bits := longestMatch(blocked, ip)
+	switch {
+	case bits < 0:
+		return true
+	case to.Port() == 53 && slices.ContainsFunc(p.Nameservers, func(a netip.Addr) bool { return effectiveAddr(a) == ip }):
+		return true
+	}
+	b := longestMatch(p.Allow, ip)
+	return b > 0 && b >= bits && b > longestMatch(p.Deny, ip) // deny on a tie
+}
+
 // ServeSockets makes sockets in this process's network namespace for the
 // process at the other end of f (the host end of DialSocketPair), until it
-// closes its end or f is closed, and sends blocked's list with a socket
-// when the process's is older (nil: none). It takes ownership of f.
-func ServeSockets(f *os.File, blocked BlockList) error {
+// closes its end or f is closed, and sends p's block list with a socket
+// when the process's is older. It takes ownership of f.
+func ServeSockets(f *os.File, p *Policy) error {
 	c, err := unixConn(f)
 	f.Close()
 	if err != nil {
@@ -62,16 +126,16 @@ func ServeSockets(f *os.File, blocked BlockList) error {
 			}
 			return fmt.Errorf("serve sockets: read request: %w", err)
 		}
-		errno, fd := makeSocket(buf[:k])
+		var gen uint64
+		var list []netip.Prefix
+		if p.Blocked != nil {
+			gen, list = p.Blocked()
+		}
+		errno, fd := p.makeSocket(buf[:k], list)
 		reply := binary.LittleEndian.AppendUint32(nil, uint32(errno))
-		if blocked != nil && k == requestLen {
-			gen, list := blocked()
-			reply = binary.LittleEndian.AppendUint64(reply, gen)
-			if gen != binary.LittleEndian.Uint64(buf[12:]) {
-				reply = appendPrefixes(reply, list)
-			}
-		} else {
-			reply = binary.LittleEndian.AppendUint64(reply, 0)
+		reply = binary.LittleEndian.AppendUint64(reply, gen)
+		if p.Blocked != nil && k == requestLen && gen != binary.LittleEndian.Uint64(buf[12:]) {
+			reply = appendPrefixes(reply, list)
 		}
 		var oob []byte
 		if fd >= 0 {
@@ -126,33 +190,136 @@ func parsePrefixes(b []byte) ([]netip.Prefix, bool) {
 	return out, len(b) == 0
 }
 
-// makeSocket answers one request: only unconnected TCP and UDP sockets of
-// IPv4 and IPv6, close-on-exec.
-func makeSocket(req []byte) (unix.Errno, int) {
+// parseRequest decodes a request.
+func parseRequest(req []byte) (Request, bool) {
 	if len(req) != requestLen {
+		return Request{}, false
+	}
+	r := Request{
+		Domain: int(int32(binary.LittleEndian.Uint32(req[0:]))),
+		Type:   int(int32(binary.LittleEndian.Uint32(req[4:]))),
+		Proto:  int(int32(binary.LittleEndian.Uint32(req[8:]))),
+		V6Only: binary.LittleEndian.Uint32(req[20:])&flagV6Only != 0,
+	}
+	port := binary.LittleEndian.Uint16(req[24:])
+	if r.Domain == unix.AF_INET {
+		r.To = netip.AddrPortFrom(netip.AddrFrom4([4]byte(req[26:30])), port)
+	} else {
+		r.To = netip.AddrPortFrom(netip.AddrFrom16([16]byte(req[26:42])), port)
+	}
+	return r, true
+}
+
+// appendRequest encodes r with gen, the process's block list generation.
+func appendRequest(b []byte, r Request, gen uint64) []byte {
+	for _, v := range []int{r.Domain, r.Type, r.Proto} {
+		b = binary.LittleEndian.AppendUint32(b, uint32(int32(v)))
+	}
+	b = binary.LittleEndian.AppendUint64(b, gen)
+	var flags uint32
+	if r.V6Only {
+		flags |= flagV6Only
+	}
+	b = binary.LittleEndian.AppendUint32(b, flags)
+	b = binary.LittleEndian.AppendUint16(b, r.To.Port())
+	var a [16]byte
+	if ip := r.To.Addr(); ip.Is4() {
+		*(*[4]byte)(a[:4]) = ip.As4()
+	} else if ip.IsValid() {
+		a = ip.As16()
+	}
+	return append(b, a[:]...)
+}
+
+// makeSocket answers one request with blocked as the block list: only TCP
+// and UDP sockets of IPv4 and IPv6, close-on-exec; a TCP one connecting to
+// a destination p permits, held to it (pinPeer), a UDP one bound to a port
+// of its own.
+func (p *Policy) makeSocket(req []byte, blocked []netip.Prefix) (unix.Errno, int) {
+	r, ok := parseRequest(req)
+	if !ok {
 		return unix.EINVAL, -1
 	}
-	domain := int(int32(binary.LittleEndian.Uint32(req[0:])))
-	typ := int(int32(binary.LittleEndian.Uint32(req[4:])))
-	proto := int(int32(binary.LittleEndian.Uint32(req[8:])))
-	if domain != unix.AF_INET && domain != unix.AF_INET6 {
+	if r.Domain != unix.AF_INET && r.Domain != unix.AF_INET6 {
 		return unix.EAFNOSUPPORT, -1
 	}
+	stream := r.Type == unix.SOCK_STREAM
 	switch {
-	case typ == unix.SOCK_STREAM && (proto == 0 || proto == unix.IPPROTO_TCP),
-		typ == unix.SOCK_DGRAM && (proto == 0 || proto == unix.IPPROTO_UDP):
+	case stream && (r.Proto == 0 || r.Proto == unix.IPPROTO_TCP),
+		r.Type == unix.SOCK_DGRAM && (r.Proto == 0 || r.Proto == unix.IPPROTO_UDP):
 	default:
 		return unix.EPROTONOSUPPORT, -1
 	}
-	fd, err := unix.Socket(domain, typ|unix.SOCK_CLOEXEC, proto)
-	if err != nil {
-		var errno unix.Errno
-		if errors.As(err, &errno) {
-			return errno, -1
+	var to unix.Sockaddr
+	if stream {
+		if r.To.Port() == 0 {
+			return unix.EINVAL, -1
 		}
-		return unix.EIO, -1
+		if !p.permits(r.To, blocked) {
+			return unix.EHOSTUNREACH, -1
+		}
+		if r.Domain == unix.AF_INET {
+			to = &unix.SockaddrInet4{Addr: r.To.Addr().As4(), Port: int(r.To.Port())}
+		} else {
+			to = &unix.SockaddrInet6{Addr: r.To.Addr().As16(), Port: int(r.To.Port())}
+		}
+	}
+	fd, err := unix.Socket(r.Domain, r.Type|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, r.Proto)
+	if err != nil {
+		return errnoOf(err), -1
+	}
+	fail := func(err error) (unix.Errno, int) {
+		unix.Close(fd)
+		return errnoOf(err), -1
+	}
+	if r.Domain == unix.AF_INET6 {
+		v := 0
+		if r.V6Only {
+			v = 1
+		}
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v); err != nil {
+			return fail(err)
+		}
+	}
+	if stream {
+		// Held to the peer before the first packet: its SYN-ACK is the
+		// first the socket takes.
+		if err := pinPeer(fd, netip.AddrPortFrom(effectiveAddr(r.To.Addr()), r.To.Port())); err != nil {
+			if !errors.Is(err, unix.EPERM) || os.Geteuid() == 0 {
+				return fail(err)
+			}
+			p.unheld.Do(func() {
+				if p.Log != nil {
+					p.Log("outbound: host sockets are checked but not held to their destination: %v (this kernel refuses socket filters without root)", err)
+				}
+			})
+		}
+		if err := unix.Connect(fd, to); err != nil && err != unix.EINPROGRESS {
+			return fail(err)
+		}
+	} else {
+		var wild unix.Sockaddr = &unix.SockaddrInet4{}
+		if r.Domain == unix.AF_INET6 {
+			wild = &unix.SockaddrInet6{}
+		}
+		if err := unix.Bind(fd, wild); err != nil {
+			return fail(err)
+		}
+	}
+	// The process chooses blocking or not; a connect goes on meanwhile.
+	if err := unix.SetNonblock(fd, false); err != nil {
+		return fail(err)
 	}
 	return 0, fd
+}
+
+// errnoOf is err's errno, or EIO.
+func errnoOf(err error) unix.Errno {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	return unix.EIO
 }
 
 // Sockets asks the ServeSockets at the other end of a descriptor for
@@ -175,16 +342,13 @@ func NewSockets(fd int, out *Outbound) *Sockets {
 // Blocked returns the current block list.
 func (s *Sockets) Blocked() []netip.Prefix { return *s.blocked.Load() }
 
-// Socket returns a new socket(2) of the creator's namespace, and takes
+// Socket returns a new socket(2) of the creator's namespace as r asks
+// (see ServeSockets: a stream socket comes connecting to r.To), and takes
 // the block list that came with it.
-func (s *Sockets) Socket(domain, typ, proto int) (int, error) {
+func (s *Sockets) Socket(r Request) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	req := make([]byte, 0, requestLen)
-	for _, v := range []int{domain, typ, proto} {
-		req = binary.LittleEndian.AppendUint32(req, uint32(int32(v)))
-	}
-	req = binary.LittleEndian.AppendUint64(req, s.gen)
+	req := appendRequest(make([]byte, 0, requestLen), r, s.gen)
 	if err := unix.Sendmsg(s.fd, req, nil, nil, 0); err != nil {
 		return -1, fmt.Errorf("ask for a host socket: %w", err)
 	}

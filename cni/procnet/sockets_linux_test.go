@@ -2,41 +2,51 @@ package procnet
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"sync"
 	"testing"
+	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// TestServeSockets: the creator makes unconnected TCP and UDP sockets of
-// IPv4 and IPv6 for the container process, and nothing else: a raw or
-// packet socket, a Unix one, or a made-up type is refused, so a container
-// process taken over by its guest gets no more of the host's network than
-// the guest's sockets need.
+// TestServeSockets: the creator makes TCP and UDP sockets of IPv4 and
+// IPv6 for the container process, and nothing else: a raw or packet
+// socket, a Unix one, a made-up type, or a stream socket without a
+// destination is refused, so a container process taken over by its guest
+// gets no more of the host's network than the guest's sockets need. A
+// stream socket comes connecting to its destination (and gets there: the
+// filter that holds it lets its peer's packets in, also IPv4 ones on an
+// IPv6 socket); a datagram one comes bound to a port of its own.
 func TestServeSockets(t *testing.T) {
-	host, theirs, err := DialSocketPair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- ServeSockets(host, nil) }()
-	ask := NewSockets(int(theirs.Fd()), &Outbound{}).Socket
+	l4 := listen(t, "tcp4", "127.0.0.1:0")
+	l6 := listen(t, "tcp6", "[::1]:0")
+	ask := serve(t, &Policy{})
 	for _, tc := range []struct {
-		name             string
-		domain, typ, pro int
-		want             error
+		name string
+		req  Request
+		want error
+		peer net.Listener // a stream socket's
 	}{
-		{"tcp4", unix.AF_INET, unix.SOCK_STREAM, 0, nil},
-		{"udp6", unix.AF_INET6, unix.SOCK_DGRAM, unix.IPPROTO_UDP, nil},
-		{"raw", unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_ICMP, unix.EPROTONOSUPPORT},
-		{"tcp with another protocol", unix.AF_INET, unix.SOCK_STREAM, unix.IPPROTO_SCTP, unix.EPROTONOSUPPORT},
-		{"packet", unix.AF_PACKET, unix.SOCK_RAW, 0, unix.EAFNOSUPPORT},
-		{"unix", unix.AF_UNIX, unix.SOCK_STREAM, 0, unix.EAFNOSUPPORT},
-		{"netlink", unix.AF_NETLINK, unix.SOCK_RAW, 0, unix.EAFNOSUPPORT},
+		{"tcp4", Request{Domain: unix.AF_INET, Type: unix.SOCK_STREAM, To: addrPort(l4)}, nil, l4},
+		{"tcp6", Request{Domain: unix.AF_INET6, Type: unix.SOCK_STREAM, Proto: unix.IPPROTO_TCP, V6Only: true, To: addrPort(l6)}, nil, l6},
+		{"tcp6 to an IPv4-mapped address", Request{Domain: unix.AF_INET6, Type: unix.SOCK_STREAM,
+			To: netip.AddrPortFrom(netip.AddrFrom16(addrPort(l4).Addr().As16()), addrPort(l4).Port())}, nil, l4},
+		{"udp4", Request{Domain: unix.AF_INET, Type: unix.SOCK_DGRAM}, nil, nil},
+		{"udp6", Request{Domain: unix.AF_INET6, Type: unix.SOCK_DGRAM, Proto: unix.IPPROTO_UDP}, nil, nil},
+		{"tcp without a destination", Request{Domain: unix.AF_INET, Type: unix.SOCK_STREAM}, unix.EINVAL, nil},
+		{"raw", Request{Domain: unix.AF_INET, Type: unix.SOCK_RAW, Proto: unix.IPPROTO_ICMP}, unix.EPROTONOSUPPORT, nil},
+		{"tcp with another protocol", Request{Domain: unix.AF_INET, Type: unix.SOCK_STREAM, Proto: unix.IPPROTO_SCTP, To: addrPort(l4)}, unix.EPROTONOSUPPORT, nil},
+		{"packet", Request{Domain: unix.AF_PACKET, Type: unix.SOCK_RAW}, unix.EAFNOSUPPORT, nil},
+		{"unix", Request{Domain: unix.AF_UNIX, Type: unix.SOCK_STREAM}, unix.EAFNOSUPPORT, nil},
+		{"netlink", Request{Domain: unix.AF_NETLINK, Type: unix.SOCK_RAW}, unix.EAFNOSUPPORT, nil},
 	} {
-		fd, err := ask(tc.domain, tc.typ, tc.pro)
+		fd, err := ask(tc.req)
 		if !errors.Is(err, tc.want) && !(tc.want == nil && err == nil) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 		}
@@ -45,17 +55,247 @@ func TestServeSockets(t *testing.T) {
 		}
 		typ, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
 		dom, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
-		if typ != tc.typ || dom != tc.domain {
+		if typ != tc.req.Type || dom != tc.req.Domain {
 			t.Errorf("%s: got a socket of domain %d type %d", tc.name, dom, typ)
 		}
-		if _, err := unix.Getpeername(fd); err == nil {
-			t.Errorf("%s: the socket is connected", tc.name)
+		if tc.peer != nil {
+			if err := connected(fd, 10*time.Second); err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			accept(t, tc.peer, 10*time.Second)
+		} else if sa, err := unix.Getsockname(fd); err != nil || port(sa) == 0 {
+			t.Errorf("%s: not bound to a port of its own: %v %v", tc.name, sa, err)
 		}
 		unix.Close(fd)
 	}
-	theirs.Close()
-	if err := <-done; err != nil {
-		t.Errorf("ServeSockets after the process's end closed: %v", err)
+}
+
+// TestServeSocketsHeld: what a container process taken over by its guest
+// would do with the host sockets it is given, against the kernel, on
+// loopback: every attempt fails, and the servers it aims at accept
+// nothing.
+func TestServeSocketsHeld(t *testing.T) {
+	if os.Geteuid() != 0 {
+		fd, _ := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		err := pinPeer(fd, netip.MustParseAddrPort("127.0.0.1:1"))
+		unix.Close(fd)
+		if errors.Is(err, unix.EPERM) {
+			t.Skipf("this kernel refuses socket filters without root (%v): nothing holds the sockets", err)
+		}
+	}
+	a := listen(t, "tcp4", "127.0.0.1:0")
+	b := listen(t, "tcp4", "127.0.0.1:0")
+	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	blocked := func() (uint64, []netip.Prefix) { return 1, loopback }
+
+	t.Run("blocked destinations", func(t *testing.T) {
+		ask := serve(t, &Policy{Blocked: blocked})
+		for _, to := range []netip.AddrPort{addrPort(a), netip.AddrPortFrom(netip.IPv4Unspecified(), addrPort(a).Port())} {
+			if fd, err := ask(Request{Domain: unix.AF_INET, Type: unix.SOCK_STREAM, To: to}); !errors.Is(err, unix.EHOSTUNREACH) {
+				unix.Close(fd)
+				t.Errorf("a stream socket to %s, blocked: %v, want EHOSTUNREACH", to, err)
+			}
+		}
+		if fd, err := ask(Request{Domain: unix.AF_INET6, Type: unix.SOCK_STREAM,
+			To: netip.AddrPortFrom(netip.AddrFrom16(addrPort(a).Addr().As16()), addrPort(a).Port())}); !errors.Is(err, unix.EHOSTUNREACH) {
+			unix.Close(fd)
+			t.Errorf("a stream socket to its IPv4-mapped address: %v, want EHOSTUNREACH", err)
+		}
+		notAccepted(t, a)
+		// What opens it: an allow prefix as specific as the block (not a
+		// wider one, nor one a deny prefix outranks).
+		for _, tc := range []struct {
+			name        string
+			allow, deny []netip.Prefix
+			open        bool
+		}{
+			{"allow 0.0.0.0/0", []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, nil, false},
+			{"allow 127.0.0.1/32, deny it", []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, false},
+			{"allow 127.0.0.1/32", []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, nil, true},
+		} {
+			ask := serve(t, &Policy{Blocked: blocked, Allow: tc.allow, Deny: tc.deny})
+			fd, err := ask(Request{Domain: unix.AF_INET, Type: unix.SOCK_STREAM, To: addrPort(a)})
+			if (err == nil) != tc.open {
+				t.Errorf("%s: %v, want open %v", tc.name, err, tc.open)
+			}
+			if err == nil {
+				unix.Close(fd)
+				accept(t, a, 10*time.Second)
+			}
+		}
+	})
+
+	t.Run("another peer", func(t *testing.T) {
+		fd := connectedTo(t, a)
+		for _, opt := range []int{unix.SO_DETACH_FILTER, unix.SO_LOCK_FILTER} {
+			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, 0); !errors.Is(err, unix.EPERM) {
+				t.Errorf("setsockopt %d on the held socket: %v, want EPERM", opt, err)
+			}
+		}
+		// Disconnect it (connect to AF_UNSPEC) and connect it to b.
+		if err := disconnect(fd); err != nil {
+			t.Fatalf("disconnect: %v", err)
+		}
+		unix.SetNonblock(fd, true)
+		bp := addrPort(b)
+		if err := unix.Connect(fd, &unix.SockaddrInet4{Addr: bp.Addr().As4(), Port: int(bp.Port())}); err != unix.EINPROGRESS {
+			t.Fatalf("connect elsewhere: %v, want EINPROGRESS", err)
+		}
+		if err := connected(fd, 1500*time.Millisecond); err == nil {
+			t.Error("the held socket connected to another server")
+		}
+		notAccepted(t, b)
+	})
+
+	t.Run("listen", func(t *testing.T) {
+		fd := connectedTo(t, a)
+		if err := disconnect(fd); err != nil {
+			t.Fatalf("disconnect: %v", err)
+		}
+		if err := unix.Listen(fd, 1); err != nil {
+			return // refused (Linux 6.x: EINVAL): nothing listens
+		}
+		sa, _ := unix.Getsockname(fd)
+		c, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(c)
+		if err := unix.Connect(c, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: port(sa)}); err != unix.EINPROGRESS {
+			t.Fatalf("a client's connect to it: %v, want EINPROGRESS", err)
+		}
+		if err := connected(c, 1500*time.Millisecond); err == nil {
+			t.Error("a client connected to the held socket made to listen")
+		}
+	})
+
+	t.Run("datagram", func(t *testing.T) {
+		ask := serve(t, &Policy{Blocked: blocked})
+		fd, err := ask(Request{Domain: unix.AF_INET, Type: unix.SOCK_DGRAM})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		if err := unix.Bind(fd, &unix.SockaddrInet4{Port: 5353}); !errors.Is(err, unix.EINVAL) {
+			t.Errorf("bind the datagram socket to a port of the host's choosing: %v, want EINVAL", err)
+		}
+	})
+}
+
+// disconnect is connect(fd, AF_UNSPEC): a TCP socket drops its connection
+// and may connect again.
+func disconnect(fd int) error {
+	sa := unix.RawSockaddrInet4{Family: unix.AF_UNSPEC}
+	_, _, errno := unix.Syscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// connectedTo is a host socket of a ServeSockets without a block list,
+// connected to l (which accepted it), closed when the test ends.
+func connectedTo(t *testing.T, l net.Listener) int {
+	t.Helper()
+	fd, err := serve(t, &Policy{})(Request{Domain: unix.AF_INET, Type: unix.SOCK_STREAM, To: addrPort(l)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := connected(fd, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	accept(t, l, 10*time.Second)
+	return fd
+}
+
+// serve runs ServeSockets with p for the test and returns how to ask it.
+func serve(t *testing.T, p *Policy) func(Request) (int, error) {
+	host, theirs, err := DialSocketPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ServeSockets(host, p) }()
+	t.Cleanup(func() {
+		theirs.Close()
+		if err := <-done; err != nil {
+			t.Errorf("ServeSockets after the process's end closed: %v", err)
+		}
+	})
+	return NewSockets(int(theirs.Fd()), &Outbound{}).Socket
+}
+
+// listen listens on address (of network) until the test ends.
+func listen(t *testing.T, network, address string) net.Listener {
+	l, err := net.Listen(network, address)
+	if err != nil {
+		t.Skipf("listen on %s: %v", address, err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// addrPort is l's address.
+func addrPort(l net.Listener) netip.AddrPort {
+	return l.Addr().(*net.TCPAddr).AddrPort()
+}
+
+// port is sa's port (0 for a non-inet one).
+func port(sa unix.Sockaddr) int {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return sa.Port
+	case *unix.SockaddrInet6:
+		return sa.Port
+	}
+	return 0
+}
+
+// connected waits up to d for TCP socket fd's connect to be done, and
+// returns its error (one if it is still going on after d).
+func connected(fd int, d time.Duration) error {
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	deadline := time.Now().Add(d)
+	for {
+		n, err := unix.Poll(pfd, int(time.Until(deadline).Milliseconds()))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("not connected after %v", d)
+		}
+		if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil || v != 0 {
+			return fmt.Errorf("connect: %v %v", unix.Errno(v), err)
+		}
+		_, err = unix.Getpeername(fd)
+		return err
+	}
+}
+
+// accept fails t unless l accepts a connection within d.
+func accept(t *testing.T, l net.Listener, d time.Duration) {
+	t.Helper()
+	l.(*net.TCPListener).SetDeadline(time.Now().Add(d))
+	c, err := l.Accept()
+	if err != nil {
+		t.Errorf("%s accepted nothing: %v", l.Addr(), err)
+		return
+	}
+	c.Close()
+}
+
+// notAccepted fails t if l has a connection to accept (one that completed
+// its handshake), looking once, briefly: the callers have waited already.
+func notAccepted(t *testing.T, l net.Listener) {
+	t.Helper()
+	l.(*net.TCPListener).SetDeadline(time.Now().Add(50 * time.Millisecond))
+	if c, err := l.Accept(); err == nil {
+		c.Close()
+		t.Errorf("%s accepted a connection", l.Addr())
 	}
 }
 
@@ -72,16 +312,16 @@ func TestServeSocketsBlockList(t *testing.T) {
 	var mu sync.Mutex
 	gen, list := uint64(1), []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	asked := 0
-	go ServeSockets(host, func() (uint64, []netip.Prefix) {
+	go ServeSockets(host, &Policy{Blocked: func() (uint64, []netip.Prefix) {
 		mu.Lock()
 		defer mu.Unlock()
 		asked++
 		return gen, list
-	})
+	}})
 	s := NewSockets(int(theirs.Fd()), &Outbound{Blocked: list, BlockedGen: 1})
 	socket := func() {
 		t.Helper()
-		fd, err := s.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+		fd, err := s.Socket(Request{Domain: unix.AF_INET, Type: unix.SOCK_DGRAM})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +349,7 @@ func TestServeSocketsBlockList(t *testing.T) {
 	mu.Lock()
 	gen, list = 3, nil
 	mu.Unlock()
-	if _, err := s.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0); !errors.Is(err, unix.EAFNOSUPPORT) {
+	if _, err := s.Socket(Request{Domain: unix.AF_UNIX, Type: unix.SOCK_STREAM}); !errors.Is(err, unix.EAFNOSUPPORT) {
 		t.Errorf("unix socket: %v", err)
 	}
 	if got := s.Blocked(); len(got) != 0 {

@@ -272,8 +272,11 @@ func outside(o *procnet.Outbound) *wasi.Outside {
 		return nil
 	}
 	sockets := procnet.NewSockets(o.SocketFD, o)
+	socket := func(r wasi.HostSocket) (int, error) {
+		return sockets.Socket(procnet.Request{Domain: r.Domain, Type: r.Type, V6Only: r.V6Only, To: r.To})
+	}
 	return &wasi.Outside{
-		Socket: sockets.Socket, Blocked: sockets.Blocked,
+		Socket: socket, Blocked: sockets.Blocked,
 		Inside: o.Inside, HostResolver: o.HostResolver,
 	}
 }

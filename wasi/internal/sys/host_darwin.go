@@ -78,3 +78,11 @@ const rwfAppendFlag = appendFlag
 func pwritev2(fd int, bufs [][]byte, off int64, flags int) (int, error) {
 	return pwritevAppend(fd, bufs, off, flags)
 }
+
+// closedStream reports whether TCP socket fd is closed: its connect
+// failed (or it never had one). Host sockets are Linux's (Outside); a
+// socket that says it is not connected counts.
+func closedStream(fd int) bool {
+	_, err := unix.Getpeername(fd)
+	return err == unix.ENOTCONN
+}

@@ -49,3 +49,10 @@ func fadvise(fd int, off, length int64, advice uint8) error {
 
 // fdatasync is fdatasync(2).
 func fdatasync(fd int) error { return unix.Fdatasync(fd) }
+
+// closedStream reports whether TCP socket fd is closed: its connect
+// failed (or it never had one).
+func closedStream(fd int) bool {
+	info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+	return err == nil && info.State == 7 // TCP_CLOSE
+}

@@ -13,8 +13,8 @@ import "net/netip"
 // entry of the egress policy names it.
 type Outside struct {
 	// Socket returns a new host socket: socket(2) in the host's
-	// namespace.
-	Socket func(domain, typ, proto int) (int, error)
+	// namespace, made as HostSocket says.
+	Socket func(HostSocket) (int, error)
 	// Inside is as above.
 	Inside []netip.Prefix
 	// Blocked returns the blocked addresses as they are now: the host's
@@ -29,4 +29,20 @@ func (o *Outside) blocked() []netip.Prefix {
 		return nil
 	}
 	return o.Blocked()
+}
+
+// HostSocket is a host socket Outside.Socket is asked for. Its maker holds
+// it to its purpose, which the container process (the guest, should it
+// get out of the WebAssembly sandbox) cannot change: a stream socket comes
+// connecting to To, a destination the maker checked, and never completes
+// a connection to anything else; a datagram socket comes bound to a port
+// of its own.
+type HostSocket struct {
+	// Domain is AF_INET or AF_INET6, Type SOCK_STREAM or SOCK_DGRAM.
+	Domain, Type int
+	// V6Only is IPV6_V6ONLY of an AF_INET6 socket, set before it is
+	// connected or bound.
+	V6Only bool
+	// To is a stream socket's destination.
+	To netip.AddrPort
 }

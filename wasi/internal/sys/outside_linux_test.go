@@ -43,15 +43,18 @@ func TestOutside(t *testing.T) {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("needs ip(8)")
 	}
-	// The host: its socket maker runs on its thread.
+	// The host: its socket maker runs on its thread, and makes sockets
+	// as procnet's does (its tests check the rest of what that does): a
+	// stream one connecting, a datagram one bound.
 	type req struct {
-		domain, typ int
-		reply       chan int
+		HostSocket
+		reply chan int
 	}
 	reqs := make(chan req)
 	var made atomic.Int32
 	var tcp net.Listener
 	var udp net.PacketConn
+	var closedPort uint16
 	hostReady := make(chan error, 1)
 	go func() {
 		err := enterNetns([]string{"link", "add", "d0", "type", "veth", "peer", "name", "d1"}, []string{"addr", "add", "10.77.0.1/24", "dev", "d0"}, []string{"link", "set", "d0", "up"}, []string{"link", "set", "d1", "up"})
@@ -62,10 +65,29 @@ func TestOutside(t *testing.T) {
 		if tcp, err = net.Listen("tcp", "10.77.0.1:0"); err == nil {
 			udp, err = net.ListenPacket("udp", "10.77.0.1:0")
 		}
+		if err == nil { // a port nothing listens on
+			var l net.Listener
+			if l, err = net.Listen("tcp", "10.77.0.1:0"); err == nil {
+				closedPort = uint16(l.Addr().(*net.TCPAddr).Port)
+				l.Close()
+			}
+		}
 		hostReady <- err
 		for r := range reqs {
-			fd, err := unix.Socket(r.domain, r.typ|unix.SOCK_CLOEXEC, 0)
+			fd, err := unix.Socket(r.Domain, r.Type|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+			if err == nil && r.Type == unix.SOCK_STREAM {
+				err = unix.Connect(fd, &unix.SockaddrInet4{Addr: r.To.Addr().As4(), Port: int(r.To.Port())})
+				if err == unix.EINPROGRESS {
+					err = nil
+				}
+			} else if err == nil {
+				err = unix.Bind(fd, &unix.SockaddrInet4{})
+			}
+			if err == nil {
+				err = unix.SetNonblock(fd, false)
+			}
 			if err != nil {
+				unix.Close(fd)
 				fd = -1
 			}
 			made.Add(1)
@@ -91,8 +113,8 @@ func TestOutside(t *testing.T) {
 			c.Close()
 		}
 	}()
-	socket := func(domain, typ, proto int) (int, error) {
-		r := req{domain, typ, make(chan int)}
+	socket := func(h HostSocket) (int, error) {
+		r := req{h, make(chan int)}
 		reqs <- r
 		if fd := <-r.reply; fd >= 0 {
 			return fd, nil
@@ -144,6 +166,33 @@ func TestOutside(t *testing.T) {
 			t.Errorf("SO_KEEPALIVE on the host socket: %d, %v", v, err)
 		}
 
+		// Refused by the host, then connected elsewhere: the failed host
+		// socket is held to where it went, so the second connect takes a
+		// new one. A non-blocking connect reports as one does (the host
+		// socket came connecting).
+		fd = open(SockStream)
+		if errno := s.SockConnect(fd, at(netip.AddrPortFrom(tcpAddr.Addr(), closedPort))); errno != ECONNREFUSED {
+			t.Errorf("connect to a closed port of the host: %v, want ECONNREFUSED", errno)
+		}
+		n0 := made.Load()
+		if errno := s.SockConnect(fd, at(tcpAddr)); errno != 0 || made.Load() != n0+1 {
+			t.Errorf("connect again, to the host's server: %v, %d host sockets made, want success and 1", errno, made.Load()-n0)
+		}
+		<-accepted
+		fd = open(SockStream)
+		if errno := s.SetFlags(fd, FdflagNonblock); errno != 0 {
+			t.Error(errno)
+			return
+		}
+		// Nothing answers at 10.77.0.5 (no neighbour): the connect stays
+		// in progress.
+		if errno := s.SockConnect(fd, at(netip.MustParseAddrPort("10.77.0.5:80"))); errno != EINPROGRESS {
+			t.Errorf("non-blocking connect to an address nothing answers: %v, want EINPROGRESS", errno)
+		}
+		if errno := s.SockConnect(fd, at(netip.MustParseAddrPort("10.77.0.5:80"))); errno != EALREADY {
+			t.Errorf("connect again while in progress: %v, want EALREADY", errno)
+		}
+
 		// Its own loopback: stays in (nothing listens there).
 		fd = open(SockStream)
 		if errno := s.SockConnect(fd, at(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), tcpAddr.Port()))); errno != ECONNREFUSED {
@@ -183,9 +232,9 @@ func TestOutside(t *testing.T) {
 
 		// The host gains the address while the socket moves: the list
 		// that came with the host socket is checked, and nothing is sent.
-		s.Outside.Socket = func(domain, typ, proto int) (int, error) {
+		s.Outside.Socket = func(h HostSocket) (int, error) {
 			blockedList = append(blockedList, netip.MustParsePrefix("10.77.0.1/32"))
-			return socket(domain, typ, proto)
+			return socket(h)
 		}
 		if errno := s.SockConnect(open(SockStream), at(tcpAddr)); errno != EHOSTUNREACH {
 			t.Errorf("connect to an address blocked as the socket moved: %v, want EHOSTUNREACH", errno)

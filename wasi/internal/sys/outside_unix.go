@@ -40,10 +40,13 @@ func (s *System) routeOutside(f *File, a Addr) Errno {
 	if inside || s.blockedOutside(ip) {
 		return EHOSTUNREACH
 	}
-	if f.Sock.outside {
+	if f.Sock.outside && !(f.Sock.Type == SockStream && closedStream(f.Fd)) {
+		// A host stream socket is held to the destination it was made
+		// for: one whose connect failed takes a new host socket (a
+		// connected or connecting one gets EISCONN or EALREADY).
 		return ESUCCESS
 	}
-	if errno := s.moveOutside(f); errno != 0 {
+	if errno := s.moveOutside(f, a); errno != 0 {
 		return errno
 	}
 	if s.blockedOutside(ip) {
@@ -60,33 +63,34 @@ func (s *System) blockedOutside(ip netip.Addr) bool {
 }
 
 // moveOutside replaces f's socket with a host socket of the same family and
-// type, carrying over the options the guest set, IPV6_V6ONLY and
-// O_NONBLOCK. f keeps its guest descriptor; its host descriptor changes.
-func (s *System) moveOutside(f *File) Errno {
+// type: a stream socket connecting to a (the guest's connect then reports
+// how that goes), a datagram one bound to a port of its own; IPV6_V6ONLY
+// as the guest's, then the other options the guest set, and O_NONBLOCK.
+// f keeps its guest descriptor; its host descriptor changes.
+func (s *System) moveOutside(f *File, a Addr) Errno {
 	domain, errno := hostFamily(f.Sock.Family)
 	if errno != 0 {
 		return errno
 	}
-	typ := unix.SOCK_STREAM
-	if f.Sock.Type == SockDgram {
-		typ = unix.SOCK_DGRAM
-	}
-	nfd, err := s.Outside.Socket(domain, typ, 0)
-	if err != nil {
-		return ErrnoFromError(err)
-	}
-	fail := func(err error) Errno {
-		unix.Close(nfd)
-		return ErrnoFromError(err)
+	req := HostSocket{Domain: domain, Type: unix.SOCK_DGRAM}
+	if f.Sock.Type == SockStream {
+		req.Type = unix.SOCK_STREAM
+		ip := a.IP.Unmap()
+		if domain == unix.AF_INET6 {
+			ip = netip.AddrFrom16(a.IP.As16())
+		}
+		req.To = netip.AddrPortFrom(ip, a.Port)
 	}
 	if domain == unix.AF_INET6 {
 		v, err := unix.GetsockoptInt(f.Fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY)
-		if err == nil {
-			err = unix.SetsockoptInt(nfd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v)
-		}
 		if err != nil {
-			return fail(err)
+			return ErrnoFromError(err)
 		}
+		req.V6Only = v != 0
+	}
+	nfd, err := s.Outside.Socket(req)
+	if err != nil {
+		return ErrnoFromError(err)
 	}
 	for _, o := range f.Sock.opts {
 		if errno := setHostOpt(nfd, o.opt, o.val); errno != 0 {
@@ -99,10 +103,11 @@ func (s *System) moveOutside(f *File) Errno {
 		err = unix.SetNonblock(nfd, true)
 	}
 	if err != nil {
-		return fail(err)
+		unix.Close(nfd)
+		return ErrnoFromError(err)
 	}
 	unix.Close(f.Fd)
-	f.Fd, f.Sock.outside = nfd, true
+	f.Fd, f.Sock.outside, f.Sock.handed = nfd, true, req.Type == unix.SOCK_STREAM
 	return ESUCCESS
 }
 
@@ -141,7 +146,7 @@ func (o *Outside) Dialer(hostResolver bool) func(ctx context.Context, network, a
 		if strings.HasPrefix(network, "tcp") {
 			typ = unix.SOCK_STREAM
 		}
-		fd, err := o.Socket(domain, typ, 0)
+		fd, err := o.Socket(HostSocket{Domain: domain, Type: typ, V6Only: true, To: netip.AddrPortFrom(ip, ap.Port())})
 		if err != nil {
 			return nil, err
 		}
@@ -152,7 +157,9 @@ func (o *Outside) Dialer(hostResolver bool) func(ctx context.Context, network, a
 			tv := unix.NsecToTimeval(max(time.Until(d), time.Millisecond).Nanoseconds())
 			unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
 		}
-		if err := unix.Connect(fd, sa); err != nil {
+		// A stream socket comes connecting: this waits for the outcome
+		// (EISCONN if it is in already).
+		if err := unix.Connect(fd, sa); err != nil && !(typ == unix.SOCK_STREAM && err == unix.EISCONN) {
 			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 		}
 		return net.FileConn(f)

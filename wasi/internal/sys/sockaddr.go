@@ -53,6 +53,9 @@ type Socket struct {
 	// was moved to a host socket (see moveOutside).
 	opts    []sockoptValue
 	outside bool
+	// handed: a host stream socket that came connecting (see
+	// moveOutside); the guest's connect reports how that goes.
+	handed bool
 	// fresh: made by sock_open and not yet bound or used in the
 	// namespace (binding to any address and port 0 keeps it fresh), so
 	// free to move outside.

@@ -223,6 +223,17 @@ func (s *System) sockConnect(fd int32, a Addr) (*File, Errno, string) {
 		// like a blocking connect would.
 		err = waitConnected(f.Fd)
 	}
+	if f.Sock.handed {
+		// A host socket that came connecting to a (moveOutside): this
+		// connect is the guest's first, and reports as one would.
+		f.Sock.handed = false
+		switch err {
+		case unix.EALREADY:
+			err = unix.EINPROGRESS
+		case unix.EISCONN:
+			err = nil
+		}
+	}
 	if a.Family == AFUnix && (err == nil || err == unix.EINPROGRESS) {
 		f.Sock.PeerPath = a.Path
 	}
