@@ -270,11 +270,13 @@ $bulktable
   the network: \`isolation = false\` is nearly as far off (above).
 - Outbound bulk TCP goes through the kernel's own TCP in the host's
   namespace, so a guest of \`os\` downloads at the speed of the same guest
-  under \`run\` (the host's network). Against the native client it lands
-  between 0.8x and 0.97x from run to run on this 2-CPU machine (the table
-  above is one run; a 5-run check right after it gave 0.88x), so the aim of
-  staying within 10% of native is met only sometimes: what separates the
-  guest from native is its own read loop in wasm (issue 16).
+  under \`run\` (the host's network). The socket comes connected by its
+  creator, held to its peer by a socket filter (a short classic BPF
+  program run on each packet received), which costs nothing measurable:
+  \`os\` and \`run\` land together. Against the native client they land
+  between 0.77x and 0.97x from run to run on this 2-CPU machine, so the
+  aim of staying within 10% of native is met only sometimes: what
+  separates the guest from native is its own read loop in wasm (issue 16).
 
 Last run ($(date -u +%Y-%m-%d), $machine).
 

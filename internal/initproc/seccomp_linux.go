@@ -321,7 +321,11 @@ func loadSeccomp(f seccompFilter) error {
 //     kernel escapes: bpf, perf_event_open, userfaultfd, io_uring, keyrings,
 //     file handles (open_by_handle_at), fanotify;
 //   - the machine's own state: modules, kexec, reboot, swap, clocks, acct,
-//     quotas, syslog, I/O ports and ldt, personality, mknod.
+//     quotas, syslog, I/O ports and ldt, personality, mknod;
+//   - TCP Fast Open on the client side (TCP_FASTOPEN_CONNECT,
+//     TCP_FASTOPEN_NO_COOKIE, MSG_FASTOPEN on a send), which puts data in
+//     a SYN: a host socket is held to its peer by dropping every answer
+//     from anywhere else (procnet's pinPeer), and data in a SYN needs none.
 //
 // What a guest does is system calls of wasmrun's own WASI host, a fixed
 // set, so this list breaks no app.
@@ -360,6 +364,15 @@ func DefaultSeccomp(self int) *specs.LinuxSeccomp {
 			deny([]string{"prlimit64"}, specs.LinuxSeccompArg{Index: 0, Value: 0, Op: specs.OpNotEqual}, notSelf(0)),
 		},
 	}
+	for _, opt := range []uint64{unix.TCP_FASTOPEN_CONNECT, unix.TCP_FASTOPEN_NO_COOKIE} {
+		s.Syscalls = append(s.Syscalls, deny([]string{"setsockopt"},
+			specs.LinuxSeccompArg{Index: 1, Value: unix.IPPROTO_TCP, Op: specs.OpEqualTo},
+			specs.LinuxSeccompArg{Index: 2, Value: opt, Op: specs.OpEqualTo}))
+	}
+	fastOpen := func(i uint) specs.LinuxSeccompArg {
+		return specs.LinuxSeccompArg{Index: i, Value: unix.MSG_FASTOPEN, ValueTwo: unix.MSG_FASTOPEN, Op: specs.OpMaskedEqual}
+	}
+	s.Syscalls = append(s.Syscalls, deny([]string{"sendto", "sendmmsg"}, fastOpen(3)), deny([]string{"sendmsg"}, fastOpen(2)))
 	for _, flag := range []uint64{unix.CLONE_NEWNS, unix.CLONE_NEWUTS, unix.CLONE_NEWIPC, unix.CLONE_NEWUSER,
 		unix.CLONE_NEWPID, unix.CLONE_NEWNET, unix.CLONE_NEWCGROUP, unix.CLONE_NEWTIME} {
 		s.Syscalls = append(s.Syscalls, deny([]string{"clone"}, specs.LinuxSeccompArg{Index: 0, Value: flag, ValueTwo: flag, Op: specs.OpMaskedEqual}))

@@ -231,6 +231,12 @@ func TestDefaultSeccomp(t *testing.T) {
 		"kill(self, 0) ok",
 		"tgkill(self) ok",
 		"prlimit64(0) ok",
+		"setsockopt(TCP_FASTOPEN_CONNECT) operation not permitted",
+		"setsockopt(TCP_FASTOPEN_NO_COOKIE) operation not permitted",
+		"sendto(MSG_FASTOPEN) operation not permitted",
+		"sendmsg(MSG_FASTOPEN) operation not permitted",
+		"setsockopt(TCP_NODELAY) ok",
+		"sendto ok",
 		"socket ok",
 		"pipe2 ok",
 		"openat ok",
@@ -312,7 +318,20 @@ func defaultSeccompChild() {
 	report("kill(self, 0)", unix.Kill(os.Getpid(), 0))
 	report("tgkill(self)", unix.Tgkill(os.Getpid(), unix.Gettid(), 0))
 	report("prlimit64(0)", unix.Prlimit(0, unix.RLIMIT_NOFILE, nil, &lim))
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	// TCP Fast Open: on an unconnected socket and to a port of a socket
+	// pair's, so nothing leaves were they allowed.
+	fd, _ := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
+	report("setsockopt(TCP_FASTOPEN_CONNECT)", unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, 1))
+	report("setsockopt(TCP_FASTOPEN_NO_COOKIE)", unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_FASTOPEN_NO_COOKIE, 1))
+	sp, _ := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	report("sendto(MSG_FASTOPEN)", unix.Sendto(sp[0], []byte("x"), unix.MSG_FASTOPEN, nil))
+	report("sendmsg(MSG_FASTOPEN)", unix.Sendmsg(sp[0], []byte("x"), nil, nil, unix.MSG_FASTOPEN))
+	report("setsockopt(TCP_NODELAY)", unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1))
+	report("sendto", unix.Sendto(sp[0], []byte("x"), 0, nil))
+	unix.Close(sp[0])
+	unix.Close(sp[1])
+	unix.Close(fd)
+	fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 	unix.Close(fd)
 	report("socket", err)
 	var pfd [2]int
