@@ -132,6 +132,7 @@ func sweepBundles(dir string, rt *oci.Runtime) {
 // to.
 func clearBundle(dir string) {
 	if tmp, err := os.Readlink(filepath.Join(dir, "tmp")); err == nil && strings.HasPrefix(filepath.Base(tmp), "wasmrun-tmp-") {
+		unix.Unmount(tmp, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW) // its tmpfs, if any
 		os.RemoveAll(tmp)
 	}
 	ents, _ := os.ReadDir(dir)
@@ -156,19 +157,22 @@ func writeBundle(dir string, s *specs.Spec) error {
 // user can reach, unlike a state root of root's), named by a link in the
 // bundle so that whoever removes the bundle removes it too. The link comes
 // first: a run killed at any instant leaves no such directory that its
-// bundle does not name.
-func appTmp(bundle string, u specs.User) (string, error) {
+// bundle does not name. As root, a tmpfs of size bytes is mounted on it,
+// so that what the guest writes there cannot fill the host's disk
+// (clearBundle unmounts it); without root it is the plain directory, and
+// limited says so.
+func appTmp(bundle string, u specs.User, size int64) (tmp string, limited bool, err error) {
 	link := filepath.Join(bundle, "tmp")
 	dir, err := filepath.Abs(os.TempDir())
 	if err != nil {
-		return "", fmt.Errorf("create the app's /tmp: %w", err)
+		return "", false, fmt.Errorf("create the app's /tmp: %w", err)
 	}
 	for {
 		var b [8]byte
 		rand.Read(b[:])
 		tmp := filepath.Join(dir, "wasmrun-tmp-"+hex.EncodeToString(b[:]))
 		if err := os.Symlink(tmp, link); err != nil {
-			return "", fmt.Errorf("create the app's /tmp: %w", err)
+			return "", false, fmt.Errorf("create the app's /tmp: %w", err)
 		}
 		err := os.Mkdir(tmp, 0o700)
 		if errors.Is(err, fs.ErrExist) {
@@ -176,13 +180,15 @@ func appTmp(bundle string, u specs.User) (string, error) {
 			continue
 		}
 		if err != nil {
-			return "", fmt.Errorf("create the app's /tmp: %w", err)
+			return "", false, fmt.Errorf("create the app's /tmp: %w", err)
 		}
-		if os.Geteuid() == 0 {
-			if err := os.Chown(tmp, int(u.UID), int(u.GID)); err != nil {
-				return "", fmt.Errorf("the app's /tmp: %w", err)
-			}
+		if os.Geteuid() != 0 {
+			return tmp, false, nil
 		}
-		return tmp, nil
+		opts := fmt.Sprintf("size=%d,mode=0700,uid=%d,gid=%d", size, u.UID, u.GID)
+		if err := unix.Mount("tmpfs", tmp, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
+			return "", false, fmt.Errorf("the app's /tmp: mount a tmpfs on %s: %w", tmp, err)
+		}
+		return tmp, true, nil
 	}
 }

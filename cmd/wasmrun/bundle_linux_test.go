@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/wasmrun/wasmrun/oci"
 )
@@ -19,6 +20,12 @@ import (
 func TestBundleCrash(t *testing.T) {
 	tmpDir := t.TempDir()
 	t.Setenv("TMPDIR", tmpDir)
+	t.Cleanup(func() { // the apps' /tmp mounts left, before tmpDir goes
+		ents, _ := os.ReadDir(tmpDir)
+		for _, e := range ents {
+			unix.Unmount(filepath.Join(tmpDir, e.Name()), unix.MNT_DETACH)
+		}
+	})
 	root := t.TempDir()
 	bundles := filepath.Join(root, "bundles")
 	rt := &oci.Runtime{Root: filepath.Join(root, "containers")}
@@ -31,7 +38,7 @@ func TestBundleCrash(t *testing.T) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		tmp, err := appTmp(dir, me)
+		tmp, _, err := appTmp(dir, me, 1<<20)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,9 +58,15 @@ func TestBundleCrash(t *testing.T) {
 	if ents, _ := os.ReadDir(filepath.Join(bundles, "again")); len(ents) != 0 || exists(oldTmp) {
 		t.Errorf("the claimed bundle holds %v; the dead run's /tmp exists: %v", ents, exists(oldTmp))
 	}
-	newTmp, err := appTmp(filepath.Join(bundles, "again"), me)
+	if mounted(oldTmp) {
+		t.Errorf("the dead run's /tmp is still mounted at %s", oldTmp)
+	}
+	newTmp, limited, err := appTmp(filepath.Join(bundles, "again"), me, 1<<20)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if limited != (os.Geteuid() == 0) || limited != mounted(newTmp) {
+		t.Errorf("the app's /tmp: limited %v, mounted %v (root: %v)", limited, mounted(newTmp), os.Geteuid() == 0)
 	}
 
 	// A live run's bundle: a second run of its name is refused.
@@ -85,4 +98,15 @@ func TestBundleCrash(t *testing.T) {
 	if exists(filepath.Join(bundles, "again")) || exists(newTmp) {
 		t.Errorf("release left the bundle or its /tmp")
 	}
+}
+
+// mounted reports whether something is mounted at dir.
+func mounted(dir string) bool {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
+			return true
+		}
+	}
+	return false
 }

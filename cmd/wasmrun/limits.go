@@ -25,14 +25,23 @@ import (
 //   - cpus is a CFS quota on the app's cgroup (under `run`, the cgroup of
 //     the wasmrun process itself for the run, /wasmrun/run-<pid>);
 //   - max_fds is the process's RLIMIT_NOFILE: the guest's descriptors
-//     and the handful the process itself holds.
+//     and the handful the process itself holds;
+//   - tmp (`wasmrun os`, --tmp) caps the app's private /tmp, as root a
+//     tmpfs of that size (defaultTmp when unset), so that a guest cannot
+//     fill the host's disk through it. Its pages are memory, charged to
+//     the app's memory cgroup like the rest.
 type limits struct {
 	Memory string  `toml:"memory"`
 	CPUs   float64 `toml:"cpus"`
 	MaxFDs uint64  `toml:"max_fds"`
+	Tmp    string  `toml:"tmp"`
 
 	memory int64 // Memory in bytes, 0 for none
+	tmp    int64 // Tmp in bytes, 0 for the default
 }
+
+// defaultTmp is the size of an app's /tmp when no limit names one.
+const defaultTmp = 256 << 20
 
 // cpuPeriod is the CFS period a --cpus quota is a share of (Docker's).
 const cpuPeriod = 100000
@@ -76,6 +85,13 @@ func (l *limits) check() error {
 	if l.MaxFDs != 0 && l.MaxFDs < 16 {
 		return errors.New("max_fds: at least 16 (the process needs a few of its own)")
 	}
+	if l.Tmp != "" {
+		t, err := parseSize(l.Tmp)
+		if err != nil {
+			return fmt.Errorf("tmp %v", err)
+		}
+		l.tmp = t
+	}
 	return nil
 }
 
@@ -90,14 +106,19 @@ func (l limits) merge(flags limits) limits {
 	if flags.MaxFDs != 0 {
 		l.MaxFDs = flags.MaxFDs
 	}
+	if flags.Tmp != "" {
+		l.Tmp, l.tmp = flags.Tmp, flags.tmp
+	}
 	return l
 }
 
-// limitFlag sets the limit a flag names (memory, cpus, max-fds).
+// limitFlag sets the limit a flag names (memory, cpus, max-fds, tmp).
 func (l *limits) flag(name, value string) error {
 	switch name {
 	case "memory", "m":
 		l.Memory = value
+	case "tmp":
+		l.Tmp = value
 	case "cpus":
 		v, err := strconv.ParseFloat(value, 64)
 		if err != nil {
@@ -164,3 +185,11 @@ func (l limits) enter() (leave func() error, err error) {
 
 // guestMemory is the cap of the guest's linear memory (0: none).
 func (l limits) guestMemory() int64 { return l.memory }
+
+// tmpSize is the size of the app's /tmp.
+func (l limits) tmpSize() int64 {
+	if l.tmp > 0 {
+		return l.tmp
+	}
+	return defaultTmp
+}

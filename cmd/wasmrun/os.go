@@ -67,6 +67,7 @@ func parseOS(args []string) (*osOpts, error) {
 		"m":           {value: true, set: func(v string) error { return o.limits.flag("memory", v) }},
 		"cpus":        {value: true, set: func(v string) error { return o.limits.flag("cpus", v) }},
 		"max-fds":     {value: true, set: func(v string) error { return o.limits.flag("max-fds", v) }},
+		"tmp":         {value: true, set: func(v string) error { return o.limits.flag("tmp", v) }},
 		"verbose":     {set: func(string) error { o.verbose = true; return nil }},
 		"v":           {set: func(string) error { o.verbose = true; return nil }},
 		"language":    {value: true, set: func(v string) error { o.language = v; return nil }},

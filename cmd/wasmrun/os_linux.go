@@ -118,9 +118,14 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 		return 0, err
 	}
 	defer release()
-	tmp, err := appTmp(bundle, a.user)
+	tmp, limited, err := appTmp(bundle, a.user, a.limits.tmpSize())
 	if err != nil {
 		return 0, err
+	}
+	if limited {
+		logf("app %s's /tmp is a tmpfs of at most %d MiB (memory; [limits] tmp or --tmp)", a.name, a.limits.tmpSize()>>20)
+	} else {
+		logf("app %s's /tmp is a directory of the host's %s, not limited in size without root", a.name, filepath.Dir(tmp))
 	}
 	logf("app %s runs as uid %d gid %d (%s), with no capabilities", a.name, a.user.UID, a.user.GID, a.userWhy)
 	if err := writeBundle(bundle, a.spec(tmp)); err != nil {

@@ -340,6 +340,54 @@ func TestOSLimits(t *testing.T) {
 	e.noLeaks()
 }
 
+// TestOSTmpLimit: a guest that writes all it can to its /tmp gets what
+// [limits] tmp (or --tmp) allows, then ENOSPC, and the host's disk none of
+// it: the app's /tmp is a tmpfs of that size, mounted on the host for as
+// long as the app runs and gone with it. The default leaves room for more
+// than the guest tries (64 MiB).
+func TestOSTmpLimit(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	e := newOSEnv(t)
+	e.privateTmp()
+	hog := guests.C(t, "hog")
+	for _, tc := range []struct {
+		name, top string
+		flags     []string
+		max       int    // MiB written at most
+		errno     string // of the write that failed ("0": none did)
+	}{
+		{"[limits] tmp", "[limits]\ntmp = \"4m\"", nil, 4, "51"},
+		{"--tmp", "", []string{"--tmp", "2m"}, 2, "51"},
+		{"default", "", nil, 64, "0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			app := e.app(map[string]string{"app.wasm": hog}, tc.top, "")
+			r := e.run(append(append([]string{"os"}, tc.flags...), app, "--", "tmp")...)
+			mustExit(t, r, 0)
+			var mib int
+			var errno string
+			if _, err := fmt.Sscanf(r.stdout, "tmp %d MiB errno %s", &mib, &errno); err != nil || errno != tc.errno ||
+				mib > tc.max || (tc.errno == "0" && mib != tc.max) {
+				t.Errorf("the guest wrote %q; want at most %d MiB, then errno %s (ENOSPC is 51)\nstderr:\n%s", r.stdout, tc.max, tc.errno, r.stderr)
+			}
+		})
+	}
+	// While an app runs, its /tmp is a tmpfs mount of the size asked for.
+	app := e.app(map[string]string{"app.wasm": guests.C(t, "idle")}, "[limits]\ntmp = \"3m\"", "")
+	run := e.start("--name", "idle", app, "--", "60s")
+	var tmps []string
+	var st unix.Statfs_t
+	if !waitUntil(10*time.Second, 20*time.Millisecond, func() bool {
+		tmps, _ = filepath.Glob(filepath.Join(e.tmp, "wasmrun-tmp-*"))
+		return len(tmps) == 1 && unix.Statfs(tmps[0], &st) == nil && st.Type == unix.TMPFS_MAGIC
+	}) || st.Blocks*uint64(st.Bsize) != 3<<20 {
+		t.Errorf("the running app's /tmp %v: fs type %#x, %d bytes; want a tmpfs of 3 MiB", tmps, st.Type, st.Blocks*uint64(st.Bsize))
+	}
+	terminateAll(t, map[string]*osRun{"idle": run})
+	e.noLeaks()
+}
+
 // TestRunLimits: `wasmrun run` takes the same limits. --memory caps the
 // guest; --cpus (as root) puts the wasmrun process in a cgroup of its own
 // that throttles a spinning guest; a run killed in it leaves an empty

@@ -143,6 +143,15 @@ func (e *osEnv) cleanup() {
 	if _, err := rt.GC(ctx); err != nil {
 		e.t.Logf("cleanup: %v", err)
 	}
+	// The apps' /tmp of runs killed with their bundle left: as root, a
+	// tmpfs each on the host.
+	links, _ := filepath.Glob(filepath.Join(e.state, "bundles", "*", "tmp"))
+	for _, link := range links {
+		if tmp, err := os.Readlink(link); err == nil && strings.HasPrefix(filepath.Base(tmp), "wasmrun-tmp-") {
+			syscall.Unmount(tmp, syscall.MNT_DETACH)
+			os.RemoveAll(tmp)
+		}
+	}
 	if _, err := os.Stat("/sys/class/net/" + e.bridge); err == nil {
 		if out, err := exec.Command("ip", "link", "del", e.bridge).CombinedOutput(); err != nil {
 			e.t.Logf("cleanup: ip link del %s: %v: %s", e.bridge, err, out)

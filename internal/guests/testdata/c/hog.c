@@ -4,6 +4,8 @@
 //   mem     grows its heap 1 MiB at a time (touching every page) until
 //           malloc fails: "mem N MiB"
 //   fds     opens sockets until one fails: "fds N errno E"
+//   tmp     writes /tmp/hog 1 MiB at a time until a write fails or 64 MiB
+//           are written: "tmp N MiB errno E" (E 0: all of it)
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,7 +20,7 @@ char *volatile keep;
 
 int main(int argc, char **argv) {
 	if (argc != 2) {
-		printf("usage: hog mem|fds\n");
+		printf("usage: hog mem|fds|tmp\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "mem") == 0) {
@@ -38,6 +40,24 @@ int main(int argc, char **argv) {
 		while ((e = x_sock_open(1, 2, &fd)) == 0)
 			n++;
 		printf("fds %d errno %d\n", n, e);
+	} else if (strcmp(argv[1], "tmp") == 0) {
+		static char buf[1 << 20];
+		memset(buf, 1, sizeof buf);
+		FILE *f = fopen("/tmp/hog", "w");
+		if (f == NULL) {
+			printf("tmp open errno %d\n", errno);
+			return 1;
+		}
+		int n = 0, e = 0;
+		while (n < 64) {
+			if (fwrite(buf, 1, sizeof buf, f) != sizeof buf || fflush(f) != 0) {
+				e = errno;
+				break;
+			}
+			n++;
+		}
+		fclose(f);
+		printf("tmp %d MiB errno %d\n", n, e);
 	}
 	return 0;
 }
