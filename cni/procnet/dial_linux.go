@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -161,6 +162,10 @@ func FDDialer(f *os.File) (dial func(network, address string) (net.Conn, error),
 			}
 			return nil, fmt.Errorf("dial %s %s inside: bad reply %q with %d fds", network, address, reply, len(fds))
 		}
+		if err := checkDialed(fds[0], network); err != nil {
+			unix.Close(fds[0])
+			return nil, fmt.Errorf("dial %s %s inside: %w", network, address, err)
+		}
 		file := os.NewFile(uintptr(fds[0]), "inside-"+network)
 		defer file.Close()
 		conn, err := net.FileConn(file)
@@ -170,4 +175,40 @@ func FDDialer(f *os.File) (dial func(network, address string) (net.Conn, error),
 		return conn, nil
 	}
 	return dial, c.Close, nil
+}
+
+// checkDialed checks the descriptor a ServeDial sent back for a dial of
+// network: a connected TCP or UDP socket (as network says) of IPv4 or
+// IPv6 whose peer is a loopback address, the guest's port. The process
+// at the other end may be the guest's, should it get out of the
+// WebAssembly sandbox: the forwarder relays the host's clients into
+// nothing else (a socket to elsewhere, a pipe, one of its Unix sockets).
+func checkDialed(fd int, network string) error {
+	want := unix.SOCK_STREAM
+	if network == "udp" {
+		want = unix.SOCK_DGRAM
+	}
+	dom, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	if err != nil {
+		return fmt.Errorf("got a descriptor that is not a socket: %w", err)
+	}
+	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil || (dom != unix.AF_INET && dom != unix.AF_INET6) || typ != want {
+		return fmt.Errorf("got a socket of domain %d and type %d, not %s", dom, typ, network)
+	}
+	sa, err := unix.Getpeername(fd)
+	if err != nil {
+		return fmt.Errorf("got a socket that is not connected: %w", err)
+	}
+	var peer netip.Addr
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		peer = netip.AddrFrom4(sa.Addr)
+	case *unix.SockaddrInet6:
+		peer = netip.AddrFrom16(sa.Addr).Unmap()
+	}
+	if !peer.IsLoopback() {
+		return fmt.Errorf("got a socket connected to %s, not to the guest's loopback", peer)
+	}
+	return nil
 }

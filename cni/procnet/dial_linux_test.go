@@ -1,0 +1,105 @@
+package procnet
+
+import (
+	"net"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestFDDialerChecks: what a ServeDial sends back is relayed to the host's
+// clients only if it is what was asked for, a connected socket of that
+// kind to the guest's loopback; a container process that sends anything
+// else (a pipe, a Unix socket, a UDP socket for TCP, an unconnected one)
+// gets an error, and the descriptor is closed.
+func TestFDDialerChecks(t *testing.T) {
+	l := listen(t, "tcp4", "127.0.0.1:0")
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	connected4 := func() int {
+		fd, _ := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		ap := addrPort(l)
+		if err := unix.Connect(fd, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}); err != nil {
+			t.Fatal(err)
+		}
+		return fd
+	}
+	pipe := func() int {
+		var p [2]int
+		unix.Pipe2(p[:], unix.O_CLOEXEC)
+		unix.Close(p[1])
+		return p[0]
+	}
+	unixSock := func() int {
+		p, _ := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		unix.Close(p[1])
+		return p[0]
+	}
+	udp := func() int {
+		fd, _ := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		unix.Connect(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: 9})
+		return fd
+	}
+	unconnected := func() int {
+		fd, _ := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		return fd
+	}
+	for _, tc := range []struct {
+		name string
+		make func() int
+		want string // in the error; "" for none
+	}{
+		{"tcp to loopback", connected4, ""},
+		{"pipe", pipe, "not a socket"},
+		{"unix socket", unixSock, "domain 1"},
+		{"udp for tcp", udp, "type 2"},
+		{"unconnected", unconnected, "not connected"},
+	} {
+		host, inside, err := DialSocketPair()
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			defer inside.Close()
+			c, err := unixConn(inside)
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			buf := make([]byte, 512)
+			if _, _, _, _, err := c.ReadMsgUnix(buf, nil); err != nil {
+				return
+			}
+			fd := tc.make()
+			c.WriteMsgUnix([]byte("ok"), unix.UnixRights(fd), nil)
+			unix.Close(fd)
+		}()
+		dial, closeDial, err := FDDialer(host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := dial("tcp", "127.0.0.1:3000")
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %v, want an error with %q", tc.name, err, tc.want)
+		}
+		if conn != nil {
+			if _, ok := conn.(*net.TCPConn); !ok {
+				t.Errorf("%s: got a %T", tc.name, conn)
+			}
+			conn.Close()
+		}
+		closeDial()
+		host.Close()
+	}
+}
