@@ -18,7 +18,8 @@
 // (ServeSockets), with the addresses it may never reach (the host's own,
 // other apps') handed to the container process with them; a TCP socket
 // comes connecting to a destination the creator checked, held to that
-// peer by a locked socket filter.
+// peer by a locked socket filter, and UDP is relayed by the creator,
+// which checks every datagram's destination.
 //
 // It also holds the small helpers around a namespace: the resolv.conf/hosts
 // files a guest should see, rootless detection, a check that a host port

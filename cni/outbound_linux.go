@@ -19,9 +19,10 @@ import (
 // of IPv4 and IPv6 (procnet.ServeSockets): a TCP one connecting to a
 // destination it checked itself against Outbound.Blocked (the host
 // itself, other apps) and held to it, so that a container process taken
-// over by its guest reaches no more than the guest may; a UDP one bound
-// to a port of its own. The container process, which sees every connect
-// and send of the guest, checks the same and the egress policy first.
+// over by its guest reaches no more than the guest may; for UDP a relay
+// whose every datagram the creator checks the same way. The container
+// process, which sees every connect and send of the guest, checks the
+// same and the egress policy first.
 
 // loopbackPrefixes are a namespace's own loopback.
 var loopbackPrefixes = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}

@@ -32,9 +32,9 @@ import (
 //     locked socket filter that drops every packet not from that peer. A
 //     process that disconnects it and connects it elsewhere, or makes it
 //     listen, never completes a handshake: the answers are dropped.
-//   - A UDP socket comes bound to a port of its own, so the process cannot
-//     bind it to a port of the host's choosing. Where its datagrams go is
-//     checked in the container process only (see Policy).
+//   - For UDP, which no filter can hold to a destination, the process gets
+//     one end of a relay instead (relay_linux.go): the creator keeps the
+//     UDP socket and checks the destination of every datagram.
 //
 // The host's addresses change after the container is made (an interface,
 // a bridge, a VPN comes up): the creator numbers its block list and sends
@@ -233,8 +233,8 @@ func appendRequest(b []byte, r Request, gen uint64) []byte {
 
 // makeSocket answers one request with blocked as the block list: only TCP
 // and UDP sockets of IPv4 and IPv6, close-on-exec; a TCP one connecting to
-// a destination p permits, held to it (pinPeer), a UDP one bound to a port
-// of its own.
+// a destination p permits, held to it (pinPeer); for UDP, the process's
+// end of a relay (makeRelay).
 func (p *Policy) makeSocket(req []byte, blocked []netip.Prefix) (unix.Errno, int) {
 	r, ok := parseRequest(req)
 	if !ok {
@@ -243,28 +243,21 @@ func (p *Policy) makeSocket(req []byte, blocked []netip.Prefix) (unix.Errno, int
 	if r.Domain != unix.AF_INET && r.Domain != unix.AF_INET6 {
 		return unix.EAFNOSUPPORT, -1
 	}
-	stream := r.Type == unix.SOCK_STREAM
 	switch {
-	case stream && (r.Proto == 0 || r.Proto == unix.IPPROTO_TCP),
-		r.Type == unix.SOCK_DGRAM && (r.Proto == 0 || r.Proto == unix.IPPROTO_UDP):
-	default:
+	case r.Type == unix.SOCK_DGRAM && (r.Proto == 0 || r.Proto == unix.IPPROTO_UDP):
+		return p.makeRelay(r)
+	case r.Type != unix.SOCK_STREAM || (r.Proto != 0 && r.Proto != unix.IPPROTO_TCP):
 		return unix.EPROTONOSUPPORT, -1
+	case r.To.Port() == 0:
+		return unix.EINVAL, -1
+	case !p.permits(r.To, blocked):
+		return unix.EHOSTUNREACH, -1
 	}
-	var to unix.Sockaddr
-	if stream {
-		if r.To.Port() == 0 {
-			return unix.EINVAL, -1
-		}
-		if !p.permits(r.To, blocked) {
-			return unix.EHOSTUNREACH, -1
-		}
-		if r.Domain == unix.AF_INET {
-			to = &unix.SockaddrInet4{Addr: r.To.Addr().As4(), Port: int(r.To.Port())}
-		} else {
-			to = &unix.SockaddrInet6{Addr: r.To.Addr().As16(), Port: int(r.To.Port())}
-		}
+	var to unix.Sockaddr = &unix.SockaddrInet6{Addr: r.To.Addr().As16(), Port: int(r.To.Port())}
+	if r.Domain == unix.AF_INET {
+		to = &unix.SockaddrInet4{Addr: r.To.Addr().As4(), Port: int(r.To.Port())}
 	}
-	fd, err := unix.Socket(r.Domain, r.Type|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, r.Proto)
+	fd, err := unix.Socket(r.Domain, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, r.Proto)
 	if err != nil {
 		return errnoOf(err), -1
 	}
@@ -281,32 +274,22 @@ func (p *Policy) makeSocket(req []byte, blocked []netip.Prefix) (unix.Errno, int
 			return fail(err)
 		}
 	}
-	if stream {
-		// Held to the peer before the first packet: its SYN-ACK is the
-		// first the socket takes.
-		if err := pinPeer(fd, netip.AddrPortFrom(effectiveAddr(r.To.Addr()), r.To.Port())); err != nil {
-			if !errors.Is(err, unix.EPERM) || os.Geteuid() == 0 {
-				return fail(err)
+	// Held to the peer before the first packet: its SYN-ACK is the first
+	// the socket takes.
+	if err := pinPeer(fd, netip.AddrPortFrom(effectiveAddr(r.To.Addr()), r.To.Port())); err != nil {
+		if !errors.Is(err, unix.EPERM) || os.Geteuid() == 0 {
+			return fail(err)
+		}
+		p.unheld.Do(func() {
+			if p.Log != nil {
+				p.Log("outbound: host sockets are checked but not held to their destination: %v (this kernel refuses socket filters without root)", err)
 			}
-			p.unheld.Do(func() {
-				if p.Log != nil {
-					p.Log("outbound: host sockets are checked but not held to their destination: %v (this kernel refuses socket filters without root)", err)
-				}
-			})
-		}
-		if err := unix.Connect(fd, to); err != nil && err != unix.EINPROGRESS {
-			return fail(err)
-		}
-	} else {
-		var wild unix.Sockaddr = &unix.SockaddrInet4{}
-		if r.Domain == unix.AF_INET6 {
-			wild = &unix.SockaddrInet6{}
-		}
-		if err := unix.Bind(fd, wild); err != nil {
-			return fail(err)
-		}
+		})
 	}
-	// The process chooses blocking or not; a connect goes on meanwhile.
+	if err := unix.Connect(fd, to); err != nil && err != unix.EINPROGRESS {
+		return fail(err)
+	}
+	// The process chooses blocking or not; the connect goes on meanwhile.
 	if err := unix.SetNonblock(fd, false); err != nil {
 		return fail(err)
 	}

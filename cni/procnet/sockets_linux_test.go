@@ -55,16 +55,16 @@ func TestServeSockets(t *testing.T) {
 		}
 		typ, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
 		dom, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
-		if typ != tc.req.Type || dom != tc.req.Domain {
-			t.Errorf("%s: got a socket of domain %d type %d", tc.name, dom, typ)
-		}
 		if tc.peer != nil {
+			if typ != tc.req.Type || dom != tc.req.Domain {
+				t.Errorf("%s: got a socket of domain %d type %d", tc.name, dom, typ)
+			}
 			if err := connected(fd, 10*time.Second); err != nil {
 				t.Errorf("%s: %v", tc.name, err)
 			}
 			accept(t, tc.peer, 10*time.Second)
-		} else if sa, err := unix.Getsockname(fd); err != nil || port(sa) == 0 {
-			t.Errorf("%s: not bound to a port of its own: %v %v", tc.name, sa, err)
+		} else if local, err := relayHello(fd); typ != unix.SOCK_SEQPACKET || dom != unix.AF_UNIX || err != nil || local.Port() == 0 {
+			t.Errorf("%s: got a socket of domain %d type %d, its relay's address %v, %v; want a relay's end", tc.name, dom, typ, local, err)
 		}
 		unix.Close(fd)
 	}
@@ -170,14 +170,58 @@ func TestServeSocketsHeld(t *testing.T) {
 	})
 
 	t.Run("datagram", func(t *testing.T) {
-		ask := serve(t, &Policy{Blocked: blocked})
-		fd, err := ask(Request{Domain: unix.AF_INET, Type: unix.SOCK_DGRAM})
+		// u on 127.0.0.1 is blocked; v on 127.0.0.2 an allow prefix opens.
+		u, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer u.Close()
+		v, err := net.ListenPacket("udp4", "127.0.0.2:0")
+		if err != nil {
+			t.Skipf("listen on 127.0.0.2: %v", err)
+		}
+		defer v.Close()
+		uAddr := u.LocalAddr().(*net.UDPAddr).AddrPort()
+		vAddr := v.LocalAddr().(*net.UDPAddr).AddrPort()
+		fd, err := serve(t, &Policy{Blocked: blocked, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}})(
+			Request{Domain: unix.AF_INET, Type: unix.SOCK_DGRAM})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer unix.Close(fd)
-		if err := unix.Bind(fd, &unix.SockaddrInet4{Port: 5353}); !errors.Is(err, unix.EINVAL) {
-			t.Errorf("bind the datagram socket to a port of the host's choosing: %v, want EINVAL", err)
+		local, err := relayHello(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		send := func(to netip.AddrPort, msg string) {
+			b := make([]byte, RelayHeaderLen+len(msg))
+			PutRelayHeader(b, to)
+			copy(b[RelayHeaderLen:], msg)
+			if _, err := unix.Write(fd, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		send(uAddr, "blocked")
+		send(netip.AddrPortFrom(netip.IPv4Unspecified(), uAddr.Port()), "blocked, as 0.0.0.0")
+		send(netip.AddrPortFrom(netip.AddrFrom16(uAddr.Addr().As16()), uAddr.Port()), "blocked, IPv4-mapped")
+		unix.Write(fd, []byte("no header"))
+		send(vAddr, "end") // the relay sends in order: the others are done with
+		buf := make([]byte, 64)
+		v.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if n, _, err := v.ReadFrom(buf); err != nil || string(buf[:n]) != "end" {
+			t.Fatalf("the permitted server got %q, %v", buf[:n], err)
+		}
+		u.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if n, _, err := u.ReadFrom(buf); err == nil {
+			t.Errorf("the blocked server got %q", buf[:n])
+		}
+		// An answer comes back, behind its sender's address.
+		if _, err := v.WriteTo([]byte("back"), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(local.Port())}); err != nil {
+			t.Fatal(err)
+		}
+		n, err := unix.Read(fd, buf)
+		if from, ok := RelayHeader(buf[:max(n, 0)]); err != nil || !ok || from != vAddr || string(buf[RelayHeaderLen:n]) != "back" {
+			t.Errorf("the relay passed %x (%v), want %q from %v", buf[:max(n, 0)], err, "back", vAddr)
 		}
 	})
 }
@@ -207,6 +251,20 @@ func connectedTo(t *testing.T, l net.Listener) int {
 	}
 	accept(t, l, 10*time.Second)
 	return fd
+}
+
+// relayHello reads a relay's first record: the address of its UDP socket.
+func relayHello(fd int) (netip.AddrPort, error) {
+	b := make([]byte, RelayHeaderLen)
+	n, err := unix.Read(fd, b)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	ap, ok := RelayHeader(b[:n])
+	if !ok {
+		return netip.AddrPort{}, fmt.Errorf("not a relay header: %x", b[:n])
+	}
+	return ap, nil
 }
 
 // serve runs ServeSockets with p for the test and returns how to ask it.

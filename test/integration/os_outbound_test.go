@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/containernetworking/plugins/pkg/ns"
 
@@ -32,6 +33,8 @@ type outsideHost struct {
 	addr     string // the outside host's address
 	port     int    // its TCP server's
 	accepted atomic.Int32
+	udpPort  int // its UDP receiver's, which counts datagrams
+	received atomic.Int32
 }
 
 // newOutsideHost makes the outside host of env e, removed when t ends.
@@ -55,8 +58,11 @@ func newOutsideHost(t *testing.T, e *osEnv) *outsideHost {
 	ip("-n", name, "link", "set", "eth0", "up")
 	ip("-n", name, "link", "set", "lo", "up")
 	var l net.Listener
+	var u net.PacketConn
 	err := ns.WithNetNSPath("/run/netns/"+name, func(ns.NetNS) (err error) {
-		l, err = net.Listen("tcp", o.addr+":0")
+		if l, err = net.Listen("tcp", o.addr+":0"); err == nil {
+			u, err = net.ListenPacket("udp", o.addr+":0")
+		}
 		return err
 	})
 	if err != nil {
@@ -64,6 +70,17 @@ func newOutsideHost(t *testing.T, e *osEnv) *outsideHost {
 	}
 	o.port = l.Addr().(*net.TCPAddr).Port
 	serve(t, l, func(net.Conn) { o.accepted.Add(1) })
+	o.udpPort = u.LocalAddr().(*net.UDPAddr).Port
+	t.Cleanup(func() { u.Close() })
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			if _, _, err := u.ReadFrom(buf); err != nil {
+				return
+			}
+			o.received.Add(1)
+		}
+	}()
 	return o
 }
 
@@ -84,13 +101,14 @@ func TestOSOutbound(t *testing.T) {
 	e := newOSEnv(t)
 	out := newOutsideHost(t, e)
 	host := newHostListenerAll(t) // on the host's every address
+	hostUDP := newHostUDPReceiver(t)
 	_, p, _ := net.SplitHostPort(host.addr)
 	hostPort, _ := strconv.Atoi(p)
 	wasm := guests.C(t, "egress_attack")
 
 	for _, tc := range []struct {
 		name, network string
-		outside       string // errno of the outside connect
+		outside       string // errno of the outside connect and datagram
 	}{
 		{"default", "", "0"},
 		{"outbound = false", "outbound = false\n", wasiENETUNREACH},
@@ -113,6 +131,21 @@ func TestOSOutbound(t *testing.T) {
 				a, w := connectStep(c.addr, c.port, c.errno)
 				args, want = append(args, a...), append(want, w)
 			}
+			// A datagram out, and one to the host's own address.
+			hostErrno := wasiEHOSTUNREACH
+			if tc.outside != "0" {
+				hostErrno = wasiENETUNREACH
+			}
+			for _, d := range []struct {
+				addr  string
+				port  int
+				errno string
+			}{{out.addr, out.udpPort, tc.outside}, {out.hostAddr, hostUDP.port, hostErrno}} {
+				p := strconv.Itoa(d.port)
+				args = append(args, "sendto", "V1", d.addr, p)
+				want = append(want, fmt.Sprintf("sendto V1 %s %s errno %s", d.addr, p, d.errno))
+			}
+			receivedBefore := out.received.Load()
 			app := e.app(map[string]string{"app.wasm": wasm}, "", tc.network)
 			r := e.run(append([]string{"os", "-v", app, "--"}, args...)...)
 			mustExit(t, r, 0)
@@ -122,10 +155,42 @@ func TestOSOutbound(t *testing.T) {
 			if got := out.accepted.Load() - before; (tc.outside == "0") != (got == 1) {
 				t.Errorf("the outside host accepted %d connections", got)
 			}
+			if tc.outside == "0" && !waitUntil(10*time.Second, 10*time.Millisecond, func() bool { return out.received.Load() > receivedBefore }) {
+				t.Errorf("the outside host got no datagram")
+			}
 		})
 	}
 	host.notReached(t)
+	if n := hostUDP.got.Load(); n != 0 {
+		t.Errorf("the host's UDP receiver got %d datagrams from the isolated guest", n)
+	}
 	e.noLeaks()
+}
+
+// hostUDPReceiver is a UDP receiver on every address of the host, counting
+// datagrams.
+type hostUDPReceiver struct {
+	port int
+	got  atomic.Int32
+}
+
+func newHostUDPReceiver(t *testing.T) *hostUDPReceiver {
+	u, err := net.ListenPacket("udp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { u.Close() })
+	r := &hostUDPReceiver{port: u.LocalAddr().(*net.UDPAddr).Port}
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			if _, _, err := u.ReadFrom(buf); err != nil {
+				return
+			}
+			r.got.Add(1)
+		}
+	}()
+	return r
 }
 
 // TestOSOutboundNewHostAddress: an address the host gains after an app

@@ -10,8 +10,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wasmrun/wasmrun/cni/procnet"
 )
 
 // enterNetns moves the calling goroutine, locked to its thread for good
@@ -45,7 +48,8 @@ func TestOutside(t *testing.T) {
 	}
 	// The host: its socket maker runs on its thread, and makes sockets
 	// as procnet's does (its tests check the rest of what that does): a
-	// stream one connecting, a datagram one bound.
+	// stream one connecting, a datagram one relayed (procnet's relay,
+	// without a policy).
 	type req struct {
 		HostSocket
 		reply chan int
@@ -74,14 +78,21 @@ func TestOutside(t *testing.T) {
 		}
 		hostReady <- err
 		for r := range reqs {
+			made.Add(1)
+			if r.Type == unix.SOCK_DGRAM {
+				fd, err := procnet.NewRelay(r.Domain, r.V6Only, &procnet.Policy{})
+				if err != nil {
+					fd = -1
+				}
+				r.reply <- fd
+				continue
+			}
 			fd, err := unix.Socket(r.Domain, r.Type|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
-			if err == nil && r.Type == unix.SOCK_STREAM {
+			if err == nil {
 				err = unix.Connect(fd, &unix.SockaddrInet4{Addr: r.To.Addr().As4(), Port: int(r.To.Port())})
 				if err == unix.EINPROGRESS {
 					err = nil
 				}
-			} else if err == nil {
-				err = unix.Bind(fd, &unix.SockaddrInet4{})
 			}
 			if err == nil {
 				err = unix.SetNonblock(fd, false)
@@ -90,7 +101,6 @@ func TestOutside(t *testing.T) {
 				unix.Close(fd)
 				fd = -1
 			}
-			made.Add(1)
 			r.reply <- fd
 		}
 	}()
@@ -199,10 +209,28 @@ func TestOutside(t *testing.T) {
 			t.Errorf("connect to its own loopback: %v, want ECONNREFUSED", errno)
 		}
 
-		// A datagram out; then the host socket must not reach loopback.
+		// A datagram out, through the maker's relay, and the answer back
+		// from its sender, at the address the socket reports as its own;
+		// then the socket must not reach loopback.
 		fd = open(SockDgram)
 		if _, errno := s.SockSendTo(fd, [][]byte{[]byte("hi")}, at(udpAddr), 0); errno != 0 {
 			t.Errorf("send_to the host's server: %v", errno)
+		}
+		udp.SetReadDeadline(time.Now().Add(10 * time.Second))
+		buf := make([]byte, 16)
+		k, from, err := udp.ReadFrom(buf)
+		if err != nil || string(buf[:k]) != "hi" {
+			t.Errorf("the host's server got %q, %v", buf[:k], err)
+		} else if _, err := udp.WriteTo([]byte("answer"), from); err != nil {
+			t.Error(err)
+		}
+		got := make([]byte, 4)
+		if k, roflags, src, errno := s.SockRecvFrom(fd, [][]byte{got}, 0); errno != 0 || string(got[:k]) != "answ" ||
+			roflags != RoflagDataTrunc || src.IP != udpAddr.Addr() || src.Port != udpAddr.Port() {
+			t.Errorf("recv_from: %q %v from %v: %v; want \"answ\", truncated, from %v", got[:k], roflags, src, errno, udpAddr)
+		}
+		if local, errno := s.SockLocalAddr(fd); errno != 0 || from == nil || local.Port != uint16(from.(*net.UDPAddr).Port) {
+			t.Errorf("the socket's own address %v (%v); the server saw %v", local, errno, from)
 		}
 		if _, errno := s.SockSendTo(fd, [][]byte{[]byte("hi")}, Addr{Family: AFInet4, IP: netip.IPv4Unspecified(), Port: 9}, 0); errno != EHOSTUNREACH {
 			t.Errorf("send_to 0.0.0.0 from a host socket: %v, want EHOSTUNREACH", errno)

@@ -64,9 +64,10 @@ func (s *System) blockedOutside(ip netip.Addr) bool {
 
 // moveOutside replaces f's socket with a host socket of the same family and
 // type: a stream socket connecting to a (the guest's connect then reports
-// how that goes), a datagram one bound to a port of its own; IPV6_V6ONLY
-// as the guest's, then the other options the guest set, and O_NONBLOCK.
-// f keeps its guest descriptor; its host descriptor changes.
+// how that goes), for a datagram one a relay of its maker's (relay_unix.go);
+// IPV6_V6ONLY as the guest's, then the other options the guest set (all
+// SOL_SOCKET ones, on the relay's descriptor too), and O_NONBLOCK. f keeps
+// its guest descriptor; its host descriptor changes.
 func (s *System) moveOutside(f *File, a Addr) Errno {
 	domain, errno := hostFamily(f.Sock.Family)
 	if errno != 0 {
@@ -91,6 +92,12 @@ func (s *System) moveOutside(f *File, a Addr) Errno {
 	nfd, err := s.Outside.Socket(req)
 	if err != nil {
 		return ErrnoFromError(err)
+	}
+	if req.Type == unix.SOCK_DGRAM {
+		if errno := f.startRelay(nfd); errno != 0 {
+			unix.Close(nfd)
+			return errno
+		}
 	}
 	for _, o := range f.Sock.opts {
 		if errno := setHostOpt(nfd, o.opt, o.val); errno != 0 {
@@ -152,16 +159,89 @@ func (o *Outside) Dialer(hostResolver bool) func(ctx context.Context, network, a
 		}
 		f := os.NewFile(uintptr(fd), "nameserver")
 		defer f.Close()
-		if d, ok := ctx.Deadline(); ok && typ == unix.SOCK_STREAM {
+		if typ == unix.SOCK_DGRAM {
+			return dialRelay(f, netip.AddrPortFrom(ip, ap.Port()))
+		}
+		if d, ok := ctx.Deadline(); ok {
 			// A blocking connect waits at most SO_SNDTIMEO.
 			tv := unix.NsecToTimeval(max(time.Until(d), time.Millisecond).Nanoseconds())
 			unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
 		}
-		// A stream socket comes connecting: this waits for the outcome
+		// The socket comes connecting: this waits for the outcome
 		// (EISCONN if it is in already).
-		if err := unix.Connect(fd, sa); err != nil && !(typ == unix.SOCK_STREAM && err == unix.EISCONN) {
+		if err := unix.Connect(fd, sa); err != nil && err != unix.EISCONN {
 			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 		}
 		return net.FileConn(f)
 	}
 }
+
+// relayConn is a connected datagram conn over a relay (relay_unix.go): it
+// sends to peer and reads only what peer sends. It is a net.PacketConn,
+// as a UDP conn is (Go's resolver tells UDP from TCP by that).
+type relayConn struct {
+	c     *net.UnixConn
+	local netip.AddrPort
+	peer  netip.AddrPort
+}
+
+// dialRelay makes relay f a conn to peer; its first record is the relayed
+// socket's own address.
+func dialRelay(f *os.File, peer netip.AddrPort) (net.Conn, error) {
+	var hdr [relayHeaderLen]byte
+	n, _, err := unix.Recvfrom(int(f.Fd()), hdr[:], unix.MSG_DONTWAIT)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: "udp", Err: err}
+	}
+	local, ok := relayHeader(hdr[:n])
+	if !ok {
+		return nil, &net.OpError{Op: "dial", Net: "udp", Err: unix.EIO}
+	}
+	c, err := net.FileConn(f)
+	if err != nil {
+		return nil, err
+	}
+	return &relayConn{c: c.(*net.UnixConn), local: local, peer: peer}, nil
+}
+
+func (c *relayConn) Write(b []byte) (int, error) {
+	return c.WriteTo(b, net.UDPAddrFromAddrPort(c.peer))
+}
+
+func (c *relayConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok {
+		return 0, &net.OpError{Op: "write", Net: "udp", Err: unix.EAFNOSUPPORT}
+	}
+	buf := make([]byte, relayHeaderLen+len(b))
+	putRelayHeader(buf, ua.AddrPort())
+	copy(buf[relayHeaderLen:], b)
+	n, err := c.c.Write(buf)
+	return max(n-relayHeaderLen, 0), err
+}
+
+func (c *relayConn) Read(b []byte) (int, error) {
+	n, _, err := c.ReadFrom(b)
+	return n, err
+}
+
+// ReadFrom returns the next datagram from the peer.
+func (c *relayConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	buf := make([]byte, relayHeaderLen+len(b))
+	for {
+		n, err := c.c.Read(buf)
+		if err != nil {
+			return 0, nil, err
+		}
+		if from, ok := relayHeader(buf[:n]); ok && from.Addr().Unmap() == c.peer.Addr().Unmap() && from.Port() == c.peer.Port() {
+			return copy(b, buf[relayHeaderLen:n]), net.UDPAddrFromAddrPort(from), nil
+		}
+	}
+}
+
+func (c *relayConn) Close() error                       { return c.c.Close() }
+func (c *relayConn) LocalAddr() net.Addr                { return net.UDPAddrFromAddrPort(c.local) }
+func (c *relayConn) RemoteAddr() net.Addr               { return net.UDPAddrFromAddrPort(c.peer) }
+func (c *relayConn) SetDeadline(t time.Time) error      { return c.c.SetDeadline(t) }
+func (c *relayConn) SetReadDeadline(t time.Time) error  { return c.c.SetReadDeadline(t) }
+func (c *relayConn) SetWriteDeadline(t time.Time) error { return c.c.SetWriteDeadline(t) }

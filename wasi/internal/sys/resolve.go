@@ -158,8 +158,8 @@ func (r *Resolver) goResolver(servers []string) *net.Resolver {
 			return nil
 		}
 		// Go's resolver tells UDP from TCP by the PacketConn interface.
-		if uc, ok := c.(*net.UDPConn); ok {
-			return checkedUDP{uc, check}, nil
+		if pc, ok := c.(packetConn); ok {
+			return checkedPacket{pc, check}, nil
 		}
 		return checkedStream{c, check}, nil
 	}
@@ -170,19 +170,33 @@ func (r *Resolver) goResolver(servers []string) *net.Resolver {
 // for a query the egress policy does not let out.
 var errQueryDenied = errors.New("DNS query denied by the egress policy")
 
-// checkedUDP and checkedStream let a DNS query out to a nameserver only
+// packetConn is a datagram conn to a nameserver: a UDP one, or one over a
+// relay (relayConn).
+type packetConn interface {
+	net.Conn
+	net.PacketConn
+}
+
+// checkedPacket and checkedStream let a DNS query out to a nameserver only
 // when check passes it. Go's resolver writes each query whole, in one
 // Write (over TCP with its 2-byte length first).
-type checkedUDP struct {
-	*net.UDPConn
+type checkedPacket struct {
+	packetConn
 	check func(query []byte) error
 }
 
-func (c checkedUDP) Write(b []byte) (int, error) {
+func (c checkedPacket) Write(b []byte) (int, error) {
 	if err := c.check(b); err != nil {
 		return 0, err
 	}
-	return c.UDPConn.Write(b)
+	return c.packetConn.Write(b)
+}
+
+func (c checkedPacket) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if err := c.check(b); err != nil {
+		return 0, err
+	}
+	return c.packetConn.WriteTo(b, addr)
 }
 
 type checkedStream struct {

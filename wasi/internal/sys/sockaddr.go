@@ -56,6 +56,12 @@ type Socket struct {
 	// handed: a host stream socket that came connecting (see
 	// moveOutside); the guest's connect reports how that goes.
 	handed bool
+	// relay: a datagram socket outside, whose descriptor is a relay of
+	// its maker's (relay_unix.go); relayLocal is the relayed socket's own
+	// address, peer the one the guest connected it to (nil: none).
+	relay      bool
+	relayLocal Addr
+	peer       *Addr
 	// fresh: made by sock_open and not yet bound or used in the
 	// namespace (binding to any address and port 0 keeps it fresh), so
 	// free to move outside.

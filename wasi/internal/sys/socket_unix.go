@@ -215,6 +215,12 @@ func (s *System) sockConnect(fd int32, a Addr) (*File, Errno, string) {
 		if sa, errno = inetSockaddr(f.Sock.Family, a); errno != 0 {
 			return f, errno, ""
 		}
+		if f.Sock.relay {
+			// What the kernel keeps of a connected datagram socket: its
+			// peer, for send and to filter what it receives.
+			f.Sock.peer = &a
+			return f, ESUCCESS, ""
+		}
 	}
 	f.edgeConnect()
 	err := unix.Connect(f.Fd, sa)
@@ -243,6 +249,9 @@ func (s *System) sockConnect(fd int32, a Addr) (*File, Errno, string) {
 // localAddr is the address f is bound to (getsockname), as the guest
 // sees it.
 func (s *System) localAddr(f *File) (Addr, Errno) {
+	if f.Sock.relay {
+		return f.Sock.relayLocal, ESUCCESS
+	}
 	sa, err := unix.Getsockname(f.Fd)
 	if err != nil {
 		return Addr{}, ErrnoFromError(err)
@@ -337,10 +346,14 @@ func (s *System) sockRecv(fd int32, bufs [][]byte, riflags uint16, wantFrom bool
 		from      unix.Sockaddr
 		err       error
 	)
+	var relayFrom Addr
 	for {
-		if wantFrom {
+		switch {
+		case f.Sock.relay:
+			n, rflags, relayFrom, err = s.relayRecv(f, bufs, flags)
+		case wantFrom:
 			n, _, rflags, from, err = unix.RecvmsgBuffers(f.Fd, bufs, nil, flags)
-		} else {
+		default:
 			n, rflags, err = s.msg(unix.SYS_RECVMSG, f, bufs, flags)
 		}
 		if err != unix.EINTR {
@@ -361,7 +374,10 @@ func (s *System) sockRecv(fd int32, bufs [][]byte, riflags uint16, wantFrom bool
 		}
 	}
 	var addr Addr
-	if wantFrom {
+	switch {
+	case f.Sock.relay:
+		addr = relayFrom
+	case wantFrom:
 		addr = s.guestAddr(from)
 	}
 	return uint32(n), roflags, addr, ESUCCESS
@@ -401,7 +417,24 @@ func (s *System) SockSendTo(fd int32, bufs [][]byte, a Addr, siflags uint16) (ui
 	if errno != 0 {
 		return 0, errno
 	}
+	if f.Sock.relay {
+		if f, errno = s.lookupSocket(fd, RightFdWrite); errno != 0 {
+			return 0, errno
+		}
+		return s.relaySend(f, bufs, a, sendFlags(f))
+	}
 	return s.sockSend(fd, bufs, sa)
+}
+
+// sendFlags are the flags of a send on f: MSG_NOSIGNAL, and MSG_DONTWAIT
+// when the guest made f non-blocking (also when the host's description is
+// blocking, a shared socket on stdio, see SetFlags: the guest asked not to
+// wait).
+func sendFlags(f *File) int {
+	if f.Flags&FdflagNonblock != 0 {
+		return unix.MSG_NOSIGNAL | unix.MSG_DONTWAIT
+	}
+	return unix.MSG_NOSIGNAL
 }
 
 func (s *System) sockSend(fd int32, bufs [][]byte, to unix.Sockaddr) (uint32, Errno) {
@@ -409,11 +442,12 @@ func (s *System) sockSend(fd int32, bufs [][]byte, to unix.Sockaddr) (uint32, Er
 	if errno != 0 {
 		return 0, errno
 	}
-	flags := unix.MSG_NOSIGNAL
-	if f.Flags&FdflagNonblock != 0 {
-		// Also when the host's description is blocking (a shared socket
-		// on stdio, see SetFlags): the guest asked not to wait.
-		flags |= unix.MSG_DONTWAIT
+	flags := sendFlags(f)
+	if f.Sock.relay {
+		if f.Sock.peer == nil {
+			return 0, EDESTADDRREQ
+		}
+		return s.relaySend(f, bufs, *f.Sock.peer, flags)
 	}
 	for {
 		var n int
@@ -443,6 +477,9 @@ func (s *System) SockLocalAddr(fd int32) (Addr, Errno) {
 	if errno != 0 {
 		return Addr{}, errno
 	}
+	if f.Sock.relay {
+		return f.Sock.relayLocal, ESUCCESS
+	}
 	sa, err := unix.Getsockname(f.Fd)
 	if err != nil {
 		return Addr{}, ErrnoFromError(err)
@@ -459,6 +496,12 @@ func (s *System) SockPeerAddr(fd int32) (Addr, Errno) {
 	f, errno := s.lookupSocket(fd, 0)
 	if errno != 0 {
 		return Addr{}, errno
+	}
+	if f.Sock.relay {
+		if f.Sock.peer == nil {
+			return Addr{}, ENOTCONN
+		}
+		return *f.Sock.peer, ESUCCESS
 	}
 	sa, err := unix.Getpeername(f.Fd)
 	if err != nil {

@@ -62,7 +62,7 @@ func (s *System) getHostOpt(f *File, o sockopt) ([]byte, Errno) {
 				s.connectOutcome(f, Errno(v))
 			}
 		case unix.SO_TYPE:
-			if v == unix.SOCK_DGRAM {
+			if v == unix.SOCK_DGRAM || f.Sock.relay {
 				v = int(SockDgram)
 			} else {
 				v = int(SockStream)

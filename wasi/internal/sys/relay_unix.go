@@ -1,0 +1,122 @@
+//go:build linux || darwin
+
+package sys
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"golang.org/x/sys/unix"
+)
+
+// A datagram socket that moves outside gets no UDP socket of the host's:
+// its maker relays for it (cni/procnet's makeRelay), so that even a
+// container process taken over by its guest sends only where the maker
+// permits. The guest's descriptor is then one end of a SOCK_SEQPACKET
+// socket pair, each record a datagram behind a header: the destination
+// on the way out, the source on the way in, as the address family (4 or
+// 6), the port (big-endian) and the address in 16 bytes. The first record
+// in is the header alone, with the relayed socket's own address.
+
+// relayHeaderLen is the size of a relayed datagram's header.
+const relayHeaderLen = 19
+
+// putRelayHeader writes ap into b[:relayHeaderLen].
+func putRelayHeader(b []byte, ap netip.AddrPort) {
+	clear(b[:relayHeaderLen])
+	ip := ap.Addr().Unmap()
+	b[0] = 6
+	if ip.Is4() {
+		b[0] = 4
+	}
+	binary.BigEndian.PutUint16(b[1:], ap.Port())
+	if a := ip.AsSlice(); len(a) > 0 {
+		copy(b[3:], a)
+	}
+}
+
+// relayHeader reads the address in b[:relayHeaderLen].
+func relayHeader(b []byte) (netip.AddrPort, bool) {
+	if len(b) < relayHeaderLen {
+		return netip.AddrPort{}, false
+	}
+	port := binary.BigEndian.Uint16(b[1:])
+	switch b[0] {
+	case 4:
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[3:7])), port), true
+	case 6:
+		return netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[3:19])), port), true
+	}
+	return netip.AddrPort{}, false
+}
+
+// relayAddr is the guest's view of a relayed address, for a socket of
+// family fam: an IPv4 one is IPv4-mapped on an IPv6 socket.
+func relayAddr(fam Family, ap netip.AddrPort) Addr {
+	ip := ap.Addr()
+	if fam == AFInet6 && ip.Is4() {
+		ip = netip.AddrFrom16(ip.As16())
+	}
+	return Addr{Family: fam, IP: ip, Port: ap.Port()}
+}
+
+// startRelay takes over relay fd for f: it reads the relayed socket's own
+// address (the first record).
+func (f *File) startRelay(fd int) Errno {
+	var hdr [relayHeaderLen]byte
+	n, _, err := unix.Recvfrom(fd, hdr[:], unix.MSG_DONTWAIT)
+	if err != nil {
+		return ErrnoFromError(err)
+	}
+	local, ok := relayHeader(hdr[:n])
+	if !ok {
+		return EIO
+	}
+	f.Sock.relay, f.Sock.relayLocal = true, relayAddr(f.Sock.Family, local)
+	return ESUCCESS
+}
+
+// relaySend sends bufs as one datagram to a through f's relay.
+func (s *System) relaySend(f *File, bufs [][]byte, a Addr, flags int) (uint32, Errno) {
+	var hdr [relayHeaderLen]byte
+	putRelayHeader(hdr[:], netip.AddrPortFrom(a.IP, a.Port))
+	iov := append([][]byte{hdr[:]}, bufs...)
+	for {
+		n, err := unix.SendmsgBuffers(f.Fd, iov, nil, nil, flags)
+		if err == unix.EINTR {
+			continue
+		}
+		n = max(n-relayHeaderLen, 0)
+		if f.edge != nil {
+			f.edgeWrite(n, buffersLen(bufs), ErrnoFromError(err))
+		}
+		if err != nil {
+			return 0, ErrnoFromError(err)
+		}
+		return uint32(n), ESUCCESS
+	}
+}
+
+// relayRecv receives a datagram into bufs through f's relay (recvmsg with
+// flags), and its source; a connected socket takes only its peer's, as
+// the kernel's does.
+func (s *System) relayRecv(f *File, bufs [][]byte, flags int) (n, rflags int, from Addr, err error) {
+	var hdr [relayHeaderLen]byte
+	iov := append([][]byte{hdr[:]}, bufs...)
+	for {
+		n, _, rflags, _, err = unix.RecvmsgBuffers(f.Fd, iov, nil, flags)
+		if err != nil || n == 0 {
+			return 0, rflags, Addr{}, err
+		}
+		src, ok := relayHeader(hdr[:])
+		if !ok {
+			continue
+		}
+		from = relayAddr(f.Sock.Family, src)
+		if p := f.Sock.peer; p != nil && flags&unix.MSG_PEEK == 0 &&
+			(EffectiveAddr(p.IP) != EffectiveAddr(from.IP) || p.Port != from.Port) {
+			continue
+		}
+		return max(n-relayHeaderLen, 0), rflags, from, nil
+	}
+}
