@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,6 +31,16 @@ const RelayHeaderLen = 19
 
 // maxDatagram bounds a relayed datagram's payload (UDP's).
 const maxDatagram = 65535
+
+// maxRelays bounds the relays one creator runs at once: each holds a UDP
+// socket and two goroutines of the creator's, which a guest must not be
+// able to multiply without end. More are EMFILE, as a process out of
+// descriptors gets.
+const maxRelays = 1024
+
+// relayBufs are the buffers of datagrams in hand: a relay takes one only
+// while it moves a datagram, so an idle relay holds none.
+var relayBufs = sync.Pool{New: func() any { return new([RelayHeaderLen + maxDatagram]byte) }}
 
 // PutRelayHeader writes ap into b[:RelayHeaderLen].
 func PutRelayHeader(b []byte, ap netip.AddrPort) {
@@ -77,12 +89,18 @@ func NewRelay(domain int, v6only bool, p *Policy) (int, error) {
 // asked, bound to a port of its own) and the socket pair, starts relaying
 // between them under p, and returns the process's end.
 func (p *Policy) makeRelay(r Request) (unix.Errno, int) {
+	if p.relays.Add(1) > maxRelays {
+		p.relays.Add(-1)
+		return unix.EMFILE, -1
+	}
 	fd, err := unix.Socket(r.Domain, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, r.Proto)
 	if err != nil {
+		p.relays.Add(-1)
 		return errnoOf(err), -1
 	}
 	fail := func(err error) (unix.Errno, int) {
 		unix.Close(fd)
+		p.relays.Add(-1)
 		return errnoOf(err), -1
 	}
 	var wild unix.Sockaddr = &unix.SockaddrInet4{}
@@ -110,6 +128,7 @@ func (p *Policy) makeRelay(r Request) (unix.Errno, int) {
 	if err != nil {
 		unix.Close(pair[0])
 		unix.Close(pair[1])
+		p.relays.Add(-1)
 		return errnoOf(err), -1
 	}
 	pf := os.NewFile(uintptr(pair[0]), "relay")
@@ -118,6 +137,7 @@ func (p *Policy) makeRelay(r Request) (unix.Errno, int) {
 	if err != nil {
 		udp.Close()
 		unix.Close(pair[1])
+		p.relays.Add(-1)
 		return errnoOf(err), -1
 	}
 	u := udp.(*net.UDPConn)
@@ -127,11 +147,43 @@ func (p *Policy) makeRelay(r Request) (unix.Errno, int) {
 		u.Close()
 		ours.Close()
 		unix.Close(pair[1])
+		p.relays.Add(-1)
 		return errnoOf(err), -1
 	}
-	go p.relayOut(ours, u, r.Domain == unix.AF_INET6)
+	go func() {
+		defer p.relays.Add(-1)
+		p.relayOut(ours, u, r.Domain == unix.AF_INET6)
+	}()
 	go relayIn(u, ours)
 	return 0, pair[1]
+}
+
+// readHeld reads one record or datagram from rc into a buffer taken only
+// once there is one to read, and returns the buffer (nil on error) and
+// the datagram's length and source (for UDP).
+func readHeld(rc syscall.RawConn, udp bool) (buf *[RelayHeaderLen + maxDatagram]byte, n int, from unix.Sockaddr, err error) {
+	rerr := rc.Read(func(fd uintptr) bool {
+		buf = relayBufs.Get().(*[RelayHeaderLen + maxDatagram]byte)
+		if udp {
+			n, from, err = unix.Recvfrom(int(fd), buf[RelayHeaderLen:], unix.MSG_DONTWAIT)
+		} else {
+			n, _, err = unix.Recvfrom(int(fd), buf[:], unix.MSG_DONTWAIT)
+		}
+		if err == unix.EAGAIN || err == unix.EINTR {
+			relayBufs.Put(buf)
+			buf = nil
+			return false // wait for more
+		}
+		return true
+	})
+	if err == nil {
+		err = rerr
+	}
+	if err != nil && buf != nil {
+		relayBufs.Put(buf)
+		buf = nil
+	}
+	return buf, n, from, err
 }
 
 // relayOut sends the process's datagrams from u, each to the destination
@@ -140,44 +192,61 @@ func (p *Policy) makeRelay(r Request) (unix.Errno, int) {
 func (p *Policy) relayOut(c *net.UnixConn, u *net.UDPConn, ipv6 bool) {
 	defer u.Close()
 	defer c.Close()
-	buf := make([]byte, RelayHeaderLen+maxDatagram)
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
 	for {
-		n, err := c.Read(buf)
+		buf, n, _, err := readHeld(rc, false)
 		if err != nil || n == 0 {
 			return // the process closed its end (EOF) or went
 		}
-		to, ok := RelayHeader(buf[:n])
-		if !ok {
-			continue
+		if to, ok := RelayHeader(buf[:n]); ok && p.permitsNow(to) {
+			if ipv6 && to.Addr().Is4() {
+				to = netip.AddrPortFrom(netip.AddrFrom16(to.Addr().As16()), to.Port())
+			}
+			u.WriteToUDPAddrPort(buf[RelayHeaderLen:n], to)
 		}
-		var blocked []netip.Prefix
-		if p.Blocked != nil {
-			_, blocked = p.Blocked()
-		}
-		if !p.permits(to, blocked) {
-			continue
-		}
-		if ipv6 && to.Addr().Is4() {
-			to = netip.AddrPortFrom(netip.AddrFrom16(to.Addr().As16()), to.Port())
-		}
-		u.WriteToUDPAddrPort(buf[RelayHeaderLen:n], to)
+		relayBufs.Put(buf)
 	}
+}
+
+// permitsNow is permits with the block list as it is now.
+func (p *Policy) permitsNow(to netip.AddrPort) bool {
+	var blocked []netip.Prefix
+	if p.Blocked != nil {
+		_, blocked = p.Blocked()
+	}
+	return p.permits(to, blocked)
 }
 
 // relayIn passes the datagrams u receives to the process, each with its
 // source in the header, until u or the process's end is closed.
 func relayIn(u *net.UDPConn, c *net.UnixConn) {
-	buf := make([]byte, RelayHeaderLen+maxDatagram)
+	rc, err := u.SyscallConn()
+	if err != nil {
+		return
+	}
 	for {
-		n, from, err := u.ReadFromUDPAddrPort(buf[RelayHeaderLen:])
+		buf, n, from, err := readHeld(rc, true)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
+			var errno unix.Errno
+			if errors.As(err, &errno) && errno != unix.EBADF {
+				continue // an earlier send's error, reported (ICMP)
 			}
-			continue // a reported error of an earlier send (ICMP)
+			return // closed
 		}
-		PutRelayHeader(buf, from)
-		if _, err := c.Write(buf[:RelayHeaderLen+n]); err != nil {
+		var src netip.AddrPort
+		switch sa := from.(type) {
+		case *unix.SockaddrInet4:
+			src = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+		case *unix.SockaddrInet6:
+			src = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
+		}
+		PutRelayHeader(buf[:], src)
+		_, err = c.Write(buf[:RelayHeaderLen+n])
+		relayBufs.Put(buf)
+		if err != nil {
 			return
 		}
 	}

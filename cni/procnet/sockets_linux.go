@@ -89,6 +89,7 @@ type Policy struct {
 	Log func(format string, args ...any)
 
 	unheld sync.Once
+	relays atomic.Int32 // relays running (makeRelay)
 }
 
 // permits reports whether a stream socket may go to to, given the block

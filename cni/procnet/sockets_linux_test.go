@@ -267,6 +267,52 @@ func relayHello(fd int) (netip.AddrPort, error) {
 	return ap, nil
 }
 
+// TestRelayBound: a process that asks for relay after relay gets EMFILE
+// past maxRelays, not the creator's memory; one it closes makes room.
+func TestRelayBound(t *testing.T) {
+	ask := serve(t, &Policy{})
+	var fds []int
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	for range maxRelays {
+		fd, err := ask(Request{Domain: unix.AF_INET, Type: unix.SOCK_DGRAM})
+		if err != nil {
+			t.Fatalf("relay %d: %v", len(fds)+1, err)
+		}
+		fds = append(fds, fd)
+	}
+	if fd, err := ask(Request{Domain: unix.AF_INET, Type: unix.SOCK_DGRAM}); !errors.Is(err, unix.EMFILE) {
+		unix.Close(fd)
+		t.Fatalf("relay %d: %v, want EMFILE", maxRelays+1, err)
+	}
+	unix.Close(fds[0])
+	fds = fds[1:]
+	var fd int
+	var err error
+	if !waitFor(10*time.Second, func() bool {
+		fd, err = ask(Request{Domain: unix.AF_INET, Type: unix.SOCK_DGRAM})
+		return err == nil
+	}) {
+		t.Fatalf("a relay after one closed: %v", err)
+	}
+	fds = append(fds, fd)
+}
+
+// waitFor polls cond until it holds or d has passed.
+func waitFor(d time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(d); ; time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
 // serve runs ServeSockets with p for the test and returns how to ask it.
 func serve(t *testing.T, p *Policy) func(Request) (int, error) {
 	host, theirs, err := DialSocketPair()
