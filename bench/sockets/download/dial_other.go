@@ -5,4 +5,4 @@ package main
 import "net"
 
 // dial connects with the host's socket API.
-func dial(addr string) (net.Conn, error) { return net.Dial("tcp", addr) }
+func dial(network, addr string) (net.Conn, error) { return net.Dial(network, addr) }

@@ -9,4 +9,4 @@ import (
 )
 
 // dial connects through the WasmEdge socket API.
-func dial(addr string) (net.Conn, error) { return wasip1.Dial("tcp", addr) }
+func dial(network, addr string) (net.Conn, error) { return wasip1.Dial(network, addr) }
