@@ -63,12 +63,26 @@ func cpuTicks(t *testing.T, pid int) int64 {
 }
 
 // progresses reports whether pid uses CPU time within 300ms (a spinning
-// process takes about 30 ticks).
+// process takes about 30 ticks): what a frozen one must not do.
 func progresses(t *testing.T, pid int) bool {
 	t.Helper()
 	before := cpuTicks(t, pid)
 	time.Sleep(300 * time.Millisecond)
 	return cpuTicks(t, pid)-before > 2
+}
+
+// runs reports whether pid, a spinning process, gets CPU time again within
+// 10s: on a loaded machine (the whole suite on 2 CPUs) it may wait its
+// turn for a while, which a thawed process is allowed to.
+func runs(t *testing.T, pid int) bool {
+	t.Helper()
+	before := cpuTicks(t, pid)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cpuTicks(t, pid)-before > 2 {
+			return true
+		}
+	}
+	return false
 }
 
 // waitLine reads r until a line starting with prefix and returns it.
@@ -134,7 +148,7 @@ func TestPauseResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, pid := range []int{c.Pid, p.Pid} {
-		if !progresses(t, pid) {
+		if !runs(t, pid) {
 			t.Errorf("process %d does not run after Resume", pid)
 		}
 	}
@@ -238,7 +252,7 @@ func TestFreezerV2(t *testing.T) {
 	if err := cg.thaw(); err != nil {
 		t.Fatal(err)
 	}
-	if !progresses(t, spin.Process.Pid) {
+	if !runs(t, spin.Process.Pid) {
 		t.Error("the process does not run after thaw")
 	}
 }
