@@ -113,8 +113,11 @@ func (s *System) relayRecv(f *File, bufs [][]byte, flags int) (n, rflags int, fr
 			continue
 		}
 		from = relayAddr(f.Sock.Family, src)
-		if p := f.Sock.peer; p != nil && flags&unix.MSG_PEEK == 0 &&
-			(EffectiveAddr(p.IP) != EffectiveAddr(from.IP) || p.Port != from.Port) {
+		if p := f.Sock.peer; p != nil && (EffectiveAddr(p.IP) != EffectiveAddr(from.IP) || p.Port != from.Port) {
+			if flags&unix.MSG_PEEK != 0 {
+				// Not the peer's: gone, as the kernel never queues it.
+				unix.Recvfrom(f.Fd, hdr[:], unix.MSG_DONTWAIT)
+			}
 			continue
 		}
 		return max(n-relayHeaderLen, 0), rflags, from, nil
