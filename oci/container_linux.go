@@ -370,9 +370,11 @@ func (c *Container) spawn(ctx context.Context, prog string, net cni.Network, cfg
 
 	// Compiling and instantiating may take long, or forever (a start
 	// function that never returns): ctx's cancellation stops it.
+	// Bounded: what the process writes there is ours to read, and it may
+	// be the guest's (its start function runs before the report).
 	read := make(chan []byte, 1)
 	go func() {
-		b, _ := io.ReadAll(statR)
+		b, _ := io.ReadAll(io.LimitReader(statR, maxStatus))
 		read <- b
 	}()
 	var b []byte
@@ -398,6 +400,10 @@ func (c *Container) spawn(ctx context.Context, prog string, net cni.Network, cfg
 	c.compileTime = s.CompileTime
 	return nil
 }
+
+// maxStatus bounds the container process's ready report (initproc.Status,
+// a few hundred bytes of JSON, an error message at most a few KiB).
+const maxStatus = 1 << 20
 
 // confinement says, for --verbose, what holds the container process of
 // cfg beyond its user and capabilities.

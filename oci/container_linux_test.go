@@ -478,6 +478,33 @@ func TestCreateWithoutInitProgram(t *testing.T) {
 	}
 }
 
+// TestCreateStatusBounded: a container process that writes without end
+// where its ready report goes (a guest that took it over in its start
+// function) fails the create, is killed, and costs the creator no more
+// than the report's bound in memory, whatever it writes (here 256 MiB).
+func TestCreateStatusBounded(t *testing.T) {
+	needRoot(t)
+	root := t.TempDir()
+	flood := filepath.Join(t.TempDir(), "flood")
+	if err := os.WriteFile(flood, []byte("#!/bin/sh\nexec head -c 268435456 /dev/zero >&4\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rt := &Runtime{Root: root, Network: testRuntime(t).Network, Log: t.Logf, Init: flood}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := rt.Create(context.Background(), "flood", bundle(t, guests.C(t, "args_env_exit"), nil, true), CreateOpts{})
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("create of a process that floods its report succeeded")
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+		t.Errorf("the creator allocated %d MiB reading the report", grew>>20)
+	}
+	if ents, _ := os.ReadDir(root); len(ents) != 0 {
+		t.Errorf("state left behind: %v", ents)
+	}
+}
+
 // TestCapabilitiesAreTheSpecs: the container process of a root spec that
 // lists one capability holds exactly that one in its bounding, permitted
 // and effective sets and nothing inheritable or ambient: none of the
