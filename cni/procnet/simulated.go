@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Simulated is the container process's side of simulated isolation: it
@@ -62,12 +64,30 @@ func WritePorts(f *os.File, ports []Port) error {
 	return f.Truncate(int64(b.Len()))
 }
 
+// maxPorts bounds a port table's size: its process may be the guest's,
+// should it get out of the sandbox, and ReadPorts runs in `wasmrun ps`.
+const maxPorts = 1 << 20
+
 // ReadPorts reads the table WritePorts keeps at path (a process's
-// /proc/PID/fd/N): nil for none yet.
+// /proc/PID/fd/N): nil for none yet. What is there is the process's to
+// choose, so only a regular file (the memfd it was given) is read, without
+// waiting (a pipe or FIFO put there instead is refused, not waited on),
+// and at most maxPorts bytes of it.
 func ReadPorts(path string) ([]Port, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("read ports %s: not a port table", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxPorts+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxPorts {
+		return nil, fmt.Errorf("read ports %s: a table over %d bytes", path, maxPorts)
 	}
 	var out []Port
 	s := bufio.NewScanner(bytes.NewReader(b))
