@@ -1,7 +1,6 @@
 package procnet
 
 import (
-	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -10,24 +9,17 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wasmrun/wasmrun/internal/relaywire"
 )
 
 // A UDP socket cannot be held to a destination the way a TCP one is
 // (pinPeer): whoever holds it may send to any address. So the creator
 // keeps its UDP sockets and relays for the container process, which gets
-// one end of a SOCK_SEQPACKET socket pair instead: each record is a
-// datagram with a header, the destination on the way out, the source on
-// the way in. Every destination is checked against the Policy on the way
-// out, so a container process taken over by its guest can send nothing
-// where the guest may not. The first record the process reads is the
-// header alone, with the UDP socket's own address (its getsockname).
-//
-// The header (RelayHeaderLen bytes): the address family (4 or 6), the
-// port (big-endian) and the address in 16 bytes (an IPv4 one in the
-// first 4).
-
-// RelayHeaderLen is the size of a relayed datagram's header.
-const RelayHeaderLen = 19
+// one end of a SOCK_SEQPACKET socket pair instead, whose records are
+// datagrams behind a header (internal/relaywire). Every destination is
+// checked against the Policy on the way out, so a container process taken
+// over by its guest can send nothing where the guest may not.
 
 // maxDatagram bounds a relayed datagram's payload (UDP's).
 const maxDatagram = 65535
@@ -40,38 +32,7 @@ const maxRelays = 1024
 
 // relayBufs are the buffers of datagrams in hand: a relay takes one only
 // while it moves a datagram, so an idle relay holds none.
-var relayBufs = sync.Pool{New: func() any { return new([RelayHeaderLen + maxDatagram]byte) }}
-
-// PutRelayHeader writes ap into b[:RelayHeaderLen].
-func PutRelayHeader(b []byte, ap netip.AddrPort) {
-	clear(b[:RelayHeaderLen])
-	ip := ap.Addr().Unmap()
-	if ip.Is4() {
-		b[0] = 4
-		a := ip.As4()
-		copy(b[3:], a[:])
-	} else {
-		b[0] = 6
-		a := ip.As16()
-		copy(b[3:], a[:])
-	}
-	binary.BigEndian.PutUint16(b[1:], ap.Port())
-}
-
-// RelayHeader reads the address in b[:RelayHeaderLen].
-func RelayHeader(b []byte) (netip.AddrPort, bool) {
-	if len(b) < RelayHeaderLen {
-		return netip.AddrPort{}, false
-	}
-	port := binary.BigEndian.Uint16(b[1:])
-	switch b[0] {
-	case 4:
-		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[3:7])), port), true
-	case 6:
-		return netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[3:19])), port), true
-	}
-	return netip.AddrPort{}, false
-}
+var relayBufs = sync.Pool{New: func() any { return new([relaywire.HeaderLen + maxDatagram]byte) }}
 
 // NewRelay makes a relayed UDP socket of domain (AF_INET or AF_INET6,
 // IPV6_V6ONLY as v6only) in this thread's network namespace, bound to a
@@ -103,15 +64,11 @@ func (p *Policy) makeRelay(r Request) (unix.Errno, int) {
 		p.relays.Add(-1)
 		return errnoOf(err), -1
 	}
+	if err := setV6Only(fd, r); err != nil {
+		return fail(err)
+	}
 	var wild unix.Sockaddr = &unix.SockaddrInet4{}
 	if r.Domain == unix.AF_INET6 {
-		v := 0
-		if r.V6Only {
-			v = 1
-		}
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v); err != nil {
-			return fail(err)
-		}
 		wild = &unix.SockaddrInet6{}
 	}
 	if err := unix.Bind(fd, wild); err != nil {
@@ -141,8 +98,8 @@ func (p *Policy) makeRelay(r Request) (unix.Errno, int) {
 		return errnoOf(err), -1
 	}
 	u := udp.(*net.UDPConn)
-	hello := make([]byte, RelayHeaderLen)
-	PutRelayHeader(hello, u.LocalAddr().(*net.UDPAddr).AddrPort())
+	hello := make([]byte, relaywire.HeaderLen)
+	relaywire.PutHeader(hello, u.LocalAddr().(*net.UDPAddr).AddrPort())
 	if _, err := ours.Write(hello); err != nil {
 		u.Close()
 		ours.Close()
@@ -161,11 +118,11 @@ func (p *Policy) makeRelay(r Request) (unix.Errno, int) {
 // readHeld reads one record or datagram from rc into a buffer taken only
 // once there is one to read, and returns the buffer (nil on error) and
 // the datagram's length and source (for UDP).
-func readHeld(rc syscall.RawConn, udp bool) (buf *[RelayHeaderLen + maxDatagram]byte, n int, from unix.Sockaddr, err error) {
+func readHeld(rc syscall.RawConn, udp bool) (buf *[relaywire.HeaderLen + maxDatagram]byte, n int, from unix.Sockaddr, err error) {
 	rerr := rc.Read(func(fd uintptr) bool {
-		buf = relayBufs.Get().(*[RelayHeaderLen + maxDatagram]byte)
+		buf = relayBufs.Get().(*[relaywire.HeaderLen + maxDatagram]byte)
 		if udp {
-			n, from, err = unix.Recvfrom(int(fd), buf[RelayHeaderLen:], unix.MSG_DONTWAIT)
+			n, from, err = unix.Recvfrom(int(fd), buf[relaywire.HeaderLen:], unix.MSG_DONTWAIT)
 		} else {
 			n, _, err = unix.Recvfrom(int(fd), buf[:], unix.MSG_DONTWAIT)
 		}
@@ -201,11 +158,11 @@ func (p *Policy) relayOut(c *net.UnixConn, u *net.UDPConn, ipv6 bool) {
 		if err != nil || n == 0 {
 			return // the process closed its end (EOF) or went
 		}
-		if to, ok := RelayHeader(buf[:n]); ok && p.permitsNow(to) {
+		if to, ok := relaywire.Header(buf[:n]); ok && p.permitsNow(to) {
 			if ipv6 && to.Addr().Is4() {
 				to = netip.AddrPortFrom(netip.AddrFrom16(to.Addr().As16()), to.Port())
 			}
-			u.WriteToUDPAddrPort(buf[RelayHeaderLen:n], to)
+			u.WriteToUDPAddrPort(buf[relaywire.HeaderLen:n], to)
 		}
 		relayBufs.Put(buf)
 	}
@@ -243,8 +200,8 @@ func relayIn(u *net.UDPConn, c *net.UnixConn) {
 		case *unix.SockaddrInet6:
 			src = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
 		}
-		PutRelayHeader(buf[:], src)
-		_, err = c.Write(buf[:RelayHeaderLen+n])
+		relaywire.PutHeader(buf[:], src)
+		_, err = c.Write(buf[:relaywire.HeaderLen+n])
 		relayBufs.Put(buf)
 		if err != nil {
 			return

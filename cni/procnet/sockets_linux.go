@@ -266,14 +266,8 @@ func (p *Policy) makeSocket(req []byte, blocked []netip.Prefix) (unix.Errno, int
 		unix.Close(fd)
 		return errnoOf(err), -1
 	}
-	if r.Domain == unix.AF_INET6 {
-		v := 0
-		if r.V6Only {
-			v = 1
-		}
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v); err != nil {
-			return fail(err)
-		}
+	if err := setV6Only(fd, r); err != nil {
+		return fail(err)
 	}
 	// Held to the peer before the first packet: its SYN-ACK is the first
 	// the socket takes.
@@ -295,6 +289,18 @@ func (p *Policy) makeSocket(req []byte, blocked []netip.Prefix) (unix.Errno, int
 		return fail(err)
 	}
 	return 0, fd
+}
+
+// setV6Only sets IPV6_V6ONLY of r's AF_INET6 socket fd as r asks.
+func setV6Only(fd int, r Request) error {
+	if r.Domain != unix.AF_INET6 {
+		return nil
+	}
+	v := 0
+	if r.V6Only {
+		v = 1
+	}
+	return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v)
 }
 
 // errnoOf is err's errno, or EIO.

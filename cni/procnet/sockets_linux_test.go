@@ -13,6 +13,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wasmrun/wasmrun/internal/relaywire"
 )
 
 // TestServeSockets: the creator makes TCP and UDP sockets of IPv4 and
@@ -194,9 +196,9 @@ func TestServeSocketsHeld(t *testing.T) {
 			t.Fatal(err)
 		}
 		send := func(to netip.AddrPort, msg string) {
-			b := make([]byte, RelayHeaderLen+len(msg))
-			PutRelayHeader(b, to)
-			copy(b[RelayHeaderLen:], msg)
+			b := make([]byte, relaywire.HeaderLen+len(msg))
+			relaywire.PutHeader(b, to)
+			copy(b[relaywire.HeaderLen:], msg)
 			if _, err := unix.Write(fd, b); err != nil {
 				t.Fatal(err)
 			}
@@ -220,7 +222,7 @@ func TestServeSocketsHeld(t *testing.T) {
 			t.Fatal(err)
 		}
 		n, err := unix.Read(fd, buf)
-		if from, ok := RelayHeader(buf[:max(n, 0)]); err != nil || !ok || from != vAddr || string(buf[RelayHeaderLen:n]) != "back" {
+		if from, ok := relaywire.Header(buf[:max(n, 0)]); err != nil || !ok || from != vAddr || string(buf[relaywire.HeaderLen:n]) != "back" {
 			t.Errorf("the relay passed %x (%v), want %q from %v", buf[:max(n, 0)], err, "back", vAddr)
 		}
 	})
@@ -255,12 +257,12 @@ func connectedTo(t *testing.T, l net.Listener) int {
 
 // relayHello reads a relay's first record: the address of its UDP socket.
 func relayHello(fd int) (netip.AddrPort, error) {
-	b := make([]byte, RelayHeaderLen)
+	b := make([]byte, relaywire.HeaderLen)
 	n, err := unix.Read(fd, b)
 	if err != nil {
 		return netip.AddrPort{}, err
 	}
-	ap, ok := RelayHeader(b[:n])
+	ap, ok := relaywire.Header(b[:n])
 	if !ok {
 		return netip.AddrPort{}, fmt.Errorf("not a relay header: %x", b[:n])
 	}

@@ -3,52 +3,27 @@
 package sys
 
 import (
-	"encoding/binary"
 	"net/netip"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wasmrun/wasmrun/internal/relaywire"
 )
 
 // A datagram socket that moves outside gets no UDP socket of the host's:
 // its maker relays for it (cni/procnet's makeRelay), so that even a
 // container process taken over by its guest sends only where the maker
 // permits. The guest's descriptor is then one end of a SOCK_SEQPACKET
-// socket pair, each record a datagram behind a header: the destination
-// on the way out, the source on the way in, as the address family (4 or
-// 6), the port (big-endian) and the address in 16 bytes. The first record
-// in is the header alone, with the relayed socket's own address.
+// socket pair whose records are datagrams behind a header
+// (internal/relaywire).
 
 // relayHeaderLen is the size of a relayed datagram's header.
-const relayHeaderLen = 19
+const relayHeaderLen = relaywire.HeaderLen
 
-// putRelayHeader writes ap into b[:relayHeaderLen].
-func putRelayHeader(b []byte, ap netip.AddrPort) {
-	clear(b[:relayHeaderLen])
-	ip := ap.Addr().Unmap()
-	b[0] = 6
-	if ip.Is4() {
-		b[0] = 4
-	}
-	binary.BigEndian.PutUint16(b[1:], ap.Port())
-	if a := ip.AsSlice(); len(a) > 0 {
-		copy(b[3:], a)
-	}
-}
-
-// relayHeader reads the address in b[:relayHeaderLen].
-func relayHeader(b []byte) (netip.AddrPort, bool) {
-	if len(b) < relayHeaderLen {
-		return netip.AddrPort{}, false
-	}
-	port := binary.BigEndian.Uint16(b[1:])
-	switch b[0] {
-	case 4:
-		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[3:7])), port), true
-	case 6:
-		return netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[3:19])), port), true
-	}
-	return netip.AddrPort{}, false
-}
+var (
+	putRelayHeader = relaywire.PutHeader
+	relayHeader    = relaywire.Header
+)
 
 // relayAddr is the guest's view of a relayed address, for a socket of
 // family fam: an IPv4 one is IPv4-mapped on an IPv6 socket.
