@@ -63,37 +63,3 @@ func BlockedFromApps(subnet string) ([]netip.Prefix, error) {
 	}
 	return out, nil
 }
-
-// effectiveAddr is where the kernel delivers to addr: an IPv4-mapped
-// address is its IPv4 address, and an unspecified one this host's
-// loopback (as wasi judges it).
-func effectiveAddr(addr netip.Addr) netip.Addr {
-	addr = addr.Unmap().WithZone("")
-	switch addr {
-	case netip.IPv4Unspecified():
-		return netip.AddrFrom4([4]byte{127, 0, 0, 1})
-	case netip.IPv6Unspecified():
-		return netip.IPv6Loopback()
-	}
-	return addr
-}
-
-// longestMatch returns the length of the longest prefix in ps containing
-// addr (an effectiveAddr), or -1; an IPv4-mapped prefix counts as its
-// IPv4 one.
-func longestMatch(ps []netip.Prefix, addr netip.Addr) int {
-	best := -1
-	for _, p := range ps {
-		pp := p
-		if p.Addr().Is4In6() {
-			if p.Bits() < 96 {
-				continue
-			}
-			pp = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-		}
-		if pp.Addr().Is4() == addr.Is4() && pp.Contains(addr) && pp.Bits() > best {
-			best = pp.Bits()
-		}
-	}
-	return best
-}

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wasmrun/wasmrun/internal/netrule"
 )
 
 // Outbound traffic of a namespace without a bridge goes through sockets
@@ -95,16 +97,15 @@ type Policy struct {
 // permits reports whether a stream socket may go to to, given the block
 // list as it is now.
 func (p *Policy) permits(to netip.AddrPort, blocked []netip.Prefix) bool {
-	ip := effectiveAddr(to.Addr())
-	bits := longestMatch(blocked, ip)
+	ip := netrule.Effective(to.Addr())
+	bits := netrule.LongestMatch(blocked, ip)
 	switch {
 	case bits < 0:
 		return true
-	case to.Port() == 53 && slices.ContainsFunc(p.Nameservers, func(a netip.Addr) bool { return effectiveAddr(a) == ip }):
+	case to.Port() == 53 && slices.ContainsFunc(p.Nameservers, func(a netip.Addr) bool { return netrule.Effective(a) == ip }):
 		return true
 	}
-	b := longestMatch(p.Allow, ip)
-	return b > 0 && b >= bits && b > longestMatch(p.Deny, ip) // deny on a tie
+	return netrule.Opens(p.Allow, p.Deny, ip, bits)
 }
 
 // ServeSockets makes sockets in this process's network namespace for the
@@ -271,7 +272,7 @@ func (p *Policy) makeSocket(req []byte, blocked []netip.Prefix) (unix.Errno, int
 	}
 	// Held to the peer before the first packet: its SYN-ACK is the first
 	// the socket takes.
-	if err := pinPeer(fd, netip.AddrPortFrom(effectiveAddr(r.To.Addr()), r.To.Port())); err != nil {
+	if err := pinPeer(fd, netip.AddrPortFrom(netrule.Effective(r.To.Addr()), r.To.Port())); err != nil {
 		if !errors.Is(err, unix.EPERM) || os.Geteuid() == 0 {
 			return fail(err)
 		}

@@ -2,6 +2,8 @@ package sys
 
 import (
 	"net/netip"
+
+	"github.com/wasmrun/wasmrun/internal/netrule"
 )
 
 // Egress is a host-side policy on the addresses a guest may send to. It is
@@ -47,16 +49,7 @@ type Egress struct {
 //
 // An IPv4 socket bound to a specific address sends to 0.0.0.0 at that
 // address instead; SockConnect and SockSendTo check it too.
-func EffectiveAddr(addr netip.Addr) netip.Addr {
-	addr = addr.Unmap().WithZone("")
-	switch {
-	case addr == netip.IPv4Unspecified():
-		return netip.AddrFrom4([4]byte{127, 0, 0, 1})
-	case addr == netip.IPv6Unspecified():
-		return netip.IPv6Loopback()
-	}
-	return addr
-}
+func EffectiveAddr(addr netip.Addr) netip.Addr { return netrule.Effective(addr) }
 
 // Permits reports whether the guest may send to addr at port, judged at
 // EffectiveAddr(addr). A nil policy permits everything.
@@ -93,34 +86,13 @@ func (e *Egress) Check(addr netip.Addr, port uint16) Errno {
 
 // longestMatch returns the length of the longest prefix in ps containing
 // addr, or -1.
-func longestMatch(ps []netip.Prefix, addr netip.Addr) int {
-	best := -1
-	for _, p := range ps {
-		if p.Addr().Unmap().Is4() != addr.Is4() {
-			continue
-		}
-		pp := netip.PrefixFrom(p.Addr().Unmap(), p.Bits())
-		if p.Addr().Is4In6() {
-			pp = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-		}
-		if pp.Contains(addr) && pp.Bits() > best {
-			best = pp.Bits()
-		}
-	}
-	return best
-}
+var longestMatch = netrule.LongestMatch
 
 // names reports whether an allow entry names ip, a blocked address (the
-// host's, another app's, loopback, link-local): an address prefix at least
-// as specific as the bits of the block it must outrank (so allow =
-// ["0.0.0.0/0"] does not open the host). A host-name entry never does,
-// whatever its name resolved to: the answer is its DNS server's to give,
-// and pointing an allowed name at 169.254.169.254 or the host's own
-// address (DNS rebinding) must not open them.
+// host's, another app's, loopback, link-local), as netrule.Opens has it:
+// only an address prefix does, never a host-name entry, whatever its
+// name resolved to (pointing an allowed name at 169.254.169.254 or the
+// host's own address, DNS rebinding, must not open them).
 func (e *Egress) names(ip netip.Addr, bits int) bool {
-	if e == nil {
-		return false
-	}
-	b := longestMatch(e.Allow, ip)
-	return b > 0 && b >= bits && b >= longestMatch(e.Deny, ip)
+	return e != nil && netrule.Opens(e.Allow, e.Deny, ip, bits)
 }
