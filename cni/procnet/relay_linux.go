@@ -49,62 +49,40 @@ func NewRelay(domain int, v6only bool, p *Policy) (int, error) {
 // makeRelay makes the UDP socket of a datagram request r (IPV6_V6ONLY as
 // asked, bound to a port of its own) and the socket pair, starts relaying
 // between them under p, and returns the process's end.
-func (p *Policy) makeRelay(r Request) (unix.Errno, int) {
+func (p *Policy) makeRelay(r Request) (errno unix.Errno, fd int) {
 	if p.relays.Add(1) > maxRelays {
 		p.relays.Add(-1)
 		return unix.EMFILE, -1
 	}
-	fd, err := unix.Socket(r.Domain, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, r.Proto)
+	var closers []func() error // what goes if the relay does not start
+	defer func() {
+		if errno != 0 {
+			for _, c := range closers {
+				c()
+			}
+			p.relays.Add(-1)
+		}
+	}()
+	u, err := relaySocket(r)
 	if err != nil {
-		p.relays.Add(-1)
 		return errnoOf(err), -1
 	}
-	fail := func(err error) (unix.Errno, int) {
-		unix.Close(fd)
-		p.relays.Add(-1)
-		return errnoOf(err), -1
-	}
-	if err := setV6Only(fd, r); err != nil {
-		return fail(err)
-	}
-	var wild unix.Sockaddr = &unix.SockaddrInet4{}
-	if r.Domain == unix.AF_INET6 {
-		wild = &unix.SockaddrInet6{}
-	}
-	if err := unix.Bind(fd, wild); err != nil {
-		return fail(err)
-	}
+	closers = append(closers, u.Close)
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return fail(err)
-	}
-	// The conns have descriptors of their own (dups): the files go.
-	uf := os.NewFile(uintptr(fd), "relay-udp")
-	udp, err := net.FilePacketConn(uf)
-	uf.Close()
-	if err != nil {
-		unix.Close(pair[0])
-		unix.Close(pair[1])
-		p.relays.Add(-1)
 		return errnoOf(err), -1
 	}
+	closers = append(closers, func() error { return unix.Close(pair[1]) })
 	pf := os.NewFile(uintptr(pair[0]), "relay")
-	ours, err := unixConn(pf)
+	ours, err := unixConn(pf) // a descriptor of its own
 	pf.Close()
 	if err != nil {
-		udp.Close()
-		unix.Close(pair[1])
-		p.relays.Add(-1)
 		return errnoOf(err), -1
 	}
-	u := udp.(*net.UDPConn)
+	closers = append(closers, ours.Close)
 	hello := make([]byte, relaywire.HeaderLen)
 	relaywire.PutHeader(hello, u.LocalAddr().(*net.UDPAddr).AddrPort())
 	if _, err := ours.Write(hello); err != nil {
-		u.Close()
-		ours.Close()
-		unix.Close(pair[1])
-		p.relays.Add(-1)
 		return errnoOf(err), -1
 	}
 	go func() {
@@ -113,6 +91,32 @@ func (p *Policy) makeRelay(r Request) (unix.Errno, int) {
 	}()
 	go relayIn(u, ours)
 	return 0, pair[1]
+}
+
+// relaySocket is the UDP socket of relay request r: IPV6_V6ONLY as asked,
+// bound to a port of its own.
+func relaySocket(r Request) (*net.UDPConn, error) {
+	fd, err := unix.Socket(r.Domain, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, r.Proto)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "relay-udp")
+	defer f.Close() // the conn has a descriptor of its own
+	if err := setV6Only(fd, r); err != nil {
+		return nil, err
+	}
+	var wild unix.Sockaddr = &unix.SockaddrInet4{}
+	if r.Domain == unix.AF_INET6 {
+		wild = &unix.SockaddrInet6{}
+	}
+	if err := unix.Bind(fd, wild); err != nil {
+		return nil, err
+	}
+	c, err := net.FilePacketConn(f)
+	if err != nil {
+		return nil, err
+	}
+	return c.(*net.UDPConn), nil
 }
 
 // readHeld reads one record or datagram from rc into a buffer taken only
