@@ -12,11 +12,11 @@ import (
 // non-blocking gets EAGAIN instead of waiting, even when the host
 // descriptor itself is blocking (it may be shared, like a terminal).
 func (s *System) Read(fd int32, bufs [][]byte) (uint32, Errno) {
-	if f, _ := s.FDs.Lookup(fd); f != nil && f.Sock != nil && f.Sock.relay {
-		n, _, errno := s.SockRecv(fd, bufs, 0)
-		return n, errno
-	}
 	return s.stream(fd, RightFdRead, unix.POLLIN, nil, func(f *File) (int, error) {
+		if f.Sock != nil && f.Sock.relay {
+			n, _, _, err := s.relayRecv(f, bufs, 0)
+			return n, err
+		}
 		if f.hostNonblocking() {
 			return s.nonblockingIO(unix.SYS_READV, f.Fd, bufs)
 		}
@@ -26,10 +26,10 @@ func (s *System) Read(fd int32, bufs [][]byte) (uint32, Errno) {
 
 // Write writes bufs to fd (writev), with the same non-blocking rule as Read.
 func (s *System) Write(fd int32, bufs [][]byte) (uint32, Errno) {
-	if f, _ := s.FDs.Lookup(fd); f != nil && f.Sock != nil && f.Sock.relay {
-		return s.SockSend(fd, bufs, 0)
-	}
 	return s.stream(fd, RightFdWrite, unix.POLLOUT, bufs, func(f *File) (int, error) {
+		if f.Sock != nil && f.Sock.relay {
+			return s.relayWrite(f, bufs, f.Sock.peer, sendFlags(f))
+		}
 		if rwf := f.rwfAppend(); rwf != 0 {
 			return pwritev2(f.Fd, bufs, -1, rwf) // -1: at (and moving) the file position
 		}

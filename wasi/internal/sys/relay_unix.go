@@ -51,24 +51,35 @@ func (f *File) startRelay(fd int) Errno {
 	return ESUCCESS
 }
 
-// relaySend sends bufs as one datagram to a through f's relay.
-func (s *System) relaySend(f *File, bufs [][]byte, a Addr, flags int) (uint32, Errno) {
+// relaySend sends bufs as one datagram to a (nil: f's peer) through f's
+// relay, as a send on a socket does.
+func (s *System) relaySend(f *File, bufs [][]byte, a *Addr, flags int) (uint32, Errno) {
+	n, err := s.relayWrite(f, bufs, a, flags)
+	if f.edge != nil {
+		f.edgeWrite(n, buffersLen(bufs), ErrnoFromError(err))
+	}
+	if err != nil {
+		return 0, ErrnoFromError(err)
+	}
+	return uint32(n), ESUCCESS
+}
+
+// relayWrite is relaySend's sendmsg: to a, or to f's peer when a is nil
+// (EDESTADDRREQ without one, as an unconnected datagram socket's send).
+func (s *System) relayWrite(f *File, bufs [][]byte, a *Addr, flags int) (int, error) {
+	if a == nil {
+		if a = f.Sock.peer; a == nil {
+			return 0, unix.EDESTADDRREQ
+		}
+	}
 	var hdr [relayHeaderLen]byte
 	putRelayHeader(hdr[:], netip.AddrPortFrom(a.IP, a.Port))
 	iov := append([][]byte{hdr[:]}, bufs...)
 	for {
 		n, err := unix.SendmsgBuffers(f.Fd, iov, nil, nil, flags)
-		if err == unix.EINTR {
-			continue
+		if err != unix.EINTR {
+			return max(n-relayHeaderLen, 0), err
 		}
-		n = max(n-relayHeaderLen, 0)
-		if f.edge != nil {
-			f.edgeWrite(n, buffersLen(bufs), ErrnoFromError(err))
-		}
-		if err != nil {
-			return 0, ErrnoFromError(err)
-		}
-		return uint32(n), ESUCCESS
 	}
 }
 

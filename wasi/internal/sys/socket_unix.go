@@ -421,7 +421,7 @@ func (s *System) SockSendTo(fd int32, bufs [][]byte, a Addr, siflags uint16) (ui
 		if f, errno = s.lookupSocket(fd, RightFdWrite); errno != 0 {
 			return 0, errno
 		}
-		return s.relaySend(f, bufs, a, sendFlags(f))
+		return s.relaySend(f, bufs, &a, sendFlags(f))
 	}
 	return s.sockSend(fd, bufs, sa)
 }
@@ -444,10 +444,7 @@ func (s *System) sockSend(fd int32, bufs [][]byte, to unix.Sockaddr) (uint32, Er
 	}
 	flags := sendFlags(f)
 	if f.Sock.relay {
-		if f.Sock.peer == nil {
-			return 0, EDESTADDRREQ
-		}
-		return s.relaySend(f, bufs, *f.Sock.peer, flags)
+		return s.relaySend(f, bufs, nil, flags)
 	}
 	for {
 		var n int
@@ -477,17 +474,14 @@ func (s *System) SockLocalAddr(fd int32) (Addr, Errno) {
 	if errno != 0 {
 		return Addr{}, errno
 	}
-	if f.Sock.relay {
-		return f.Sock.relayLocal, ESUCCESS
-	}
-	sa, err := unix.Getsockname(f.Fd)
-	if err != nil {
-		return Addr{}, ErrnoFromError(err)
-	}
 	if f.Sock.Family == AFUnix {
 		return Addr{Family: AFUnix, Path: f.Sock.LocalPath}, ESUCCESS
 	}
-	return s.localVirtual(f, s.guestAddr(sa)), ESUCCESS
+	a, errno := s.localAddr(f)
+	if errno != 0 {
+		return Addr{}, errno
+	}
+	return s.localVirtual(f, a), ESUCCESS
 }
 
 // SockPeerAddr returns the address fd is connected to. Errors: EBADF,
