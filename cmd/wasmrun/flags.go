@@ -312,6 +312,27 @@ func parseFlags(args []string, positional *string, rest *[]string, flags map[str
 	return nil
 }
 
+// stopCmdWith is `wasmrun stop`: it parses args and stops each app with
+// stop, printing its id, or one line for its error; the status is
+// ExitFailure if any failed.
+func stopCmdWith(args []string, stdout, stderr *os.File, stop func(id string, grace time.Duration) error) int {
+	ids, grace, err := parseStop(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "wasmrun stop: %v\n", err)
+		return ExitFailure
+	}
+	code := 0
+	for _, id := range ids {
+		if err := stop(id, grace); err != nil {
+			fmt.Fprintf(stderr, "wasmrun stop: %v\n", err)
+			code = ExitFailure
+			continue
+		}
+		fmt.Fprintln(stdout, id)
+	}
+	return code
+}
+
 // parseStop parses the flags of `wasmrun stop`: the ids and the grace
 // period before SIGKILL (--time, default 10s).
 func parseStop(args []string) (ids []string, grace time.Duration, err error) {

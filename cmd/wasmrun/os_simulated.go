@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 )
 
 // On macOS and Windows there are no network namespaces: `wasmrun os` runs
@@ -53,24 +54,14 @@ func psCmd(args []string, stdout, stderr *os.File) int {
 }
 
 func stopCmd(args []string, stdout, stderr *os.File) int {
-	ids, grace, err := parseStop(args)
-	if err != nil {
-		fmt.Fprintf(stderr, "wasmrun stop: %v\n", err)
-		return ExitFailure
-	}
-	code := 0
-	for _, id := range ids {
+	return stopCmdWith(args, stdout, stderr, func(id string, grace time.Duration) error {
 		found, err := stopInProcess(stateRoot(), id, grace)
 		switch {
 		case err != nil:
-			fmt.Fprintf(stderr, "wasmrun stop: %s: %v\n", id, err)
-			code = ExitFailure
+			return fmt.Errorf("%s: %v", id, err)
 		case !found:
-			fmt.Fprintf(stderr, "wasmrun stop: no app named %s is running\n", id)
-			code = ExitFailure
-		default:
-			fmt.Fprintln(stdout, id)
+			return fmt.Errorf("no app named %s is running", id)
 		}
-	}
-	return code
+		return nil
+	})
 }

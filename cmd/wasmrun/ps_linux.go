@@ -95,26 +95,17 @@ func simulatedColumn(rt *oci.Runtime, id string) string {
 // `wasmrun os` that runs the app cleans up once it exits; if that process is
 // gone, stop cleans up itself.
 func stopCmd(args []string, stdout, stderr *os.File) int {
-	ids, grace, err := parseStop(args)
-	if err != nil {
-		fmt.Fprintf(stderr, "wasmrun stop: %v\n", err)
-		return ExitFailure
-	}
-	code := 0
-	for _, id := range ids {
+	return stopCmdWith(args, stdout, stderr, func(id string, grace time.Duration) error {
 		rt := cliRuntime()
 		if err := rt.Stop(context.Background(), id, syscall.SIGTERM, grace); err != nil {
-			fmt.Fprintf(stderr, "wasmrun stop: %v\n", err)
-			code = ExitFailure
-			continue
+			return err
 		}
 		if waitDeleted(rt, id, grace) {
 			// The bundle of a `wasmrun os` that died before removing it.
 			removeBundle(filepath.Join(stateRoot(), "bundles", id))
 		}
-		fmt.Fprintln(stdout, id)
-	}
-	return code
+		return nil
+	})
 }
 
 // netConfig is where the CLI keeps network state under its state
