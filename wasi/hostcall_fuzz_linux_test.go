@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -61,6 +62,9 @@ func FuzzHostCalls(f *testing.F) {
 		f.Fatal(err)
 	}
 	h := newHarness(f, Config{Listeners: files, Args: []string{"app", "-x"}, Env: []string{"A=b"}, ResolvConf: resolv, Hosts: hosts})
+	// The preopen's tree, with a link "out" to outside: a Unix socket
+	// bound or connected through it must not appear there.
+	fuzzTree(f, h.dir, outside)
 	var names []string
 	for name := range h.funcs {
 		switch {
@@ -114,6 +118,12 @@ func FuzzHostCalls(f *testing.F) {
 			f.Add([]byte{which(c.name)}, mem, raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7], raw[8])
 		}
 	}
+	// A Unix address through the link, for a bind of a socket the seed
+	// does not have yet (the fuzzer's to find).
+	unixMem := slices.Clone(mem)
+	copy(unixMem[64:], append([]byte{byte(sys.AFUnix), 0}, "/out/s.sock\x00"...))
+	f.Add([]byte{which("sock_open"), which("sock_bind")}, unixMem,
+		uint64(sys.AFUnix), uint64(sys.SockStream), uint64(8), uint64(6), uint64(32), uint64(0), uint64(0), uint64(0), uint64(6))
 	f.Add([]byte{which("sock_open"), which("sock_connect"), which("sock_send"), which("sock_recv")}, mem,
 		uint64(1), uint64(1), uint64(0), uint64(6), uint64(32), uint64(8080), uint64(0), uint64(0), uint64(0))
 	f.Add([]byte{which("sock_send_to"), which("sock_getpeeraddr"), which("sock_setsockopt"), which("sock_shutdown")}, mem,
