@@ -32,6 +32,7 @@ test-deps:
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/wasmrun ./cmd/wasmrun
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/containerd-shim-wasmrun-v1 ./cmd/containerd-shim-wasmrun-v1
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/wasmrun-shim ./cmd/wasmrun-shim
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/wasmrun-init ./cmd/wasmrun-init
 
 # All tests (unit, integration with real guests built from source, brief

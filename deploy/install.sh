@@ -1,14 +1,16 @@
 #!/bin/sh
-# install.sh puts the wasmrun containerd shim and its container process
-# program (wasmrun-init, which the shim starts from its own directory) on a
-# node and registers the
+# install.sh puts the wasmrun containerd shim, its server (wasmrun-shim)
+# and its container process program (wasmrun-init), which the shim starts
+# from its own directory, on a node and registers the
 # runtime handler "wasmrun" (runtime_type io.containerd.wasmrun.v1) in
 # containerd's config. Idempotent: running it again changes nothing.
 #
-#   install.sh [--shim PATH] [--init PATH] [--bin-dir DIR] [--config FILE] [--host-root DIR] [--restart]
+#   install.sh [--shim PATH] [--server PATH] [--init PATH] [--bin-dir DIR] [--config FILE] [--host-root DIR] [--restart]
 #
 #   --shim PATH      the shim binary (default: containerd-shim-wasmrun-v1 next
 #                    to this script, else on PATH)
+#   --server PATH    the shim server program (default: wasmrun-shim next to
+#                    the shim binary)
 #   --init PATH      the container process program (default: wasmrun-init
 #                    next to the shim binary)
 #   --bin-dir DIR    where containerd finds it on its PATH (default /usr/local/bin)
@@ -28,6 +30,7 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 shim=""
+server=""
 init=""
 bin_dir=/usr/local/bin
 config=/etc/containerd/config.toml
@@ -36,12 +39,13 @@ restart=false
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--shim) shim=$2; shift 2 ;;
+	--server) server=$2; shift 2 ;;
 	--init) init=$2; shift 2 ;;
 	--bin-dir) bin_dir=$2; shift 2 ;;
 	--config) config=$2; shift 2 ;;
 	--host-root) host_root=${2%/}; shift 2 ;;
 	--restart) restart=true; shift ;;
-	-h | --help) sed -n '2,26p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,28p' "$0"; exit 0 ;;
 	*) echo "install.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -55,6 +59,14 @@ if [ -z "$shim" ]; then
 fi
 if [ -z "$shim" ] || [ ! -f "$shim" ]; then
 	echo "install.sh: shim binary not found; pass --shim PATH (build it with: CGO_ENABLED=0 go build ./cmd/containerd-shim-wasmrun-v1)" >&2
+	exit 1
+fi
+
+if [ -z "$server" ]; then
+	server=$(dirname "$shim")/wasmrun-shim
+fi
+if [ ! -f "$server" ]; then
+	echo "install.sh: $server not found: the shim needs its server program next to it; pass --server PATH (build it with: CGO_ENABLED=0 go build ./cmd/wasmrun-shim)" >&2
 	exit 1
 fi
 
@@ -84,9 +96,10 @@ install_bin() {
 	fi
 }
 
-# The container process program first: a new shim always finds it.
+# The programs the shim starts first: a new shim always finds them.
 mkdir -p "$dest_dir"
 install_bin "$init" wasmrun-init
+install_bin "$server" wasmrun-shim
 install_bin "$shim" containerd-shim-wasmrun-v1
 
 # The config version: the file's, else the installed containerd's.

@@ -1,86 +1,94 @@
 package manager
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 
 	bootapi "github.com/containerd/containerd/api/runtime/bootstrap/v1"
-	"github.com/containerd/containerd/v2/pkg/protobuf/proto"
-	"github.com/containerd/containerd/v2/pkg/shim"
+	"github.com/wasmrun/wasmrun/internal/version"
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
 )
 
-// Main runs the shim binary. The server side has no reaper of its own:
-// the task service waits for each container process with exec.Cmd.Wait,
-// and a SIGCHLD reaper would steal those exit statuses (ECHILD).
+// Main runs the shim binary, containerd-shim-wasmrun-v1. containerd runs
+// it twice for every shim: the `start` action, and the `delete` action
+// once the server is gone (also after a clean shutdown). Both are on the
+// path of every `ctr run` and every pod, so this binary is small: it
+// starts the server (ServerProgram, next to it), answers a delete whose
+// task was removed completely from the bundle's files, and -v. Everything
+// else (a delete with something left to clean up, -info) is the server
+// program's, which this process becomes.
 //
 // containerd >= 2.3 starts the shim with protobuf BootstrapParams on
-// stdin, which pkg/shim handles. Older daemons send the runtime options
-// (or nothing) and want the plain address on stdout; for them Main turns
-// the command line into BootstrapParams, runs the same start path, and
-// prints the address from the result.
+// stdin and reads a protobuf BootstrapResult; older daemons send the
+// runtime options (or nothing) and read the plain address. Main turns
+// their command line into BootstrapParams and runs the same start.
 func Main() {
-	ctx := context.Background()
-	noReaper := func(c *shim.Config) { c.NoReaper = true }
 	a := parseArgs(os.Args[1:])
-	if a.action != "start" {
-		done := func() {}
-		if a.action == "" {
-			done = serveStart() // the server
-		}
-		shim.RunShim(ctx, New(), noReaper)
-		done()
+	if a.version {
+		fmt.Printf("%s:\n  Version:    %s\n  Go version: %s\n", filepath.Base(os.Args[0]), version.Version, runtime.Version())
 		return
 	}
+	switch a.action {
+	case "start":
+		startAction(a)
+	case "delete":
+		if !deleteRemoved(a.id) {
+			execServer()
+		}
+	default:
+		execServer()
+	}
+}
+
+func startAction(a args) {
 	input, err := io.ReadAll(io.LimitReader(os.Stdin, 10<<20))
 	if err != nil {
 		fail(fmt.Errorf("read stdin: %w", err))
 	}
-	if isBootstrap(input, a.id, a.namespace) {
-		setStdin(input)
-		shim.RunShim(ctx, New(), noReaper)
+	if params, ok := bootstrapParams(input, a.id, a.namespace); ok {
+		res, err := start(params)
+		if err != nil {
+			fail(err)
+		}
+		b, err := proto.Marshal(res)
+		if err != nil {
+			fail(err)
+		}
+		os.Stdout.Write(b)
 		return
 	}
-
 	// The plain-address protocol of containerd < 2.3.
 	level := bootapi.LogLevel_LOG_LEVEL_INFO
 	if a.debug {
 		level = bootapi.LogLevel_LOG_LEVEL_DEBUG
 	}
-	params, err := proto.Marshal(&bootapi.BootstrapParams{
+	res, err := start(&bootapi.BootstrapParams{
 		InstanceID:             a.id,
 		Namespace:              a.namespace,
 		LogLevel:               level,
 		ContainerdGrpcAddress:  a.address,
-		ContainerdTtrpcAddress: os.Getenv(ttrpcAddressEnv),
+		ContainerdTtrpcAddress: os.Getenv(TTRPCAddressEnv),
 		ContainerdBinary:       a.publishBinary,
 	})
 	if err != nil {
 		fail(err)
 	}
-	setStdin(params)
-	r, w, err := os.Pipe()
+	fmt.Fprint(os.Stdout, res.Address)
+}
+
+// execServer makes this process the server program, with the same
+// arguments, environment and descriptors.
+func execServer() {
+	server, err := serverPath()
 	if err != nil {
 		fail(err)
 	}
-	stdout := os.Stdout
-	os.Stdout = w
-	done := make(chan []byte)
-	go func() {
-		b, _ := io.ReadAll(r)
-		done <- b
-	}()
-	shim.RunShim(ctx, New(), noReaper) // exits the process on failure
-	os.Stdout = stdout
-	w.Close()
-	var res bootapi.BootstrapResult
-	if err := proto.Unmarshal(<-done, &res); err != nil {
-		fail(fmt.Errorf("read bootstrap result: %w", err))
-	}
-	fmt.Fprint(stdout, res.Address)
+	fail(fmt.Errorf("run %s: %w", server, unix.Exec(server, os.Args, os.Environ())))
 }
 
 func fail(err error) {
@@ -88,40 +96,30 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-// isBootstrap reports whether stdin holds protobuf BootstrapParams for
-// this shim (runtime options of an older daemon may also parse as
+// bootstrapParams returns the protobuf BootstrapParams on stdin, if they
+// are this shim's (runtime options of an older daemon may also parse as
 // BootstrapParams, so the identity must match the command line).
-func isBootstrap(input []byte, id, namespace string) bool {
+func bootstrapParams(input []byte, id, namespace string) (*bootapi.BootstrapParams, bool) {
 	if len(input) == 0 {
-		return false
+		return nil, false
 	}
 	var p bootapi.BootstrapParams
 	if err := proto.Unmarshal(input, &p); err != nil {
-		return false
+		return nil, false
 	}
-	return p.InstanceID == id && p.Namespace == namespace
+	return &p, p.InstanceID == id && p.Namespace == namespace
 }
 
-// setStdin replaces os.Stdin with a pipe holding b (small: fits the pipe
-// buffer).
-func setStdin(b []byte) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		fail(err)
-	}
-	go func() {
-		io.Copy(w, bytes.NewReader(b))
-		w.Close()
-	}()
-	os.Stdin = r
-}
-
-// args is what Main needs from the command line before pkg/shim parses
-// it (the flags are pkg/shim's, defined in its flag set).
+// args is what the shim binary needs from its command line (the flags of
+// containerd's shim library, which the server parses again).
 type args struct {
 	action, id, namespace, address, publishBinary string
-	debug                                         bool
+	debug, version                                bool
 }
+
+// Action is the action of a shim command line ("start", "delete"), or ""
+// for the server.
+func Action(argv []string) string { return parseArgs(argv).action }
 
 func parseArgs(argv []string) args {
 	var a args
@@ -139,9 +137,13 @@ func parseArgs(argv []string) args {
 			a.debug = !hasValue || v == "true"
 			continue
 		}
+		if name == "v" || name == "version" {
+			a.version = true
+			continue
+		}
 		dst, known := value[name]
 		if !known {
-			continue // a boolean flag (-v, -info)
+			continue // a boolean flag (-info)
 		}
 		if !hasValue && i+1 < len(argv) {
 			i++

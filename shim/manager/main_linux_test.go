@@ -18,6 +18,8 @@ func TestParseArgs(t *testing.T) {
 			args{action: "delete", id: "x", namespace: "k8s.io", debug: true}},
 		{[]string{"--id=x", "--namespace=n", "-debug=false", "start"}, args{action: "start", id: "x", namespace: "n"}},
 		{[]string{"-info"}, args{}},
+		{[]string{"-v"}, args{version: true}},
+		{[]string{"--version"}, args{version: true}},
 		{[]string{"-namespace", "n", "-id", "x", "-address", "a"}, args{id: "x", namespace: "n", address: "a"}},
 	} {
 		if got := parseArgs(tc.argv); got != tc.want {
@@ -26,7 +28,7 @@ func TestParseArgs(t *testing.T) {
 	}
 }
 
-func TestIsBootstrap(t *testing.T) {
+func TestBootstrapParams(t *testing.T) {
 	params, err := proto.Marshal(&bootapi.BootstrapParams{InstanceID: "id1", Namespace: "ns"})
 	if err != nil {
 		t.Fatal(err)
@@ -43,8 +45,8 @@ func TestIsBootstrap(t *testing.T) {
 		{"empty stdin (containerd 1.6 without options)", nil, "id1", "ns", false},
 		{"not protobuf", []byte{0xff, 0xff, 0xff}, "id1", "ns", false},
 	} {
-		if got := isBootstrap(tc.input, tc.id, tc.ns); got != tc.bootstrap {
-			t.Errorf("%s: isBootstrap = %v, want %v", tc.name, got, tc.bootstrap)
+		if _, got := bootstrapParams(tc.input, tc.id, tc.ns); got != tc.bootstrap {
+			t.Errorf("%s: bootstrapParams ok = %v, want %v", tc.name, got, tc.bootstrap)
 		}
 	}
 }

@@ -1,41 +1,48 @@
-// Package manager is the shim binary's own lifecycle: the `start` action
-// (spawn the long-running shim server on a socket and tell containerd its
-// address), the `delete` action (clean up a task from its state on disk
-// when the server is gone) and `-info`. It speaks both start protocols:
-// containerd >= 2.3 sends protobuf BootstrapParams on stdin and reads a
-// protobuf BootstrapResult; older daemons (1.6, 1.7, 2.0-2.2) send the
-// runtime options (or nothing) and read the plain socket address.
+// Package manager is the shim binary, containerd-shim-wasmrun-v1: the
+// `start` action (spawn the long-running shim server on a socket and tell
+// containerd its address) and the `delete` action of a task that was
+// removed completely. It speaks both start protocols: containerd >= 2.3
+// sends protobuf BootstrapParams on stdin and reads a protobuf
+// BootstrapResult; older daemons (1.6, 1.7, 2.0-2.2) send the runtime
+// options (or nothing) and read the plain socket address.
 //
-// It knows nothing of the task API (package task) or of containers (oci).
+// The binary runs on the path of every container start and delete, so
+// this package stays lean: no containerd shim library, task API, oci or
+// network code, whose package initialisation makes the server program
+// take about 6 ms from exec to exit where this one takes about 2. The
+// server is another program (ServerProgram, package server) found next
+// to this one; a delete with something left to clean up, and -info,
+// become it.
 package manager
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
-	"unsafe"
+	"time"
+
+	"crypto/sha256"
 
 	bootapi "github.com/containerd/containerd/api/runtime/bootstrap/v1"
-	"github.com/containerd/containerd/api/types"
-	"github.com/containerd/containerd/v2/pkg/namespaces"
-	"github.com/containerd/containerd/v2/pkg/shim"
-	"github.com/containerd/log"
-	"golang.org/x/sys/unix"
+	"github.com/containerd/containerd/v2/pkg/sys"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/wasmrun/wasmrun/internal/atomicfile"
-	"github.com/wasmrun/wasmrun/internal/version"
-	"github.com/wasmrun/wasmrun/shim/task"
+	"github.com/wasmrun/wasmrun/shim/bundlefile"
 )
 
 // RuntimeName is the runtime name containerd maps to this binary.
 const RuntimeName = "io.containerd.wasmrun.v1"
+
+// ServerProgram is the shim server's program, installed next to the shim
+// binary (deploy/install.sh does).
+const ServerProgram = "wasmrun-shim"
 
 // groupLabels put tasks into one shim: the containers of a CRI pod (and
 // anything labelled with our own group annotation) share the shim of the
@@ -49,44 +56,76 @@ var groupLabels = []string{
 // (the same place the runc shim uses).
 const defaultSocketDir = "/run/containerd/s"
 
-// ttrpcAddressEnv carries containerd's ttrpc address (for events) to the
+// TTRPCAddressEnv carries containerd's ttrpc address (for events) to the
 // shim server.
-const ttrpcAddressEnv = "TTRPC_ADDRESS"
+const TTRPCAddressEnv = "TTRPC_ADDRESS"
 
-type manager struct{}
+// The start protocol between the start action and the server it starts.
+// The socket file is the server's alone: it binds it (and moves it to fd
+// ListenFD for the shim library), tells the action it listens (a byte on
+// ReadyFD), and waits for the action's word that containerd got the
+// address (a byte on CommitFD). If the action dies or fails first
+// (containerd then deletes the bundle without a delete action), the
+// server removes the socket and exits: a start action killed at any
+// instant leaves neither a socket file nor a server nobody talks to.
+const (
+	// StartEnv holds the address the server is to listen on.
+	StartEnv = "WASMRUN_SHIM_SOCKET"
+	ListenFD = 3
+	ReadyFD  = 4
+	CommitFD = 5
+)
 
-// New returns the shim.Shim of containerd-shim-wasmrun-v1.
-func New() shim.Shim { return manager{} }
+// serverPath is the server program next to this binary.
+func serverPath() (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	server := filepath.Join(filepath.Dir(self), ServerProgram)
+	if fi, err := os.Stat(server); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return "", fmt.Errorf("the shim server %s is missing: install it next to %s (deploy/install.sh does; build it with: CGO_ENABLED=0 go build ./cmd/%s)",
+			server, self, ServerProgram)
+	}
+	return server, nil
+}
 
-func (manager) Name() string { return RuntimeName }
-
-// Start spawns the shim server (this binary without an action) listening on
-// a socket derived from the grouping id, or returns the address of the
-// existing server of the group.
-func (manager) Start(ctx context.Context, params *bootapi.BootstrapParams) (_ *bootapi.BootstrapResult, retErr error) {
-	id := params.GetInstanceID()
+// start spawns the shim server listening on a socket derived from the
+// grouping id, or returns the address of the existing server of the
+// group.
+func start(params *bootapi.BootstrapParams) (_ *bootapi.BootstrapResult, retErr error) {
+	id, ns := params.GetInstanceID(), params.GetNamespace()
+	if ns == "" {
+		return nil, errors.New("shim namespace cannot be empty")
+	}
+	if id == "" {
+		return nil, errors.New("shim id cannot be empty")
+	}
+	// The server, which gets no bootstrap parameters, finds the socket
+	// directory in the bundle (as containerd's shim library keeps it).
+	if dir := params.GetSocketDir(); dir != "" {
+		if err := writeSocketDir(dir); err != nil {
+			return nil, err
+		}
+	}
 	group := grouping(id)
 	socketDir := params.GetSocketDir()
 	if socketDir == "" {
 		socketDir = defaultSocketDir
 	}
-	result := &bootapi.BootstrapResult{Version: 3, Protocol: "ttrpc"}
-	address, err := shim.CreateSocketAddress(ctx, socketDir, params.GetContainerdGrpcAddress(), group, false)
-	if err != nil {
-		return nil, err
-	}
-	result.Address = address
-	if group != id && shim.CanConnect(address) {
+	address := socketAddress(socketDir, params.GetContainerdGrpcAddress(), ns, group)
+	result := &bootapi.BootstrapResult{Version: 3, Protocol: "ttrpc", Address: address}
+	if group != id && canConnect(address) {
 		// The group's shim runs: the new task goes to it.
 		return result, writeAddress("address", address)
 	}
 	// Anything else at the address is dead, or the server of a start
 	// action that died (it is exiting): the new server takes it over.
-	if err := shim.RemoveSocket(address); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := removeSocket(address); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("remove stale shim socket: %w", err)
 	}
 
-	cmd, err := serverCommand(ctx, id, params)
+	cmd, err := serverCommand(id, ns, params)
 	if err != nil {
 		return nil, err
 	}
@@ -101,9 +140,9 @@ func (manager) Start(ctx context.Context, params *bootapi.BootstrapParams) (_ *b
 		return nil, err
 	}
 	defer commitW.Close()
-	// fd 3 is the server's listening socket, which it makes itself.
+	// ListenFD is the server's listening socket, which it makes itself.
 	cmd.ExtraFiles = []*os.File{nil, readyW, commitR}
-	cmd.Env = append(cmd.Env, startEnv+"="+address)
+	cmd.Env = append(cmd.Env, StartEnv+"="+address)
 	err = cmd.Start()
 	readyW.Close()
 	commitR.Close()
@@ -113,14 +152,19 @@ func (manager) Start(ctx context.Context, params *bootapi.BootstrapParams) (_ *b
 	defer func() {
 		if retErr != nil {
 			cmd.Process.Kill()
-			shim.RemoveSocket(address)
+			removeSocket(address)
 		}
 	}()
 	go cmd.Wait()
 	if n, _ := readyR.Read(make([]byte, 1)); n != 1 {
 		return nil, fmt.Errorf("start shim server: it exited before it listened on %s", address)
 	}
-	if err := shim.AdjustOOMScore(cmd.Process.Pid); err != nil {
+	// One more than containerd's, as containerd's shim library sets it.
+	score, err := sys.GetOOMScoreAdj(os.Getppid())
+	if err == nil {
+		err = sys.AdjustOOMScore(cmd.Process.Pid, score+1)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("adjust OOM score of the shim: %w", err)
 	}
 	if err := writeAddress("address", address); err != nil {
@@ -132,123 +176,97 @@ func (manager) Start(ctx context.Context, params *bootapi.BootstrapParams) (_ *b
 	return result, nil
 }
 
-// The start protocol between the start action and the server it starts.
-// The socket file is the server's alone: it binds it, tells the action it
-// listens (a byte on fd 4), and waits for the action's word that
-// containerd got the address (a byte on fd 5). If the action dies or
-// fails first (containerd then deletes the bundle without a delete
-// action), the server removes the socket and exits: a start action killed
-// at any instant leaves neither a socket file nor a server nobody talks
-// to.
-const startEnv = "WASMRUN_SHIM_SOCKET"
+// serverCommand is the long-running shim server: the server program with
+// the same identity flags and no action, in its own process group so that
+// signals to containerd's group do not reach it. Its argv[0] is this
+// binary's, so that it shows as the runtime's shim (ps, pgrep -f).
+func serverCommand(id, ns string, params *bootapi.BootstrapParams) (*exec.Cmd, error) {
+	server, err := serverPath()
+	if err != nil {
+		return nil, err
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"-namespace", ns, "-id", id, "-address", params.GetContainerdGrpcAddress()}
+	if params.GetLogLevel() <= bootapi.LogLevel_LOG_LEVEL_DEBUG {
+		args = append(args, "-debug")
+	}
+	cmd := exec.Command(server, args...)
+	cmd.Args[0] = os.Args[0]
+	cmd.Dir = cwd
+	cmd.Env = os.Environ()
+	if a := params.GetContainerdTtrpcAddress(); a != "" {
+		cmd.Env = append(cmd.Env, TTRPCAddressEnv+"="+a)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd, nil
+}
 
-// serveStart is the server's side, before the shim library takes over the
-// listener on fd 3. A server not started by a start action of ours (no
-// startEnv) is left alone. The returned function removes the socket when
-// the server is done: the library finds it through the bundle's address
-// file, which containerd may have removed already (a start that failed
-// after all).
-func serveStart() (done func()) {
-	address := os.Getenv(startEnv)
-	os.Unsetenv(startEnv)
-	if address == "" {
-		return func() {}
+// deleteRemoved is the `delete` action of a task whose removal finished
+// (bundlefile.MarkRemoved): with nothing left to clean up, it removes a
+// socket the server may have left and prints the recorded exit. It
+// reports false, having done nothing, for any other task: the server
+// program then does the whole cleanup.
+func deleteRemoved(id string) bool {
+	dir, err := os.Getwd()
+	if err != nil || !bundlefile.Removed(dir) {
+		return false
 	}
-	ready, commit := os.NewFile(4, "ready"), os.NewFile(5, "commit")
-	l, err := shim.NewSocket(address)
-	if err != nil {
-		fail(fmt.Errorf("listen on %s: %w", address, err))
+	RemoveServerSocket(dir, id)
+	if _, err := os.Stdout.Write(deleteResponse(bundlefile.ExitOrKilled(dir))); err != nil {
+		fail(err)
 	}
-	l.SetUnlinkOnClose(false)
-	f, err := l.File()
-	if err == nil {
-		// Close-on-exec: a CNI plugin or hook the server runs must not
-		// hold the socket (a dead server's socket would still answer).
-		err = unix.Dup3(int(f.Fd()), 3, unix.O_CLOEXEC)
-		f.Close()
+	return true
+}
+
+// RemoveServerSocket removes the socket of task id's server, which a
+// killed server leaves, when the server is gone: it serves one task, or
+// nothing answers at its address (a group's server may serve other tasks
+// still). The socket goes first, as it is quick: containerd removes the
+// bundle, address file and all, also when the delete action does not
+// finish. A server of one task is gone when containerd runs the delete
+// action (it may still be closing its descriptors: do not ask it).
+func RemoveServerSocket(bundle, id string) {
+	b, err := os.ReadFile(filepath.Join(bundle, "address"))
+	if err != nil || len(b) == 0 {
+		return
 	}
-	l.Close()
-	if err != nil {
-		shim.RemoveSocket(address)
-		fail(fmt.Errorf("listen on %s: %w", address, err))
-	}
-	ready.Write([]byte{1})
-	ready.Close()
-	var bound unix.Stat_t
-	unix.Stat(strings.TrimPrefix(address, "unix://"), &bound)
-	go func() {
-		n, _ := commit.Read(make([]byte, 1))
-		commit.Close()
-		if n != 1 || !awaitTask() {
-			// The socket first: the action's stderr, ours too, may be
-			// a pipe nobody reads any more (a write can kill us).
-			shim.RemoveSocket(address)
-			fmt.Fprintf(os.Stderr, "%s: the start action of this server did not succeed: exiting\n", RuntimeName)
-			os.Exit(1)
-		}
-	}()
-	return func() {
-		// Ours still, not a socket a new server of the id has made.
-		var now unix.Stat_t
-		if unix.Stat(strings.TrimPrefix(address, "unix://"), &now) == nil && now.Ino == bound.Ino && now.Dev == bound.Dev {
-			shim.RemoveSocket(address)
-		}
+	address := string(b)
+	if grouping(id) == id || !canConnect(address) {
+		removeSocket(address)
 	}
 }
 
-// awaitTask waits, once the start action said it succeeded, for the first
-// Create, and reports whether it came. The action can still fail after
-// its word (killed before its exit status reached containerd): containerd
-// then removes the bundle, this server's working directory, without ever
-// connecting.
-func awaitTask() bool {
-	dir, err := os.Getwd()
-	if err != nil {
-		return false
+// deleteResponse is the task API's DeleteResponse (v2 and v3 alike: pid
+// 1, exit_status 2, exited_at 3 as a google.protobuf.Timestamp of seconds
+// 1 and nanos 2), which the delete action prints. It is written field by
+// field so that this binary does without the task API's packages.
+func deleteResponse(e bundlefile.Exit) []byte {
+	var b []byte
+	if e.Pid != 0 {
+		b = protowire.AppendTag(b, 1, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(uint32(e.Pid)))
 	}
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
-	if err != nil {
-		return true // cannot watch: trust the word
+	if e.Status != 0 {
+		b = protowire.AppendTag(b, 2, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(uint32(e.Status)))
 	}
-	w := os.NewFile(uintptr(fd), "inotify") // in the poller: Close ends a Read
-	defer w.Close()
-	// The bundle's directory, through its parent: a directory that is a
-	// process's working directory stays in use after its removal, and
-	// gets no IN_DELETE_SELF until it is released. containerd removes a
-	// bundle by renaming it aside, then deleting it.
-	parent, name := filepath.Split(dir)
-	gone := make(chan struct{})
-	if _, err := unix.InotifyAddWatch(fd, parent, unix.IN_DELETE|unix.IN_MOVED_FROM); err != nil {
-		close(gone)
-	} else if _, err := os.Stat(dir); err != nil {
-		close(gone) // removed before the watch
-	} else {
-		go func() {
-			buf := make([]byte, 64*(unix.SizeofInotifyEvent+unix.PathMax+1))
-			for {
-				n, err := w.Read(buf)
-				if err != nil {
-					return
-				}
-				for off := 0; off+unix.SizeofInotifyEvent <= n; {
-					ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
-					off += unix.SizeofInotifyEvent
-					evName := strings.TrimRight(string(buf[off:min(off+int(ev.Len), n)]), "\x00")
-					off += int(ev.Len)
-					if evName == name {
-						close(gone)
-						return
-					}
-				}
-			}
-		}()
+	if !e.At.IsZero() {
+		var ts []byte
+		if s := e.At.Unix(); s != 0 {
+			ts = protowire.AppendTag(ts, 1, protowire.VarintType)
+			ts = protowire.AppendVarint(ts, uint64(s))
+		}
+		if n := e.At.Nanosecond(); n != 0 {
+			ts = protowire.AppendTag(ts, 2, protowire.VarintType)
+			ts = protowire.AppendVarint(ts, uint64(int64(n)))
+		}
+		b = protowire.AppendTag(b, 3, protowire.BytesType)
+		b = protowire.AppendBytes(b, ts)
 	}
-	select {
-	case <-task.Created():
-		return true
-	case <-gone:
-		return false
-	}
+	return b
 }
 
 // grouping is the shim group of task id, whose bundle is the working
@@ -262,67 +280,6 @@ func grouping(id string) string {
 		}
 	}
 	return id
-}
-
-// serverCommand is the long-running shim server: this binary with the
-// same identity flags and no action, in its own process group so that
-// signals to containerd's group do not reach it.
-func serverCommand(ctx context.Context, id string, params *bootapi.BootstrapParams) (*exec.Cmd, error) {
-	ns, err := namespaces.NamespaceRequired(ctx)
-	if err != nil {
-		return nil, err
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	cwd, err := os.Getwd()
-	if err != nil {
-		return nil, err
-	}
-	args := []string{"-namespace", ns, "-id", id, "-address", params.GetContainerdGrpcAddress()}
-	if params.GetLogLevel() <= bootapi.LogLevel_LOG_LEVEL_DEBUG {
-		args = append(args, "-debug")
-	}
-	cmd := exec.Command(self, args...)
-	cmd.Dir = cwd
-	cmd.Env = os.Environ()
-	if a := params.GetContainerdTtrpcAddress(); a != "" {
-		cmd.Env = append(cmd.Env, ttrpcAddressEnv+"="+a)
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	return cmd, nil
-}
-
-// Stop is the `delete` action: the server is gone (or never came up), so
-// the task is cleaned up from what it left in its bundle (the working
-// directory).
-func (manager) Stop(ctx context.Context, id string) (shim.StopStatus, error) {
-	bundle, err := os.Getwd()
-	if err != nil {
-		return shim.StopStatus{}, err
-	}
-	// A killed server leaves its socket. First, as it is quick: containerd
-	// removes the bundle, address file and all, also when this action does
-	// not finish. A server of one task is gone when containerd runs this
-	// action (it may still be closing its descriptors: do not ask it); a
-	// group's may serve other tasks still.
-	if address, err := shim.ReadAddress(filepath.Join(bundle, "address")); err == nil && (grouping(id) == id || !shim.CanConnect(address)) {
-		shim.RemoveSocket(address)
-	}
-	ex, err := task.Cleanup(ctx, bundle, id)
-	if err != nil {
-		log.G(ctx).WithError(err).Warn("cleanup of the task left something behind")
-	}
-	return shim.StopStatus{Pid: ex.Pid, ExitStatus: ex.Status, ExitedAt: ex.At}, nil
-}
-
-// Info describes the runtime for `-info`.
-func (manager) Info(ctx context.Context, optionsR io.Reader) (*types.RuntimeInfo, error) {
-	return &types.RuntimeInfo{
-		Name:    RuntimeName,
-		Version: &types.RuntimeVersion{Version: version.Version},
-	}, nil
 }
 
 func readAnnotations(path string) (map[string]string, error) {
@@ -344,6 +301,53 @@ func readAnnotations(path string) (map[string]string, error) {
 func writeAddress(path, address string) error {
 	if err := atomicfile.Write(path, []byte(address), 0o644, ""); err != nil {
 		return fmt.Errorf("write address file: %w", err)
+	}
+	return nil
+}
+
+// The socket address scheme of containerd's shim library
+// (CreateSocketAddress, RemoveSocket, CanConnect, the bundle's "s" link),
+// which this binary follows so that servers started by earlier versions
+// of it are found: a unix socket named by the hash of containerd's
+// address, the namespace and the group.
+
+func socketAddress(socketDir, containerdAddress, ns, group string) string {
+	d := sha256.Sum256([]byte(filepath.Join(containerdAddress, ns, group)))
+	return fmt.Sprintf("unix://%s/%x", socketDir, d)
+}
+
+func socketPath(address string) string { return strings.TrimPrefix(address, "unix://") }
+
+func removeSocket(address string) error {
+	if !strings.HasPrefix(address, "unix://") {
+		return nil // abstract: nothing on disk
+	}
+	return os.Remove(socketPath(address))
+}
+
+func canConnect(address string) bool {
+	path := socketPath(address)
+	if !strings.HasPrefix(address, "unix://") {
+		path = "\x00" + path
+	}
+	c, err := net.DialTimeout("unix", path, 100*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+const socketDirLink = "s"
+
+func writeSocketDir(dir string) error {
+	if _, err := os.Lstat(socketDirLink); err == nil {
+		if err := os.Remove(socketDirLink); err != nil {
+			return fmt.Errorf("remove existing socket dir link: %w", err)
+		}
+	}
+	if err := os.Symlink(dir, socketDirLink); err != nil {
+		return fmt.Errorf("write socket dir link: %w", err)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/wasmrun/wasmrun/oci"
+	"github.com/wasmrun/wasmrun/shim/bundlefile"
 	"github.com/wasmrun/wasmrun/shim/native"
 )
 
@@ -62,6 +63,9 @@ func newTask(ctx context.Context, r *taskapi.CreateTaskRequest, cfg Config, ns, 
 			undo.run()
 		}
 	}()
+	if err := bundlefile.ClearRemoved(r.Bundle); err != nil {
+		return nil, err
+	}
 	spec, err := oci.LoadSpec(r.Bundle)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
@@ -134,7 +138,7 @@ func newTask(ctx context.Context, r *taskapi.CreateTaskRequest, cfg Config, ns, 
 		t.c, t.pid = c, c.Pid
 	}
 	undo.add(func() { t.rt.Delete(context.WithoutCancel(ctx), r.ID, true) })
-	if err := writePid(r.Bundle, t.pid); err != nil {
+	if err := bundlefile.WritePid(r.Bundle, t.pid); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -175,7 +179,7 @@ func runtimeOf(ctx context.Context, bundle, id string, cfg Config) engine {
 // network as the shim's configuration says, its log the shim's.
 func wasmRuntime(ctx context.Context, bundle, id string, cfg Config) *oci.Runtime {
 	logf := func(format string, args ...any) { log.G(ctx).WithField("id", id).Debugf(format, args...) }
-	return &oci.Runtime{Root: filepath.Join(bundle, ociRootDir), Network: cfg.Network.value(logf), Log: logf}
+	return &oci.Runtime{Root: filepath.Join(bundle, bundlefile.OCIRoot), Network: cfg.Network.value(logf), Log: logf}
 }
 
 // warnCgroup says in the shim's log, as a warning, that a cgroup path in
@@ -205,6 +209,14 @@ func removeTask(ctx context.Context, rt engine, bundle, id string) error {
 	}
 	if err := unmountRootfs(bundle); err != nil {
 		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		// The `delete` action, which containerd runs after every shim,
+		// then has nothing to do (it does the whole cleanup when this
+		// mark is missing).
+		if err := bundlefile.MarkRemoved(bundle); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -508,7 +520,7 @@ func (t *task) signal(sig syscall.Signal) error {
 // of its own); under mu.
 func (t *task) recordExit(e Exit) {
 	t.exit = e
-	if err := writeExit(t.bundle, e); err != nil {
+	if err := bundlefile.WriteExit(t.bundle, e); err != nil {
 		log.L.WithError(err).WithField("id", t.id).Warn("record exit status")
 	}
 	close(t.done)

@@ -19,6 +19,7 @@ import (
 	"github.com/wasmrun/wasmrun/internal/guests"
 	"github.com/wasmrun/wasmrun/internal/initproc"
 	"github.com/wasmrun/wasmrun/oci"
+	"github.com/wasmrun/wasmrun/shim/bundlefile"
 )
 
 // TestMain lets the test binary serve as the container process.
@@ -90,7 +91,7 @@ func newTestTask(t *testing.T, o taskOpts) (tk *task, poststop string) {
 		t.Fatal(err)
 	}
 	id := "t1"
-	rt := &oci.Runtime{Root: filepath.Join(bundle, ociRootDir), Init: self, Log: t.Logf}
+	rt := &oci.Runtime{Root: filepath.Join(bundle, bundlefile.OCIRoot), Init: self, Log: t.Logf}
 	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -34,7 +34,7 @@ func shimBinDir(t testing.TB) string {
 	shimOnce.Do(func() {
 		shimDir = filepath.Join(filepath.Dir(wasmrun), "shim-bin")
 		// The shim starts wasmrun-init from its own directory.
-		shimErr = buildBinaries(shimDir, "./cmd/containerd-shim-wasmrun-v1", "./cmd/wasmrun-init")
+		shimErr = buildBinaries(shimDir, "./cmd/containerd-shim-wasmrun-v1", "./cmd/wasmrun-shim", "./cmd/wasmrun-init")
 	})
 	if shimErr != nil {
 		t.Fatal(shimErr)

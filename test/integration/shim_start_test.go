@@ -130,6 +130,60 @@ func TestShimStartProtocols(t *testing.T) {
 	}
 }
 
+// copyExecutable puts a copy of the program src at dst (by itself: not
+// with the programs next to src).
+func copyExecutable(t *testing.T, src, dst string) {
+	t.Helper()
+	copyFile(t, src, dst)
+	if err := os.Chmod(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestShimStartNoServer: a shim binary installed without its server
+// program fails its start action with one line that names the missing
+// program, and leaves no socket, address file or process behind.
+func TestShimStartNoServer(t *testing.T) {
+	needRootShim(t)
+	dir := t.TempDir()
+	shim := filepath.Join(dir, "containerd-shim-wasmrun-v1")
+	copyExecutable(t, filepath.Join(shimBinDir(t), "containerd-shim-wasmrun-v1"), shim)
+	bundle := t.TempDir()
+	writeFile(t, filepath.Join(bundle, "config.json"), "{}")
+	sockDir := t.TempDir()
+	id, ns := newID("noserver"), "wasmrun-test"
+	grpcAddr := filepath.Join(sockDir, "containerd.sock")
+	stdin, err := proto.Marshal(&bootapi.BootstrapParams{InstanceID: id, Namespace: ns, ContainerdGrpcAddress: grpcAddr, SocketDir: &sockDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(shim, "-namespace", ns, "-address", grpcAddr, "-id", id, "start")
+	cmd.Dir = bundle
+	cmd.Stdin = bytes.NewReader(stdin)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err == nil {
+		t.Fatalf("start without the server program succeeded: %q", out)
+	}
+	msg := strings.TrimSpace(stderr.String())
+	if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, filepath.Join(dir, "wasmrun-shim")+" is missing") {
+		t.Errorf("stderr %q: want one line naming %s as missing", msg, filepath.Join(dir, "wasmrun-shim"))
+	}
+	if len(out) != 0 {
+		t.Errorf("stdout %q, want nothing", out)
+	}
+	if ents, _ := os.ReadDir(sockDir); len(ents) != 0 {
+		t.Errorf("left in the socket directory: %v", ents)
+	}
+	if _, err := os.Stat(filepath.Join(bundle, "address")); !os.IsNotExist(err) {
+		t.Errorf("address file left (%v)", err)
+	}
+	if pids := processesOf(id); len(pids) != 0 {
+		t.Errorf("processes left: %v", pids)
+	}
+}
+
 // testShimDeleteAction: with the daemon down and the shim killed, the
 // shim binary's delete action alone cleans up the task from its bundle
 // (namespace, state) and reports the kill; run again (as the restarted
@@ -149,7 +203,12 @@ func testShimDeleteAction(t *testing.T, d *testdaemon.Daemon, rootfs string) {
 		t.Fatalf("namespace before the delete action: %v", err)
 	}
 	shim := filepath.Join(shimBinDir(t), "containerd-shim-wasmrun-v1")
-	for i := range 2 {
+	// The second run is the shim binary's alone: the first marked the
+	// task removed, so it must not need the server program (which this
+	// copy has not got next to it).
+	lean := filepath.Join(t.TempDir(), "containerd-shim-wasmrun-v1")
+	copyExecutable(t, shim, lean)
+	for i, shim := range []string{shim, lean} {
 		cmd := exec.Command(shim, "-namespace", testdaemon.Namespace, "-address", d.Address, "-id", id, "-bundle", bundle, "delete")
 		cmd.Dir = bundle
 		var stderr bytes.Buffer
