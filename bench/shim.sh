@@ -12,7 +12,7 @@
 # scripts/install-containerd.sh; the daemon, its containers, tasks and
 # mounts and the temp dir are removed at the end, also on error.
 #
-#   bench/shim.sh     # RUNS=20 WARMUP=3 TASKS=200 CONC=4
+#   bench/shim.sh     # RUNS=20 WARMUP=3 TASKS=200 CONC=4 IDLE_N=10
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -20,6 +20,7 @@ RUNS=${RUNS:-20}
 WARMUP=${WARMUP:-3}
 TASKS=${TASKS:-200}
 CONC=${CONC:-4}
+IDLE_N=${IDLE_N:-10}
 GO=${GO:-go}
 
 need() { command -v "$1" >/dev/null 2>&1; }
@@ -75,7 +76,7 @@ fi
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 tables=$("$work/shimbench" -shim-dir bin -cache-dir "$work/cache" \
 	-busybox "$work/busybox" -hello "$work/hello" -idle-c "$work/idlec" -idle-go "$work/idlego" \
-	-runs "$RUNS" -warmup "$WARMUP" -tasks "$TASKS" -conc "$CONC")
+	-runs "$RUNS" -warmup "$WARMUP" -tasks "$TASKS" -conc "$CONC" -idle-n "$IDLE_N")
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)
@@ -119,7 +120,11 @@ unpack). Ratios are reported, never asserted in tests.
   daemon's process with \`-id ID\` on its command line) and of the task's
   pid; then \`ctr task rm -f\` and
   \`ctr container rm\`. An idle busybox sleep under runc is shown for
-  reference. Aim: idle C guest (shim + task) <= 15 MB.
+  reference. The last two rows run $IDLE_N such containers at once and
+  give the mean per container: their shims (one process per container,
+  as under ctr) share their binary's pages, and PSS splits each shared
+  page between the processes mapping it, as on a node running many
+  containers. Aim: idle C guest (shim + task) <= 15 MB.
 
 $tables
 

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +38,7 @@ type config struct {
 	busybox, hello            string // rootfs dirs
 	idleC, idleGo             string
 	runs, warmup, tasks, conc int
+	idleN                     int
 }
 
 func main() {
@@ -51,6 +53,7 @@ func main() {
 	flag.IntVar(&c.warmup, "warmup", 3, "latency warm-up runs per runtime")
 	flag.IntVar(&c.tasks, "tasks", 200, "containers per runtime in the throughput run")
 	flag.IntVar(&c.conc, "conc", 4, "concurrency of the throughput run")
+	flag.IntVar(&c.idleN, "idle-n", 10, "idle containers at once for the per-container memory rows")
 	flag.Parse()
 	t := &tb{}
 	// Interrupted (Ctrl-C, the script killed, a closed output pipe): stop
@@ -162,21 +165,26 @@ func run(t *tb, c config) {
 	fmt.Fprintln(os.Stderr, "bench/shim: idle memory")
 	fmt.Println("| idle container | shim VmRSS | task VmRSS | sum | PSS of both (shared pages split) |")
 	fmt.Println("|---|---|---|---|---|")
+	idleC := func(id string) []string {
+		return []string{"--runtime", wasmRuntime, "--rootfs", c.idleC, id, "/idle.wasm"}
+	}
+	idleBusybox := func(id string) []string {
+		return []string{"--rootfs", c.busybox, id, "/bin/busybox", "sleep", "3600"}
+	}
 	for _, m := range []struct {
 		name string
 		args func(id string) []string
+		n    int
 	}{
-		{"wasmrun: C guest (sleep)", func(id string) []string {
-			return []string{"--runtime", wasmRuntime, "--rootfs", c.idleC, id, "/idle.wasm"}
-		}},
+		{"wasmrun: C guest (sleep)", idleC, 1},
 		{"wasmrun: Go guest (time.Sleep)", func(id string) []string {
 			return []string{"--runtime", wasmRuntime, "--rootfs", c.idleGo, id, "/idle.wasm"}
-		}},
-		{"runc: busybox sleep (reference)", func(id string) []string {
-			return []string{"--rootfs", c.busybox, id, "/bin/busybox", "sleep", "3600"}
-		}},
+		}, 1},
+		{"runc: busybox sleep (reference)", idleBusybox, 1},
+		{fmt.Sprintf("wasmrun: C guest, %d at once (per container)", c.idleN), idleC, c.idleN},
+		{fmt.Sprintf("runc: busybox sleep, %d at once (per container)", c.idleN), idleBusybox, c.idleN},
 	} {
-		shim, task, same := b.idle(m.args)
+		shim, task, same := b.idle(m.args, m.n)
 		if same {
 			fmt.Printf("| %s | %s | (in the shim) | %s | %s |\n", m.name, mb(shim.rss), mb(shim.rss), mb(shim.pss))
 		} else {
@@ -277,40 +285,56 @@ func readMemory(t *tb, pid int) memory {
 	}
 }
 
-// idle starts a detached container, waits until it runs, reads the memory
-// of its shim and of its task process, and removes it. same is true when
-// the task runs inside the shim process.
-func (b *bench) idle(args func(id string) []string) (shim, task memory, same bool) {
-	id := b.id("idle")
-	b.ctr(append([]string{"run", "-d"}, args(id)...)...)
-	defer b.remove(id)
-	pid := 0
+// idle starts n detached containers, waits until they all run, reads the
+// memory of their shims and task processes, and removes them; it returns
+// the mean per container. same is true when the task runs inside the shim
+// process. With n > 1 the shims (and the task processes) share their
+// binary's pages, which PSS splits between them, as on a node running
+// many containers.
+func (b *bench) idle(args func(id string) []string, n int) (shim, task memory, same bool) {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = b.id("idle")
+		b.ctr(append([]string{"run", "-d"}, args(ids[i])...)...)
+		defer b.remove(ids[i])
+	}
+	pids := map[string]int{}
 	deadline := time.Now().Add(30 * time.Second)
-	for pid == 0 {
+	for len(pids) < n {
 		for _, l := range strings.Split(b.ctr("task", "ls"), "\n") {
 			f := strings.Fields(l)
-			if len(f) >= 3 && f[0] == id && f[2] == "RUNNING" {
-				pid, _ = strconv.Atoi(f[1])
+			if len(f) >= 3 && f[2] == "RUNNING" && slices.Contains(ids, f[0]) {
+				pids[f[0]], _ = strconv.Atoi(f[1])
 			}
 		}
-		if pid == 0 {
+		if len(pids) < n {
 			if time.Now().After(deadline) {
-				b.t.Fatalf("container %s not running after 30s", id)
+				b.t.Fatalf("%d of %d containers running after 30s", len(pids), n)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	// Let the guest reach its sleep (module loaded, runtime started).
+	// Let the guests reach their sleep (module loaded, runtime started).
 	time.Sleep(500 * time.Millisecond)
-	shimPid := b.shimOf(id)
-	if shimPid == 0 {
-		b.t.Fatalf("no shim process found for %s", id)
+	for _, id := range ids {
+		pid, shimPid := pids[id], b.shimOf(id)
+		if shimPid == 0 {
+			b.t.Fatalf("no shim process found for %s", id)
+		}
+		m := readMemory(b.t, shimPid)
+		shim.rss += m.rss
+		shim.pss += m.pss
+		if shimPid == pid {
+			same = true
+			continue
+		}
+		m = readMemory(b.t, pid)
+		task.rss += m.rss
+		task.pss += m.pss
 	}
-	shim = readMemory(b.t, shimPid)
-	if shimPid == pid {
-		return shim, memory{}, true
-	}
-	return shim, readMemory(b.t, pid), false
+	shim = memory{shim.rss / n, shim.pss / n}
+	task = memory{task.rss / n, task.pss / n}
+	return shim, task, same
 }
 
 // shimOf finds the shim serving id: one of the daemon's processes with
