@@ -108,7 +108,9 @@ const privateRootAt = "/tmp"
 // beyond the guest's own directories (runc's pivot_root into the rootfs
 // does the same for a native container). It runs after setup, while the
 // process may still mount. A directory reached through a symlink inside
-// another one bound before is not found there (its open fails).
+// another one bound before is bound at its real path, where the link
+// leads (a link that leads there through other links outside the root is
+// not followed: the open of that directory fails).
 func (m *Mounts) enterPrivateRoot(dirs, files []string) error {
 	if m == nil || !m.PrivateRoot {
 		return nil
@@ -162,7 +164,17 @@ func (m *Mounts) enterPrivateRoot(dirs, files []string) error {
 	}
 	for _, s := range sources {
 		at := filepath.Join(root, s.path)
-		if err := bindAt(s.fd, at, s.dir); err != nil {
+		err := bindAt(s.fd, at, s.dir)
+		if err != nil && s.dir {
+			// A symlink in a directory bound before is in the way: the
+			// directory is reached through it (--dir A --dir A/link).
+			// Bound at its real path, it is where the host's link leads.
+			if real, rerr := os.Readlink("/proc/self/fd/" + strconv.Itoa(s.fd)); rerr == nil && filepath.IsAbs(real) && real != s.path {
+				at = filepath.Join(root, real)
+				err = bindAt(s.fd, at, true)
+			}
+		}
+		if err != nil {
 			return fmt.Errorf("private root: %s: %w", s.path, err)
 		}
 		if !s.dir {

@@ -479,6 +479,35 @@ func TestOSPrivateRoot(t *testing.T) {
 	e.noLeaks()
 }
 
+// TestOSPreopenThroughLink: a directory preopened through a symlink in
+// another preopened directory (--dir A --dir A/link, link -> B) is there
+// in the app's private root: the app works in B through it. Before, the
+// root could not be built and the app did not start.
+func TestOSPreopenThroughLink(t *testing.T) {
+	t.Parallel()
+	e := newOSEnv(t)
+	outer, target := t.TempDir(), t.TempDir()
+	for _, d := range []string{outer, target} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(target, filepath.Join(outer, "link")); err != nil {
+		t.Fatal(err)
+	}
+	app := readableApp(t, map[string]string{"app.wasm": guests.Go(t, "files")})
+	writeFile(t, filepath.Join(app, ".wasmrun.toml"),
+		`dirs = ["`+outer+`:/a", "`+filepath.Join(outer, "link")+`:/b"]`+"\n[network]\n"+e.config())
+	r := e.run("os", app, "--", "/b", "2")
+	if r.code != 0 || strings.Contains(r.stdout, "FAIL") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got := readFile(t, filepath.Join(target, "work", "b.txt")); got != "hello, world\nmore" {
+		t.Errorf("%s/work/b.txt: %q, want what the app wrote through /b", target, got)
+	}
+	e.noLeaks()
+}
+
 // plantIn fails t unless creating a file at the top of root (a container
 // process's /proc/PID/root) fails with EROFS; a file that got there (the
 // host's / when the process has no root of its own) is removed at once.
