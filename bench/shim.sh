@@ -132,34 +132,41 @@ $tables
 
 ${note}- Both columns pay the same ctr start, the same containerd round trips
   (create container, create task, start, wait, delete) and the same
-  namespace creation; the difference is the shim and what it starts: runc
-  execs runc create (which re-execs itself as runc init), runc start and
-  runc delete, while the wasmrun shim starts wasmrun-init, a small binary
-  of ours (no containerd, CNI or cgroup libraries: 8.9 MB against the
-  shim's 23 MB), as the container's process in the namespaces of the
-  spec; it loads the precompiled module from the cache and runs it. That
-  process is the "task" column of the memory table: a small Go runtime
-  plus the guest's linear memory (the Go guest's heap is the larger one).
+  namespace creation; the difference is the shim and what it starts. runc:
+  containerd runs containerd-shim-runc-v2 twice (start, delete) and its
+  server, which execs runc create (which re-execs itself as runc init),
+  runc start and runc delete. wasmrun: containerd runs
+  containerd-shim-wasmrun-v1 twice (start, delete), a lean binary of ours
+  without containerd's shim library (about 2 ms from exec to exit against
+  6 ms for a shim built on it), which starts the shim server wasmrun-shim
+  and answers the delete of a task removed completely from its bundle
+  alone; the server starts wasmrun-init, a small binary of ours (no
+  containerd, CNI or cgroup libraries), as the container's process in the
+  namespaces of the spec; it loads the precompiled module from the cache
+  and runs it. That process is the "task" column of the memory table: a
+  small Go runtime plus the guest's linear memory (the Go guest's heap is
+  the larger one).
 - Aims (issue 12): latency <= 0.6x runc, tasks/s >= 2x runc, idle C guest
   (shim + task) <= 15 MB PSS. Through ctr, both runtimes share a large
   fixed cost (a ctr process, the gRPC round trips, a shim start, the
-  namespaces), which caps the ratios a faster shim can show; the Go client
-  would show more of the difference.
-- Memory: the shim alone is about what runc's shim is (both are Go
-  processes built on containerd's shim library); about 14 MB of its RSS
-  are the pages of its own binary (text and read-only data), the rest its
-  heap. The 15 MB aim for shim + task is therefore out of reach of the
-  task: the container process of an idle C guest is about 7 MB, of which
-  about 5 MB are its binary's pages. It no longer shares a binary with the
-  shim, so PSS equals RSS for both. An idle Go guest's task carries its
-  own runtime's heap in linear memory and its larger compiled module
-  (wasmrun-init returns the garbage of compiling or loading it to the
-  system as the guest starts).
+  namespaces), which caps the ratios a faster shim can show. Measured
+  with perf over 30 sequential \`ctr run --rm\`, the CPU of one wasmrun
+  container is about a third ctr and containerd's, a third the shim
+  server's (its start-up, Create, Delete, page faults of its binary) and
+  the rest wasmrun-init and the two lean actions.
+- Memory: the shim server alone is about what runc's shim is (both are
+  Go processes built on containerd's shim library); about 14 MB of its
+  RSS are the pages of its own binary (text and read-only data), the
+  rest its heap. Those pages are shared by every shim server on the
+  node, as wasmrun-init's 5 MB of binary pages are by every container
+  process: with one container, PSS equals RSS; with $IDLE_N at once, PSS
+  splits them, and what one more container costs is the per-container
+  PSS of those rows. An idle Go guest's task carries its own runtime's
+  heap in linear memory and its larger compiled module (wasmrun-init
+  returns the garbage of compiling or loading it to the system as the
+  guest starts).
 - The shim rows are one long-lived shim process per container (ctr does
-  not group containers into one shim; CRI groups a pod's containers);
-  RSS counts the shim binary's pages once per shim, so the sum overstates
-  what N containers cost together: PSS splits the pages that several
-  shims share.
+  not group containers into one shim; CRI groups a pod's containers).
 - Absolute times follow the machine's load (see the load averages; the
   "after" one includes the benchmark's own): the ratios of the interleaved
   latency runs are the more trustworthy figures (the tasks/s ratio swings by
@@ -170,6 +177,6 @@ Last run ($(date -u +%Y-%m-%d), $machine).
 
 Produced by:
 
-    sudo bench/shim.sh     # RUNS=$RUNS WARMUP=$WARMUP TASKS=$TASKS CONC=$CONC
+    sudo bench/shim.sh     # RUNS=$RUNS WARMUP=$WARMUP TASKS=$TASKS CONC=$CONC IDLE_N=$IDLE_N
 MD
 echo "bench/shim: tables written to bench/shim.md" >&2
