@@ -107,17 +107,10 @@ func (d *Daemon) CtrNS(ctx context.Context, ns string, args ...string) (stdout, 
 // Crictl runs crictl (path from CrictlPath) against the daemon's CRI
 // endpoint and returns stdout and stderr.
 func (d *Daemon) Crictl(ctx context.Context, crictl string, args ...string) (stdout, stderr string, err error) {
-	// A config of our own: not the machine's /etc/crictl.yaml.
-	conf := filepath.Join(d.Dir, "crictl.yaml")
-	if _, err := os.Stat(conf); err != nil {
-		ep := "unix://" + d.Address
-		y := fmt.Sprintf("runtime-endpoint: %s\nimage-endpoint: %s\ntimeout: 60\n", ep, ep)
-		if err := os.WriteFile(conf, []byte(y), 0o644); err != nil {
-			return "", "", err
-		}
+	cmd, err := d.CrictlCommand(ctx, crictl, args...)
+	if err != nil {
+		return "", "", err
 	}
-	cmd := exec.CommandContext(ctx, crictl, append([]string{"--config", conf}, args...)...)
-	cmd.Env = d.env
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err = cmd.Run()
@@ -125,6 +118,24 @@ func (d *Daemon) Crictl(ctx context.Context, crictl string, args ...string) (std
 		err = fmt.Errorf("crictl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(e.String()))
 	}
 	return o.String(), e.String(), err
+}
+
+// CrictlCommand is crictl (path from CrictlPath) with ARGS against the
+// daemon's CRI endpoint, not started: for one that runs in the background
+// (port-forward).
+func (d *Daemon) CrictlCommand(ctx context.Context, crictl string, args ...string) (*exec.Cmd, error) {
+	// A config of our own: not the machine's /etc/crictl.yaml.
+	conf := filepath.Join(d.Dir, "crictl.yaml")
+	if _, err := os.Stat(conf); err != nil {
+		ep := "unix://" + d.Address
+		y := fmt.Sprintf("runtime-endpoint: %s\nimage-endpoint: %s\ntimeout: 60\n", ep, ep)
+		if err := os.WriteFile(conf, []byte(y), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	cmd := exec.CommandContext(ctx, crictl, append([]string{"--config", conf}, args...)...)
+	cmd.Env = d.env
+	return cmd, nil
 }
 
 // MustCrictl runs crictl and fails the test on error; it returns stdout

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -110,6 +111,7 @@ func testCRIHTTPPod(t *testing.T, e *criEnv) {
 		t.Errorf("response from the pod IP (%v):\n%s", err, resp)
 	}
 
+	testCRIPortForward(t, e, p.id)
 	testCRIStats(t, e, server)
 	// containerd 2.x sends every task of the pod to the sandbox's shim.
 	if e.d.Bin.ConfigVersion >= 3 {
@@ -126,6 +128,50 @@ func testCRIHTTPPod(t *testing.T, e *criEnv) {
 		}
 	}
 	e.checkNoLeaks(t, p.id, server, client)
+}
+
+// testCRIPortForward: `crictl port-forward` (what kubectl port-forward
+// asks of the runtime) reaches the pod's server on its loopback port
+// through a local port, and ends when stopped.
+func testCRIPortForward(t *testing.T, e *criEnv, podID string) {
+	local := freePort(t, "tcp")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	cmd, err := e.d.CrictlCommand(ctx, e.crictlBin, "port-forward", podID, fmt.Sprintf("%d:8080", local))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := newWatchBuffer()
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	defer func() { cancel(); <-done }()
+	ready := fmt.Sprintf("Forwarding from 127.0.0.1:%d -> 8080", local)
+	timeout := time.After(30 * time.Second)
+	for {
+		changed, ok := out.watch(ready)
+		if ok {
+			break
+		}
+		select {
+		case <-changed:
+		case <-done:
+			t.Fatalf("crictl port-forward ended before it forwarded:\n%s", out)
+		case <-timeout:
+			t.Fatalf("crictl port-forward not forwarding after 30s:\n%s", out)
+		}
+	}
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", local), 10*time.Second)
+	if err != nil {
+		t.Fatalf("connect to the forwarded port: %v\n%s", err, out)
+	}
+	resp, err := httpGetConn(c, "/port-forward")
+	if err != nil || !strings.HasPrefix(resp, "HTTP/1.0 200") || !strings.HasSuffix(resp, "hello /port-forward") {
+		t.Errorf("response through crictl port-forward (%v):\n%s\ncrictl:\n%s", err, resp, out)
+	}
 }
 
 // testCRIStats: crictl stats shows CPU and memory of the running server.
