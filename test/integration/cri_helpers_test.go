@@ -202,17 +202,26 @@ func (e *criEnv) runPodWith(t *testing.T, name string, extra map[string]any) pod
 // container creates and starts a container of image with args in p.
 func (e *criEnv) container(t *testing.T, p pod, name string, attempt int, image string, args []string, env map[string]string) string {
 	t.Helper()
+	return e.containerWith(t, p, name, attempt, image, args, env, nil)
+}
+
+// containerWith is container with more fields of the CRI container config
+// (stdin, tty, ...).
+func (e *criEnv) containerWith(t *testing.T, p pod, name string, attempt int, image string, args []string, env map[string]string, extra map[string]any) string {
+	t.Helper()
 	var envs []map[string]string
 	for k, v := range env {
 		envs = append(envs, map[string]string{"key": k, "value": v})
 	}
-	cfg := e.writeJSON(t, fmt.Sprintf("ctr-%s-%s-%d.json", p.id[:12], name, attempt), map[string]any{
+	config := map[string]any{
 		"metadata": map[string]any{"name": name, "attempt": attempt},
 		"image":    map[string]any{"image": image},
 		"args":     args,
 		"envs":     envs,
 		"log_path": fmt.Sprintf("%s-%d.log", name, attempt),
-	})
+	}
+	maps.Copy(config, extra)
+	cfg := e.writeJSON(t, fmt.Sprintf("ctr-%s-%s-%d.json", p.id[:12], name, attempt), config)
 	id := e.crictl(t, "create", p.id, cfg, p.config)
 	e.crictl(t, "start", id)
 	return id

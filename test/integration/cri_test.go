@@ -33,12 +33,15 @@ func TestCRI(t *testing.T) {
 	needRootShim(t)
 	argsWasm := guests.C(t, "args_env_exit")
 	httpWasm := guests.Go(t, "sockhttp")
+	catWasm := guests.C(t, "cat")
 	for _, v := range criDaemons {
 		t.Run(v.name, func(t *testing.T) {
 			e := startCRI(t, v.bin(t), v.octet)
 			e.importWasm(t, "docker.io/wasmrun/args:test", argsWasm)
 			e.importWasm(t, "docker.io/wasmrun/sockhttp:test", httpWasm)
+			e.importWasm(t, "docker.io/wasmrun/cat:test", catWasm)
 			t.Run("output_exit_codes_restart", func(t *testing.T) { testCRIOutput(t, e) })
+			t.Run("attach", func(t *testing.T) { testCRIAttach(t, e) })
 			t.Run("http_pod", func(t *testing.T) { testCRIHTTPPod(t, e) })
 			e.d.ImportBusyboxImage(t, testdaemon.CRINamespace, criBusyboxImage, busyboxApplets...)
 			t.Run("mixed_pod", func(t *testing.T) { testCRIMixedPod(t, e) })
@@ -77,6 +80,42 @@ func testCRIOutput(t *testing.T, e *criEnv) {
 	if !strings.Contains(ps, ok) || strings.Contains(ps, failed) {
 		t.Errorf("crictl ps -a --pod: %q, want %s only", ps, ok)
 	}
+}
+
+// testCRIAttach: `crictl attach -i` (kubectl attach -i, and kubectl run
+// -i) feeds a wasm container's stdin and shows its output; with
+// stdin_once, the end of the attached input is the end of the guest's.
+func testCRIAttach(t *testing.T, e *criEnv) {
+	p := e.runPod(t, "attach")
+	id := e.containerWith(t, p, "cat", 0, "docker.io/wasmrun/cat:test", nil, nil,
+		map[string]any{"stdin": true, "stdin_once": true})
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd, err := e.d.CrictlCommand(ctx, e.crictlBin, "attach", "-i", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdin = strings.NewReader("attached one\nattached two\n")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("crictl attach: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(string(out), "attached one\nattached two\n") {
+		t.Errorf("crictl attach output %q, want the input back", out)
+	}
+	if s := e.waitExited(t, id); s.Status.ExitCode != 0 {
+		t.Errorf("exit code %d after its input ended, want 0\n%s", s.Status.ExitCode, e.logs(t, id))
+	}
+	// crictl logs writes the container's stderr to its own.
+	logs, logErr, err := e.d.Crictl(t.Context(), e.crictlBin, "logs", id)
+	if err != nil || !strings.Contains(logs, "attached one\nattached two\n") || !strings.Contains(logErr, "copied 26\n") {
+		t.Errorf("crictl logs (%v): stdout:\n%s\nstderr:\n%s", err, logs, logErr)
+	}
+	e.crictl(t, "stopp", p.id)
+	e.crictl(t, "rmp", p.id)
+	e.checkNoLeaks(t, p.id, id)
 }
 
 // testCRIHTTPPod: a pod with a wasm HTTP server and a wasm client that

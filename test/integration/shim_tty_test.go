@@ -137,6 +137,37 @@ func TestCRIExecTerminal(t *testing.T) {
 	}
 }
 
+// TestCRIAttachTerminal: `crictl attach -it` (kubectl attach -it, and
+// kubectl run -it) to a wasm container made with a terminal: the guest's
+// pty takes crictl's window size and follows it, and a line typed on
+// crictl's terminal reaches the guest, whose exit ends the attach.
+func TestCRIAttachTerminal(t *testing.T) {
+	needRootShim(t)
+	tty := guests.C(t, "tty")
+	for _, v := range criDaemons {
+		t.Run(v.name, func(t *testing.T) {
+			e := startCRI(t, v.bin(t), v.octet)
+			const ref = "docker.io/wasmrun/tty:test"
+			e.importWasm(t, ref, tty)
+			p := e.runPod(t, "attachtty")
+			cid := e.containerWith(t, p, "tty", 0, ref, nil, nil, map[string]any{"stdin": true, "tty": true})
+			// Its first line came before anyone attached: it is in the log.
+			e.waitLog(t, cid, "tty in=1 out=1 err=1")
+			pid := e.inspect(t, cid).Info.Pid
+			ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+			defer cancel()
+			r := startOnTerminal(t, exec.CommandContext(ctx, e.crictlBin, "--config", filepath.Join(e.d.Dir, "crictl.yaml"), "attach", "-it", cid))
+			testTerminalIO(t, r, pid, false)
+			if s := e.waitExited(t, cid); s.Status.ExitCode != 0 {
+				t.Errorf("exit code %d, want 0", s.Status.ExitCode)
+			}
+			e.crictl(t, "stopp", p.id)
+			e.crictl(t, "rmp", p.id)
+			e.checkNoLeaks(t, p.id, cid)
+		})
+	}
+}
+
 // testTerminal checks the guest tty (process pid, the container process)
 // under the ctr of r; with hold, the test keeps the guest's pty slave
 // open until ctr has exited.
@@ -146,6 +177,14 @@ func testTerminal(t *testing.T, r *ctrPty, pid int, hold bool) {
 	if out := r.output(); !strings.Contains(out, "tty in=1 out=1 err=1") {
 		t.Errorf("the guest does not see terminals:\n%q", out)
 	}
+	testTerminalIO(t, r, pid, hold)
+}
+
+// testTerminalIO is testTerminal after the guest's first line: its pty
+// follows the window size of r's terminal, and a line typed there reaches
+// it.
+func testTerminalIO(t *testing.T, r *ctrPty, pid int, hold bool) {
+	t.Helper()
 	// The pty the guest has: the host's view of its window size.
 	pts, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/0", pid))
 	if err != nil || !strings.HasPrefix(pts, "/dev/pts/") {
