@@ -192,6 +192,24 @@ func loadCgroup(path string) (cgroup, error) {
 	return cgroupV1{cg, path}, nil
 }
 
+// WatchableCgroup returns the existing cgroup at path (a container's,
+// made by wasmrun or by runc from the same spec) in the form containerd's
+// OOM watchers (pkg/oom v1 and v2) take: a cgroup1.Cgroup or a
+// *cgroup2.Manager.
+func WatchableCgroup(path string) (any, error) {
+	cg, err := loadCgroup(path)
+	if err != nil {
+		return nil, err
+	}
+	switch c := cg.(type) {
+	case cgroupV1:
+		return c.cg, nil
+	case cgroupV2:
+		return c.m, nil
+	}
+	return nil, fmt.Errorf("cgroup %s: %T cannot be watched", path, cg)
+}
+
 // joinCgroup moves pid into the existing cgroup at path (a container's
 // exec process into the container's).
 func joinCgroup(path string, pid int) error {

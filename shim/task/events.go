@@ -40,6 +40,13 @@ func (q *eventQueue) publish(topic string, e events.Event) {
 	q.ch <- queued{topic, e}
 }
 
+// Publish queues event: the queue as an events.Publisher, for what
+// publishes through one (containerd's OOM watchers).
+func (q *eventQueue) Publish(_ context.Context, topic string, e events.Event) error {
+	q.publish(topic, e)
+	return nil
+}
+
 // drain waits until every queued event has been handed to containerd, or
 // until timeout: at shutdown, right after Delete, TaskDelete is still in
 // the queue, and a shim that exits first loses it.

@@ -10,15 +10,20 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/containerd/cgroups/v3"
 	eventstypes "github.com/containerd/containerd/api/events"
 	taskapi "github.com/containerd/containerd/api/runtime/task/v3"
 	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/containerd/v2/core/runtime"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/containerd/v2/pkg/oom"
+	oomv1 "github.com/containerd/containerd/v2/pkg/oom/v1"
+	oomv2 "github.com/containerd/containerd/v2/pkg/oom/v2"
 	"github.com/containerd/containerd/v2/pkg/protobuf"
 	"github.com/containerd/containerd/v2/pkg/shim"
 	"github.com/containerd/containerd/v2/pkg/shutdown"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/log"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -28,8 +33,12 @@ import (
 // service implements the task API for every task of this shim (one shim
 // may hold many: the containers of a pod).
 type service struct {
-	ctx      context.Context
-	events   *eventQueue
+	ctx    context.Context
+	events *eventQueue
+	// oom publishes TaskOOM when the kernel's OOM killer acts in a task's
+	// cgroup (CRI then reports the container OOMKilled), as containerd's
+	// runc shim does; nil where it could not be made.
+	oom      oom.Watcher
 	shutdown shutdown.Service
 	// grpcAddress is containerd's API, for the content of wasm images.
 	grpcAddress string
@@ -52,7 +61,33 @@ func newService(ctx context.Context, p shim.Publisher, sd shutdown.Service, grpc
 		s.events.drain(5 * time.Second)
 		return p.Close()
 	})
+	var err error
+	if cgroups.Mode() == cgroups.Unified {
+		s.oom, err = oomv2.New(s.events)
+	} else {
+		s.oom, err = oomv1.New(s.events)
+	}
+	if err != nil {
+		log.G(ctx).WithError(err).Warn("no OOM events: the OOM watcher could not be made")
+		s.oom = nil
+	} else {
+		go s.oom.Run(ctx)
+	}
 	return s, nil
+}
+
+// watchOOM adds task t's cgroup, if it has one, to the OOM watcher.
+func (s *service) watchOOM(ctx context.Context, t *task) {
+	if s.oom == nil || t.cgroup == "" {
+		return
+	}
+	cg, err := oci.WatchableCgroup(t.cgroup)
+	if err == nil {
+		err = s.oom.Add(t.id, cg)
+	}
+	if err != nil {
+		log.G(ctx).WithError(err).WithField("id", t.id).Warn("no OOM events for the task")
+	}
 }
 
 // created is closed by the first Create this server gets: until then it
@@ -158,6 +193,7 @@ func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 		ContainerID: r.ID, Bundle: r.Bundle, Rootfs: r.Rootfs, Pid: uint32(t.pid),
 		IO: &eventstypes.TaskIO{Stdin: r.Stdin, Stdout: r.Stdout, Stderr: r.Stderr, Terminal: r.Terminal},
 	})
+	s.watchOOM(ctx, t)
 	go s.watch(t)
 	return &taskapi.CreateTaskResponse{Pid: uint32(t.pid)}, nil
 }

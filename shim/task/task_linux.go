@@ -38,6 +38,8 @@ type task struct {
 	// what exec processes get too: the containerd namespace (for
 	// logging binaries) and the compiled-module cache.
 	ociBundle, ns, cacheDir string
+	// cgroup is the task's cgroup path (cgroupfs), or "" without one.
+	cgroup string
 
 	// mu guards state, the exec processes and their states, and orders
 	// the events of a process: TaskStart is queued before TaskExit.
@@ -106,7 +108,7 @@ func newTask(ctx context.Context, r *taskapi.CreateTaskRequest, cfg Config, ns, 
 	undo.add(sio.close)
 	t := &task{
 		id: r.ID, bundle: r.Bundle, req: r, io: sio, done: make(chan struct{}),
-		ociBundle: ociBundle, ns: ns, cacheDir: cfg.CacheDir,
+		ociBundle: ociBundle, ns: ns, cacheDir: cfg.CacheDir, cgroup: oci.CgroupPath(spec),
 	}
 	t.state = &createdState{t}
 	if isNative {

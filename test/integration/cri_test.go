@@ -14,6 +14,7 @@ import (
 
 	"github.com/wasmrun/wasmrun/internal/guests"
 	"github.com/wasmrun/wasmrun/internal/testdaemon"
+	"golang.org/x/sys/unix"
 )
 
 // criDaemons are the releases the CRI flows run on, each with its own
@@ -34,14 +35,17 @@ func TestCRI(t *testing.T) {
 	argsWasm := guests.C(t, "args_env_exit")
 	httpWasm := guests.Go(t, "sockhttp")
 	catWasm := guests.C(t, "cat")
+	hogWasm := guests.C(t, "hog")
 	for _, v := range criDaemons {
 		t.Run(v.name, func(t *testing.T) {
 			e := startCRI(t, v.bin(t), v.octet)
 			e.importWasm(t, "docker.io/wasmrun/args:test", argsWasm)
 			e.importWasm(t, "docker.io/wasmrun/sockhttp:test", httpWasm)
 			e.importWasm(t, "docker.io/wasmrun/cat:test", catWasm)
+			e.importWasm(t, "docker.io/wasmrun/hog:test", hogWasm)
 			t.Run("output_exit_codes_restart", func(t *testing.T) { testCRIOutput(t, e) })
 			t.Run("attach", func(t *testing.T) { testCRIAttach(t, e) })
+			t.Run("oom_killed", func(t *testing.T) { testCRIOOMKilled(t, e) })
 			t.Run("http_pod", func(t *testing.T) { testCRIHTTPPod(t, e) })
 			e.d.ImportBusyboxImage(t, testdaemon.CRINamespace, criBusyboxImage, busyboxApplets...)
 			t.Run("mixed_pod", func(t *testing.T) { testCRIMixedPod(t, e) })
@@ -112,6 +116,32 @@ func testCRIAttach(t *testing.T, e *criEnv) {
 	logs, logErr, err := e.d.Crictl(t.Context(), e.crictlBin, "logs", id)
 	if err != nil || !strings.Contains(logs, "attached one\nattached two\n") || !strings.Contains(logErr, "copied 26\n") {
 		t.Errorf("crictl logs (%v): stdout:\n%s\nstderr:\n%s", err, logs, logErr)
+	}
+	e.crictl(t, "stopp", p.id)
+	e.crictl(t, "rmp", p.id)
+	e.checkNoLeaks(t, p.id, id)
+}
+
+// testCRIOOMKilled: a wasm container that the kernel's OOM killer ends
+// (it fills a memory-backed volume, as an emptyDir of medium Memory, past
+// its memory limit: those pages are charged to its cgroup and cannot be
+// reclaimed) is reported OOMKilled, as a runc container is: the shim
+// publishes TaskOOM, which containerd 1.6 needs (2.x also reads the
+// cgroup's OOM count from the task's metrics when it sees exit 137).
+func testCRIOOMKilled(t *testing.T, e *criEnv) {
+	vol := t.TempDir()
+	if err := unix.Mount("tmpfs", vol, "tmpfs", 0, "size=256m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(vol, unix.MNT_DETACH) })
+	p := e.runPod(t, "oom")
+	id := e.containerWith(t, p, "hog", 0, "docker.io/wasmrun/hog:test", []string{"tmp"}, nil, map[string]any{
+		"mounts": []map[string]any{{"container_path": "/tmp", "host_path": vol}},
+		"linux":  map[string]any{"resources": map[string]any{"memory_limit_in_bytes": 48 << 20}},
+	})
+	s := e.waitExited(t, id)
+	if s.Status.Reason != "OOMKilled" || s.Status.ExitCode != 137 {
+		t.Errorf("reason %q, exit code %d, want OOMKilled and 137\n%s", s.Status.Reason, s.Status.ExitCode, e.logs(t, id))
 	}
 	e.crictl(t, "stopp", p.id)
 	e.crictl(t, "rmp", p.id)
