@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -47,6 +48,7 @@ func TestCRI(t *testing.T) {
 			t.Run("attach", func(t *testing.T) { testCRIAttach(t, e) })
 			t.Run("oom_killed", func(t *testing.T) { testCRIOOMKilled(t, e) })
 			t.Run("http_pod", func(t *testing.T) { testCRIHTTPPod(t, e) })
+			t.Run("host_network", func(t *testing.T) { testCRIHostNetwork(t, e) })
 			e.d.ImportBusyboxImage(t, testdaemon.CRINamespace, criBusyboxImage, busyboxApplets...)
 			t.Run("mixed_pod", func(t *testing.T) { testCRIMixedPod(t, e) })
 		})
@@ -241,6 +243,37 @@ func testCRIPortForward(t *testing.T, e *criEnv, podID string) {
 	if err != nil || !strings.HasPrefix(resp, "HTTP/1.0 200") || !strings.HasSuffix(resp, "hello /port-forward") {
 		t.Errorf("response through crictl port-forward (%v):\n%s\ncrictl:\n%s", err, resp, out)
 	}
+}
+
+// testCRIHostNetwork: a pod with hostNetwork (namespace_options network
+// NODE) runs its wasm containers in the host's network namespace: a
+// server there listens on the host's loopback, where the host reaches it,
+// and no namespace of the pod's is made.
+func testCRIHostNetwork(t *testing.T, e *criEnv) {
+	hostNet := map[string]any{"security_context": map[string]any{"namespace_options": map[string]any{"network": 2}}}
+	podLinux := map[string]any{"cgroup_parent": e.cgroup}
+	maps.Copy(podLinux, hostNet)
+	p := e.runPodWith(t, "hostnet", map[string]any{"linux": podLinux})
+	port := freePort(t, "tcp")
+	server := e.containerWith(t, p, "server", 0, "docker.io/wasmrun/sockhttp:test", []string{"serve", fmt.Sprintf("127.0.0.1:%d", port)}, nil,
+		map[string]any{"linux": hostNet})
+	e.waitLog(t, server, fmt.Sprintf("listening %d\n", port))
+	pid := e.inspect(t, server).Info.Pid
+	ours, _ := os.Readlink("/proc/self/ns/net")
+	if theirs, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid)); err != nil || theirs != ours {
+		t.Errorf("the container's network namespace is %q (%v), want the host's %q", theirs, err, ours)
+	}
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 10*time.Second)
+	if err != nil {
+		t.Fatalf("connect to the server on the host's loopback: %v", err)
+	}
+	resp, err := httpGetConn(c, "/host-network")
+	if err != nil || !strings.HasPrefix(resp, "HTTP/1.0 200") || !strings.HasSuffix(resp, "hello /host-network") {
+		t.Errorf("response on the host's loopback (%v):\n%s", err, resp)
+	}
+	e.crictl(t, "stopp", p.id)
+	e.crictl(t, "rmp", p.id)
+	e.checkNoLeaks(t, p.id, server)
 }
 
 // testCRIStats: crictl stats shows CPU and memory of the running server.
