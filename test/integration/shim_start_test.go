@@ -15,6 +15,7 @@ import (
 	bootapi "github.com/containerd/containerd/api/runtime/bootstrap/v1"
 	taskv2 "github.com/containerd/containerd/api/runtime/task/v2"
 	taskv3 "github.com/containerd/containerd/api/runtime/task/v3"
+	"github.com/containerd/containerd/api/types"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/protobuf/proto"
 	"github.com/containerd/fifo"
@@ -127,6 +128,32 @@ func TestShimStartProtocols(t *testing.T) {
 			}
 			waitPidGone(t, int(v3.ShimPid))
 		})
+	}
+}
+
+// TestShimInfoVersion: -info (containerd's runtime introspection), which
+// the shim binary hands to its server program, answers the runtime's
+// protobuf RuntimeInfo; -v names the binary and the version.
+func TestShimInfoVersion(t *testing.T) {
+	needRootShim(t)
+	shim := filepath.Join(shimBinDir(t), "containerd-shim-wasmrun-v1")
+	cmd := exec.Command(shim, "-info")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("-info: %v\n%s", err, stderr.String())
+	}
+	var info types.RuntimeInfo
+	if err := proto.Unmarshal(out, &info); err != nil {
+		t.Fatalf("-info output is not a RuntimeInfo: %v (%q)", err, out)
+	}
+	if info.Name != "io.containerd.wasmrun.v1" || info.GetVersion().GetVersion() == "" {
+		t.Errorf("RuntimeInfo %v: want name io.containerd.wasmrun.v1 and a version", &info)
+	}
+	v, err := exec.Command(shim, "-v").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(v), "containerd-shim-wasmrun-v1:\n") || !strings.Contains(string(v), "Version:") {
+		t.Errorf("-v: %v\n%s", err, v)
 	}
 }
 
