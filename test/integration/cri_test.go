@@ -139,7 +139,8 @@ func testCRIOOMKilled(t *testing.T, e *criEnv) {
 	p := e.runPod(t, "oom")
 	id := e.containerWith(t, p, "hog", 0, "docker.io/wasmrun/hog:test", []string{"tmp"}, nil, map[string]any{
 		"mounts": []map[string]any{{"container_path": "/tmp", "host_path": vol}},
-		"linux":  map[string]any{"resources": map[string]any{"memory_limit_in_bytes": 48 << 20}},
+		// No swap either: tmpfs pages may be swapped out where there is swap.
+		"linux": map[string]any{"resources": map[string]any{"memory_limit_in_bytes": 48 << 20, "memory_swap_limit_in_bytes": 48 << 20}},
 	})
 	s := e.waitExited(t, id)
 	if s.Status.Reason != "OOMKilled" || s.Status.ExitCode != 137 {
