@@ -36,6 +36,9 @@ type cgroup interface {
 	// them are stopped (freezer.go); thaw lets them run again.
 	freeze() error
 	thaw() error
+	// oomKills is how many processes the kernel's OOM killer has killed
+	// in the cgroup (its memory controller's oom_kill count).
+	oomKills() (uint64, error)
 }
 
 // CgroupPath returns the spec's cgroups path, or "" when there is none or
@@ -120,6 +123,14 @@ func (c cgroupV1) stats() (*anypb.Any, error) {
 	return typeurl.MarshalAnyToProto(m)
 }
 
+func (c cgroupV1) oomKills() (uint64, error) {
+	m, err := c.cg.Stat(cgroup1.IgnoreNotExist)
+	if err != nil {
+		return 0, fmt.Errorf("read cgroup stats: %w", err)
+	}
+	return m.GetMemoryOomControl().GetOomKill(), nil
+}
+
 func (c cgroupV1) update(r *specs.LinuxResources) error { return c.cg.Update(normalizeResources(r)) }
 func (c cgroupV1) delete() error                        { return c.cg.Delete() }
 func (c cgroupV1) addProc(pid int) error                { return c.cg.AddProc(uint64(pid)) }
@@ -166,6 +177,14 @@ func (c cgroupV2) stats() (*anypb.Any, error) {
 		return nil, fmt.Errorf("read cgroup stats: %w", err)
 	}
 	return typeurl.MarshalAnyToProto(m)
+}
+
+func (c cgroupV2) oomKills() (uint64, error) {
+	m, err := c.m.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("read cgroup stats: %w", err)
+	}
+	return m.GetMemoryEvents().GetOomKill(), nil
 }
 
 func (c cgroupV2) update(r *specs.LinuxResources) error {
@@ -234,6 +253,22 @@ func (r *Runtime) Stats(id string) (*anypb.Any, error) {
 		return nil, fmt.Errorf("container %s has no cgroup, so no metrics (its spec sets no linux.cgroupsPath, or one in the systemd driver's slice:prefix:name form, which wasmrun does not support): %w", id, ErrNotFound)
 	}
 	return CgroupStats(st.Cgroup)
+}
+
+// OOMKilled reports whether the kernel's OOM killer has killed a process
+// of container id (in its cgroup): what ended a process that died of
+// SIGKILL nobody sent, when its memory limit was reached.
+func (r *Runtime) OOMKilled(id string) (bool, error) {
+	st, err := r.readState(id)
+	if err != nil || st.Cgroup == "" {
+		return false, err
+	}
+	cg, err := loadCgroup(st.Cgroup)
+	if err != nil {
+		return false, err
+	}
+	n, err := cg.oomKills()
+	return n > 0, err
 }
 
 // CgroupStats returns the metrics of the existing cgroup at path (a

@@ -183,6 +183,16 @@ func (l limits) enter() (leave func() error, err error) {
 	return enterCgroup(path, s.Linux.Resources)
 }
 
+// memoryWhy says what bounds the app's memory cgroup, for the message of
+// an app the OOM killer ended.
+func (l limits) memoryWhy() string {
+	if l.memory == 0 {
+		return "no --memory: the machine's memory ran out"
+	}
+	return fmt.Sprintf("%d MiB: --memory %s plus %d MiB for the runtime; what it writes to /tmp counts too",
+		(l.memory+oci.RuntimeMemory)>>20, l.Memory, oci.RuntimeMemory>>20)
+}
+
 // guestMemory is the cap of the guest's linear memory (0: none).
 func (l limits) guestMemory() int64 { return l.memory }
 

@@ -238,6 +238,12 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 		case <-c.Done():
 			code, _ := c.Wait(ctx)
 			logf("app %s exited with status %d", a.name, code)
+			if code == 128+int(syscall.SIGKILL) && signals < 2 {
+				if killed, _ := rt.OOMKilled(a.name); killed {
+					fmt.Fprintf(stderr, "wasmrun: app %s was killed by the kernel's OOM killer: it used all the memory its cgroup allows (%s)\n",
+						a.name, a.limits.memoryWhy())
+				}
+			}
 			return code, nil
 		case s := <-sigs:
 			// The app gets the signal itself (Ctrl-C ends it with 130,

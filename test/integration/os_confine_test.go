@@ -508,6 +508,43 @@ func TestOSPreopenThroughLink(t *testing.T) {
 	e.noLeaks()
 }
 
+// TestOSOOMKilled: an app the kernel's OOM killer ends (it fills its /tmp,
+// whose pages are memory charged to its cgroup, past --memory plus the
+// runtime's share) exits 137 with one line that says why; an app that
+// stays within its memory, or is killed by someone else, gets no such
+// line.
+func TestOSOOMKilled(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	e := newOSEnv(t)
+	e.privateTmp()
+	app := e.app(map[string]string{"app.wasm": guests.C(t, "hog")}, "", "")
+	const why = "was killed by the kernel's OOM killer"
+	r := e.run("os", "--memory", "16m", app, "--", "tmp", "200")
+	mustExit(t, r, 137)
+	if !strings.Contains(r.stderr, why) || !strings.Contains(r.stderr, "(80 MiB: --memory 16m plus 64 MiB for the runtime") {
+		t.Errorf("stderr does not say the OOM killer ended it, within 80 MiB:\n%s", r.stderr)
+	}
+	r = e.run("os", "--memory", "16m", app, "--", "tmp", "8")
+	mustExit(t, r, 0)
+	if strings.Contains(r.stderr, why) {
+		t.Errorf("an app within its memory: %s", r.stderr)
+	}
+	run := e.start("--verbose", "--name", "killed", "--memory", "16m", e.app(map[string]string{"app.wasm": guests.C(t, "idle")}, "", ""), "--", "60s")
+	run.waitFor("app killed running as pid")
+	pid := e.initProcess("killed", 0)
+	if pid == 0 {
+		t.Fatal("no container process for the idle app")
+	}
+	if err := unix.Kill(pid, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if code := run.wait(); code != 137 || strings.Contains(run.stderr.String(), why) {
+		t.Errorf("killed by SIGKILL from outside: exit %d, stderr:\n%s", code, run.stderr.String())
+	}
+	e.noLeaks()
+}
+
 // plantIn fails t unless creating a file at the top of root (a container
 // process's /proc/PID/root) fails with EROFS; a file that got there (the
 // host's / when the process has no root of its own) is removed at once.

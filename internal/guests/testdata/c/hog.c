@@ -4,8 +4,9 @@
 //   mem     grows its heap 1 MiB at a time (touching every page) until
 //           malloc fails: "mem N MiB"
 //   fds     opens sockets until one fails: "fds N errno E"
-//   tmp     writes /tmp/hog 1 MiB at a time until a write fails or 64 MiB
-//           are written: "tmp N MiB errno E" (E 0: all of it)
+//   tmp [M] writes /tmp/hog 1 MiB at a time until a write fails or M MiB
+//           (64 by default) are written: "tmp N MiB errno E" (E 0: all
+//           of it)
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,8 +20,8 @@ int32_t x_sock_open(int32_t af, int32_t type, int32_t *fd);
 char *volatile keep;
 
 int main(int argc, char **argv) {
-	if (argc != 2) {
-		printf("usage: hog mem|fds|tmp\n");
+	if (argc != 2 && !(argc == 3 && strcmp(argv[1], "tmp") == 0)) {
+		printf("usage: hog mem|fds|tmp [MiB]\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "mem") == 0) {
@@ -48,8 +49,8 @@ int main(int argc, char **argv) {
 			printf("tmp open errno %d\n", errno);
 			return 1;
 		}
-		int n = 0, e = 0;
-		while (n < 64) {
+		int n = 0, e = 0, max = argc == 3 ? atoi(argv[2]) : 64;
+		while (n < max) {
 			if (fwrite(buf, 1, sizeof buf, f) != sizeof buf || fflush(f) != 0) {
 				e = errno;
 				break;
