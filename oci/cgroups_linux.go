@@ -14,6 +14,7 @@ import (
 	"github.com/containerd/cgroups/v3/cgroup2"
 	"github.com/containerd/typeurl/v2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/wasmrun/wasmrun/internal/initproc"
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
@@ -39,6 +40,42 @@ type cgroup interface {
 	// oomKills is how many processes the kernel's OOM killer has killed
 	// in the cgroup (its memory controller's oom_kill count).
 	oomKills() (uint64, error)
+	// memoryWrites are the control file writes that set the cgroup's
+	// memory limits to m's (lowering them: the limit before the swap
+	// limit on v1, which must stay above it).
+	memoryWrites(m *specs.LinuxMemory) ([]initproc.LimitWrite, error)
+}
+
+// compileRoom is the memory a container's cgroup gets beyond its limit
+// while its process compiles the module (or loads it from the cache):
+// compiling takes about 15 times the module's size for a while (10.8 MiB
+// of Go took 156 MiB), far more than running it. The process lowers the
+// limit itself once the module is loaded, before any guest code runs
+// (initproc.Config.MemoryAfterLoad); a module whose compiling takes more
+// still meets the OOM killer, which the creator reports.
+func compileRoom(moduleSize int64) int64 { return RuntimeMemory + 16*moduleSize }
+
+// withCompileRoom returns res with its memory limits raised by the
+// compile room for the module at path, or res itself when it sets no
+// memory limit.
+func withCompileRoom(res *specs.LinuxResources, module string) *specs.LinuxResources {
+	r := normalizeResources(res)
+	if r == nil || r.Memory == nil || r.Memory.Limit == nil || *r.Memory.Limit < 0 {
+		return res
+	}
+	var size int64
+	if fi, err := os.Stat(module); err == nil {
+		size = fi.Size()
+	}
+	m := *r.Memory
+	limit := *m.Limit + compileRoom(size)
+	m.Limit = &limit
+	if m.Swap != nil && *m.Swap > 0 {
+		swap := *m.Swap + compileRoom(size)
+		m.Swap = &swap
+	}
+	r.Memory = &m
+	return r
 }
 
 // CgroupPath returns the spec's cgroups path, or "" when there is none or
@@ -131,6 +168,23 @@ func (c cgroupV1) oomKills() (uint64, error) {
 	return m.GetMemoryOomControl().GetOomKill(), nil
 }
 
+func (c cgroupV1) memoryWrites(m *specs.LinuxMemory) ([]initproc.LimitWrite, error) {
+	var dir string
+	for _, s := range c.cg.Subsystems() {
+		if p, ok := s.(interface{ Path(string) string }); ok && s.Name() == cgroup1.Memory {
+			dir = p.Path(c.path)
+		}
+	}
+	if dir == "" || m == nil || m.Limit == nil {
+		return nil, fmt.Errorf("cgroup %s: no memory limit to set (the v1 memory controller is not mounted?)", c.path)
+	}
+	w := []initproc.LimitWrite{{File: filepath.Join(dir, "memory.limit_in_bytes"), Value: *m.Limit}}
+	if m.Swap != nil && *m.Swap > 0 {
+		w = append(w, initproc.LimitWrite{File: filepath.Join(dir, "memory.memsw.limit_in_bytes"), Value: *m.Swap})
+	}
+	return w, nil
+}
+
 func (c cgroupV1) update(r *specs.LinuxResources) error { return c.cg.Update(normalizeResources(r)) }
 func (c cgroupV1) delete() error                        { return c.cg.Delete() }
 func (c cgroupV1) addProc(pid int) error                { return c.cg.AddProc(uint64(pid)) }
@@ -185,6 +239,15 @@ func (c cgroupV2) oomKills() (uint64, error) {
 		return 0, fmt.Errorf("read cgroup stats: %w", err)
 	}
 	return m.GetMemoryEvents().GetOomKill(), nil
+}
+
+func (c cgroupV2) memoryWrites(m *specs.LinuxMemory) ([]initproc.LimitWrite, error) {
+	if m == nil || m.Limit == nil {
+		return nil, fmt.Errorf("cgroup %s: no memory limit to set", c.dir)
+	}
+	// memory.swap.max is the swap beyond memory.max, which the compile
+	// room did not change.
+	return []initproc.LimitWrite{{File: filepath.Join(c.dir, "memory.max"), Value: *m.Limit}}, nil
 }
 
 func (c cgroupV2) update(r *specs.LinuxResources) error {

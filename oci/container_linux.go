@@ -93,7 +93,10 @@ type Container struct {
 	done chan struct{}
 	code int
 	// cgroup, when set, puts the process in its cgroup.
-	cgroup func(pid int) error
+	// cgroup makes the container's cgroup and moves pid into it; it
+	// returns the writes that bring it to the spec's memory limits once
+	// the module is loaded (initproc.Config.MemoryAfterLoad).
+	cgroup func(pid int) ([]initproc.LimitWrite, error)
 	// compileTime is what the process took to compile the module.
 	compileTime time.Duration
 	// namespaces are the clone flags of the UTS and IPC namespaces it
@@ -237,16 +240,27 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	c.namespaces, cfg.Hostname = privateNamespaces(spec)
 	if p := st.Cgroup; p != "" {
 		cleanups = append(cleanups, func() { deleteCgroup(p) })
-		c.cgroup = func(pid int) error {
-			var res *specs.LinuxResources
-			if spec.Linux != nil {
-				res = spec.Linux.Resources
+		var res *specs.LinuxResources
+		if spec.Linux != nil {
+			res = spec.Linux.Resources
+		}
+		loading := withCompileRoom(res, cfg.Module)
+		c.cgroup = func(pid int) ([]initproc.LimitWrite, error) {
+			cg, err := newCgroup(p, loading, pid)
+			if err != nil || loading == res {
+				return nil, err
 			}
-			_, err := newCgroup(p, res, pid)
-			return err
+			return cg.memoryWrites(normalizeResources(res).Memory)
 		}
 	}
 	if err := c.spawn(ctx, prog, net, cfg, opts); err != nil {
+		if st.Cgroup != "" && c.code == 128+int(syscall.SIGKILL) && ctx.Err() == nil {
+			if cg, lerr := loadCgroup(st.Cgroup); lerr == nil {
+				if n, _ := cg.oomKills(); n > 0 {
+					err = fmt.Errorf("the kernel's OOM killer ended the container process while it was being created (loading or compiling the module, or the guest's start function): it used all the memory its cgroup allows (%s)", memoryLimit(spec))
+				}
+			}
+		}
 		return nil, err
 	}
 	cleanups = append(cleanups, func() { c.cmd.Process.Kill(); <-c.done })
@@ -355,7 +369,7 @@ func (c *Container) spawn(ctx context.Context, prog string, net cni.Network, cfg
 	// Into its cgroup before it reads what to run, so that compiling and
 	// instantiating the module are the container's.
 	if c.cgroup != nil {
-		if err := c.cgroup(pid); err != nil {
+		if cfg.MemoryAfterLoad, err = c.cgroup(pid); err != nil {
 			cmd.Process.Kill()
 			<-c.done
 			return err
@@ -399,6 +413,14 @@ func (c *Container) spawn(ctx context.Context, prog string, net cni.Network, cfg
 	}
 	c.compileTime = s.CompileTime
 	return nil
+}
+
+// memoryLimit says what the spec gives the container's memory cgroup.
+func memoryLimit(spec *specs.Spec) string {
+	if spec.Linux != nil && spec.Linux.Resources != nil && spec.Linux.Resources.Memory != nil && spec.Linux.Resources.Memory.Limit != nil {
+		return fmt.Sprintf("%d MiB", *spec.Linux.Resources.Memory.Limit>>20)
+	}
+	return "no limit: the machine's memory ran out"
 }
 
 // maxStatus bounds the container process's ready report (initproc.Status,

@@ -158,7 +158,10 @@ func (r *Runtime) Exec(ctx context.Context, id, execID string, proc *specs.Proce
 	}
 	c := &Container{ID: id, rt: r, done: make(chan struct{})}
 	if p := st.Cgroup; p != "" {
-		c.cgroup = func(pid int) error { return joinCgroup(p, pid) }
+		// The container's cgroup as it is: its limit is shared with the
+		// running guest, so there is no compile room to give an exec
+		// process (a cached module takes little to load).
+		c.cgroup = func(pid int) ([]initproc.LimitWrite, error) { return nil, joinCgroup(p, pid) }
 	}
 	if err := c.spawn(ctx, prog, net, cfg, CreateOpts{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Terminal: opts.Terminal}); err != nil {
 		net.Teardown(context.WithoutCancel(ctx)) // its socket server, if it was not started

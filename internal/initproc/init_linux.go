@@ -83,6 +83,11 @@ type Config struct {
 	// the process runs (instances_linux.go); each gets its share of
 	// MemoryLimit.
 	Instances int `json:"instances,omitempty"`
+	// MemoryAfterLoad are the writes that bring the process's memory
+	// cgroup down to the container's limits once the module is compiled
+	// or loaded (memory_linux.go): compiling is the runtime's work, which
+	// takes far more than running the module does.
+	MemoryAfterLoad []LimitWrite `json:"memory_after_load,omitempty"`
 }
 
 // Status is the process's one report on StatusFD.
@@ -168,6 +173,9 @@ func Main() int {
 		VirtualPorts:     vports,
 	})
 	if err != nil {
+		return fail(err)
+	}
+	if err := lowerMemory(cfg.MemoryAfterLoad); err != nil {
 		return fail(err)
 	}
 	// The FIFO's directory is the runtime's, closed to the guest's user:

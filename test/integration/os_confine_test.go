@@ -545,6 +545,29 @@ func TestOSOOMKilled(t *testing.T) {
 	e.noLeaks()
 }
 
+// TestOSCompileRoom: compiling a module takes many times its size for a
+// while (a Go guest of 11 MiB, about 150 MiB), far more than running it:
+// the container's cgroup has room for that until the module is loaded,
+// then the container's limit, before any guest code runs. Before, `--memory
+// 32m` (a 96 MiB cgroup) could never start a Go HTTP guest without a warm
+// cache: the OOM killer ended every compile. When the compiled module and
+// the runtime alone take more than the limit, one line says so.
+func TestOSCompileRoom(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	e := newOSEnv(t)
+	app := e.app(map[string]string{"app.wasm": guests.Go(t, "sockhttp")}, "", "")
+	r := e.run("os", "--no-cache", "--memory", "32m", app, "--", "get", "http://127.0.0.1:1/")
+	// The guest ran: its GET of a closed port failed, its own exit 1.
+	mustExit(t, r, 1)
+	r = e.run("os", "--no-cache", "--memory", "8m", app, "--", "get", "http://127.0.0.1:1/")
+	mustExit(t, r, 125)
+	if !strings.Contains(r.stderr, "more than the container's memory limit (72 MiB): give it more memory") {
+		t.Errorf("--memory 8m: stderr does not say the loaded module does not fit 72 MiB:\n%s", r.stderr)
+	}
+	e.noLeaks()
+}
+
 // plantIn fails t unless creating a file at the top of root (a container
 // process's /proc/PID/root) fails with EROFS; a file that got there (the
 // host's / when the process has no root of its own) is removed at once.
