@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -565,6 +566,28 @@ func TestOSCompileRoom(t *testing.T) {
 	if !strings.Contains(r.stderr, "more than the container's memory limit (72 MiB): give it more memory") {
 		t.Errorf("--memory 8m: stderr does not say the loaded module does not fit 72 MiB:\n%s", r.stderr)
 	}
+	// The room is gone before the guest's code runs: a running guest has
+	// the limit, not the limit and the room.
+	run := e.start("--verbose", "--name", "room", "--memory", "32m", e.app(map[string]string{"app.wasm": guests.C(t, "idle")}, "", ""), "--", "60s")
+	run.waitFor("app room running as pid")
+	pid := e.initProcess("room", 0)
+	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(cg), "\n") {
+		if f := strings.SplitN(l, ":", 3); len(f) == 3 && (f[1] == "memory" || f[1] == "") {
+			file := "/sys/fs/cgroup/memory" + f[2] + "/memory.limit_in_bytes"
+			if f[1] == "" {
+				file = "/sys/fs/cgroup" + f[2] + "/memory.max"
+			}
+			if got := strings.TrimSpace(readFile(t, file)); got != strconv.Itoa(96<<20) {
+				t.Errorf("the running guest's %s is %s, want %d (--memory 32m plus 64 MiB)", file, got, 96<<20)
+			}
+			break
+		}
+	}
+	terminateAll(t, map[string]*osRun{"room": run})
 	e.noLeaks()
 }
 
