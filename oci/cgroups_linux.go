@@ -14,8 +14,9 @@ import (
 	"github.com/containerd/cgroups/v3/cgroup2"
 	"github.com/containerd/typeurl/v2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/wasmrun/wasmrun/internal/initproc"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/wasmrun/wasmrun/internal/initproc"
 )
 
 // Cgroups. The container process joins the cgroup of the spec
