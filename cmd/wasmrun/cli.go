@@ -178,12 +178,10 @@ func runCmd(args []string, stdin, stdout, stderr *os.File) int {
 	if o.limits.memory > 0 {
 		opts.MemoryLimitPages = uint32(min(o.limits.memory/65536, 65536))
 	}
-	leave, err := o.limits.enter()
-	if err != nil {
+	if err := o.limits.enterable(); err != nil {
 		fmt.Fprintf(stderr, "wasmrun run: %v\n", err)
 		return ExitFailure
 	}
-	defer leave()
 	if n := o.limits.MaxFDs; n > 0 {
 		if err := setMaxFDs(n); err != nil {
 			fmt.Fprintf(stderr, "wasmrun run: --max-fds %d: %v\n", n, err)
@@ -200,6 +198,17 @@ func runCmd(args []string, stdin, stdout, stderr *os.File) int {
 	p, err := runner.Prepare(ctx, opts)
 	code := 0
 	if err == nil {
+		// Into the cgroup of --memory and --cpus once the module is
+		// compiled or loaded, before any of the guest's code runs:
+		// compiling is the runtime's work, which takes many times the
+		// module's size for a while (under `os`, the container's cgroup
+		// has room for it instead).
+		leave, err := o.limits.enter()
+		if err != nil {
+			fmt.Fprintf(stderr, "wasmrun run: %v\n", err)
+			return ExitFailure
+		}
+		defer leave()
 		if o.verbose {
 			fmt.Fprintf(stderr, "wasmrun: module %s compiled or read from the cache in %s\n", o.module, p.CompileTime().Round(time.Millisecond))
 		}

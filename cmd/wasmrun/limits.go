@@ -163,6 +163,15 @@ func (l limits) apply(s *specs.Spec, cgroupPath string) {
 	s.Linux.CgroupsPath = cgroupPath
 }
 
+// enterable refuses limits this process cannot enter (--cpus without
+// root), before anything is done.
+func (l limits) enterable() error {
+	if l.CPUs > 0 && (os.Geteuid() != 0 || !haveCgroups) {
+		return errors.New("--cpus needs root (a cgroup)")
+	}
+	return nil
+}
+
 // enter puts this process (`wasmrun run`) in a cgroup of its own for the
 // CPU and memory limits, and returns how to leave it. Without root there
 // is none: --cpus is refused, --memory caps the guest's memory only.
@@ -171,10 +180,10 @@ func (l limits) enter() (leave func() error, err error) {
 	if l.CPUs == 0 && l.memory == 0 {
 		return none, nil
 	}
+	if err := l.enterable(); err != nil {
+		return nil, err
+	}
 	if os.Geteuid() != 0 || !haveCgroups {
-		if l.CPUs > 0 {
-			return nil, errors.New("--cpus needs root (a cgroup)")
-		}
 		return none, nil
 	}
 	s := &specs.Spec{Process: &specs.Process{}}

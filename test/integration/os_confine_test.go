@@ -390,7 +390,7 @@ func TestOSTmpLimit(t *testing.T) {
 }
 
 // TestRunLimits: `wasmrun run` takes the same limits. --memory caps the
-// guest; --cpus (as root) puts the wasmrun process in a cgroup of its own
+// guest, whose module compiles outside it; --cpus (as root) puts the wasmrun process in a cgroup of its own
 // that throttles a spinning guest; a run killed in it leaves an empty
 // cgroup that the next run with limits removes.
 func TestRunLimits(t *testing.T) {
@@ -402,6 +402,11 @@ func TestRunLimits(t *testing.T) {
 	if _, err := fmt.Sscanf(r.stdout, "mem %d MiB", &mib); err != nil || mib < 16 || mib > 32 {
 		t.Errorf("with --memory 32m the guest got %q", r.stdout)
 	}
+	// Compiling an 11 MiB Go guest takes about 150 MiB for a while: the
+	// process enters the cgroup of --memory once the module is compiled.
+	// Before, the OOM killer ended every such run without a warm cache.
+	r = run(t, nil, "run", "--no-cache", "--memory", "32m", guests.Go(t, "sockhttp"), "--", "get", "http://127.0.0.1:1/")
+	mustExit(t, r, 1) // the guest ran: its GET of a closed port failed
 
 	cmd := command(context.Background(), "run", "--cpus", "0.5", guests.C(t, "spin"), "--", "x")
 	out := newWatchBuffer()
