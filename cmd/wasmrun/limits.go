@@ -6,10 +6,10 @@ import (
 	"math"
 	"os"
 	"strconv"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/wasmrun/wasmrun/internal/size"
 	"github.com/wasmrun/wasmrun/oci"
 )
 
@@ -46,28 +46,16 @@ const defaultTmp = 256 << 20
 // cpuPeriod is the CFS period a --cpus quota is a share of (Docker's).
 const cpuPeriod = 100000
 
-// parseSize reads a Docker size: a number of bytes with an optional b, k,
-// m or g suffix (powers of 1024), at least one wasm page.
+// parseSize reads a Docker size (package size), at least one wasm page.
 func parseSize(s string) (int64, error) {
-	t := strings.ToLower(strings.TrimSpace(s))
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"b", 1}} {
-		if v, ok := strings.CutSuffix(t, u.suffix); ok {
-			t, mult = v, u.mult
-			break
-		}
+	n, err := size.Parse(s)
+	if err != nil {
+		return 0, err
 	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n <= 0 || n > math.MaxInt64/mult {
-		return 0, fmt.Errorf("%q: want a size such as 256m or 1g", s)
-	}
-	if n*mult < 65536 {
+	if n < 65536 {
 		return 0, fmt.Errorf("%q: less than one wasm page (64k)", s)
 	}
-	return n * mult, nil
+	return n, nil
 }
 
 // check validates l and fills in memory.

@@ -79,6 +79,9 @@ func compile(ctx context.Context, opts Options) (*compiled, error) {
 	var err error
 	if opts.CacheDir != "" {
 		c, err = compileCached(ctx, opts, warn)
+		if c != nil && c.cache != nil {
+			maybePrune(opts.CacheDir, cacheMax())
+		}
 	}
 	if c == nil && err == nil {
 		c, err = compileWith(ctx, opts, nil)

@@ -1,0 +1,110 @@
+package runner
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestPruneCache: the least recently used entries go first (by the later
+// of access and modification time), until the cache fits its bound;
+// entries of the last minute, and temporary files of a compile in
+// progress, stay; a dead compile's old temporary file goes.
+func TestPruneCache(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "wazero-v1.12.0-amd64-linux")
+	old := filepath.Join(dir, "wazero-v1.11.0-amd64-linux")
+	now := time.Now()
+	type entry struct {
+		dir, name string
+		size      int
+		mtime     time.Duration // before now
+		atime     time.Duration
+	}
+	for _, e := range []entry{
+		{sub, "a", 100, 10 * time.Hour, 10 * time.Hour},
+		{sub, "b", 100, 20 * time.Hour, time.Hour}, // read an hour ago
+		{sub, "c", 100, 5 * time.Hour, 5 * time.Hour},
+		{old, "d", 100, 30 * time.Hour, 30 * time.Hour},
+		{sub, "new", 500, 10 * time.Second, 10 * time.Second}, // just compiled
+		{sub, "x.123.tmp", 50, 10 * time.Second, 10 * time.Second},
+		{sub, "y.456.tmp", 50, 2 * time.Hour, 2 * time.Hour},
+	} {
+		if err := os.MkdirAll(e.dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(e.dir, e.name)
+		if err := os.WriteFile(p, make([]byte, e.size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, now.Add(-e.atime), now.Add(-e.mtime)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pruneCache([]string{sub, old}, 700, now)
+	var left []string
+	for _, d := range []string{sub, old} {
+		ents, _ := os.ReadDir(d)
+		for _, e := range ents {
+			left = append(left, e.Name())
+		}
+	}
+	slices.Sort(left)
+	// 900 bytes of entries: d (30 h) and a (10 h) go, then 700 fit. b,
+	// used an hour ago, stays though written 20 hours ago.
+	if want := []string{"b", "c", "new", "x.123.tmp"}; !slices.Equal(left, want) {
+		t.Errorf("left %v, want %v", left, want)
+	}
+	// A bound below the recent entries: they stay all the same.
+	pruneCache([]string{sub}, 1, now)
+	ents, _ := os.ReadDir(sub)
+	if len(ents) != 2 { // new, x.123.tmp
+		t.Errorf("with a bound of 1 byte, left %d entries, want the recent 2", len(ents))
+	}
+}
+
+// TestMaybePrune: a prune is due once an entry was added since the last
+// one, and only then.
+func TestMaybePrune(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "wazero-v1-amd64-linux")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	add := func(name string, age time.Duration) {
+		t.Helper()
+		p := filepath.Join(sub, name)
+		if err := os.WriteFile(p, make([]byte, 100), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now().Add(-age)
+		if err := os.Chtimes(p, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("old", 48*time.Hour)
+	maybePrune(dir, 50) // no mark yet: due
+	if _, err := os.Stat(filepath.Join(sub, "old")); !os.IsNotExist(err) {
+		t.Fatalf("the first prune kept an entry over the bound (%v)", err)
+	}
+	// Nothing added: not due, even over the bound.
+	add("old2", 48*time.Hour)
+	past := time.Now().Add(-time.Hour)
+	os.Chtimes(sub, past, past) // as if added before the last prune
+	maybePrune(dir, 50)
+	if _, err := os.Stat(filepath.Join(sub, "old2")); err != nil {
+		t.Fatalf("pruned though nothing was added since the last prune: %v", err)
+	}
+	// An entry added: due.
+	time.Sleep(10 * time.Millisecond)
+	add("recent", 0)
+	maybePrune(dir, 50)
+	if _, err := os.Stat(filepath.Join(sub, "old2")); !os.IsNotExist(err) {
+		t.Errorf("an added entry did not make the prune due (%v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(sub, "recent")); err != nil {
+		t.Errorf("the recent entry went: %v", err)
+	}
+}
