@@ -42,10 +42,18 @@ func cacheMax() int64 {
 // run).
 func maybePrune(dir string, max int64) {
 	mark, err := os.Stat(filepath.Join(dir, pruneMark))
-	subs, _ := filepath.Glob(filepath.Join(dir, "wazero-*"))
+	globbed, _ := filepath.Glob(filepath.Join(dir, "wazero-*"))
+	var subs []string
 	due := false
-	for _, s := range subs {
-		if fi, serr := os.Stat(s); serr == nil && (err != nil || fi.ModTime().After(mark.ModTime())) {
+	for _, s := range globbed {
+		// wazero's own directories only: a symlink is never followed to
+		// prune what it leads to.
+		fi, serr := os.Lstat(s)
+		if serr != nil || !fi.IsDir() {
+			continue
+		}
+		subs = append(subs, s)
+		if err != nil || fi.ModTime().After(mark.ModTime()) {
 			due = true
 		}
 	}

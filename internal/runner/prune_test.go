@@ -97,6 +97,16 @@ func TestMaybePrune(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(sub, "old2")); err != nil {
 		t.Fatalf("pruned though nothing was added since the last prune: %v", err)
 	}
+	// A symlink named like wazero's directories is not followed.
+	elsewhere := t.TempDir()
+	if err := os.WriteFile(filepath.Join(elsewhere, "precious"), make([]byte, 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-72 * time.Hour)
+	os.Chtimes(filepath.Join(elsewhere, "precious"), old, old)
+	if err := os.Symlink(elsewhere, filepath.Join(dir, "wazero-link")); err != nil {
+		t.Fatal(err)
+	}
 	// An entry added: due.
 	time.Sleep(10 * time.Millisecond)
 	add("recent", 0)
@@ -106,5 +116,8 @@ func TestMaybePrune(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(sub, "recent")); err != nil {
 		t.Errorf("the recent entry went: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(elsewhere, "precious")); err != nil {
+		t.Errorf("a file a symlink in the cache leads to was pruned: %v", err)
 	}
 }
