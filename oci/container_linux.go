@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -93,6 +95,9 @@ type Container struct {
 	done chan struct{}
 	code int
 	// cgroup, when set, puts the process in its cgroup.
+	// oomScoreAdj is the process's /proc/PID/oom_score_adj (nil: the
+	// creator's, inherited).
+	oomScoreAdj *int
 	// cgroup makes the container's cgroup and moves pid into it; it
 	// returns the writes that bring it to the spec's memory limits once
 	// the module is loaded (initproc.Config.MemoryAfterLoad).
@@ -236,7 +241,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		return nil, err
 	}
 
-	c = &Container{ID: id, rt: r, done: make(chan struct{})}
+	c = &Container{ID: id, rt: r, done: make(chan struct{}), oomScoreAdj: spec.Process.OOMScoreAdj}
 	c.namespaces, cfg.Hostname = privateNamespaces(spec)
 	if p := st.Cgroup; p != "" {
 		cleanups = append(cleanups, func() { deleteCgroup(p) })
@@ -366,6 +371,27 @@ func (c *Container) spawn(ctx context.Context, prog string, net cni.Network, cfg
 	cfgR.Close()
 	statW.Close()
 
+	// Its OOM score, as the spec says (the kubelet's per QoS class),
+	// before it does anything: it started with the creator's, and a
+	// shim's is containerd's (about -999), which would make the kernel's
+	// OOM killer take any other process first.
+	if c.oomScoreAdj != nil {
+		file := fmt.Sprintf("/proc/%d/oom_score_adj", pid)
+		err := os.WriteFile(file, []byte(strconv.Itoa(*c.oomScoreAdj)), 0)
+		if errors.Is(err, fs.ErrPermission) {
+			// Lower than the creator's own takes CAP_SYS_RESOURCE, which
+			// a creator may lack (as containerd's shim library does, it
+			// goes on): the process keeps a higher score, the safe side.
+			had, _ := os.ReadFile(file)
+			c.rt.logf("container %s: its OOM score stays %s, not %d: lowering it below the creator's takes CAP_SYS_RESOURCE", cfg.ID, strings.TrimSpace(string(had)), *c.oomScoreAdj)
+			err = nil
+		}
+		if err != nil {
+			cmd.Process.Kill()
+			<-c.done
+			return fmt.Errorf("set the OOM score of the container process to %d: %w", *c.oomScoreAdj, err)
+		}
+	}
 	// Into its cgroup before it reads what to run, so that compiling and
 	// instantiating the module are the container's.
 	if c.cgroup != nil {

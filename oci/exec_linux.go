@@ -156,7 +156,8 @@ func (r *Runtime) Exec(ctx context.Context, id, execID string, proc *specs.Proce
 	if cfg.Mounts, err = containerMounts(root, spec, preopens); err != nil {
 		return nil, err
 	}
-	c := &Container{ID: id, rt: r, done: make(chan struct{})}
+	// Its own OOM score, else the container's (as runc does).
+	c := &Container{ID: id, rt: r, done: make(chan struct{}), oomScoreAdj: cmp.Or(proc.OOMScoreAdj, spec.Process.OOMScoreAdj)}
 	if p := st.Cgroup; p != "" {
 		// The container's cgroup as it is: its limit is shared with the
 		// running guest, so there is no compile room to give an exec

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +48,7 @@ func TestCRI(t *testing.T) {
 			t.Run("output_exit_codes_restart", func(t *testing.T) { testCRIOutput(t, e) })
 			t.Run("attach", func(t *testing.T) { testCRIAttach(t, e) })
 			t.Run("oom_killed", func(t *testing.T) { testCRIOOMKilled(t, e) })
+			t.Run("oom_score_adj", func(t *testing.T) { testCRIOOMScore(t, e) })
 			t.Run("http_pod", func(t *testing.T) { testCRIHTTPPod(t, e) })
 			t.Run("host_network", func(t *testing.T) { testCRIHostNetwork(t, e) })
 			e.d.ImportBusyboxImage(t, testdaemon.CRINamespace, criBusyboxImage, busyboxApplets...)
@@ -149,6 +151,35 @@ func testCRIOOMKilled(t *testing.T, e *criEnv) {
 	e.crictl(t, "stopp", p.id)
 	e.crictl(t, "rmp", p.id)
 	e.checkNoLeaks(t, p.id, id)
+}
+
+// testCRIOOMScore: a wasm container's process has the OOM score the
+// kubelet gives its QoS class (CRI oom_score_adj: 1000 for BestEffort,
+// -997 for Guaranteed, between for Burstable), higher or lower than the
+// shim's, so that under node memory pressure the kernel kills in that
+// order. Before, it kept the shim's, containerd's (-998 under systemd):
+// the OOM killer took any other process, another pod's too, before it.
+func testCRIOOMScore(t *testing.T, e *criEnv) {
+	p := e.runPod(t, "oomscore")
+	for i, score := range []int{1000, 800, -500} {
+		id := e.containerWith(t, p, fmt.Sprintf("s%d", i), 0, "docker.io/wasmrun/sockhttp:test", []string{"serve", "127.0.0.1:0"}, nil,
+			map[string]any{"linux": map[string]any{"resources": map[string]any{"oom_score_adj": score}}})
+		e.waitLog(t, id, "listening ")
+		pid := e.inspect(t, id).Info.Pid
+		got, _ := strconv.Atoi(strings.TrimSpace(readFile(t, fmt.Sprintf("/proc/%d/oom_score_adj", pid))))
+		shim, _ := strconv.Atoi(strings.TrimSpace(readFile(t, fmt.Sprintf("/proc/%d/oom_score_adj", ppid(t, pid)))))
+		switch {
+		case score >= shim && got != score:
+			t.Errorf("oom_score_adj %d: the container process has %d", score, got)
+		case score < shim && got != score && got != shim:
+			// Lower than the shim's takes CAP_SYS_RESOURCE, which
+			// root lacks on some machines (this one): it may stay
+			// the shim's, and the container still runs.
+			t.Errorf("oom_score_adj %d, below the shim's %d: the container process has %d", score, shim, got)
+		}
+	}
+	e.crictl(t, "stopp", p.id)
+	e.crictl(t, "rmp", p.id)
 }
 
 // testCRIHTTPPod: a pod with a wasm HTTP server and a wasm client that
