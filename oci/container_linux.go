@@ -179,6 +179,15 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	if err != nil {
 		return nil, err
 	}
+	own, hostname := privateNamespaces(spec)
+	ctlOwn := own
+	if os.Geteuid() != 0 {
+		ctlOwn = 0 // IPC and UTS sysctls: only as root
+	}
+	ctls, err := sysctls(spec, ctlOwn, net.Mode() == cni.NetHost || net.Mode() == cni.NetSimulated)
+	if err != nil {
+		return nil, err
+	}
 	st := &stateFile{
 		ID: id, Bundle: cmp.Or(opts.Bundle, bundle), Created: time.Now().UTC(), Module: mod.HostPath,
 		Annotations: spec.Annotations, Hooks: spec.Hooks,
@@ -242,7 +251,8 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	}
 
 	c = &Container{ID: id, rt: r, done: make(chan struct{}), oomScoreAdj: spec.Process.OOMScoreAdj}
-	c.namespaces, cfg.Hostname = privateNamespaces(spec)
+	c.namespaces, cfg.Hostname = own, hostname
+	cfg.Sysctls = ctls
 	if p := st.Cgroup; p != "" {
 		cleanups = append(cleanups, func() { deleteCgroup(p) })
 		var res *specs.LinuxResources

@@ -88,6 +88,8 @@ type Config struct {
 	// or loaded (memory_linux.go): compiling is the runtime's work, which
 	// takes far more than running the module does.
 	MemoryAfterLoad []LimitWrite `json:"memory_after_load,omitempty"`
+	// Sysctls are set in the process's namespaces first of all.
+	Sysctls []Sysctl `json:"sysctls,omitempty"`
 }
 
 // Status is the process's one report on StatusFD.
@@ -127,6 +129,9 @@ func Main() int {
 		return fail(fmt.Errorf("read container config: %w", err))
 	}
 	cfgFile.Close()
+	if err := setSysctls(cfg.Sysctls); err != nil {
+		return fail(err)
+	}
 	vports := virtualPorts(cfg.ID, &cfg.Net, cfg.Verbose)
 	if err := cfg.Net.Setup(cfg.ID); err != nil {
 		return fail(err)

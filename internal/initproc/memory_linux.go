@@ -62,3 +62,24 @@ func readInt(path string) (int64, error) {
 	}
 	return strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 }
+
+// Sysctl is one kernel parameter the process sets in its namespaces:
+// Key as in sysctl(8) (net.ipv4.ip_forward), Value as written.
+type Sysctl struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// setSysctls writes each sysctl under /proc/sys, in the namespaces the
+// process is in (the creator allowed only sysctls of namespaces of its
+// own: oci). It runs before anything else and before the process gives up
+// its privileges.
+func setSysctls(sysctls []Sysctl) error {
+	for _, s := range sysctls {
+		file := filepath.Join("/proc/sys", strings.ReplaceAll(s.Key, ".", "/"))
+		if err := os.WriteFile(file, []byte(s.Value), 0); err != nil {
+			return fmt.Errorf("sysctl %s=%s: %w", s.Key, s.Value, err)
+		}
+	}
+	return nil
+}

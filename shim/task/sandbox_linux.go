@@ -66,6 +66,9 @@ func sandboxBundle(bundle string, spec *specs.Spec) (string, error) {
 	s.Root = &specs.Root{Path: rootfs, Readonly: true}
 	s.Mounts = nil
 	p := specs.Process{Args: []string{"/pause.wasm"}, Cwd: "/"}
+	if spec.Process != nil {
+		p.OOMScoreAdj = spec.Process.OOMScoreAdj // the kubelet's for the sandbox
+	}
 	s.Process = &p
 	b, err := json.Marshal(&s)
 	if err != nil {

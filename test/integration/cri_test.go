@@ -49,6 +49,7 @@ func TestCRI(t *testing.T) {
 			t.Run("attach", func(t *testing.T) { testCRIAttach(t, e) })
 			t.Run("oom_killed", func(t *testing.T) { testCRIOOMKilled(t, e) })
 			t.Run("oom_score_adj", func(t *testing.T) { testCRIOOMScore(t, e) })
+			t.Run("sysctls", func(t *testing.T) { testCRISysctls(t, e) })
 			t.Run("http_pod", func(t *testing.T) { testCRIHTTPPod(t, e) })
 			t.Run("host_network", func(t *testing.T) { testCRIHostNetwork(t, e) })
 			e.d.ImportBusyboxImage(t, testdaemon.CRINamespace, criBusyboxImage, busyboxApplets...)
@@ -180,6 +181,59 @@ func testCRIOOMScore(t *testing.T, e *criEnv) {
 	}
 	e.crictl(t, "stopp", p.id)
 	e.crictl(t, "rmp", p.id)
+}
+
+// testCRISysctls: a pod's sysctls (CRI puts them in its sandbox's spec)
+// are set in the pod's namespaces, as runc sets them: here
+// net.ipv4.ip_unprivileged_port_start at 0 (containerd's
+// enable_unprivileged_ports, which lets a non-root server without
+// capabilities listen on port 80) in the pod's network namespace. A sysctl
+// that would change the host (one of no namespace, or a network one in a
+// hostNetwork pod) is refused, and the host's value stays.
+func testCRISysctls(t *testing.T, e *criEnv) {
+	p := e.runPodWith(t, "sysctl", map[string]any{"linux": map[string]any{
+		"cgroup_parent": e.cgroup,
+		"sysctls":       map[string]string{"net.ipv4.ip_unprivileged_port_start": "0"},
+	}})
+	id := e.container(t, p, "web", 0, "docker.io/wasmrun/sockhttp:test", []string{"serve", "0.0.0.0:8080"}, nil)
+	e.waitLog(t, id, "listening 8080\n")
+	// In the pod's network namespace (the host's is 1024).
+	pid := e.inspect(t, id).Info.Pid
+	out, err := exec.Command("nsenter", "-t", strconv.Itoa(pid), "-n", "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "0" {
+		t.Errorf("net.ipv4.ip_unprivileged_port_start in the pod: %q (%v), want 0", out, err)
+	}
+	e.crictl(t, "stopp", p.id)
+	e.crictl(t, "rmp", p.id)
+
+	for _, tc := range []struct {
+		name, key, value string
+		linux            map[string]any
+	}{
+		{"no namespace", "kernel.panic", "7", nil},
+		{"host network", "net.ipv4.ip_forward", "1", map[string]any{"security_context": map[string]any{"namespace_options": map[string]any{"network": 2}}}},
+	} {
+		file := "/proc/sys/" + strings.ReplaceAll(tc.key, ".", "/")
+		before := readFile(t, file)
+		linux := map[string]any{"cgroup_parent": e.cgroup, "sysctls": map[string]string{tc.key: tc.value}}
+		maps.Copy(linux, tc.linux)
+		cfg := e.writeJSON(t, "pod-sysctl-"+strings.ReplaceAll(tc.name, " ", "-")+".json", map[string]any{
+			"metadata":      map[string]any{"name": "sysctl-bad", "namespace": "default", "uid": fmt.Sprintf("uid-sysctl-bad-%d", os.Getpid()), "attempt": 0},
+			"log_directory": filepath.Join(e.dir, "logs", "sysctl-bad"),
+			"linux":         linux,
+		})
+		out, stderr, err := e.d.Crictl(t.Context(), e.crictlBin, "runp", "--runtime", "wasmrun", cfg)
+		if err == nil {
+			e.d.Crictl(t.Context(), e.crictlBin, "stopp", strings.TrimSpace(out))
+			e.d.Crictl(t.Context(), e.crictlBin, "rmp", strings.TrimSpace(out))
+			t.Errorf("%s: a pod with sysctl %s=%s ran", tc.name, tc.key, tc.value)
+		} else if !strings.Contains(stderr, tc.key) || !strings.Contains(stderr, "not allowed") {
+			t.Errorf("%s: refused, but not for the sysctl:\n%s", tc.name, stderr)
+		}
+		if after := readFile(t, file); after != before {
+			t.Errorf("%s: the host's %s changed from %q to %q", tc.name, tc.key, before, after)
+		}
+	}
 }
 
 // testCRIHTTPPod: a pod with a wasm HTTP server and a wasm client that
