@@ -157,6 +157,9 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	if err != nil {
 		return nil, err
 	}
+	if err := noUserNamespace(spec); err != nil {
+		return nil, err
+	}
 	root := RootPath(bundle, spec)
 	mod, err := ResolveModule(root, spec)
 	if err != nil {

@@ -274,6 +274,20 @@ func TestCreateErrorsLeaveNothing(t *testing.T) {
 			os.WriteFile(filepath.Join(b, "config.json"), []byte(`{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":[]}}`), 0o644)
 			return b
 		}},
+		// Kubernetes' hostUsers: false: the container's root would be the
+		// host's, unmapped.
+		{"user namespace", "asks for a user namespace", func() string {
+			b := bundle(t, good, nil, true)
+			os.WriteFile(filepath.Join(b, "config.json"), []byte(`{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["/app.wasm"],"cwd":"/"},`+
+				`"linux":{"namespaces":[{"type":"user"},{"type":"network"}],"uidMappings":[{"containerID":0,"hostID":100000,"size":65536}],"gidMappings":[{"containerID":0,"hostID":100000,"size":65536}]}}`), 0o644)
+			return b
+		}},
+		{"host sysctl", `sysctl "kernel.panic": not allowed`, func() string {
+			b := bundle(t, good, nil, true)
+			os.WriteFile(filepath.Join(b, "config.json"), []byte(`{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["/app.wasm"],"cwd":"/"},`+
+				`"linux":{"namespaces":[{"type":"network"}],"sysctl":{"kernel.panic":"7"}}}`), 0o644)
+			return b
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			id := strings.ReplaceAll(tc.name, " ", "-")

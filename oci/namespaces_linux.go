@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"syscall"
@@ -48,4 +49,22 @@ func (c *Container) privateNamespaces(cmd *exec.Cmd, cfg *initproc.Config) {
 		return
 	}
 	a.Cloneflags |= c.namespaces
+}
+
+// noUserNamespace refuses a spec that asks for a user namespace (a user
+// namespace entry, or uid and gid mappings: Kubernetes' hostUsers: false):
+// the container process does not run in one, so its root would be the
+// host's root, not the unprivileged host user the mappings name.
+func noUserNamespace(spec *specs.Spec) error {
+	if spec.Linux == nil {
+		return nil
+	}
+	asks := len(spec.Linux.UIDMappings) > 0 || len(spec.Linux.GIDMappings) > 0
+	for _, ns := range spec.Linux.Namespaces {
+		asks = asks || ns.Type == specs.UserNamespace
+	}
+	if asks {
+		return errors.New("the spec asks for a user namespace (uid and gid mappings, as Kubernetes' hostUsers: false does), which wasmrun's containers do not have: refused rather than run as the host's users")
+	}
+	return nil
 }
