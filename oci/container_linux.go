@@ -160,7 +160,8 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	if err := noUserNamespace(spec); err != nil {
 		return nil, err
 	}
-	if p := spec.Process.ApparmorProfile; p != "" {
+	if spec.Process != nil && spec.Process.ApparmorProfile != "" {
+		p := spec.Process.ApparmorProfile
 		// Its setup (mounts, sysctls) is what the usual profiles deny,
 		// and a profile taken after it would hold one thread of the Go
 		// runtime's, not all of them: its own root, seccomp filter and

@@ -274,6 +274,11 @@ func TestCreateErrorsLeaveNothing(t *testing.T) {
 			os.WriteFile(filepath.Join(b, "config.json"), []byte(`{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":[]}}`), 0o644)
 			return b
 		}},
+		{"no process", "nothing to run", func() string {
+			b := bundle(t, good, nil, true)
+			os.WriteFile(filepath.Join(b, "config.json"), []byte(`{"ociVersion":"1.0.2","root":{"path":"rootfs"}}`), 0o644)
+			return b
+		}},
 		// Kubernetes' hostUsers: false: the container's root would be the
 		// host's, unmapped.
 		{"user namespace", "asks for a user namespace", func() string {
