@@ -203,9 +203,9 @@ func runCmd(args []string, stdin, stdout, stderr *os.File) int {
 		// compiling is the runtime's work, which takes many times the
 		// module's size for a while (under `os`, the container's cgroup
 		// has room for it instead).
-		leave, err := o.limits.enter()
-		if err != nil {
-			fmt.Fprintf(stderr, "wasmrun run: %v\n", err)
+		leave, lerr := o.limits.enter()
+		if lerr != nil {
+			fmt.Fprintf(stderr, "wasmrun run: %v\n", lerr)
 			return ExitFailure
 		}
 		defer leave()
