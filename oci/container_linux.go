@@ -254,12 +254,23 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		Verbose: opts.Verbose, Instances: opts.Instances,
 	}
 	preopens := Preopens(root, spec)
+	// As root (a mount namespace, and the private root that takes the
+	// preopens along): the spec's tmpfs mounts.
+	var tmpfs []initproc.Tmpfs
+	if os.Geteuid() == 0 {
+		var tp []Preopen
+		if tmpfs, tp, err = tmpfsMounts(dir, spec); err != nil {
+			return nil, err
+		}
+		preopens = append(preopens, tp...)
+	}
 	for _, p := range preopens {
 		cfg.Preopens = append(cfg.Preopens, wasi.Preopen{HostPath: p.HostPath, GuestPath: p.GuestPath, ReadOnly: p.ReadOnly})
 	}
 	if cfg.Mounts, err = containerMounts(root, spec, preopens); err != nil {
 		return nil, err
 	}
+	cfg.Mounts.Tmpfs = tmpfs
 
 	c = &Container{ID: id, rt: r, done: make(chan struct{}), oomScoreAdj: spec.Process.OOMScoreAdj}
 	c.namespaces, cfg.Hostname = own, hostname

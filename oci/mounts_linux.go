@@ -4,6 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/wasmrun/wasmrun/internal/initproc"
@@ -40,4 +44,45 @@ func containerMounts(root string, spec *specs.Spec, preopens []Preopen) (*initpr
 		}
 	}
 	return m, nil
+}
+
+// tmpfsMounts are the spec's tmpfs mounts the guest can use (not /dev,
+// /proc or /sys, which it has no use for): each is a tmpfs the container
+// process mounts, in its own mount namespace, on a directory of the
+// container's state dir, which the guest gets as a preopen at the mount's
+// destination. Of the mount's options, the tmpfs ones (size, mode,
+// nr_inodes, nr_blocks, uid, gid) and ro count; it is always nosuid,
+// nodev and noexec.
+func tmpfsMounts(stateDir string, spec *specs.Spec) ([]initproc.Tmpfs, []Preopen, error) {
+	var mounts []initproc.Tmpfs
+	var preopens []Preopen
+	for _, m := range spec.Mounts {
+		if m.Type != "tmpfs" || !filepath.IsAbs(m.Destination) {
+			continue
+		}
+		dst := filepath.Clean(m.Destination)
+		if dst == "/dev" || slices.ContainsFunc([]string{"/dev/pts", "/dev/mqueue", "/proc", "/sys"}, func(p string) bool {
+			return dst == p || strings.HasPrefix(dst, p+"/")
+		}) {
+			continue
+		}
+		var data []string
+		ro := false
+		for _, o := range m.Options {
+			key, _, _ := strings.Cut(o, "=")
+			switch {
+			case o == "ro":
+				ro = true
+			case slices.Contains([]string{"size", "mode", "nr_inodes", "nr_blocks", "uid", "gid"}, key) && strings.Contains(o, "=") && !strings.Contains(o, ","):
+				data = append(data, o)
+			}
+		}
+		dir := filepath.Join(stateDir, "tmpfs", strconv.Itoa(len(mounts)))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, nil, fmt.Errorf("tmpfs mount %s: %w", dst, err)
+		}
+		mounts = append(mounts, initproc.Tmpfs{Path: dir, Data: strings.Join(data, ","), ReadOnly: ro})
+		preopens = append(preopens, Preopen{HostPath: dir, GuestPath: dst, ReadOnly: ro})
+	}
+	return mounts, preopens, nil
 }

@@ -23,6 +23,9 @@ import (
 // Mounts are what the container process mounts in its namespace, host
 // paths all.
 type Mounts struct {
+	// Tmpfs are the spec's tmpfs mounts, each at a directory of the
+	// container's state that the guest has as a preopen.
+	Tmpfs    []Tmpfs  `json:"tmpfs,omitempty"`
 	ReadOnly []string `json:"read_only,omitempty"`
 	Masked   []string `json:"masked,omitempty"`
 	// PrivateRoot: once set up, the process leaves the host's file
@@ -33,7 +36,15 @@ type Mounts struct {
 // Empty reports whether there is nothing to mount (no mount namespace
 // then: it costs a copy of the mount table).
 func (m *Mounts) Empty() bool {
-	return m == nil || len(m.ReadOnly)+len(m.Masked) == 0 && !m.PrivateRoot
+	return m == nil || len(m.Tmpfs)+len(m.ReadOnly)+len(m.Masked) == 0 && !m.PrivateRoot
+}
+
+// Tmpfs is a tmpfs to mount at Path (a directory of the container's
+// state) with Data (its size, mode, ... options).
+type Tmpfs struct {
+	Path     string `json:"path"`
+	Data     string `json:"data,omitempty"`
+	ReadOnly bool   `json:"read_only,omitempty"`
 }
 
 // setup runs in the container process, in its own mount namespace, before
@@ -45,6 +56,17 @@ func (m *Mounts) setup() error {
 	// Nothing done here reaches the host's mount namespace.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
 		return fmt.Errorf("make mounts private: %w", err)
+	}
+	// In this namespace only: they go with the process, and their pages
+	// are charged to its memory cgroup.
+	for _, t := range m.Tmpfs {
+		flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+		if t.ReadOnly {
+			flags |= unix.MS_RDONLY
+		}
+		if err := unix.Mount("tmpfs", t.Path, "tmpfs", flags, t.Data); err != nil {
+			return fmt.Errorf("tmpfs mount %s (%s): %w", t.Path, t.Data, err)
+		}
 	}
 	for _, p := range m.ReadOnly {
 		if err := bindReadOnly(p); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"os"
@@ -104,15 +105,25 @@ func testCRIAttach(t *testing.T, e *criEnv) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stdin = strings.NewReader("attached one\nattached two\n")
+	// The input ends once it is back: an input that ends at once can
+	// reach CRI as an attach whose stdin closed before its data (with
+	// runc too), which stdin_once turns into the guest's EOF.
+	in, feed := io.Pipe()
+	cmd.Stdin = in
+	out := newWatchBuffer()
 	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("crictl attach: %v\n%s", err, stderr.String())
+	cmd.Stdout, cmd.Stderr = out, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(string(out), "attached one\nattached two\n") {
-		t.Errorf("crictl attach output %q, want the input back", out)
+	go feed.Write([]byte("attached one\nattached two\n"))
+	const back = "attached one\nattached two\n"
+	if !waitUntil(30*time.Second, 20*time.Millisecond, func() bool { return strings.Contains(out.String(), back) }) {
+		t.Errorf("crictl attach output %q, want the input back", out.String())
+	}
+	feed.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("crictl attach: %v\n%s", err, stderr.String())
 	}
 	if s := e.waitExited(t, id); s.Status.ExitCode != 0 {
 		t.Errorf("exit code %d after its input ended, want 0\n%s", s.Status.ExitCode, e.logs(t, id))

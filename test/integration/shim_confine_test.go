@@ -120,6 +120,26 @@ func testShimMemoryLimit(t *testing.T, d *testdaemon.Daemon) {
 	}
 }
 
+// testShimTmpfsMount: a tmpfs mount of the spec (ctr --mount type=tmpfs,
+// nerdctl --tmpfs) is a tmpfs for the guest, of the size asked: a guest
+// that writes all it can there gets ENOSPC at that size, and nothing
+// reaches the rootfs directory it covers. Before, the guest wrote into the
+// rootfs (here 64 MiB).
+func testShimTmpfsMount(t *testing.T, d *testdaemon.Daemon) {
+	rootfs := readableApp(t, map[string]string{"app.wasm": guests.C(t, "hog")})
+	if err := os.Mkdir(filepath.Join(rootfs, "tmp"), 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	out, code := ctrRun(t, d, rootfs, newID("tmpfs"), []string{"--mount", "type=tmpfs,src=tmpfs,dst=/tmp,options=size=4m:mode=1777"}, "tmp")
+	var mib, errno int
+	if _, err := fmt.Sscanf(out, "tmp %d MiB errno %d", &mib, &errno); err != nil || code != 0 || mib > 4 || errno != 51 {
+		t.Errorf("with a 4 MiB tmpfs at /tmp: exit %d, guest reported %q; want at most 4 MiB, then ENOSPC (WASI errno 51)", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(rootfs, "tmp", "hog")); !os.IsNotExist(err) {
+		t.Errorf("the guest's file reached the rootfs (%v)", err)
+	}
+}
+
 // testShimSeccomp: the spec's seccomp profile binds the guest. ctr's
 // default profile (--seccomp) lets a normal guest run; a profile that
 // refuses unlinkat makes the guest's unlink fail with EPERM while the rest
