@@ -170,12 +170,7 @@ func (c cgroupV1) oomKills() (uint64, error) {
 }
 
 func (c cgroupV1) memoryWrites(m *specs.LinuxMemory) ([]initproc.LimitWrite, error) {
-	var dir string
-	for _, s := range c.cg.Subsystems() {
-		if p, ok := s.(interface{ Path(string) string }); ok && s.Name() == cgroup1.Memory {
-			dir = p.Path(c.path)
-		}
-	}
+	dir := c.subsystemDir(cgroup1.Memory)
 	if dir == "" || m == nil || m.Limit == nil {
 		return nil, fmt.Errorf("cgroup %s: no memory limit to set (the v1 memory controller is not mounted?)", c.path)
 	}
@@ -207,11 +202,20 @@ func (c cgroupV1) thaw() error {
 }
 
 // freezerDir is the cgroup's directory in the v1 freezer hierarchy.
-func (c cgroupV1) freezerDir() (string, error) {
+// subsystemDir is the cgroup's directory in the hierarchy of controller
+// name, or "" when that controller is not mounted.
+func (c cgroupV1) subsystemDir(name cgroup1.Name) string {
 	for _, s := range c.cg.Subsystems() {
-		if p, ok := s.(interface{ Path(string) string }); ok && s.Name() == cgroup1.Freezer {
-			return p.Path(c.path), nil
+		if p, ok := s.(interface{ Path(string) string }); ok && s.Name() == name {
+			return p.Path(c.path)
 		}
+	}
+	return ""
+}
+
+func (c cgroupV1) freezerDir() (string, error) {
+	if dir := c.subsystemDir(cgroup1.Freezer); dir != "" {
+		return dir, nil
 	}
 	return "", fmt.Errorf("cgroup %s has no freezer: the v1 freezer controller is not mounted (/sys/fs/cgroup/freezer): %w", c.path, ErrFailedPrecondition)
 }

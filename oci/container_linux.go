@@ -294,7 +294,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		if st.Cgroup != "" && c.code == 128+int(syscall.SIGKILL) && ctx.Err() == nil {
 			if cg, lerr := loadCgroup(st.Cgroup); lerr == nil {
 				if n, _ := cg.oomKills(); n > 0 {
-					err = fmt.Errorf("the kernel's OOM killer ended the container process while it was being created (loading or compiling the module, or the guest's start function): it used all the memory its cgroup allows (%s)", memoryLimit(spec))
+					err = fmt.Errorf("the kernel's OOM killer ended the container process while it was being created (loading or compiling the module, or the guest's start function): it used all the memory its cgroup allows (%s)", memoryWhy(spec, cfg.Module))
 				}
 			}
 		}
@@ -473,12 +473,15 @@ func (c *Container) spawn(ctx context.Context, prog string, net cni.Network, cfg
 	return nil
 }
 
-// memoryLimit says what the spec gives the container's memory cgroup.
-func memoryLimit(spec *specs.Spec) string {
-	if spec.Linux != nil && spec.Linux.Resources != nil && spec.Linux.Resources.Memory != nil && spec.Linux.Resources.Memory.Limit != nil {
-		return fmt.Sprintf("%d MiB", *spec.Linux.Resources.Memory.Limit>>20)
+// memoryWhy says what bounded the cgroup of a container process being
+// created: the spec's limit and the compile room on top of it.
+func memoryWhy(spec *specs.Spec, module string) string {
+	l := MemoryLimit(spec)
+	if l <= 0 {
+		return "no limit: the machine's memory ran out"
 	}
-	return "no limit: the machine's memory ran out"
+	room := withCompileRoom(spec.Linux.Resources, module).Memory.Limit
+	return fmt.Sprintf("%d MiB while loading the module: the limit of %d MiB and room for compiling", *room>>20, l>>20)
 }
 
 // maxStatus bounds the container process's ready report (initproc.Status,

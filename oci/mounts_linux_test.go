@@ -65,3 +65,33 @@ func TestReadonlyAndMaskedPaths(t *testing.T) {
 		t.Error("the guest created a file in a read-only path")
 	}
 }
+
+// TestTmpfsMounts: only a spec's tmpfs mounts the guest can use become
+// preopens, and only the tmpfs options pass: one that tries to slip
+// another mount option in (a comma) or to make the tmpfs executable or
+// setuid is dropped; /dev, /proc and /sys stay out.
+func TestTmpfsMounts(t *testing.T) {
+	dir := t.TempDir()
+	spec := &specs.Spec{Mounts: []specs.Mount{
+		{Type: "tmpfs", Destination: "/tmp", Options: []string{"size=4m,exec", "exec", "suid", "dev", "mode=1777", "nr_inodes=100", "ro"}},
+		{Type: "tmpfs", Destination: "/run/../run/x", Options: []string{"size=1m"}},
+		{Type: "tmpfs", Destination: "/dev"},
+		{Type: "tmpfs", Destination: "/proc/sys"},
+		{Type: "tmpfs", Destination: "/sys/fs/cgroup"},
+		{Type: "tmpfs", Destination: "relative"},
+		{Type: "bind", Source: dir, Destination: "/data"},
+	}}
+	mounts, preopens, err := tmpfsMounts(dir, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mounts) != 2 || len(preopens) != 2 {
+		t.Fatalf("mounts %v, preopens %v: want /tmp and /run/x only", mounts, preopens)
+	}
+	if m := mounts[0]; m.Data != "mode=1777,nr_inodes=100" || !m.ReadOnly || !strings.HasPrefix(m.Path, dir+"/") {
+		t.Errorf("/tmp: %+v, want mode and nr_inodes only, read-only, under the state dir", m)
+	}
+	if p := preopens[1]; p.GuestPath != "/run/x" || p.HostPath != mounts[1].Path || mounts[1].Data != "size=1m" {
+		t.Errorf("/run/x: preopen %+v, mount %+v", p, mounts[1])
+	}
+}

@@ -140,7 +140,7 @@ func (l limits) apply(s *specs.Spec, cgroupPath string) {
 	}
 	res := &specs.LinuxResources{}
 	if l.memory > 0 {
-		m := l.memory + oci.RuntimeMemory
+		m := l.cgroupMemory()
 		res.Memory = &specs.LinuxMemory{Limit: &m}
 	}
 	if l.CPUs > 0 {
@@ -187,8 +187,12 @@ func (l limits) memoryWhy() string {
 		return "no --memory: the machine's memory ran out"
 	}
 	return fmt.Sprintf("%d MiB: --memory %s plus %d MiB for the runtime; what it writes to /tmp counts too",
-		(l.memory+oci.RuntimeMemory)>>20, l.Memory, oci.RuntimeMemory>>20)
+		l.cgroupMemory()>>20, l.Memory, oci.RuntimeMemory>>20)
 }
+
+// cgroupMemory is the memory cgroup's limit for --memory: the guest's and
+// the runtime's share.
+func (l limits) cgroupMemory() int64 { return l.memory + oci.RuntimeMemory }
 
 // guestMemory is the cap of the guest's linear memory (0: none).
 func (l limits) guestMemory() int64 { return l.memory }

@@ -53,8 +53,8 @@ func WriteExit(dir string, e Exit) error {
 	return nil
 }
 
-// ReadExit returns the recorded exit.
-func ReadExit(dir string) (Exit, error) {
+// readExit returns the recorded exit.
+func readExit(dir string) (Exit, error) {
 	var e Exit
 	b, err := os.ReadFile(filepath.Join(dir, exitFile))
 	if err != nil {
@@ -66,7 +66,7 @@ func ReadExit(dir string) (Exit, error) {
 // ExitOrKilled is the recorded exit, or, when none was recorded (the
 // server died first, so its task process was killed), 128+SIGKILL now.
 func ExitOrKilled(dir string) Exit {
-	if e, err := ReadExit(dir); err == nil {
+	if e, err := readExit(dir); err == nil {
 		return e
 	}
 	return Exit{Pid: ReadPid(dir), Status: 128 + 9, At: time.Now()}

@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"context"
 	"math"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 
 	taskv2 "github.com/containerd/containerd/api/runtime/task/v2"
 	taskv3 "github.com/containerd/containerd/api/runtime/task/v3"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/containerd/v2/pkg/shim"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -133,3 +136,23 @@ func captureStdout(t *testing.T, f func()) []byte {
 }
 
 func timestamp(at time.Time) *timestamppb.Timestamp { return timestamppb.New(at) }
+
+// TestSocketAddress: the address of a group's server is the one
+// containerd's shim library (CreateSocketAddress) gives, so that a server
+// started by an earlier version of the shim, which used the library, is
+// found after an upgrade.
+func TestSocketAddress(t *testing.T) {
+	for _, tc := range []struct{ dir, grpc, ns, group string }{
+		{"/run/containerd/s", "/run/containerd/containerd.sock", "k8s.io", "abc123"},
+		{"/tmp/s", "/tmp/c.sock", "default", "pod-1"},
+	} {
+		ctx := namespaces.WithNamespace(context.Background(), tc.ns)
+		want, err := shim.CreateSocketAddress(ctx, tc.dir, tc.grpc, tc.group, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := socketAddress(tc.dir, tc.grpc, tc.ns, tc.group); got != want {
+			t.Errorf("socketAddress %q, containerd's shim library %q", got, want)
+		}
+	}
+}
