@@ -212,14 +212,6 @@ func removeTask(ctx context.Context, rt engine, bundle, id string) error {
 	if err := unmountRootfs(bundle); err != nil {
 		errs = append(errs, err)
 	}
-	if len(errs) == 0 {
-		// The `delete` action, which containerd runs after every shim,
-		// then has nothing to do (it does the whole cleanup when this
-		// mark is missing).
-		if err := bundlefile.MarkRemoved(bundle); err != nil {
-			errs = append(errs, err)
-		}
-	}
 	return errors.Join(errs...)
 }
 
@@ -476,6 +468,14 @@ func (s *stoppedState) delete(ctx context.Context) error {
 	}
 	if err := removeTask(ctx, s.t.rt, s.t.bundle, s.t.id); err != nil {
 		log.G(ctx).WithError(err).WithField("id", s.t.id).Warn("delete left something behind")
+	} else if err := bundlefile.MarkRemoved(s.t.bundle); err != nil {
+		// The `delete` action, which containerd runs after every shim,
+		// then has nothing to do (it does the whole cleanup when this
+		// mark is missing). Written here, in the server's Delete, which
+		// containerd waits for before it removes the bundle: never by
+		// the delete action itself, which may run while containerd
+		// removes the bundle (a file made then would keep it).
+		log.G(ctx).WithError(err).WithField("id", s.t.id).Warn("delete")
 	}
 	return s.transition("deleted")
 }
