@@ -107,6 +107,10 @@ type Container struct {
 	// namespaces are the clone flags of the UTS and IPC namespaces it
 	// gets (namespaces_linux.go).
 	namespaces uintptr
+	// shared are directories passed to the process as descriptors, its
+	// preopens after the configuration's (initproc.Shared): an exec
+	// process's view of its container's tmpfs mounts.
+	shared []sharedDir
 }
 
 func (r *Runtime) logf(format string, args ...any) {
@@ -348,6 +352,10 @@ func (c *Container) spawn(ctx context.Context, prog string, net cni.Network, cfg
 	if opts.Trace != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, opts.Trace)
 		cfg.TraceFD = 2 + len(cmd.ExtraFiles)
+	}
+	for _, d := range c.shared {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, d.dir)
+		cfg.Shared = append(cfg.Shared, initproc.Shared{FD: 2 + len(cmd.ExtraFiles), GuestPath: d.guestPath, ReadOnly: d.readOnly})
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		// The container dies with the thread that forked it if its

@@ -35,7 +35,12 @@ import (
 //     mount namespace (setns(CLONE_NEWNS) fails once it has more than one
 //     thread), so the exec process builds a mount namespace of its own
 //     from the same configuration; as that configuration is derived from
-//     the spec alone, it is the same view;
+//     the spec alone, it is the same view. The spec's tmpfs mounts are the
+//     exception: they are the container process's own, and no other
+//     process can make them again or bind them, so the exec process gets
+//     them as descriptors opened through that process's root
+//     (sharedTmpfs): the same files, the same size limit, read-only
+//     where they are;
 //   - the container's environment, with the exec process spec's on top;
 //     the exec spec's user, capabilities, rlimits and no_new_privileges
 //     (as runc exec takes them; containerd's clients copy the container's
@@ -121,6 +126,18 @@ func (r *Runtime) Exec(ctx context.Context, id, execID string, proc *specs.Proce
 	if err != nil {
 		return nil, err
 	}
+	// The container's tmpfs mounts, as its process has them.
+	var shared []sharedDir
+	if os.Geteuid() == 0 {
+		if shared, err = r.sharedTmpfs(id, st, spec); err != nil {
+			return nil, fmt.Errorf("exec in container %s: %w", id, err)
+		}
+		defer func() {
+			for _, d := range shared {
+				d.dir.Close()
+			}
+		}()
+	}
 	net, err := cni.Join(r.netConfig(), st.Net)
 	if err != nil {
 		return nil, fmt.Errorf("exec in container %s: %w", id, err)
@@ -158,6 +175,7 @@ func (r *Runtime) Exec(ctx context.Context, id, execID string, proc *specs.Proce
 	}
 	// Its own OOM score, else the container's (as runc does).
 	c := &Container{ID: id, rt: r, done: make(chan struct{}), oomScoreAdj: cmp.Or(proc.OOMScoreAdj, spec.Process.OOMScoreAdj)}
+	c.shared = shared
 	if p := st.Cgroup; p != "" {
 		// The container's cgroup as it is: its limit is shared with the
 		// running guest, so there is no compile room to give an exec

@@ -10,7 +10,10 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
 	"github.com/wasmrun/wasmrun/internal/initproc"
+	"github.com/wasmrun/wasmrun/internal/liveness"
 )
 
 // containerMounts is the mount configuration for spec with root at root
@@ -85,4 +88,61 @@ func tmpfsMounts(stateDir string, spec *specs.Spec) ([]initproc.Tmpfs, []Preopen
 		preopens = append(preopens, Preopen{HostPath: dir, GuestPath: dst, ReadOnly: ro})
 	}
 	return mounts, preopens, nil
+}
+
+// A sharedDir is a directory passed to a container process as a
+// descriptor, which it has as a preopen (initproc.Shared).
+type sharedDir struct {
+	dir       *os.File
+	guestPath string
+	readOnly  bool
+}
+
+// sharedTmpfs opens the spec's tmpfs mounts of container id as its
+// process has them, through that process's root, for an exec process
+// (initproc.Shared): they are mounts of the process's own namespace
+// (tmpfsMounts). The path is resolved in that root without following a
+// link, and what it opens must be a tmpfs of the process while it still
+// runs; else the exec fails, rather than give the guest a directory of
+// the container's state on the host.
+func (r *Runtime) sharedTmpfs(id string, st *stateFile, spec *specs.Spec) (_ []sharedDir, err error) {
+	_, preopens, err := tmpfsMounts(r.dir(id), spec)
+	if err != nil || len(preopens) == 0 {
+		return nil, err
+	}
+	var shared []sharedDir
+	defer func() {
+		if err != nil {
+			for _, d := range shared {
+				d.dir.Close()
+			}
+		}
+	}()
+	root, err := unix.Open("/proc/"+strconv.Itoa(st.Pid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("the container process's root: %w", err)
+	}
+	defer unix.Close(root)
+	for _, p := range preopens {
+		fd, err := unix.Openat2(root, strings.TrimPrefix(p.HostPath, "/"), &unix.OpenHow{
+			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("tmpfs mount %s of the container process: %w", p.GuestPath, err)
+		}
+		dir := os.NewFile(uintptr(fd), p.HostPath)
+		var fs unix.Statfs_t
+		if err := unix.Fstatfs(fd, &fs); err != nil || fs.Type != unix.TMPFS_MAGIC {
+			dir.Close()
+			return nil, fmt.Errorf("tmpfs mount %s: the container process has no tmpfs at %s (%v)", p.GuestPath, p.HostPath, err)
+		}
+		shared = append(shared, sharedDir{dir: dir, guestPath: p.GuestPath, readOnly: p.ReadOnly})
+	}
+	// Opened in the root of the process the state records, not of one
+	// that got its pid since.
+	if !liveness.Alive(st.Pid, st.PidTime) {
+		return nil, fmt.Errorf("container process %d exited: %w", st.Pid, ErrFailedPrecondition)
+	}
+	return shared, nil
 }

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/wasmrun/wasmrun/internal/guests"
 )
@@ -93,5 +95,78 @@ func TestTmpfsMounts(t *testing.T) {
 	}
 	if p := preopens[1]; p.GuestPath != "/run/x" || p.HostPath != mounts[1].Path || mounts[1].Data != "size=1m" {
 		t.Errorf("/run/x: preopen %+v, mount %+v", p, mounts[1])
+	}
+}
+
+// TestSharedTmpfs: an exec process gets its container's tmpfs mounts only
+// as the container process has them: a tmpfs at the path in that
+// process's root, reached without following a link, while the process
+// the state records still runs. A directory of the state that is no
+// tmpfs (what the host has beneath the process's mount), a link put in
+// its place, or a process that is gone fail the exec.
+func TestSharedTmpfs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (mounts a tmpfs)")
+	}
+	r := &Runtime{Root: t.TempDir()}
+	spec := &specs.Spec{Mounts: []specs.Mount{{Type: "tmpfs", Destination: "/tmp", Options: []string{"ro"}}}}
+	_, preopens, err := tmpfsMounts(r.dir("c"), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := preopens[0].HostPath
+	st := &stateFile{Pid: os.Getpid(), PidTime: pidStartTime(os.Getpid())}
+
+	var fs unix.Statfs_t
+	if err := unix.Statfs(dir, &fs); err == nil && fs.Type != unix.TMPFS_MAGIC {
+		if d, err := r.sharedTmpfs("c", st, spec); err == nil {
+			d[0].dir.Close()
+			t.Error("a plain directory of the state was shared as the tmpfs")
+		}
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	d, err := r.sharedTmpfs("c", st, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d) != 1 || d[0].guestPath != "/tmp" || !d[0].readOnly {
+		t.Errorf("shared %+v, want /tmp read-only", d)
+	}
+	for _, s := range d {
+		s.dir.Close()
+	}
+
+	gone := *st
+	gone.PidTime++
+	if _, err := r.sharedTmpfs("c", &gone, spec); err == nil {
+		t.Error("shared the tmpfs of a process the state does not record")
+	}
+
+	// A link in the tmpfs's place, to another tmpfs.
+	other := filepath.Join(t.TempDir(), "other")
+	if err := os.Mkdir(other, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", other, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(other, unix.MNT_DETACH) })
+	if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(other, dir); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := r.sharedTmpfs("c", st, spec); !errors.Is(err, unix.ELOOP) {
+		for _, s := range d {
+			s.dir.Close()
+		}
+		t.Errorf("a link in the tmpfs's place: %v, want ELOOP", err)
 	}
 }

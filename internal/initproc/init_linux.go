@@ -10,6 +10,8 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"slices"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -45,15 +47,18 @@ const (
 
 // Config is everything the process needs, sent as JSON on ConfigFD.
 type Config struct {
-	ID          string         `json:"id"`
-	Module      string         `json:"module"`
-	Export      string         `json:"export"`
-	Args        []string       `json:"args"`
-	Env         []string       `json:"env"`
-	Preopens    []wasi.Preopen `json:"preopens"`
-	CacheDir    string         `json:"cache_dir"`
-	MemoryLimit int64          `json:"memory_limit"`
-	Fifo        string         `json:"fifo"`
+	ID       string         `json:"id"`
+	Module   string         `json:"module"`
+	Export   string         `json:"export"`
+	Args     []string       `json:"args"`
+	Env      []string       `json:"env"`
+	Preopens []wasi.Preopen `json:"preopens"`
+	// Shared are the guest's preopens after Preopens that the creator
+	// passes as descriptors (see Shared).
+	Shared      []Shared `json:"shared,omitempty"`
+	CacheDir    string   `json:"cache_dir"`
+	MemoryLimit int64    `json:"memory_limit"`
+	Fifo        string   `json:"fifo"`
 	// ResolvConf and Hosts are what getaddrinfo reads ("" = the host's).
 	ResolvConf string `json:"resolv_conf,omitempty"`
 	Hosts      string `json:"hosts,omitempty"`
@@ -90,6 +95,19 @@ type Config struct {
 	MemoryAfterLoad []LimitWrite `json:"memory_after_load,omitempty"`
 	// Sysctls are set in the process's namespaces first of all.
 	Sysctls []Sysctl `json:"sysctls,omitempty"`
+}
+
+// Shared is a directory of another process's mount namespace, passed as
+// a descriptor the creator opened through that process's root: an exec
+// process's view of its container's tmpfs mounts, which exist in the
+// container process's namespace only. A Go program cannot enter that
+// namespace (setns(CLONE_NEWNS) wants a single thread), and the kernel
+// binds no mount of another namespace, so the guest reaches the
+// directory through the descriptor, which stays valid in a private root.
+type Shared struct {
+	FD        int    `json:"fd"`
+	GuestPath string `json:"guest_path"`
+	ReadOnly  bool   `json:"read_only,omitempty"`
 }
 
 // Status is the process's one report on StatusFD.
@@ -149,6 +167,11 @@ func Main() int {
 		return fail(err)
 	}
 
+	preopens := slices.Clone(cfg.Preopens)
+	for _, d := range cfg.Shared {
+		preopens = append(preopens, wasi.Preopen{HostPath: "/proc/self/fd/" + strconv.Itoa(d.FD), GuestPath: d.GuestPath, ReadOnly: d.ReadOnly})
+	}
+
 	var trace io.Writer // an untyped nil: no listener
 	if cfg.TraceFD != 0 {
 		trace = os.NewFile(uintptr(cfg.TraceFD), "trace")
@@ -158,7 +181,7 @@ func Main() int {
 		Name:             cfg.Args[0],
 		Args:             cfg.Args[1:],
 		Env:              cfg.Env,
-		Preopens:         cfg.Preopens,
+		Preopens:         preopens,
 		Stdin:            os.Stdin,
 		Stdout:           os.Stdout,
 		Stderr:           os.Stderr,
@@ -192,6 +215,7 @@ func Main() int {
 	// Read while /proc is the host's (see drop); only a process with no
 	// groups to set needs it.
 	noSetgroups := len(cfg.Privileges.Groups) == 0 && setgroupsDenied()
+	// The Shared ones are reached through /proc/self/fd, not bound.
 	var dirs []string
 	for _, p := range cfg.Preopens {
 		dirs = append(dirs, p.HostPath)

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -137,6 +138,63 @@ func testShimTmpfsMount(t *testing.T, d *testdaemon.Daemon) {
 	}
 	if _, err := os.Stat(filepath.Join(rootfs, "tmp", "hog")); !os.IsNotExist(err) {
 		t.Errorf("the guest's file reached the rootfs (%v)", err)
+	}
+}
+
+// testShimExecTmpfs: an exec process shares its container's tmpfs mounts
+// (they are mounts of the container process's own namespace): what it
+// writes in /tmp is in the container process's tmpfs, another exec
+// process reads it, nothing reaches the rootfs directory beneath, and a
+// read-only tmpfs stays read-only. Before, an exec process had the
+// rootfs's /tmp, and wrote there.
+func testShimExecTmpfs(t *testing.T, d *testdaemon.Daemon) {
+	rootfs := readableApp(t, map[string]string{"app.wasm": guests.C(t, "idle"), "tamper.wasm": guests.C(t, "tamper")})
+	for _, dir := range []string{"tmp", "ro"} {
+		if err := os.Mkdir(filepath.Join(rootfs, dir), 0o1777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := newID("extmp")
+	pid := startDetached(t, d, rootfs, id, []string{
+		"--mount", "type=tmpfs,src=tmpfs,dst=/tmp,options=size=4m:mode=1777",
+		"--mount", "type=tmpfs,src=tmpfs,dst=/ro,options=ro:size=1m",
+	}, "600s")
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	exec := func(execID string, args ...string) string {
+		out, stderr, err := d.Ctr(ctx, append([]string{"task", "exec", "--exec-id", execID, id, "/tamper.wasm"}, args...)...)
+		if err != nil {
+			t.Fatalf("ctr task exec %v: %v\n%s", args, err, stderr)
+		}
+		return strings.TrimSpace(out)
+	}
+	if out := exec("w", "create", "/tmp/f", "create", "/ro/g"); out != "create /tmp/f ok\ncreate /ro/g errno 69" {
+		t.Errorf("exec process: %q, want /tmp/f made and /ro/g refused (EROFS, 69)", out)
+	}
+	if out := exec("r", "read", "/tmp/f"); out != "read /tmp/f ok" {
+		t.Errorf("a second exec process: %q, want it to read /tmp/f", out)
+	}
+	if _, err := os.Stat(filepath.Join(rootfs, "tmp", "f")); !os.IsNotExist(err) {
+		t.Errorf("the exec process's file reached the rootfs (%v)", err)
+	}
+	// The container process's own /tmp: its tmpfs mount of 4 MiB (the
+	// default spec has tmpfs mounts too), seen from the host through its
+	// root.
+	mounts, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := ""
+	for _, l := range lines(string(mounts)) {
+		if f := strings.Fields(l); len(f) > 4 && strings.Contains(f[4], "/tmpfs/") && strings.Contains(l, " - tmpfs tmpfs rw,size=4096k") {
+			at = f[4]
+		}
+	}
+	if at == "" {
+		t.Fatalf("no tmpfs of the container process:\n%s", mounts)
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/root%s/f", pid, at)); err != nil || string(b) != "x" {
+		t.Errorf("the container process's tmpfs lacks the exec process's file: %q, %v", b, err)
 	}
 }
 

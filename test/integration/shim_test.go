@@ -51,6 +51,7 @@ func TestShim(t *testing.T) {
 			t.Run("private_root", func(t *testing.T) { testShimPrivateRoot(t, d) })
 			t.Run("memory_limit", func(t *testing.T) { testShimMemoryLimit(t, d) })
 			t.Run("tmpfs_mount", func(t *testing.T) { testShimTmpfsMount(t, d) })
+			t.Run("exec_tmpfs", func(t *testing.T) { testShimExecTmpfs(t, d) })
 			t.Run("seccomp", func(t *testing.T) { testShimSeccomp(t, d) })
 			t.Run("daemon_restart", func(t *testing.T) { testShimDaemonRestart(t, d, spin) })
 			t.Run("shim_killed", func(t *testing.T) { testShimKilled(t, d, spin) })
