@@ -287,6 +287,11 @@ func TestCreateErrorsLeaveNothing(t *testing.T) {
 				`"linux":{"namespaces":[{"type":"user"},{"type":"network"}],"uidMappings":[{"containerID":0,"hostID":100000,"size":65536}],"gidMappings":[{"containerID":0,"hostID":100000,"size":65536}]}}`), 0o644)
 			return b
 		}},
+		{"bad umask", "not a umask", func() string {
+			b := bundle(t, good, nil, true)
+			withSpec(t, b, func(s *specs.Spec) { s.Process.User.Umask = ptr(uint32(0o4022)) })
+			return b
+		}},
 		{"host sysctl", `sysctl "kernel.panic": not allowed`, func() string {
 			b := bundle(t, good, nil, true)
 			os.WriteFile(filepath.Join(b, "config.json"), []byte(`{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["/app.wasm"],"cwd":"/"},`+
@@ -563,3 +568,56 @@ func TestCapabilitiesAreTheSpecs(t *testing.T) {
 	rt.Kill("caps", syscall.SIGKILL)
 	waitCode(t, c)
 }
+
+// TestUmask: process.user.umask is the container process's umask: the
+// guest's new files and directories lack its bits (the kernel's
+// Umask: line says so too); without one, the creator's stays.
+func TestUmask(t *testing.T) {
+	needRoot(t)
+	rt := testRuntime(t)
+	for _, tc := range []struct {
+		name       string
+		umask      *uint32
+		file, dir  os.FileMode
+		procStatus string
+	}{
+		{"spec 027", ptr(uint32(0o027)), 0o640, 0o750, "0027"},
+		{"none: the creator's", nil, 0o666 &^ creatorUmask(), 0o777 &^ creatorUmask(), fmt.Sprintf("%04o", creatorUmask())},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := bundle(t, guests.C(t, "tamper"), []string{"create", "/f", "mkdir", "/d"}, false)
+			withSpec(t, b, func(s *specs.Spec) { s.Process.User.Umask = tc.umask })
+			id := "umask-" + strings.ReplaceAll(strings.Fields(tc.name)[0], ":", "")
+			c, err := rt.Create(context.Background(), id, b, CreateOpts{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range strings.Split(string(mustRead(t, fmt.Sprintf("/proc/%d/status", c.Pid))), "\n") {
+				if k, v, _ := strings.Cut(l, ":"); k == "Umask" && strings.TrimSpace(v) != tc.procStatus {
+					t.Errorf("the container process's umask %s, want %s", strings.TrimSpace(v), tc.procStatus)
+				}
+			}
+			if err := rt.Start(context.Background(), id); err != nil {
+				t.Fatal(err)
+			}
+			if code := waitCode(t, c); code != 0 {
+				t.Fatalf("guest exited %d", code)
+			}
+			for name, want := range map[string]os.FileMode{"f": tc.file, "d": tc.dir} {
+				fi, err := os.Stat(filepath.Join(b, "rootfs", name))
+				if err != nil || fi.Mode().Perm() != want {
+					t.Errorf("/%s: %v, %v; want mode %v", name, fi.Mode().Perm(), err, want)
+				}
+			}
+		})
+	}
+}
+
+// creatorUmask is this process's umask.
+func creatorUmask() os.FileMode {
+	u := syscall.Umask(0)
+	syscall.Umask(u)
+	return os.FileMode(u)
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -37,6 +37,9 @@ type Privileges struct {
 	Rlimits         []specs.POSIXRlimit      `json:"rlimits,omitempty"`
 	// Seccomp is the spec's profile (nil: none, DefaultSeccomp applies).
 	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
+	// Umask is process.user.umask: the mode bits the guest's new files
+	// and directories do not get (nil: the creator's, as the spec says).
+	Umask *uint32 `json:"umask,omitempty"`
 }
 
 // SpecPrivileges reads them from the spec, checking names, numbers and
@@ -47,6 +50,10 @@ func SpecPrivileges(s *specs.Spec) (*Privileges, error) {
 	out := &Privileges{
 		UID: p.User.UID, GID: p.User.GID, Groups: p.User.AdditionalGids,
 		Caps: p.Capabilities, NoNewPrivileges: p.NoNewPrivileges, Rlimits: p.Rlimits,
+		Umask: p.User.Umask,
+	}
+	if u := out.Umask; u != nil && *u > 0o777 {
+		return nil, fmt.Errorf("process.user.umask %#o: not a umask (at most 0777)", *u)
 	}
 	if s.Linux != nil && s.Linux.Seccomp != nil {
 		out.Seccomp = s.Linux.Seccomp
@@ -224,6 +231,10 @@ func (p *Privileges) drop(noSetgroups bool) error {
 		if err := loadSeccomp(filter); err != nil {
 			return err
 		}
+	}
+	if p.Umask != nil {
+		// The process's, not a thread's: its threads share one.
+		unix.Umask(int(*p.Umask))
 	}
 	for _, r := range p.Rlimits {
 		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
