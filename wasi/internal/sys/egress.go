@@ -60,19 +60,35 @@ func (e *Egress) Permits(addr netip.Addr, port uint16) bool {
 // permits is Permits, with granted saying to judge addr as if a name had
 // been granted it.
 func (e *Egress) permits(addr netip.Addr, port uint16, granted bool) bool {
+	return e.judge(addr, port, granted, true)
+}
+
+// nameserverPermits reports whether a DNS query may go to server:port,
+// with granted saying to judge it as if the name queried had been granted
+// it. The addresses other names resolved to do not count: they were
+// granted for those names' own traffic, and one that is the nameserver's
+// address (an allowed name resolved to it) would otherwise let every
+// name's query out under a policy that denies everything.
+func (e *Egress) nameserverPermits(server netip.Addr, port uint16, granted bool) bool {
+	return e.judge(server, port, granted, false)
+}
+
+// judge is permits, counting the grants names made when withGrants.
+func (e *Egress) judge(addr netip.Addr, port uint16, granted, withGrants bool) bool {
 	if e == nil || len(e.Allow)+len(e.Deny)+len(e.AllowNames) == 0 {
 		return true
 	}
 	addr = EffectiveAddr(addr)
+	granted = granted || withGrants && e.grants.has(addr, port)
 	allow, deny := longestMatch(e.Allow, addr), longestMatch(e.Deny, addr)
 	switch {
 	case deny >= 0 && deny >= allow:
 		// A name's grant outranks only a catch-all deny (/0).
-		return deny == 0 && (granted || e.grants.has(addr, port))
+		return deny == 0 && granted
 	case allow >= 0, len(e.Allow)+len(e.AllowNames) == 0:
 		return true
 	}
-	return granted || e.grants.has(addr, port)
+	return granted
 }
 
 // Check returns EPERM for an address and port the policy denies: the errno

@@ -146,16 +146,15 @@ func (e *Egress) judgeName(name string) (allowed []NameEntry, denied bool) {
 // name a deny entry matches goes nowhere; any other name may go to a
 // nameserver the policy permits; a name an allow entry matches also to
 // one the prefixes refuse only by the allow list's default or a catch-all
-// deny (as its addresses will be granted).
+// deny (as its addresses will be granted). What other names were granted
+// does not count (nameserverPermits).
 func (e *Egress) queryPermitted(server netip.Addr, name string) bool {
 	allowed, denied := e.judgeName(name)
 	switch {
 	case denied:
 		return false
-	case e.Permits(server, 53):
-		return true
 	}
-	return len(allowed) > 0 && e.permits(server, 53, true)
+	return e.nameserverPermits(server, 53, len(allowed) > 0)
 }
 
 // maxGrants bounds the addresses allowed names resolved to that one guest

@@ -2,6 +2,8 @@ package sys
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -211,5 +213,35 @@ func TestGrantsBounded(t *testing.T) {
 	}
 	if g.has(addr(2), 80) {
 		t.Error("a grant for port 443 permits port 80")
+	}
+}
+
+// TestNameserverNotGranted: under a policy that denies every address, an
+// allowed name that resolved to the nameserver's address does not make
+// the nameserver usable for other names (their queries would carry the
+// guest's data out); the allowed name's own queries still go.
+func TestNameserverNotGranted(t *testing.T) {
+	ns := netip.MustParseAddr("127.0.0.1")
+	e := &Egress{Deny: prefixes("0.0.0.0/0", "::/0"), AllowNames: names(t, "loop.test")}
+	e.grants.add(ns, 0) // loop.test resolved to 127.0.0.1
+	if !e.Permits(ns, 8080) {
+		t.Fatal("the granted address itself is denied")
+	}
+	if e.queryPermitted(ns, "secret.exfil.test") {
+		t.Error("a query for another name may go to the granted nameserver address")
+	}
+	if !e.queryPermitted(ns, "loop.test") {
+		t.Error("the allowed name's own query may not go to the nameserver")
+	}
+	conf := filepath.Join(t.TempDir(), "resolv.conf")
+	if err := os.WriteFile(conf, []byte("nameserver 127.0.0.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := &Resolver{ResolvConf: conf, Egress: e}
+	if got := r.nameservers(false); len(got) != 0 {
+		t.Errorf("nameservers for a name not allowed: %v, want none", got)
+	}
+	if got := r.nameservers(true); len(got) != 1 {
+		t.Errorf("nameservers for an allowed name: %v, want 127.0.0.1:53", got)
 	}
 }

@@ -121,7 +121,7 @@ func (r *Resolver) nameservers(nameAllowed bool) []string {
 	var out []string
 	for _, s := range readNameservers(path) {
 		ap, err := netip.ParseAddrPort(s)
-		if err == nil && (r.Egress.Permits(ap.Addr(), ap.Port()) || nameAllowed && r.Egress.permits(ap.Addr(), ap.Port(), true)) {
+		if err == nil && r.Egress.nameserverPermits(ap.Addr(), ap.Port(), nameAllowed) {
 			out = append(out, s)
 		}
 	}
