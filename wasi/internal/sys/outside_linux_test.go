@@ -184,6 +184,11 @@ func TestOutside(t *testing.T) {
 		if errno := s.SockConnect(fd, at(netip.AddrPortFrom(tcpAddr.Addr(), closedPort))); errno != ECONNREFUSED {
 			t.Errorf("connect to a closed port of the host: %v, want ECONNREFUSED", errno)
 		}
+		// A host socket is never bound by the guest: its ports are the
+		// host's (a guest would take them from the host's services).
+		if errno := s.SockBind(fd, Addr{Family: AFInet4, IP: netip.IPv4Unspecified(), Port: 7777}); errno != EINVAL {
+			t.Errorf("bind of a host stream socket: %v, want EINVAL", errno)
+		}
 		n0 := made.Load()
 		if errno := s.SockConnect(fd, at(tcpAddr)); errno != 0 || made.Load() != n0+1 {
 			t.Errorf("connect again, to the host's server: %v, %d host sockets made, want success and 1", errno, made.Load()-n0)
@@ -234,6 +239,9 @@ func TestOutside(t *testing.T) {
 		}
 		if _, errno := s.SockSendTo(fd, [][]byte{[]byte("hi")}, Addr{Family: AFInet4, IP: netip.IPv4Unspecified(), Port: 9}, 0); errno != EHOSTUNREACH {
 			t.Errorf("send_to 0.0.0.0 from a host socket: %v, want EHOSTUNREACH", errno)
+		}
+		if errno := s.SockBind(fd, Addr{Family: AFInet4, IP: netip.IPv4Unspecified(), Port: 7778}); errno != EINVAL {
+			t.Errorf("bind of a relayed datagram socket: %v, want EINVAL", errno)
 		}
 
 		// A socket bound to a port stays in: this namespace has no route.

@@ -101,6 +101,12 @@ func (s *System) sockBind(fd int32, a Addr) Errno {
 		f.Sock.LocalPath, f.Sock.hostPath = a.Path, sa.Name
 		return ESUCCESS
 	}
+	if f.Sock.outside {
+		// A host socket (moveOutside): its ports are the host's, which a
+		// guest would take from the host's own services. It is bound
+		// already, as a socket that connected or sent is (EINVAL).
+		return EINVAL
+	}
 	if s.VPorts != nil {
 		return s.bindVirtual(f, a)
 	}
