@@ -19,7 +19,8 @@ import (
 // one end of a SOCK_SEQPACKET socket pair instead, whose records are
 // datagrams behind a header (internal/relaywire). Every destination is
 // checked against the Policy on the way out, so a container process taken
-// over by its guest can send nothing where the guest may not.
+// over by its guest can send nothing where the guest may not; on the way
+// in, only the destinations it sent to are heard (peers).
 
 // maxDatagram bounds a relayed datagram's payload (UDP's).
 const maxDatagram = 65535
@@ -85,12 +86,63 @@ func (p *Policy) makeRelay(r Request) (errno unix.Errno, fd int) {
 	if _, err := ours.Write(hello); err != nil {
 		return errnoOf(err), -1
 	}
+	sent := &peers{}
 	go func() {
 		defer p.relays.Add(-1)
-		p.relayOut(ours, u, r.Domain == unix.AF_INET6)
+		p.relayOut(ours, u, r.Domain == unix.AF_INET6, sent)
 	}()
-	go relayIn(u, ours)
+	go relayIn(u, ours, sent)
 	return 0, pair[1]
+}
+
+// maxPeers bounds the destinations one relay remembers; past it, the one
+// it first sent to is forgotten first.
+const maxPeers = 4096
+
+// peers are the destinations a relay sent to: the only sources it passes
+// datagrams from (what a NAT lets back in, endpoint by endpoint). Its UDP
+// socket listens on every host address, so without them anyone who can
+// reach the host (its loopback, the LAN, addresses the policy denies)
+// could send the guest datagrams: a relayed socket is a client's, never a
+// service of the host.
+type peers struct {
+	mu   sync.Mutex
+	m    map[netip.AddrPort]struct{}
+	ring []netip.AddrPort // in the order first sent to
+	next int              // where the next one goes in ring, once full
+}
+
+// key is ap as peers keep it: IPv4 unmapped, no zone.
+func (*peers) key(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port())
+}
+
+func (ps *peers) add(ap netip.AddrPort) {
+	ap = ps.key(ap)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if _, ok := ps.m[ap]; ok {
+		return
+	}
+	if ps.m == nil {
+		ps.m = make(map[netip.AddrPort]struct{})
+	}
+	if len(ps.ring) < maxPeers {
+		ps.ring = append(ps.ring, ap)
+	} else {
+		delete(ps.m, ps.ring[ps.next])
+		ps.ring[ps.next] = ap
+		ps.next = (ps.next + 1) % maxPeers
+	}
+	ps.m[ap] = struct{}{}
+}
+
+func (ps *peers) has(ap netip.AddrPort) bool {
+	ap = ps.key(ap)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	_, ok := ps.m[ap]
+	return ok
 }
 
 // relaySocket is the UDP socket of relay request r: IPV6_V6ONLY as asked,
@@ -149,8 +201,9 @@ func readHeld(rc syscall.RawConn, udp bool) (buf *[relaywire.HeaderLen + maxData
 
 // relayOut sends the process's datagrams from u, each to the destination
 // in its header if p permits it (others are dropped, as a firewall
-// would), until the process closes its end; then it closes both.
-func (p *Policy) relayOut(c *net.UnixConn, u *net.UDPConn, ipv6 bool) {
+// would), which it adds to sent, until the process closes its end; then
+// it closes both.
+func (p *Policy) relayOut(c *net.UnixConn, u *net.UDPConn, ipv6 bool, sent *peers) {
 	defer u.Close()
 	defer c.Close()
 	rc, err := c.SyscallConn()
@@ -163,6 +216,7 @@ func (p *Policy) relayOut(c *net.UnixConn, u *net.UDPConn, ipv6 bool) {
 			return // the process closed its end (EOF) or went
 		}
 		if to, ok := relaywire.Header(buf[:n]); ok && p.permitsNow(to) {
+			sent.add(to)
 			if ipv6 && to.Addr().Is4() {
 				to = netip.AddrPortFrom(netip.AddrFrom16(to.Addr().As16()), to.Port())
 			}
@@ -181,9 +235,10 @@ func (p *Policy) permitsNow(to netip.AddrPort) bool {
 	return p.permits(to, blocked)
 }
 
-// relayIn passes the datagrams u receives to the process, each with its
-// source in the header, until u or the process's end is closed.
-func relayIn(u *net.UDPConn, c *net.UnixConn) {
+// relayIn passes the datagrams u receives from a destination the process
+// sent to (sent) to the process, each with its source in the header, and
+// drops the others, until u or the process's end is closed.
+func relayIn(u *net.UDPConn, c *net.UnixConn, sent *peers) {
 	rc, err := u.SyscallConn()
 	if err != nil {
 		return
@@ -203,6 +258,10 @@ func relayIn(u *net.UDPConn, c *net.UnixConn) {
 			src = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
 		case *unix.SockaddrInet6:
 			src = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
+		}
+		if !sent.has(src) {
+			relayBufs.Put(buf)
+			continue
 		}
 		relaywire.PutHeader(buf[:], src)
 		_, err = c.Write(buf[:relaywire.HeaderLen+n])

@@ -225,6 +225,24 @@ func TestServeSocketsHeld(t *testing.T) {
 		if from, ok := relaywire.Header(buf[:max(n, 0)]); err != nil || !ok || from != vAddr || string(buf[relaywire.HeaderLen:n]) != "back" {
 			t.Errorf("the relay passed %x (%v), want %q from %v", buf[:max(n, 0)], err, "back", vAddr)
 		}
+		// Only what the process sent to may answer: not the blocked
+		// server, nor another port of the permitted address (the relay's
+		// socket listens on every host address, loopback included).
+		w, err := net.ListenPacket("udp4", "127.0.0.2:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(local.Port())}
+		for _, c := range []net.PacketConn{u, w, v} {
+			if _, err := c.WriteTo([]byte("from "+c.LocalAddr().String()), to); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err = unix.Read(fd, buf)
+		if from, ok := relaywire.Header(buf[:max(n, 0)]); err != nil || !ok || from != vAddr {
+			t.Errorf("the relay passed %q from %v (%v), want only what %v sent", buf[relaywire.HeaderLen:max(n, relaywire.HeaderLen)], from, err, vAddr)
+		}
 	})
 }
 
