@@ -154,7 +154,11 @@ func Main() int {
 	if err := cfg.Net.Setup(cfg.ID); err != nil {
 		return fail(err)
 	}
-	if err := cfg.Mounts.setup(); err != nil {
+	var dirs []string
+	for _, p := range cfg.Preopens {
+		dirs = append(dirs, p.HostPath)
+	}
+	if err := cfg.Mounts.setup(dirs); err != nil {
 		return fail(err)
 	}
 	if cfg.Hostname != "" {
@@ -216,10 +220,6 @@ func Main() int {
 	// groups to set needs it.
 	noSetgroups := len(cfg.Privileges.Groups) == 0 && setgroupsDenied()
 	// The Shared ones are reached through /proc/self/fd, not bound.
-	var dirs []string
-	for _, p := range cfg.Preopens {
-		dirs = append(dirs, p.HostPath)
-	}
 	if err := cfg.Mounts.enterPrivateRoot(dirs, []string{cmp.Or(cfg.ResolvConf, "/etc/resolv.conf"), cmp.Or(cfg.Hosts, "/etc/hosts")}); err != nil {
 		return fail(err)
 	}

@@ -48,8 +48,9 @@ type Tmpfs struct {
 }
 
 // setup runs in the container process, in its own mount namespace, before
-// anything opens a preopen.
-func (m *Mounts) setup() error {
+// anything opens a preopen; dirs are the guest's directories (their host
+// paths).
+func (m *Mounts) setup(dirs []string) error {
 	if m.Empty() {
 		return nil
 	}
@@ -69,7 +70,7 @@ func (m *Mounts) setup() error {
 		}
 	}
 	for _, p := range m.ReadOnly {
-		if err := bindReadOnly(p); err != nil {
+		if err := bindReadOnly(p, dirs); err != nil {
 			return err
 		}
 	}
@@ -82,17 +83,71 @@ func (m *Mounts) setup() error {
 }
 
 // bindReadOnly bind-mounts p on itself, with every mount beneath it, and
-// makes all of them read-only.
-func bindReadOnly(p string) error {
-	if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+// makes all of them read-only. p is resolved as the guest's preopen of it
+// is (openPreopen): what is made read-only is what the guest gets.
+func bindReadOnly(p string, dirs []string) error {
+	fd, _, err := openPreopen(p, dirs, 0)
+	if err != nil {
+		return fmt.Errorf("read-only %s: %w", p, err)
+	}
+	defer unix.Close(fd)
+	tree, err := unix.OpenTree(fd, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE|unix.AT_EMPTY_PATH)
+	if err != nil {
 		return fmt.Errorf("read-only %s: bind: %w", p, err)
 	}
-	err := unix.MountSetattr(unix.AT_FDCWD, p, unix.AT_RECURSIVE|unix.AT_SYMLINK_NOFOLLOW,
-		&unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY})
+	defer unix.Close(tree)
+	err = unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY})
+	if err == nil {
+		err = unix.MoveMount(tree, "", fd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+	}
 	if err != nil {
 		return fmt.Errorf("read-only %s: %w", p, err)
 	}
 	return nil
+}
+
+// within returns the deepest of dirs that holds p (by their cleaned
+// paths, as written) and p's path relative to it; "" when none does (the
+// WASI layer judges its preopens alike).
+func within(dirs []string, p string) (outer, rel string) {
+	p = filepath.Clean(p)
+	for _, d := range dirs {
+		d = filepath.Clean(d)
+		if len(d) <= len(outer) {
+			continue
+		}
+		if r, err := filepath.Rel(d, p); err == nil && r != "." && filepath.IsLocal(r) {
+			outer, rel = d, r
+		}
+	}
+	return outer, rel
+}
+
+// openPreopen opens p (O_PATH, and flags) as the guest's preopen of it is
+// resolved: beneath the deepest of dirs that holds it, where a guest may
+// have put links (in an earlier run, or another guest sharing it), with no
+// link leading out of that one (RESOLVE_BENEATH); as it is otherwise.
+// nested says which.
+func openPreopen(p string, dirs []string, flags int) (fd int, nested bool, err error) {
+	flags |= unix.O_PATH | unix.O_CLOEXEC
+	outer, rel := within(dirs, p)
+	if outer == "" {
+		fd, err = unix.Open(p, flags, 0)
+		return fd, false, err
+	}
+	o, err := unix.Open(outer, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, true, err
+	}
+	defer unix.Close(o)
+	fd, err = unix.Openat2(o, rel, &unix.OpenHow{Flags: uint64(flags), Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS})
+	if err != nil {
+		if errors.Is(err, unix.EXDEV) || errors.Is(err, unix.ELOOP) {
+			return -1, true, fmt.Errorf("a link on the way leads out of %s, another of the guest's directories (a guest may have put it there; give the real path)", outer)
+		}
+		return -1, true, fmt.Errorf("within %s, another of the guest's directories: %w", outer, err)
+	}
+	return fd, true, nil
 }
 
 // mask hides p: an empty read-only tmpfs over a directory, /dev/null over
@@ -129,10 +184,10 @@ const privateRootAt = "/tmp"
 // and capabilities the spec gives it, finds no host file to read or write
 // beyond the guest's own directories (runc's pivot_root into the rootfs
 // does the same for a native container). It runs after setup, while the
-// process may still mount. A directory reached through a symlink inside
-// another one bound before is bound at its real path, where the link
-// leads (a link that leads there through other links outside the root is
-// not followed: the open of that directory fails).
+// process may still mount. A directory within another one is not bound
+// again: it is there, through the one that holds it, where it must be
+// reached without a link that leads out of that one (openPreopen: the
+// guest may have put the link there); one that is not is an error.
 func (m *Mounts) enterPrivateRoot(dirs, files []string) error {
 	if m == nil || !m.PrivateRoot {
 		return nil
@@ -154,22 +209,30 @@ func (m *Mounts) enterPrivateRoot(dirs, files []string) error {
 			unix.Close(s.fd)
 		}
 	}()
-	dirs = slices.Clone(dirs)
-	slices.SortFunc(dirs, func(a, b string) int { return cmp.Compare(len(a), len(b)) })
-	for i, p := range append(slices.Clone(files), dirs...) {
-		dir := i >= len(files)
-		flags := unix.O_PATH | unix.O_CLOEXEC
-		if dir {
-			flags |= unix.O_DIRECTORY
-		}
+	for _, p := range files {
 		if p == "" {
 			continue
 		}
-		fd, err := unix.Open(p, flags, 0)
-		if err != nil {
+		if fd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0); err == nil {
+			sources = append(sources, source{filepath.Clean("/" + p), fd, false})
+		}
+	}
+	sorted := slices.Clone(dirs)
+	slices.SortFunc(sorted, func(a, b string) int { return cmp.Compare(len(a), len(b)) })
+	for _, p := range sorted {
+		fd, nested, err := openPreopen(p, dirs, unix.O_DIRECTORY)
+		switch {
+		case nested && err != nil:
+			return fmt.Errorf("private root: %s: %w", p, err)
+		case nested:
+			// There already, through the directory that holds it (its
+			// mounts, read-only ones too, came along).
+			unix.Close(fd)
+			continue
+		case err != nil:
 			continue
 		}
-		sources = append(sources, source{filepath.Clean("/" + p), fd, dir})
+		sources = append(sources, source{filepath.Clean("/" + p), fd, true})
 	}
 
 	const flags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
@@ -186,17 +249,7 @@ func (m *Mounts) enterPrivateRoot(dirs, files []string) error {
 	}
 	for _, s := range sources {
 		at := filepath.Join(root, s.path)
-		err := bindAt(s.fd, at, s.dir)
-		if err != nil && s.dir {
-			// A symlink in a directory bound before is in the way: the
-			// directory is reached through it (--dir A --dir A/link).
-			// Bound at its real path, it is where the host's link leads.
-			if real, rerr := os.Readlink("/proc/self/fd/" + strconv.Itoa(s.fd)); rerr == nil && filepath.IsAbs(real) && real != s.path {
-				at = filepath.Join(root, real)
-				err = bindAt(s.fd, at, true)
-			}
-		}
-		if err != nil {
+		if err := bindAt(s.fd, at, s.dir); err != nil {
 			return fmt.Errorf("private root: %s: %w", s.path, err)
 		}
 		if !s.dir {

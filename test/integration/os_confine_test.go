@@ -486,30 +486,53 @@ func TestOSPrivateRoot(t *testing.T) {
 }
 
 // TestOSPreopenThroughLink: a directory preopened through a symlink in
-// another preopened directory (--dir A --dir A/link, link -> B) is there
-// in the app's private root: the app works in B through it. Before, the
-// root could not be built and the app did not start.
+// another preopened directory (--dir A --dir A/link) is resolved within A,
+// which a guest may write: a link that stays in A works (the app writes
+// through it where it leads); one that leads out of A, as a guest that
+// had A could have put in place of a directory to get the host's /etc
+// next time, makes the app fail to start with one line that says why, and
+// nothing is written where it leads.
 func TestOSPreopenThroughLink(t *testing.T) {
 	t.Parallel()
 	e := newOSEnv(t)
 	outer, target := t.TempDir(), t.TempDir()
-	for _, d := range []string{outer, target} {
+	for _, d := range []string{outer, target, filepath.Join(outer, "real")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.Chmod(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := os.Symlink(target, filepath.Join(outer, "link")); err != nil {
-		t.Fatal(err)
+	for link, to := range map[string]string{"link": "real", "out": target} {
+		if err := os.Symlink(to, filepath.Join(outer, link)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	app := readableApp(t, map[string]string{"app.wasm": guests.Go(t, "files")})
-	writeFile(t, filepath.Join(app, ".wasmrun.toml"),
-		`dirs = ["`+outer+`:/a", "`+filepath.Join(outer, "link")+`:/b"]`+"\n[network]\n"+e.config())
-	r := e.run("os", app, "--", "/b", "2")
-	if r.code != 0 || strings.Contains(r.stdout, "FAIL") {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
-	}
-	if got := readFile(t, filepath.Join(target, "work", "b.txt")); got != "hello, world\nmore" {
-		t.Errorf("%s/work/b.txt: %q, want what the app wrote through /b", target, got)
+	for _, tc := range []struct {
+		link string
+		ok   bool
+	}{{"link", true}, {"out", false}} {
+		app := readableApp(t, map[string]string{"app.wasm": guests.Go(t, "files")})
+		writeFile(t, filepath.Join(app, ".wasmrun.toml"),
+			`dirs = ["`+outer+`:/a", "`+filepath.Join(outer, tc.link)+`:/b"]`+"\n[network]\n"+e.config())
+		r := e.run("os", app, "--", "/b", "2")
+		if !tc.ok {
+			mustExit(t, r, 125)
+			if !strings.Contains(r.stderr, "another of the guest's directories") || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+				t.Errorf("a link out of /a: stderr does not say why in one line:\n%s", r.stderr)
+			}
+			if ents, _ := os.ReadDir(target); len(ents) > 0 {
+				t.Errorf("the app wrote where the link leads: %v", ents)
+			}
+			continue
+		}
+		if r.code != 0 || strings.Contains(r.stdout, "FAIL") {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+		}
+		if got := readFile(t, filepath.Join(outer, "real", "work", "b.txt")); got != "hello, world\nmore" {
+			t.Errorf("%s/real/work/b.txt: %q, want what the app wrote through /b", outer, got)
+		}
 	}
 	e.noLeaks()
 }

@@ -3,6 +3,7 @@ package sys
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -129,5 +130,51 @@ func TestKernelFSNotWritable(t *testing.T) {
 	}
 	if _, errno := s.Open(OpenRequest{Dir: 3, Path: "self/status", RightsBase: RightFdRead}); errno != 0 {
 		t.Errorf("open self/status for reading: %v", errno)
+	}
+}
+
+// TestNestedPreopenLinks: a preopen within another is resolved within
+// it, as the guest of the outer one could have changed it: a link there
+// that stays inside leads where it leads; one a guest put in place of the
+// directory to lead out of the outer one (to the host's /etc, or next to
+// it) fails, instead of handing the guest that directory.
+func TestNestedPreopenLinks(t *testing.T) {
+	outer, elsewhere := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(elsewhere, "secret"), []byte("secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(outer, "real"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(outer, "real", "mine"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, target := range map[string]string{"in": "real", "out": elsewhere, "up": "../" + filepath.Base(elsewhere), "etc": "/etc"} {
+		if err := os.Symlink(target, filepath.Join(outer, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := New(nil, nil, nil, []Preopen{{HostPath: outer, GuestPath: "/data"}, {HostPath: filepath.Join(outer, "in"), GuestPath: "/in"}})
+	if err != nil {
+		t.Fatalf("a link within the outer preopen: %v", err)
+	}
+	if _, errno := s.Open(OpenRequest{Dir: 4, Path: "mine", RightsBase: RightFdRead}); errno != 0 {
+		t.Errorf("open /in/mine: %v", errno)
+	}
+	s.Close()
+	for _, name := range []string{"out", "up", "etc"} {
+		// Either order: the outer one need not come first.
+		for _, pre := range [][]Preopen{
+			{{HostPath: outer, GuestPath: "/data"}, {HostPath: filepath.Join(outer, name), GuestPath: "/x"}},
+			{{HostPath: filepath.Join(outer, name) + "/", GuestPath: "/x"}, {HostPath: outer + "/.", GuestPath: "/data"}},
+		} {
+			s, err := New(nil, nil, nil, pre)
+			if err == nil {
+				s.Close()
+				t.Errorf("%s (a link out of the outer preopen): opened, want an error", name)
+			} else if !strings.Contains(err.Error(), "another of the guest's directories") {
+				t.Errorf("%s: %v, want it to say why", name, err)
+			}
+		}
 	}
 }

@@ -16,6 +16,7 @@ package sys
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 )
 
 // Preopen is a host directory the guest sees under GuestPath.
@@ -111,9 +112,17 @@ func New(stdin, stdout, stderr *os.File, preopens []Preopen) (_ *System, err err
 		}
 		s.FDs.Insert(file)
 	}
-	for _, p := range preopens {
-		f, err := openDirectory(p.HostPath)
-		if err != nil {
+	for i, p := range preopens {
+		var f *File
+		var err error
+		if outer, rel := enclosing(preopens, i); outer != "" {
+			// Beneath another preopen, the guest may have put a link on
+			// the way (in an earlier run, or another guest sharing it):
+			// resolved there, it never leads out.
+			if f, err = openDirectoryIn(outer, rel); err != nil {
+				return nil, fmt.Errorf("open directory %s within %s, another of the guest's directories: it is missing, or a link on the way leads out of %s (a guest may have put it there; give the real path): %w", p.HostPath, outer, outer, err)
+			}
+		} else if f, err = openDirectory(p.HostPath); err != nil {
 			return nil, fmt.Errorf("open directory %s: %w", p.HostPath, err)
 		}
 		base, inh := MaxRights(FiletypeDirectory)
@@ -124,4 +133,21 @@ func New(stdin, stdout, stderr *os.File, preopens []Preopen) (_ *System, err err
 		s.FDs.Insert(f)
 	}
 	return s, nil
+}
+
+// enclosing returns the host path of the preopen that holds preopens[i]
+// deepest (by their cleaned paths, as written), and the path of
+// preopens[i] relative to it; "" when none does.
+func enclosing(preopens []Preopen, i int) (outer, rel string) {
+	p := filepath.Clean(preopens[i].HostPath)
+	for j, o := range preopens {
+		q := filepath.Clean(o.HostPath)
+		if j == i || len(q) <= len(outer) {
+			continue
+		}
+		if r, err := filepath.Rel(q, p); err == nil && r != "." && filepath.IsLocal(r) {
+			outer, rel = q, r
+		}
+	}
+	return outer, rel
 }

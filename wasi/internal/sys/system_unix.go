@@ -3,6 +3,7 @@
 package sys
 
 import (
+	"cmp"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -11,6 +12,30 @@ import (
 // openDirectory opens the host directory path for a preopen.
 func openDirectory(path string) (*File, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &File{Fd: fd, Type: FiletypeDirectory}, nil
+}
+
+// openDirectoryIn opens rel, a directory beneath the host directory outer,
+// for a preopen, resolved in outer: a symlink on the way that leads out of
+// it is refused (os.Root).
+func openDirectoryIn(outer, rel string) (*File, error) {
+	root, err := os.OpenRoot(outer)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	d, err := root.Open(rel)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	if fi, err := d.Stat(); err != nil || !fi.IsDir() {
+		return nil, cmp.Or(err, error(unix.ENOTDIR))
+	}
+	fd, err := unix.FcntlInt(d.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}

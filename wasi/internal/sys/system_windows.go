@@ -102,6 +102,27 @@ func openDirectory(path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	return rootDirectory(root)
+}
+
+// openDirectoryIn opens rel, a directory beneath the host directory outer,
+// for a preopen, resolved in outer: a link on the way that leads out of
+// it is refused (os.Root).
+func openDirectoryIn(outer, rel string) (*File, error) {
+	top, err := os.OpenRoot(outer)
+	if err != nil {
+		return nil, err
+	}
+	defer top.Close()
+	root, err := top.OpenRoot(rel)
+	if err != nil {
+		return nil, err
+	}
+	return rootDirectory(root)
+}
+
+// rootDirectory makes a preopen's File of root, which it takes.
+func rootDirectory(root *os.Root) (*File, error) {
 	f, err := rootFile(root)
 	if err == nil {
 		var top *os.Root
