@@ -113,6 +113,22 @@ func MaxRights(t Filetype) (base, inheriting Rights) {
 	}
 }
 
+// stdioRights are the rights of a stdio descriptor of type t: a stream's,
+// whatever the host gave. A file redirected in or out may be read,
+// written, seeked in and synced, but not truncated, extended or given new
+// times (the invoker gave its contents, not the file: wasmtime does the
+// same); a directory given as stdin is not a way to its files (it was
+// never preopened): its status only.
+func stdioRights(t Filetype) (base, inheriting Rights) {
+	switch t {
+	case FiletypeDirectory:
+		return RightFdFilestatGet, 0
+	case FiletypeRegularFile:
+		return RightsRegularFile&^RightsMutating | RightFdWrite | RightsStream, 0
+	}
+	return MaxRights(t)
+}
+
 // File is one open guest descriptor, backed by a real host descriptor.
 type File struct {
 	// host is what the system keeps besides Fd (file_windows.go).

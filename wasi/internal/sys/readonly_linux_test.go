@@ -178,3 +178,48 @@ func TestNestedPreopenLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestStdioRights: a file given as stdio is a stream to the guest: read
+// and written, never truncated or given new times (the invoker's log,
+// opened for appending, keeps its contents); a directory given as stdin
+// is no way to the files in it.
+func TestStdioRights(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "log")
+	if err := os.WriteFile(log, []byte("kept\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte("secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	in, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	s, err := New(in, out, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if errno := s.SetSize(1, 0); errno != ENOTCAPABLE {
+		t.Errorf("truncate stdout: %v, want ENOTCAPABLE", errno)
+	}
+	if errno := s.SetTimes(1, 1, 1, FstflagAtim|FstflagMtim); errno != ENOTCAPABLE {
+		t.Errorf("set stdout's times: %v, want ENOTCAPABLE", errno)
+	}
+	if _, errno := s.Write(1, [][]byte{[]byte("more\n")}); errno != 0 {
+		t.Errorf("write stdout: %v", errno)
+	}
+	if _, errno := s.Open(OpenRequest{Dir: 0, Path: "secret", RightsBase: RightFdRead}); errno != ENOTCAPABLE {
+		t.Errorf("open a file of the directory given as stdin: %v, want ENOTCAPABLE", errno)
+	}
+	if b, _ := os.ReadFile(log); string(b) != "kept\nmore\n" {
+		t.Errorf("the log: %q", b)
+	}
+}

@@ -60,11 +60,7 @@ func stdioFile(f *os.File) (*File, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	base, inh := MaxRights(t)
-	if t == FiletypeRegularFile {
-		// A redirected stdio file is still used as a stream by the guest.
-		base |= RightsStream
-	}
+	base, inh := stdioRights(t)
 	file := &File{Fd: fd, Type: t, RightsBase: base, RightsInheriting: inh, Shared: f != nil}
 	if t == FiletypeSocketStream {
 		// A socket (inetd, systemd socket activation): a socket like

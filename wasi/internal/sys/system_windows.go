@@ -169,11 +169,7 @@ func stdioFile(f *os.File) (*File, error) {
 		file = os.NewFile(uintptr(h), f.Name())
 	}
 	t := handleFiletype(windows.Handle(file.Fd()))
-	base, inh := MaxRights(t)
-	if t == FiletypeRegularFile {
-		// A redirected stdio file is still used as a stream by the guest.
-		base |= RightsStream
-	}
+	base, inh := stdioRights(t)
 	out := &File{Fd: -1, Type: t, RightsBase: base, RightsInheriting: inh, Shared: f != nil}
 	out.host.file, out.host.kind = file, handleKind(windows.Handle(file.Fd()))
 	return out, nil
