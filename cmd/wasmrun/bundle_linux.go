@@ -152,6 +152,12 @@ func writeBundle(dir string, s *specs.Spec) error {
 	return nil
 }
 
+// tmpInodes bounds the files of an app's /tmp of size bytes: one per 8 KiB
+// (at least 1024). tmpfs's own default is one per page of half the host's
+// memory, which lets empty files pin kernel memory far beyond size (an
+// inode and its name are about 1 KiB, not counted in size).
+func tmpInodes(size int64) int64 { return max(1024, size/8192) }
+
 // appTmp makes the app's private /tmp: a directory of the app's user that
 // nobody else may enter, in the system's temporary directory (which every
 // user can reach, unlike a state root of root's), named by a link in the
@@ -185,7 +191,7 @@ func appTmp(bundle string, u specs.User, size int64) (tmp string, limited bool, 
 		if os.Geteuid() != 0 {
 			return tmp, false, nil
 		}
-		opts := fmt.Sprintf("size=%d,mode=0700,uid=%d,gid=%d", size, u.UID, u.GID)
+		opts := fmt.Sprintf("size=%d,nr_inodes=%d,mode=0700,uid=%d,gid=%d", size, tmpInodes(size), u.UID, u.GID)
 		if err := unix.Mount("tmpfs", tmp, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
 			return "", false, fmt.Errorf("the app's /tmp: mount a tmpfs on %s: %w", tmp, err)
 		}

@@ -68,6 +68,12 @@ func TestBundleCrash(t *testing.T) {
 	if limited != (os.Geteuid() == 0) || limited != mounted(newTmp) {
 		t.Errorf("the app's /tmp: limited %v, mounted %v (root: %v)", limited, mounted(newTmp), os.Geteuid() == 0)
 	}
+	// Its files are bounded too, not only its bytes: empty files would
+	// pin kernel memory past its size.
+	var fs unix.Statfs_t
+	if err := unix.Statfs(newTmp, &fs); limited && (err != nil || fs.Files != uint64(tmpInodes(1<<20))) {
+		t.Errorf("the app's /tmp holds %d files (%v), want %d", fs.Files, err, tmpInodes(1<<20))
+	}
 
 	// A live run's bundle: a second run of its name is refused.
 	if _, err := claimBundle(filepath.Join(bundles, "again"), "again"); err == nil || !strings.Contains(err.Error(), "already running") {

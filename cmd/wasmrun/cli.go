@@ -78,7 +78,8 @@ Flags of os (before or after APP; also --dir, --env, --cache-dir, --no-cache,
                        (also --memory, which then caps the process too, and
                        --max-fds; [limits] in .wasmrun.toml)
   --tmp SIZE           the size of the app's private /tmp (default 256m), as
-                       root a tmpfs (memory) mounted for the app's life
+                       root a tmpfs (memory) mounted for the app's life, of
+                       at most one file per 8 KiB of it
   --instances N|auto   run N instances of the module (1 to 256; auto: one per
                        CPU the app may use), each with its own memory, all
                        serving the app's ports (instances in .wasmrun.toml);
