@@ -156,6 +156,12 @@ func (m *Manager) releaseBridgeLocked(st *state) {
 	if !bridgeEmptied(bridge, time.Second) {
 		return // not a bridge, or something still attached
 	}
+	// Its guard first: a bridge left unguarded is guarded again by the
+	// next namespace on it; a guard left without its bridge would stay.
+	if err := unguardHost(bridge); err != nil {
+		m.cfg.Log("delete bridge %s: its host guard: %v", bridge, err)
+		return
+	}
 	if err := deleteLink(bridge); err != nil {
 		m.cfg.Log("delete bridge %s: %v", bridge, err)
 		return

@@ -36,7 +36,10 @@ import (
 //
 // The rules live in the namespace, so they go with it: teardown and GC have
 // nothing to remove on the host. The guest cannot change them: WASI offers
-// no netlink, and the socket layer refuses SO_BINDTODEVICE.
+// no netlink, and the socket layer refuses SO_BINDTODEVICE. The host's
+// addresses are the host's as they were then; the bridge's host guard
+// (hostguard_linux.go) refuses what an app sends to the host itself
+// whenever an address came, broadcast ones included.
 
 // isolation is what the rules of one namespace are made from.
 type isolation struct {
@@ -152,6 +155,11 @@ func (m *Manager) isolate(st *state, outbound bool) error {
 	if err := isolatePort(st.HostVeth); err != nil {
 		return fmt.Errorf("isolate namespace %s: %w", st.Name, err)
 	}
+	if bridge, _ := st.bridgeNetwork(); bridge != "" {
+		if err := guardHost(bridge); err != nil {
+			return fmt.Errorf("isolate namespace %s: %w", st.Name, err)
+		}
+	}
 	iso := &isolation{subnet: st.Addrs[0].Masked(), gateway: st.Gateway, forwards: st.Forwards, outbound: outbound}
 	if outbound {
 		nets, err := hostNetworks()
@@ -183,9 +191,9 @@ func (m *Manager) isolate(st *state, outbound bool) error {
 	return nil
 }
 
-// restore runs iptables-restore (or ip6tables-restore) with rules in the
-// calling thread's network namespace.
-func restore(family int, rules string) error {
+// restore runs iptables-restore (or ip6tables-restore) with rules and
+// args in the calling thread's network namespace.
+func restore(family int, rules string, args ...string) error {
 	prog := "iptables-restore"
 	if family == 6 {
 		prog = "ip6tables-restore"
@@ -194,7 +202,7 @@ func restore(family int, rules string) error {
 	if err != nil {
 		return fmt.Errorf("%s not found (install iptables): %w", prog, err)
 	}
-	cmd := exec.Command(path, "-w", "5")
+	cmd := exec.Command(path, append([]string{"-w", "5"}, args...)...)
 	cmd.Stdin = strings.NewReader(rules)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -317,4 +319,57 @@ func portIsolated(veth string) (bool, error) {
 		return false, err
 	}
 	return info.Isolated, nil
+}
+
+// TestHostGuard: a bridge's host guard is a chain INPUT jumps to for what
+// comes from the bridge, made once (a second guard is a no-op), removed
+// whole by unguardHost; a new guard removes those of bridges that are
+// gone.
+func TestHostGuard(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (iptables)")
+	}
+	if _, err := exec.LookPath("iptables"); err != nil {
+		t.Skip("needs iptables")
+	}
+	gone, kept := fmt.Sprintf("wrgd%dg", os.Getpid()%100000), fmt.Sprintf("wrgd%dk", os.Getpid()%100000)
+	t.Cleanup(func() { unguardHost(gone); unguardHost(kept) })
+	has := func(fam int, bridge string) bool {
+		return iptables(fam, "-C", "INPUT", "-i", bridge, "-j", hostGuardChain(bridge)) == nil
+	}
+	if err := guardHost(gone); err != nil {
+		t.Fatal(err)
+	}
+	if err := guardHost(gone); err != nil {
+		t.Fatal(err)
+	}
+	for _, fam := range []int{4, 6} {
+		out, _ := exec.Command(map[int]string{4: "iptables-save", 6: "ip6tables-save"}[fam], "-t", "filter").Output()
+		if n := strings.Count(string(out), "-A INPUT -i "+gone+" -j "); n != 1 {
+			t.Errorf("IPv%d: %d jumps to the guard, want 1:\n%s", fam, n, out)
+		}
+		if !strings.Contains(string(out), "-A "+hostGuardChain(gone)+" -m addrtype --dst-type LOCAL -j REJECT") {
+			t.Errorf("IPv%d: the guard refuses nothing:\n%s", fam, out)
+		}
+	}
+	// No link of that name exists: the next new guard removes it.
+	if err := guardHost(kept); err != nil {
+		t.Fatal(err)
+	}
+	for _, fam := range []int{4, 6} {
+		if has(fam, gone) || iptables(fam, "-n", "-L", hostGuardChain(gone)) == nil {
+			t.Errorf("IPv%d: the guard of a bridge that is gone stayed", fam)
+		}
+		if !has(fam, kept) {
+			t.Errorf("IPv%d: no guard made", fam)
+		}
+	}
+	if err := unguardHost(kept); err != nil {
+		t.Fatal(err)
+	}
+	for _, fam := range []int{4, 6} {
+		if has(fam, kept) || iptables(fam, "-n", "-L", hostGuardChain(kept)) == nil {
+			t.Errorf("IPv%d: unguardHost left the guard", fam)
+		}
+	}
 }

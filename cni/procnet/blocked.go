@@ -24,7 +24,8 @@ var AlwaysBlocked = []netip.Prefix{
 }
 
 // BlockedFromApps returns what no app may reach through host sockets:
-// AlwaysBlocked, every address of the host, and the whole subnet of each
+// AlwaysBlocked, every address of the host (the broadcast addresses of
+// its IPv4 networks too), and the whole subnet of each
 // host bridge (apps of ours, and other containers; bridges are known by
 // Linux's sysfs, elsewhere only their host addresses are) and of subnet
 // (our bridge's, which may not exist yet). It is a snapshot: HostBlocked
@@ -56,8 +57,19 @@ func BlockedFromApps(subnet string) ([]netip.Prefix, error) {
 			}
 			ip = ip.Unmap()
 			out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
-			if ones, _ := n.Mask.Size(); bridge {
+			ones, _ := n.Mask.Size()
+			if bridge {
 				out = append(out, netip.PrefixFrom(ip, ones).Masked())
+			}
+			if ip.Is4() && ones < 31 {
+				// The network's broadcast address is the host's too (a
+				// datagram to it is delivered to the host's services),
+				// and its first, which older kernels also broadcast to.
+				first := netip.PrefixFrom(ip, ones).Masked().Addr()
+				b := first.As4()
+				v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) | (1<<(32-ones) - 1)
+				last := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+				out = append(out, netip.PrefixFrom(first, 32), netip.PrefixFrom(last, 32))
 			}
 		}
 	}

@@ -38,7 +38,11 @@ func TestHostBlocked(t *testing.T) {
 		t.Errorf("generation moved without a change: %d -> %d", gen0, gen)
 	}
 	link := fmt.Sprintf("wrhb%d", os.Getpid()%100000)
-	addr := netip.MustParsePrefix(fmt.Sprintf("10.240.%d.1/32", os.Getpid()%250))
+	n := os.Getpid() % 250
+	addr := netip.MustParsePrefix(fmt.Sprintf("10.240.%d.1/32", n))
+	// Its network's broadcast address is the host's too: a datagram to
+	// it reaches the host's services.
+	bcast := netip.MustParsePrefix(fmt.Sprintf("10.240.%d.255/32", n))
 	ip := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
@@ -47,10 +51,10 @@ func TestHostBlocked(t *testing.T) {
 	}
 	ip("link", "add", link, "type", "veth", "peer", "name", link+"p")
 	t.Cleanup(func() { exec.Command("ip", "link", "del", link).Run() })
-	ip("addr", "add", addr.String(), "dev", link)
+	ip("addr", "add", fmt.Sprintf("10.240.%d.1/24", n), "dev", link)
 	gen1, l := h.Current()
-	if !has(l, addr) || gen1 == gen0 {
-		t.Errorf("after the host gained %s: generation %d (was %d), list has it: %v", addr, gen1, gen0, has(l, addr))
+	if !has(l, addr) || !has(l, bcast) || gen1 == gen0 {
+		t.Errorf("after the host gained %s/24: generation %d (was %d), list has it: %v, its broadcast address: %v", addr.Addr(), gen1, gen0, has(l, addr), has(l, bcast))
 	}
 	ip("link", "del", link)
 	if gen2, l := h.Current(); has(l, addr) || gen2 == gen1 {

@@ -60,7 +60,7 @@ func startCRI(t *testing.T, bin testdaemon.Binaries, octet int) *criEnv {
   }]
 }`, e.bridge, e.bridge, filepath.Join(dir, "ipam"), e.subnet))
 	t.Cleanup(func() {
-		exec.Command("ip", "link", "del", e.bridge).Run()
+		delBridge(e.bridge)
 		removeCgroupTree(e.cgroup)
 	})
 	// deploy/install.sh puts the shim on the daemon's PATH and adds the

@@ -75,7 +75,7 @@ cni_netconfpath = %q
 hosts_dir = [%q]
 `, "unix://"+d.Address, nerdctlNamespace, filepath.Join(dir, "data"), filepath.Join(dir, "cni"), filepath.Join(dir, "hosts")))
 	t.Cleanup(func() {
-		exec.Command("ip", "link", "del", n.bridge).Run()
+		delBridge(n.bridge)
 		removeCgroupTree("/" + nerdctlNamespace) // nerdctl's cgroup parent
 	})
 	// The network: our own bridge and subnet, with portmap for -p (nerdctl

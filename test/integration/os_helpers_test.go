@@ -157,7 +157,30 @@ func (e *osEnv) cleanup() {
 			e.t.Logf("cleanup: ip link del %s: %v: %s", e.bridge, err, out)
 		}
 	}
+	removeBridgeGuard(e.bridge)
 	e.removeStray()
+}
+
+// delBridge deletes bridge and its host guard (cni's chain in the host's
+// filter table), what a test left of them.
+func delBridge(bridge string) {
+	exec.Command("ip", "link", "del", bridge).Run()
+	removeBridgeGuard(bridge)
+}
+
+// removeBridgeGuard removes the host guard of bridge: INPUT's jumps to
+// its chain, then the chain.
+func removeBridgeGuard(bridge string) {
+	chain := "WASMRUN-IN-" + bridge
+	for _, tool := range []string{"iptables", "ip6tables"} {
+		for range 8 {
+			if exec.Command(tool, "-w", "5", "-D", "INPUT", "-i", bridge, "-j", chain).Run() != nil {
+				break
+			}
+		}
+		exec.Command(tool, "-w", "5", "-F", chain).Run()
+		exec.Command(tool, "-w", "5", "-X", chain).Run()
+	}
 }
 
 // removeStray removes what a bug left that no state names any more, so
@@ -542,11 +565,11 @@ func (e *osEnv) leaks(ports ...int) []string {
 	for _, d := range nets {
 		out = append(out, "IPAM directory "+d)
 	}
-	needles := []string{`"` + e.prefix + "-"}
+	needles := []string{`"` + e.prefix + "-", " " + e.bridge + " "} // the bridge's host guard
 	for _, p := range ports {
 		needles = append(needles, "dport "+strconv.Itoa(p)+" ", "dports "+strconv.Itoa(p)+" ")
 	}
-	for _, tool := range [][]string{{"iptables-save"}, {"nft", "list", "ruleset"}} {
+	for _, tool := range [][]string{{"iptables-save"}, {"ip6tables-save"}, {"nft", "list", "ruleset"}} {
 		b, err := exec.Command(tool[0], tool[1:]...).Output()
 		if err != nil {
 			continue // the tool is not installed

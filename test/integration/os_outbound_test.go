@@ -198,17 +198,41 @@ func newHostUDPReceiver(t *testing.T) *hostUDPReceiver {
 // host's too: the app is refused it as it is the host's other addresses,
 // in its own namespace (out through host sockets: the block list it got
 // at its create lacks the address, the one its next host socket brings
-// has it) and under simulated isolation (its process, in the host's
+// has it), under simulated isolation (its process, in the host's
 // namespace, follows the host's addresses itself: a netlink socket read
-// at each connect).
+// at each connect) and on the bridge (its namespace's rules name the
+// host's addresses of its start; the bridge's host guard refuses what
+// comes to the host itself). Nor does a datagram to the broadcast address
+// of the new network reach a host service on every address (bridge,
+// simulated: it did).
 func TestOSOutboundNewHostAddress(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ name, network string }{{"namespace", ""}, {"simulated", simulated}} {
+	for _, tc := range []struct{ name, network string }{{"namespace", ""}, {"simulated", simulated}, {"bridge", "bridge = true\n"}} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "bridge" {
+				requireCNI(t)
+			}
 			e := newOSEnv(t)
 			host := newHostListenerAll(t)
 			_, p, _ := net.SplitHostPort(host.addr)
 			hostPort, _ := strconv.Atoi(p)
+			// A host UDP service on every address, which counts.
+			u, err := net.ListenPacket("udp4", ":0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer u.Close()
+			var got atomic.Int32
+			go func() {
+				buf := make([]byte, 64)
+				for {
+					if _, _, err := u.ReadFrom(buf); err != nil {
+						return
+					}
+					got.Add(1)
+				}
+			}()
+			udpPort := strconv.Itoa(u.LocalAddr().(*net.UDPAddr).Port)
 			app := e.app(map[string]string{"app.wasm": guests.C(t, "egress_attack")}, "", tc.network)
 			stdin, toGuest, err := os.Pipe()
 			if err != nil {
@@ -217,9 +241,10 @@ func TestOSOutboundNewHostAddress(t *testing.T) {
 			defer toGuest.Close()
 			// The outside host's addresses are known before its link exists.
 			n := strings.Split(e.subnet, ".")[2]
-			hostAddr, outAddr := "10.239."+n+".1", "10.239."+n+".2"
+			hostAddr, outAddr, bcast := "10.239."+n+".1", "10.239."+n+".2", "10.239."+n+".255"
 			first, want1 := connectStep(hostAddr, hostPort, wasiEHOSTUNREACH)
-			run := e.startCmd(func(cmd *exec.Cmd) { cmd.Stdin = stdin }, append(append([]string{app, "--"}, "wait"), first...)...)
+			steps := append(append([]string{"wait"}, first...), "sendto", "V1", bcast, udpPort, "bsendto", "V1", bcast, udpPort)
+			run := e.startCmd(func(cmd *exec.Cmd) { cmd.Stdin = stdin }, append([]string{app, "--"}, steps...)...)
 			stdin.Close()
 			run.waitFor("ready")
 			out := newOutsideHost(t, e) // the host gains hostAddr now
@@ -230,10 +255,15 @@ func TestOSOutboundNewHostAddress(t *testing.T) {
 			if code := run.wait(); code != 0 {
 				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, run.stdout, run.stderr)
 			}
-			if got := strings.TrimSpace(run.stdout.String()); got != "ready\n"+want1 {
-				t.Errorf("guest reported:\n%s\nwant:\nready\n%s", got, want1)
+			if ls := lines(run.stdout.String()); len(ls) != 4 || ls[0] != "ready" || ls[1] != want1 {
+				t.Errorf("guest reported:\n%s\nwant:\nready\n%s\n(then its datagrams)", run.stdout, want1)
 			}
 			host.notReached(t)
+			// A datagram the host's services would have had is there by
+			// now: the guest's sends were done before it exited.
+			if k := got.Load(); k != 0 {
+				t.Errorf("the host's UDP service got %d datagrams sent to %s", k, bcast)
+			}
 			e.noLeaks()
 		})
 	}

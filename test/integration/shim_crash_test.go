@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -130,7 +129,7 @@ func newShimCrash(t *testing.T, bin testdaemon.Binaries, idle string, seed uint6
 		windows: map[string]time.Duration{}, phases: map[string]int{},
 	}
 	t.Cleanup(func() {
-		exec.Command("ip", "link", "del", c.bridge).Run()
+		delBridge(c.bridge)
 		os.RemoveAll(c.ipamDir())
 		os.Remove(c.bridgeMarker())
 	})
@@ -515,7 +514,7 @@ func (c *shimCrash) fail(what, id, msg string) bool {
 	os.RemoveAll(c.bundle(id))
 	os.RemoveAll(filepath.Join(c.d.Dir, "root", "io.containerd.runtime.v2.task", testdaemon.Namespace, id))
 	os.Remove(filepath.Join(c.state, c.prefix+"-"+id+".json"))
-	exec.Command("ip", "link", "del", c.bridge).Run()
+	delBridge(c.bridge)
 	os.RemoveAll(c.ipamDir())
 	os.Remove(c.bridgeMarker())
 	os.Remove(c.socket(id))

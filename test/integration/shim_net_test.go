@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -81,7 +80,7 @@ subnet = "10.234.%d.0/24"
 state_dir = %q
 `, prefix, bridge, bridge, n, filepath.Join(dir, "netns-state")))
 	t.Cleanup(func() {
-		exec.Command("ip", "link", "del", bridge).Run()
+		delBridge(bridge)
 		os.RemoveAll(filepath.Join("/run/wasmrun/ipam", bridge)) // host-local's lease dir
 	})
 

@@ -9,6 +9,8 @@
 //                                                       "connect V ADDR PORT errno N"
 //   sendto V1|V2 ADDR PORT    one UDP datagram from a fresh socket
 //                                                       "sendto V ADDR PORT errno N"
+//   bsendto V1|V2 ADDR PORT   the same with SO_BROADCAST set on it first
+//                                                       "bsendto V ADDR PORT errno N"
 //   received                  datagrams waiting at the UDP receivers
 //                                                       "received N"
 //   resolve NAME              sock_getaddrinfo NAME (any family, stream)
@@ -54,7 +56,7 @@ IMPORT("sock_getsockopt") int32_t x_sock_getsockopt(int32_t fd, int32_t level, i
 // The extension's families (wasi-libc's AF_INET/AF_INET6 are for inet_pton).
 enum { X_INET4 = 1, X_INET6 = 2 };
 enum { X_DGRAM = 1, X_STREAM = 2 };
-enum { SO_REUSEADDR = 0, X_SO_DONTROUTE = 3, X_SO_BINDTODEVICE = 14 };
+enum { SO_REUSEADDR = 0, X_SO_DONTROUTE = 3, X_SO_BROADCAST = 4, X_SO_BINDTODEVICE = 14 };
 
 static uint8_t abuf[128];
 static addr_t addr = {abuf, 0};
@@ -114,10 +116,14 @@ static int32_t do_connect(const char *v, const char *host, int port) {
 	return e;
 }
 
-static int32_t do_sendto(const char *v, const char *host, int port) {
-	int32_t fd, e;
+static int32_t do_sendto(const char *v, const char *host, int port, int broadcast) {
+	int32_t fd, e, one = 1;
 	if ((e = open_socket(host, X_DGRAM, &fd)) != 0)
 		return e;
+	if (broadcast && (e = x_sock_setsockopt(fd, 0, X_SO_BROADCAST, &one, 4)) != 0) {
+		close(fd);
+		return e;
+	}
 	set_addr(host, strcmp(v, "V2") == 0);
 	iovec_t iov = {"x", 1};
 	uint32_t n;
@@ -228,8 +234,8 @@ int main(int argc, char **argv) {
 		} else if (strcmp(step, "connect") == 0 && left >= 3) {
 			printf("connect %s %s %s errno %d\n", argv[i + 1], argv[i + 2], argv[i + 3], do_connect(argv[i + 1], argv[i + 2], atoi(argv[i + 3])));
 			i += 4;
-		} else if (strcmp(step, "sendto") == 0 && left >= 3) {
-			printf("sendto %s %s %s errno %d\n", argv[i + 1], argv[i + 2], argv[i + 3], do_sendto(argv[i + 1], argv[i + 2], atoi(argv[i + 3])));
+		} else if ((strcmp(step, "sendto") == 0 || strcmp(step, "bsendto") == 0) && left >= 3) {
+			printf("%s %s %s %s errno %d\n", step, argv[i + 1], argv[i + 2], argv[i + 3], do_sendto(argv[i + 1], argv[i + 2], atoi(argv[i + 3]), step[0] == 'b'));
 			i += 4;
 		} else if (strcmp(step, "resolve") == 0 && left >= 1) {
 			printf("resolve %s errno %d\n", argv[i + 1], do_resolve(argv[i + 1]));
