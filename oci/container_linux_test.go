@@ -441,6 +441,34 @@ func TestModulePath(t *testing.T) {
 	if _, err := ModulePath(root, &specs.Spec{}); err == nil {
 		t.Error("a spec without process.args: no error")
 	}
+
+	// A root written with a trailing slash (or /./, //), as a client may
+	// give it: a link that climbs out of it still stops at it. Before, it
+	// led to the host's file, which the shim then read, or wrote.
+	outside := filepath.Join(t.TempDir(), "host.wasm")
+	rel, err := filepath.Rel(root, outside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(root, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("d/../"+rel, filepath.Join(root, "escape.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{root + "/", root + "/.", root + "//", root + "/d/.."} {
+		m, err := ModulePath(r, &specs.Spec{Process: &specs.Process{Args: []string{"/escape.wasm"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(m.HostPath, root+"/") {
+			t.Errorf("root %q: /escape.wasm is %s, outside the root", r, m.HostPath)
+		}
+	}
+	spec := &specs.Spec{Root: &specs.Root{Path: root + "/./"}}
+	if got := RootPath("/bundle", spec); got != root {
+		t.Errorf("RootPath of %q: %q, want it clean", spec.Root.Path, got)
+	}
 }
 
 // nsName is the name of container id's own namespace under rt.

@@ -33,7 +33,7 @@ func RootPath(bundle string, s *specs.Spec) string {
 		return filepath.Join(bundle, "rootfs")
 	}
 	if filepath.IsAbs(s.Root.Path) {
-		return s.Root.Path
+		return filepath.Clean(s.Root.Path)
 	}
 	return filepath.Join(bundle, s.Root.Path)
 }
@@ -101,6 +101,10 @@ func ModulePath(root string, s *specs.Spec) (Module, error) {
 // resolveInRoot resolves an absolute guest path inside root, following
 // symlinks as if root were "/": a symlink can never lead out of root.
 func resolveInRoot(root, guest string) (string, error) {
+	// Clean, as every path it becomes on the way is: "..", which stops
+	// at root, must recognise it (a root of "/r/" or "/r/./" did not
+	// equal its clean self, and a link of d/../../x left it).
+	root = filepath.Clean(root)
 	parts := strings.Split(filepath.Clean("/"+guest), "/")
 	cur := root
 	links := 0
