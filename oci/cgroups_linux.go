@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/wasmrun/wasmrun/internal/initproc"
+	"github.com/wasmrun/wasmrun/internal/runner"
 )
 
 // Cgroups. The container process joins the cgroup of the spec
@@ -66,7 +67,7 @@ func withCompileRoom(res *specs.LinuxResources, module string) *specs.LinuxResou
 	}
 	var size int64
 	if fi, err := os.Stat(module); err == nil {
-		size = fi.Size()
+		size = min(fi.Size(), runner.MaxModuleSize) // a larger one is not loaded
 	}
 	m := *r.Memory
 	limit := *m.Limit + compileRoom(size)

@@ -287,6 +287,15 @@ func TestCreateErrorsLeaveNothing(t *testing.T) {
 				`"linux":{"namespaces":[{"type":"user"},{"type":"network"}],"uidMappings":[{"containerID":0,"hostID":100000,"size":65536}],"gidMappings":[{"containerID":0,"hostID":100000,"size":65536}]}}`), 0o644)
 			return b
 		}},
+		// An image's file of any size: refused by its size, before any
+		// compile room is made for it or a byte of it read.
+		{"huge module", "more than wasmrun loads", func() string {
+			b := bundle(t, good, nil, true)
+			if err := os.Truncate(filepath.Join(b, "rootfs", "app.wasm"), 2<<30); err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}},
 		{"bad umask", "not a umask", func() string {
 			b := bundle(t, good, nil, true)
 			withSpec(t, b, func(s *specs.Spec) { s.Process.User.Umask = ptr(uint32(0o4022)) })

@@ -11,6 +11,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/wasmrun/wasmrun/internal/names"
+	"github.com/wasmrun/wasmrun/internal/runner"
 )
 
 // LoadSpec reads <bundle>/config.json.
@@ -62,6 +63,9 @@ func ResolveModule(root string, s *specs.Spec) (Module, error) {
 	}
 	if !st.Mode().IsRegular() {
 		return Module{}, fmt.Errorf("module %s in the container root is not a regular file", m.GuestPath)
+	}
+	if st.Size() > runner.MaxModuleSize {
+		return Module{}, fmt.Errorf("module %s is %d MiB, more than wasmrun loads (%d MiB)", m.GuestPath, st.Size()>>20, runner.MaxModuleSize>>20)
 	}
 	return m, nil
 }

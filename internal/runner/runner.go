@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -96,9 +97,17 @@ func (e *Error) Error() string { return e.Msg }
 
 func errorf(format string, args ...any) error { return &Error{Msg: fmt.Sprintf(format, args...)} }
 
-// Load reads a module file and checks that it is WebAssembly.
+// MaxModuleSize bounds the module files wasmrun loads: reading one takes
+// its size in memory, and compiling it about 15 times that (a container's
+// memory limit makes room for it, oci.compileRoom), so an image's file of
+// any size must not set either.
+const MaxModuleSize = 256 << 20
+
+// Load reads a module file and checks that it is WebAssembly: a regular
+// file of at most MaxModuleSize, whose header is checked before the rest
+// is read.
 func Load(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := load(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return nil, errorf("module %s: no such file", path)
@@ -109,8 +118,42 @@ func Load(path string) ([]byte, error) {
 		}
 		return nil, errorf("module %s: %v", path, err)
 	}
-	if !bytes.HasPrefix(b, wasmMagic) {
-		return nil, errorf("module %s: not a WebAssembly binary (no \\0asm header)", path)
+	return b, nil
+}
+
+func load(path string) ([]byte, error) {
+	// Non-blocking: a FIFO's open would wait for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+		return nil, err
+	case fi.IsDir():
+		return nil, syscall.EISDIR
+	case !fi.Mode().IsRegular():
+		return nil, errors.New("not a regular file")
+	case fi.Size() > MaxModuleSize:
+		return nil, fmt.Errorf("%d MiB, more than wasmrun loads (%d MiB)", fi.Size()>>20, MaxModuleSize>>20)
+	}
+	head := make([]byte, len(wasmMagic))
+	if _, err := io.ReadFull(f, head); err != nil || !bytes.Equal(head, wasmMagic) {
+		return nil, errors.New("not a WebAssembly binary (no \\0asm header)")
+	}
+	b := make([]byte, len(head), fi.Size())
+	copy(b, head)
+	for {
+		n, err := f.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF || len(b) == cap(b) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	return b, nil
 }

@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // emptyModule is a valid module with nothing in it (no _start).
@@ -150,5 +152,55 @@ func TestDefaultCacheDir(t *testing.T) {
 	t.Setenv("HOME", "")
 	if got := DefaultCacheDir(); got != "" {
 		t.Errorf("without a home: %q, want \"\" (no cache)", got)
+	}
+}
+
+// TestLoadBounded: Load reads only what could be a module: a file larger
+// than MaxModuleSize is refused by its size (a sparse one of gigabytes
+// costs nothing), one without the header after four bytes, a FIFO at
+// once (it would block the reader until a writer came).
+func TestLoadBounded(t *testing.T) {
+	dir := t.TempDir()
+	huge := filepath.Join(dir, "huge.wasm")
+	f, err := os.Create(huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte{0, 'a', 's', 'm', 1, 0, 0, 0})
+	if err := f.Truncate(MaxModuleSize + 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := Load(huge); err == nil || !strings.Contains(err.Error(), "more than wasmrun loads") {
+		t.Errorf("a module over the bound: %v", err)
+	}
+	notWasm := filepath.Join(dir, "not.wasm")
+	if err := os.WriteFile(notWasm, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(notWasm); err == nil || !strings.Contains(err.Error(), "no \\0asm header") {
+		t.Errorf("not wasm: %v", err)
+	}
+	fifo := filepath.Join(dir, "fifo.wasm")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := Load(fifo); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("a FIFO: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Load of a FIFO blocks")
+	}
+	small := filepath.Join(dir, "small.wasm")
+	want := []byte{0, 'a', 's', 'm', 1, 0, 0, 0}
+	if err := os.WriteFile(small, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := Load(small); err != nil || !bytes.Equal(b, want) {
+		t.Errorf("a module: %x, %v", b, err)
 	}
 }
