@@ -171,6 +171,7 @@ func (f *File) Has(r Rights) bool { return f.RightsBase&r == r }
 // rewinds to cookie 0.
 type DirState struct {
 	Entries []Dirent
+	size    int64 // what it counts for in System.dirBytes
 }
 
 // Dirent is one directory entry as preview1 reports it.

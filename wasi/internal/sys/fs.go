@@ -124,7 +124,7 @@ func (s *System) Renumber(from, to int32) Errno {
 	}
 	s.FDs.Delete(from)
 	if prev := s.FDs.InsertAt(to, f); prev != nil {
-		s.releasePorts(prev)
+		s.forget(prev)
 		prev.closeHost()
 	}
 	return ESUCCESS

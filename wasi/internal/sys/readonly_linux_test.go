@@ -1,6 +1,7 @@
 package sys
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -221,5 +222,55 @@ func TestStdioRights(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(log); string(b) != "kept\nmore\n" {
 		t.Errorf("the log: %q", b)
+	}
+}
+
+// TestReaddirBounded: the snapshots a guest's open directories keep are
+// bounded together: a guest that opens a large directory again and again,
+// reading an entry from each, gets ENOMEM once they would pass the bound,
+// not the host's memory; closing one makes room, and reading from the
+// start again replaces its snapshot without counting it twice.
+func TestReaddirBounded(t *testing.T) {
+	dir := t.TempDir()
+	name := strings.Repeat("n", 200)
+	for i := range 2000 {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s%05d", name, i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := New(nil, nil, nil, []Preopen{{HostPath: dir, GuestPath: "/d"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	per := int64(2002 * (direntCost + len(name) + 5)) // about, with . and ..
+	var fds []int32
+	for range maxDirSnapshots/per + 10 {
+		fd, errno := s.Open(OpenRequest{Dir: 3, Path: ".", Oflags: OflagDirectory, RightsBase: RightFdReaddir})
+		if errno != 0 {
+			t.Fatal(errno)
+		}
+		if _, errno := s.Readdir(fd, 0); errno == ENOMEM {
+			s.CloseFD(fd)
+			break
+		} else if errno != 0 {
+			t.Fatal(errno)
+		}
+		fds = append(fds, fd)
+	}
+	if int64(len(fds)) > maxDirSnapshots/per+1 || s.dirBytes > maxDirSnapshots {
+		t.Fatalf("%d snapshots held (%d bytes), past the bound of %d bytes", len(fds), s.dirBytes, maxDirSnapshots)
+	}
+	if int64(len(fds)) < maxDirSnapshots/per-1 {
+		t.Fatalf("only %d snapshots before ENOMEM", len(fds))
+	}
+	held := s.dirBytes
+	if _, errno := s.Readdir(fds[0], 0); errno != 0 || s.dirBytes != held {
+		t.Errorf("reading from the start again: %v, %d bytes held, was %d", errno, s.dirBytes, held)
+	}
+	s.CloseFD(fds[0])
+	fd, _ := s.Open(OpenRequest{Dir: 3, Path: ".", Oflags: OflagDirectory, RightsBase: RightFdReaddir})
+	if _, errno := s.Readdir(fd, 0); errno != 0 {
+		t.Errorf("a snapshot after one was closed: %v", errno)
 	}
 }

@@ -47,6 +47,9 @@ type System struct {
 
 	// iov is the hot calls' scratch space for iovecs (see iovecs).
 	iov []iovec
+	// dirBytes is what the directory snapshots of open descriptors take
+	// (see Readdir).
+	dirBytes int64
 }
 
 // Lookup returns the open descriptor fd, or EBADF.
@@ -81,14 +84,21 @@ func (s *System) CloseFD(fd int32) Errno {
 	if !ok {
 		return EBADF
 	}
-	s.releasePorts(f)
+	s.forget(f)
 	return ErrnoFromError(f.closeHost())
+}
+
+// forget lets go of what the system keeps for f, a descriptor the guest
+// closes: its virtual ports, its directory snapshot.
+func (s *System) forget(f *File) {
+	s.releasePorts(f)
+	s.dropDir(f)
 }
 
 // Close closes every descriptor the guest still holds.
 func (s *System) Close() {
 	s.FDs.Range(func(fd int32, f *File) bool {
-		s.releasePorts(f)
+		s.forget(f)
 		f.closeHost()
 		return true
 	})
