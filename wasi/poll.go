@@ -31,9 +31,10 @@ const (
 	subclockAbstime   = 1
 	eventrwflagHangup = 1
 
-	// maxSubscriptions bounds what one call may make the host allocate.
+	// maxSubscriptions bounds what one call may make the host allocate
+	// (about 100 bytes each, outside the guest's memory and its limit).
 	// Go's netpoller never passes more than 65535.
-	maxSubscriptions = 1 << 20
+	maxSubscriptions = 1 << 16
 )
 
 // pollSub is one decoded subscription and, once known, its event.

@@ -554,3 +554,25 @@ func TestPollOneoffIdleCPU(t *testing.T) {
 	sleeper.expectEvents(event(1, 0, eventtypeClock, 0, 0))
 	waiter.expectEvents(event(3, 0, eventtypeClock, 0, 0))
 }
+
+// TestPollOneoffTooMany: more than maxSubscriptions is EINVAL at once,
+// before the host allocates for each (memory of the host's, not counted
+// in the guest's limit); maxSubscriptions itself is served.
+func TestPollOneoffTooMany(t *testing.T) {
+	h := newHarness(t, Config{})
+	n := uint64(maxSubscriptions + 1)
+	need := n * (subscriptionLen + eventLen)
+	if _, ok := h.mem().Grow(uint32(need/65536 + 2)); !ok {
+		t.Fatal("grow the guest's memory")
+	}
+	in, out := uint64(65536), uint64(65536)+n*subscriptionLen
+	for i := range n {
+		h.write(uint32(in+i*subscriptionLen), clockSub(i, clockMonotonic, 0, 0))
+	}
+	if errno := h.call("poll_oneoff", in, out, n, pollNevents); errno != sys.EINVAL {
+		t.Errorf("%d subscriptions: errno %v, want EINVAL", n, errno)
+	}
+	if errno := h.call("poll_oneoff", in, out, n-1, pollNevents); errno != 0 {
+		t.Errorf("%d subscriptions: errno %v", n-1, errno)
+	}
+}
