@@ -28,8 +28,17 @@ const maxDatagram = 65535
 // maxRelays bounds the relays one creator runs at once: each holds a UDP
 // socket and two goroutines of the creator's, which a guest must not be
 // able to multiply without end. More are EMFILE, as a process out of
-// descriptors gets.
-const maxRelays = 1024
+// descriptors gets. With the buffers' sizes (relaySocket, makeRelay) and
+// maxPeers, what one app can make its creator hold (outside the app's
+// memory cgroup) stays under about 256 * (a datagram in hand, 64 KiB, +
+// the UDP socket's receive buffer, 128 KiB, + what waits for the guest,
+// 128 KiB, + 256 peers, 40 KiB) = 90 MiB.
+const maxRelays = 256
+
+// relayBuffer is the size asked for the receive buffer of a relay's UDP
+// socket (the kernel doubles it): room for a burst of datagrams up to the
+// largest, not the default's 208 KiB.
+const relayBuffer = 64 << 10
 
 // relayBufs are the buffers of datagrams in hand: a relay takes one only
 // while it moves a datagram, so an idle relay holds none.
@@ -73,6 +82,14 @@ func (p *Policy) makeRelay(r Request) (errno unix.Errno, fd int) {
 	if err != nil {
 		return errnoOf(err), -1
 	}
+	// What the relay passes in waits, for a guest that does not read, in
+	// its end's send buffer: room for the largest datagram (doubled by
+	// the kernel), not the default's 208 KiB.
+	if err := unix.SetsockoptInt(pair[0], unix.SOL_SOCKET, unix.SO_SNDBUF, relaywire.HeaderLen+maxDatagram); err != nil {
+		unix.Close(pair[0])
+		unix.Close(pair[1])
+		return errnoOf(err), -1
+	}
 	closers = append(closers, func() error { return unix.Close(pair[1]) })
 	pf := os.NewFile(uintptr(pair[0]), "relay")
 	ours, err := unixConn(pf) // a descriptor of its own
@@ -95,9 +112,10 @@ func (p *Policy) makeRelay(r Request) (errno unix.Errno, fd int) {
 	return 0, pair[1]
 }
 
-// maxPeers bounds the destinations one relay remembers; past it, the one
-// it first sent to is forgotten first.
-const maxPeers = 4096
+// maxPeers bounds the destinations one relay remembers (what a client's
+// UDP socket talks to: a few servers); past it, the one it first sent to
+// is forgotten first.
+const maxPeers = 256
 
 // peers are the destinations a relay sent to: the only sources it passes
 // datagrams from (what a NAT lets back in, endpoint by endpoint). Its UDP
@@ -162,6 +180,9 @@ func relaySocket(r Request) (*net.UDPConn, error) {
 		wild = &unix.SockaddrInet6{}
 	}
 	if err := unix.Bind(fd, wild); err != nil {
+		return nil, err
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, relayBuffer); err != nil {
 		return nil, err
 	}
 	c, err := net.FilePacketConn(f)
