@@ -111,6 +111,9 @@ type Container struct {
 	// preopens after the configuration's (initproc.Shared): an exec
 	// process's view of its container's tmpfs mounts.
 	shared []sharedDir
+	// module is the module file (openModule), passed to the process to
+	// read (initproc.Config.ModuleFD).
+	module *os.File
 }
 
 func (r *Runtime) logf(format string, args ...any) {
@@ -177,6 +180,11 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	if err != nil {
 		return nil, err
 	}
+	modFile, err := openModule(root, mod)
+	if err != nil {
+		return nil, err
+	}
+	defer modFile.Close() // the process has its own
 	priv, err := initproc.SpecPrivileges(spec)
 	if err != nil {
 		return nil, err
@@ -276,7 +284,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	}
 	cfg.Mounts.Tmpfs = tmpfs
 
-	c = &Container{ID: id, rt: r, done: make(chan struct{}), oomScoreAdj: spec.Process.OOMScoreAdj}
+	c = &Container{ID: id, rt: r, done: make(chan struct{}), oomScoreAdj: spec.Process.OOMScoreAdj, module: modFile}
 	c.namespaces, cfg.Hostname = own, hostname
 	cfg.Sysctls = ctls
 	if p := st.Cgroup; p != "" {
@@ -352,6 +360,10 @@ func (c *Container) spawn(ctx context.Context, prog string, net cni.Network, cfg
 	if opts.Trace != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, opts.Trace)
 		cfg.TraceFD = 2 + len(cmd.ExtraFiles)
+	}
+	if c.module != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, c.module)
+		cfg.ModuleFD = 2 + len(cmd.ExtraFiles)
 	}
 	for _, d := range c.shared {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, d.dir)

@@ -118,6 +118,13 @@ func (r *Runtime) Exec(ctx context.Context, id, execID string, proc *specs.Proce
 	if err != nil {
 		return nil, err
 	}
+	// Opened here, where the check was: the running guest may change
+	// its root's paths at any time.
+	modFile, err := openModule(root, mod)
+	if err != nil {
+		return nil, err
+	}
+	defer modFile.Close() // the process has its own
 	priv, err := initproc.SpecPrivileges(&es)
 	if err != nil {
 		return nil, err
@@ -175,7 +182,7 @@ func (r *Runtime) Exec(ctx context.Context, id, execID string, proc *specs.Proce
 	}
 	// Its own OOM score, else the container's (as runc does).
 	c := &Container{ID: id, rt: r, done: make(chan struct{}), oomScoreAdj: cmp.Or(proc.OOMScoreAdj, spec.Process.OOMScoreAdj)}
-	c.shared = shared
+	c.shared, c.module = shared, modFile
 	if p := st.Cgroup; p != "" {
 		// The container's cgroup as it is: its limit is shared with the
 		// running guest, so there is no compile room to give an exec

@@ -170,3 +170,52 @@ func TestSharedTmpfs(t *testing.T) {
 		t.Errorf("a link in the tmpfs's place: %v, want ELOOP", err)
 	}
 }
+
+// TestOpenModuleSwapped: the module is read from what was checked: a
+// directory of its path swapped for a link after ResolveModule (as a
+// running guest may do to an exec of its module) makes openModule fail,
+// never open the host's file the link leads to.
+func TestOpenModuleSwapped(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	for _, d := range []string{filepath.Join(root, "real"), filepath.Join(outside, "real")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "real", "app.wasm"), []byte("\x00asmmine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(outside, "real", "app.wasm"), []byte("\x00asmhost"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spec := &specs.Spec{Process: &specs.Process{Args: []string{"/real/app.wasm"}}}
+	m, err := ResolveModule(root, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := openModule(root, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 8)
+	f.Read(b)
+	f.Close()
+	if string(b) != "\x00asmmine" {
+		t.Fatalf("read %q, want the container's module", b)
+	}
+	if err := os.Rename(filepath.Join(root, "real"), filepath.Join(root, "bak")); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{filepath.Join(outside, "real"), "../../" + filepath.Base(outside) + "/real"} {
+		link := filepath.Join(root, "real")
+		os.Remove(link)
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+		if f, err := openModule(root, m); err == nil {
+			f.Read(b)
+			f.Close()
+			t.Errorf("link to %s in the module's path: opened, read %q", target, b)
+		}
+	}
+}

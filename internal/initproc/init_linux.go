@@ -47,8 +47,11 @@ const (
 
 // Config is everything the process needs, sent as JSON on ConfigFD.
 type Config struct {
-	ID       string         `json:"id"`
-	Module   string         `json:"module"`
+	ID     string `json:"id"`
+	Module string `json:"module"`
+	// ModuleFD, when set, is the module file Module names, opened by the
+	// creator where it checked it: what the process reads.
+	ModuleFD int            `json:"module_fd,omitempty"`
 	Export   string         `json:"export"`
 	Args     []string       `json:"args"`
 	Env      []string       `json:"env"`
@@ -180,8 +183,18 @@ func Main() int {
 	if cfg.TraceFD != 0 {
 		trace = os.NewFile(uintptr(cfg.TraceFD), "trace")
 	}
+	var wasm []byte
+	if cfg.ModuleFD != 0 {
+		f := os.NewFile(uintptr(cfg.ModuleFD), cfg.Module)
+		wasm, err = runner.LoadFile(f, cfg.Module)
+		f.Close()
+		if err != nil {
+			return fail(err)
+		}
+	}
 	p, err := runner.Prepare(ctx, runner.Options{
 		Path:             cfg.Module,
+		Wasm:             wasm,
 		Name:             cfg.Args[0],
 		Args:             cfg.Args[1:],
 		Env:              cfg.Env,

@@ -108,6 +108,18 @@ const MaxModuleSize = 256 << 20
 // is read.
 func Load(path string) ([]byte, error) {
 	b, err := load(path)
+	return loaded(path, b, err)
+}
+
+// LoadFile is Load of the module open at f (named name in messages),
+// which it reads from its start.
+func LoadFile(f *os.File, name string) ([]byte, error) {
+	b, err := loadFrom(f)
+	return loaded(name, b, err)
+}
+
+// loaded is what Load returns for the module at path of what load did.
+func loaded(path string, b []byte, err error) ([]byte, error) {
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return nil, errorf("module %s: no such file", path)
@@ -128,6 +140,10 @@ func load(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return loadFrom(f)
+}
+
+func loadFrom(f *os.File) ([]byte, error) {
 	fi, err := f.Stat()
 	switch {
 	case err != nil:
@@ -140,6 +156,9 @@ func load(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%d MiB, more than wasmrun loads (%d MiB)", fi.Size()>>20, MaxModuleSize>>20)
 	}
 	head := make([]byte, len(wasmMagic))
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
 	if _, err := io.ReadFull(f, head); err != nil || !bytes.Equal(head, wasmMagic) {
 		return nil, errors.New("not a WebAssembly binary (no \\0asm header)")
 	}
