@@ -127,12 +127,22 @@ func removeStaleGuards(fam int) {
 	}
 }
 
-// iptables runs iptables (ip6tables for family 6) with args in the host's
-// network namespace (the caller's thread's).
-func iptables(family int, args ...string) error {
-	prog := "iptables"
+// iptables runs iptables (ip6tables for family 6) with args in the
+// calling thread's network namespace.
+func iptables(family int, args ...string) error { return xtables(family, "iptables", "", args...) }
+
+// restore runs iptables-restore (or ip6tables-restore) with rules and
+// args in the calling thread's network namespace.
+func restore(family int, rules string, args ...string) error {
+	return xtables(family, "iptables-restore", rules, args...)
+}
+
+// xtables runs tool, iptables' or (family 6) ip6tables' of that name, with
+// input on its stdin and -w 5 (wait for the xtables lock) and args.
+func xtables(family int, tool, input string, args ...string) error {
+	prog := tool
 	if family == 6 {
-		prog = "ip6tables"
+		prog = "ip6" + strings.TrimPrefix(tool, "ip")
 	}
 	path, err := exec.LookPath(prog)
 	if err != nil {
@@ -140,6 +150,7 @@ func iptables(family int, args ...string) error {
 	}
 	var out bytes.Buffer
 	cmd := exec.Command(path, append([]string{"-w", "5"}, args...)...)
+	cmd.Stdin = strings.NewReader(input)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("%s %s: %w: %s", prog, strings.Join(args, " "), err, strings.TrimSpace(out.String()))

@@ -1,12 +1,10 @@
 package cni
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os/exec"
 	"strings"
 	"time"
 
@@ -188,27 +186,6 @@ func (m *Manager) isolate(st *state, outbound bool) error {
 		out = "all but the host, the bridge subnet and other apps"
 	}
 	m.cfg.Log("firewall in %s: in only lo, replies and forwards; out %s (%s)", st.Name, out, time.Since(t0).Round(time.Microsecond))
-	return nil
-}
-
-// restore runs iptables-restore (or ip6tables-restore) with rules and
-// args in the calling thread's network namespace.
-func restore(family int, rules string, args ...string) error {
-	prog := "iptables-restore"
-	if family == 6 {
-		prog = "ip6tables-restore"
-	}
-	path, err := exec.LookPath(prog)
-	if err != nil {
-		return fmt.Errorf("%s not found (install iptables): %w", prog, err)
-	}
-	cmd := exec.Command(path, append([]string{"-w", "5"}, args...)...)
-	cmd.Stdin = strings.NewReader(rules)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s: %w: %s", prog, err, strings.TrimSpace(out.String()))
-	}
 	return nil
 }
 
