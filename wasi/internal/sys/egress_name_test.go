@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wasmrun/wasmrun/wasi/internal/wintest"
 )
 
 func TestParseName(t *testing.T) {
@@ -233,7 +235,7 @@ func TestNameserverNotGranted(t *testing.T) {
 	if !e.queryPermitted(ns, "loop.test") {
 		t.Error("the allowed name's own query may not go to the nameserver")
 	}
-	conf := filepath.Join(t.TempDir(), "resolv.conf")
+	conf := filepath.Join(wintest.TempDir(t), "resolv.conf") // Wine cannot remove a t.TempDir
 	if err := os.WriteFile(conf, []byte("nameserver 127.0.0.1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
