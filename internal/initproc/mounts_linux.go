@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/wasmrun/wasmrun/internal/nest"
 	"golang.org/x/sys/unix"
 )
 
@@ -106,31 +107,28 @@ func bindReadOnly(p string, dirs []string) error {
 	return nil
 }
 
-// within returns the deepest of dirs that holds p (by their cleaned
-// paths, as written) and p's path relative to it; "" when none does (the
-// WASI layer judges its preopens alike).
-func within(dirs []string, p string) (outer, rel string) {
+// spelledWithin reports whether path p, as written, is beneath another of
+// dirs as written: in the private root, it is then there through that
+// one. (Within another by the directories themselves, but spelled apart,
+// it is bound at its own path, in the root's own directories.)
+func spelledWithin(p string, dirs []string) bool {
 	p = filepath.Clean(p)
 	for _, d := range dirs {
-		d = filepath.Clean(d)
-		if len(d) <= len(outer) {
-			continue
-		}
-		if r, err := filepath.Rel(d, p); err == nil && r != "." && filepath.IsLocal(r) {
-			outer, rel = d, r
+		if r, err := filepath.Rel(filepath.Clean(d), p); err == nil && r != "." && filepath.IsLocal(r) {
+			return true
 		}
 	}
-	return outer, rel
+	return false
 }
 
 // openPreopen opens p (O_PATH, and flags) as the guest's preopen of it is
-// resolved: beneath the deepest of dirs that holds it, where a guest may
-// have put links (in an earlier run, or another guest sharing it), with no
-// link leading out of that one (RESOLVE_BENEATH); as it is otherwise.
-// nested says which.
+// resolved: within the outermost of dirs its path passes through (see
+// package nest), where a guest may have put links, with no link leading
+// out of that one (RESOLVE_BENEATH); as it is otherwise. nested says
+// which.
 func openPreopen(p string, dirs []string, flags int) (fd int, nested bool, err error) {
 	flags |= unix.O_PATH | unix.O_CLOEXEC
-	outer, rel := within(dirs, p)
+	outer, rel := nest.Within(append([]string{p}, dirs...), 0)
 	if outer == "" {
 		fd, err = unix.Open(p, flags, 0)
 		return fd, false, err
@@ -143,7 +141,7 @@ func openPreopen(p string, dirs []string, flags int) (fd int, nested bool, err e
 	fd, err = unix.Openat2(o, rel, &unix.OpenHow{Flags: uint64(flags), Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS})
 	if err != nil {
 		if errors.Is(err, unix.EXDEV) || errors.Is(err, unix.ELOOP) {
-			return -1, true, fmt.Errorf("a link on the way leads out of %s, another of the guest's directories (a guest may have put it there; give the real path)", outer)
+			return -1, true, fmt.Errorf("a link on the way leads out of %s, another of the guest's directories, or is absolute (a guest may have put it there; give the real path)", outer)
 		}
 		return -1, true, fmt.Errorf("within %s, another of the guest's directories: %w", outer, err)
 	}
@@ -184,10 +182,10 @@ const privateRootAt = "/tmp"
 // and capabilities the spec gives it, finds no host file to read or write
 // beyond the guest's own directories (runc's pivot_root into the rootfs
 // does the same for a native container). It runs after setup, while the
-// process may still mount. A directory within another one is not bound
-// again: it is there, through the one that holds it, where it must be
+// process may still mount. A directory within another one must be
 // reached without a link that leads out of that one (openPreopen: the
-// guest may have put the link there); one that is not is an error.
+// guest may have put the link there), else it is an error; written beneath
+// it, it is not bound again (it is there, through the one that holds it).
 func (m *Mounts) enterPrivateRoot(dirs, files []string) error {
 	if m == nil || !m.PrivateRoot {
 		return nil
@@ -224,9 +222,10 @@ func (m *Mounts) enterPrivateRoot(dirs, files []string) error {
 		switch {
 		case nested && err != nil:
 			return fmt.Errorf("private root: %s: %w", p, err)
-		case nested:
+		case nested && spelledWithin(p, dirs):
 			// There already, through the directory that holds it (its
-			// mounts, read-only ones too, came along).
+			// mounts, read-only ones too, came along); bound again, its
+			// mount point would be made through the guest's links.
 			unix.Close(fd)
 			continue
 		case err != nil:

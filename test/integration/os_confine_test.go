@@ -509,13 +509,18 @@ func TestOSPreopenThroughLink(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The outer directory spelled through a link to it is the same one.
+	olink := filepath.Join(t.TempDir(), "olink")
+	if err := os.Symlink(outer, olink); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
-		link string
-		ok   bool
-	}{{"link", true}, {"out", false}} {
+		a, link string
+		ok      bool
+	}{{outer, "link", true}, {outer, "out", false}, {olink, "link", true}, {olink, "out", false}} {
 		app := readableApp(t, map[string]string{"app.wasm": guests.Go(t, "files")})
 		writeFile(t, filepath.Join(app, ".wasmrun.toml"),
-			`dirs = ["`+outer+`:/a", "`+filepath.Join(outer, tc.link)+`:/b"]`+"\n[network]\n"+e.config())
+			`dirs = ["`+tc.a+`:/a", "`+filepath.Join(outer, tc.link)+`:/b"]`+"\n[network]\n"+e.config())
 		r := e.run("os", app, "--", "/b", "2")
 		if !tc.ok {
 			mustExit(t, r, 125)
@@ -533,6 +538,7 @@ func TestOSPreopenThroughLink(t *testing.T) {
 		if got := readFile(t, filepath.Join(outer, "real", "work", "b.txt")); got != "hello, world\nmore" {
 			t.Errorf("%s/real/work/b.txt: %q, want what the app wrote through /b", outer, got)
 		}
+		os.RemoveAll(filepath.Join(outer, "real", "work"))
 	}
 	e.noLeaks()
 }

@@ -163,11 +163,19 @@ func TestNestedPreopenLinks(t *testing.T) {
 		t.Errorf("open /in/mine: %v", errno)
 	}
 	s.Close()
+	// The outer one through a link to it: the same directory.
+	olink := filepath.Join(t.TempDir(), "olink")
+	if err := os.Symlink(outer, olink); err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range []string{"out", "up", "etc"} {
-		// Either order: the outer one need not come first.
+		// Either order: the outer one need not come first; either may be
+		// spelled through a link.
 		for _, pre := range [][]Preopen{
 			{{HostPath: outer, GuestPath: "/data"}, {HostPath: filepath.Join(outer, name), GuestPath: "/x"}},
 			{{HostPath: filepath.Join(outer, name) + "/", GuestPath: "/x"}, {HostPath: outer + "/.", GuestPath: "/data"}},
+			{{HostPath: olink, GuestPath: "/data"}, {HostPath: filepath.Join(outer, name), GuestPath: "/x"}},
+			{{HostPath: outer, GuestPath: "/data"}, {HostPath: filepath.Join(olink, name), GuestPath: "/x"}},
 		} {
 			s, err := New(nil, nil, nil, pre)
 			if err == nil {
@@ -178,6 +186,18 @@ func TestNestedPreopenLinks(t *testing.T) {
 			}
 		}
 	}
+	// A descriptor passed through /proc/self/fd (an exec process's share
+	// of its container's tmpfs) is never within a preopen of /proc or /.
+	d, err := os.Open(elsewhere)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	s, err = New(nil, nil, nil, []Preopen{{HostPath: "/proc", GuestPath: "/proc"}, {HostPath: "/", GuestPath: "/host"}, {HostPath: fmt.Sprintf("/proc/self/fd/%d", d.Fd()), GuestPath: "/tmp"}})
+	if err != nil {
+		t.Fatalf("a descriptor's directory with /proc and / preopened: %v", err)
+	}
+	s.Close()
 }
 
 // TestStdioRights: a file given as stdio is a stream to the guest: read

@@ -16,7 +16,8 @@ package sys
 import (
 	"fmt"
 	"os"
-	"path/filepath"
+
+	"github.com/wasmrun/wasmrun/internal/nest"
 )
 
 // Preopen is a host directory the guest sees under GuestPath.
@@ -122,15 +123,19 @@ func New(stdin, stdout, stderr *os.File, preopens []Preopen) (_ *System, err err
 		}
 		s.FDs.Insert(file)
 	}
+	hostPaths := make([]string, len(preopens))
+	for i, p := range preopens {
+		hostPaths[i] = p.HostPath
+	}
 	for i, p := range preopens {
 		var f *File
 		var err error
-		if outer, rel := enclosing(preopens, i); outer != "" {
+		if outer, rel := nest.Within(hostPaths, i); outer != "" {
 			// Beneath another preopen, the guest may have put a link on
 			// the way (in an earlier run, or another guest sharing it):
 			// resolved there, it never leads out.
 			if f, err = openDirectoryIn(outer, rel); err != nil {
-				return nil, fmt.Errorf("open directory %s within %s, another of the guest's directories: it is missing, or a link on the way leads out of %s (a guest may have put it there; give the real path): %w", p.HostPath, outer, outer, err)
+				return nil, fmt.Errorf("open directory %s within %s, another of the guest's directories: it is missing, or a link on the way leads out of %s or is absolute (a guest may have put it there; give the real path): %w", p.HostPath, outer, outer, err)
 			}
 		} else if f, err = openDirectory(p.HostPath); err != nil {
 			return nil, fmt.Errorf("open directory %s: %w", p.HostPath, err)
@@ -143,21 +148,4 @@ func New(stdin, stdout, stderr *os.File, preopens []Preopen) (_ *System, err err
 		s.FDs.Insert(f)
 	}
 	return s, nil
-}
-
-// enclosing returns the host path of the preopen that holds preopens[i]
-// deepest (by their cleaned paths, as written), and the path of
-// preopens[i] relative to it; "" when none does.
-func enclosing(preopens []Preopen, i int) (outer, rel string) {
-	p := filepath.Clean(preopens[i].HostPath)
-	for j, o := range preopens {
-		q := filepath.Clean(o.HostPath)
-		if j == i || len(q) <= len(outer) {
-			continue
-		}
-		if r, err := filepath.Rel(q, p); err == nil && r != "." && filepath.IsLocal(r) {
-			outer, rel = q, r
-		}
-	}
-	return outer, rel
 }

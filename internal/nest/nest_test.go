@@ -1,0 +1,46 @@
+package nest
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestWithin: a preopen is within another when its path passes through
+// that directory, however either is spelled (relative, through a link to
+// it, with a trailing slash); the outermost one counts (a guest can swap
+// a deeper one); the same directory twice, the root and descriptors
+// passed through /proc/self/fd are never within another.
+func TestWithin(t *testing.T) {
+	top := t.TempDir()
+	a := filepath.Join(top, "a")
+	if err := os.MkdirAll(filepath.Join(a, "b", "c"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(a, filepath.Join(top, "alink")); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(top)
+	for _, tc := range []struct {
+		name       string
+		dirs       []string
+		outer, rel string // of dirs[0]
+	}{
+		{"beneath", []string{a + "/b", a}, a, "b"},
+		{"outermost", []string{a + "/b/c", a + "/b", a}, a, "b/c"},
+		{"outer after", []string{a + "/b/c/", a}, a, "b/c"},
+		{"relative inner", []string{"a/b", a}, a, "b"},
+		{"relative outer", []string{a + "/b", "a"}, "a", "b"},
+		{"outer through a link", []string{a + "/b", filepath.Join(top, "alink")}, filepath.Join(top, "alink"), "b"},
+		{"inner through a link", []string{filepath.Join(top, "alink", "b"), a}, a, "b"},
+		{"the same twice", []string{a, a + "/"}, "", ""},
+		{"apart", []string{a + "/b", filepath.Join(top, "elsewhere")}, "", ""},
+		{"the root", []string{a, "/"}, "", ""},
+		{"a descriptor", []string{"/proc/self/fd/7", "/proc", "/"}, "", ""},
+	} {
+		outer, rel := Within(tc.dirs, 0)
+		if outer != tc.outer || rel != tc.rel {
+			t.Errorf("%s: within %q, %q; want %q, %q", tc.name, outer, rel, tc.outer, tc.rel)
+		}
+	}
+}
