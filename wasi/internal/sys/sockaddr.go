@@ -70,6 +70,9 @@ type Socket struct {
 	// loopback once (with the block list as it was then; later sends
 	// use the list as the last socket to go out found it).
 	sentOut bool
+	// sentTo: under simulated isolation, the destinations a datagram
+	// socket sent to, the only sources it hears (see sockRecv).
+	sentTo peerSet
 	// connecting is the address of a connect in progress whose outcome
 	// is still to be reported (only kept while System.Events is set).
 	connecting *Addr
@@ -133,4 +136,41 @@ func inetForm(af Family, a Addr) (is4 bool, errno Errno) {
 		return false, ESUCCESS
 	}
 	return false, EAFNOSUPPORT
+}
+
+// maxPeers bounds a peerSet; past it, the first added is forgotten first.
+const maxPeers = 256
+
+// peerSet is a bounded set of socket addresses (IPv4 unmapped, no zone).
+type peerSet struct {
+	m    map[netip.AddrPort]struct{}
+	ring []netip.AddrPort
+	next int
+}
+
+func peerKey(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port())
+}
+
+func (ps *peerSet) add(ap netip.AddrPort) {
+	ap = peerKey(ap)
+	if _, ok := ps.m[ap]; ok {
+		return
+	}
+	if ps.m == nil {
+		ps.m = make(map[netip.AddrPort]struct{})
+	}
+	if len(ps.ring) < maxPeers {
+		ps.ring = append(ps.ring, ap)
+	} else {
+		delete(ps.m, ps.ring[ps.next])
+		ps.ring[ps.next] = ap
+		ps.next = (ps.next + 1) % maxPeers
+	}
+	ps.m[ap] = struct{}{}
+}
+
+func (ps *peerSet) has(ap netip.AddrPort) bool {
+	_, ok := ps.m[peerKey(ap)]
+	return ok
 }

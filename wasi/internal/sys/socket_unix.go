@@ -353,14 +353,25 @@ func (s *System) sockRecv(fd int32, bufs [][]byte, riflags uint16, wantFrom bool
 		err       error
 	)
 	var relayFrom Addr
+	// Under simulated isolation, a datagram socket the guest did not bind
+	// to a port of its own is a host socket on every host address: it
+	// hears only the destinations it sent to, as behind a NAT (the host's
+	// loopback, the LAN, another app could otherwise send it anything).
+	heard := s.VPorts != nil && f.Type == FiletypeSocketDgram && !f.Sock.relay && s.VPorts.unbound(f.Sock)
 	for {
 		switch {
 		case f.Sock.relay:
 			n, rflags, relayFrom, err = s.relayRecv(f, bufs, flags)
-		case wantFrom:
+		case wantFrom || heard:
 			n, _, rflags, from, err = unix.RecvmsgBuffers(f.Fd, bufs, nil, flags)
 		default:
 			n, rflags, err = s.msg(unix.SYS_RECVMSG, f, bufs, flags)
+		}
+		if err == nil && heard && !f.Sock.sentTo.has(s.guestAddr(from).AddrPort()) {
+			if flags&unix.MSG_PEEK != 0 { // take it off the queue
+				unix.RecvmsgBuffers(f.Fd, [][]byte{nil}, nil, flags&^unix.MSG_PEEK)
+			}
+			continue // dropped: the next one, or EAGAIN
 		}
 		if err != unix.EINTR {
 			break
@@ -422,6 +433,9 @@ func (s *System) SockSendTo(fd int32, bufs [][]byte, a Addr, siflags uint16) (ui
 	sa, errno := inetSockaddr(f.Sock.Family, a)
 	if errno != 0 {
 		return 0, errno
+	}
+	if s.VPorts != nil && f.Sock.Type == SockDgram {
+		f.Sock.sentTo.add(a.AddrPort())
 	}
 	if f.Sock.relay {
 		if f, errno = s.lookupSocket(fd, RightFdWrite); errno != 0 {

@@ -221,6 +221,13 @@ func (v *VirtualPorts) bound(sock *Socket) (Addr, bool) {
 	return b.guest, ok
 }
 
+// unbound reports whether sock holds no port of the app's (a client's
+// socket, numbered by the host).
+func (v *VirtualPorts) unbound(sock *Socket) bool {
+	_, ok := v.bound(sock)
+	return !ok
+}
+
 // Lookup returns the host address of the guest's port (typ, port) for a
 // destination of IPv6 (::1, ::) or IPv4, if the app holds it.
 func (v *VirtualPorts) Lookup(typ SockType, port uint16, v6 bool) (netip.AddrPort, bool) {
