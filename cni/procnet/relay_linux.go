@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/wasmrun/wasmrun/internal/peerset"
 	"github.com/wasmrun/wasmrun/internal/relaywire"
 )
 
@@ -29,7 +30,7 @@ const maxDatagram = 65535
 // socket and two goroutines of the creator's, which a guest must not be
 // able to multiply without end. More are EMFILE, as a process out of
 // descriptors gets. With the buffers' sizes (relaySocket, makeRelay) and
-// maxPeers, what one app can make its creator hold (outside the app's
+// peerset.Max, what one app can make its creator hold (outside the app's
 // memory cgroup) stays under about 256 * (a datagram in hand, 64 KiB, +
 // the UDP socket's receive buffer, 128 KiB, + what waits for the guest,
 // 128 KiB, + 256 peers, 40 KiB) = 90 MiB.
@@ -103,64 +104,13 @@ func (p *Policy) makeRelay(r Request) (errno unix.Errno, fd int) {
 	if _, err := ours.Write(hello); err != nil {
 		return errnoOf(err), -1
 	}
-	sent := &peers{}
+	sent := &peerset.Set{}
 	go func() {
 		defer p.relays.Add(-1)
 		p.relayOut(ours, u, r.Domain == unix.AF_INET6, sent)
 	}()
 	go relayIn(u, ours, sent)
 	return 0, pair[1]
-}
-
-// maxPeers bounds the destinations one relay remembers (what a client's
-// UDP socket talks to: a few servers); past it, the one it first sent to
-// is forgotten first.
-const maxPeers = 256
-
-// peers are the destinations a relay sent to: the only sources it passes
-// datagrams from (what a NAT lets back in, endpoint by endpoint). Its UDP
-// socket listens on every host address, so without them anyone who can
-// reach the host (its loopback, the LAN, addresses the policy denies)
-// could send the guest datagrams: a relayed socket is a client's, never a
-// service of the host.
-type peers struct {
-	mu   sync.Mutex
-	m    map[netip.AddrPort]struct{}
-	ring []netip.AddrPort // in the order first sent to
-	next int              // where the next one goes in ring, once full
-}
-
-// key is ap as peers keep it: IPv4 unmapped, no zone.
-func (*peers) key(ap netip.AddrPort) netip.AddrPort {
-	return netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port())
-}
-
-func (ps *peers) add(ap netip.AddrPort) {
-	ap = ps.key(ap)
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	if _, ok := ps.m[ap]; ok {
-		return
-	}
-	if ps.m == nil {
-		ps.m = make(map[netip.AddrPort]struct{})
-	}
-	if len(ps.ring) < maxPeers {
-		ps.ring = append(ps.ring, ap)
-	} else {
-		delete(ps.m, ps.ring[ps.next])
-		ps.ring[ps.next] = ap
-		ps.next = (ps.next + 1) % maxPeers
-	}
-	ps.m[ap] = struct{}{}
-}
-
-func (ps *peers) has(ap netip.AddrPort) bool {
-	ap = ps.key(ap)
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	_, ok := ps.m[ap]
-	return ok
 }
 
 // relaySocket is the UDP socket of relay request r: IPV6_V6ONLY as asked,
@@ -224,7 +174,7 @@ func readHeld(rc syscall.RawConn, udp bool) (buf *[relaywire.HeaderLen + maxData
 // in its header if p permits it (others are dropped, as a firewall
 // would), which it adds to sent, until the process closes its end; then
 // it closes both.
-func (p *Policy) relayOut(c *net.UnixConn, u *net.UDPConn, ipv6 bool, sent *peers) {
+func (p *Policy) relayOut(c *net.UnixConn, u *net.UDPConn, ipv6 bool, sent *peerset.Set) {
 	defer u.Close()
 	defer c.Close()
 	rc, err := c.SyscallConn()
@@ -237,7 +187,7 @@ func (p *Policy) relayOut(c *net.UnixConn, u *net.UDPConn, ipv6 bool, sent *peer
 			return // the process closed its end (EOF) or went
 		}
 		if to, ok := relaywire.Header(buf[:n]); ok && p.permitsNow(to) {
-			sent.add(to)
+			sent.Add(to)
 			if ipv6 && to.Addr().Is4() {
 				to = netip.AddrPortFrom(netip.AddrFrom16(to.Addr().As16()), to.Port())
 			}
@@ -259,7 +209,7 @@ func (p *Policy) permitsNow(to netip.AddrPort) bool {
 // relayIn passes the datagrams u receives from a destination the process
 // sent to (sent) to the process, each with its source in the header, and
 // drops the others, until u or the process's end is closed.
-func relayIn(u *net.UDPConn, c *net.UnixConn, sent *peers) {
+func relayIn(u *net.UDPConn, c *net.UnixConn, sent *peerset.Set) {
 	rc, err := u.SyscallConn()
 	if err != nil {
 		return
@@ -280,7 +230,7 @@ func relayIn(u *net.UDPConn, c *net.UnixConn, sent *peers) {
 		case *unix.SockaddrInet6:
 			src = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
 		}
-		if !sent.has(src) {
+		if !sent.Has(src) {
 			relayBufs.Put(buf)
 			continue
 		}

@@ -496,27 +496,3 @@ func TestPrefixesRoundTrip(t *testing.T) {
 		}
 	}
 }
-
-// TestPeersBounded: a relay remembers at most maxPeers destinations, the
-// first sent to forgotten first, and one sent to again is not counted
-// twice; the address forms of one peer (IPv4-mapped, zoned) are one.
-func TestPeersBounded(t *testing.T) {
-	var ps peers
-	at := func(i int) netip.AddrPort {
-		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 53)
-	}
-	for i := range maxPeers + 10 {
-		ps.add(at(i))
-		ps.add(at(i))
-	}
-	if len(ps.m) != maxPeers || len(ps.ring) != maxPeers {
-		t.Errorf("%d peers remembered (ring %d), want %d", len(ps.m), len(ps.ring), maxPeers)
-	}
-	if ps.has(at(0)) || ps.has(at(9)) || !ps.has(at(10)) || !ps.has(at(maxPeers+9)) {
-		t.Error("not the first sent to forgotten first")
-	}
-	mapped := netip.AddrPortFrom(netip.AddrFrom16(at(maxPeers+9).Addr().As16()), 53)
-	if !ps.has(mapped) {
-		t.Error("an IPv4-mapped source is not its IPv4 peer")
-	}
-}

@@ -1,6 +1,10 @@
 package sys
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"github.com/wasmrun/wasmrun/internal/peerset"
+)
 
 // Family is an address family as the socket extension numbers it.
 type Family uint8
@@ -72,7 +76,7 @@ type Socket struct {
 	sentOut bool
 	// sentTo: under simulated isolation, the destinations a datagram
 	// socket sent to, the only sources it hears (see sockRecv).
-	sentTo peerSet
+	sentTo peerset.Set
 	// connecting is the address of a connect in progress whose outcome
 	// is still to be reported (only kept while System.Events is set).
 	connecting *Addr
@@ -136,41 +140,4 @@ func inetForm(af Family, a Addr) (is4 bool, errno Errno) {
 		return false, ESUCCESS
 	}
 	return false, EAFNOSUPPORT
-}
-
-// maxPeers bounds a peerSet; past it, the first added is forgotten first.
-const maxPeers = 256
-
-// peerSet is a bounded set of socket addresses (IPv4 unmapped, no zone).
-type peerSet struct {
-	m    map[netip.AddrPort]struct{}
-	ring []netip.AddrPort
-	next int
-}
-
-func peerKey(ap netip.AddrPort) netip.AddrPort {
-	return netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port())
-}
-
-func (ps *peerSet) add(ap netip.AddrPort) {
-	ap = peerKey(ap)
-	if _, ok := ps.m[ap]; ok {
-		return
-	}
-	if ps.m == nil {
-		ps.m = make(map[netip.AddrPort]struct{})
-	}
-	if len(ps.ring) < maxPeers {
-		ps.ring = append(ps.ring, ap)
-	} else {
-		delete(ps.m, ps.ring[ps.next])
-		ps.ring[ps.next] = ap
-		ps.next = (ps.next + 1) % maxPeers
-	}
-	ps.m[ap] = struct{}{}
-}
-
-func (ps *peerSet) has(ap netip.AddrPort) bool {
-	_, ok := ps.m[peerKey(ap)]
-	return ok
 }

@@ -367,7 +367,7 @@ func (s *System) sockRecv(fd int32, bufs [][]byte, riflags uint16, wantFrom bool
 		default:
 			n, rflags, err = s.msg(unix.SYS_RECVMSG, f, bufs, flags)
 		}
-		if err == nil && heard && !f.Sock.sentTo.has(s.guestAddr(from).AddrPort()) {
+		if err == nil && heard && !f.Sock.sentTo.Has(s.guestAddr(from).AddrPort()) {
 			if flags&unix.MSG_PEEK != 0 { // take it off the queue
 				unix.RecvmsgBuffers(f.Fd, [][]byte{nil}, nil, flags&^unix.MSG_PEEK)
 			}
@@ -435,7 +435,7 @@ func (s *System) SockSendTo(fd int32, bufs [][]byte, a Addr, siflags uint16) (ui
 		return 0, errno
 	}
 	if s.VPorts != nil && f.Sock.Type == SockDgram {
-		f.Sock.sentTo.add(a.AddrPort())
+		f.Sock.sentTo.Add(a.AddrPort())
 	}
 	if f.Sock.relay {
 		if f, errno = s.lookupSocket(fd, RightFdWrite); errno != 0 {
