@@ -21,7 +21,7 @@ import (
 // datagrams behind a header (internal/relaywire). Every destination is
 // checked against the Policy on the way out, so a container process taken
 // over by its guest can send nothing where the guest may not; on the way
-// in, only the destinations it sent to are heard (peers).
+// in, only the destinations it sent to are heard (peerset).
 
 // maxDatagram bounds a relayed datagram's payload (UDP's).
 const maxDatagram = 65535
