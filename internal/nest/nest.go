@@ -5,27 +5,45 @@
 // leads out. The WASI layer and the container process judge alike.
 //
 // Nesting is decided by the directories themselves, not their spelling:
-// a preopen is within another when one of the directories its path passes
-// through is that other (os.SameFile), however either path is written
-// (relative, through a link such as /var/run, with a trailing slash). The
-// outermost such directory is the one to resolve within: it is above
-// anything a guest controls, where a deeper one may be a link the guest
-// swaps while it is resolved.
+// a preopen is within another when its path, walked as the kernel walks it
+// (links followed, ".." after them), passes through that other directory
+// (os.SameFile), however either path is written (relative, through a link
+// such as /var/run or a host's link into the guest's directory, with a
+// trailing slash). The first such directory on the way is the one to
+// resolve within: it is above anything a guest controls, where a deeper
+// one may be a link the guest swaps while it is resolved.
 package nest
 
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
-// Within returns, for dirs[i], the outermost other of dirs that its path
-// passes through and the rest of its path from there ("" when there is
-// none). A path through /proc/self/fd is a descriptor passed on purpose
-// (initproc.Shared), never within another.
+// Within returns, for dirs[i], the first other of dirs that its path
+// passes through, walked as the kernel walks it, and the rest of the path
+// from there, as written ("" when there is none). The walk follows links
+// (a host's link into a guest's directory counts as that directory) and
+// takes ".." after the link before it, as the kernel does; it stops at
+// the first of dirs it meets, which is above anything a guest controls:
+// the rest must be resolved within that one. A path through /proc/self/fd
+// is a descriptor passed on purpose (initproc.Shared), never within
+// another; the root is never another's outer directory (a guest given /
+// has all of it already).
 func Within(dirs []string, i int) (outer, rel string) {
-	p, err := filepath.Abs(dirs[i])
-	if err != nil || strings.HasPrefix(p, "/proc/self/fd/") {
+	if runtime.GOOS == "windows" {
+		return withinPrefixes(dirs, i)
+	}
+	p := dirs[i]
+	if !filepath.IsAbs(p) {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", ""
+		}
+		p = wd + "/" + p
+	}
+	if strings.HasPrefix(filepath.Clean(p), "/proc/self/fd/") {
 		return "", ""
 	}
 	others := make([]os.FileInfo, len(dirs))
@@ -34,28 +52,77 @@ func Within(dirs []string, i int) (outer, rel string) {
 			others[j], _ = os.Stat(d)
 		}
 	}
-	// The directories p passes through, from the root down (not p).
-	var prefixes []string
-	for d := filepath.Dir(p); ; d = filepath.Dir(d) {
-		prefixes = append(prefixes, d)
-		if d == filepath.Dir(d) {
-			break
+	parts := split(p)
+	cur := "/" // walked so far, links resolved
+	for links := 0; len(parts) > 0; {
+		c := parts[0]
+		parts = parts[1:]
+		if c == ".." {
+			cur = filepath.Dir(cur)
+			continue
+		}
+		next := filepath.Join(cur, c)
+		fi, err := os.Lstat(next)
+		if err != nil {
+			return "", "" // the open of the path says what is wrong
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			target, err := os.Readlink(next)
+			if links++; err != nil || links > 40 {
+				return "", ""
+			}
+			if filepath.IsAbs(target) {
+				cur = "/"
+			}
+			parts = append(split(target), parts...)
+			continue
+		}
+		cur = next
+		if len(parts) == 0 {
+			break // the directory itself: the same as another is not within it
+		}
+		for j, o := range others {
+			if o != nil && os.SameFile(fi, o) {
+				return dirs[j], strings.Join(parts, "/")
+			}
 		}
 	}
-	// The root itself is left out: a guest given / has every directory
-	// already, and resolved within it absolute links (/var/run) fail.
-	for k := len(prefixes) - 2; k >= 0; k-- {
+	return "", ""
+}
+
+// split returns p's components, less empty ones and ".".
+func split(p string) []string {
+	var out []string
+	for _, c := range strings.Split(p, "/") {
+		if c != "" && c != "." {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// withinPrefixes is Within where paths have volumes and links are rare
+// (Windows): the first of the directories p passes through as written,
+// each as it is now, that is another of dirs.
+func withinPrefixes(dirs []string, i int) (outer, rel string) {
+	p, err := filepath.Abs(dirs[i])
+	if err != nil {
+		return "", ""
+	}
+	var prefixes []string
+	for d := filepath.Dir(p); d != filepath.Dir(d); d = filepath.Dir(d) {
+		prefixes = append(prefixes, d)
+	}
+	for k := len(prefixes) - 1; k >= 0; k-- {
 		fi, err := os.Stat(prefixes[k])
 		if err != nil {
 			return "", ""
 		}
-		for j, o := range others {
-			if o != nil && os.SameFile(fi, o) {
-				r, err := filepath.Rel(prefixes[k], p)
-				if err != nil {
-					return "", ""
+		for j, d := range dirs {
+			if o, err := os.Stat(d); j != i && err == nil && os.SameFile(fi, o) {
+				if r, err := filepath.Rel(prefixes[k], p); err == nil {
+					return d, r
 				}
-				return dirs[j], r
 			}
 		}
 	}

@@ -20,6 +20,17 @@ func TestWithin(t *testing.T) {
 	if err := os.Symlink(a, filepath.Join(top, "alink")); err != nil {
 		t.Fatal(err)
 	}
+	// A host's link into a: out -> a/b. And in a, a link a guest put
+	// there: a/planted -> elsewhere.
+	if err := os.Symlink(filepath.Join(a, "b"), filepath.Join(top, "out")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(top, "elsewhere"), filepath.Join(a, "planted")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(top, "elsewhere"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	t.Chdir(top)
 	for _, tc := range []struct {
 		name       string
@@ -33,6 +44,9 @@ func TestWithin(t *testing.T) {
 		{"relative outer", []string{a + "/b", "a"}, "a", "b"},
 		{"outer through a link", []string{a + "/b", filepath.Join(top, "alink")}, filepath.Join(top, "alink"), "b"},
 		{"inner through a link", []string{filepath.Join(top, "alink", "b"), a}, a, "b"},
+		{"through a host's link into it", []string{filepath.Join(top, "out", "c"), a}, a, "b/c"},
+		{"a host's link into it itself", []string{filepath.Join(top, "out"), a}, a, "b"},
+		{"up after a link in it", []string{a + "/planted/..", a}, a, "planted/.."},
 		{"the same twice", []string{a, a + "/"}, "", ""},
 		{"apart", []string{a + "/b", filepath.Join(top, "elsewhere")}, "", ""},
 		{"the root", []string{a, "/"}, "", ""},

@@ -17,6 +17,14 @@ func (s *System) Read(fd int32, bufs [][]byte) (uint32, Errno) {
 			n, _, _, err := s.relayRecv(f, bufs, 0)
 			return n, err
 		}
+		if s.hearsPeersOnly(f) {
+			flags := 0
+			if f.hostNonblocking() {
+				flags = unix.MSG_DONTWAIT
+			}
+			n, _, _, err := s.recvFromPeer(f, bufs, flags)
+			return n, err
+		}
 		if f.hostNonblocking() {
 			return s.nonblockingIO(unix.SYS_READV, f.Fd, bufs)
 		}

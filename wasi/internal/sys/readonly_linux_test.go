@@ -176,6 +176,10 @@ func TestNestedPreopenLinks(t *testing.T) {
 			{{HostPath: filepath.Join(outer, name) + "/", GuestPath: "/x"}, {HostPath: outer + "/.", GuestPath: "/data"}},
 			{{HostPath: olink, GuestPath: "/data"}, {HostPath: filepath.Join(outer, name), GuestPath: "/x"}},
 			{{HostPath: outer, GuestPath: "/data"}, {HostPath: filepath.Join(olink, name), GuestPath: "/x"}},
+			// A host's link into the outer one, to where the guest's link is.
+			{{HostPath: outer, GuestPath: "/data"}, {HostPath: hostLink(t, filepath.Join(outer, name)), GuestPath: "/x"}},
+			// Up again after the guest's link: the kernel takes the link first.
+			{{HostPath: outer, GuestPath: "/data"}, {HostPath: filepath.Join(outer, name, "..") + "/..", GuestPath: "/x"}},
 		} {
 			s, err := New(nil, nil, nil, pre)
 			if err == nil {
@@ -293,4 +297,13 @@ func TestReaddirBounded(t *testing.T) {
 	if _, errno := s.Readdir(fd, 0); errno != 0 {
 		t.Errorf("a snapshot after one was closed: %v", errno)
 	}
+}
+
+// hostLink makes a link to target elsewhere, as a host's convenience link.
+func hostLink(t *testing.T, target string) string {
+	l := filepath.Join(t.TempDir(), "hostlink")
+	if err := os.Symlink(target, l); err != nil {
+		t.Fatal(err)
+	}
+	return l
 }

@@ -221,6 +221,9 @@ func (s *System) sockConnect(fd int32, a Addr) (*File, Errno, string) {
 		if sa, errno = inetSockaddr(f.Sock.Family, a); errno != 0 {
 			return f, errno, ""
 		}
+		if s.VPorts != nil && f.Sock.Type == SockDgram {
+			f.Sock.sentTo.Add(a.AddrPort()) // its peer, which it hears
+		}
 		if f.Sock.relay {
 			// What the kernel keeps of a connected datagram socket: its
 			// peer, for send and to filter what it receives.
@@ -325,6 +328,29 @@ func (s *System) SockRecvFrom(fd int32, bufs [][]byte, riflags uint16) (n uint32
 	return n, roflags, from, errno
 }
 
+// hearsPeersOnly reports whether f is a datagram socket under simulated
+// isolation that the guest did not bind to a port of its own: a host
+// socket on every host address, which hears only the destinations it
+// sent to or connected to, as behind a NAT (the host's loopback, the LAN
+// or another app could otherwise send it anything).
+func (s *System) hearsPeersOnly(f *File) bool {
+	return s.VPorts != nil && f.Type == FiletypeSocketDgram && f.Sock != nil && !f.Sock.relay && s.VPorts.unbound(f.Sock)
+}
+
+// recvFromPeer is recvmsg(2) of f with flags, dropping the datagrams of
+// senders f did not send to (a peeked one is taken off the queue).
+func (s *System) recvFromPeer(f *File, bufs [][]byte, flags int) (n, rflags int, from unix.Sockaddr, err error) {
+	for {
+		n, _, rflags, from, err = unix.RecvmsgBuffers(f.Fd, bufs, nil, flags)
+		if err != nil || f.Sock.sentTo.Has(s.guestAddr(from).AddrPort()) {
+			return n, rflags, from, err
+		}
+		if flags&unix.MSG_PEEK != 0 {
+			unix.RecvmsgBuffers(f.Fd, [][]byte{nil}, nil, flags&^unix.MSG_PEEK)
+		}
+	}
+}
+
 func (s *System) sockRecv(fd int32, bufs [][]byte, riflags uint16, wantFrom bool) (uint32, uint16, Addr, Errno) {
 	f, errno := s.lookupSocket(fd, RightFdRead)
 	if errno != 0 {
@@ -357,21 +383,16 @@ func (s *System) sockRecv(fd int32, bufs [][]byte, riflags uint16, wantFrom bool
 	// to a port of its own is a host socket on every host address: it
 	// hears only the destinations it sent to, as behind a NAT (the host's
 	// loopback, the LAN, another app could otherwise send it anything).
-	heard := s.VPorts != nil && f.Type == FiletypeSocketDgram && !f.Sock.relay && s.VPorts.unbound(f.Sock)
 	for {
 		switch {
 		case f.Sock.relay:
 			n, rflags, relayFrom, err = s.relayRecv(f, bufs, flags)
-		case wantFrom || heard:
+		case s.hearsPeersOnly(f):
+			n, rflags, from, err = s.recvFromPeer(f, bufs, flags)
+		case wantFrom:
 			n, _, rflags, from, err = unix.RecvmsgBuffers(f.Fd, bufs, nil, flags)
 		default:
 			n, rflags, err = s.msg(unix.SYS_RECVMSG, f, bufs, flags)
-		}
-		if err == nil && heard && !f.Sock.sentTo.Has(s.guestAddr(from).AddrPort()) {
-			if flags&unix.MSG_PEEK != 0 { // take it off the queue
-				unix.RecvmsgBuffers(f.Fd, [][]byte{nil}, nil, flags&^unix.MSG_PEEK)
-			}
-			continue // dropped: the next one, or EAGAIN
 		}
 		if err != unix.EINTR {
 			break

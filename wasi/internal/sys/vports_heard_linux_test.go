@@ -77,6 +77,33 @@ func TestVirtualPortsUDPHeard(t *testing.T) {
 				t.Errorf("recv: %q from %v (%v), want %s from %v", buf[:n], src, errno, want, to)
 			}
 		}
+		// fd_read, which has no source to report, filters the same.
+		other.WriteTo([]byte("spoof"), from)
+		peer.WriteTo([]byte("read"), from)
+		if k, errno := s.Read(cli, [][]byte{buf}); errno != 0 || string(buf[:k]) != "read" {
+			t.Errorf("fd_read: %q (%v), want read", buf[:k], errno)
+		}
+		// A connected socket hears its peer (and only it, as the kernel
+		// has it): connect, send, the reply comes.
+		con, _ := s.SockOpen(AFInet4, SockDgram)
+		if errno := s.SockConnect(con, Addr{Family: AFInet4, IP: to.Addr(), Port: to.Port()}); errno != 0 {
+			t.Error(errno)
+			return
+		}
+		if _, errno := s.SockSend(con, [][]byte{[]byte("hi")}, 0); errno != 0 {
+			t.Error(errno)
+			return
+		}
+		_, cfrom, err := peer.ReadFrom(buf)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		peer.WriteTo([]byte("connected"), cfrom)
+		s.SetFlags(con, FdflagNonblock) // queued by now: a dropped reply is EAGAIN, not a hang
+		if k, _, errno := s.SockRecv(con, [][]byte{buf}, 0); errno != 0 || string(buf[:k]) != "connected" {
+			t.Errorf("a connected socket's recv: %q (%v), want its peer's reply", buf[:k], errno)
+		}
 	}()
 	<-done
 }
