@@ -21,9 +21,11 @@ import (
 	"strings"
 )
 
-// Within returns, for dirs[i], the first other of dirs that its path
-// passes through, walked as the kernel walks it, and the rest of the path
-// from there, as written ("" when there is none). The walk follows links
+// Within returns, for dirs[i], the first directory its path passes
+// through, walked as the kernel walks it, that is another of dirs (as
+// walked, links resolved: the other's own spelling may pass through a
+// link a guest swaps), and the rest of the path from there, as written
+// ("" when there is none). The walk follows links
 // (a host's link into a guest's directory counts as that directory) and
 // takes ".." after the link before it, as the kernel does; it stops at
 // the first of dirs it meets, which is above anything a guest controls:
@@ -81,9 +83,12 @@ func Within(dirs []string, i int) (outer, rel string) {
 		if len(parts) == 0 {
 			break // the directory itself: the same as another is not within it
 		}
-		for j, o := range others {
+		for _, o := range others {
 			if o != nil && os.SameFile(fi, o) {
-				return dirs[j], strings.Join(parts, "/")
+				// The directory as walked, not as the other preopen is
+				// spelled: that spelling may pass through a guest's link,
+				// which may lead elsewhere by the time it is opened.
+				return cur, strings.Join(parts, "/")
 			}
 		}
 	}
@@ -121,7 +126,7 @@ func withinPrefixes(dirs []string, i int) (outer, rel string) {
 		for j, d := range dirs {
 			if o, err := os.Stat(d); j != i && err == nil && os.SameFile(fi, o) {
 				if r, err := filepath.Rel(prefixes[k], p); err == nil {
-					return d, r
+					return prefixes[k], r
 				}
 			}
 		}

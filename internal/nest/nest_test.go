@@ -31,22 +31,40 @@ func TestWithin(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(top, "elsewhere"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// A guest's link in a to a directory of the host: a/x -> ../srv.
+	if err := os.MkdirAll(filepath.Join(top, "srv", "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../srv", filepath.Join(a, "x")); err != nil {
+		t.Fatal(err)
+	}
 	t.Chdir(top)
+	// Within returns the directory as walked: a's real path (t.TempDir may
+// be reached through a link), however it was given.
+	ra, err := filepath.EvalSymlinks(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsrv := filepath.Join(filepath.Dir(ra), "srv")
 	for _, tc := range []struct {
 		name       string
 		dirs       []string
 		outer, rel string // of dirs[0]
 	}{
-		{"beneath", []string{a + "/b", a}, a, "b"},
-		{"outermost", []string{a + "/b/c", a + "/b", a}, a, "b/c"},
-		{"outer after", []string{a + "/b/c/", a}, a, "b/c"},
-		{"relative inner", []string{"a/b", a}, a, "b"},
-		{"relative outer", []string{a + "/b", "a"}, "a", "b"},
-		{"outer through a link", []string{a + "/b", filepath.Join(top, "alink")}, filepath.Join(top, "alink"), "b"},
-		{"inner through a link", []string{filepath.Join(top, "alink", "b"), a}, a, "b"},
-		{"through a host's link into it", []string{filepath.Join(top, "out", "c"), a}, a, "b/c"},
-		{"a host's link into it itself", []string{filepath.Join(top, "out"), a}, a, "b"},
-		{"up after a link in it", []string{a + "/planted/..", a}, a, "planted/.."},
+		{"beneath", []string{a + "/b", a}, ra, "b"},
+		{"outermost", []string{a + "/b/c", a + "/b", a}, ra, "b/c"},
+		{"outer after", []string{a + "/b/c/", a}, ra, "b/c"},
+		{"relative inner", []string{"a/b", a}, ra, "b"},
+		{"relative outer", []string{a + "/b", "a"}, ra, "b"},
+		{"outer through a link", []string{a + "/b", filepath.Join(top, "alink")}, ra, "b"},
+		{"inner through a link", []string{filepath.Join(top, "alink", "b"), a}, ra, "b"},
+		{"through a host's link into it", []string{filepath.Join(top, "out", "c"), a}, ra, "b/c"},
+		{"a host's link into it itself", []string{filepath.Join(top, "out"), a}, ra, "b"},
+		{"up after a link in it", []string{a + "/planted/..", a}, ra, "planted/.."},
+		// Another preopen spelled through a guest's link: the directory it
+		// led to when walked, never its spelling, which the guest may turn
+		// elsewhere before it is opened.
+		{"an outer through a guest's link", []string{filepath.Join(top, "srv", "etc"), a + "/x", a}, rsrv, "etc"},
 		{"the same twice", []string{a, a + "/"}, "", ""},
 		{"apart", []string{a + "/b", filepath.Join(top, "elsewhere")}, "", ""},
 		{"the root", []string{a, "/"}, "", ""},
