@@ -40,7 +40,7 @@ func TestWithin(t *testing.T) {
 	}
 	t.Chdir(top)
 	// Within returns the directory as walked: a's real path (t.TempDir may
-// be reached through a link), however it was given.
+	// be reached through a link), however it was given.
 	ra, err := filepath.EvalSymlinks(a)
 	if err != nil {
 		t.Fatal(err)
