@@ -293,7 +293,9 @@ func TestSignalDefaultAction(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			cmd := exec.Command(os.Args[0], "-test.run=^TestSignalDefaultAction$", "-test.v")
-			cmd.Env = append(os.Environ(), signalChildEnv+"="+mode)
+			// The child's temporary directories go in one of ours: a child
+			// the signal kills never removes its own.
+			cmd.Env = append(os.Environ(), signalChildEnv+"="+mode, "TMPDIR="+t.TempDir())
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)
