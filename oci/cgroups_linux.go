@@ -58,17 +58,14 @@ type cgroup interface {
 func compileRoom(moduleSize int64) int64 { return RuntimeMemory + 16*moduleSize }
 
 // withCompileRoom returns res with its memory limits raised by the
-// compile room for the module at path, or res itself when it sets no
+// compile room for a module of size bytes, or res itself when it sets no
 // memory limit.
-func withCompileRoom(res *specs.LinuxResources, module string) *specs.LinuxResources {
+func withCompileRoom(res *specs.LinuxResources, size int64) *specs.LinuxResources {
 	r := normalizeResources(res)
 	if r == nil || r.Memory == nil || r.Memory.Limit == nil || *r.Memory.Limit < 0 {
 		return res
 	}
-	var size int64
-	if fi, err := os.Stat(module); err == nil {
-		size = min(fi.Size(), runner.MaxModuleSize) // a larger one is not loaded
-	}
+	size = min(size, runner.MaxModuleSize) // a larger one is not loaded
 	m := *r.Memory
 	limit := *m.Limit + compileRoom(size)
 	m.Limit = &limit

@@ -185,6 +185,10 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		return nil, err
 	}
 	defer modFile.Close() // the process has its own
+	modInfo, err := modFile.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("module %s: %w", mod.GuestPath, err)
+	}
 	priv, err := initproc.SpecPrivileges(spec)
 	if err != nil {
 		return nil, err
@@ -271,8 +275,11 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	var tmpfs []initproc.Tmpfs
 	if os.Geteuid() == 0 {
 		var tp []Preopen
-		if tmpfs, tp, err = tmpfsMounts(dir, spec); err != nil {
-			return nil, err
+		tmpfs, tp = tmpfsMounts(dir, spec)
+		for i, t := range tmpfs {
+			if err := os.MkdirAll(t.Path, 0o700); err != nil {
+				return nil, fmt.Errorf("tmpfs mount %s: %w", tp[i].GuestPath, err)
+			}
 		}
 		preopens = append(preopens, tp...)
 	}
@@ -293,7 +300,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		if spec.Linux != nil {
 			res = spec.Linux.Resources
 		}
-		loading := withCompileRoom(res, cfg.Module)
+		loading := withCompileRoom(res, modInfo.Size())
 		c.cgroup = func(pid int) ([]initproc.LimitWrite, error) {
 			cg, err := newCgroup(p, loading, pid)
 			if err != nil || loading == res {
@@ -306,7 +313,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		if st.Cgroup != "" && c.code == 128+int(syscall.SIGKILL) && ctx.Err() == nil {
 			if cg, lerr := loadCgroup(st.Cgroup); lerr == nil {
 				if n, _ := cg.oomKills(); n > 0 {
-					err = fmt.Errorf("the kernel's OOM killer ended the container process while it was being created (loading or compiling the module, or the guest's start function): it used all the memory its cgroup allows (%s)", memoryWhy(spec, cfg.Module))
+					err = fmt.Errorf("the kernel's OOM killer ended the container process while it was being created (loading or compiling the module, or the guest's start function): it used all the memory its cgroup allows (%s)", memoryWhy(spec, modInfo.Size()))
 				}
 			}
 		}
@@ -495,12 +502,12 @@ func (c *Container) spawn(ctx context.Context, prog string, net cni.Network, cfg
 
 // memoryWhy says what bounded the cgroup of a container process being
 // created: the spec's limit and the compile room on top of it.
-func memoryWhy(spec *specs.Spec, module string) string {
+func memoryWhy(spec *specs.Spec, moduleSize int64) string {
 	l := MemoryLimit(spec)
 	if l <= 0 {
 		return "no limit: the machine's memory ran out"
 	}
-	room := withCompileRoom(spec.Linux.Resources, module).Memory.Limit
+	room := withCompileRoom(spec.Linux.Resources, moduleSize).Memory.Limit
 	return fmt.Sprintf("%d MiB while loading the module: the limit of %d MiB and room for compiling", *room>>20, l>>20)
 }
 

@@ -55,8 +55,8 @@ func containerMounts(root string, spec *specs.Spec, preopens []Preopen) (*initpr
 // container's state dir, which the guest gets as a preopen at the mount's
 // destination. Of the mount's options, the tmpfs ones (size, mode,
 // nr_inodes, nr_blocks, uid, gid) and ro count; it is always nosuid,
-// nodev and noexec.
-func tmpfsMounts(stateDir string, spec *specs.Spec) ([]initproc.Tmpfs, []Preopen, error) {
+// nodev and noexec. It makes nothing: Create makes the directories.
+func tmpfsMounts(stateDir string, spec *specs.Spec) ([]initproc.Tmpfs, []Preopen) {
 	var mounts []initproc.Tmpfs
 	var preopens []Preopen
 	for _, m := range spec.Mounts {
@@ -81,13 +81,10 @@ func tmpfsMounts(stateDir string, spec *specs.Spec) ([]initproc.Tmpfs, []Preopen
 			}
 		}
 		dir := filepath.Join(stateDir, "tmpfs", strconv.Itoa(len(mounts)))
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, nil, fmt.Errorf("tmpfs mount %s: %w", dst, err)
-		}
 		mounts = append(mounts, initproc.Tmpfs{Path: dir, Data: strings.Join(data, ","), ReadOnly: ro})
 		preopens = append(preopens, Preopen{HostPath: dir, GuestPath: dst, ReadOnly: ro})
 	}
-	return mounts, preopens, nil
+	return mounts, preopens
 }
 
 // A sharedDir is a directory passed to a container process as a
@@ -106,9 +103,9 @@ type sharedDir struct {
 // runs; else the exec fails, rather than give the guest a directory of
 // the container's state on the host.
 func (r *Runtime) sharedTmpfs(id string, st *stateFile, spec *specs.Spec) (_ []sharedDir, err error) {
-	_, preopens, err := tmpfsMounts(r.dir(id), spec)
-	if err != nil || len(preopens) == 0 {
-		return nil, err
+	_, preopens := tmpfsMounts(r.dir(id), spec)
+	if len(preopens) == 0 {
+		return nil, nil
 	}
 	var shared []sharedDir
 	defer func() {
