@@ -107,11 +107,7 @@ func unguardHost(bridge string) error {
 // removeStaleGuards removes the host guards of family fam whose bridge no
 // longer exists.
 func removeStaleGuards(fam int) {
-	prog := "iptables-save"
-	if fam == 6 {
-		prog = "ip6tables-save"
-	}
-	out, err := exec.Command(prog, "-t", "filter").Output()
+	out, err := exec.Command(xtablesProg(fam, "iptables-save"), "-t", "filter").Output()
 	if err != nil {
 		return
 	}
@@ -140,10 +136,7 @@ func restore(family int, rules string, args ...string) error {
 // xtables runs tool, iptables' or (family 6) ip6tables' of that name, with
 // input on its stdin and -w 5 (wait for the xtables lock) and args.
 func xtables(family int, tool, input string, args ...string) error {
-	prog := tool
-	if family == 6 {
-		prog = "ip6" + strings.TrimPrefix(tool, "ip")
-	}
+	prog := xtablesProg(family, tool)
 	path, err := exec.LookPath(prog)
 	if err != nil {
 		return fmt.Errorf("%s not found (install iptables): %w", prog, err)
@@ -156,4 +149,12 @@ func xtables(family int, tool, input string, args ...string) error {
 		return fmt.Errorf("%s %s: %w: %s", prog, strings.Join(args, " "), err, strings.TrimSpace(out.String()))
 	}
 	return nil
+}
+
+// xtablesProg is iptables' tool of that name, or ip6tables' for family 6.
+func xtablesProg(family int, tool string) string {
+	if family == 6 {
+		return "ip6" + strings.TrimPrefix(tool, "ip")
+	}
+	return tool
 }

@@ -48,11 +48,17 @@ func Within(dirs []string, i int) (outer, rel string) {
 	if strings.HasPrefix(filepath.Clean(p), "/proc/self/fd/") {
 		return "", ""
 	}
-	others := make([]os.FileInfo, len(dirs))
+	var others []os.FileInfo
 	for j, d := range dirs {
-		if j != i {
-			others[j], _ = os.Stat(d)
+		if j == i {
+			continue
 		}
+		if fi, err := os.Stat(d); err == nil {
+			others = append(others, fi)
+		}
+	}
+	if len(others) == 0 {
+		return "", "" // nothing to be within: no walk (run's usual one preopen)
 	}
 	parts := split(p)
 	cur := "/" // walked so far, links resolved
@@ -84,7 +90,7 @@ func Within(dirs []string, i int) (outer, rel string) {
 			break // the directory itself: the same as another is not within it
 		}
 		for _, o := range others {
-			if o != nil && os.SameFile(fi, o) {
+			if os.SameFile(fi, o) {
 				// The directory as walked, not as the other preopen is
 				// spelled: that spelling may pass through a guest's link,
 				// which may lead elsewhere by the time it is opened.

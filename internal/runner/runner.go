@@ -162,19 +162,15 @@ func loadFrom(f *os.File) ([]byte, error) {
 	if _, err := io.ReadFull(f, head); err != nil || !bytes.Equal(head, wasmMagic) {
 		return nil, errors.New("not a WebAssembly binary (no \\0asm header)")
 	}
-	b := make([]byte, len(head), fi.Size())
+	// What the file holds now, up to the size it had: no more than that
+	// is ever read.
+	b := make([]byte, fi.Size())
 	copy(b, head)
-	for {
-		n, err := f.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF || len(b) == cap(b) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
+	n, err := io.ReadFull(f, b[len(head):])
+	if err != nil && err != io.ErrUnexpectedEOF {
+		return nil, err
 	}
-	return b, nil
+	return b[:len(head)+n], nil
 }
 
 // Prepared is a compiled module ready to instantiate.
