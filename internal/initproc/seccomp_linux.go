@@ -10,7 +10,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/elastic/go-seccomp-bpf/arch"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -19,8 +18,9 @@ import (
 // classic BPF filter here and loaded on every thread (TSYNC) as the last
 // step of dropping privileges (the client already chose the rules for the
 // architecture and capabilities, as containerd does from Docker's profile
-// format). github.com/elastic/go-seccomp-bpf gives the architecture's
-// syscall table; its own assembler is not used: after a rule's argument
+// format). The architecture's syscall table is generated from
+// github.com/elastic/go-seccomp-bpf (gen_syscalls.go); its assembler is
+// not used: after a rule's argument
 // checks fail it goes on to the next rule with the argument, not the
 // syscall number, in the accumulator, so every rule after the first one
 // with arguments was compared against the wrong value (a clone with
@@ -29,7 +29,8 @@ import (
 // The filter, in order:
 //
 //	arch != native        -> KILL_PROCESS (another ABI's numbers are not checked)
-//	nr has the x32 bit    -> ENOSYS
+//	nr has the x32 bit    -> ENOSYS (x86-64: its x32 calls have numbers of
+//	                         their own, which no rule names)
 //	per rule, in the profile's order, per name:
 //	  without arguments:  nr == N -> the rule's action
 //	  with arguments:     nr == N && every comparison holds -> action,
@@ -57,19 +58,18 @@ func seccompPolicy(s *specs.LinuxSeccomp) (seccompFilter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("linux.seccomp.defaultAction: %w", err)
 	}
-	info, err := arch.GetInfo("")
-	if err != nil {
-		return nil, fmt.Errorf("linux.seccomp: %w", err)
+	if len(syscallTable) == 0 {
+		return nil, fmt.Errorf("linux.seccomp: no system call table for %s", runtime.GOARCH)
 	}
 	f := seccompFilter{
 		bpf.LoadAbsolute{Off: seccompArch, Size: 4},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.ID), SkipTrue: 1},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: auditArch, SkipTrue: 1},
 		bpf.RetConstant{Val: unix.SECCOMP_RET_KILL_PROCESS},
 		bpf.LoadAbsolute{Off: seccompNr, Size: 4},
 	}
-	if info.SeccompMask != 0 {
+	if abiBit != 0 {
 		f = append(f,
-			bpf.JumpIf{Cond: bpf.JumpLessThan, Val: uint32(info.SeccompMask), SkipTrue: 1},
+			bpf.JumpIf{Cond: bpf.JumpLessThan, Val: abiBit, SkipTrue: 1},
 			bpf.RetConstant{Val: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)})
 	}
 	for i, r := range s.Syscalls {
@@ -83,8 +83,8 @@ func seccompPolicy(s *specs.LinuxSeccomp) (seccompFilter, error) {
 		}
 		var nrs []uint32
 		for _, name := range r.Names {
-			if nr, ok := info.SyscallNames[name]; ok && !slices.Contains(nrs, uint32(nr)) {
-				nrs = append(nrs, uint32(nr))
+			if nr, ok := syscallNumber(name); ok && !slices.Contains(nrs, nr) {
+				nrs = append(nrs, nr)
 			}
 		}
 		if len(conds) == 0 {
