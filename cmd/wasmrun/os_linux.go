@@ -95,7 +95,7 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 		}
 	}
 	root := stateRoot()
-	if err := ensureUserStateRoot(root); err != nil {
+	if err := ensureStateRoot(root); err != nil {
 		return 0, err
 	}
 	net := netConfig(root)

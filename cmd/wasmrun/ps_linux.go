@@ -31,6 +31,10 @@ func psCmd(args []string, stdout, stderr *os.File) int {
 		fmt.Fprintf(stderr, "wasmrun ps: takes no arguments\n")
 		return ExitFailure
 	}
+	if err := checkStateRoot(stateRoot()); err != nil {
+		fmt.Fprintf(stderr, "wasmrun ps: %v\n", err)
+		return ExitFailure
+	}
 	rt := cliRuntime()
 	ids, err := rt.List()
 	if err != nil {
@@ -96,6 +100,9 @@ func simulatedColumn(rt *oci.Runtime, id string) string {
 // gone, stop cleans up itself.
 func stopCmd(args []string, stdout, stderr *os.File) int {
 	return stopCmdWith(args, stdout, stderr, func(id string, grace time.Duration) error {
+		if err := checkStateRoot(stateRoot()); err != nil {
+			return err
+		}
 		rt := cliRuntime()
 		if err := rt.Stop(context.Background(), id, syscall.SIGTERM, grace); err != nil {
 			return err

@@ -32,16 +32,24 @@ func userStateRoot() string {
 	return filepath.Join(os.TempDir(), "wasmrun-"+strconv.Itoa(os.Geteuid()))
 }
 
-// ensureUserStateRoot creates the default state root of a user without
-// root (mode 0700) and checks it is a directory of ours that nobody else
-// can write: in a shared /tmp another user could have made it first. A
-// root given with WASMRUN_STATE_DIR is the caller's business.
-func ensureUserStateRoot(root string) error {
-	if !oci.Rootless() || os.Getenv("WASMRUN_STATE_DIR") != "" {
-		return nil
-	}
-	if err := os.Mkdir(root, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+// ensureStateRoot creates the state root if missing (mode 0700) and
+// checks it is a directory of the caller's that nobody else can write,
+// whoever chose it (the default, or WASMRUN_STATE_DIR): its state files
+// name the processes stop kills, the hooks, namespaces and cgroups that
+// clean-up runs and removes, as the caller (root, often). In a shared
+// /tmp another user could have made a user's default one first.
+func ensureStateRoot(root string) error {
+	if err := os.MkdirAll(root, 0o700); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
+	}
+	return checkPrivateDir(root, os.Geteuid())
+}
+
+// checkStateRoot is ensureStateRoot for commands that only read the
+// state: a root that does not exist holds no app.
+func checkStateRoot(root string) error {
+	if _, err := os.Lstat(root); errors.Is(err, os.ErrNotExist) {
+		return nil
 	}
 	return checkPrivateDir(root, os.Geteuid())
 }
