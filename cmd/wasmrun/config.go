@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/user"
@@ -102,7 +103,7 @@ func validPrefix(s string) bool { return names.Valid(s, 16, "-", true) }
 // error when required (given with --config).
 func loadConfig(path string, required bool) (*appConfig, error) {
 	cfg := &appConfig{}
-	b, err := os.ReadFile(path)
+	b, err := readTrusted(path)
 	if errors.Is(err, os.ErrNotExist) && !required {
 		return cfg, nil
 	}
@@ -128,6 +129,29 @@ func loadConfig(path string, required bool) (*appConfig, error) {
 		return nil, fmt.Errorf("config %s: %v", path, err)
 	}
 	return cfg, nil
+}
+
+// readTrusted reads a config file that is the caller's or root's and that
+// nobody else can write. A config chooses the app's user, its directories
+// and its network: one of another user's would have root's wasmrun run
+// their app as root, or anyone's bind their ~/.ssh into it.
+func readTrusted(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if uid, _, ok := fileOwner(fi); ok && uid != 0 && int(uid) != os.Geteuid() {
+		return nil, fmt.Errorf("owned by uid %d: only your own config or root's is read (it chooses the app's user, directories and network); chown it, or run as its owner", uid)
+	}
+	if _, _, ok := fileOwner(fi); ok && fi.Mode().Perm()&0o002 != 0 {
+		return nil, fmt.Errorf("writable by every user (mode %#o): chmod o-w it", fi.Mode().Perm())
+	}
+	return io.ReadAll(f)
 }
 
 func (c *appConfig) validate() error {

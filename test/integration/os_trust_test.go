@@ -53,3 +53,43 @@ func TestOSStateRootNotOurs(t *testing.T) {
 	os.RemoveAll(planted)
 	e.noLeaks()
 }
+
+// TestOSConfigNotOurs: root's `wasmrun os` refuses, with one line, an
+// app's .wasmrun.toml that another user owns (it asks for uid 0 and a
+// directory of root's: their app would run as root with it) or that every
+// user can write; nothing is created.
+func TestOSConfigNotOurs(t *testing.T) {
+	t.Parallel()
+	e := newOSEnv(t)
+	secret := filepath.Join(e.dir, "root-only")
+	if err := os.Mkdir(secret, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	top := `user = "0"` + "\n" + `dirs = ["` + secret + `:/s"]`
+	for _, tc := range []struct {
+		name string
+		prep func(cfg string) error
+		want string
+	}{
+		{"another user's", func(cfg string) error { return os.Chown(cfg, 12345, 12345) }, "owned by uid 12345"},
+		{"world-writable", func(cfg string) error { return os.Chmod(cfg, 0o666) }, "writable by every user"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := e.with(t)
+			app := e.app(map[string]string{"app.wasm": guests.C(t, "args_env_exit")}, top, "")
+			cfg := filepath.Join(app, ".wasmrun.toml")
+			if err := tc.prep(cfg); err != nil {
+				t.Fatal(err)
+			}
+			r := e.run("os", app)
+			mustExit(t, r, ExitFailure)
+			if ls := lines(r.stderr); len(ls) != 1 || !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, cfg) {
+				t.Errorf("stderr %q, want one line with %q about %s", r.stderr, tc.want, cfg)
+			}
+			if strings.Contains(r.stdout, "argc") {
+				t.Errorf("the app ran:\n%s", r.stdout)
+			}
+		})
+	}
+	e.noLeaks()
+}
