@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/wasmrun/wasmrun/internal/trust"
+
 	"github.com/wasmrun/wasmrun/oci"
 )
 
@@ -111,35 +113,14 @@ func trustedPluginDir(dir string) error {
 	return nil
 }
 
-// trustedPath checks p, after its symlinks, and each directory above it:
-// owned by root or the caller, and not writable by group or others (a
-// sticky directory such as /tmp may be: nobody else can rename what is in
-// it).
+// trustedPath checks p with the rule of package trust: anyone else who
+// could change a plugin would have root run it.
 func trustedPath(p string) error {
-	real, err := filepath.EvalSymlinks(p)
-	if err != nil {
-		return err
+	err := trust.Path(p)
+	if errors.Is(err, trust.ErrNotTrusted) {
+		return fmt.Errorf("%w: its plugins would run as root", err)
 	}
-	for c := real; ; c = filepath.Dir(c) {
-		fi, err := os.Lstat(c)
-		if err != nil {
-			return err
-		}
-		uid, _, ok := fileOwner(fi)
-		if !ok {
-			return fmt.Errorf("%s: cannot read its owner", c)
-		}
-		if uid != 0 && int(uid) != os.Geteuid() {
-			return fmt.Errorf("%s is owned by uid %d, not root: its plugins would run as root", c, uid)
-		}
-		sticky := fi.IsDir() && fi.Mode()&os.ModeSticky != 0 && c != real
-		if fi.Mode().Perm()&0o022 != 0 && !sticky {
-			return fmt.Errorf("%s is writable by others (mode %#o): its plugins would run as root", c, fi.Mode().Perm())
-		}
-		if c == "/" {
-			return nil
-		}
-	}
+	return err
 }
 
 // explainCreate tells an error of creating app a's container in the user's

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+
+	"github.com/wasmrun/wasmrun/internal/trust"
 )
 
 // CacheEnv overrides the default compiled-module cache directory.
@@ -78,9 +80,15 @@ func compile(ctx context.Context, opts Options) (*compiled, error) {
 	var c *compiled
 	var err error
 	if opts.CacheDir != "" {
-		c, err = compileCached(ctx, opts, warn)
-		if c != nil && c.cache != nil {
-			maybePrune(opts.CacheDir, cacheMax())
+		// Other errors (not a directory, ...) are compileCached's to
+		// report: the cache is unusable.
+		if terr := trustCache(opts.CacheDir); errors.Is(terr, trust.ErrNotTrusted) {
+			warn("compiled-module cache %s is not used: %v (whoever could write an entry there would have wasmrun run their machine code); compiling without it", opts.CacheDir, terr)
+		} else {
+			c, err = compileCached(ctx, opts, warn)
+			if c != nil && c.cache != nil {
+				maybePrune(opts.CacheDir, cacheMax())
+			}
 		}
 	}
 	if c == nil && err == nil {

@@ -1,8 +1,8 @@
 package runner
 
 import (
+	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -39,21 +39,30 @@ func cacheMax() int64 {
 // maybePrune prunes the cache in dir to max if an entry was added since
 // the last prune. It costs a directory listing of dir and two stats on
 // the path of every start; errors are ignored (the cache never fails a
-// run).
+// run). Everything is done relative to the cache directory opened once
+// (os.Root): a link put in the cache, or a directory swapped for one while
+// the prune runs, never leads it to mark, list or remove anything outside.
 func maybePrune(dir string, max int64) {
-	mark, err := os.Stat(filepath.Join(dir, pruneMark))
-	globbed, _ := filepath.Glob(filepath.Join(dir, "wazero-*"))
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return
+	}
+	defer root.Close()
+	mark, merr := root.Lstat(pruneMark)
+	ents, _ := fs.ReadDir(root.FS(), ".")
 	var subs []string
-	due := false
-	for _, s := range globbed {
-		// wazero's own directories only: a symlink is never followed to
-		// prune what it leads to.
-		fi, serr := os.Lstat(s)
-		if serr != nil || !fi.IsDir() {
+	due := merr != nil || !mark.Mode().IsRegular()
+	for _, e := range ents {
+		// wazero's own directories only (a link is not one).
+		if !strings.HasPrefix(e.Name(), "wazero-") || !e.IsDir() {
 			continue
 		}
-		subs = append(subs, s)
-		if err != nil || fi.ModTime().After(mark.ModTime()) {
+		fi, err := e.Info()
+		if err != nil || !fi.IsDir() {
+			continue
+		}
+		subs = append(subs, e.Name())
+		if !due && fi.ModTime().After(mark.ModTime()) {
 			due = true
 		}
 	}
@@ -61,34 +70,44 @@ func maybePrune(dir string, max int64) {
 		return
 	}
 	// The mark first: an entry added during the prune makes the next
-	// start prune again.
+	// start prune again. Never truncated, never a link followed.
 	now := time.Now()
-	if f, err := os.Create(filepath.Join(dir, pruneMark)); err == nil {
-		f.Close()
-		os.Chtimes(filepath.Join(dir, pruneMark), now, now)
+	if merr == nil && !mark.Mode().IsRegular() {
+		root.Remove(pruneMark)
 	}
-	pruneCache(subs, max, now)
+	if f, err := root.OpenFile(pruneMark, os.O_WRONLY|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+		root.Chtimes(pruneMark, now, now)
+	}
+	pruneCache(root, subs, max, now)
 }
 
-// cacheEntry is a compiled module in the cache.
+// cacheEntry is a compiled module in the cache: name in directory dir.
 type cacheEntry struct {
-	path string
+	dir  *os.Root
+	name string
 	size int64
 	used time.Time // the later of its access and modification times
 }
 
 // pruneCache removes the least recently used entries of wazero's cache
-// directories subs until what remains is at most max bytes. An entry is as
-// recent as the later of its access and modification times (with relatime,
-// a read moves the access time at most once a day, which is fine enough
-// here). Entries written or used in the last minute are kept (one may be
-// the module just compiled, in use), and so are temporary files of a
-// compile in progress, unless an hour old (a compile that died).
-func pruneCache(subs []string, max int64, now time.Time) {
+// directories subs (in root) until what remains is at most max bytes. An
+// entry is as recent as the later of its access and modification times
+// (with relatime, a read moves the access time at most once a day, which
+// is fine enough here). Entries written or used in the last minute are
+// kept (one may be the module just compiled, in use), and so are
+// temporary files of a compile in progress, unless an hour old (a compile
+// that died).
+func pruneCache(root *os.Root, subs []string, max int64, now time.Time) {
 	var entries []cacheEntry
 	var total int64
 	for _, s := range subs {
-		ents, err := os.ReadDir(s)
+		sub, err := root.OpenRoot(s)
+		if err != nil {
+			continue
+		}
+		defer sub.Close()
+		ents, err := fs.ReadDir(sub.FS(), ".")
 		if err != nil {
 			continue
 		}
@@ -101,14 +120,13 @@ func pruneCache(subs []string, max int64, now time.Time) {
 			if at := accessTime(fi); at.After(used) {
 				used = at
 			}
-			p := filepath.Join(s, e.Name())
 			if strings.HasSuffix(e.Name(), ".tmp") {
 				if now.Sub(used) > time.Hour {
-					os.Remove(p)
+					sub.Remove(e.Name())
 				}
 				continue
 			}
-			entries = append(entries, cacheEntry{p, fi.Size(), used})
+			entries = append(entries, cacheEntry{sub, e.Name(), fi.Size(), used})
 			total += fi.Size()
 		}
 	}
@@ -120,7 +138,7 @@ func pruneCache(subs []string, max int64, now time.Time) {
 		if now.Sub(e.used) < time.Minute {
 			break // the rest are as recent
 		}
-		if os.Remove(e.path) == nil {
+		if e.dir.Remove(e.name) == nil {
 			total -= e.size
 		}
 	}

@@ -43,7 +43,12 @@ func TestPruneCache(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pruneCache([]string{sub, old}, 700, now)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	pruneCache(root, []string{filepath.Base(sub), filepath.Base(old)}, 700, now)
 	var left []string
 	for _, d := range []string{sub, old} {
 		ents, _ := os.ReadDir(d)
@@ -58,7 +63,7 @@ func TestPruneCache(t *testing.T) {
 		t.Errorf("left %v, want %v", left, want)
 	}
 	// A bound below the recent entries: they stay all the same.
-	pruneCache([]string{sub}, 1, now)
+	pruneCache(root, []string{filepath.Base(sub)}, 1, now)
 	ents, _ := os.ReadDir(sub)
 	if len(ents) != 2 { // new, x.123.tmp
 		t.Errorf("with a bound of 1 byte, left %d entries, want the recent 2", len(ents))
@@ -119,5 +124,54 @@ func TestMaybePrune(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(elsewhere, "precious")); err != nil {
 		t.Errorf("a file a symlink in the cache leads to was pruned: %v", err)
+	}
+}
+
+// TestPruneStaysInCache: what a guest or another user could have put in a
+// cache never leads a prune outside it. A mark that is a link to a file
+// outside does not truncate or touch that file; a wazero directory swapped
+// for a link to a directory outside after the listing (the race of a
+// prune that went by path) has nothing removed from that directory.
+func TestPruneStaysInCache(t *testing.T) {
+	dir, outside := t.TempDir(), t.TempDir()
+	old := time.Now().Add(-72 * time.Hour)
+	victim := filepath.Join(outside, "victim")
+	if err := os.WriteFile(victim, []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(victim, old, old)
+	if err := os.Symlink(victim, filepath.Join(dir, pruneMark)); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(dir, "wazero-v1-amd64-linux")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sub, "entry"), make([]byte, 100), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	maybePrune(dir, 1<<20)
+	if b, err := os.ReadFile(victim); err != nil || string(b) != "precious" {
+		t.Fatalf("the file the mark linked to: %q, %v", b, err)
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, pruneMark)); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("the mark is not a file of the cache's own: %v", err)
+	}
+
+	// Listed as a directory, then swapped for a link out.
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if err := os.RemoveAll(sub); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, sub); err != nil {
+		t.Fatal(err)
+	}
+	pruneCache(root, []string{filepath.Base(sub)}, 0, time.Now())
+	if _, err := os.Stat(victim); err != nil {
+		t.Errorf("pruned through a link out of the cache: %v", err)
 	}
 }

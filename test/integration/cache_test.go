@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,5 +69,79 @@ func TestCacheBound(t *testing.T) {
 	}
 	if len(after) != 1 {
 		t.Errorf("after the second module: cache entries %v, want its own only", after)
+	}
+}
+
+// TestCachePlanted: wazero runs the machine code of a cache entry after
+// checking no more than a checksum, so a cache that someone else can
+// write is never used. The planted entry is a real one: the compiled code
+// of a module that exits 42 under the name of the entry of one that exits
+// 7 (modules alike but for that constant). As the caller's own cache it
+// runs (exit 42: what a planted entry does); owned by another user, or
+// writable by every user, or under such a directory, it is not used: one
+// warning, and the module runs its own code (exit 7).
+func TestCachePlanted(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	a, b := guests.C(t, "exit_code", "-DCODE=42"), guests.C(t, "exit_code", "-DCODE=7")
+	parent := t.TempDir()
+	cache := filepath.Join(parent, "cache")
+	entries := func() map[string]bool {
+		m := map[string]bool{}
+		files, _ := filepath.Glob(filepath.Join(cache, "wazero-*", "*"))
+		for _, f := range files {
+			m[f] = true
+		}
+		return m
+	}
+	newEntry := func(module string) string {
+		t.Helper()
+		before := entries()
+		mustExit(t, run(t, nil, "compile", "--cache-dir", cache, module), 0)
+		for f := range entries() {
+			if !before[f] {
+				return f
+			}
+		}
+		t.Fatalf("compiling %s wrote no cache entry", module)
+		return ""
+	}
+	entryA, entryB := newEntry(a), newEntry(b)
+	code, err := os.ReadFile(entryA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(entryB, code, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, nil, "run", "--cache-dir", cache, b)
+	mustExit(t, r, 42) // the planted code runs: the attack is real
+	if r.stderr != "" {
+		t.Errorf("own cache: stderr %q", r.stderr)
+	}
+
+	chownAll := func(uid int) {
+		filepath.Walk(cache, func(p string, _ os.FileInfo, _ error) error { return os.Lchown(p, uid, uid) })
+	}
+	defer chownAll(0)
+	for _, tc := range []struct {
+		name       string
+		prep, undo func()
+		want       string
+	}{
+		{"another user's", func() { chownAll(12345) }, func() { chownAll(0) }, cache + " is owned by uid 12345"},
+		{"writable by all", func() { os.Chmod(cache, 0o777) }, func() { os.Chmod(cache, 0o700) }, cache + " is writable by others"},
+		{"under a directory another user has", func() { os.Chown(parent, 12345, 12345) }, func() { os.Chown(parent, 0, 0) }, parent + " is owned by uid 12345"},
+		{"its wazero directory another user's", func() { os.Lchown(filepath.Dir(entryB), 12345, 12345) }, func() { os.Lchown(filepath.Dir(entryB), 0, 0) }, filepath.Dir(entryB) + " is owned by uid 12345"},
+	} {
+		tc.prep()
+		r := run(t, nil, "run", "--cache-dir", cache, b)
+		tc.undo()
+		if r.code != 7 {
+			t.Errorf("%s: exit code %d, want 7 (the module's own code)\nstderr: %s", tc.name, r.code, r.stderr)
+		}
+		if ls := lines(r.stderr); len(ls) != 1 || !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "is not used") {
+			t.Errorf("%s: stderr %q, want one warning with %q", tc.name, r.stderr, tc.want)
+		}
 	}
 }
