@@ -23,6 +23,7 @@ import (
 
 	"github.com/wasmrun/wasmrun/cni"
 	"github.com/wasmrun/wasmrun/internal/initproc"
+	"github.com/wasmrun/wasmrun/internal/runner"
 	"github.com/wasmrun/wasmrun/wasi"
 )
 
@@ -269,6 +270,11 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		Egress: opts.Egress, Privileges: priv, Progress: opts.Progress, Listen: opts.Listen,
 		Verbose: opts.Verbose, Instances: opts.Instances,
 	}
+	if opts.CacheDir != "" {
+		// Judged here: in a user namespace, the process sees the host's
+		// owners as its overflow id.
+		cfg.CacheUntrusted = runner.UntrustedWhy(runner.TrustCache(opts.CacheDir))
+	}
 	preopens := Preopens(root, spec)
 	// As root (a mount namespace, and the private root that takes the
 	// preopens along): the spec's tmpfs mounts.
@@ -290,6 +296,9 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		return nil, err
 	}
 	cfg.Mounts.Tmpfs = tmpfs
+	if err := protectCache(&cfg.Mounts, preopens, opts.CacheDir); err != nil {
+		return nil, err
+	}
 
 	c = &Container{ID: id, rt: r, done: make(chan struct{}), oomScoreAdj: spec.Process.OOMScoreAdj, module: modFile}
 	c.namespaces, cfg.Hostname = own, hostname

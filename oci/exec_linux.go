@@ -15,6 +15,7 @@ import (
 
 	"github.com/wasmrun/wasmrun/cni"
 	"github.com/wasmrun/wasmrun/internal/initproc"
+	"github.com/wasmrun/wasmrun/internal/runner"
 	"github.com/wasmrun/wasmrun/wasi"
 )
 
@@ -173,11 +174,19 @@ func (r *Runtime) Exec(ctx context.Context, id, execID string, proc *specs.Proce
 		CacheDir: opts.CacheDir, MemoryLimit: GuestMemory(spec), Fifo: fifo,
 		Egress: opts.Egress, Privileges: priv,
 	}
+	if opts.CacheDir != "" {
+		// Judged here: in a user namespace, the process sees the host's
+		// owners as its overflow id.
+		cfg.CacheUntrusted = runner.UntrustedWhy(runner.TrustCache(opts.CacheDir))
+	}
 	preopens := Preopens(root, spec)
 	for _, p := range preopens {
 		cfg.Preopens = append(cfg.Preopens, wasi.Preopen{HostPath: p.HostPath, GuestPath: p.GuestPath, ReadOnly: p.ReadOnly})
 	}
 	if cfg.Mounts, err = containerMounts(root, spec, preopens); err != nil {
+		return nil, err
+	}
+	if err := protectCache(&cfg.Mounts, preopens, opts.CacheDir); err != nil {
 		return nil, err
 	}
 	// Its own OOM score, else the container's (as runc does).

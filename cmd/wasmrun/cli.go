@@ -195,6 +195,10 @@ func runCmd(args []string, stdin, stdout, stderr *os.File) int {
 			opts.CacheDir = runner.DefaultCacheDir()
 		}
 	}
+	if err := runner.CheckCacheReach(opts.Preopens, opts.CacheDir); err != nil {
+		fmt.Fprintf(stderr, "wasmrun run: %v\n", err)
+		return ExitFailure
+	}
 	ctx := context.Background()
 	p, err := runner.Prepare(ctx, opts)
 	code := 0

@@ -182,6 +182,9 @@ func runInProcess(ctx context.Context, a *app, o *osOpts, root string, interrupt
 			opts.CacheDir = runner.DefaultCacheDir()
 		}
 	}
+	if err := runner.CheckCacheReach(opts.Preopens, opts.CacheDir); err != nil {
+		return 0, err
+	}
 	p, err := runner.Prepare(ctx, opts)
 	if err != nil {
 		return 0, err

@@ -60,6 +60,10 @@ type Config struct {
 	// passes as descriptors (see Shared).
 	Shared      []Shared `json:"shared,omitempty"`
 	CacheDir    string   `json:"cache_dir"`
+	// CacheUntrusted is the creator's verdict on CacheDir
+	// (runner.TrustCache; "" to use it): in a user namespace the
+	// process cannot judge the host's owners.
+	CacheUntrusted string `json:"cache_untrusted,omitempty"`
 	MemoryLimit int64    `json:"memory_limit"`
 	Fifo        string   `json:"fifo"`
 	// ResolvConf and Hosts are what getaddrinfo reads ("" = the host's).
@@ -203,6 +207,8 @@ func Main() int {
 		Stdout:           os.Stdout,
 		Stderr:           os.Stderr,
 		CacheDir:         cfg.CacheDir,
+		CacheChecked:     true,
+		CacheUntrusted:   cfg.CacheUntrusted,
 		Diag:             os.Stderr,
 		Progress:         cfg.Progress,
 		Terminal:         isTerminal(os.Stderr),
@@ -221,6 +227,9 @@ func Main() int {
 		return fail(err)
 	}
 	if err := lowerMemory(cfg.MemoryAfterLoad); err != nil {
+		return fail(err)
+	}
+	if err := cfg.Mounts.protect(dirs); err != nil {
 		return fail(err)
 	}
 	// The FIFO's directory is the runtime's, closed to the guest's user:

@@ -139,3 +139,45 @@ func withinPrefixes(dirs []string, i int) (outer, rel string) {
 	}
 	return "", ""
 }
+
+// Holds returns the first of dirs that holds path p where it really is
+// (links resolved): p is that directory, or beneath it. p need not
+// exist: what is missing of it would be made beneath its existing part.
+// Unlike Within, the root counts: a guest given / holds everything. -1
+// when none does.
+func Holds(dirs []string, p string) int {
+	var infos []os.FileInfo
+	for _, d := range dirs {
+		fi, _ := os.Stat(d)
+		infos = append(infos, fi) // nil for one that does not exist
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return -1
+	}
+	// The existing part, links resolved; the rest as written.
+	real, rest := abs, ""
+	for {
+		if r, err := filepath.EvalSymlinks(real); err == nil {
+			real = filepath.Join(r, rest)
+			break
+		}
+		if real == filepath.Dir(real) {
+			return -1
+		}
+		rest = filepath.Join(filepath.Base(real), rest)
+		real = filepath.Dir(real)
+	}
+	for d := real; ; d = filepath.Dir(d) {
+		if fi, err := os.Stat(d); err == nil {
+			for i, o := range infos {
+				if o != nil && os.SameFile(fi, o) {
+					return i
+				}
+			}
+		}
+		if d == filepath.Dir(d) {
+			return -1
+		}
+	}
+}

@@ -76,3 +76,38 @@ func TestWithin(t *testing.T) {
 		}
 	}
 }
+
+// TestHolds: the directory a path passes through or ends at, through
+// links, whether or not the rest of it exists; the root holds everything.
+func TestHolds(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a")
+	if err := os.MkdirAll(filepath.Join(a, "b", "c"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "other")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(a, "b"), filepath.Join(other, "tob")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		dirs []string
+		p    string
+		want int
+	}{
+		{[]string{other, a}, filepath.Join(a, "b", "c"), 1},
+		{[]string{other, a}, a, 1},
+		{[]string{other, a}, filepath.Join(a, "missing", "deeper"), 1},
+		{[]string{filepath.Join(a, "b")}, filepath.Join(other, "tob", "c"), 0}, // where the link leads
+		{[]string{other}, filepath.Join(other, "tob", "c"), -1},                // really in a, not other
+		{[]string{filepath.Join(a, "b", "c")}, filepath.Join(a, "b"), -1},
+		{[]string{filepath.Join(a, "b")}, filepath.Join(dir, "missing", "b"), -1},
+		{[]string{"/"}, filepath.Join(a, "b"), 0},
+	} {
+		if got := Holds(tc.dirs, tc.p); got != tc.want {
+			t.Errorf("Holds(%v, %s) = %d, want %d", tc.dirs, tc.p, got, tc.want)
+		}
+	}
+}

@@ -82,8 +82,15 @@ func compile(ctx context.Context, opts Options) (*compiled, error) {
 	if opts.CacheDir != "" {
 		// Other errors (not a directory, ...) are compileCached's to
 		// report: the cache is unusable.
-		if terr := trustCache(opts.CacheDir); errors.Is(terr, trust.ErrNotTrusted) {
-			warn("compiled-module cache %s is not used: %v (whoever could write an entry there would have wasmrun run their machine code); compiling without it", opts.CacheDir, terr)
+		terr := error(nil)
+		switch {
+		case !opts.CacheChecked:
+			terr = TrustCache(opts.CacheDir)
+		case opts.CacheUntrusted != "":
+			terr = fmt.Errorf("%s: %w", opts.CacheUntrusted, trust.ErrNotTrusted)
+		}
+		if errors.Is(terr, trust.ErrNotTrusted) {
+			warn("compiled-module cache %s is not used: %s (whoever could write an entry there would have wasmrun run their machine code); compiling without it", opts.CacheDir, UntrustedWhy(terr))
 		} else {
 			c, err = compileCached(ctx, opts, warn)
 			if c != nil && c.cache != nil {

@@ -47,6 +47,12 @@ type Options struct {
 	Stdin, Stdout, Stderr *os.File
 	// CacheDir holds compiled modules; "" disables the cache.
 	CacheDir string
+	// CacheChecked says the caller judged CacheDir with TrustCache, and
+	// CacheUntrusted is its verdict ("" to use it): a container process
+	// in a user namespace sees the host's owners as its overflow id and
+	// cannot judge for itself.
+	CacheChecked   bool
+	CacheUntrusted string
 	// Diag receives warnings (unusable cache) and, when Progress is set,
 	// a line about a slow first compile. nil discards them.
 	Diag io.Writer

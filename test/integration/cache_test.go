@@ -145,3 +145,49 @@ func TestCachePlanted(t *testing.T) {
 		}
 	}
 }
+
+// TestRunCacheOutOfGuestReach: `wasmrun run` has no mount namespace to
+// make a cache read-only in, so a writable --dir through which the guest
+// could write a compiled-module cache (the one given, or the default one
+// that later starts use, even under --no-cache) is refused with one line,
+// before the guest runs; read-only, it runs (and cannot write there).
+func TestRunCacheOutOfGuestReach(t *testing.T) {
+	t.Parallel()
+	parent := t.TempDir()
+	cache := filepath.Join(parent, "cache")
+	if err := os.Mkdir(cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tamper := guests.C(t, "tamper")
+	withEnv := func(env string, args ...string) result {
+		return runCommand(t, runTimeout, args, func(ctx context.Context) *exec.Cmd {
+			cmd := command(ctx, args...)
+			if env != "" {
+				cmd.Env = append(cmd.Env, env)
+			}
+			return cmd
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		env  string
+		args []string
+		want string
+	}{
+		{"holds the cache", "", []string{"--cache-dir", cache, "--dir", parent + ":/d"}, "holds the compiled-module cache " + cache},
+		{"holds the default cache, no cache used", "WASMRUN_CACHE_DIR=" + cache, []string{"--no-cache", "--dir", parent + ":/d"}, "holds the compiled-module cache " + cache},
+		{"is the cache", "", []string{"--cache-dir", cache, "--dir", cache + ":/c"}, "is the compiled-module cache " + cache},
+	} {
+		args := append(append([]string{"run"}, tc.args...), tamper, "create", "/d/cache/planted")
+		r := withEnv(tc.env, args...)
+		mustExit(t, r, ExitFailure)
+		if ls := lines(r.stderr); len(ls) != 1 || !strings.Contains(r.stderr, tc.want) || strings.Contains(r.stdout, "create") {
+			t.Errorf("%s: stdout %q stderr %q, want one line with %q and no guest", tc.name, r.stdout, r.stderr, tc.want)
+		}
+	}
+	r := withEnv("", "run", "--cache-dir", cache, "--dir", parent+":/d:ro", tamper, "create", "/d/cache/planted")
+	mustExit(t, r, 0)
+	if !strings.Contains(r.stdout, "create /d/cache/planted errno 69") || fileExists(filepath.Join(cache, "planted")) {
+		t.Errorf("read-only: %s", r.stdout)
+	}
+}

@@ -1,8 +1,11 @@
 package integration
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -90,6 +93,67 @@ func TestOSConfigNotOurs(t *testing.T) {
 				t.Errorf("the app ran:\n%s", r.stdout)
 			}
 		})
+	}
+	e.noLeaks()
+}
+
+// TestOSCacheReadOnlyToGuest: an app whose directory holds the
+// compiled-module cache (the one it starts from, and the default one) runs
+// with that cache read-only, as root without capabilities (nobody cannot
+// enter the directory), so it cannot plant machine code that a later
+// start runs: writing an entry, or a new file, in either cache is EROFS,
+// while the rest of its directory is writable. The app's own start still
+// wrote its entry (before the cache became read-only). A directory that is
+// the cache itself is refused.
+func TestOSCacheReadOnlyToGuest(t *testing.T) {
+	t.Parallel()
+	e := newOSEnv(t)
+	parent := t.TempDir()
+	cache, defCache := filepath.Join(parent, "cache"), filepath.Join(parent, "default-cache")
+	tamper := guests.C(t, "tamper")
+	app := e.app(map[string]string{"app.wasm": tamper}, `dirs = ["`+parent+`:/d"]`, "")
+	r := e.run("os", "--cache-dir", cache, app)
+	mustExit(t, r, 0) // no steps: compiles into cache
+	entries, _ := filepath.Glob(filepath.Join(cache, "wazero-*", "*"))
+	if len(entries) != 1 {
+		t.Fatalf("cache entries after the first start: %v", entries)
+	}
+	entry := entries[0]
+	before, err := os.ReadFile(entry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	guestEntry := "/d/" + strings.TrimPrefix(entry, parent+"/")
+	run := func(args ...string) result {
+		cmd := append([]string{"os", "--cache-dir", cache, app, "--"}, args...)
+		return runCommand(t, osTimeout, cmd, func(ctx context.Context) *exec.Cmd {
+			c := e.command(ctx, cmd...)
+			c.Env = append(c.Env, "WASMRUN_CACHE_DIR="+defCache)
+			return c
+		})
+	}
+	r = run("write", guestEntry, "trunc", guestEntry, "create", "/d/cache/planted", "mkdir", "/d/default-cache/wazero-x", "create", "/d/ok")
+	mustExit(t, r, 0)
+	for _, want := range []string{
+		"write " + guestEntry + " errno 69", "trunc " + guestEntry + " errno 69",
+		"create /d/cache/planted errno 69", "mkdir /d/default-cache/wazero-x errno 69", "create /d/ok ok",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if after, _ := os.ReadFile(entry); !bytes.Equal(before, after) {
+		t.Error("the guest changed the cache entry")
+	}
+	if fileExists(filepath.Join(cache, "planted")) || fileExists(filepath.Join(defCache, "wazero-x")) || !fileExists(filepath.Join(parent, "ok")) {
+		t.Error("the host's files are not what the guest's errnos say")
+	}
+
+	own := e.app(map[string]string{"app.wasm": tamper}, `dirs = ["`+cache+`:/c"]`, "")
+	r = e.run("os", "--cache-dir", cache, own)
+	mustExit(t, r, ExitFailure)
+	if ls := lines(r.stderr); len(ls) != 1 || !strings.Contains(r.stderr, "is the compiled-module cache") {
+		t.Errorf("a directory that is the cache: stderr %q, want one line refusing it", r.stderr)
 	}
 	e.noLeaks()
 }
