@@ -58,14 +58,14 @@ type Config struct {
 	Preopens []wasi.Preopen `json:"preopens"`
 	// Shared are the guest's preopens after Preopens that the creator
 	// passes as descriptors (see Shared).
-	Shared      []Shared `json:"shared,omitempty"`
-	CacheDir    string   `json:"cache_dir"`
+	Shared   []Shared `json:"shared,omitempty"`
+	CacheDir string   `json:"cache_dir"`
 	// CacheUntrusted is the creator's verdict on CacheDir
 	// (runner.TrustCache; "" to use it): in a user namespace the
 	// process cannot judge the host's owners.
 	CacheUntrusted string `json:"cache_untrusted,omitempty"`
-	MemoryLimit int64    `json:"memory_limit"`
-	Fifo        string   `json:"fifo"`
+	MemoryLimit    int64  `json:"memory_limit"`
+	Fifo           string `json:"fifo"`
 	// ResolvConf and Hosts are what getaddrinfo reads ("" = the host's).
 	ResolvConf string `json:"resolv_conf,omitempty"`
 	Hosts      string `json:"hosts,omitempty"`
