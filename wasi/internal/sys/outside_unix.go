@@ -100,6 +100,9 @@ func (s *System) moveOutside(f *File, a Addr) Errno {
 		}
 	}
 	for _, o := range f.Sock.opts {
+		if req.Type == unix.SOCK_DGRAM && o.opt.host == unix.SO_REUSEADDR {
+			continue // recorded only (recordedOnly)
+		}
 		if errno := setHostOpt(nfd, o.opt, o.val); errno != 0 {
 			unix.Close(nfd)
 			return errno

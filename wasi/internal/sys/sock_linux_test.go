@@ -1,12 +1,14 @@
 package sys
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -168,5 +170,71 @@ func TestUnixPreopenMatch(t *testing.T) {
 	}
 	if got := s.guestPathOf("/elsewhere/s.sock"); got != "" {
 		t.Errorf("guestPathOf outside the preopens = %q", got)
+	}
+}
+
+// TestSockoptReuseaddrUDP: a guest's REUSEADDR on a UDP socket is only
+// recorded: with it on the host socket, its bind of a port that a host
+// service (or another app) holds with REUSEADDR would succeed and take
+// the unicast datagrams sent there. The bind is refused, the service
+// keeps its datagrams, and the guest reads back what it set. A TCP
+// socket's REUSEADDR is the host's.
+func TestSockoptReuseaddrUDP(t *testing.T) {
+	victim, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(victim)
+	if err := unix.SetsockoptInt(victim, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(victim, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := unix.Getsockname(victim)
+	port := sa.(*unix.SockaddrInet4).Port
+
+	s := &System{}
+	defer s.Close()
+	one := []byte{1, 0, 0, 0}
+	fd, errno := s.SockOpen(AFInet4, SockDgram)
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	if errno := s.SockSetOpt(fd, SolSocket, SoReuseaddr, one); errno != 0 {
+		t.Fatalf("set REUSEADDR: %s", errno.Name())
+	}
+	if v, errno := s.SockGetOpt(fd, SolSocket, SoReuseaddr); errno != 0 || !bytes.Equal(v, one) {
+		t.Errorf("get REUSEADDR = %x, %s; want what was set", v, errno.Name())
+	}
+	f, _ := s.Lookup(fd)
+	if v, _ := unix.GetsockoptInt(f.Fd, unix.SOL_SOCKET, unix.SO_REUSEADDR); v != 0 {
+		t.Errorf("the host UDP socket has SO_REUSEADDR %d", v)
+	}
+	if errno := s.SockBind(fd, Addr{Family: AFInet4, IP: netip.MustParseAddr("127.0.0.1"), Port: uint16(port)}); errno != EADDRINUSE {
+		t.Fatalf("bind of the service's port = %s, want EADDRINUSE", errno.Name())
+	}
+	c, err := net.Dial("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("for the service"))
+	buf := make([]byte, 64)
+	unix.SetsockoptTimeval(victim, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 5})
+	if n, _, err := unix.Recvfrom(victim, buf, 0); err != nil || string(buf[:n]) != "for the service" {
+		t.Errorf("the service got %q, %v", buf[:n], err)
+	}
+
+	tcp, errno := s.SockOpen(AFInet4, SockStream)
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	if errno := s.SockSetOpt(tcp, SolSocket, SoReuseaddr, one); errno != 0 {
+		t.Fatal(errno)
+	}
+	ft, _ := s.Lookup(tcp)
+	if v, _ := unix.GetsockoptInt(ft.Fd, unix.SOL_SOCKET, unix.SO_REUSEADDR); v != 1 {
+		t.Errorf("the host TCP socket has SO_REUSEADDR %d, want 1", v)
 	}
 }

@@ -99,7 +99,11 @@ func (s *System) SockSetOpt(fd int32, level, name uint32, val []byte) Errno {
 	if o.kind == optReadOnlyInt {
 		return ENOPROTOOPT
 	}
-	if errno := setHostOpt(f.Fd, o, val); errno != 0 {
+	if recordedOnly(f, o) {
+		if len(val) != 4 {
+			return EINVAL
+		}
+	} else if errno := setHostOpt(f.Fd, o, val); errno != 0 {
 		return errno
 	}
 	// Kept for a move to a host socket (moveOutside).

@@ -4,6 +4,7 @@ package sys
 
 import (
 	"encoding/binary"
+	"slices"
 
 	"golang.org/x/sys/unix"
 )
@@ -47,8 +48,42 @@ var sockopts = map[uint32]sockopt{
 	SoBindtodevice: {soBindtodevice, optString},
 }
 
+// recordedOnly says o is recorded for f, not set on its host socket:
+// REUSEADDR on a datagram socket. On Linux it lets another UDP socket
+// with it bind the same address and port, and the newest binder takes
+// the unicast datagrams sent there: a guest on the host's network
+// (isolation = false), or whose virtual port is a host port (simulated
+// isolation), would take what is sent to a host service or another app
+// that set it too. A stream socket keeps it (it lets a bind reuse a port
+// in TIME_WAIT, no more).
+func recordedOnly(f *File, o sockopt) bool {
+	if o.host != unix.SO_REUSEADDR {
+		return false
+	}
+	if f.Sock != nil && f.Sock.relay {
+		return true
+	}
+	t, err := unix.GetsockoptInt(f.Fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	return err == nil && t == unix.SOCK_DGRAM
+}
+
+// recordedValue is the last value the guest set of a recorded option (0
+// if none).
+func recordedValue(f *File, o sockopt) []byte {
+	v := []byte{0, 0, 0, 0}
+	for _, set := range f.Sock.opts {
+		if set.opt == o {
+			v = slices.Clone(set.val)
+		}
+	}
+	return v
+}
+
 // getHostOpt reads o of f's host socket, encoded for the guest.
 func (s *System) getHostOpt(f *File, o sockopt) ([]byte, Errno) {
+	if recordedOnly(f, o) {
+		return recordedValue(f, o), ESUCCESS
+	}
 	switch o.kind {
 	case optInt, optReadOnlyInt:
 		v, err := unix.GetsockoptInt(f.Fd, unix.SOL_SOCKET, o.host)

@@ -63,6 +63,10 @@ func getsockopt(h windows.Handle, name int, buf []byte) (int, error) {
 	return int(n), err
 }
 
+// recordedOnly: on Windows, what is recorded only is its own kind
+// (optRecorded), which setHostOpt and getHostOpt handle.
+func recordedOnly(f *File, o sockopt) bool { return false }
+
 // getHostOpt reads o of f's host socket, encoded for the guest.
 func (s *System) getHostOpt(f *File, o sockopt) ([]byte, Errno) {
 	var buf [8]byte
