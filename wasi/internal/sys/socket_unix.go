@@ -136,6 +136,9 @@ func (s *System) sockListen(fd int32, backlog int32) Errno {
 	if backlog < 0 {
 		backlog = 0
 	}
+	if errno := s.listenVirtual(f); errno != 0 {
+		return errno
+	}
 	return ErrnoFromError(unix.Listen(f.Fd, int(backlog)))
 }
 

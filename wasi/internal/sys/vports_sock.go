@@ -175,3 +175,31 @@ func (v *VirtualPorts) Dial(network, addr string) (net.Conn, error) {
 	}
 	return net.DialTimeout(network, netip.AddrPortFrom(host.Addr().Unmap(), host.Port()).String(), 10*time.Second)
 }
+
+// listenVirtual readies f for a listen under simulated isolation: a
+// socket the guest did not bind gets a port of the app's first, as the
+// kernel gives an unbound one a free port (on the host it would listen
+// on every address, at a port outside the app's table: open to the
+// network, and able to take a port another app forwards). One bound on
+// the host by a refused connect is not the app's to listen on (EINVAL).
+func (s *System) listenVirtual(f *File) Errno {
+	v := s.VPorts
+	if v == nil || f.Sock.Family == AFUnix {
+		return ESUCCESS
+	}
+	if _, ok := v.bound(f.Sock); ok {
+		return ESUCCESS
+	}
+	la, errno := s.localAddr(f)
+	if errno != 0 {
+		return errno
+	}
+	if la.Port != 0 {
+		return EINVAL
+	}
+	any := Addr{Family: f.Sock.Family, IP: netip.IPv4Unspecified()}
+	if f.Sock.Family == AFInet6 {
+		any.IP = netip.IPv6Unspecified()
+	}
+	return s.bindVirtual(f, any)
+}
