@@ -54,9 +54,9 @@ type VirtualPorts struct {
 
 	mu     sync.Mutex
 	ports  map[vkey]*vslot
-	byHost map[hkey]uint16      // host port -> guest port
-	bySock map[*Socket]vbinding // what each socket holds
-	heard  map[hkey]time.Time   // loopback datagram senders, last heard
+	byHost map[hkey]uint16              // host port -> guest port
+	bySock map[*Socket]vbinding         // what each socket holds
+	heard  map[netip.AddrPort]time.Time // loopback datagram senders (unmapped), last heard
 }
 
 // VirtualPort is one entry of the table: the guest's Proto port Port is
@@ -260,7 +260,7 @@ func (v *VirtualPorts) Heard(from netip.AddrPort, now time.Time) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.heard == nil {
-		v.heard = map[hkey]time.Time{}
+		v.heard = map[netip.AddrPort]time.Time{}
 	}
 	if len(v.heard) >= 4096 {
 		for k, t := range v.heard {
@@ -270,8 +270,15 @@ func (v *VirtualPorts) Heard(from netip.AddrPort, now time.Time) {
 		}
 	}
 	if len(v.heard) < 8192 {
-		v.heard[hostKey(SockDgram, from)] = now
+		v.heard[unmapped(from)] = now
 	}
+}
+
+// unmapped is ap with an IPv4-mapped address as IPv4: a sender is its
+// whole address, not its port alone (another loopback address, 127.0.0.2,
+// at the port of a sender heard from is another service).
+func unmapped(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port())
 }
 
 // answers reports whether a datagram to the loopback address to answers a
@@ -279,7 +286,7 @@ func (v *VirtualPorts) Heard(from netip.AddrPort, now time.Time) {
 func (v *VirtualPorts) answers(to netip.AddrPort, now time.Time) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	t, ok := v.heard[hostKey(SockDgram, to)]
+	t, ok := v.heard[unmapped(to)]
 	return ok && now.Sub(t) <= heardFor
 }
 

@@ -91,6 +91,13 @@ func TestVirtualPortsHeard(t *testing.T) {
 	if v.answers(netip.MustParseAddrPort("127.0.0.1:40001"), now) {
 		t.Error("answers another port")
 	}
+	// Another loopback address at the same port is another service.
+	if v.answers(netip.MustParseAddrPort("127.0.0.2:40000"), now) {
+		t.Error("answers another address at the port heard from")
+	}
+	if !v.answers(netip.MustParseAddrPort("[::ffff:127.0.0.1]:40000"), now) {
+		t.Error("does not answer the sender as an IPv4-mapped address")
+	}
 }
 
 // TestVirtualPortsOffline: an app without outbound traffic sends no name
