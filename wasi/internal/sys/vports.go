@@ -129,6 +129,18 @@ func hostKey(t SockType, ap netip.AddrPort) hkey {
 	return hkey{typ: t, v6: !ap.Addr().Unmap().Is4(), port: ap.Port()}
 }
 
+// MaxVirtualPorts bounds the ports one app under simulated isolation holds:
+// each is a port of the host's loopback, and the host has about 28,000
+// to give out (ip_local_port_range), for its own services too.
+const MaxVirtualPorts = 1024
+
+// full reports whether the app holds MaxVirtualPorts ports.
+func (v *VirtualPorts) full() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.bySock) >= MaxVirtualPorts
+}
+
 // free reports whether the sides of guest port k are free.
 func (v *VirtualPorts) free(k vkey, sides [2]bool) bool {
 	v.mu.Lock()

@@ -61,6 +61,9 @@ func (s *System) bindVirtual(f *File, a Addr) Errno {
 	if a.Port != 0 && !v.free(vkey{f.Sock.Type, a.Port}, sides) {
 		return EADDRINUSE
 	}
+	if v.full() {
+		return ENOBUFS // as a socket table that is full
+	}
 	if errno := f.bindHost(Addr{Family: f.Sock.Family, IP: host}); errno != 0 {
 		return errno
 	}

@@ -346,3 +346,29 @@ func TestVirtualPortsListenUnbound(t *testing.T) {
 		}
 	}
 }
+
+// TestVirtualPortsBounded: one app holds at most MaxVirtualPorts ports
+// (each a port of the host's loopback): the next bind is ENOBUFS, and a
+// port given back can be taken again.
+func TestVirtualPortsBounded(t *testing.T) {
+	a := newSimApp(t)
+	var fds []int32
+	for range MaxVirtualPorts {
+		fd := a.open(AFInet4, SockDgram)
+		if errno := a.s.SockBind(fd, inetAddr("127.0.0.1:0")); errno != 0 {
+			t.Fatalf("bind %d: %v", len(fds), errno)
+		}
+		fds = append(fds, fd)
+	}
+	extra := a.open(AFInet4, SockStream)
+	if errno := a.s.SockBind(extra, inetAddr("127.0.0.1:0")); errno != ENOBUFS {
+		t.Fatalf("bind past the bound = %v, want ENOBUFS", errno)
+	}
+	if errno := a.s.SockListen(extra, 1); errno != ENOBUFS {
+		t.Errorf("listen past the bound = %v, want ENOBUFS", errno)
+	}
+	a.s.CloseFD(fds[0])
+	if errno := a.s.SockBind(extra, inetAddr("127.0.0.1:0")); errno != 0 {
+		t.Errorf("bind after one was closed: %v", errno)
+	}
+}
