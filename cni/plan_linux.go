@@ -154,6 +154,7 @@ type ownNet struct {
 	log  Logf
 
 	ns     *Namespace
+	held   func() // releases the host ports of kernel forwards
 	fwd    *Forwarder
 	theirs *os.File // the process's end of the outbound socket pair
 	out    *Outbound
@@ -170,6 +171,12 @@ func (n *ownNet) Prepare(ctx context.Context, cmd *exec.Cmd) (Child, error) {
 	})
 	if err != nil {
 		return Child{}, err
+	}
+	if len(n.opts.Forwards) > 0 {
+		// portmap listens on nothing: hold the ports (holdports_linux.go).
+		if n.held, err = holdPorts(n.opts.Forwards); err != nil {
+			return Child{}, err
+		}
 	}
 	if len(n.user) > 0 {
 		n.log("forwarding %d port(s) with the userspace forwarder (%s)", len(n.user), n.why)
@@ -230,6 +237,9 @@ func (n *ownNet) Teardown(ctx context.Context) error {
 		}
 		if n.ns != nil {
 			n.err = n.ns.Teardown(ctx)
+		}
+		if n.held != nil {
+			n.held() // once the DNAT is gone
 		}
 	})
 	return n.err

@@ -1,8 +1,12 @@
 package integration
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -323,4 +327,78 @@ func TestOSBridgeIsolation(t *testing.T) {
 	}
 	terminateAll(t, map[string]*osRun{"b": b})
 	e.noLeaks(fwd)
+}
+
+// TestOSForwardHeld: while an app forwards a host port, nothing else can
+// bind that port, on either family: a squatter on [::]:P would answer
+// every client that tries ::1 first ("localhost" ones too), and one on
+// 0.0.0.0:P would take the port when the app restarts. For a kernel
+// (portmap) forward and for the userspace forwarder (its listener is
+// 0.0.0.0 only), TCP and UDP: binding the port is EADDRINUSE, a TCP
+// client of [::1]:P is refused (never answered by anyone else), the
+// forward still answers on 127.0.0.1:P (and, through the forwarder's
+// dual-stack listener, on [::1]:P); once the app is gone the port is free
+// again.
+func TestOSForwardHeld(t *testing.T) {
+	t.Parallel()
+	requireCNI(t)
+	e := newOSEnv(t)
+	dir := e.app1(guests.Go(t, "netapp"))
+	if err := os.Mkdir(filepath.Join(e.dir, "no-plugins"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		extra []string
+	}{
+		{"portmap", nil},
+		{"userspace", []string{"--cni-path", filepath.Join(e.dir, "no-plugins")}},
+	} {
+		port, uport := freePort(t, "tcp"), freePort(t, "udp")
+		args := append(append([]string{"--name", "held-" + tc.name}, tc.extra...),
+			"--forward", fmt.Sprintf("%d:3000", port), "--forward", fmt.Sprintf("%d:5353/udp", uport),
+			"--env", "APP_ID=held", dir, "--", "serve", ":3000")
+		r := e.start(args...)
+		r.waitFor("listening 0.0.0.0:3000")
+		for _, b := range []struct{ network, addr string }{
+			{"tcp4", fmt.Sprintf("0.0.0.0:%d", port)}, {"tcp6", fmt.Sprintf("[::]:%d", port)},
+			{"udp4", fmt.Sprintf("0.0.0.0:%d", uport)}, {"udp6", fmt.Sprintf("[::]:%d", uport)},
+		} {
+			var c io.Closer
+			var err error
+			if strings.HasPrefix(b.network, "tcp") {
+				c, err = net.Listen(b.network, b.addr)
+			} else {
+				c, err = net.ListenPacket(b.network, b.addr)
+			}
+			if err == nil {
+				c.Close()
+				t.Errorf("%s: a squatter bound %s %s", tc.name, b.network, b.addr)
+			} else if !errors.Is(err, syscall.EADDRINUSE) {
+				t.Errorf("%s: bind %s %s: %v, want EADDRINUSE", tc.name, b.network, b.addr, err)
+			}
+		}
+		six := fmt.Sprintf("[::1]:%d", port)
+		if tc.name == "userspace" { // its listener is dual-stack: the forward's own
+			if got := greeting(t, dialHost(six)); got != "hello held" {
+				t.Errorf("%s: %s answers %q", tc.name, six, got)
+			}
+		} else if c, err := net.DialTimeout("tcp6", six, 5*time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s: %s answered", tc.name, six)
+		}
+		if got := greeting(t, dialHost(fmt.Sprintf("127.0.0.1:%d", port))); got != "hello held" {
+			t.Errorf("%s: the forward answers %q", tc.name, got)
+		}
+		r.signal(syscall.SIGTERM)
+		r.wait()
+		for _, network := range []string{"tcp4", "tcp6"} {
+			if l, err := net.Listen(network, fmt.Sprintf(":%d", port)); err != nil {
+				t.Errorf("%s: after the app, %s port %d: %v", tc.name, network, port, err)
+			} else {
+				l.Close()
+			}
+		}
+		e.noLeaks(port)
+	}
 }
