@@ -96,7 +96,7 @@ type pollSub struct {
 // as if wazero had closed it itself: the guest never sees an errno it would
 // treat as fatal (Go's runtime aborts on any but EINTR).
 //
-// Errors: EINVAL for nsubscriptions 0 or above 2^20, an unknown subscription
+// Errors: EINVAL for nsubscriptions 0 or above 2^16, an unknown subscription
 // tag or clock flags; EFAULT when in, out or nevents is out of bounds
 // (checked before waiting; nothing is written then). POSIX: ppoll.
 func pollOneoff(ctx context.Context, h *Host, mod api.Module, p []uint64) sys.Errno {
@@ -239,11 +239,12 @@ func (h *Host) decodeSubscriptions(buf []byte, n uint32) (subs []pollSub, fds []
 			}
 			clock, errno := hostClock(id)
 			if errno != 0 {
-				s.ready, s.errno = true, errno
+				s.ready, s.errno, immediate = true, errno, true
 				continue
 			}
 			if clock != sys.ClockMonotonic && clock != sys.ClockRealtime {
-				s.ready, s.errno = true, sys.ENOTSUP // no deadline on a CPU clock
+				// No deadline on a CPU clock: an event now, not a wait.
+				s.ready, s.errno, immediate = true, sys.ENOTSUP, true
 				continue
 			}
 			if flags&subclockAbstime == 0 {

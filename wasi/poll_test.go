@@ -576,3 +576,39 @@ func TestPollOneoffTooMany(t *testing.T) {
 		t.Errorf("%d subscriptions: errno %v", n-1, errno)
 	}
 }
+
+// TestPollOneoffClockErrorsAlone: a call whose only subscriptions are
+// clocks that cannot be waited on (a CPU-time clock, an unknown id)
+// returns their error events at once: there is nothing else to wait for,
+// and it used to wait forever (no descriptor, no deadline). With a 20 s
+// clock beside them, it does not wait for that clock either.
+func TestPollOneoffClockErrorsAlone(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		subs   [][]byte
+		events [][]byte
+	}{
+		{"CPU-time clock", [][]byte{clockSub(1, clockProcessCPUTimeID, 1000, 0)}, [][]byte{event(1, sys.ENOTSUP, eventtypeClock, 0, 0)}},
+		{"unknown clock", [][]byte{clockSub(2, 0xffffffff, 1000, 0)}, [][]byte{event(2, sys.EINVAL, eventtypeClock, 0, 0)}},
+		{"with a 20 s clock", [][]byte{clockSub(3, 7, 0, 0), clockSub(4, clockMonotonic, uint64(20*time.Second), 0)}, [][]byte{event(3, sys.EINVAL, eventtypeClock, 0, 0)}},
+	} {
+		h := newHarness(t, Config{})
+		h.fill(pollMarker)
+		h.write(pollIn, bytes.Join(tc.subs, nil))
+		done := make(chan sys.Errno, 1)
+		start := time.Now()
+		go func() { done <- h.call("poll_oneoff", pollIn, pollOut, uint64(len(tc.subs)), pollNevents) }()
+		select {
+		case errno := <-done:
+			if errno != 0 {
+				t.Fatalf("%s: errno %v", tc.name, errno)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: poll_oneoff still waits after 10 s", tc.name)
+		}
+		if el := time.Since(start); el > 5*time.Second {
+			t.Errorf("%s: returned after %v", tc.name, el)
+		}
+		h.expectEvents(tc.events...)
+	}
+}
