@@ -77,6 +77,13 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Catch signals before anything is made on the host (the bundle, the
+	// app's /tmp mount, the container), so that none ends this process
+	// with them left behind and none is lost between Create and Wait;
+	// they stop the guest, and we clean up after it.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, caught(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)...)
+	defer signal.Stop(sigs)
 	trace, closeTrace, err := openTrace(o.trace, stderr)
 	if err != nil {
 		return 0, err
@@ -164,12 +171,6 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 			opts.CacheDir = runner.DefaultCacheDir()
 		}
 	}
-
-	// Catch signals before the container exists, so none is lost between
-	// Create and Wait; they stop the guest, and we clean up after it.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, caught(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)...)
-	defer signal.Stop(sigs)
 
 	// A signal stops the app at any moment, also while it is being
 	// created (a long first compile, a start function that never

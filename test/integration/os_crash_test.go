@@ -304,6 +304,40 @@ func TestOSCrash(t *testing.T) {
 		}
 	})
 
+	// SIGTERM (not a kill) at random instants of create: `wasmrun os`
+	// stops the app at any moment, exits 143 and has removed everything
+	// itself before it exits: no next run needed to clean up. (Before the
+	// bundle and the app's /tmp mount, a SIGTERM's default action ended
+	// the process and left both.)
+	t.Run("sigterm", func(t *testing.T) {
+		t.Parallel()
+		c := newCrashTest(t, seed+2)
+		apps := c.apps()
+		creates := map[string]time.Duration{}
+		for _, a := range apps {
+			creates[a.kind] = c.createWindow(a)
+		}
+		for i := range 12 {
+			a := apps[i%len(apps)]
+			name := fmt.Sprint("t", i)
+			d := c.delay(creates[a.kind])
+			r := c.start(a.osArgs(name, "60s")...)
+			time.Sleep(d)
+			r.signal(syscall.SIGTERM)
+			what := fmt.Sprintf("iteration %d (%s app, SIGTERM after %v)", i, a.kind, d)
+			if code := r.wait(); code != 143 {
+				t.Errorf("%s: exit %d, want 143\nstderr:\n%s", what, code, r.stderr)
+			}
+			if l := c.leaks(a.port); len(l) > 0 {
+				t.Errorf("%s: left behind:\n  %s", what, strings.Join(l, "\n  "))
+				c.cleanup()
+			}
+			if !c.check(what, name, a) {
+				return
+			}
+		}
+	})
+
 	// kill -9 of `wasmrun stop`: of a live app's (whose `wasmrun os`
 	// then still stops it, or a second `wasmrun stop` does), and of a
 	// crashed app's, which stop tears down itself.
