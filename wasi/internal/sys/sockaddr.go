@@ -63,7 +63,10 @@ type Socket struct {
 	// relay: a datagram socket outside, whose descriptor is a relay of
 	// its maker's (relay_unix.go); relayLocal is the relayed socket's own
 	// address, peer the one the guest connected it to (nil: none).
-	relay      bool
+	relay bool
+	// counted: one of the sockets an app under simulated isolation may
+	// have open (VirtualPorts.take).
+	counted    bool
 	relayLocal Addr
 	peer       *Addr
 	// fresh: made by sock_open and not yet bound or used in the

@@ -44,7 +44,12 @@ func (s *System) SockOpen(af Family, st SockType) (int32, Errno) {
 	if err != nil {
 		return -1, ErrnoFromError(err)
 	}
-	return s.insertSocket(fd, &Socket{Family: af, Type: st, fresh: true}, 0), ESUCCESS
+	sock := &Socket{Family: af, Type: st, fresh: true}
+	if s.VPorts != nil && af != AFUnix && !s.VPorts.take(sock) {
+		unix.Close(fd)
+		return -1, ENOBUFS // as a socket table that is full
+	}
+	return s.insertSocket(fd, sock, 0), ESUCCESS
 }
 
 func (s *System) insertSocket(fd int, sock *Socket, flags Fdflags) int32 {

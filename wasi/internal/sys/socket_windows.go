@@ -61,7 +61,12 @@ func (s *System) SockOpen(af Family, st SockType) (int32, Errno) {
 			return -1, ErrnoFromError(err)
 		}
 	}
-	return s.insertSocket(h, &Socket{Family: af, Type: st, fresh: true}, 0), ESUCCESS
+	sock := &Socket{Family: af, Type: st, fresh: true}
+	if s.VPorts != nil && !s.VPorts.take(sock) {
+		windows.Closesocket(h)
+		return -1, ENOBUFS // as a socket table that is full
+	}
+	return s.insertSocket(h, sock, 0), ESUCCESS
 }
 
 func (s *System) insertSocket(h windows.Handle, sock *Socket, flags Fdflags) int32 {

@@ -99,7 +99,7 @@ func (s *System) SockSetOpt(fd int32, level, name uint32, val []byte) Errno {
 	if o.kind == optReadOnlyInt {
 		return ENOPROTOOPT
 	}
-	if recordedOnly(f, o) {
+	if s.recordedOnly(f, o) {
 		if len(val) != 4 {
 			return EINVAL
 		}

@@ -49,18 +49,21 @@ var sockopts = map[uint32]sockopt{
 }
 
 // recordedOnly says o is recorded for f, not set on its host socket:
-// REUSEADDR on a datagram socket. On Linux it lets another UDP socket
-// with it bind the same address and port, and the newest binder takes
-// the unicast datagrams sent there: a guest on the host's network
-// (isolation = false), or whose virtual port is a host port (simulated
-// isolation), would take what is sent to a host service or another app
-// that set it too. A stream socket keeps it (it lets a bind reuse a port
-// in TIME_WAIT, no more).
-func recordedOnly(f *File, o sockopt) bool {
+// REUSEADDR on a datagram socket, and under simulated isolation on any.
+// On Linux it lets another UDP socket with it bind the same address and
+// port, and the newest binder takes the unicast datagrams sent there: a
+// guest on the host's network (isolation = false), or whose virtual port
+// is a host port (simulated isolation), would take what is sent to a host
+// service or another app that set it too. On a TCP socket it lets a bind
+// reuse a port in TIME_WAIT, and share one with another REUSEADDR socket
+// bound there but not yet listening (the first to listen wins): a
+// simulated app's host port, always a fresh one (its binds are to port 0),
+// does without it, and no host process may share it.
+func (s *System) recordedOnly(f *File, o sockopt) bool {
 	if o.host != unix.SO_REUSEADDR {
 		return false
 	}
-	if f.Sock != nil && f.Sock.relay {
+	if s.VPorts != nil || f.Sock != nil && f.Sock.relay {
 		return true
 	}
 	t, err := unix.GetsockoptInt(f.Fd, unix.SOL_SOCKET, unix.SO_TYPE)
@@ -81,7 +84,7 @@ func recordedValue(f *File, o sockopt) []byte {
 
 // getHostOpt reads o of f's host socket, encoded for the guest.
 func (s *System) getHostOpt(f *File, o sockopt) ([]byte, Errno) {
-	if recordedOnly(f, o) {
+	if s.recordedOnly(f, o) {
 		return recordedValue(f, o), ESUCCESS
 	}
 	switch o.kind {

@@ -65,7 +65,7 @@ func getsockopt(h windows.Handle, name int, buf []byte) (int, error) {
 
 // recordedOnly: on Windows, what is recorded only is its own kind
 // (optRecorded), which setHostOpt and getHostOpt handle.
-func recordedOnly(f *File, o sockopt) bool { return false }
+func (s *System) recordedOnly(f *File, o sockopt) bool { return false }
 
 // getHostOpt reads o of f's host socket, encoded for the guest.
 func (s *System) getHostOpt(f *File, o sockopt) ([]byte, Errno) {

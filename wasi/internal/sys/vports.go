@@ -52,11 +52,12 @@ type VirtualPorts struct {
 	// its own, as the host's network is.
 	Offline bool
 
-	mu     sync.Mutex
-	ports  map[vkey]*vslot
-	byHost map[hkey]uint16              // host port -> guest port
-	bySock map[*Socket]vbinding         // what each socket holds
-	heard  map[netip.AddrPort]time.Time // loopback datagram senders (unmapped), last heard
+	mu      sync.Mutex
+	ports   map[vkey]*vslot
+	byHost  map[hkey]uint16              // host port -> guest port
+	bySock  map[*Socket]vbinding         // what each socket holds
+	heard   map[netip.AddrPort]time.Time // loopback datagram senders (unmapped), last heard
+	sockets int                          // open ones, counted (take)
 }
 
 // VirtualPort is one entry of the table: the guest's Proto port Port is
@@ -129,16 +130,37 @@ func hostKey(t SockType, ap netip.AddrPort) hkey {
 	return hkey{typ: t, v6: !ap.Addr().Unmap().Is4(), port: ap.Port()}
 }
 
-// MaxVirtualPorts bounds the ports one app under simulated isolation holds:
-// each is a port of the host's loopback, and the host has about 28,000
-// to give out (ip_local_port_range), for its own services too.
+// MaxVirtualPorts bounds the sockets one app under simulated isolation
+// opens (accepted connections aside): each may take a port of the host's,
+// by a bind (a port of the app's, or any address and port 0), a send or a
+// connect, and the host has about 28,000 to give out
+// (ip_local_port_range), for its own services too.
 const MaxVirtualPorts = 1024
 
-// full reports whether the app holds MaxVirtualPorts ports.
-func (v *VirtualPorts) full() bool {
+// take counts a socket the app opens, false when it has MaxVirtualPorts.
+func (v *VirtualPorts) take(sock *Socket) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return len(v.bySock) >= MaxVirtualPorts
+	if v.sockets >= MaxVirtualPorts {
+		return false
+	}
+	v.sockets++
+	sock.counted = true
+	return true
+}
+
+// forgetHeard forgets the senders heard from at host port port: a socket
+// of the app's own that held it is closed, and whatever binds the port
+// next was never heard from (the app could otherwise have a datagram of
+// its own "heard", to send to a service that takes the port later).
+func (v *VirtualPorts) forgetHeard(port uint16) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for k := range v.heard {
+		if k.Port() == port {
+			delete(v.heard, k)
+		}
+	}
 }
 
 // free reports whether the sides of guest port k are free.
@@ -182,6 +204,10 @@ func (v *VirtualPorts) hold(sock *Socket, k vkey, sides [2]bool, guest Addr, hos
 // Release gives back what sock holds (it is being closed).
 func (v *VirtualPorts) Release(sock *Socket) {
 	v.mu.Lock()
+	if sock.counted {
+		v.sockets--
+		sock.counted = false
+	}
 	b, ok := v.bySock[sock]
 	if !ok {
 		v.mu.Unlock()
@@ -221,6 +247,11 @@ var errOffline = errors.New("the app has no outbound traffic (outbound = false)"
 // releasePorts gives back the ports f holds (it is being closed).
 func (s *System) releasePorts(f *File) {
 	if s.VPorts != nil && f.Sock != nil {
+		if f.Sock.Type == SockDgram && f.Sock.Family != AFUnix {
+			if la, errno := s.localAddr(f); errno == 0 && la.Port != 0 {
+				s.VPorts.forgetHeard(la.Port)
+			}
+		}
 		s.VPorts.Release(f.Sock)
 	}
 }

@@ -53,3 +53,34 @@ func TestVirtualPortsListenUnbound(t *testing.T) {
 		}
 	}
 }
+
+// TestVirtualPortsHeardOwnClosed: a datagram from a socket of the app's
+// own that it then closes leaves nothing heard: the app cannot send to
+// whatever takes that host port next (it could otherwise fill its heard
+// list with host ports of its choosing, for services that come later).
+func TestVirtualPortsHeardOwnClosed(t *testing.T) {
+	a := newSimApp(t)
+	srv := a.open(AFInet4, SockDgram)
+	if errno := a.s.SockBind(srv, inetAddr("127.0.0.1:5353")); errno != 0 {
+		t.Fatal(errno)
+	}
+	cli := a.open(AFInet4, SockDgram)
+	if errno := a.s.SockBind(cli, inetAddr("0.0.0.0:0")); errno != 0 {
+		t.Fatal(errno)
+	}
+	if _, errno := a.s.SockSendTo(cli, [][]byte{[]byte("me")}, inetAddr("127.0.0.1:5353"), 0); errno != 0 {
+		t.Fatal(errno)
+	}
+	buf := make([]byte, 8)
+	_, _, from, errno := a.s.SockRecvFrom(srv, [][]byte{buf}, 0)
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	if _, errno := a.s.SockSendTo(srv, [][]byte{[]byte("back")}, from, 0); errno != 0 {
+		t.Fatalf("answer its own open socket at %v: %v", from, errno)
+	}
+	a.s.CloseFD(cli)
+	if _, errno := a.s.SockSendTo(srv, [][]byte{[]byte("later")}, from, 0); errno != ECONNREFUSED {
+		t.Errorf("send to %v, its own socket's port once closed = %v, want ECONNREFUSED", from, errno)
+	}
+}

@@ -61,9 +61,6 @@ func (s *System) bindVirtual(f *File, a Addr) Errno {
 	if a.Port != 0 && !v.free(vkey{f.Sock.Type, a.Port}, sides) {
 		return EADDRINUSE
 	}
-	if v.full() {
-		return ENOBUFS // as a socket table that is full
-	}
 	if errno := f.bindHost(Addr{Family: f.Sock.Family, IP: host}); errno != 0 {
 		return errno
 	}
@@ -189,6 +186,9 @@ func (s *System) listenVirtual(f *File) Errno {
 	v := s.VPorts
 	if v == nil || f.Sock.Family == AFUnix {
 		return ESUCCESS
+	}
+	if f.Sock.Type == SockDgram {
+		return ENOTSUP // EOPNOTSUPP, as Linux says; before anything binds it
 	}
 	if _, ok := v.bound(f.Sock); ok {
 		return ESUCCESS

@@ -5,7 +5,6 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"runtime"
 	"testing"
 )
 
@@ -301,28 +300,34 @@ func TestVirtualPortsDualStack(t *testing.T) {
 	}
 }
 
-// TestVirtualPortsBounded: one app holds at most MaxVirtualPorts ports
-// (each a port of the host's loopback): the next bind is ENOBUFS, and a
-// port given back can be taken again.
+// TestVirtualPortsBounded: an app under simulated isolation opens at most
+// MaxVirtualPorts sockets (each may take a port of the host's, by a bind,
+// a send or a connect, counted or not in its table): the next sock_open
+// is ENOBUFS, and one closed can be opened again. A listen on a UDP socket
+// binds nothing (ENOTSUP).
 func TestVirtualPortsBounded(t *testing.T) {
 	a := newSimApp(t)
 	var fds []int32
-	for range MaxVirtualPorts {
+	for i := range MaxVirtualPorts {
 		fd := a.open(AFInet4, SockDgram)
-		if errno := a.s.SockBind(fd, inetAddr("127.0.0.1:0")); errno != 0 {
-			t.Fatalf("bind %d: %v", len(fds), errno)
+		if i%2 == 0 { // half in the table, half bound on the host
+			if errno := a.s.SockBind(fd, inetAddr("127.0.0.1:0")); errno != 0 {
+				t.Fatalf("bind %d: %v", i, errno)
+			}
+		} else if errno := a.s.SockBind(fd, inetAddr("0.0.0.0:0")); errno != 0 {
+			t.Fatalf("bind %d to any: %v", i, errno)
 		}
 		fds = append(fds, fd)
 	}
-	extra := a.open(AFInet4, SockStream)
-	if errno := a.s.SockBind(extra, inetAddr("127.0.0.1:0")); errno != ENOBUFS {
-		t.Fatalf("bind past the bound = %v, want ENOBUFS", errno)
-	}
-	if errno := a.s.SockListen(extra, 1); errno != ENOBUFS && runtime.GOOS != "windows" { // Winsock: EINVAL, unbound
-		t.Errorf("listen past the bound = %v, want ENOBUFS", errno)
+	if _, errno := a.s.SockOpen(AFInet4, SockStream); errno != ENOBUFS {
+		t.Fatalf("open past the bound = %v, want ENOBUFS", errno)
 	}
 	a.s.CloseFD(fds[0])
-	if errno := a.s.SockBind(extra, inetAddr("127.0.0.1:0")); errno != 0 {
-		t.Errorf("bind after one was closed: %v", errno)
+	fd := a.open(AFInet4, SockDgram)
+	if errno := a.s.SockListen(fd, 1); errno != ENOTSUP {
+		t.Errorf("listen on UDP = %v, want ENOTSUP", errno)
+	}
+	if h := a.hostAddr(fd); h.Port() != 0 {
+		t.Errorf("a listen on UDP bound it at %v", h)
 	}
 }
