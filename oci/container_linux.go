@@ -328,7 +328,10 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		}
 		return nil, err
 	}
-	cleanups = append(cleanups, func() { c.cmd.Process.Kill(); <-c.done })
+	// Not through c: an error return sets the named result to nil before
+	// the cleanups run.
+	proc, done := c.cmd.Process, c.done
+	cleanups = append(cleanups, func() { proc.Kill(); <-done })
 	st.Pid = c.Pid
 	st.PidTime = pidStartTime(c.Pid)
 	st.Net = net.Record()

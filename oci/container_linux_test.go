@@ -301,6 +301,15 @@ func TestCreateErrorsLeaveNothing(t *testing.T) {
 			withSpec(t, b, func(s *specs.Spec) { s.Process.User.Umask = ptr(uint32(0o4022)) })
 			return b
 		}},
+		// A failing hook after the process exists: its clean-up kills the
+		// process (it used the named result, nil by then: a panic).
+		{"failing createRuntime hook", "OCI hook /bin/false", func() string {
+			b := bundle(t, good, nil, true)
+			withSpec(t, b, func(s *specs.Spec) {
+				s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/false"}}}
+			})
+			return b
+		}},
 		{"host sysctl", `sysctl "kernel.panic": not allowed`, func() string {
 			b := bundle(t, good, nil, true)
 			os.WriteFile(filepath.Join(b, "config.json"), []byte(`{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["/app.wasm"],"cwd":"/"},`+
