@@ -296,7 +296,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 		return nil, err
 	}
 	cfg.Mounts.Tmpfs = tmpfs
-	if err := protectCache(&cfg.Mounts, preopens, opts.CacheDir); err != nil {
+	if err := runner.CheckCacheReach(cfg.Preopens, opts.CacheDir); err != nil {
 		return nil, err
 	}
 

@@ -186,7 +186,7 @@ func (r *Runtime) Exec(ctx context.Context, id, execID string, proc *specs.Proce
 	if cfg.Mounts, err = containerMounts(root, spec, preopens); err != nil {
 		return nil, err
 	}
-	if err := protectCache(&cfg.Mounts, preopens, opts.CacheDir); err != nil {
+	if err := runner.CheckCacheReach(cfg.Preopens, opts.CacheDir); err != nil {
 		return nil, err
 	}
 	// Its own OOM score, else the container's (as runc does).

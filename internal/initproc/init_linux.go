@@ -229,9 +229,6 @@ func Main() int {
 	if err := lowerMemory(cfg.MemoryAfterLoad); err != nil {
 		return fail(err)
 	}
-	if err := cfg.Mounts.protect(dirs); err != nil {
-		return fail(err)
-	}
 	// The FIFO's directory is the runtime's, closed to the guest's user:
 	// hold the FIFO itself, to open it for writing once that user.
 	fifoPath, err := os.OpenFile(cfg.Fifo, unix.O_PATH|unix.O_CLOEXEC, 0)

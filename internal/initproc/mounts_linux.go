@@ -29,10 +29,6 @@ type Mounts struct {
 	Tmpfs    []Tmpfs  `json:"tmpfs,omitempty"`
 	ReadOnly []string `json:"read_only,omitempty"`
 	Masked   []string `json:"masked,omitempty"`
-	// Protected are directories of wasmrun's own within the guest's
-	// (the compiled-module cache) made read-only once the module is
-	// loaded (see protect).
-	Protected []string `json:"protected,omitempty"`
 	// PrivateRoot: once set up, the process leaves the host's file
 	// system for a root of its own (see enterPrivateRoot).
 	PrivateRoot bool `json:"private_root,omitempty"`
@@ -41,7 +37,7 @@ type Mounts struct {
 // Empty reports whether there is nothing to mount (no mount namespace
 // then: it costs a copy of the mount table).
 func (m *Mounts) Empty() bool {
-	return m == nil || len(m.Tmpfs)+len(m.ReadOnly)+len(m.Masked)+len(m.Protected) == 0 && !m.PrivateRoot
+	return m == nil || len(m.Tmpfs)+len(m.ReadOnly)+len(m.Masked) == 0 && !m.PrivateRoot
 }
 
 // Tmpfs is a tmpfs to mount at Path (a directory of the container's
@@ -107,22 +103,6 @@ func bindReadOnly(p string, dirs []string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("read-only %s: %w", p, err)
-	}
-	return nil
-}
-
-// protect makes m.Protected read-only as the guest's directories reach
-// them (bindReadOnly). It runs after the module is loaded, through the
-// cache, and before the private root takes those directories along with
-// what is mounted beneath them.
-func (m *Mounts) protect(dirs []string) error {
-	if m == nil {
-		return nil
-	}
-	for _, p := range m.Protected {
-		if err := bindReadOnly(p, dirs); err != nil {
-			return err
-		}
 	}
 	return nil
 }

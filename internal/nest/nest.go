@@ -142,7 +142,8 @@ func withinPrefixes(dirs []string, i int) (outer, rel string) {
 
 // Holds returns the first of dirs that holds path p where it really is
 // (links resolved): p is that directory, or beneath it. p need not
-// exist: what is missing of it would be made beneath its existing part.
+// exist: what is missing of it would be made where its links lead, a
+// link to a missing place too (resolve).
 // Unlike Within, the root counts: a guest given / holds everything. -1
 // when none does.
 func Holds(dirs []string, p string) int {
@@ -151,22 +152,9 @@ func Holds(dirs []string, p string) int {
 		fi, _ := os.Stat(d)
 		infos = append(infos, fi) // nil for one that does not exist
 	}
-	abs, err := filepath.Abs(p)
-	if err != nil {
+	real, ok := resolve(p)
+	if !ok {
 		return -1
-	}
-	// The existing part, links resolved; the rest as written.
-	real, rest := abs, ""
-	for {
-		if r, err := filepath.EvalSymlinks(real); err == nil {
-			real = filepath.Join(r, rest)
-			break
-		}
-		if real == filepath.Dir(real) {
-			return -1
-		}
-		rest = filepath.Join(filepath.Base(real), rest)
-		real = filepath.Dir(real)
 	}
 	for d := real; ; d = filepath.Dir(d) {
 		if fi, err := os.Stat(d); err == nil {
@@ -180,4 +168,58 @@ func Holds(dirs []string, p string) int {
 			return -1
 		}
 	}
+}
+
+// resolve returns where path p is, or would be once made: its links
+// resolved as the kernel follows them, a link whose target is missing
+// too (making the path makes that target), and the missing rest as
+// written. false for too many links or an unreadable one.
+func resolve(p string) (string, bool) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", false
+	}
+	if runtime.GOOS == "windows" {
+		real, rest := abs, ""
+		for {
+			if r, err := filepath.EvalSymlinks(real); err == nil {
+				return filepath.Join(r, rest), true
+			}
+			if real == filepath.Dir(real) {
+				return "", false
+			}
+			rest = filepath.Join(filepath.Base(real), rest)
+			real = filepath.Dir(real)
+		}
+	}
+	parts := split(abs)
+	cur := "/"
+	for links := 0; len(parts) > 0; {
+		c := parts[0]
+		parts = parts[1:]
+		if c == ".." {
+			cur = filepath.Dir(cur)
+			continue
+		}
+		next := filepath.Join(cur, c)
+		fi, err := os.Lstat(next)
+		if err != nil {
+			// Missing: the rest is made beneath, as written (a ".."
+			// there is taken as written too).
+			return filepath.Join(append([]string{next}, parts...)...), true
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			target, err := os.Readlink(next)
+			if links++; err != nil || links > 40 {
+				return "", false
+			}
+			if filepath.IsAbs(target) {
+				cur = "/"
+			}
+			parts = append(split(target), parts...)
+			continue
+		}
+		cur = next
+	}
+	return cur, true
 }

@@ -111,3 +111,23 @@ func TestHolds(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldsDanglingLink: a path through a link to a place that does not
+// exist yet is held by the directory the link leads into (where making
+// the path makes it), not by where the link is.
+func TestHoldsDanglingLink(t *testing.T) {
+	dir := t.TempDir()
+	home, w := filepath.Join(dir, "home"), filepath.Join(dir, "w")
+	for _, d := range []string{home, w} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(w, "c"), filepath.Join(home, ".cache")); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(home, ".cache", "wasmrun")
+	if got := Holds([]string{home, w}, p); got != 1 {
+		t.Errorf("Holds(%s) = %d, want 1 (%s, where the dangling link leads)", p, got, w)
+	}
+}

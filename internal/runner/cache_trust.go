@@ -2,7 +2,10 @@ package runner
 
 import (
 	"fmt"
+	"os/user"
+	"runtime"
 	"slices"
+	"strconv"
 
 	"errors"
 	"io/fs"
@@ -65,39 +68,44 @@ func UntrustedWhy(err error) string {
 	return ""
 }
 
-// CachesWithin returns the compiled-module caches that a guest could write
-// through its writable directories: the one given (cacheDir, "" for none)
-// and the default one that later starts use (DefaultCacheDir). wazero
-// runs an entry's machine code after a checksum anyone can compute, so a
-// guest that could write an entry would have its own code run, outside
-// WebAssembly, by the next start of that module. A writable directory
-// that is a cache or within one is an error; a cache within a writable
-// directory is returned, for the caller to make read-only to the guest
-// or to refuse.
-func CachesWithin(writable []string, cacheDir string) ([]string, error) {
-	if len(writable) == 0 {
-		return nil, nil
+// ShimCacheDir is the shim's compiled-module cache when neither its
+// config nor $WASMRUN_CACHE_DIR names one.
+const ShimCacheDir = "/var/cache/wasmrun"
+
+// knownCaches are the compiled-module caches a later start may trust:
+// cacheDir (this one's, "" for none), the default one (DefaultCacheDir),
+// the caller's own wherever $HOME and $XDG_CACHE_HOME point (its
+// passwd entry's home: sudo keeps another user's $HOME), and the shim's.
+func knownCaches(cacheDir string) []string {
+	cs := []string{cacheDir, DefaultCacheDir()}
+	if d, err := os.UserCacheDir(); err == nil {
+		cs = append(cs, filepath.Join(d, "wasmrun"))
 	}
-	var within []string
-	for _, c := range []string{cacheDir, DefaultCacheDir()} {
-		if c == "" || slices.Contains(within, c) {
-			continue
-		}
-		for _, w := range writable {
-			if nest.Holds([]string{c}, w) >= 0 {
-				return nil, fmt.Errorf("directory %s is the compiled-module cache %s or within it: a guest that wrote there would plant machine code that later starts of a module run (give it read-only, or keep the cache elsewhere: --cache-dir, %s)", w, c, CacheEnv)
-			}
-		}
-		if nest.Holds(writable, c) >= 0 {
-			within = append(within, c)
+	if runtime.GOOS != "windows" {
+		if u, err := user.LookupId(strconv.Itoa(os.Geteuid())); err == nil && u.HomeDir != "" {
+			cs = append(cs, filepath.Join(u.HomeDir, ".cache", "wasmrun"))
 		}
 	}
-	return within, nil
+	if runtime.GOOS == "linux" {
+		cs = append(cs, ShimCacheDir)
+	}
+	var out []string
+	for _, c := range cs {
+		if c != "" && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
-// CheckCacheReach refuses writable preopens through which a guest running
-// in this process (no mount namespace to make a cache read-only in) could
-// write a compiled-module cache (CachesWithin).
+// CheckCacheReach refuses writable preopens through which a guest could
+// write a compiled-module cache (knownCaches): one that holds a cache, or
+// is one or within one. wazero runs an entry's machine code after a
+// checksum anyone can compute, so a guest that wrote an entry would have
+// its own code run, outside WebAssembly, by the next start of that module.
+// A read-only mount of the cache within such a directory is no answer:
+// the guest could rename a directory above the mount point and make the
+// path anew.
 func CheckCacheReach(preopens []wasi.Preopen, cacheDir string) error {
 	var writable []string
 	for _, p := range preopens {
@@ -105,10 +113,19 @@ func CheckCacheReach(preopens []wasi.Preopen, cacheDir string) error {
 			writable = append(writable, p.HostPath)
 		}
 	}
-	within, err := CachesWithin(writable, cacheDir)
-	if err != nil || len(within) == 0 {
-		return err
+	if len(writable) == 0 {
+		return nil
 	}
-	w := writable[nest.Holds(writable, within[0])]
-	return fmt.Errorf("directory %s holds the compiled-module cache %s: a guest that wrote there would plant machine code that later starts of a module run (give it read-only, as %s:ro, or keep the cache elsewhere: --cache-dir, %s)", w, within[0], w, CacheEnv)
+	for _, c := range knownCaches(cacheDir) {
+		for _, w := range writable {
+			if nest.Holds([]string{c}, w) >= 0 {
+				return fmt.Errorf("directory %s is the compiled-module cache %s or within it: a guest that wrote there would plant machine code that later starts of a module run (give it read-only, or keep the cache elsewhere: --cache-dir, %s)", w, c, CacheEnv)
+			}
+		}
+		if i := nest.Holds(writable, c); i >= 0 {
+			w := writable[i]
+			return fmt.Errorf("directory %s holds the compiled-module cache %s: a guest that wrote there would plant machine code that later starts of a module run (give it read-only, as %s:ro, or keep the cache elsewhere: --cache-dir, %s)", w, c, w, CacheEnv)
+		}
+	}
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/wasmrun/wasmrun/internal/runner"
 	"github.com/wasmrun/wasmrun/oci"
 )
 
@@ -89,7 +90,7 @@ func readSavedConfig(bundle string) Config {
 // DefaultCacheDir is the compiled-module cache when neither the config
 // nor $WASMRUN_CACHE_DIR names one. Entries are keyed by the module's
 // content, so every task of an image shares them.
-const DefaultCacheDir = "/var/cache/wasmrun"
+const DefaultCacheDir = runner.ShimCacheDir
 
 // loadConfig reads the config from the create request's options (nil or
 // another options type: defaults).

@@ -148,8 +148,9 @@ func TestCachePlanted(t *testing.T) {
 
 // TestRunCacheOutOfGuestReach: `wasmrun run` has no mount namespace to
 // make a cache read-only in, so a writable --dir through which the guest
-// could write a compiled-module cache (the one given, or the default one
-// that later starts use, even under --no-cache) is refused with one line,
+// could write a compiled-module cache (the one given, the default one
+// that later starts use, even under --no-cache, the user's own under
+// $HOME) is refused with one line,
 // before the guest runs; read-only, it runs (and cannot write there).
 func TestRunCacheOutOfGuestReach(t *testing.T) {
 	t.Parallel()
@@ -158,6 +159,7 @@ func TestRunCacheOutOfGuestReach(t *testing.T) {
 	if err := os.Mkdir(cache, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	home := t.TempDir()
 	tamper := guests.C(t, "tamper")
 	withEnv := func(env string, args ...string) result {
 		return runCommand(t, runTimeout, args, func(ctx context.Context) *exec.Cmd {
@@ -177,6 +179,8 @@ func TestRunCacheOutOfGuestReach(t *testing.T) {
 		{"holds the cache", "", []string{"--cache-dir", cache, "--dir", parent + ":/d"}, "holds the compiled-module cache " + cache},
 		{"holds the default cache, no cache used", "WASMRUN_CACHE_DIR=" + cache, []string{"--no-cache", "--dir", parent + ":/d"}, "holds the compiled-module cache " + cache},
 		{"is the cache", "", []string{"--cache-dir", cache, "--dir", cache + ":/c"}, "is the compiled-module cache " + cache},
+		// $HOME's cache, though $WASMRUN_CACHE_DIR names another.
+		{"holds the user's cache", "HOME=" + home, []string{"--cache-dir", cache, "--dir", home + ":/d"}, "holds the compiled-module cache " + filepath.Join(home, ".cache", "wasmrun")},
 	} {
 		args := append(append([]string{"run"}, tc.args...), tamper, "create", "/d/cache/planted")
 		r := withEnv(tc.env, args...)

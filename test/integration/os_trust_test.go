@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -97,34 +96,25 @@ func TestOSConfigNotOurs(t *testing.T) {
 	e.noLeaks()
 }
 
-// TestOSCacheReadOnlyToGuest: an app whose directory holds the
-// compiled-module cache (the one it starts from, and the default one) runs
-// with that cache read-only, as root without capabilities (nobody cannot
-// enter the directory), so it cannot plant machine code that a later
-// start runs: writing an entry, or a new file, in either cache is EROFS,
-// while the rest of its directory is writable. The app's own start still
-// wrote its entry (before the cache became read-only). A directory that is
-// the cache itself is refused.
-func TestOSCacheReadOnlyToGuest(t *testing.T) {
+// TestOSCacheOutOfGuestReach: an app may not have a writable directory
+// that holds a compiled-module cache (the one it starts from, or the
+// default one later starts use), nor one that is a cache: each is one
+// line, before anything is made. A read-only mount of the cache inside
+// would not do: the guest could rename a directory above it and make the
+// path anew. Read-only, the directory is the app's, and writing the
+// cache there is EROFS.
+func TestOSCacheOutOfGuestReach(t *testing.T) {
 	t.Parallel()
 	e := newOSEnv(t)
 	parent := t.TempDir()
-	cache, defCache := filepath.Join(parent, "cache"), filepath.Join(parent, "default-cache")
+	cache, defCache := filepath.Join(parent, "sub", "cache"), filepath.Join(parent, "default-cache")
+	for _, d := range []string{cache, filepath.Join(defCache, "x")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tamper := guests.C(t, "tamper")
-	app := e.app(map[string]string{"app.wasm": tamper}, `dirs = ["`+parent+`:/d"]`, "")
-	r := e.run("os", "--cache-dir", cache, app)
-	mustExit(t, r, 0) // no steps: compiles into cache
-	entries, _ := filepath.Glob(filepath.Join(cache, "wazero-*", "*"))
-	if len(entries) != 1 {
-		t.Fatalf("cache entries after the first start: %v", entries)
-	}
-	entry := entries[0]
-	before, err := os.ReadFile(entry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	guestEntry := "/d/" + strings.TrimPrefix(entry, parent+"/")
-	run := func(args ...string) result {
+	run := func(app string, args ...string) result {
 		cmd := append([]string{"os", "--cache-dir", cache, app, "--"}, args...)
 		return runCommand(t, osTimeout, cmd, func(ctx context.Context) *exec.Cmd {
 			c := e.command(ctx, cmd...)
@@ -132,28 +122,29 @@ func TestOSCacheReadOnlyToGuest(t *testing.T) {
 			return c
 		})
 	}
-	r = run("write", guestEntry, "trunc", guestEntry, "create", "/d/cache/planted", "mkdir", "/d/default-cache/wazero-x", "create", "/d/ok")
-	mustExit(t, r, 0)
-	for _, want := range []string{
-		"write " + guestEntry + " errno 69", "trunc " + guestEntry + " errno 69",
-		"create /d/cache/planted errno 69", "mkdir /d/default-cache/wazero-x errno 69", "create /d/ok ok",
+	for _, tc := range []struct{ dirs, want string }{
+		{parent + ":/d", "holds the compiled-module cache " + cache},
+		{filepath.Join(parent, "sub") + ":/d", "holds the compiled-module cache " + cache},
+		{cache + ":/c", "is the compiled-module cache " + cache},
+		{defCache + "/x:/x", "is the compiled-module cache " + defCache},
 	} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		app := e.app(map[string]string{"app.wasm": tamper}, `dirs = ["`+tc.dirs+`"]`, "")
+		r := run(app, "mkdir", "/d/sub/renamed")
+		mustExit(t, r, ExitFailure)
+		if ls := lines(r.stderr); len(ls) != 1 || !strings.Contains(r.stderr, tc.want) || r.stdout != "" {
+			t.Errorf("dirs %s: stdout %q stderr %q, want one line with %q", tc.dirs, r.stdout, r.stderr, tc.want)
 		}
 	}
-	if after, _ := os.ReadFile(entry); !bytes.Equal(before, after) {
-		t.Error("the guest changed the cache entry")
+	app := e.app(map[string]string{"app.wasm": tamper}, `dirs = ["`+parent+`:/d:ro"]`, "")
+	r := run(app, "create", "/d/sub/cache/planted", "rename", "/d/sub", "/d/moved")
+	mustExit(t, r, 0)
+	for _, want := range []string{"create /d/sub/cache/planted errno 69", "rename /d/sub /d/moved errno 69"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("read-only: stdout lacks %q:\n%s", want, r.stdout)
+		}
 	}
-	if fileExists(filepath.Join(cache, "planted")) || fileExists(filepath.Join(defCache, "wazero-x")) || !fileExists(filepath.Join(parent, "ok")) {
-		t.Error("the host's files are not what the guest's errnos say")
-	}
-
-	own := e.app(map[string]string{"app.wasm": tamper}, `dirs = ["`+cache+`:/c"]`, "")
-	r = e.run("os", "--cache-dir", cache, own)
-	mustExit(t, r, ExitFailure)
-	if ls := lines(r.stderr); len(ls) != 1 || !strings.Contains(r.stderr, "is the compiled-module cache") {
-		t.Errorf("a directory that is the cache: stderr %q, want one line refusing it", r.stderr)
+	if fileExists(filepath.Join(cache, "planted")) || !fileExists(cache) {
+		t.Error("the cache changed")
 	}
 	e.noLeaks()
 }
