@@ -29,7 +29,8 @@ import (
 // 65534); run directly as a non-root user, the inner test runs itself.
 
 // rootlessEnv names the directory of the inner test's files (the guest,
-// its state, cache and a ports file); set only for the inner test.
+// its state and a ports file; its cache is in $HOME, outside the guest's
+// root); set only for the inner test.
 const rootlessEnv = "WASMRUN_OCI_ROOTLESS_DIR"
 
 const nobody = 65534
@@ -94,7 +95,7 @@ func TestRootless(t *testing.T) {
 	copyTo(t, self, bin, 0o755)
 	cmd := exec.Command(bin, "-test.run=^TestRootless$", "-test.v", "-test.count=1")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), rootlessEnv+"="+dir, "HOME="+dir)
+	cmd.Env = append(os.Environ(), rootlessEnv+"="+dir, "HOME="+worldDir(t)) // not the guest's root: its cache would be within
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "--- PASS: TestRootless") {
@@ -156,7 +157,7 @@ func testRootlessInner(t *testing.T) {
 	}
 
 	c, err := rt.Create(ctx, "rl", b, CreateOpts{
-		Stdout: outW, Stderr: outW, CacheDir: filepath.Join(dir, "cache"),
+		Stdout: outW, Stderr: outW, CacheDir: filepath.Join(os.Getenv("HOME"), "cache"),
 		Network: NetworkOpts{Forwards: []Forward{fwd}},
 	})
 	outW.Close()
@@ -251,7 +252,7 @@ func TestUserspaceFallback(t *testing.T) {
 	defer outR.Close()
 	ctx := context.Background()
 	c, err := rt.Create(ctx, "fb", b, CreateOpts{
-		Stdout: outW, Stderr: outW, CacheDir: filepath.Join(dir, "cache"),
+		Stdout: outW, Stderr: outW, CacheDir: filepath.Join(os.Getenv("HOME"), "cache"),
 		Network: NetworkOpts{Forwards: []Forward{{HostIP: "127.0.0.1", HostPort: uint16(port), GuestPort: 3000}}},
 	})
 	outW.Close()
