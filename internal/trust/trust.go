@@ -11,30 +11,76 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // ErrNotTrusted is what Path's errors wrap.
 var ErrNotTrusted = errors.New("not trusted")
 
-// Path checks p (see the package comment). It returns an error for a p
-// that does not exist.
+// Path checks p (see the package comment), walked as the kernel walks it:
+// every directory a name is looked up in, and every link on the way (its
+// owner: a link's mode means nothing), with the place each link leads
+// checked the same way. So nobody else can change where p leads between
+// this check and its use, whatever its spelling. It returns an error for
+// a p that does not exist.
 func Path(p string) error {
-	real, err := filepath.EvalSymlinks(p)
+	abs, err := filepath.Abs(p)
 	if err != nil {
 		return err
 	}
-	for c := real; ; c = filepath.Dir(c) {
-		fi, err := os.Lstat(c)
+	root := filepath.VolumeName(abs) + string(filepath.Separator)
+	fi, err := os.Lstat(root)
+	if err != nil {
+		return err
+	}
+	if err := check(root, fi, abs != root); err != nil {
+		return err
+	}
+	parts := split(abs[len(root):])
+	cur := root
+	for links := 0; len(parts) > 0; {
+		c := parts[0]
+		parts = parts[1:]
+		if c == ".." {
+			cur = filepath.Dir(cur) // checked on the way down
+			continue
+		}
+		next := filepath.Join(cur, c)
+		fi, err := os.Lstat(next)
 		if err != nil {
 			return err
 		}
-		if err := check(c, fi, c != real); err != nil {
+		if fi.Mode()&os.ModeSymlink != 0 {
+			if err := checkOwner(next, fi); err != nil {
+				return err
+			}
+			target, err := os.Readlink(next)
+			if links++; err != nil || links > 40 {
+				return &Error{Path: next, Why: "is a link that cannot be followed"}
+			}
+			if filepath.IsAbs(target) {
+				cur = root
+			}
+			parts = append(split(target), parts...)
+			continue
+		}
+		if err := check(next, fi, len(parts) > 0); err != nil {
 			return err
 		}
-		if c == filepath.Dir(c) {
-			return nil
+		cur = next
+	}
+	return nil
+}
+
+// split returns p's components, less empty ones and ".".
+func split(p string) []string {
+	var out []string
+	for _, c := range strings.FieldsFunc(p, func(r rune) bool { return r == '/' || r == filepath.Separator }) {
+		if c != "." {
+			out = append(out, c)
 		}
 	}
+	return out
 }
 
 // Entry checks one directory entry already listed (Lstat'ed): owned by

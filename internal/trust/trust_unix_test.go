@@ -37,9 +37,23 @@ func TestPath(t *testing.T) {
 	if err := os.Symlink(underOpen, link); err != nil {
 		t.Fatal(err)
 	}
+	// Another user's link in a sticky directory, to a trusted place: they
+	// may swap it for one to their own directory at any moment.
+	theirLink := filepath.Join(sticky, "their-link")
+	if err := os.Symlink(own, theirLink); err != nil {
+		t.Fatal(err)
+	}
+	os.Lchown(theirLink, 12345, 12345)
+	ownLink := filepath.Join(sticky, "own-link")
+	if err := os.Symlink(own, ownLink); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		p, bad string
 	}{
+		{theirLink, theirLink + " is owned by uid 12345"},
+		{filepath.Join(theirLink, "."), theirLink + " is owned by uid 12345"},
+		{ownLink, ""},
 		{own, ""},
 		{underSticky, ""},
 		{sticky, sticky + " is writable by others"},
