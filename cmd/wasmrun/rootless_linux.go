@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/wasmrun/wasmrun/internal/trust"
 	"github.com/wasmrun/wasmrun/oci"
 )
 
@@ -42,16 +43,37 @@ func ensureStateRoot(root string) error {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
-	return checkPrivateDir(root, os.Geteuid())
+	return checkStateRoot(root)
 }
 
 // checkStateRoot is ensureStateRoot for commands that only read the
-// state: a root that does not exist holds no app.
+// state: a root that does not exist holds no app. Beyond the root itself,
+// the way to it (package trust: no directory or link on it that another
+// user could change) and the directories in it wasmrun reads are checked.
 func checkStateRoot(root string) error {
 	if _, err := os.Lstat(root); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	return checkPrivateDir(root, os.Geteuid())
+	if err := checkPrivateDir(root, os.Geteuid()); err != nil {
+		return err
+	}
+	if err := trust.Path(root); err != nil {
+		return fmt.Errorf("state dir %s: %w (set WASMRUN_STATE_DIR to a directory of yours)", root, err)
+	}
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return fmt.Errorf("check state dir: %w", err)
+	}
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil {
+			return fmt.Errorf("check state dir: %w", err)
+		}
+		if err := trust.Entry(filepath.Join(root, e.Name()), fi); err != nil {
+			return fmt.Errorf("state dir %s: %w (remove it)", root, err)
+		}
+	}
+	return nil
 }
 
 // checkPrivateDir checks path is a directory (not a symlink) owned by uid

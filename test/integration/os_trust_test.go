@@ -12,47 +12,82 @@ import (
 	"github.com/wasmrun/wasmrun/internal/guests"
 )
 
-// TestOSStateRootNotOurs: a state root that someone else could write (here
-// world-writable, as a WASMRUN_STATE_DIR in a shared place would be) is
+// TestOSStateRootNotOurs: a state root that someone else could change is
 // refused by os, ps and stop before anything in it is read: its state
 // files name hooks that clean-up runs, processes that stop kills and
-// namespaces it removes, as root. The planted container's poststop hook
-// (its owner and process long dead, so the start-up clean-up would run
-// it) never runs.
+// namespaces it removes, as root. Here the root is world-writable, or its
+// containers directory is another user's, or the way to it passes through
+// another user's link (which they could swap for one to their own state at
+// any moment). The planted container's poststop hook (its owner and
+// process long dead, so the start-up clean-up would run it) never runs.
 func TestOSStateRootNotOurs(t *testing.T) {
 	t.Parallel()
 	e := newOSEnv(t)
-	planted := filepath.Join(e.state, "containers", "planted")
-	if err := os.MkdirAll(planted, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(e.state, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	marker := filepath.Join(e.dir, "hook-ran")
-	st := map[string]any{
-		"id": "planted", "bundle": planted, "pid": 999999999, "owner": 999999999,
-		"hooks": map[string]any{"poststop": []map[string]any{{"path": "/bin/sh", "args": []string{"sh", "-c", "touch " + marker}}}},
-	}
-	b, _ := json.Marshal(st)
-	writeFile(t, filepath.Join(planted, "state.json"), string(b))
-
 	app := e.app1(guests.C(t, "args_env_exit"))
-	for _, args := range [][]string{{"os", app}, {"ps"}, {"stop", "planted"}} {
-		r := e.run(args...)
-		mustExit(t, r, ExitFailure)
-		if ls := lines(r.stderr); len(ls) != 1 || !strings.Contains(r.stderr, "is not a directory owned by uid 0 and writable only by it") {
-			t.Errorf("%v: stderr %q, want one line refusing the state dir", args, r.stderr)
+	marker := filepath.Join(e.dir, "hook-ran")
+	plant := func(state string) {
+		planted := filepath.Join(state, "containers", "planted")
+		if err := os.MkdirAll(planted, 0o755); err != nil {
+			t.Fatal(err)
 		}
-		if fileExists(marker) {
-			t.Fatalf("%v: the planted poststop hook ran", args)
+		st := map[string]any{
+			"id": "planted", "bundle": planted, "pid": 999999999, "owner": 999999999,
+			"hooks": map[string]any{"poststop": []map[string]any{{"path": "/bin/sh", "args": []string{"sh", "-c", "touch " + marker}}}},
+		}
+		b, _ := json.Marshal(st)
+		writeFile(t, filepath.Join(planted, "state.json"), string(b))
+	}
+	sticky := filepath.Join(e.dir, "shared")
+	if err := os.Mkdir(sticky, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(sticky, 0o777|os.ModeSticky)
+	for _, tc := range []struct {
+		name string
+		prep func() (state string)
+		want string
+	}{
+		{"world-writable", func() string {
+			state := filepath.Join(e.dir, "ww")
+			plant(state)
+			os.Chmod(state, 0o777)
+			return state
+		}, "is not a directory owned by uid 0 and writable only by it"},
+		{"another user's containers directory", func() string {
+			state := filepath.Join(e.dir, "theirs")
+			plant(state)
+			os.Chmod(state, 0o700)
+			os.Chown(filepath.Join(state, "containers"), 12345, 12345)
+			return state
+		}, "containers is owned by uid 12345"},
+		{"another user's link on the way", func() string {
+			real := filepath.Join(e.dir, "real")
+			plant(real)
+			os.Chmod(real, 0o700)
+			link := filepath.Join(sticky, "link")
+			if err := os.Symlink(e.dir, link); err != nil {
+				t.Fatal(err)
+			}
+			os.Lchown(link, 12345, 12345)
+			return filepath.Join(link, "real")
+		}, "link is owned by uid 12345"},
+	} {
+		state := tc.prep()
+		for _, args := range [][]string{{"os", app}, {"ps"}, {"stop", "planted"}} {
+			r := runCommand(t, osTimeout, args, func(ctx context.Context) *exec.Cmd {
+				c := e.command(ctx, args...)
+				c.Env = append(c.Env, "WASMRUN_STATE_DIR="+state)
+				return c
+			})
+			mustExit(t, r, ExitFailure)
+			if ls := lines(r.stderr); len(ls) != 1 || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("%s: %v: stderr %q, want one line with %q", tc.name, args, r.stderr, tc.want)
+			}
+			if fileExists(marker) {
+				t.Fatalf("%s: %v: the planted poststop hook ran", tc.name, args)
+			}
 		}
 	}
-	if !fileExists(filepath.Join(planted, "state.json")) {
-		t.Error("the planted state was removed: the state dir was read")
-	}
-	os.Chmod(e.state, 0o700)
-	os.RemoveAll(planted)
 	e.noLeaks()
 }
 
