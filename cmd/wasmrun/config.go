@@ -103,7 +103,7 @@ func validPrefix(s string) bool { return names.Valid(s, 16, "-", true) }
 // error when required (given with --config).
 func loadConfig(path string, required bool) (*appConfig, error) {
 	cfg := &appConfig{}
-	b, err := readTrusted(path)
+	b, err := readTrusted(path, required)
 	if errors.Is(err, os.ErrNotExist) && !required {
 		return cfg, nil
 	}
@@ -131,12 +131,17 @@ func loadConfig(path string, required bool) (*appConfig, error) {
 	return cfg, nil
 }
 
-// readTrusted reads a config file that is the caller's or root's and that
-// nobody else can write. A config chooses the app's user, its directories
-// and its network: one of another user's would have root's wasmrun run
-// their app as root, or anyone's bind their ~/.ssh into it.
-func readTrusted(path string) ([]byte, error) {
-	f, err := os.Open(path)
+// readTrusted reads a config file that is the caller's or root's, that
+// nobody else can write, in a directory that is the caller's or root's. A
+// config chooses the app's user, its directories and its network: one of
+// another user's would have root's wasmrun run their app as root, or
+// anyone's bind their ~/.ssh into it, and root's config linked (or put)
+// into another user's app directory would give their app what root gave
+// its own. An app directory's config is not followed if it is a link
+// (named gives --config: the caller's own choice). It must be a regular
+// file (a FIFO would block).
+func readTrusted(path string, named bool) ([]byte, error) {
+	f, err := openConfig(path, !named)
 	if err != nil {
 		return nil, err
 	}
@@ -145,14 +150,31 @@ func readTrusted(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if uid, _, ok := fileOwner(fi); ok && uid != 0 && int(uid) != os.Geteuid() {
+	if !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	uid, _, ok := fileOwner(fi)
+	if !ok {
+		return io.ReadAll(f) // no owners here (Windows): ACLs decide
+	}
+	if uid != 0 && int(uid) != os.Geteuid() {
 		return nil, fmt.Errorf("owned by uid %d: only your own config or root's is read (it chooses the app's user, directories and network); chown it, or run as its owner", uid)
 	}
-	if _, _, ok := fileOwner(fi); ok && fi.Mode().Perm()&0o002 != 0 {
-		return nil, fmt.Errorf("writable by every user (mode %#o): chmod o-w it", fi.Mode().Perm())
+	if fi.Mode().Perm()&0o022 != 0 {
+		return nil, fmt.Errorf("writable by others (mode %#o): chmod go-w it", fi.Mode().Perm())
 	}
-	return io.ReadAll(f)
+	if !named {
+		if di, err := os.Stat(filepath.Dir(path)); err == nil {
+			if duid, _, ok := fileOwner(di); ok && duid != 0 && int(duid) != os.Geteuid() {
+				return nil, fmt.Errorf("its directory is uid %d's: a config there is read only by its owner (copy it, or run as uid %d)", duid, duid)
+			}
+		}
+	}
+	return io.ReadAll(io.LimitReader(f, maxConfig+1))
 }
+
+// maxConfig bounds a config file read whole.
+const maxConfig = 1 << 20
 
 func (c *appConfig) validate() error {
 	n := &c.Network

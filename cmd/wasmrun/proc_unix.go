@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"syscall"
 
@@ -27,6 +28,20 @@ func terminate(pid int) error { return unix.Kill(pid, unix.SIGTERM) }
 func kill(pid int) { unix.Kill(pid, unix.SIGKILL) }
 
 // fileOwner returns the owner of what fi describes.
+// openConfig opens a config file for reading without blocking on a FIFO,
+// and without following a link as its last component unless follow.
+func openConfig(path string, noFollow bool) (*os.File, error) {
+	flags := os.O_RDONLY | syscall.O_NONBLOCK
+	if noFollow {
+		flags |= syscall.O_NOFOLLOW
+	}
+	f, err := os.OpenFile(path, flags, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, errors.New("a link: an app directory's config is read only as a file of its own (name it with --config to follow it)")
+	}
+	return f, err
+}
+
 func fileOwner(fi os.FileInfo) (uid, gid uint32, ok bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {

@@ -43,6 +43,9 @@ func kill(pid int) { terminate(pid) }
 // fileOwner: Windows files have no Unix owner.
 func fileOwner(fi os.FileInfo) (uid, gid uint32, ok bool) { return 0, 0, false }
 
+// openConfig opens a config file (Windows: no FIFOs to block on here).
+func openConfig(path string, noFollow bool) (*os.File, error) { return os.Open(path) }
+
 // modeAllows: Windows has no Unix permission bits; its ACLs decide when
 // the app opens a file.
 func modeAllows(path string, u specs.User, want uint32) bool { return true }

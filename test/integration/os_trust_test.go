@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/wasmrun/wasmrun/internal/guests"
+	"golang.org/x/sys/unix"
 )
 
 // TestOSStateRootNotOurs: a state root that someone else could change is
@@ -93,8 +94,10 @@ func TestOSStateRootNotOurs(t *testing.T) {
 
 // TestOSConfigNotOurs: root's `wasmrun os` refuses, with one line, an
 // app's .wasmrun.toml that another user owns (it asks for uid 0 and a
-// directory of root's: their app would run as root with it) or that every
-// user can write; nothing is created.
+// directory of root's: their app would run as root with it), that others
+// can write, that is a link (to root's config for root's own app), that is
+// root's but in another user's app directory, or that is a FIFO (which
+// would block); nothing is created.
 func TestOSConfigNotOurs(t *testing.T) {
 	t.Parallel()
 	e := newOSEnv(t)
@@ -109,7 +112,23 @@ func TestOSConfigNotOurs(t *testing.T) {
 		want string
 	}{
 		{"another user's", func(cfg string) error { return os.Chown(cfg, 12345, 12345) }, "owned by uid 12345"},
-		{"world-writable", func(cfg string) error { return os.Chmod(cfg, 0o666) }, "writable by every user"},
+		{"group-writable", func(cfg string) error { return os.Chmod(cfg, 0o664) }, "writable by others"},
+		// root's own config, for root's app, linked into another app
+		// directory: that app would get what root gave its own.
+		{"a link to root's config", func(cfg string) error {
+			rootCfg := filepath.Join(e.dir, "root-app.toml")
+			if err := os.Rename(cfg, rootCfg); err != nil {
+				return err
+			}
+			return os.Symlink(rootCfg, cfg)
+		}, "a link"},
+		{"root's config in another user's directory", func(cfg string) error { return os.Chown(filepath.Dir(cfg), 12345, 12345) }, "its directory is uid 12345's"},
+		{"a FIFO", func(cfg string) error {
+			if err := os.Remove(cfg); err != nil {
+				return err
+			}
+			return unix.Mkfifo(cfg, 0o644)
+		}, "not a regular file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := e.with(t)
