@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -117,6 +118,19 @@ func StartForwarder(nsPath string, fwds []Forward, opt ForwarderOptions) (*Forwa
 		}
 		ls = append(ls, s)
 	}
+	held := slices.Clone(fwds)
+	for i, s := range ls {
+		if s.l != nil {
+			held[i].HostPort = uint16(s.l.Addr().(*net.TCPAddr).Port) // 0 asked: the kernel's
+		} else {
+			held[i].HostPort = uint16(s.pc.LocalAddr().(*net.UDPAddr).Port)
+		}
+	}
+	release, err := holdLoopback6(held)
+	if err != nil {
+		return fail(fmt.Errorf("start forwarder: %w", err))
+	}
+	f.closers[&releaser{release}] = struct{}{}
 	for _, s := range ls {
 		if s.l != nil {
 			f.addrs = append(f.addrs, s.l.Addr())
@@ -354,3 +368,9 @@ func (f *Forwarder) udpReplies(pc net.PacketConn, client net.Addr, s *udpSession
 		pc.WriteTo(buf[:k], client)
 	}
 }
+
+// releaser is a release function as an io.Closer (a pointer: a key of
+// Forwarder.closers).
+type releaser struct{ release func() }
+
+func (r *releaser) Close() error { r.release(); return nil }

@@ -23,14 +23,18 @@ import (
 
 // heldAddrs are the host addresses to hold for forward f: all of them when
 // it names none (each family's unspecified address, IPv6 only), else its
-// own.
+// own, and ::1 with an IPv4 loopback address.
 func heldAddrs(f Forward) []netip.Addr {
 	if f.HostIP != "" && f.HostIP != "0.0.0.0" {
 		a, err := netip.ParseAddr(f.HostIP)
 		if err != nil {
 			return nil
 		}
-		return []netip.Addr{a.Unmap()}
+		if a = a.Unmap(); a.IsLoopback() && a.Is4() {
+			// "localhost": a client may try ::1 first.
+			return []netip.Addr{a, netip.IPv6Loopback()}
+		}
+		return []netip.Addr{a}
 	}
 	return []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()}
 }
@@ -100,4 +104,19 @@ func holdPort(a netip.Addr, port uint16, udp bool) (int, error) {
 		return -1, err
 	}
 	return fd, nil
+}
+
+// holdLoopback6 holds [::1]:P for the userspace forwarder's forwards from
+// an IPv4 loopback address (its listener there covers IPv4 only): a
+// "localhost" client may try ::1 first. Ports already bound elsewhere
+// than this process are a *PortInUseError.
+func holdLoopback6(fws []Forward) (func(), error) {
+	var lo []Forward
+	for _, f := range fws {
+		if a, err := netip.ParseAddr(f.HostIP); err == nil && a.Unmap().Is4() && a.Unmap().IsLoopback() {
+			f.HostIP = "::1"
+			lo = append(lo, f)
+		}
+	}
+	return holdPorts(lo)
 }

@@ -354,15 +354,18 @@ func TestOSForwardHeld(t *testing.T) {
 		{"portmap", nil},
 		{"userspace", []string{"--cni-path", filepath.Join(e.dir, "no-plugins")}},
 	} {
-		port, uport := freePort(t, "tcp"), freePort(t, "udp")
+		port, uport, lport := freePort(t, "tcp"), freePort(t, "udp"), freePort(t, "tcp")
 		args := append(append([]string{"--name", "held-" + tc.name}, tc.extra...),
 			"--forward", fmt.Sprintf("%d:3000", port), "--forward", fmt.Sprintf("%d:5353/udp", uport),
+			"--forward", fmt.Sprintf("127.0.0.1:%d:3000", lport),
 			"--env", "APP_ID=held", dir, "--", "serve", ":3000")
 		r := e.start(args...)
 		r.waitFor("listening 0.0.0.0:3000")
 		for _, b := range []struct{ network, addr string }{
 			{"tcp4", fmt.Sprintf("0.0.0.0:%d", port)}, {"tcp6", fmt.Sprintf("[::]:%d", port)},
 			{"udp4", fmt.Sprintf("0.0.0.0:%d", uport)}, {"udp6", fmt.Sprintf("[::]:%d", uport)},
+			// A forward from 127.0.0.1: "localhost" clients may try ::1.
+			{"tcp6", fmt.Sprintf("[::1]:%d", lport)},
 		} {
 			var c io.Closer
 			var err error
