@@ -224,14 +224,17 @@ func TestOSUnprivileged(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			app := readableApp(t, map[string]string{"app.wasm": netapp})
-			writeFile(t, filepath.Join(app, ".wasmrun.toml"), tc.config+"\n[network]\n"+e.config())
+			name := "u" + strings.ReplaceAll(tc.name, " ", "")
+			// Named with --config: root's config is not read from another
+			// user's app directory.
+			cfg := filepath.Join(e.dir, name+".toml")
+			writeFile(t, cfg, tc.config+"\n[network]\n"+e.config())
 			if tc.owner >= 0 {
 				if err := os.Chown(app, tc.owner, tc.owner+1); err != nil {
 					t.Fatal(err)
 				}
 			}
-			name := "u" + strings.ReplaceAll(tc.name, " ", "")
-			r := e.start("-v", "--name", name, app, "--", "serve", ":3000")
+			r := e.start("-v", "--name", name, "--config", cfg, app, "--", "serve", ":3000")
 			r.waitFor("listening 0.0.0.0:3000")
 			const confined = "confinement: a root of its own once set up (its directories only), the default seccomp filter"
 			if !strings.Contains(r.stderr.String(), confined) {
