@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/wasmrun/wasmrun/internal/names"
+	"github.com/wasmrun/wasmrun/internal/trust"
 	"github.com/wasmrun/wasmrun/oci"
 )
 
@@ -164,10 +165,11 @@ func readTrusted(path string, named bool) ([]byte, error) {
 		return nil, fmt.Errorf("writable by others (mode %#o): chmod go-w it", fi.Mode().Perm())
 	}
 	if !named {
-		if di, err := os.Stat(filepath.Dir(path)); err == nil {
-			if duid, _, ok := fileOwner(di); ok && duid != 0 && int(duid) != os.Geteuid() {
-				return nil, fmt.Errorf("its directory is uid %d's: a config there is read only by its owner (copy it, or run as uid %d)", duid, duid)
-			}
+		// The app directory and the way to it: another user's directory,
+		// or link, could make the app they lead to another than the one
+		// whose config this is, between this read and the module's.
+		if err := trust.Path(filepath.Dir(path)); err != nil {
+			return nil, fmt.Errorf("its directory is not yours or root's alone (%v): a config there is read only by its owner (copy it, or name it with --config)", err)
 		}
 	}
 	return io.ReadAll(io.LimitReader(f, maxConfig+1))

@@ -142,8 +142,7 @@ func withinPrefixes(dirs []string, i int) (outer, rel string) {
 
 // Holds returns the first of dirs that holds path p where it really is
 // (links resolved): p is that directory, or beneath it. p need not
-// exist: what is missing of it would be made where its links lead, a
-// link to a missing place too (resolve).
+// exist: then its last existing directory is judged (resolve).
 // Unlike Within, the root counts: a guest given / holds everything. -1
 // when none does.
 func Holds(dirs []string, p string) int {
@@ -170,16 +169,22 @@ func Holds(dirs []string, p string) int {
 	}
 }
 
-// resolve returns where path p is, or would be once made: its links
-// resolved as the kernel follows them, a link whose target is missing
-// too (making the path makes that target), and the missing rest as
-// written. false for too many links or an unreadable one.
+// resolve returns where path p is, its links resolved as the kernel
+// follows them (a link whose target is missing too: making the path
+// makes that target); for a p that does not exist yet, the last directory
+// of it that does (whoever can write that one decides where the rest
+// leads). false for too many links or an unreadable one.
 func resolve(p string) (string, bool) {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return "", false
+	abs := p // not cleaned: a ".." after a link is the link target's parent
+	if !filepath.IsAbs(p) {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", false
+		}
+		abs = wd + string(filepath.Separator) + p
 	}
 	if runtime.GOOS == "windows" {
+		abs = filepath.Clean(abs)
 		real, rest := abs, ""
 		for {
 			if r, err := filepath.EvalSymlinks(real); err == nil {
@@ -204,9 +209,10 @@ func resolve(p string) (string, bool) {
 		next := filepath.Join(cur, c)
 		fi, err := os.Lstat(next)
 		if err != nil {
-			// Missing: the rest is made beneath, as written (a ".."
-			// there is taken as written too).
-			return filepath.Join(append([]string{next}, parts...)...), true
+			// Missing: what the rest becomes is up to whoever can
+			// write here (a link made later, with ".." in what
+			// follows, leads anywhere), so here is where it is.
+			return cur, true
 		}
 		if fi.Mode()&os.ModeSymlink != 0 {
 			target, err := os.Readlink(next)

@@ -131,3 +131,18 @@ func TestHoldsDanglingLink(t *testing.T) {
 		t.Errorf("Holds(%s) = %d, want 1 (%s, where the dangling link leads)", p, got, w)
 	}
 }
+
+// TestHoldsMissingRest: for a path not made yet, the directory where it
+// stops existing is what is judged: a guest who can write there may make
+// a link with ".." in the rest that leads anywhere.
+func TestHoldsMissingRest(t *testing.T) {
+	dir := t.TempDir()
+	g := filepath.Join(dir, "g")
+	if err := os.Mkdir(g, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := g + "/x/../../elsewhere/wasmrun" // as written: not cleaned
+	if got := Holds([]string{g}, p); got != 0 {
+		t.Errorf("Holds(%s) = %d, want 0 (g: x is missing there)", p, got)
+	}
+}

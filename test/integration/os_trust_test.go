@@ -122,7 +122,7 @@ func TestOSConfigNotOurs(t *testing.T) {
 			}
 			return os.Symlink(rootCfg, cfg)
 		}, "a link"},
-		{"root's config in another user's directory", func(cfg string) error { return os.Chown(filepath.Dir(cfg), 12345, 12345) }, "its directory is uid 12345's"},
+		{"root's config in another user's directory", func(cfg string) error { return os.Chown(filepath.Dir(cfg), 12345, 12345) }, "is owned by uid 12345"},
 		{"a FIFO", func(cfg string) error {
 			if err := os.Remove(cfg); err != nil {
 				return err
@@ -146,6 +146,19 @@ func TestOSConfigNotOurs(t *testing.T) {
 				t.Errorf("the app ran:\n%s", r.stdout)
 			}
 		})
+	}
+	// Root's app with root's config, reached through another user's link:
+	// they could swap the link between the config's read and the module's.
+	app := e.app(map[string]string{"app.wasm": guests.C(t, "args_env_exit")}, top, "")
+	link := filepath.Join(e.dir, "their-link")
+	if err := os.Symlink(app, link); err != nil {
+		t.Fatal(err)
+	}
+	os.Lchown(link, 12345, 12345)
+	r := e.run("os", link)
+	mustExit(t, r, ExitFailure)
+	if ls := lines(r.stderr); len(ls) != 1 || !strings.Contains(r.stderr, link+" is owned by uid 12345") {
+		t.Errorf("through another user's link: stderr %q", r.stderr)
 	}
 	e.noLeaks()
 }
