@@ -239,7 +239,24 @@ func Main() int {
 	// groups to set needs it.
 	noSetgroups := len(cfg.Privileges.Groups) == 0 && setgroupsDenied()
 	// The Shared ones are reached through /proc/self/fd, not bound.
-	if err := cfg.Mounts.enterPrivateRoot(dirs, []string{cmp.Or(cfg.ResolvConf, "/etc/resolv.conf"), cmp.Or(cfg.Hosts, "/etc/hosts")}); err != nil {
+	// The creator refused a writable directory that holds a
+	// compiled-module cache, by its path; what is bound is judged again,
+	// by what was opened (a guest running elsewhere may have swapped a
+	// directory on the way for a link since).
+	writable := map[string]bool{}
+	for _, p := range cfg.Preopens {
+		if !p.ReadOnly {
+			writable[p.HostPath] = true
+		}
+	}
+	caches := runner.KnownCaches(cfg.CacheDir)
+	check := func(path, fdPath string) error {
+		if !writable[path] {
+			return nil
+		}
+		return runner.CheckCacheReachOpened(path, fdPath, caches)
+	}
+	if err := cfg.Mounts.enterPrivateRoot(dirs, []string{cmp.Or(cfg.ResolvConf, "/etc/resolv.conf"), cmp.Or(cfg.Hosts, "/etc/hosts")}, check); err != nil {
 		return fail(err)
 	}
 	if err := cfg.Privileges.drop(noSetgroups); err != nil {

@@ -186,7 +186,11 @@ const privateRootAt = "/tmp"
 // reached without a link that leads out of that one (openPreopen: the
 // guest may have put the link there), else it is an error; written beneath
 // it, it is not bound again (it is there, through the one that holds it).
-func (m *Mounts) enterPrivateRoot(dirs, files []string) error {
+//
+// check, if not nil, judges each directory bound (its path, and the
+// descriptor bound, as /proc/self/fd/N): what is bound is what was
+// judged, whatever changed on the way since the creator looked.
+func (m *Mounts) enterPrivateRoot(dirs, files []string, check func(path, fdPath string) error) error {
 	if m == nil || !m.PrivateRoot {
 		return nil
 	}
@@ -230,6 +234,12 @@ func (m *Mounts) enterPrivateRoot(dirs, files []string) error {
 			continue
 		case err != nil:
 			continue
+		}
+		if check != nil {
+			if err := check(p, "/proc/self/fd/"+strconv.Itoa(fd)); err != nil {
+				unix.Close(fd)
+				return err
+			}
 		}
 		sources = append(sources, source{filepath.Clean("/" + p), fd, true})
 	}

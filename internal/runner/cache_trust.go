@@ -72,6 +72,40 @@ func UntrustedWhy(err error) string {
 // config nor $WASMRUN_CACHE_DIR names one.
 const ShimCacheDir = "/var/cache/wasmrun"
 
+// KnownCaches is knownCaches, for a check of an opened directory
+// (CheckCacheReachOpened).
+func KnownCaches(cacheDir string) []string { return knownCaches(cacheDir) }
+
+// CheckCacheReachOpened is CheckCacheReach for one writable directory
+// already opened, judged by what was opened (fdPath, /proc/self/fd/N), not
+// by its path (path is for the message): a cache of caches is in it, or
+// it is in one. Its way up is walked from the descriptor ("..").
+func CheckCacheReachOpened(path, fdPath string, caches []string) error {
+	for _, c := range caches {
+		if nest.Holds([]string{fdPath}, c) >= 0 {
+			return fmt.Errorf("directory %s holds the compiled-module cache %s (as opened now): a guest that wrote there would plant machine code that later starts of a module run", path, c)
+		}
+		ci, err := os.Stat(c)
+		if err != nil {
+			continue
+		}
+		d := fdPath
+		prev, err := os.Stat(d)
+		for i := 0; err == nil && i < 4096; i++ {
+			if os.SameFile(prev, ci) {
+				return fmt.Errorf("directory %s is the compiled-module cache %s or within it (as opened now)", path, c)
+			}
+			d += "/.."
+			next, nerr := os.Stat(d)
+			if nerr != nil || os.SameFile(next, prev) {
+				break // the root
+			}
+			prev = next
+		}
+	}
+	return nil
+}
+
 // knownCaches are the compiled-module caches a later start may trust:
 // cacheDir (this one's, "" for none), the default one (DefaultCacheDir),
 // the caller's own wherever $HOME and $XDG_CACHE_HOME point (its
