@@ -132,13 +132,19 @@ func sweepBundles(dir string, rt *oci.Runtime) {
 // to.
 func clearBundle(dir string) {
 	if tmp, err := os.Readlink(filepath.Join(dir, "tmp")); err == nil && strings.HasPrefix(filepath.Base(tmp), "wasmrun-tmp-") {
-		unix.Unmount(tmp, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW) // its tmpfs, if any
-		os.RemoveAll(tmp)
+		removeAppTmp(tmp)
 	}
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		os.RemoveAll(filepath.Join(dir, e.Name()))
 	}
+}
+
+// removeAppTmp unmounts the tmpfs of an app's /tmp, if any, and removes
+// the directory. Removing it twice is fine.
+func removeAppTmp(tmp string) {
+	unix.Unmount(tmp, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW)
+	os.RemoveAll(tmp)
 }
 
 func writeBundle(dir string, s *specs.Spec) error {

@@ -129,6 +129,9 @@ func runOS(o *osOpts, stdin, stdout, stderr *os.File) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// By what this run made, not only through the bundle's link: a bundle
+	// removed from under it would leave the mount on the host.
+	defer removeAppTmp(tmp)
 	if limited {
 		logf("app %s's /tmp is a tmpfs of at most %d MiB (memory; [limits] tmp or --tmp)", a.name, a.limits.tmpSize()>>20)
 	} else {

@@ -145,9 +145,18 @@ func (e *osEnv) cleanup() {
 	}
 	// The apps' /tmp of runs killed with their bundle left: as root, a
 	// tmpfs each on the host.
-	links, _ := filepath.Glob(filepath.Join(e.state, "bundles", "*", "tmp"))
-	for _, link := range links {
-		if tmp, err := os.Readlink(link); err == nil && strings.HasPrefix(filepath.Base(tmp), "wasmrun-tmp-") {
+	// And those in the env's own TMPDIR, whether or not a bundle names
+	// them (one may be gone).
+	tmps, _ := filepath.Glob(filepath.Join(e.state, "bundles", "*", "tmp"))
+	for i, link := range tmps {
+		tmps[i], _ = os.Readlink(link)
+	}
+	if e.tmp != "" {
+		own, _ := filepath.Glob(filepath.Join(e.tmp, "wasmrun-tmp-*"))
+		tmps = append(tmps, own...)
+	}
+	for _, tmp := range tmps {
+		if strings.HasPrefix(filepath.Base(tmp), "wasmrun-tmp-") {
 			syscall.Unmount(tmp, syscall.MNT_DETACH)
 			os.RemoveAll(tmp)
 		}

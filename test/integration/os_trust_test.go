@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wasmrun/wasmrun/internal/guests"
 	"golang.org/x/sys/unix"
@@ -213,5 +214,31 @@ func TestOSCacheOutOfGuestReach(t *testing.T) {
 	if fileExists(filepath.Join(cache, "planted")) || !fileExists(cache) {
 		t.Error("the cache changed")
 	}
+	e.noLeaks()
+}
+
+// TestOSBundleRemoved: an app's bundle removed from under its running
+// `wasmrun os` (by hand, or by another user where the state root was
+// theirs) does not leave the app's /tmp tmpfs mounted on the host: the
+// run removes what it made, not only what the bundle's link names.
+func TestOSBundleRemoved(t *testing.T) {
+	t.Parallel()
+	e := newOSEnv(t)
+	e.privateTmp()
+	app := e.app(map[string]string{"app.wasm": guests.C(t, "idle")}, "", "")
+	run := e.start("-v", "--name", "gone", app, "--", "60s")
+	run.waitFor("running as pid")
+	var tmps []string
+	if !waitUntil(10*time.Second, 20*time.Millisecond, func() bool {
+		tmps, _ = filepath.Glob(filepath.Join(e.tmp, "wasmrun-tmp-*"))
+		var st unix.Statfs_t
+		return len(tmps) == 1 && unix.Statfs(tmps[0], &st) == nil && st.Type == unix.TMPFS_MAGIC
+	}) {
+		t.Fatalf("no tmpfs for the app's /tmp: %v", tmps)
+	}
+	if err := os.RemoveAll(filepath.Join(e.state, "bundles", "gone")); err != nil {
+		t.Fatal(err)
+	}
+	terminateAll(t, map[string]*osRun{"gone": run})
 	e.noLeaks()
 }
