@@ -60,8 +60,47 @@ func Within(dirs []string, i int) (outer, rel string) {
 	if len(others) == 0 {
 		return "", "" // nothing to be within: no walk (run's usual one preopen)
 	}
+	Walk(p, func(path string, fi os.FileInfo, err error, rest []string) bool {
+		switch {
+		case err != nil:
+			return false // the open of the path says what is wrong
+		case fi.Mode()&os.ModeSymlink != 0:
+			return true // followed
+		case len(rest) == 0:
+			return false // the directory itself: the same as another is not within it
+		}
+		for _, o := range others {
+			if os.SameFile(fi, o) {
+				// The directory as walked, not as the other preopen is
+				// spelled: that spelling may pass through a guest's
+				// link, which may lead elsewhere by the time it is opened.
+				outer, rel = path, strings.Join(rest, "/")
+				return false
+			}
+		}
+		return true
+	})
+	return outer, rel
+}
+
+// Walk walks path p as the kernel walks it, from the root (a relative p
+// from the working directory), p not cleaned first: a ".." after a link
+// goes up from where the link led. visit sees each name looked up: its
+// path as walked (links before it resolved), its Lstat (err set when it
+// does not exist: the walk ends there) and the names left after it. A link
+// is visited, then followed (at most 40). visit returning false ends the
+// walk. Walk returns the path walked so far (what it ended at, or the
+// last directory that exists), and false if a link could not be followed.
+func Walk(p string, visit func(path string, fi os.FileInfo, err error, rest []string) bool) (string, bool) {
+	if !filepath.IsAbs(p) {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", false
+		}
+		p = wd + "/" + p
+	}
 	parts := split(p)
-	cur := "/" // walked so far, links resolved
+	cur := "/"
 	for links := 0; len(parts) > 0; {
 		c := parts[0]
 		parts = parts[1:]
@@ -71,13 +110,16 @@ func Within(dirs []string, i int) (outer, rel string) {
 		}
 		next := filepath.Join(cur, c)
 		fi, err := os.Lstat(next)
-		if err != nil {
-			return "", "" // the open of the path says what is wrong
+		if !visit(next, fi, err, parts) || err != nil {
+			if err == nil {
+				cur = next
+			}
+			return cur, true
 		}
 		if fi.Mode()&os.ModeSymlink != 0 {
 			target, err := os.Readlink(next)
 			if links++; err != nil || links > 40 {
-				return "", ""
+				return cur, false
 			}
 			if filepath.IsAbs(target) {
 				cur = "/"
@@ -86,19 +128,8 @@ func Within(dirs []string, i int) (outer, rel string) {
 			continue
 		}
 		cur = next
-		if len(parts) == 0 {
-			break // the directory itself: the same as another is not within it
-		}
-		for _, o := range others {
-			if os.SameFile(fi, o) {
-				// The directory as walked, not as the other preopen is
-				// spelled: that spelling may pass through a guest's link,
-				// which may lead elsewhere by the time it is opened.
-				return cur, strings.Join(parts, "/")
-			}
-		}
 	}
-	return "", ""
+	return cur, true
 }
 
 // split returns p's components, less empty ones and ".".
@@ -197,35 +228,8 @@ func resolve(p string) (string, bool) {
 			real = filepath.Dir(real)
 		}
 	}
-	parts := split(abs)
-	cur := "/"
-	for links := 0; len(parts) > 0; {
-		c := parts[0]
-		parts = parts[1:]
-		if c == ".." {
-			cur = filepath.Dir(cur)
-			continue
-		}
-		next := filepath.Join(cur, c)
-		fi, err := os.Lstat(next)
-		if err != nil {
-			// Missing: what the rest becomes is up to whoever can
-			// write here (a link made later, with ".." in what
-			// follows, leads anywhere), so here is where it is.
-			return cur, true
-		}
-		if fi.Mode()&os.ModeSymlink != 0 {
-			target, err := os.Readlink(next)
-			if links++; err != nil || links > 40 {
-				return "", false
-			}
-			if filepath.IsAbs(target) {
-				cur = "/"
-			}
-			parts = append(split(target), parts...)
-			continue
-		}
-		cur = next
-	}
-	return cur, true
+	// Missing: what the rest becomes is up to whoever can write where the
+	// walk stopped (a link made later, with ".." in what follows, leads
+	// anywhere), so that is where it is.
+	return Walk(abs, func(_ string, _ os.FileInfo, err error, _ []string) bool { return err == nil })
 }

@@ -1,22 +1,20 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"os/user"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
-
-	"errors"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/wasmrun/wasmrun/internal/nest"
-	"github.com/wasmrun/wasmrun/wasi"
-
 	"github.com/wasmrun/wasmrun/internal/trust"
+	"github.com/wasmrun/wasmrun/wasi"
 )
 
 // TrustCache tells whether the cache in dir may be used, making dir (mode
@@ -72,10 +70,6 @@ func UntrustedWhy(err error) string {
 // config nor $WASMRUN_CACHE_DIR names one.
 const ShimCacheDir = "/var/cache/wasmrun"
 
-// KnownCaches is knownCaches, for a check of an opened directory
-// (CheckCacheReachOpened).
-func KnownCaches(cacheDir string) []string { return knownCaches(cacheDir) }
-
 // CheckCacheReachOpened is CheckCacheReach for one writable directory
 // already opened, judged by what was opened (fdPath, /proc/self/fd/N), not
 // by its path (path is for the message): a cache of caches is in it, or
@@ -106,11 +100,11 @@ func CheckCacheReachOpened(path, fdPath string, caches []string) error {
 	return nil
 }
 
-// knownCaches are the compiled-module caches a later start may trust:
+// KnownCaches are the compiled-module caches a later start may trust:
 // cacheDir (this one's, "" for none), the default one (DefaultCacheDir),
 // the caller's own wherever $HOME and $XDG_CACHE_HOME point (its
 // passwd entry's home: sudo keeps another user's $HOME), and the shim's.
-func knownCaches(cacheDir string) []string {
+func KnownCaches(cacheDir string) []string {
 	cs := []string{cacheDir, DefaultCacheDir()}
 	if d, err := os.UserCacheDir(); err == nil {
 		cs = append(cs, filepath.Join(d, "wasmrun"))
@@ -133,7 +127,7 @@ func knownCaches(cacheDir string) []string {
 }
 
 // CheckCacheReach refuses writable preopens through which a guest could
-// write a compiled-module cache (knownCaches): one that holds a cache, or
+// write a compiled-module cache (KnownCaches): one that holds a cache, or
 // is one or within one. wazero runs an entry's machine code after a
 // checksum anyone can compute, so a guest that wrote an entry would have
 // its own code run, outside WebAssembly, by the next start of that module.
@@ -150,7 +144,7 @@ func CheckCacheReach(preopens []wasi.Preopen, cacheDir string) error {
 	if len(writable) == 0 {
 		return nil
 	}
-	for _, c := range knownCaches(cacheDir) {
+	for _, c := range KnownCaches(cacheDir) {
 		for _, w := range writable {
 			if nest.Holds([]string{c}, w) >= 0 {
 				return fmt.Errorf("directory %s is the compiled-module cache %s or within it: a guest that wrote there would plant machine code that later starts of a module run (give it read-only, or keep the cache elsewhere: --cache-dir, %s)", w, c, CacheEnv)

@@ -10,8 +10,9 @@ package trust
 import (
 	"errors"
 	"os"
-	"path/filepath"
-	"strings"
+	"runtime"
+
+	"github.com/wasmrun/wasmrun/internal/nest"
 )
 
 // ErrNotTrusted is what Path's errors wrap.
@@ -24,63 +25,33 @@ var ErrNotTrusted = errors.New("not trusted")
 // this check and its use, whatever its spelling. It returns an error for
 // a p that does not exist.
 func Path(p string) error {
-	abs, err := filepath.Abs(p)
+	if runtime.GOOS == "windows" {
+		_, err := os.Lstat(p) // no owners to judge (check_windows.go)
+		return err
+	}
+	root, err := os.Lstat("/")
 	if err != nil {
 		return err
 	}
-	root := filepath.VolumeName(abs) + string(filepath.Separator)
-	fi, err := os.Lstat(root)
-	if err != nil {
+	if err := check("/", root, true); err != nil {
 		return err
 	}
-	if err := check(root, fi, abs != root); err != nil {
-		return err
+	var bad error
+	_, ok := nest.Walk(p, func(path string, fi os.FileInfo, err error, rest []string) bool {
+		switch {
+		case err != nil:
+			bad = err
+		case fi.Mode()&os.ModeSymlink != 0:
+			bad = checkOwner(path, fi) // a link's mode means nothing
+		default:
+			bad = check(path, fi, len(rest) > 0)
+		}
+		return bad == nil
+	})
+	if bad == nil && !ok {
+		bad = &Error{Path: p, Why: "has a link on the way that cannot be followed"}
 	}
-	parts := split(abs[len(root):])
-	cur := root
-	for links := 0; len(parts) > 0; {
-		c := parts[0]
-		parts = parts[1:]
-		if c == ".." {
-			cur = filepath.Dir(cur) // checked on the way down
-			continue
-		}
-		next := filepath.Join(cur, c)
-		fi, err := os.Lstat(next)
-		if err != nil {
-			return err
-		}
-		if fi.Mode()&os.ModeSymlink != 0 {
-			if err := checkOwner(next, fi); err != nil {
-				return err
-			}
-			target, err := os.Readlink(next)
-			if links++; err != nil || links > 40 {
-				return &Error{Path: next, Why: "is a link that cannot be followed"}
-			}
-			if filepath.IsAbs(target) {
-				cur = root
-			}
-			parts = append(split(target), parts...)
-			continue
-		}
-		if err := check(next, fi, len(parts) > 0); err != nil {
-			return err
-		}
-		cur = next
-	}
-	return nil
-}
-
-// split returns p's components, less empty ones and ".".
-func split(p string) []string {
-	var out []string
-	for _, c := range strings.FieldsFunc(p, func(r rune) bool { return r == '/' || r == filepath.Separator }) {
-		if c != "." {
-			out = append(out, c)
-		}
-	}
-	return out
+	return bad
 }
 
 // Entry checks one directory entry already listed (Lstat'ed): owned by
