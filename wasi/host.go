@@ -65,6 +65,9 @@ func Instantiate(ctx context.Context, r wazero.Runtime, guest wazero.CompiledMod
 	preopens := make([]sys.Preopen, len(cfg.Preopens))
 	for i, p := range cfg.Preopens {
 		preopens[i] = sys.Preopen{HostPath: p.HostPath, GuestPath: p.GuestPath, ReadOnly: p.ReadOnly}
+		if check := cfg.OpenedPreopen; check != nil {
+			preopens[i].Opened = func(fd int) error { return check(p, fd) }
+		}
 	}
 	s, err := sys.New(cfg.Stdin, cfg.Stdout, cfg.Stderr, preopens)
 	if err != nil {

@@ -43,6 +43,10 @@ type Config struct {
 	Stdin, Stdout, Stderr *os.File
 	// Preopens become fds 3, 4, ... in order.
 	Preopens []Preopen
+	// OpenedPreopen, when set, judges each preopen as opened (fd is its
+	// host descriptor) before the guest gets it: a path checked before
+	// the open may lead elsewhere by then. An error fails Instantiate.
+	OpenedPreopen func(p Preopen, fd int) error
 	// Rand is the source of random_get; nil is crypto/rand.
 	Rand io.Reader
 	// Listeners are host sockets (listening TCP, or UDP) handed to the

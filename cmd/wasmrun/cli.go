@@ -199,6 +199,7 @@ func runCmd(args []string, stdin, stdout, stderr *os.File) int {
 		fmt.Fprintf(stderr, "wasmrun run: %v\n", err)
 		return ExitFailure
 	}
+	opts.CacheReachOpened = true
 	ctx := context.Background()
 	p, err := runner.Prepare(ctx, opts)
 	code := 0

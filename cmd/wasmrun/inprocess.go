@@ -185,6 +185,7 @@ func runInProcess(ctx context.Context, a *app, o *osOpts, root string, interrupt
 	if err := runner.CheckCacheReach(opts.Preopens, opts.CacheDir); err != nil {
 		return 0, err
 	}
+	opts.CacheReachOpened = true
 	p, err := runner.Prepare(ctx, opts)
 	if err != nil {
 		return 0, err

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -53,6 +54,12 @@ type Options struct {
 	// cannot judge for itself.
 	CacheChecked   bool
 	CacheUntrusted string
+	// CacheReachOpened judges each writable preopen again once opened,
+	// by its descriptor (CheckCacheReachOpened, on Linux), for a caller
+	// that checked the paths (CheckCacheReach) and opens them in this
+	// process: a guest running elsewhere may have swapped a directory on
+	// the way for a link into a cache's parent in between.
+	CacheReachOpened bool
 	// Diag receives warnings (unusable cache) and, when Progress is set,
 	// a line about a slow first compile. nil discards them.
 	Diag io.Writer
@@ -183,8 +190,10 @@ func loadFrom(f *os.File) ([]byte, error) {
 type Prepared struct {
 	c    *compiled
 	opts Options
-	host *wasi.Host
-	mod  api.Module
+	// caches are KnownCaches, for Options.CacheReachOpened.
+	caches []string
+	host   *wasi.Host
+	mod    api.Module
 }
 
 // Prepare compiles the module (through the cache when there is one) and
@@ -211,7 +220,11 @@ func Prepare(ctx context.Context, opts Options) (_ *Prepared, err error) {
 		}
 		return nil, errorf("module %s: no exported function %q", opts.Path, opts.Export)
 	}
-	return &Prepared{c: c, opts: opts}, nil
+	p := &Prepared{c: c, opts: opts}
+	if opts.CacheReachOpened {
+		p.caches = KnownCaches(opts.CacheDir)
+	}
+	return p, nil
 }
 
 // Instantiate makes the wasi host module and the guest instance without
@@ -258,6 +271,14 @@ func (p *Prepared) instantiate(ctx context.Context, env []string, events func(wa
 		VirtualPorts: p.opts.VirtualPorts,
 		// What the guest's sockets do, e.g. for --verbose.
 		SocketEvents: events,
+	}
+	if p.caches != nil && runtime.GOOS == "linux" {
+		cfg.OpenedPreopen = func(pre wasi.Preopen, fd int) error {
+			if pre.ReadOnly {
+				return nil
+			}
+			return CheckCacheReachOpened(pre.HostPath, fmt.Sprintf("/proc/self/fd/%d", fd), p.caches)
+		}
 	}
 	set(&cfg)
 	host, err := wasi.Instantiate(hostCtx, p.c.runtime, p.c.module, cfg)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/wasmrun/wasmrun/internal/guests"
 )
 
@@ -194,4 +196,64 @@ func TestRunCacheOutOfGuestReach(t *testing.T) {
 	if !strings.Contains(r.stdout, "create /d/cache/planted errno 69") || fileExists(filepath.Join(cache, "planted")) {
 		t.Errorf("read-only: %s", r.stdout)
 	}
+}
+
+// TestRunCacheReachSwapped: the race a check of the path alone loses.
+// Another guest, which may write the directory holding the --dir given to
+// `wasmrun run` (share/x), keeps exchanging x with a link to the cache's
+// parent. Whatever x was when its path was checked, the directory opened
+// is judged again by its descriptor: every run either gives its guest the
+// real x (where /d/cache does not exist) or is refused with one line, and
+// no guest ever plants a file in the cache.
+func TestRunCacheReachSwapped(t *testing.T) {
+	t.Parallel()
+	parent := t.TempDir()
+	cache := filepath.Join(parent, "cache")
+	if err := os.Mkdir(cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	share := t.TempDir()
+	x, y := filepath.Join(share, "x"), filepath.Join(share, "y")
+	if err := os.Mkdir(x, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(parent, y); err != nil {
+		t.Fatal(err)
+	}
+	tamper := guests.C(t, "tamper")
+
+	stop := make(chan struct{})
+	swapped := make(chan int)
+	go func() {
+		n := 0
+		defer func() { swapped <- n }()
+		for ; n < 50_000_000; n++ { // bounded; stopped after the runs
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := unix.Renameat2(unix.AT_FDCWD, x, unix.AT_FDCWD, y, unix.RENAME_EXCHANGE); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	planted := filepath.Join(cache, "planted")
+	refused, ran := 0, 0
+	for i := 0; i < 30 && !t.Failed(); i++ {
+		r := run(t, nil, "run", "--cache-dir", cache, "--dir", x+":/d", tamper, "create", "/d/cache/planted")
+		switch {
+		case fileExists(planted):
+			t.Errorf("run %d: the guest planted %s\nstdout: %s\nstderr: %s", i, planted, r.stdout, r.stderr)
+		case r.code == ExitFailure && len(lines(r.stderr)) == 1 && strings.Contains(r.stderr, "compiled-module cache "+cache):
+			refused++
+		case r.code == 0 && strings.Contains(r.stdout, "create /d/cache/planted errno 44"):
+			ran++
+		default:
+			t.Errorf("run %d: exit %d\nstdout: %s\nstderr: %s", i, r.code, r.stdout, r.stderr)
+		}
+	}
+	close(stop)
+	t.Logf("%d exchanges: %d runs refused, %d ran in the real directory", <-swapped, refused, ran)
 }

@@ -1,6 +1,7 @@
 package sys
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -306,4 +307,49 @@ func hostLink(t *testing.T, target string) string {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// TestPreopenOpened: Preopen.Opened sees the directory as opened (its
+// descriptor, not its path), and its error fails New with no descriptor
+// left open.
+func TestPreopenOpened(t *testing.T) {
+	dir, other := t.TempDir(), t.TempDir()
+	want, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	judge := func(fd int) error {
+		fi, err := os.Stat(fmt.Sprintf("/proc/self/fd/%d", fd))
+		if err != nil {
+			return err
+		}
+		if os.SameFile(fi, want) {
+			seen = append(seen, "dir")
+			return errors.New("refused")
+		}
+		seen = append(seen, "other")
+		return nil
+	}
+	before := openFDs(t)
+	_, err = New(nil, nil, nil, []Preopen{{HostPath: other, GuestPath: "/o", Opened: judge}, {HostPath: dir, GuestPath: "/d", Opened: judge}})
+	if err == nil || err.Error() != "refused" {
+		t.Fatalf("New: %v, want the judge's error", err)
+	}
+	if strings.Join(seen, ",") != "other,dir" {
+		t.Errorf("judged %v, want other then dir", seen)
+	}
+	if after := openFDs(t); after != before {
+		t.Errorf("%d descriptors open after the refusal, %d before", after, before)
+	}
+}
+
+// openFDs counts this process's open descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
 }

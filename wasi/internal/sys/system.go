@@ -27,6 +27,9 @@ type Preopen struct {
 	// ReadOnly: nothing beneath it may be changed (EROFS), and its files
 	// are opened read-only on the host.
 	ReadOnly bool
+	// Opened, when set, judges the directory as opened (its host
+	// descriptor) before the guest gets it; an error fails New.
+	Opened func(fd int) error
 }
 
 // System is the state of one guest: its descriptors and environment.
@@ -139,6 +142,12 @@ func New(stdin, stdout, stderr *os.File, preopens []Preopen) (_ *System, err err
 			}
 		} else if f, err = openDirectory(p.HostPath); err != nil {
 			return nil, fmt.Errorf("open directory %s: %w", p.HostPath, err)
+		}
+		if p.Opened != nil {
+			if err := p.Opened(f.Fd); err != nil {
+				f.closeHost()
+				return nil, err
+			}
 		}
 		base, inh := MaxRights(FiletypeDirectory)
 		if p.ReadOnly {
