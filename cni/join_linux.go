@@ -8,6 +8,7 @@ import (
 	"os/exec"
 
 	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/wasmrun/wasmrun/cni/procnet"
 )
 
 // Join is the network of a process that joins a running container's (an
@@ -46,22 +47,26 @@ type joinNet struct {
 	subnet string
 	log    Logf
 	theirs *os.File // the process's end of the socket pair, until it started
+	policy *procnet.Policy
 }
 
 func (n *joinNet) Prepare(_ context.Context, cmd *exec.Cmd) (Child, error) {
 	if n.out == nil {
 		return Child{}, nil
 	}
-	out, theirs, err := serveOutbound(cmd, n.subnet, *n.out, n.log)
+	out, theirs, policy, err := serveOutbound(cmd, n.subnet, *n.out, n.log)
 	if err != nil {
 		return Child{}, err
 	}
-	n.theirs = theirs
+	n.theirs, n.policy = theirs, policy
 	return Child{Outbound: out}, nil
 }
 
-func (n *joinNet) Started(_ int, err error) error {
+func (n *joinNet) Started(pid int, err error) error {
 	n.closeTheirs()
+	if err == nil && n.policy != nil {
+		n.policy.SetApp(pid)
+	}
 	return err
 }
 

@@ -30,11 +30,12 @@ var loopbackPrefixes = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), neti
 // prepareOutbound serves host sockets to the process cmd starts: the
 // process's end of a socket pair goes to cmd, and the server runs until
 // the process closes it (it exits). The caller closes the returned end,
-// ours copy of the process's, once the process has started (or failed to).
+// ours copy of the process's, once the process has started (or failed to),
+// and names the process to the returned Policy (SetApp).
 // resolvConf, when not "", is the resolver's file whose nameservers the
 // process may reach at port 53 through host sockets (the host's
 // resolver); opts' egress prefixes may open blocked addresses too.
-func prepareOutbound(cmd *exec.Cmd, subnet string, inside []netip.Prefix, resolvConf string, opts Options, log Logf) (*Outbound, *os.File, error) {
+func prepareOutbound(cmd *exec.Cmd, subnet string, inside []netip.Prefix, resolvConf string, opts Options, log Logf) (*Outbound, *os.File, *procnet.Policy, error) {
 	out := Outbound{Inside: inside, HostResolver: resolvConf != "", Allow: opts.Allow, Deny: opts.Deny}
 	if resolvConf != "" {
 		out.Nameservers = nameservers(resolvConf)
@@ -47,15 +48,15 @@ func prepareOutbound(cmd *exec.Cmd, subnet string, inside []netip.Prefix, resolv
 // process that joins it) and the host's addresses and bridges (with
 // subnet's) as they are, kept current for as long as it serves, opened
 // only by out's Allow, Deny and Nameservers.
-func serveOutbound(cmd *exec.Cmd, subnet string, out Outbound, log Logf) (*Outbound, *os.File, error) {
+func serveOutbound(cmd *exec.Cmd, subnet string, out Outbound, log Logf) (*Outbound, *os.File, *procnet.Policy, error) {
 	hb, err := procnet.NewHostBlocked(subnet, out.Blocked, log)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	host, theirs, err := procnet.DialSocketPair()
 	if err != nil {
 		hb.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	policy := &procnet.Policy{Blocked: hb.Current, Allow: out.Allow, Deny: out.Deny, Nameservers: out.Nameservers, Log: log}
 	go func() {
@@ -67,7 +68,7 @@ func serveOutbound(cmd *exec.Cmd, subnet string, out Outbound, log Logf) (*Outbo
 	cmd.ExtraFiles = append(cmd.ExtraFiles, theirs)
 	out.SocketFD = 2 + len(cmd.ExtraFiles) // ExtraFiles[i] is fd 3+i
 	out.BlockedGen, out.Blocked = hb.Current()
-	return &out, theirs, nil
+	return &out, theirs, policy, nil
 }
 
 // nameservers are the nameserver addresses of resolv.conf file path (none

@@ -156,7 +156,8 @@ type ownNet struct {
 	ns     *Namespace
 	held   func() // releases the host ports of kernel forwards
 	fwd    *Forwarder
-	theirs *os.File // the process's end of the outbound socket pair
+	theirs *os.File        // the process's end of the outbound socket pair
+	policy *procnet.Policy // what its host sockets are held to
 	out    *Outbound
 	once   sync.Once
 	err    error
@@ -190,7 +191,7 @@ func (n *ownNet) Prepare(ctx context.Context, cmd *exec.Cmd) (Child, error) {
 		for _, a := range n.ns.Addrs {
 			inside = append(inside, netip.PrefixFrom(a.Addr(), a.Addr().BitLen()))
 		}
-		if child.Outbound, n.theirs, err = prepareOutbound(cmd, n.m.cfg.Bridge.Subnet, inside, hostResolverConf(n.ns.Name, n.opts), n.opts, n.log); err != nil {
+		if child.Outbound, n.theirs, n.policy, err = prepareOutbound(cmd, n.m.cfg.Bridge.Subnet, inside, hostResolverConf(n.ns.Name, n.opts), n.opts, n.log); err != nil {
 			return Child{}, err
 		}
 		n.out = child.Outbound
@@ -206,9 +207,12 @@ func (n *ownNet) Path() string {
 	return n.ns.Path
 }
 
-func (n *ownNet) Started(_ int, err error) error {
+func (n *ownNet) Started(pid int, err error) error {
 	if n.theirs != nil {
 		n.theirs.Close()
+	}
+	if err == nil && n.policy != nil {
+		n.policy.SetApp(pid)
 	}
 	return err
 }
@@ -259,7 +263,8 @@ type rootlessNet struct {
 	log  Logf
 
 	pid    int
-	theirs *os.File // the process's end of the outbound socket pair
+	theirs *os.File        // the process's end of the outbound socket pair
+	policy *procnet.Policy // what its host sockets are held to
 	dialForward
 	once sync.Once
 }
@@ -350,7 +355,7 @@ func (n *rootlessNet) Prepare(_ context.Context, cmd *exec.Cmd) (Child, error) {
 	var err error
 	if n.opts.Outbound {
 		// The namespace has no name: the host's resolv.conf applies.
-		if child.Outbound, n.theirs, err = prepareOutbound(cmd, "", slices.Clone(loopbackPrefixes), cmp.Or(n.opts.ResolvConf, filepath.Join(etcDir, "resolv.conf")), n.opts, n.log); err != nil {
+		if child.Outbound, n.theirs, n.policy, err = prepareOutbound(cmd, "", slices.Clone(loopbackPrefixes), cmp.Or(n.opts.ResolvConf, filepath.Join(etcDir, "resolv.conf")), n.opts, n.log); err != nil {
 			return Child{}, err
 		}
 	}
@@ -383,6 +388,9 @@ func (n *rootlessNet) Started(pid int, err error) error {
 		return err
 	}
 	n.pid = pid
+	if n.policy != nil {
+		n.policy.SetApp(pid)
+	}
 	return nil
 }
 

@@ -1,12 +1,9 @@
 package procnet
 
 import (
-	"errors"
-	"net"
 	"net/netip"
-	"os"
+	"runtime"
 	"sync"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -26,24 +23,20 @@ import (
 // maxDatagram bounds a relayed datagram's payload (UDP's).
 const maxDatagram = 65535
 
-// maxRelays bounds the relays one creator runs at once: each holds a UDP
-// socket and two goroutines of the creator's, which a guest must not be
-// able to multiply without end. More are EMFILE, as a process out of
-// descriptors gets. With the buffers' sizes (relaySocket, makeRelay) and
-// peerset.Max, what one app can make its creator hold (outside the app's
-// memory cgroup) stays under about 256 * (a datagram in hand, 64 KiB, +
-// the UDP socket's receive buffer, 128 KiB, + what waits for the guest,
-// 128 KiB, + 256 peers, 40 KiB) = 90 MiB.
+// maxRelays bounds the relays one creator runs at once for a Policy: each
+// holds a UDP socket and a socket pair of the creator's, which a guest
+// must not be able to multiply without end. More are EMFILE, as a process
+// out of descriptors gets. With the buffers' sizes (relaySocket,
+// makeRelay) and peerset.Max, what one app can make its creator hold
+// (outside the app's memory cgroup) stays under about 256 * (the UDP
+// socket's receive buffer, 128 KiB, + what waits for the guest, 128 KiB,
+// + 256 peers, 40 KiB) = 75 MiB, and the one datagram in hand.
 const maxRelays = 256
 
 // relayBuffer is the size asked for the receive buffer of a relay's UDP
 // socket (the kernel doubles it): room for a burst of datagrams up to the
 // largest, not the default's 208 KiB.
 const relayBuffer = 64 << 10
-
-// relayBufs are the buffers of datagrams in hand: a relay takes one only
-// while it moves a datagram, so an idle relay holds none.
-var relayBufs = sync.Pool{New: func() any { return new([relaywire.HeaderLen + maxDatagram]byte) }}
 
 // NewRelay makes a relayed UDP socket of domain (AF_INET or AF_INET6,
 // IPV6_V6ONLY as v6only) in this thread's network namespace, bound to a
@@ -57,19 +50,45 @@ func NewRelay(domain int, v6only bool, p *Policy) (int, error) {
 	return fd, nil
 }
 
+// A Policy's relays all run in one loop (relayLoop) on an OS thread of its
+// own, which joins the cpu cgroup of the app (Policy.SetApp): relaying is
+// work a guest makes the creator do at will, as fast as it sends, and so
+// it is counted in the app's CPU quota and throttled with it, not done on
+// the creator's own share of the machine.
+
+// relay is one relayed UDP socket: the host's UDP socket and the
+// creator's end of the socket pair whose other end the process holds.
+type relay struct {
+	udp, ours int
+	ipv6      bool
+	sent      peerset.Set // the destinations it sent to: those are heard
+}
+
+// relayLoop is the state of a Policy's relay loop.
+type relayLoop struct {
+	mu      sync.Mutex
+	epfd    int
+	byFD    map[int]*relay // by either of its descriptors
+	running bool           // the loop's goroutine runs (and owns epfd)
+}
+
+// maxBatch bounds the datagrams one descriptor moves per wake-up, so that
+// a busy relay does not starve the others of the loop.
+const maxBatch = 64
+
 // makeRelay makes the UDP socket of a datagram request r (IPV6_V6ONLY as
-// asked, bound to a port of its own) and the socket pair, starts relaying
-// between them under p, and returns the process's end.
+// asked, bound to a port of its own) and the socket pair, adds them to the
+// relay loop, and returns the process's end.
 func (p *Policy) makeRelay(r Request) (errno unix.Errno, fd int) {
 	if p.relays.Add(1) > maxRelays {
 		p.relays.Add(-1)
 		return unix.EMFILE, -1
 	}
-	var closers []func() error // what goes if the relay does not start
+	var closers []int // what goes if the relay does not start
 	defer func() {
 		if errno != 0 {
 			for _, c := range closers {
-				c()
+				unix.Close(c)
 			}
 			p.relays.Add(-1)
 		}
@@ -78,123 +97,172 @@ func (p *Policy) makeRelay(r Request) (errno unix.Errno, fd int) {
 	if err != nil {
 		return errnoOf(err), -1
 	}
-	closers = append(closers, u.Close)
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	closers = append(closers, u)
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return errnoOf(err), -1
 	}
+	closers = append(closers, pair[0], pair[1])
 	// What the relay passes in waits, for a guest that does not read, in
 	// its end's send buffer: room for the largest datagram (doubled by
 	// the kernel), not the default's 208 KiB.
 	if err := unix.SetsockoptInt(pair[0], unix.SOL_SOCKET, unix.SO_SNDBUF, relaywire.HeaderLen+maxDatagram); err != nil {
-		unix.Close(pair[0])
-		unix.Close(pair[1])
 		return errnoOf(err), -1
 	}
-	closers = append(closers, func() error { return unix.Close(pair[1]) })
-	pf := os.NewFile(uintptr(pair[0]), "relay")
-	ours, err := unixConn(pf) // a descriptor of its own
-	pf.Close()
+	// The process's end blocks as a socket of its own would.
+	if err := unix.SetNonblock(pair[1], false); err != nil {
+		return errnoOf(err), -1
+	}
+	sa, err := unix.Getsockname(u)
 	if err != nil {
 		return errnoOf(err), -1
 	}
-	closers = append(closers, ours.Close)
 	hello := make([]byte, relaywire.HeaderLen)
-	relaywire.PutHeader(hello, u.LocalAddr().(*net.UDPAddr).AddrPort())
-	if _, err := ours.Write(hello); err != nil {
+	relaywire.PutHeader(hello, sockaddrPort(sa))
+	if err := unix.Send(pair[0], hello, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL); err != nil {
 		return errnoOf(err), -1
 	}
-	sent := &peerset.Set{}
-	go func() {
-		defer p.relays.Add(-1)
-		p.relayOut(ours, u, r.Domain == unix.AF_INET6, sent)
-	}()
-	go relayIn(u, ours, sent)
+	if err := p.addRelay(&relay{udp: u, ours: pair[0], ipv6: r.Domain == unix.AF_INET6}); err != nil {
+		return errnoOf(err), -1
+	}
 	return 0, pair[1]
 }
 
 // relaySocket is the UDP socket of relay request r: IPV6_V6ONLY as asked,
-// bound to a port of its own.
-func relaySocket(r Request) (*net.UDPConn, error) {
-	fd, err := unix.Socket(r.Domain, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, r.Proto)
+// bound to a port of its own, non-blocking.
+func relaySocket(r Request) (fd int, err error) {
+	fd, err = unix.Socket(r.Domain, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, r.Proto)
 	if err != nil {
-		return nil, err
+		return -1, err
 	}
-	f := os.NewFile(uintptr(fd), "relay-udp")
-	defer f.Close() // the conn has a descriptor of its own
+	defer func() {
+		if err != nil {
+			unix.Close(fd)
+		}
+	}()
 	if err := setV6Only(fd, r); err != nil {
-		return nil, err
+		return -1, err
 	}
 	var wild unix.Sockaddr = &unix.SockaddrInet4{}
 	if r.Domain == unix.AF_INET6 {
 		wild = &unix.SockaddrInet6{}
 	}
 	if err := unix.Bind(fd, wild); err != nil {
-		return nil, err
+		return -1, err
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, relayBuffer); err != nil {
-		return nil, err
+		return -1, err
 	}
-	c, err := net.FilePacketConn(f)
-	if err != nil {
-		return nil, err
-	}
-	return c.(*net.UDPConn), nil
+	return fd, nil
 }
 
-// readHeld reads one record or datagram from rc into a buffer taken only
-// once there is one to read, and returns the buffer (nil on error) and
-// the datagram's length and source (for UDP).
-func readHeld(rc syscall.RawConn, udp bool) (buf *[relaywire.HeaderLen + maxDatagram]byte, n int, from unix.Sockaddr, err error) {
-	rerr := rc.Read(func(fd uintptr) bool {
-		buf = relayBufs.Get().(*[relaywire.HeaderLen + maxDatagram]byte)
-		if udp {
-			n, from, err = unix.Recvfrom(int(fd), buf[relaywire.HeaderLen:], unix.MSG_DONTWAIT)
-		} else {
-			n, _, err = unix.Recvfrom(int(fd), buf[:], unix.MSG_DONTWAIT)
+// addRelay adds r to p's relay loop, starting the loop when it is not
+// running.
+func (p *Policy) addRelay(r *relay) error {
+	l := &p.loop
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.running {
+		epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+		if err != nil {
+			return err
 		}
-		if err == unix.EAGAIN || err == unix.EINTR {
-			relayBufs.Put(buf)
-			buf = nil
-			return false // wait for more
+		l.epfd, l.byFD, l.running = epfd, map[int]*relay{}, true
+		go p.runRelays(epfd)
+	}
+	for _, fd := range []int{r.ours, r.udp} {
+		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
+			unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, r.ours, nil)
+			return err
 		}
-		return true
-	})
-	if err == nil {
-		err = rerr
 	}
-	if err != nil && buf != nil {
-		relayBufs.Put(buf)
-		buf = nil
-	}
-	return buf, n, from, err
+	l.byFD[r.ours], l.byFD[r.udp] = r, r
+	return nil
 }
 
-// relayOut sends the process's datagrams from u, each to the destination
-// in its header if p permits it (others are dropped, as a firewall
-// would), which it adds to sent, until the process closes its end; then
-// it closes both.
-func (p *Policy) relayOut(c *net.UnixConn, u *net.UDPConn, ipv6 bool, sent *peerset.Set) {
-	defer u.Close()
-	defer c.Close()
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return
+// runRelays is the relay loop: it moves datagrams until its last relay is
+// closed. Its thread is its own to the end (never unlocked, it ends with
+// the goroutine), since it may be in the app's cpu cgroup.
+func (p *Policy) runRelays(epfd int) {
+	runtime.LockOSThread()
+	if pid := int(p.app.Load()); pid > 0 {
+		if err := joinCPUCgroup(pid); err != nil && p.Log != nil {
+			p.Log("outbound: relaying the app's datagrams outside its CPU quota: %v", err)
+		}
 	}
+	buf := make([]byte, relaywire.HeaderLen+maxDatagram)
+	events := make([]unix.EpollEvent, 32)
+	l := &p.loop
 	for {
-		buf, n, _, err := readHeld(rc, false)
-		if err != nil || n == 0 {
-			return // the process closed its end (EOF) or went
-		}
-		if to, ok := relaywire.Header(buf[:n]); ok && p.permitsNow(to) {
-			sent.Add(to)
-			if ipv6 && to.Addr().Is4() {
-				to = netip.AddrPortFrom(netip.AddrFrom16(to.Addr().As16()), to.Port())
+		n, err := unix.EpollWait(epfd, events, -1)
+		if err != nil && err != unix.EINTR {
+			if p.Log != nil {
+				p.Log("outbound: relays: %v", err)
 			}
-			u.WriteToUDPAddrPort(buf[relaywire.HeaderLen:n], to)
 		}
-		relayBufs.Put(buf)
+		for _, ev := range events[:max(n, 0)] {
+			fd := int(ev.Fd)
+			l.mu.Lock()
+			r := l.byFD[fd]
+			l.mu.Unlock()
+			switch {
+			case r == nil:
+			case fd == r.udp:
+				relayIn(r, buf)
+			case !p.relayOut(r, buf):
+				p.closeRelay(r)
+			}
+		}
+		l.mu.Lock()
+		if len(l.byFD) == 0 {
+			l.running = false
+			unix.Close(epfd)
+			l.mu.Unlock()
+			return
+		}
+		l.mu.Unlock()
 	}
+}
+
+// closeRelay closes r, whose process closed its end.
+func (p *Policy) closeRelay(r *relay) {
+	l := &p.loop
+	l.mu.Lock()
+	delete(l.byFD, r.ours)
+	delete(l.byFD, r.udp)
+	l.mu.Unlock()
+	unix.Close(r.ours) // which takes them out of the epoll set
+	unix.Close(r.udp)
+	p.relays.Add(-1)
+}
+
+// relayOut sends the process's datagrams waiting on r's socket pair, each
+// to the destination in its header if p permits it (others are dropped,
+// as a firewall would), which it adds to r.sent; a datagram the UDP
+// socket has no room for is dropped, as a full interface queue would. It
+// reports false once the process has closed its end.
+func (p *Policy) relayOut(r *relay, buf []byte) bool {
+	for range maxBatch {
+		n, _, err := unix.Recvfrom(r.ours, buf, unix.MSG_DONTWAIT)
+		switch {
+		case err == unix.EAGAIN:
+			return true
+		case err == unix.EINTR:
+			continue
+		case err != nil || n == 0:
+			return false // the process closed its end (EOF) or went
+		}
+		to, ok := relaywire.Header(buf[:n])
+		if !ok || !p.permitsNow(to) {
+			continue
+		}
+		r.sent.Add(to)
+		if r.ipv6 && to.Addr().Is4() {
+			to = netip.AddrPortFrom(netip.AddrFrom16(to.Addr().As16()), to.Port())
+		}
+		unix.Sendto(r.udp, buf[relaywire.HeaderLen:n], unix.MSG_DONTWAIT, addrPortSockaddr(to))
+	}
+	return true
 }
 
 // permitsNow is permits with the block list as it is now.
@@ -206,39 +274,45 @@ func (p *Policy) permitsNow(to netip.AddrPort) bool {
 	return p.permits(to, blocked)
 }
 
-// relayIn passes the datagrams u receives from a destination the process
-// sent to (sent) to the process, each with its source in the header, and
-// drops the others, until u or the process's end is closed.
-func relayIn(u *net.UDPConn, c *net.UnixConn, sent *peerset.Set) {
-	rc, err := u.SyscallConn()
-	if err != nil {
-		return
-	}
-	for {
-		buf, n, from, err := readHeld(rc, true)
-		if err != nil {
-			var errno unix.Errno
-			if errors.As(err, &errno) && errno != unix.EBADF {
-				continue // an earlier send's error, reported (ICMP)
-			}
-			return // closed
-		}
-		var src netip.AddrPort
-		switch sa := from.(type) {
-		case *unix.SockaddrInet4:
-			src = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
-		case *unix.SockaddrInet6:
-			src = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
-		}
-		if !sent.Has(src) {
-			relayBufs.Put(buf)
-			continue
-		}
-		relaywire.PutHeader(buf[:], src)
-		_, err = c.Write(buf[:relaywire.HeaderLen+n])
-		relayBufs.Put(buf)
-		if err != nil {
+// relayIn passes the datagrams r's UDP socket received from a destination
+// the process sent to (r.sent) to the process, each with its source in
+// the header, and drops the others; a datagram the process's end has no
+// room for (a guest that does not read) is dropped, as a full socket
+// buffer would.
+func relayIn(r *relay, buf []byte) {
+	for range maxBatch {
+		n, from, err := unix.Recvfrom(r.udp, buf[relaywire.HeaderLen:], unix.MSG_DONTWAIT)
+		if err == unix.EAGAIN {
 			return
 		}
+		if err != nil {
+			continue // an earlier send's error, reported (ICMP), or EINTR
+		}
+		src := sockaddrPort(from)
+		if !r.sent.Has(src) {
+			continue
+		}
+		relaywire.PutHeader(buf, src)
+		unix.Send(r.ours, buf[:relaywire.HeaderLen+n], unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
 	}
+}
+
+// sockaddrPort is the address and port of an IPv4 or IPv6 socket address,
+// an IPv4-mapped one unmapped (the zero value for others).
+func sockaddrPort(sa unix.Sockaddr) netip.AddrPort {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// addrPortSockaddr is the socket address of ap.
+func addrPortSockaddr(ap netip.AddrPort) unix.Sockaddr {
+	if ap.Addr().Is4() {
+		return &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}
+	}
+	return &unix.SockaddrInet6{Addr: ap.Addr().As16(), Port: int(ap.Port())}
 }

@@ -92,7 +92,14 @@ type Policy struct {
 
 	unheld sync.Once
 	relays atomic.Int32 // relays running (makeRelay)
+	loop   relayLoop
+	app    atomic.Int64 // the process whose cpu cgroup relays in (SetApp)
 }
+
+// SetApp names the process (pid) the sockets are for: the thread that
+// relays its datagrams joins that process's cpu cgroup, so that the work
+// counts in the app's CPU quota. Call it once the process has started.
+func (p *Policy) SetApp(pid int) { p.app.Store(int64(pid)) }
 
 // permits reports whether a stream socket may go to to, given the block
 // list as it is now.

@@ -425,3 +425,56 @@ with socket.create_connection(("web.wasmrun.test", int(sys.argv[1])), timeout=20
 	}
 	e.noLeaks()
 }
+
+// TestOSRelayInQuota: a guest that sends UDP datagrams as fast as it can
+// makes the `wasmrun os` process relay each one (check it, send it out
+// of a host socket): work of the host's done at the guest's will. It is
+// done on a thread of that process that is in the app's cpu cgroup, so it
+// counts in the app's --cpus quota and is throttled with the guest, not
+// taken from the rest of the machine. The datagrams still go out; the
+// cgroup still goes with the app.
+func TestOSRelayInQuota(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	e := newOSEnv(t)
+	out := newOutsideHost(t, e)
+	app := e.app(map[string]string{"app.wasm": guests.C(t, "egress_attack")}, "", "")
+	port := strconv.Itoa(out.udpPort)
+	run := e.start("--name", "flood", "--cpus", "0.2", app, "--", "flood", out.addr, port, "3000")
+	run.waitFor("flooding")
+	cg := "/sys/fs/cgroup/cpu/wasmrun/" + e.prefix + "-flood"
+	pid := run.cmd.Process.Pid
+	var relayer string // a thread of the wasmrun process in the app's cgroup
+	if !waitUntil(10*time.Second, 10*time.Millisecond, func() bool {
+		b, _ := os.ReadFile(cg + "/tasks")
+		for _, tid := range strings.Fields(string(b)) {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d/task/%s", pid, tid)); err == nil {
+				relayer = tid
+				return true
+			}
+		}
+		return false
+	}) {
+		b, _ := os.ReadFile(cg + "/tasks")
+		t.Fatalf("no thread of wasmrun os (pid %d) is in the app's cpu cgroup while its guest floods: tasks %q\nstderr:\n%s", pid, b, run.stderr)
+	}
+	var cpu int
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, relayer)); err == nil {
+		f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+2:])
+		utime, _ := strconv.Atoi(f[11])
+		stime, _ := strconv.Atoi(f[12])
+		cpu = utime + stime
+	}
+	if code := run.wait(); code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, run.stdout, run.stderr)
+	}
+	var sent, errno int
+	if _, err := fmt.Sscanf(lastLine(run.stdout.String()), "flood "+out.addr+" "+port+" sent %d errno %d", &sent, &errno); err != nil || sent == 0 || errno != 0 {
+		t.Errorf("the guest reported %q", run.stdout)
+	}
+	if out.received.Load() == 0 {
+		t.Errorf("no datagram reached the outside host")
+	}
+	t.Logf("thread %s of wasmrun os relayed in the app's cgroup (%d ticks of CPU when looked at); %d datagrams sent, %d received", relayer, cpu, sent, out.received.Load())
+	e.noLeaks()
+}

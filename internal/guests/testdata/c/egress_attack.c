@@ -20,6 +20,11 @@
 //   setopt dontroute N        the *opt steps); "setopt NAME VALUE errno N"
 //   getopt bindtodevice|dontroute
 //                             "getopt NAME errno N value V"
+//   flood ADDR PORT MS        UDP datagrams of 1 byte to ADDR PORT from one
+//                             socket, as fast as it can, for MS
+//                             milliseconds: "flooding", then
+//                             "flood ADDR PORT sent N errno E" (E: the
+//                             first failed send's, 0 if none failed)
 //
 // A socket's family is the address's: IPv6 (including ::ffff:a.b.c.d) when
 // ADDR has a colon.
@@ -29,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define IMPORT(name) __attribute__((import_module("wasi_snapshot_preview1"), import_name(name)))
@@ -130,6 +136,36 @@ static int32_t do_sendto(const char *v, const char *host, int port, int broadcas
 	e = x_sock_send_to(fd, &iov, 1, &addr, port, 0, &n);
 	close(fd);
 	return e;
+}
+
+// do_flood sends datagrams to host:port for ms milliseconds and returns
+// how many went; *err is the first failed send's errno.
+static long do_flood(const char *host, int port, long ms, int32_t *err) {
+	int32_t fd;
+	*err = 0;
+	if ((*err = open_socket(host, X_DGRAM, &fd)) != 0)
+		return 0;
+	set_addr(host, 0);
+	printf("flooding\n");
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	long sent = 0;
+	iovec_t iov = {"x", 1};
+	for (;;) {
+		for (int i = 0; i < 256; i++) {
+			uint32_t n;
+			int32_t e = x_sock_send_to(fd, &iov, 1, &addr, port, 0, &n);
+			if (e == 0)
+				sent++;
+			else if (*err == 0)
+				*err = e;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= ms)
+			break;
+	}
+	close(fd);
+	return sent;
 }
 
 // received counts the datagrams queued at the receivers. A datagram sent
@@ -236,6 +272,11 @@ int main(int argc, char **argv) {
 			i += 4;
 		} else if ((strcmp(step, "sendto") == 0 || strcmp(step, "bsendto") == 0) && left >= 3) {
 			printf("%s %s %s %s errno %d\n", step, argv[i + 1], argv[i + 2], argv[i + 3], do_sendto(argv[i + 1], argv[i + 2], atoi(argv[i + 3]), step[0] == 'b'));
+			i += 4;
+		} else if (strcmp(step, "flood") == 0 && left >= 3) {
+			int32_t e;
+			long n = do_flood(argv[i + 1], atoi(argv[i + 2]), atol(argv[i + 3]), &e);
+			printf("flood %s %s sent %ld errno %d\n", argv[i + 1], argv[i + 2], n, e);
 			i += 4;
 		} else if (strcmp(step, "resolve") == 0 && left >= 1) {
 			printf("resolve %s errno %d\n", argv[i + 1], do_resolve(argv[i + 1]));
