@@ -1,7 +1,9 @@
 package procnet
 
 import (
+	"maps"
 	"net/netip"
+	"slices"
 	"runtime"
 	"sync"
 
@@ -157,24 +159,30 @@ func relaySocket(r Request) (fd int, err error) {
 }
 
 // addRelay adds r to p's relay loop, starting the loop when it is not
-// running.
+// running (only with r in it: a loop never waits with nothing to relay).
 func (p *Policy) addRelay(r *relay) error {
 	l := &p.loop
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.running {
-		epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-		if err != nil {
+	epfd, fresh := l.epfd, !l.running
+	if fresh {
+		var err error
+		if epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
 			return err
 		}
-		l.epfd, l.byFD, l.running = epfd, map[int]*relay{}, true
-		go p.runRelays(epfd)
 	}
 	for _, fd := range []int{r.ours, r.udp} {
-		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
-			unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, r.ours, nil)
+		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
+			unix.EpollCtl(epfd, unix.EPOLL_CTL_DEL, r.ours, nil)
+			if fresh {
+				unix.Close(epfd)
+			}
 			return err
 		}
+	}
+	if fresh {
+		l.epfd, l.byFD, l.running = epfd, map[int]*relay{}, true
+		go p.runRelays(epfd)
 	}
 	l.byFD[r.ours], l.byFD[r.udp] = r, r
 	return nil
@@ -197,7 +205,13 @@ func (p *Policy) runRelays(epfd int) {
 		n, err := unix.EpollWait(epfd, events, -1)
 		if err != nil && err != unix.EINTR {
 			if p.Log != nil {
-				p.Log("outbound: relays: %v", err)
+				p.Log("outbound: relays stopped: %v", err)
+			}
+			l.mu.Lock()
+			rs := slices.Collect(maps.Values(l.byFD))
+			l.mu.Unlock()
+			for _, r := range rs {
+				p.closeRelay(r) // each twice in rs: the second does nothing
 			}
 		}
 		for _, ev := range events[:max(n, 0)] {
@@ -224,10 +238,15 @@ func (p *Policy) runRelays(epfd int) {
 	}
 }
 
-// closeRelay closes r, whose process closed its end.
+// closeRelay closes r, whose process closed its end (nothing when it is
+// closed already).
 func (p *Policy) closeRelay(r *relay) {
 	l := &p.loop
 	l.mu.Lock()
+	if l.byFD[r.ours] != r {
+		l.mu.Unlock()
+		return
+	}
 	delete(l.byFD, r.ours)
 	delete(l.byFD, r.udp)
 	l.mu.Unlock()

@@ -466,9 +466,11 @@ func TestServeSocketsBlockList(t *testing.T) {
 	if got := s.Blocked(); !slices.Equal(got, want) {
 		t.Errorf("block list after the creator's change: %v, want %v", got, want)
 	}
+	mu.Lock()
 	if asked != 2 {
 		t.Errorf("the creator's list was read %d times for 2 sockets", asked)
 	}
+	mu.Unlock()
 	// A refused socket still brings the list.
 	mu.Lock()
 	gen, list = 3, nil
@@ -494,5 +496,67 @@ func TestPrefixesRoundTrip(t *testing.T) {
 		if _, ok := parsePrefixes(bad); ok {
 			t.Errorf("parsePrefixes(%v) accepted", bad)
 		}
+	}
+}
+
+// TestRelayLoop: the relays of one Policy share a loop; each carries its
+// own datagrams both ways (a reply from a peer it did not send to is not
+// heard), and once the process has closed every end, the loop ends and
+// every relay's sockets are released.
+func TestRelayLoop(t *testing.T) {
+	p := &Policy{}
+	ask := serve(t, p)
+	peer, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	stranger, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Close()
+	to := peer.LocalAddr().(*net.UDPAddr).AddrPort()
+	var ends []int
+	for i := range 3 {
+		fd, err := ask(Request{Domain: unix.AF_INET, Type: unix.SOCK_DGRAM})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ends = append(ends, fd)
+		relayed, err := relayHello(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := make([]byte, relaywire.HeaderLen+1)
+		relaywire.PutHeader(rec, to)
+		rec[relaywire.HeaderLen] = byte('a' + i)
+		if _, err := unix.Write(fd, rec); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 64)
+		peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, from, err := peer.ReadFrom(buf)
+		if err != nil || string(buf[:n]) != string(rune('a'+i)) || from.(*net.UDPAddr).Port != int(relayed.Port()) {
+			t.Fatalf("relay %d: the peer got %q from %v (%v), want %q from port %d", i, buf[:n], from, err, string(rune('a'+i)), relayed.Port())
+		}
+		// The stranger's datagram first: only the peer's comes in.
+		stranger.WriteTo([]byte("x"), from)
+		peer.WriteTo([]byte("ok"), from)
+		in := make([]byte, relaywire.HeaderLen+64)
+		n, err = unix.Read(fd, in)
+		if src, ok := relaywire.Header(in[:max(n, 0)]); err != nil || !ok || src != to || string(in[relaywire.HeaderLen:n]) != "ok" {
+			t.Fatalf("relay %d: the process got %q (%v), want \"ok\" from %v", i, in[:max(n, 0)], err, to)
+		}
+	}
+	for _, fd := range ends {
+		unix.Close(fd)
+	}
+	if !waitFor(10*time.Second, func() bool {
+		p.loop.mu.Lock()
+		defer p.loop.mu.Unlock()
+		return !p.loop.running && p.relays.Load() == 0
+	}) {
+		t.Fatalf("the loop still runs (%d relays) after the process closed every end", p.relays.Load())
 	}
 }
