@@ -118,44 +118,81 @@ const pluginWait = 10 * time.Second
 // DEL leaves its plugins running, and a DEL racing them would leave what
 // they add after it (a lease, masquerade rules), or delete what the next
 // run of the name adds. They are found by their CNI_NETNS, which names
-// this namespace alone.
+// this namespace alone, among this user's own processes: anyone can put
+// that variable in a process's environment, and another user's process
+// (a setuid one included) is never waited for or killed.
 func waitPlugins(path string, log Logf) {
 	needle := []byte("CNI_NETNS=" + path + "\x00")
 	deadline := time.Now().Add(pluginWait)
 	for logged := false; ; logged = true {
-		pids := pluginProcesses(needle)
-		if len(pids) == 0 {
+		procs := pluginProcesses(needle)
+		if len(procs) == 0 {
 			return
 		}
 		if !logged {
+			pids := make([]int, len(procs))
+			for i, p := range procs {
+				pids[i] = p.pid
+			}
 			log("waiting for CNI plugins %v of a dead run, still working on %s", pids, path)
 		}
-		if time.Now().After(deadline) {
-			for _, pid := range pids {
-				unix.Kill(pid, unix.SIGKILL)
+		for _, p := range procs {
+			if time.Now().After(deadline) {
+				// Through the descriptor: the very process checked,
+				// never one that took its pid since.
+				unix.PidfdSendSignal(p.fd, unix.SIGKILL, nil, 0)
 			}
+			unix.Close(p.fd)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-// pluginProcesses returns the processes whose environment holds the
-// variable assignment needle (ending in NUL).
-func pluginProcesses(needle []byte) []int {
+// pluginProc is a process found by pluginProcesses, with a pidfd of it.
+type pluginProc struct{ pid, fd int }
+
+// pluginProcesses returns the processes of this user (real, effective,
+// saved and file-system uid all ours) whose environment holds the
+// variable assignment needle (ending in NUL), each with a pidfd opened
+// before it was looked at; the caller closes them.
+func pluginProcesses(needle []byte) []pluginProc {
 	procs, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
-	var pids []int
+	uid := strconv.Itoa(os.Geteuid())
+	var found []pluginProc
 	for _, p := range procs {
 		pid, err := strconv.Atoi(p.Name())
 		if err != nil || pid == os.Getpid() {
 			continue
 		}
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			continue
+		}
 		env, err := os.ReadFile("/proc/" + p.Name() + "/environ")
-		if err == nil && (bytes.HasPrefix(env, needle) || bytes.Contains(env, append([]byte{0}, needle...))) {
-			pids = append(pids, pid)
+		if err == nil && (bytes.HasPrefix(env, needle) || bytes.Contains(env, append([]byte{0}, needle...))) && ownedBy(p.Name(), uid) {
+			found = append(found, pluginProc{pid, fd})
+			continue
+		}
+		unix.Close(fd)
+	}
+	return found
+}
+
+// ownedBy reports whether all four uids of process pid (a /proc name)
+// are uid.
+func ownedBy(pid, uid string) bool {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if ids, ok := strings.CutPrefix(line, "Uid:"); ok {
+			f := strings.Fields(ids)
+			return len(f) == 4 && f[0] == uid && f[1] == uid && f[2] == uid && f[3] == uid
 		}
 	}
-	return pids
+	return false
 }

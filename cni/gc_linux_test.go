@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/wasmrun/wasmrun/internal/liveness"
@@ -191,5 +193,43 @@ func TestGCRemovesDeadTemps(t *testing.T) {
 		if _, err := os.Stat(f); err != nil {
 			t.Errorf("%s was removed: %v", filepath.Base(f), err)
 		}
+	}
+}
+
+// TestWaitPluginsOnlyOurs: a teardown waits for the CNI plugins of a dead
+// run by the CNI_NETNS in their environment, which anyone can set. A
+// process of another user with it (here nobody's) is neither waited for
+// nor killed; one of ours is waited for until it exits.
+func TestWaitPluginsOnlyOurs(t *testing.T) {
+	requireRoot(t)
+	path := fmt.Sprintf("/run/netns/wrtest-plugins-%d", os.Getpid())
+	start := func(cred *syscall.Credential, args ...string) *exec.Cmd {
+		t.Helper()
+		cmd := exec.Command("sleep", args...)
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "CNI_NETNS=" + path}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	decoy := start(&syscall.Credential{Uid: 65534, Gid: 65534}, "60")
+	defer func() {
+		decoy.Process.Kill()
+		decoy.Wait()
+	}()
+	ours := start(nil, "0.5")
+	defer ours.Wait()
+	var logged []string
+	waitPlugins(path, func(format string, args ...any) { logged = append(logged, fmt.Sprintf(format, args...)) })
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", ours.Process.Pid)); err == nil && !strings.Contains(string(b), ") Z ") {
+		t.Errorf("returned while our plugin %d still runs: %s", ours.Process.Pid, b)
+	}
+	if err := decoy.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("the other user's process was killed: %v", err)
+	}
+	want := fmt.Sprintf("waiting for CNI plugins [%d] of a dead run", ours.Process.Pid)
+	if len(logged) != 1 || !strings.Contains(logged[0], want) {
+		t.Errorf("logged %q, want one line with %q", logged, want)
 	}
 }
