@@ -5,8 +5,12 @@
 // shim; the shim server it starts is wasmrun-shim, installed next to it.
 package main
 
-import "github.com/wasmrun/wasmrun/shim/manager"
+import (
+	"github.com/wasmrun/wasmrun/internal/inherited"
+	"github.com/wasmrun/wasmrun/shim/manager"
+)
 
 func main() {
+	inherited.CloseOnExec()
 	manager.Main()
 }

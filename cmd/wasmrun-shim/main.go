@@ -4,8 +4,12 @@
 // starts it; it is installed next to it and not meant to be run by hand.
 package main
 
-import "github.com/wasmrun/wasmrun/shim"
+import (
+	"github.com/wasmrun/wasmrun/internal/inherited"
+	"github.com/wasmrun/wasmrun/shim"
+)
 
 func main() {
+	inherited.CloseOnExec()
 	shim.Main()
 }

@@ -11,8 +11,13 @@
 // runs; 134 when the guest traps.
 package main
 
-import "os"
+import (
+	"os"
+
+	"github.com/wasmrun/wasmrun/internal/inherited"
+)
 
 func main() {
+	inherited.CloseOnExec()
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

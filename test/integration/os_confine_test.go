@@ -642,3 +642,50 @@ func plantIn(t *testing.T, root string) {
 		t.Errorf("create %s: %v, want EROFS", p, err)
 	}
 }
+
+// TestOSInheritedFDs: a descriptor that whoever started `wasmrun os` left
+// open without close-on-exec (a shell's `exec 7<secret`, a supervisor's
+// lock) is wasmrun's alone: it does not pass on to the container process,
+// where a guest that escaped WebAssembly could read it after the process
+// dropped to the app's user.
+func TestOSInheritedFDs(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	e := newOSEnv(t)
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("root only"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	app := e.app(map[string]string{"app.wasm": guests.C(t, "idle")}, "", "")
+	// fd 7, as `exec 7<secret` leaves it (fds 3-6 closed): one the
+	// container process's own descriptors are not put over.
+	run := e.startCmd(func(cmd *exec.Cmd) { cmd.ExtraFiles = []*os.File{nil, nil, nil, nil, f} }, "--name", "fds", app, "--", "60s")
+	pid := 0
+	if !waitUntil(osTimeout, 20*time.Millisecond, func() bool {
+		if fileExists(filepath.Join(e.state, "containers", "fds", "state.json")) {
+			pid = e.containerState("fds").Pid
+		}
+		return pid > 0
+	}) {
+		t.Fatalf("no container process\nstderr:\n%s", run.stderr)
+	}
+	if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/7", run.cmd.Process.Pid)); err != nil || l != secret {
+		t.Fatalf("wasmrun os did not inherit the descriptor to begin with: fd 7 %q, %v", l, err)
+	}
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ent := range ents {
+		if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, ent.Name())); l == secret {
+			t.Errorf("the container process %d holds the inherited %s as fd %s", pid, secret, ent.Name())
+		}
+	}
+	terminateAll(t, map[string]*osRun{"fds": run})
+	e.noLeaks()
+}

@@ -1,0 +1,3 @@
+package inherited
+
+func closeRange() bool { return false }
