@@ -25,7 +25,10 @@ var AlwaysBlocked = []netip.Prefix{
 
 // BlockedFromApps returns what no app may reach through host sockets:
 // AlwaysBlocked, every address of the host (the broadcast addresses of
-// its IPv4 networks too), and the whole subnet of each
+// its IPv4 networks too), on Linux every prefix its local routing table
+// delivers to the host itself (a whole prefix on lo, `ip route add
+// local`, broadcast, IPv6 anycast such as a subnet-router address), and
+// the whole subnet of each
 // host bridge (apps of ours, and other containers; bridges are known by
 // Linux's sysfs, elsewhere only their host addresses are) and of subnet
 // (our bridge's, which may not exist yet). It is a snapshot: HostBlocked
@@ -35,6 +38,11 @@ func BlockedFromApps(subnet string) ([]netip.Prefix, error) {
 	if p, err := netip.ParsePrefix(subnet); err == nil {
 		out = append(out, p.Masked())
 	}
+	local, err := localPrefixes()
+	if err != nil {
+		return nil, fmt.Errorf("list the host's local routes: %w", err)
+	}
+	out = append(out, local...)
 	ifs, err := net.Interfaces()
 	if err != nil {
 		return nil, fmt.Errorf("list host interfaces: %w", err)

@@ -12,7 +12,7 @@ import (
 // HostBlocked keeps an app's block list current, for a process in the
 // host's network namespace (the creator's socket server, or the container
 // process under simulated isolation): BlockedFromApps(subnet) plus fixed
-// ones, recomputed when the host's links or addresses have
+// ones, recomputed when the host's links, addresses or routes have
 // changed since. A netlink socket subscribed to their changes tells: it
 // is read (never waited on) at each ask, and anything there, or its
 // overflow, means a change. Each list has a generation of its own.
@@ -34,7 +34,7 @@ func NewHostBlocked(subnet string, fixed []netip.Prefix, log func(format string,
 	if err != nil {
 		return nil, fmt.Errorf("watch the host's addresses: %w", err)
 	}
-	groups := uint32(unix.RTMGRP_LINK | unix.RTMGRP_IPV4_IFADDR | unix.RTMGRP_IPV6_IFADDR)
+	groups := uint32(unix.RTMGRP_LINK | unix.RTMGRP_IPV4_IFADDR | unix.RTMGRP_IPV6_IFADDR | unix.RTMGRP_IPV4_ROUTE | unix.RTMGRP_IPV6_ROUTE)
 	if err := unix.Bind(nl, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups}); err != nil {
 		unix.Close(nl)
 		return nil, fmt.Errorf("watch the host's addresses: %w", err)

@@ -5,7 +5,11 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
+	"slices"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestHostBlocked: the list follows the host: an address a new link gets
@@ -62,5 +66,80 @@ func TestHostBlocked(t *testing.T) {
 	}
 	if !has(h.List(), fixed) {
 		t.Errorf("fixed entry gone")
+	}
+}
+
+// TestLocalPrefixes: what the host delivers to itself beyond its
+// interfaces' addresses is blocked too, and followed: in a namespace of
+// the test's, the whole prefix of an address on lo, a local route, and the
+// subnet-router anycast address IPv6 forwarding gives a prefix; a local
+// route added later is in the next list, with a new generation.
+func TestLocalPrefixes(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (a network namespace)")
+	}
+	name := fmt.Sprintf("wrlp%d", os.Getpid())
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", args, err, out)
+		}
+	}
+	run("ip", "netns", "add", name)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	run("ip", "-n", name, "link", "set", "lo", "up")
+	run("ip", "-n", name, "addr", "add", "10.241.7.1/24", "dev", "lo")
+	run("ip", "-n", name, "route", "add", "local", "10.241.9.0/24", "dev", "lo")
+	run("ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+	run("ip", "-n", name, "link", "add", "d0", "type", "veth", "peer", "name", "d1")
+	run("ip", "-n", name, "link", "set", "d0", "up")
+	run("ip", "-n", name, "link", "set", "d1", "up")
+	run("ip", "-n", name, "addr", "add", "fd77::1/64", "dev", "d0", "nodad")
+
+	in := func(f func()) {
+		t.Helper()
+		ns, err := os.Open("/run/netns/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ns.Close()
+		done := make(chan error, 1)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread ends in the namespace
+			if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+				done <- err
+				return
+			}
+			f()
+			done <- nil
+		}()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var h *HostBlocked
+	var gen0, gen1 uint64
+	var l0, l1 []netip.Prefix
+	in(func() {
+		var err error
+		if h, err = NewHostBlocked("", nil, t.Logf); err != nil {
+			t.Error(err)
+			return
+		}
+		gen0, l0 = h.Current()
+		exec.Command("ip", "route", "add", "local", "10.241.11.0/24", "dev", "lo").Run()
+		gen1, l1 = h.Current()
+	})
+	if h == nil {
+		return
+	}
+	defer h.Close()
+	for _, p := range []string{"10.241.7.0/24", "10.241.9.0/24", "fd77::/128"} {
+		if !slices.Contains(l0, netip.MustParsePrefix(p)) {
+			t.Errorf("%s is the namespace's own and not blocked: %v", p, l0)
+		}
+	}
+	if later := netip.MustParsePrefix("10.241.11.0/24"); !slices.Contains(l1, later) || gen1 == gen0 {
+		t.Errorf("after a local route was added: generation %d (was %d), list has it: %v", gen1, gen0, slices.Contains(l1, later))
 	}
 }

@@ -5,6 +5,7 @@ package procnet
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"os"
 )
 
@@ -24,3 +25,6 @@ func ServeDial(f *os.File) error { return errUnsupported }
 func FDDialer(f *os.File) (dial func(network, address string) (net.Conn, error), closeFn func() error, err error) {
 	return nil, nil, errUnsupported
 }
+
+// localPrefixes: the interfaces' addresses are all BlockedFromApps knows.
+func localPrefixes() ([]netip.Prefix, error) { return nil, nil }

@@ -478,3 +478,50 @@ func TestOSRelayInQuota(t *testing.T) {
 	t.Logf("thread %s of wasmrun os relayed in the app's cgroup (%d ticks of CPU when looked at); %d datagrams sent, %d received", relayer, cpu, sent, out.received.Load())
 	e.noLeaks()
 }
+
+// TestOSOutboundLocalRoutes: the host delivers to itself more than its
+// interfaces' addresses: the whole prefix of an address on lo, and any
+// `ip route add local` prefix. A host service listening on every address
+// answers there, so an app is refused them as it is the host's own
+// addresses (EHOSTUNREACH), TCP and UDP: its block list is the host's
+// local routing table.
+func TestOSOutboundLocalRoutes(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	e := newOSEnv(t)
+	n := strings.Split(e.subnet, ".")[2] // unique per env
+	onLo, local := "10.233."+n+".1/24", "10.232."+n+".0/24"
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	ip("addr", "add", onLo, "dev", "lo")
+	t.Cleanup(func() { exec.Command("ip", "addr", "del", onLo, "dev", "lo").Run() })
+	ip("route", "add", "local", local, "dev", "lo")
+	t.Cleanup(func() { exec.Command("ip", "route", "del", "local", local, "dev", "lo", "table", "local").Run() })
+	host := newHostListenerAll(t)
+	hostUDP := newHostUDPReceiver(t)
+	_, p, _ := net.SplitHostPort(host.addr)
+	port, _ := strconv.Atoi(p)
+	var args, want []string
+	for _, addr := range []string{"10.233." + n + ".5", "10.232." + n + ".5"} {
+		a, w := connectStep(addr, port, wasiEHOSTUNREACH)
+		args, want = append(args, a...), append(want, w)
+		up := strconv.Itoa(hostUDP.port)
+		args = append(args, "sendto", "V1", addr, up)
+		want = append(want, fmt.Sprintf("sendto V1 %s %s errno %s", addr, up, wasiEHOSTUNREACH))
+	}
+	app := e.app(map[string]string{"app.wasm": guests.C(t, "egress_attack")}, "", "")
+	r := e.run(append([]string{"os", app, "--"}, args...)...)
+	mustExit(t, r, 0)
+	if got := strings.Join(lines(r.stdout), "\n"); got != strings.Join(want, "\n") {
+		t.Errorf("guest reported:\n%s\nwant:\n%s\nstderr:\n%s", got, strings.Join(want, "\n"), r.stderr)
+	}
+	host.notReached(t)
+	if n := hostUDP.got.Load(); n != 0 {
+		t.Errorf("the host's UDP receiver got %d datagrams from the isolated guest", n)
+	}
+	e.noLeaks()
+}
