@@ -88,6 +88,9 @@ type Options struct {
 	// guest is checked against; oci copies its prefixes here.
 	Allow []netip.Prefix `json:"allow,omitempty"`
 	Deny  []netip.Prefix `json:"deny,omitempty"`
+	// NameGrants: the egress policy has allow entries that are host
+	// names, whose addresses the guest is granted at resolution.
+	NameGrants bool `json:"name_grants,omitempty"`
 }
 
 // Resolver returns the resolv.conf and hosts files of a guest in the

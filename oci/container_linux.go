@@ -203,6 +203,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	// open, whatever the container process asks.
 	netOpts := opts.Network
 	netOpts.Allow, netOpts.Deny = opts.Egress.Allow, opts.Egress.Deny
+	netOpts.NameGrants = len(opts.Egress.AllowNames) > 0
 	net, err := cni.Plan(r.netConfig(), networkTarget(id, spec), netOpts)
 	if err != nil {
 		return nil, err

@@ -58,4 +58,7 @@ type Outbound struct {
 	Allow       []netip.Prefix `json:"allow,omitempty"`
 	Deny        []netip.Prefix `json:"deny,omitempty"`
 	Nameservers []netip.Addr   `json:"nameservers,omitempty"`
+	// NameGrants: the egress policy also allows host names (see
+	// Policy.NameGrants).
+	NameGrants bool `json:"name_grants,omitempty"`
 }

@@ -73,8 +73,10 @@ type Request struct {
 	To netip.AddrPort
 }
 
-// Policy is what the creator holds a stream socket's destination to, as
-// the container process does (wasi's Outside): never an address in the
+// Policy is what the creator holds a socket's destination to, as the
+// container process does (wasi's Outside and Egress): the egress
+// policy's address prefixes (a guest that may not send somewhere gets no
+// socket there from the creator either), and never an address in the
 // block list, unless an allow prefix at least as specific as the block
 // names it (and no more specific deny prefix), or it is port 53 of one of
 // the resolver's nameservers (the host's resolver may be a stub on the
@@ -84,6 +86,11 @@ type Policy struct {
 	// Blocked is the block list (nil: nothing is blocked).
 	Blocked     BlockList
 	Allow, Deny []netip.Prefix
+	// NameGrants: the egress policy has allow entries that are host
+	// names. What they resolve to is granted to the guest (wasi's
+	// Egress), which the creator does not see: it then refuses by the
+	// prefixes only what no grant could open (a deny narrower than /0).
+	NameGrants  bool
 	Nameservers []netip.Addr
 	// Log, when set, says once that stream sockets go unheld: without
 	// root, a kernel may refuse socket filters (EPERM); the creator then
@@ -101,10 +108,13 @@ type Policy struct {
 // counts in the app's CPU quota. Call it once the process has started.
 func (p *Policy) SetApp(pid int) { p.app.Store(int64(pid)) }
 
-// permits reports whether a stream socket may go to to, given the block
-// list as it is now.
+// permits reports whether a socket may go to to, given the block list as
+// it is now.
 func (p *Policy) permits(to netip.AddrPort, blocked []netip.Prefix) bool {
 	ip := netrule.Effective(to.Addr())
+	if !p.egressPermits(ip) {
+		return false
+	}
 	bits := netrule.LongestMatch(blocked, ip)
 	switch {
 	case bits < 0:
@@ -113,6 +123,25 @@ func (p *Policy) permits(to netip.AddrPort, blocked []netip.Prefix) bool {
 		return true
 	}
 	return netrule.Opens(p.Allow, p.Deny, ip, bits)
+}
+
+// egressPermits judges ip (an Effective address) by the egress policy's
+// prefixes as wasi's Egress does (the most specific decides, deny on a
+// tie; with any allow entry, what none matches is refused), except that
+// with NameGrants what a name's grant could open (a catch-all deny, an
+// allow list's default) is let through.
+func (p *Policy) egressPermits(ip netip.Addr) bool {
+	if len(p.Allow)+len(p.Deny) == 0 && !p.NameGrants {
+		return true
+	}
+	allow, deny := netrule.LongestMatch(p.Allow, ip), netrule.LongestMatch(p.Deny, ip)
+	switch {
+	case deny >= 0 && deny >= allow:
+		return deny == 0 && p.NameGrants
+	case allow >= 0:
+		return true
+	}
+	return len(p.Allow) == 0 || p.NameGrants
 }
 
 // ServeSockets makes sockets in this process's network namespace for the
@@ -259,6 +288,8 @@ func (p *Policy) makeSocket(req []byte, blocked []netip.Prefix) (unix.Errno, int
 		return unix.EPROTONOSUPPORT, -1
 	case r.To.Port() == 0:
 		return unix.EINVAL, -1
+	case !p.egressPermits(netrule.Effective(r.To.Addr())):
+		return unix.EPERM, -1 // as the guest's own check says
 	case !p.permits(r.To, blocked):
 		return unix.EHOSTUNREACH, -1
 	}

@@ -560,3 +560,72 @@ func TestRelayLoop(t *testing.T) {
 		t.Fatalf("the loop still runs (%d relays) after the process closed every end", p.relays.Load())
 	}
 }
+
+// TestServeSocketsEgress: the creator holds what it makes to the egress
+// policy's prefixes too, as the guest is held (a container process taken
+// over by its guest could otherwise ask for anything not on the block
+// list): a denied destination gets no stream socket (EPERM) and no relayed
+// datagram, an allow list refuses what it does not name, and allowed
+// host names leave open what their grants could open (a catch-all deny,
+// an allow list's default), never a narrower deny.
+func TestServeSocketsEgress(t *testing.T) {
+	l4 := listen(t, "tcp4", "127.0.0.1:0")
+	all := []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
+	lo := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	one := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	ten := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	for _, tc := range []struct {
+		name string
+		p    *Policy
+		want error
+	}{
+		{"deny all", &Policy{Deny: all}, unix.EPERM},
+		{"deny all, names allowed", &Policy{Deny: all, NameGrants: true}, nil},
+		{"allow list without it", &Policy{Allow: ten}, unix.EPERM},
+		{"allow list without it, names allowed", &Policy{Allow: ten, NameGrants: true}, nil},
+		{"allow list with it", &Policy{Allow: lo}, nil},
+		{"narrower deny", &Policy{Allow: lo, Deny: one, NameGrants: true}, unix.EPERM},
+		{"deny of another", &Policy{Deny: ten}, nil},
+	} {
+		fd, err := serve(t, tc.p)(Request{Domain: unix.AF_INET, Type: unix.SOCK_STREAM, To: addrPort(l4)})
+		if !errors.Is(err, tc.want) && !(tc.want == nil && err == nil) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+		if err == nil {
+			if err := connected(fd, 10*time.Second); err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			accept(t, l4, 10*time.Second)
+			unix.Close(fd)
+		}
+	}
+
+	// Datagrams: one to a denied address, then one to an allowed one, of
+	// the same receiver; only the second arrives (a relay keeps order).
+	recv, err := net.ListenPacket("udp4", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer recv.Close()
+	port := uint16(recv.LocalAddr().(*net.UDPAddr).Port)
+	fd, err := serve(t, &Policy{Deny: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}})(Request{Domain: unix.AF_INET, Type: unix.SOCK_DGRAM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if _, err := relayHello(fd); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []struct{ to, payload string }{{"127.0.0.2", "denied"}, {"127.0.0.1", "allowed"}} {
+		rec := make([]byte, relaywire.HeaderLen)
+		relaywire.PutHeader(rec, netip.AddrPortFrom(netip.MustParseAddr(d.to), port))
+		if _, err := unix.Write(fd, append(rec, d.payload...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 64)
+	recv.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, _, err := recv.ReadFrom(buf); err != nil || string(buf[:n]) != "allowed" {
+		t.Errorf("the receiver got %q (%v) first, want \"allowed\"", buf[:n], err)
+	}
+}
