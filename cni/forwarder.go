@@ -51,9 +51,27 @@ type Forwarder struct {
 	mu      sync.Mutex
 	closers map[io.Closer]struct{} // listeners, packet conns, live conns
 	stopped bool
+	done    chan struct{} // closed by Stop: dials in progress end
 	wg      sync.WaitGroup
 
-	udpSessions atomic.Int64 // live UDP sessions, for tests
+	udpSessions atomic.Int64 // live UDP sessions
+	tcpConns    atomic.Int64 // forwarded TCP connections, dialing or open
+	full        sync.Once    // logs the first refusal past a bound
+}
+
+// Bounds of what clients (anyone who can reach a host port) can make a
+// Forwarder hold: each TCP connection is a socket and two goroutines on
+// each side, each UDP client address an inside socket, a goroutine and a
+// buffer. Past them a new connection is closed at once and a new
+// client's datagram dropped; the ones being served go on.
+const (
+	maxForwardConns = 1024 // per Forwarder
+	maxUDPSessions  = 1024 // per UDP forward
+)
+
+// refuse logs, once, that a bound was met.
+func (f *Forwarder) refuse(what string) {
+	f.full.Do(func() { f.opt.Log("forward: %s; more are refused until some end", what) })
 }
 
 // StartForwarder listens for every forward (HostIP "" = 0.0.0.0; HostPort 0
@@ -75,7 +93,7 @@ func StartForwarder(nsPath string, fwds []Forward, opt ForwarderOptions) (*Forwa
 			return nil, fmt.Errorf("start forwarder: open namespace: %w", err)
 		}
 	}
-	f := &Forwarder{netns: netns, opt: opt, closers: map[io.Closer]struct{}{}}
+	f := &Forwarder{netns: netns, opt: opt, closers: map[io.Closer]struct{}{}, done: make(chan struct{})}
 	type started struct {
 		l  net.Listener
 		pc net.PacketConn
@@ -171,6 +189,7 @@ func (f *Forwarder) Stop() error {
 		return nil
 	}
 	f.stopped = true
+	close(f.done)
 	for c := range f.closers {
 		c.Close()
 	}
@@ -207,12 +226,13 @@ func (f *Forwarder) dialInside(network, addr string) (net.Conn, error) {
 	if f.opt.Dial != nil {
 		return f.opt.Dial(network, addr)
 	}
-	return f.netns.dial(network, addr)
+	return f.netns.dial(network, addr, f.done)
 }
 
 // inside is a network namespace the forwarder dials into.
 type inside interface {
-	dial(network, addr string) (net.Conn, error)
+	// dial ends early, failing, once stop is closed.
+	dial(network, addr string, stop <-chan struct{}) (net.Conn, error)
 	Close() error
 }
 
@@ -228,12 +248,20 @@ func (f *Forwarder) serveTCP(l net.Listener, guest string) {
 			time.Sleep(10 * time.Millisecond) // e.g. EMFILE: do not spin
 			continue
 		}
+		if f.tcpConns.Add(1) > maxForwardConns {
+			f.tcpConns.Add(-1)
+			c.Close()
+			f.refuse(fmt.Sprintf("%d connections forwarded at once", maxForwardConns))
+			continue
+		}
 		if !f.track(c) {
+			f.tcpConns.Add(-1)
 			return
 		}
 		f.wg.Add(1)
 		go func() {
 			defer f.wg.Done()
+			defer f.tcpConns.Add(-1)
 			defer f.untrack(c)
 			in, err := f.dialInside("tcp", guest)
 			if err != nil {
@@ -299,7 +327,12 @@ func (f *Forwarder) serveUDP(pc net.PacketConn, guest string) {
 		if s != nil {
 			s.last.Store(time.Now().UnixNano())
 		}
+		full := len(sessions) >= maxUDPSessions
 		mu.Unlock()
+		if s == nil && full {
+			f.refuse(fmt.Sprintf("%d UDP client addresses served at once", maxUDPSessions))
+			continue
+		}
 		if s == nil {
 			in, err := f.dialInside("udp", guest)
 			if err != nil {

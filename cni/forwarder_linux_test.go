@@ -3,10 +3,14 @@ package cni
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/wasmrun/wasmrun/cni/procnet"
 )
@@ -30,7 +34,7 @@ func TestForwarder(t *testing.T) {
 	for i := range 3 {
 		msg := fmt.Sprint("m", i)
 		if got, err := askTCP(tcpAddr, msg); err != nil || got != "in: "+msg {
-			t.Fatalf("tcp %s: %q, %v", tcpAddr, got, err)
+			t.Fatalf("tcp %s: %q, %v\n%v", tcpAddr, got, err, lb)
 		}
 	}
 	if got, err := askUDP(udpAddr, "u1"); err != nil || got != "in: u1" {
@@ -161,5 +165,108 @@ func TestForwarderFDDialer(t *testing.T) {
 	host.Close()
 	if err := <-served; err != nil {
 		t.Fatalf("ServeDial: %v", err)
+	}
+}
+
+// TestForwarderBounded: clients of a forward whose app never accepts
+// (its backlog full, their connects inside wait) cost the forwarder no
+// thread each, at most maxForwardConns connections, and the ones past it
+// are closed at once; Stop ends the dials still waiting. A UDP forward
+// serves at most maxUDPSessions client addresses.
+func TestForwarderBounded(t *testing.T) {
+	e := newTestEnv(t)
+	n := e.setup(Request{Mode: ModeNew, ID: e.id()})
+	lfd := -1
+	if err := n.Do(func() (err error) {
+		if lfd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0); err != nil {
+			return err
+		}
+		if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: 3000}); err != nil {
+			return err
+		}
+		return unix.Listen(lfd, 1) // and never accepts
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(lfd)
+	startEcho(t, n, "127.0.0.1:3001", "in", true) // for UDP
+	f, err := StartForwarder(n.Path, []Forward{
+		{HostIP: "127.0.0.1", GuestPort: 3000},
+		{HostIP: "127.0.0.1", GuestPort: 3001, Protocol: "udp"},
+	}, ForwarderOptions{Log: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Stop()
+	threads := func() int {
+		ents, _ := os.ReadDir("/proc/self/task")
+		return len(ents)
+	}
+	before := threads()
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range maxForwardConns + 100 {
+		c, err := net.Dial("tcp", f.Addrs()[0].String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	waitFor(t, 10*time.Second, "the forwarder to take every connection", func() bool { return f.tcpConns.Load() == maxForwardConns })
+	if n := threads(); n > before+50 {
+		t.Errorf("%d threads with %d connections waiting on the app, %d before", n, maxForwardConns, before)
+	}
+	// The last ones were closed: they read EOF.
+	last := conns[len(conns)-1]
+	last.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := last.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("a connection past the bound: %v, want EOF", err)
+	}
+
+	// UDP: client addresses past the bound get no session. One datagram
+	// is served before the next is read, so once the reply to a served
+	// client's later datagram is back, the new clients' before it were
+	// judged.
+	ask := func(c net.Conn, msg string) (string, error) {
+		fmt.Fprintf(c, "%s\n", msg)
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		b := make([]byte, 64)
+		k, err := c.Read(b)
+		return strings.TrimSuffix(string(b[:k]), "\n"), err
+	}
+	var udp []net.Conn
+	for i := range maxUDPSessions + 20 {
+		c, err := net.Dial("udp", f.Addrs()[1].String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns, udp = append(conns, c), append(udp, c)
+		if i < maxUDPSessions {
+			if got, err := ask(c, fmt.Sprint("u", i)); err != nil || got != fmt.Sprint("in: u", i) {
+				t.Fatalf("client %d: %q, %v", i, got, err)
+			}
+		} else {
+			fmt.Fprintf(c, "u%d\n", i)
+		}
+	}
+	if got, err := ask(udp[0], "again"); err != nil || got != "in: again" {
+		t.Fatalf("a served client: %q, %v", got, err)
+	}
+	if s := f.udpSessions.Load(); s != maxUDPSessions {
+		t.Errorf("%d UDP sessions, want at most %d", s, maxUDPSessions)
+	}
+	stopped := make(chan struct{})
+	go func() { f.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(dialTimeout / 2):
+		t.Errorf("Stop waited for the dials to time out")
+	}
+	if s := f.udpSessions.Load(); s != 0 {
+		t.Errorf("%d UDP sessions after Stop", s)
 	}
 }
