@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,15 +20,21 @@ import (
 // cannot do into a namespace owned by a child user namespace):
 //
 //	host (Forwarder)                         inside (e.g. the container's init)
-//	FDDialer(host) ---- "tcp 127.0.0.1:3000" ---> ServeDial(inside)
+//	FDDialer(host) ---- "7 tcp 127.0.0.1:3000" ---> ServeDial(inside)
 //	                                                net.Dial("tcp", ...)
-//	               <--- "ok" + SCM_RIGHTS fd ----
-//	               <--- "err connection refused" (on failure)
+//	               <--- "ok 7" + SCM_RIGHTS fd ----
+//	               <--- "err 7 connection refused" (on failure)
 //
-// over one SOCK_SEQPACKET socket pair, one request at a time.
+// over one SOCK_SEQPACKET socket pair, one request at a time. Each request
+// has a number its reply repeats: a reply that comes after its dial gave
+// up waiting is known as late and dropped, never taken for the next
+// dial's (another port's) connection.
 
 // dialTimeout bounds one inside dial.
 const dialTimeout = 10 * time.Second
+
+// replyWait bounds the wait for a dial's reply (a variable for tests).
+var replyWait = dialTimeout + 5*time.Second
 
 // DialSocketPair returns a connected SOCK_SEQPACKET unix socket pair (both
 // close-on-exec; pass inside to the child through exec.Cmd.ExtraFiles).
@@ -78,7 +84,8 @@ func serveDial(f *os.File, dial func(network, address string) (net.Conn, error))
 			}
 			return fmt.Errorf("serve dial: read request: %w", err)
 		}
-		network, addr, ok := strings.Cut(string(buf[:k]), " ")
+		seq, req, _ := strings.Cut(string(buf[:k]), " ")
+		network, addr, ok := strings.Cut(req, " ")
 		var conn net.Conn
 		if !ok || (network != "tcp" && network != "udp") {
 			err = fmt.Errorf("bad request %q", buf[:k])
@@ -86,12 +93,12 @@ func serveDial(f *os.File, dial func(network, address string) (net.Conn, error))
 			conn, err = dial(network, addr)
 		}
 		if err != nil {
-			if _, _, werr := c.WriteMsgUnix([]byte("err "+err.Error()), nil, nil); werr != nil {
+			if _, _, werr := c.WriteMsgUnix([]byte("err "+seq+" "+err.Error()), nil, nil); werr != nil {
 				return fmt.Errorf("serve dial: reply: %w", werr)
 			}
 			continue
 		}
-		werr := sendConn(c, conn)
+		werr := sendConn(c, conn, seq)
 		conn.Close()
 		if werr != nil {
 			return fmt.Errorf("serve dial: reply: %w", werr)
@@ -99,8 +106,8 @@ func serveDial(f *os.File, dial func(network, address string) (net.Conn, error))
 	}
 }
 
-// sendConn sends conn's socket over c with the reply "ok".
-func sendConn(c *net.UnixConn, conn net.Conn) error {
+// sendConn sends conn's socket over c with the reply "ok SEQ".
+func sendConn(c *net.UnixConn, conn net.Conn, seq string) error {
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
 		return fmt.Errorf("%T has no socket", conn)
@@ -111,7 +118,7 @@ func sendConn(c *net.UnixConn, conn net.Conn) error {
 	}
 	var werr error
 	err = raw.Control(func(fd uintptr) {
-		_, _, werr = c.WriteMsgUnix([]byte("ok"), unix.UnixRights(int(fd)), nil)
+		_, _, werr = c.WriteMsgUnix([]byte("ok "+seq), unix.UnixRights(int(fd)), nil)
 	})
 	if err != nil {
 		return err
@@ -130,29 +137,47 @@ func FDDialer(f *os.File) (dial func(network, address string) (net.Conn, error),
 		return nil, nil, fmt.Errorf("dial through %s: %w", f.Name(), err)
 	}
 	var mu sync.Mutex
+	var seq uint64
 	dial = func(network, address string) (net.Conn, error) {
 		mu.Lock()
 		defer mu.Unlock()
-		if _, _, err := c.WriteMsgUnix([]byte(network+" "+address), nil, nil); err != nil {
+		seq++
+		id := strconv.FormatUint(seq, 10)
+		if _, _, err := c.WriteMsgUnix([]byte(id+" "+network+" "+address), nil, nil); err != nil {
 			return nil, fmt.Errorf("dial %s %s inside: send request: %w", network, address, err)
 		}
 		buf := make([]byte, 512)
 		oob := make([]byte, unix.CmsgSpace(4))
-		c.SetReadDeadline(time.Now().Add(dialTimeout + 5*time.Second))
-		k, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
-		c.SetReadDeadline(time.Time{})
-		if err != nil {
-			return nil, fmt.Errorf("dial %s %s inside: read reply: %w", network, address, err)
-		}
+		c.SetReadDeadline(time.Now().Add(replyWait))
+		defer c.SetReadDeadline(time.Time{})
+		var reply string
 		var fds []int
-		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
-			for _, m := range msgs {
-				if r, err := unix.ParseUnixRights(&m); err == nil {
-					fds = append(fds, r...)
+		for {
+			k, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+			if err != nil {
+				return nil, fmt.Errorf("dial %s %s inside: read reply: %w", network, address, err)
+			}
+			fds = fds[:0]
+			if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+				for _, m := range msgs {
+					if r, err := unix.ParseUnixRights(&m); err == nil {
+						fds = append(fds, r...)
+					}
 				}
 			}
+			status, rest, _ := strings.Cut(string(buf[:k]), " ")
+			got, msg, _ := strings.Cut(rest, " ")
+			if got == id {
+				reply = status
+				if status == "err" {
+					reply += " " + msg
+				}
+				break
+			}
+			for _, fd := range fds { // a late reply to an earlier dial
+				unix.Close(fd)
+			}
 		}
-		reply := string(buf[:k])
 		if reply != "ok" || len(fds) != 1 {
 			for _, fd := range fds {
 				unix.Close(fd)
@@ -179,7 +204,8 @@ func FDDialer(f *os.File) (dial func(network, address string) (net.Conn, error),
 
 // checkDialed checks the descriptor a ServeDial sent back for a dial of
 // network: a connected TCP or UDP socket (as network says) of IPv4 or
-// IPv6 whose peer is a loopback address, the guest's port. The process
+// IPv6 whose peer is a loopback address (at the guest's port, or under
+// simulated isolation the host port its port is). The process
 // at the other end may be the guest's, should it get out of the
 // WebAssembly sandbox: the forwarder relays the host's clients into
 // nothing else (a socket to elsewhere, a pipe, one of its Unix sockets).
@@ -200,15 +226,9 @@ func checkDialed(fd int, network string) error {
 	if err != nil {
 		return fmt.Errorf("got a socket that is not connected: %w", err)
 	}
-	var peer netip.Addr
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		peer = netip.AddrFrom4(sa.Addr)
-	case *unix.SockaddrInet6:
-		peer = netip.AddrFrom16(sa.Addr).Unmap()
-	}
-	if !peer.IsLoopback() {
-		return fmt.Errorf("got a socket connected to %s, not to the guest's loopback", peer)
+	peer := sockaddrPort(sa)
+	if !peer.Addr().IsLoopback() {
+		return fmt.Errorf("got a socket connected to %s, not to the guest's loopback", peer.Addr())
 	}
 	return nil
 }

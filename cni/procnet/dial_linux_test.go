@@ -4,6 +4,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,14 +25,17 @@ func TestFDDialerChecks(t *testing.T) {
 			defer c.Close()
 		}
 	}()
-	connected4 := func() int {
-		fd, _ := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		ap := addrPort(l)
-		if err := unix.Connect(fd, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}); err != nil {
-			t.Fatal(err)
+	connectedTo := func(l net.Listener) func() int {
+		return func() int {
+			fd, _ := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			ap := addrPort(l)
+			if err := unix.Connect(fd, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}); err != nil {
+				t.Fatal(err)
+			}
+			return fd
 		}
-		return fd
 	}
+	connected4 := connectedTo(l)
 	pipe := func() int {
 		var p [2]int
 		unix.Pipe2(p[:], unix.O_CLOEXEC)
@@ -79,14 +83,14 @@ func TestFDDialerChecks(t *testing.T) {
 				return
 			}
 			fd := tc.make()
-			c.WriteMsgUnix([]byte("ok"), unix.UnixRights(fd), nil)
+			c.WriteMsgUnix([]byte("ok 1"), unix.UnixRights(fd), nil)
 			unix.Close(fd)
 		}()
 		dial, closeDial, err := FDDialer(host)
 		if err != nil {
 			t.Fatal(err)
 		}
-		conn, err := dial("tcp", "127.0.0.1:3000")
+		conn, err := dial("tcp", addrPort(l).String())
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%s: %v", tc.name, err)
@@ -101,5 +105,45 @@ func TestFDDialerChecks(t *testing.T) {
 		}
 		closeDial()
 		host.Close()
+	}
+}
+
+// TestFDDialerLateReply: a dial that gave up waiting (a stalled process
+// inside) does not leave its late reply for the next one: the next dial,
+// to another port, gets its own connection, not the late one's.
+func TestFDDialerLateReply(t *testing.T) {
+	defer func(w time.Duration) { replyWait = w }(replyWait)
+	replyWait = 200 * time.Millisecond
+	slow, fast := listen(t, "tcp4", "127.0.0.1:0"), listen(t, "tcp4", "127.0.0.1:0")
+	host, inside, err := DialSocketPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	first := true
+	go serveDial(inside, func(network, address string) (net.Conn, error) {
+		if first {
+			first = false
+			<-release
+		}
+		return net.Dial(network, address)
+	})
+	dial, closeDial, err := FDDialer(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeDial()
+	if c, err := dial("tcp", addrPort(slow).String()); err == nil {
+		c.Close()
+		t.Fatal("the stalled dial did not time out")
+	}
+	close(release)
+	c, err := dial("tcp", addrPort(fast).String())
+	if err != nil {
+		t.Fatalf("the next dial: %v", err)
+	}
+	defer c.Close()
+	if got := c.RemoteAddr().(*net.TCPAddr).Port; got != int(addrPort(fast).Port()) {
+		t.Errorf("the next dial got a connection to port %d, want %d", got, addrPort(fast).Port())
 	}
 }
