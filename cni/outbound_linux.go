@@ -36,7 +36,7 @@ var loopbackPrefixes = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), neti
 // process may reach at port 53 through host sockets (the host's
 // resolver); opts' egress prefixes may open blocked addresses too.
 func prepareOutbound(cmd *exec.Cmd, subnet string, inside []netip.Prefix, resolvConf string, opts Options, log Logf) (*Outbound, *os.File, *procnet.Policy, error) {
-	out := Outbound{Inside: inside, HostResolver: resolvConf != "", Allow: opts.Allow, Deny: opts.Deny, NameGrants: opts.NameGrants}
+	out := Outbound{Inside: inside, HostResolver: resolvConf != "", Allow: opts.Allow, Deny: opts.Deny, NameGrants: opts.NameGrants, Owner: opts.SocketOwner}
 	if resolvConf != "" {
 		out.Nameservers = nameservers(resolvConf)
 	}
@@ -58,7 +58,7 @@ func serveOutbound(cmd *exec.Cmd, subnet string, out Outbound, log Logf) (*Outbo
 		hb.Close()
 		return nil, nil, nil, err
 	}
-	policy := &procnet.Policy{Blocked: hb.Current, Allow: out.Allow, Deny: out.Deny, NameGrants: out.NameGrants, Nameservers: out.Nameservers, Log: log}
+	policy := &procnet.Policy{Blocked: hb.Current, Allow: out.Allow, Deny: out.Deny, NameGrants: out.NameGrants, Owner: out.Owner, Nameservers: out.Nameservers, Log: log}
 	go func() {
 		defer hb.Close()
 		if err := procnet.ServeSockets(host, policy); err != nil {

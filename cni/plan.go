@@ -91,6 +91,10 @@ type Options struct {
 	// NameGrants: the egress policy has allow entries that are host
 	// names, whose addresses the guest is granted at resolution.
 	NameGrants bool `json:"name_grants,omitempty"`
+	// SocketOwner, when set, is the user and group the host sockets of
+	// outbound traffic are made as (root making them for an app of
+	// another user).
+	SocketOwner *procnet.Owner `json:"socket_owner,omitempty"`
 }
 
 // Resolver returns the resolv.conf and hosts files of a guest in the

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wasmrun/wasmrun/cni"
+	"github.com/wasmrun/wasmrun/cni/procnet"
 	"github.com/wasmrun/wasmrun/internal/initproc"
 	"github.com/wasmrun/wasmrun/internal/runner"
 	"github.com/wasmrun/wasmrun/wasi"
@@ -204,6 +205,10 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts CreateOpts
 	netOpts := opts.Network
 	netOpts.Allow, netOpts.Deny = opts.Egress.Allow, opts.Egress.Deny
 	netOpts.NameGrants = len(opts.Egress.AllowNames) > 0
+	if os.Geteuid() == 0 {
+		// Its host sockets are the app's user's, not root's.
+		netOpts.SocketOwner = &procnet.Owner{UID: priv.UID, GID: priv.GID}
+	}
 	net, err := cni.Plan(r.netConfig(), networkTarget(id, spec), netOpts)
 	if err != nil {
 		return nil, err

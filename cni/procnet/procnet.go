@@ -61,4 +61,14 @@ type Outbound struct {
 	// NameGrants: the egress policy also allows host names (see
 	// Policy.NameGrants).
 	NameGrants bool `json:"name_grants,omitempty"`
+	// Owner, when set, owns the host sockets (see Policy.Owner).
+	Owner *Owner `json:"owner,omitempty"`
+}
+
+// Owner is the user and group host sockets are made as: the app's, so
+// that the host's firewall rules that match a socket's owner (iptables
+// -m owner) and its accounting see the app's user, not the creator's.
+type Owner struct {
+	UID uint32 `json:"uid"`
+	GID uint32 `json:"gid"`
 }

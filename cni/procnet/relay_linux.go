@@ -3,8 +3,8 @@ package procnet
 import (
 	"maps"
 	"net/netip"
-	"slices"
 	"runtime"
+	"slices"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -95,7 +95,7 @@ func (p *Policy) makeRelay(r Request) (errno unix.Errno, fd int) {
 			p.relays.Add(-1)
 		}
 	}()
-	u, err := relaySocket(r)
+	u, err := p.relaySocket(r)
 	if err != nil {
 		return errnoOf(err), -1
 	}
@@ -132,8 +132,8 @@ func (p *Policy) makeRelay(r Request) (errno unix.Errno, fd int) {
 
 // relaySocket is the UDP socket of relay request r: IPV6_V6ONLY as asked,
 // bound to a port of its own, non-blocking.
-func relaySocket(r Request) (fd int, err error) {
-	fd, err = unix.Socket(r.Domain, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, r.Proto)
+func (p *Policy) relaySocket(r Request) (fd int, err error) {
+	fd, err = p.socket(r.Domain, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, r.Proto)
 	if err != nil {
 		return -1, err
 	}

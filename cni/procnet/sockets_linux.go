@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -90,7 +91,11 @@ type Policy struct {
 	// names. What they resolve to is granted to the guest (wasi's
 	// Egress), which the creator does not see: it then refuses by the
 	// prefixes only what no grant could open (a deny narrower than /0).
-	NameGrants  bool
+	NameGrants bool
+	// Owner, when set, is whom the sockets are made as (their file
+	// credentials' fs uid and gid, which iptables' owner match and the
+	// socket's uid report), instead of the creator.
+	Owner       *Owner
 	Nameservers []netip.Addr
 	// Log, when set, says once that stream sockets go unheld: without
 	// root, a kernel may refuse socket filters (EPERM); the creator then
@@ -297,7 +302,7 @@ func (p *Policy) makeSocket(req []byte, blocked []netip.Prefix) (unix.Errno, int
 	if r.Domain == unix.AF_INET {
 		to = &unix.SockaddrInet4{Addr: r.To.Addr().As4(), Port: int(r.To.Port())}
 	}
-	fd, err := unix.Socket(r.Domain, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, r.Proto)
+	fd, err := p.socket(r.Domain, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, r.Proto)
 	if err != nil {
 		return errnoOf(err), -1
 	}
@@ -419,4 +424,32 @@ func (s *Sockets) Socket(r Request) (int, error) {
 		return -1, errno
 	}
 	return fds[0], nil
+}
+
+// socket makes a socket as p.Owner when there is one: on this thread
+// alone, with its fs uid and gid switched for the call (a socket's file
+// keeps the credentials it was made with), then back.
+func (p *Policy) socket(domain, typ, proto int) (int, error) {
+	if p.Owner == nil {
+		return unix.Socket(domain, typ, proto)
+	}
+	runtime.LockOSThread()
+	prevGID, _ := unix.SetfsgidRetGid(int(p.Owner.GID))
+	prevUID, _ := unix.SetfsuidRetUid(int(p.Owner.UID))
+	fd, err := unix.Socket(domain, typ, proto)
+	unix.SetfsuidRetUid(prevUID)
+	unix.SetfsgidRetGid(prevGID)
+	// Each call returns the id before it: -1 changes nothing and says
+	// whether the thread is back. One that is not stays locked, and
+	// ends with its goroutine.
+	u, _ := unix.SetfsuidRetUid(-1)
+	g, _ := unix.SetfsgidRetGid(-1)
+	if u != prevUID || g != prevGID {
+		if err == nil {
+			unix.Close(fd)
+		}
+		return -1, fmt.Errorf("restore the fs ids to %d:%d: they are %d:%d", prevUID, prevGID, u, g)
+	}
+	runtime.UnlockOSThread()
+	return fd, err
 }

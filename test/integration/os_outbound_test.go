@@ -525,3 +525,36 @@ func TestOSOutboundLocalRoutes(t *testing.T) {
 	}
 	e.noLeaks()
 }
+
+// TestOSOutboundSocketOwner: the host sockets that root's `wasmrun os`
+// makes for an app of another user are that user's, so the host's own
+// rules about what a user may reach (iptables' owner match) hold for its
+// apps too: an app of a user the host refuses the outside host to cannot
+// connect there.
+func TestOSOutboundSocketOwner(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	e := newOSEnv(t)
+	out := newOutsideHost(t, e)
+	n, _ := strconv.Atoi(strings.Split(e.subnet, ".")[2])
+	uid := strconv.Itoa(47000 + n) // unique per env, as the subnet
+	rule := []string{"OUTPUT", "-m", "owner", "--uid-owner", uid, "-d", out.addr, "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"}
+	if b, err := exec.Command("iptables", append([]string{"-w", "-I"}, rule...)...).CombinedOutput(); err != nil {
+		t.Fatalf("iptables: %v: %s", err, b)
+	}
+	t.Cleanup(func() { exec.Command("iptables", append([]string{"-w", "-D"}, rule...)...).Run() })
+	app := readableApp(t, map[string]string{"app.wasm": guests.C(t, "egress_attack")})
+	cfg := filepath.Join(e.dir, "owner.toml")
+	writeFile(t, cfg, fmt.Sprintf("user = \"%s:%s\"\n[network]\n%s", uid, uid, e.config()))
+	a, w := connectStep(out.addr, out.port, wasiECONNREFUSED)
+	before := out.accepted.Load()
+	r := e.run(append([]string{"os", "--config", cfg, app, "--"}, a...)...)
+	mustExit(t, r, 0)
+	if got := strings.TrimSpace(r.stdout); got != w {
+		t.Errorf("guest of user %s reported %q, want %q (the host refuses that user the outside host)\nstderr:\n%s", uid, got, w, r.stderr)
+	}
+	if got := out.accepted.Load() - before; got != 0 {
+		t.Errorf("the outside host accepted %d connections from user %s's app", got, uid)
+	}
+	e.noLeaks()
+}
