@@ -4,7 +4,9 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -27,7 +29,6 @@ func terminate(pid int) error { return unix.Kill(pid, unix.SIGTERM) }
 // kill ends process pid (SIGKILL).
 func kill(pid int) { unix.Kill(pid, unix.SIGKILL) }
 
-// fileOwner returns the owner of what fi describes.
 // openConfig opens a config file for reading without blocking on a FIFO,
 // and without following a link as its last component unless follow.
 func openConfig(path string, noFollow bool) (*os.File, error) {
@@ -42,6 +43,7 @@ func openConfig(path string, noFollow bool) (*os.File, error) {
 	return f, err
 }
 
+// fileOwner returns the owner of what fi describes.
 func fileOwner(fi os.FileInfo) (uid, gid uint32, ok bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
@@ -64,4 +66,47 @@ func modeAllows(path string, u specs.User, want uint32) bool {
 		bits = mode >> 3 & 7
 	}
 	return bits&want == want
+}
+
+// createOutput opens path for writing, created (0644) or truncated, as
+// --trace=FILE does, refusing what another user may have put there for it
+// in a sticky directory anyone can write (/tmp): a link (the kernel
+// follows it where fs.protected_symlinks is off, so root's wasmrun would
+// truncate and write whatever it names), or a file of theirs. Elsewhere a
+// link is followed (/dev/stderr).
+func createOutput(path string) (*os.File, error) {
+	flags := os.O_WRONLY | os.O_CREATE | syscall.O_NONBLOCK
+	var dir unix.Stat_t
+	shared := unix.Stat(filepath.Dir(path), &dir) == nil && dir.Mode&unix.S_ISVTX != 0 && dir.Mode&0o002 != 0
+	if shared {
+		flags |= syscall.O_NOFOLLOW
+	}
+	f, err := os.OpenFile(path, flags, 0o644)
+	if fi, lerr := os.Lstat(path); err != nil && shared && lerr == nil && fi.Mode()&os.ModeSymlink != 0 {
+		// ELOOP, or EACCES from a sticky directory's rules.
+		return nil, fmt.Errorf("%s is a link in a directory anyone can write: it may be another user's, leading anywhere (write elsewhere)", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if shared && st.Uid != uint32(os.Geteuid()) && st.Uid != dir.Uid {
+		f.Close()
+		return nil, fmt.Errorf("%s is another user's file (uid %d) in a directory anyone can write (remove it or write elsewhere)", path, st.Uid)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFREG {
+		if err := f.Truncate(0); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	if err := unix.SetNonblock(int(f.Fd()), false); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }

@@ -49,3 +49,6 @@ func openConfig(path string, noFollow bool) (*os.File, error) { return os.Open(p
 // modeAllows: Windows has no Unix permission bits; its ACLs decide when
 // the app opens a file.
 func modeAllows(path string, u specs.User, want uint32) bool { return true }
+
+// createOutput creates or truncates path for writing (--trace=FILE).
+func createOutput(path string) (*os.File, error) { return os.Create(path) }

@@ -21,7 +21,7 @@ func openTrace(spec string, stderr *os.File) (f *os.File, close func(), err erro
 	case traceStderr:
 		return stderr, func() {}, nil
 	}
-	f, err = os.Create(spec)
+	f, err = createOutput(spec)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--trace=%s: %v", spec, unwrapPath(err))
 	}

@@ -196,3 +196,53 @@ func TestTraceOS(t *testing.T) {
 		`sock_open\(af=INET4, socktype=STREAM\) = ESUCCESS fd=5`,
 		`sock_connect\(fd=5, addr=127\.0\.0\.1:1\) = ECONNREFUSED`)
 }
+
+// TestTracePlanted: --trace=FILE in a sticky directory anyone can write
+// (/tmp) is not followed into what another user put there for it: their
+// link (which the kernel follows where fs.protected_symlinks is off,
+// letting them have root's wasmrun truncate and write any file) or their
+// file is refused with one line before the guest runs, and the file it
+// names is unchanged; a new name there is written.
+func TestTracePlanted(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	shared := t.TempDir()
+	if err := os.Chmod(shared, os.ModeSticky|0o777); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("precious\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link, theirs := filepath.Join(shared, "link.trace"), filepath.Join(shared, "theirs.trace")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(theirs, []byte("theirs\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{link, theirs} {
+		if err := os.Lchown(p, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wasm := guests.C(t, "args_env_exit")
+	for _, tc := range []struct{ path, want string }{{link, "is a link"}, {theirs, "another user's file"}} {
+		r := run(t, nil, "run", "--trace="+tc.path, wasm)
+		mustExit(t, r, ExitFailure)
+		if ls := lines(r.stderr); len(ls) != 1 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("--trace=%s: stderr %q, want one line with %q", tc.path, r.stderr, tc.want)
+		}
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
+		t.Errorf("the file the link names now holds %q", b)
+	}
+	if b, _ := os.ReadFile(theirs); string(b) != "theirs\n" {
+		t.Errorf("the other user's file now holds %q", b)
+	}
+	mine := filepath.Join(shared, "mine.trace")
+	mustExit(t, run(t, nil, "run", "--trace="+mine, wasm), 0)
+	if b, _ := os.ReadFile(mine); !strings.Contains(string(b), "args_get() = ESUCCESS") {
+		t.Errorf("a new name in the directory: trace %q", b)
+	}
+}
