@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -22,15 +23,34 @@ import (
 // disabled for that reason. It can only make wasmrun refuse, never allow.
 const denyUserNSEnv = "WASMRUN_TEST_DENY_USERNS"
 
-// userStateRoot is the state root of a user without root:
-// $XDG_RUNTIME_DIR/wasmrun, else /tmp/wasmrun-<uid>.
+// userStateRoot is the state root of a user without root, in a place of
+// the user's own: $XDG_RUNTIME_DIR/wasmrun; else the runtime directory
+// logind made for the uid (/run/user/<uid>, when su or runuser dropped
+// the variable); else $XDG_STATE_HOME/wasmrun, or ~/.local/state/wasmrun
+// in the home directory of the uid's passwd entry; and only without any
+// of them /tmp/wasmrun-<uid>, where another user could take the name
+// first (the state root is then refused, never used).
 func userStateRoot() string {
+	uid := os.Geteuid()
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
 		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
 			return filepath.Join(d, "wasmrun")
 		}
 	}
-	return filepath.Join(os.TempDir(), "wasmrun-"+strconv.Itoa(os.Geteuid()))
+	owned := func(d string) bool {
+		var st syscall.Stat_t
+		return syscall.Stat(d, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFDIR && int(st.Uid) == uid
+	}
+	if d := filepath.Join("/run/user", strconv.Itoa(uid)); owned(d) {
+		return filepath.Join(d, "wasmrun")
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) && owned(d) {
+		return filepath.Join(d, "wasmrun")
+	}
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil && u.HomeDir != "" && filepath.IsAbs(u.HomeDir) && owned(u.HomeDir) {
+		return filepath.Join(u.HomeDir, ".local", "state", "wasmrun")
+	}
+	return filepath.Join(os.TempDir(), "wasmrun-"+strconv.Itoa(uid))
 }
 
 // ensureStateRoot creates the state root if missing (mode 0700) and

@@ -2,7 +2,9 @@ package main
 
 import (
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -42,8 +44,12 @@ func TestCheckPrivateDir(t *testing.T) {
 	}
 }
 
-// TestUserStateRoot: $XDG_RUNTIME_DIR/wasmrun when that is a directory,
-// else /tmp/wasmrun-<uid>.
+// TestUserStateRoot: $XDG_RUNTIME_DIR/wasmrun when that is a directory;
+// without it, a place of the user's own ($XDG_STATE_HOME, the passwd
+// home's ~/.local/state) rather than /tmp/wasmrun-<uid>, a name any user
+// could take first and so deny the user every `wasmrun os` (a directory
+// another user owns is refused as a state root); /tmp only when the user
+// has none of them.
 func TestUserStateRoot(t *testing.T) {
 	xdg := t.TempDir()
 	t.Setenv("XDG_RUNTIME_DIR", xdg)
@@ -51,7 +57,25 @@ func TestUserStateRoot(t *testing.T) {
 		t.Errorf("with XDG_RUNTIME_DIR: %s, want %s", got, want)
 	}
 	t.Setenv("XDG_RUNTIME_DIR", "")
-	if got := userStateRoot(); !strings.HasPrefix(filepath.Base(got), "wasmrun-") {
-		t.Errorf("without XDG_RUNTIME_DIR: %s, want wasmrun-<uid> in the temp dir", got)
+	if fi, err := os.Stat(filepath.Join("/run/user", strconv.Itoa(os.Geteuid()))); err == nil && fi.IsDir() {
+		t.Skip("this user has a logind runtime directory, which comes first")
+	}
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
+	if got, want := userStateRoot(), filepath.Join(state, "wasmrun"); got != want {
+		t.Errorf("with XDG_STATE_HOME: %s, want %s", got, want)
+	}
+	t.Setenv("XDG_STATE_HOME", "")
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := userStateRoot(); got != filepath.Join(u.HomeDir, ".local", "state", "wasmrun") && !strings.HasPrefix(filepath.Base(got), "wasmrun-") {
+		t.Errorf("without either: %s, want the home's ~/.local/state/wasmrun, or wasmrun-<uid> in the temp dir without a home", got)
+	}
+	if got := userStateRoot(); strings.HasPrefix(got, os.TempDir()) {
+		if fi, err := os.Stat(u.HomeDir); err == nil && fi.IsDir() {
+			t.Errorf("without either: %s in the temp dir, though the user has a home, %s", got, u.HomeDir)
+		}
 	}
 }
