@@ -24,6 +24,7 @@ import (
 	"github.com/wasmrun/wasmrun/cni"
 	"github.com/wasmrun/wasmrun/cni/procnet"
 	"github.com/wasmrun/wasmrun/internal/initproc"
+	"github.com/wasmrun/wasmrun/internal/liveness"
 	"github.com/wasmrun/wasmrun/internal/runner"
 	"github.com/wasmrun/wasmrun/wasi"
 )
@@ -815,7 +816,7 @@ func (r *Runtime) Kill(id string, sig syscall.Signal) error {
 	if !st.alive() {
 		return nil
 	}
-	if err := unix.Kill(st.Pid, sig); err != nil && err != unix.ESRCH {
+	if err := liveness.Signal(st.Pid, st.PidTime, sig); err != nil {
 		return fmt.Errorf("kill container %s: %w", id, err)
 	}
 	return nil
@@ -833,7 +834,7 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 		if !force {
 			return fmt.Errorf("container %s is still running: %w", id, ErrFailedPrecondition)
 		}
-		unix.Kill(st.Pid, unix.SIGKILL)
+		liveness.Signal(st.Pid, st.PidTime, unix.SIGKILL)
 		if st.Cgroup != "" {
 			// A paused (frozen) process dies only once thawed.
 			if cg, err := loadCgroup(st.Cgroup); err == nil {
@@ -923,13 +924,13 @@ func (r *Runtime) Stop(ctx context.Context, id string, sig syscall.Signal, grace
 	// is killed (its container process dies with it, and what is left is
 	// any next run's to remove).
 	if st.Pid == 0 && st.ownerAlive() {
-		if err := unix.Kill(st.Owner, sig); err != nil && err != unix.ESRCH {
+		if err := liveness.Signal(st.Owner, st.OwnerTime, sig); err != nil {
 			return fmt.Errorf("stop %s: %w", id, err)
 		}
 		deadline := time.Now().Add(grace)
 		for st.ownerAlive() && ctx.Err() == nil {
 			if !time.Now().Before(deadline) {
-				unix.Kill(st.Owner, unix.SIGKILL)
+				liveness.Signal(st.Owner, st.OwnerTime, unix.SIGKILL)
 				deadline = time.Now().Add(grace)
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -944,14 +945,14 @@ func (r *Runtime) Stop(ctx context.Context, id string, sig syscall.Signal, grace
 		}
 	}
 	if st.alive() {
-		if err := unix.Kill(st.Pid, sig); err != nil && err != unix.ESRCH {
+		if err := liveness.Signal(st.Pid, st.PidTime, sig); err != nil {
 			return fmt.Errorf("stop %s: %w", id, err)
 		}
 		gctx, cancel := context.WithTimeout(ctx, grace)
 		waitGone(gctx, st)
 		cancel()
 		if st.alive() {
-			unix.Kill(st.Pid, unix.SIGKILL)
+			liveness.Signal(st.Pid, st.PidTime, unix.SIGKILL)
 			waitGone(ctx, st)
 		}
 	}

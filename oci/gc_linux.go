@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wasmrun/wasmrun/cni"
+	"github.com/wasmrun/wasmrun/internal/liveness"
 )
 
 // GC deletes containers left behind by a creator that died (kill -9 of the
@@ -27,7 +28,7 @@ func (r *Runtime) GC(ctx context.Context) ([]string, error) {
 			continue
 		}
 		if st.alive() {
-			unix.Kill(st.Pid, unix.SIGKILL)
+			liveness.Signal(st.Pid, st.PidTime, unix.SIGKILL)
 			waitGone(ctx, st)
 		}
 		if err := r.Delete(ctx, id, true); err != nil && !errors.Is(err, ErrNotFound) {
