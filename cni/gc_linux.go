@@ -15,11 +15,13 @@ import (
 // GC removes leftovers of crashed runs with the given prefix ("" means the
 // Manager's): every namespace whose state says the owner is gone (dead pid,
 // or a pid whose start time differs, i.e. reused) gets CNI DEL with its saved
-// arguments, then the namespace and the state are removed; a namespace file
-// with our prefix and no state is removed if no process is in it; so is a
-// temporary state file whose writer is gone. It never
-// touches a namespace whose owner is alive, so it is safe to run while other
-// runs are live. Best effort: it returns the names removed and the first
+// arguments, then the namespace and the state are removed; so is a
+// temporary state file whose writer is gone. It never touches a namespace
+// whose owner is alive, so it is safe to run while other runs are live,
+// nor one without a state of ours: a run writes its state before it
+// makes its namespace and removes it after, so a namespace with our
+// prefix and no state is someone else's (`ip netns add wasmrun-test` in
+// the shared /run/netns). Best effort: it returns the names removed and the first
 // error, and keeps going after errors.
 func (m *Manager) GC(ctx context.Context, prefix string) (removed []string, err error) {
 	if prefix == "" {
@@ -49,34 +51,6 @@ func (m *Manager) GC(ctx context.Context, prefix string) (removed []string, err 
 			continue
 		}
 		removed = append(removed, name)
-	}
-	ents, e := os.ReadDir(m.cfg.NetnsDir)
-	if e != nil && !errors.Is(e, os.ErrNotExist) {
-		keep(e)
-	}
-	for _, ent := range ents {
-		name := ent.Name()
-		if !strings.HasPrefix(name, prefix+"-") {
-			continue
-		}
-		// State is written before the namespace and removed after it:
-		// checking it now (after listing) cannot miss a live run's state.
-		if _, e := os.Lstat(m.statePath(name)); !errors.Is(e, os.ErrNotExist) {
-			continue
-		}
-		path := m.netnsPath(name)
-		if netnsInUse(path) {
-			continue
-		}
-		gone, e := deleteNetns(path)
-		if e != nil {
-			keep(e)
-			continue
-		}
-		if gone { // else removed meanwhile by its owner's teardown
-			m.cfg.Log("gc: removed %s: no state and no process", name)
-			removed = append(removed, name)
-		}
 	}
 	return removed, err
 }

@@ -12,7 +12,7 @@ import (
 // HostBlocked keeps an app's block list current, for a process in the
 // host's network namespace (the creator's socket server, or the container
 // process under simulated isolation): BlockedFromApps(subnet) plus fixed
-// ones, recomputed when the host's links, addresses or routes have
+// ones, recomputed when the host's links, addresses, routes or rules have
 // changed since. A netlink socket subscribed to their changes tells: it
 // is read (never waited on) at each ask, and anything there, or its
 // overflow, means a change. Each list has a generation of its own.
@@ -21,10 +21,11 @@ type HostBlocked struct {
 	fixed  []netip.Prefix
 	log    func(format string, args ...any)
 
-	mu   sync.Mutex
-	nl   int // the netlink socket; -1 once closed
-	gen  uint64
-	list []netip.Prefix
+	mu    sync.Mutex
+	nl    int // the netlink socket; -1 once closed
+	gen   uint64
+	list  []netip.Prefix
+	stale bool // a change was seen and the list not yet recomputed
 }
 
 // NewHostBlocked subscribes first, then computes the first list, so that
@@ -34,7 +35,8 @@ func NewHostBlocked(subnet string, fixed []netip.Prefix, log func(format string,
 	if err != nil {
 		return nil, fmt.Errorf("watch the host's addresses: %w", err)
 	}
-	groups := uint32(unix.RTMGRP_LINK | unix.RTMGRP_IPV4_IFADDR | unix.RTMGRP_IPV6_IFADDR | unix.RTMGRP_IPV4_ROUTE | unix.RTMGRP_IPV6_ROUTE)
+	groups := uint32(unix.RTMGRP_LINK|unix.RTMGRP_IPV4_IFADDR|unix.RTMGRP_IPV6_IFADDR|unix.RTMGRP_IPV4_ROUTE|unix.RTMGRP_IPV6_ROUTE) |
+		1<<(unix.RTNLGRP_IPV4_RULE-1) | 1<<(unix.RTNLGRP_IPV6_RULE-1)
 	if err := unix.Bind(nl, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups}); err != nil {
 		unix.Close(nl)
 		return nil, fmt.Errorf("watch the host's addresses: %w", err)
@@ -63,11 +65,15 @@ func (h *HostBlocked) Current() (uint64, []netip.Prefix) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.nl >= 0 && h.changed() {
+		h.stale = true // until a recomputation succeeds
+	}
+	if h.stale {
 		list, err := h.compute()
 		if err != nil {
 			h.log("outbound: list the host's addresses: %v", err)
 			return h.gen, h.list
 		}
+		h.stale = false
 		if !slices.Equal(list, h.list) {
 			h.gen++
 			h.list = list

@@ -95,6 +95,15 @@ func TestLocalPrefixes(t *testing.T) {
 	run("ip", "-n", name, "link", "set", "d0", "up")
 	run("ip", "-n", name, "link", "set", "d1", "up")
 	run("ip", "-n", name, "addr", "add", "fd77::1/64", "dev", "d0", "nodad")
+	// In main; in a table a rule picks by destination alone (a default
+	// local route there: the rule's destinations); and in a table only
+	// marked packets use (TPROXY's), which the maker's never are.
+	run("ip", "-n", name, "route", "add", "local", "10.241.13.0/24", "dev", "lo", "table", "main")
+	run("ip", "-n", name, "rule", "add", "to", "10.241.15.0/24", "lookup", "241")
+	run("ip", "-n", name, "route", "add", "local", "default", "dev", "lo", "table", "241")
+	run("ip", "-n", name, "rule", "add", "fwmark", "1", "lookup", "242")
+	run("ip", "-n", name, "route", "add", "local", "default", "dev", "lo", "table", "242")
+	run("ip", "-n", name, "route", "add", "local", "10.241.19.0/24", "dev", "lo", "table", "244") // a rule comes later
 
 	in := func(f func()) {
 		t.Helper()
@@ -118,8 +127,8 @@ func TestLocalPrefixes(t *testing.T) {
 		}
 	}
 	var h *HostBlocked
-	var gen0, gen1 uint64
-	var l0, l1 []netip.Prefix
+	var gen0, gen1, gen2 uint64
+	var l0, l1, l2 []netip.Prefix
 	in(func() {
 		var err error
 		if h, err = NewHostBlocked("", nil, t.Logf); err != nil {
@@ -129,17 +138,25 @@ func TestLocalPrefixes(t *testing.T) {
 		gen0, l0 = h.Current()
 		exec.Command("ip", "route", "add", "local", "10.241.11.0/24", "dev", "lo").Run()
 		gen1, l1 = h.Current()
+		exec.Command("ip", "rule", "add", "to", "10.241.19.0/24", "lookup", "244").Run()
+		gen2, l2 = h.Current()
 	})
 	if h == nil {
 		return
 	}
 	defer h.Close()
-	for _, p := range []string{"10.241.7.0/24", "10.241.9.0/24", "fd77::/128"} {
+	for _, p := range []string{"10.241.7.0/24", "10.241.9.0/24", "fd77::/128", "10.241.13.0/24", "10.241.15.0/24"} {
 		if !slices.Contains(l0, netip.MustParsePrefix(p)) {
 			t.Errorf("%s is the namespace's own and not blocked: %v", p, l0)
 		}
 	}
+	if slices.Contains(l0, netip.MustParsePrefix("0.0.0.0/0")) {
+		t.Errorf("a local default route of marked packets only blocks everything: %v", l0)
+	}
 	if later := netip.MustParsePrefix("10.241.11.0/24"); !slices.Contains(l1, later) || gen1 == gen0 {
 		t.Errorf("after a local route was added: generation %d (was %d), list has it: %v", gen1, gen0, slices.Contains(l1, later))
+	}
+	if ruled := netip.MustParsePrefix("10.241.19.0/24"); slices.Contains(l1, ruled) || !slices.Contains(l2, ruled) || gen2 == gen1 {
+		t.Errorf("after a rule made a table's local route apply: generation %d (was %d), list has it: %v (before: %v)", gen2, gen1, slices.Contains(l2, ruled), slices.Contains(l1, ruled))
 	}
 }

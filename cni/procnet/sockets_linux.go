@@ -426,30 +426,40 @@ func (s *Sockets) Socket(r Request) (int, error) {
 	return fds[0], nil
 }
 
-// socket makes a socket as p.Owner when there is one: on this thread
-// alone, with its fs uid and gid switched for the call (a socket's file
-// keeps the credentials it was made with), then back.
+// socket makes a socket as p.Owner when there is one: on a thread of its
+// own, whose fs uid and gid are switched for the call (a socket's file
+// keeps the credentials it was made with), then back; a thread that could
+// not be switched back ends with the goroutine that locked it.
 func (p *Policy) socket(domain, typ, proto int) (int, error) {
 	if p.Owner == nil {
 		return unix.Socket(domain, typ, proto)
 	}
-	runtime.LockOSThread()
-	prevGID, _ := unix.SetfsgidRetGid(int(p.Owner.GID))
-	prevUID, _ := unix.SetfsuidRetUid(int(p.Owner.UID))
-	fd, err := unix.Socket(domain, typ, proto)
-	unix.SetfsuidRetUid(prevUID)
-	unix.SetfsgidRetGid(prevGID)
-	// Each call returns the id before it: -1 changes nothing and says
-	// whether the thread is back. One that is not stays locked, and
-	// ends with its goroutine.
-	u, _ := unix.SetfsuidRetUid(-1)
-	g, _ := unix.SetfsgidRetGid(-1)
-	if u != prevUID || g != prevGID {
-		if err == nil {
-			unix.Close(fd)
-		}
-		return -1, fmt.Errorf("restore the fs ids to %d:%d: they are %d:%d", prevUID, prevGID, u, g)
+	type made struct {
+		fd  int
+		err error
 	}
-	runtime.UnlockOSThread()
-	return fd, err
+	done := make(chan made, 1)
+	go func() {
+		runtime.LockOSThread()
+		prevGID, _ := unix.SetfsgidRetGid(int(p.Owner.GID))
+		prevUID, _ := unix.SetfsuidRetUid(int(p.Owner.UID))
+		fd, err := unix.Socket(domain, typ, proto)
+		unix.SetfsuidRetUid(prevUID)
+		unix.SetfsgidRetGid(prevGID)
+		// Each call returns the id before it: -1 changes nothing and
+		// says whether the thread is back.
+		u, _ := unix.SetfsuidRetUid(-1)
+		g, _ := unix.SetfsgidRetGid(-1)
+		if u != prevUID || g != prevGID {
+			if err == nil {
+				unix.Close(fd)
+			}
+			done <- made{-1, fmt.Errorf("restore the fs ids to %d:%d: they are %d:%d", prevUID, prevGID, u, g)}
+			return // still locked: the thread ends here
+		}
+		runtime.UnlockOSThread()
+		done <- made{fd, err}
+	}()
+	m := <-done
+	return m.fd, m.err
 }
