@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -268,5 +269,35 @@ func TestForwarderBounded(t *testing.T) {
 	}
 	if s := f.udpSessions.Load(); s != 0 {
 		t.Errorf("%d UDP sessions after Stop", s)
+	}
+}
+
+// TestDialForwardExitedSilentInside: a process inside that holds its end
+// of the dial socket and never answers (a child of a container process
+// taken over) does not keep the forwarder's Stop waiting for each queued
+// dial's full wait: Exited ends them all at once.
+func TestDialForwardExitedSilentInside(t *testing.T) {
+	var d dialForward
+	cmd := exec.Command("true")
+	if _, err := d.start(cmd, []Forward{{HostIP: "127.0.0.1", GuestPort: 3000}}, t.Logf); err != nil {
+		t.Fatal(err)
+	}
+	defer d.close()
+	// d.inside stays open here, unread: the silent process.
+	addr := d.fwd.Addrs()[0].String()
+	for range 3 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	waitFor(t, 10*time.Second, "the dials to queue", func() bool { return d.fwd.tcpConns.Load() == 3 })
+	exited := make(chan struct{})
+	go func() { d.Exited(); close(exited) }()
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second): // one dial's wait alone is 15 s
+		t.Fatal("Exited waits for the silent process's dials")
 	}
 }

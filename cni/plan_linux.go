@@ -307,8 +307,15 @@ func (d *dialForward) started() {
 	}
 }
 
-// Exited stops the forwarder (its listeners and live connections).
+// Exited stops the forwarder (its listeners and live connections). The
+// dial socket goes first: a dial waiting for the process inside (which
+// may never answer: a child of a process taken over can hold its end)
+// then fails at once, and so do those queued behind it, instead of each
+// taking its full wait before Stop returns.
 func (d *dialForward) Exited() {
+	if d.closeDial != nil {
+		d.closeDial()
+	}
 	if d.fwd != nil {
 		d.fwd.Stop()
 	}
@@ -317,9 +324,6 @@ func (d *dialForward) Exited() {
 // close stops the forwarder and closes both ends of the socket pair.
 func (d *dialForward) close() {
 	d.Exited()
-	if d.closeDial != nil {
-		d.closeDial()
-	}
 	for _, f := range []*os.File{d.host, d.inside} {
 		if f != nil {
 			f.Close()

@@ -154,16 +154,21 @@ func FDDialer(f *os.File) (dial func(network, address string) (net.Conn, error),
 		var fds []int
 		for {
 			k, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
-			if err != nil {
-				return nil, fmt.Errorf("dial %s %s inside: read reply: %w", network, address, err)
-			}
+			// Descriptors first: they came even with an error (a
+			// zero-length reply reads as EOF), and must not stay open.
 			fds = fds[:0]
-			if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+			if msgs, perr := unix.ParseSocketControlMessage(oob[:oobn]); perr == nil {
 				for _, m := range msgs {
-					if r, err := unix.ParseUnixRights(&m); err == nil {
+					if r, perr := unix.ParseUnixRights(&m); perr == nil {
 						fds = append(fds, r...)
 					}
 				}
+			}
+			if err != nil {
+				for _, fd := range fds {
+					unix.Close(fd)
+				}
+				return nil, fmt.Errorf("dial %s %s inside: read reply: %w", network, address, err)
 			}
 			status, rest, _ := strings.Cut(string(buf[:k]), " ")
 			got, msg, _ := strings.Cut(rest, " ")

@@ -2,9 +2,11 @@ package procnet
 
 import (
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -145,5 +147,49 @@ func TestFDDialerLateReply(t *testing.T) {
 	defer c.Close()
 	if got := c.RemoteAddr().(*net.TCPAddr).Port; got != int(addrPort(fast).Port()) {
 		t.Errorf("the next dial got a connection to port %d, want %d", got, addrPort(fast).Port())
+	}
+}
+
+// TestFDDialerEmptyReply: a reply of no bytes with a descriptor (it reads
+// as EOF) fails the dial, and the descriptor it carried is closed, not
+// left open in the host's process one per dial.
+func TestFDDialerEmptyReply(t *testing.T) {
+	host, inside, err := DialSocketPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inside.Close()
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			if _, err := unix.Read(int(inside.Fd()), buf); err != nil {
+				return
+			}
+			// sendmsg of no bytes with SCM_RIGHTS (unix.Sendmsg would add
+			// a byte).
+			oob := unix.UnixRights(0)
+			msg := unix.Msghdr{Control: &oob[0]}
+			msg.SetControllen(len(oob))
+			unix.Syscall(unix.SYS_SENDMSG, inside.Fd(), uintptr(unsafe.Pointer(&msg)), 0)
+		}
+	}()
+	dial, closeDial, err := FDDialer(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeDial()
+	count := func() int {
+		ents, _ := os.ReadDir("/proc/self/fd")
+		return len(ents)
+	}
+	before := count()
+	for range 50 {
+		if c, err := dial("tcp", "127.0.0.1:3000"); err == nil {
+			c.Close()
+			t.Fatal("an empty reply made a connection")
+		}
+	}
+	if after := count(); after > before+2 {
+		t.Errorf("%d descriptors open after 50 empty replies, %d before", after, before)
 	}
 }
