@@ -227,8 +227,18 @@ func (p *Privileges) drop(noSetgroups bool) error {
 	if err != nil {
 		return err
 	}
-	if !p.NoNewPrivileges {
+	noForks, err := seccompPolicy(noNewProcesses())
+	if err != nil {
+		return err
+	}
+	load := func() error {
 		if err := loadSeccomp(filter); err != nil {
+			return err
+		}
+		return loadSeccomp(noForks)
+	}
+	if !p.NoNewPrivileges {
+		if err := load(); err != nil {
 			return err
 		}
 	}
@@ -294,7 +304,7 @@ func (p *Privileges) drop(noSetgroups bool) error {
 		return fmt.Errorf("set the parent death signal: %w", err)
 	}
 	if p.NoNewPrivileges {
-		return loadSeccomp(filter)
+		return load()
 	}
 	return nil
 }

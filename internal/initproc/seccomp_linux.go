@@ -301,6 +301,27 @@ func loadSeccomp(f seccompFilter) error {
 	return nil
 }
 
+// noNewProcesses is the filter every container process gets on top of its
+// profile: it makes no process (its instances are goroutines, and what
+// runs in its container as another process is started by its creator),
+// so fork, vfork and a clone that is not a thread's fail with EPERM, and
+// clone3 with ENOSYS (its flags are out of a filter's reach; callers fall
+// back to clone). A process taken over by its guest could otherwise leave
+// children that outlive it, its stop and its clean-up: there is no PID
+// namespace to end them with it.
+func noNewProcesses() *specs.LinuxSeccomp {
+	eperm, enosys := uint(unix.EPERM), uint(unix.ENOSYS)
+	return &specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow,
+		Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"fork", "vfork"}, Action: specs.ActErrno, ErrnoRet: &eperm},
+			{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: &enosys},
+			{Names: []string{"clone"}, Action: specs.ActErrno, ErrnoRet: &eperm,
+				Args: []specs.LinuxSeccompArg{{Index: 0, Value: unix.CLONE_THREAD, ValueTwo: 0, Op: specs.OpMaskedEqual}}},
+		},
+	}
+}
+
 // DefaultSeccomp is the seccomp profile of the container process self
 // (its pid) when its spec has none (`wasmrun os`, `ctr run` without
 // --seccomp): everything is allowed but what the process never needs once

@@ -10,7 +10,9 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/elastic/go-seccomp-bpf/arch"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -375,4 +377,88 @@ func defaultSeccompChild() {
 	unix.Close(fd)
 	report("openat", err)
 	os.Exit(0)
+}
+
+// TestNoNewProcesses: under the filter every container process gets on
+// top of its profile, a process can start threads (the Go runtime's
+// clones) but make no process: a clone that is not a thread's fails with
+// EPERM, clone3 with ENOSYS.
+func TestNoNewProcesses(t *testing.T) {
+	if os.Getenv("WASMRUN_TEST_NOFORK_CHILD") == "1" {
+		noNewProcessesChild()
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("loading a filter without no_new_privs needs root")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNoNewProcesses$")
+	cmd.Env = append(os.Environ(), "WASMRUN_TEST_NOFORK_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	want := []string{
+		"clone(SIGCHLD) operation not permitted",
+		"clone3 function not implemented",
+		"threads ok",
+	}
+	got := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for i, w := range want {
+		if i >= len(got) || got[i] != w {
+			t.Errorf("line %d: %q, want %q\n%s", i+1, at(got, i), w, out)
+		}
+	}
+}
+
+// noNewProcessesChild loads the filter and prints what each call gave.
+func noNewProcessesChild() {
+	p, err := seccompPolicy(noNewProcesses())
+	if err == nil {
+		err = loadSeccomp(p)
+	}
+	if err != nil {
+		fmt.Println("load:", err)
+		os.Exit(1)
+	}
+	r, _, errno := unix.RawSyscall6(unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+	switch {
+	case errno != 0:
+		fmt.Println("clone(SIGCHLD)", errno)
+	case r == 0:
+		unix.RawSyscall(unix.SYS_EXIT_GROUP, 0, 0, 0) // the child it made
+	default:
+		fmt.Println("clone(SIGCHLD) made process", r)
+		unix.Wait4(int(r), nil, 0, nil)
+	}
+	var args [11]uint64 // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal, ...
+	args[4] = uint64(unix.SIGCHLD)
+	r, _, errno = unix.RawSyscall(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args), 0)
+	switch {
+	case errno != 0:
+		fmt.Println("clone3", errno)
+	case r == 0:
+		unix.RawSyscall(unix.SYS_EXIT_GROUP, 0, 0, 0)
+	default:
+		fmt.Println("clone3 made process", r)
+		unix.Wait4(int(r), nil, 0, nil)
+	}
+	before, _ := os.ReadDir("/proc/self/task")
+	var wg sync.WaitGroup
+	release := make(chan struct{})
+	for range 8 {
+		wg.Add(1)
+		go func() { // each holds a thread of its own
+			runtime.LockOSThread()
+			wg.Done()
+			<-release
+		}()
+	}
+	wg.Wait()
+	after, _ := os.ReadDir("/proc/self/task")
+	close(release)
+	if len(after) >= len(before)+8 {
+		fmt.Println("threads ok")
+	} else {
+		fmt.Printf("threads: %d, then %d\n", len(before), len(after))
+	}
 }

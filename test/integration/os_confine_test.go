@@ -245,7 +245,7 @@ func TestOSUnprivileged(t *testing.T) {
 				"Uid": strings.Repeat(tc.uid+" ", 4)[:len(tc.uid)*4+3], "Gid": strings.Repeat(tc.gid+" ", 4)[:len(tc.gid)*4+3],
 				"Groups": "", "CapInh": "0000000000000000", "CapPrm": "0000000000000000", "CapEff": "0000000000000000",
 				"CapBnd": "0000000000000000", "CapAmb": "0000000000000000", "NoNewPrivs": "1",
-				"Seccomp": "2", "Seccomp_filters": "1", // initproc.DefaultSeccomp
+				"Seccomp": "2", "Seccomp_filters": "2", // initproc.DefaultSeccomp, and no new processes
 			} {
 				if st[k] != want {
 					t.Errorf("container process %s: %q, want %q", k, st[k], want)

@@ -233,7 +233,7 @@ func testShimSeccomp(t *testing.T, d *testdaemon.Daemon) {
 	// Without --seccomp: the container process's default filter.
 	idle := readableApp(t, map[string]string{"app.wasm": guests.C(t, "idle")})
 	pid := startDetached(t, d, idle, newID("secdef"), nil, "600s")
-	if st := procStatus(t, pid); st["Seccomp"] != "2" || st["Seccomp_filters"] != "1" {
-		t.Errorf("a task without a profile: Seccomp %q, Seccomp_filters %q, want 2 and 1 (the default filter)", st["Seccomp"], st["Seccomp_filters"])
+	if st := procStatus(t, pid); st["Seccomp"] != "2" || st["Seccomp_filters"] != "2" {
+		t.Errorf("a task without a profile: Seccomp %q, Seccomp_filters %q, want 2 and 2 (the default filter and no new processes)", st["Seccomp"], st["Seccomp_filters"])
 	}
 }
