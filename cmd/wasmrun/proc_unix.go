@@ -12,6 +12,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/wasmrun/wasmrun/internal/trust"
 )
 
 // processAlive reports whether process pid exists.
@@ -69,17 +71,30 @@ func modeAllows(path string, u specs.User, want uint32) bool {
 }
 
 // createOutput opens path for writing, created (0644) or truncated, as
-// --trace=FILE does, refusing what another user may have put there for it
-// in a sticky directory anyone can write (/tmp): a link (the kernel
-// follows it where fs.protected_symlinks is off, so root's wasmrun would
-// truncate and write whatever it names), or a file of theirs. Elsewhere a
-// link is followed (/dev/stderr).
+// --trace=FILE does, refusing a place someone else could have prepared for
+// it: the directory must be one nobody but the caller and root can change
+// the way to (package trust: no other user's directory or link on it, so
+// root's wasmrun is not led through a link into a file of its own), or a
+// sticky directory anyone can write (/tmp) in such a place, where a link
+// or another user's file is refused (the kernel follows a link there
+// where fs.protected_symlinks is off). Elsewhere the last name may be a
+// link (/dev/stderr).
 func createOutput(path string) (*os.File, error) {
 	flags := os.O_WRONLY | os.O_CREATE | syscall.O_NONBLOCK
+	dirPath := filepath.Dir(path)
 	var dir unix.Stat_t
-	shared := unix.Stat(filepath.Dir(path), &dir) == nil && dir.Mode&unix.S_ISVTX != 0 && dir.Mode&0o002 != 0
+	if err := unix.Lstat(dirPath, &dir); err != nil {
+		return nil, err
+	}
+	shared := dir.Mode&unix.S_IFMT == unix.S_IFDIR && dir.Mode&unix.S_ISVTX != 0 && dir.Mode&0o002 != 0 &&
+		(dir.Uid == 0 || int(dir.Uid) == os.Geteuid()) // its owner could swap it for a link
 	if shared {
+		if err := trust.Path(filepath.Dir(dirPath)); err != nil {
+			return nil, fmt.Errorf("%s: %w", dirPath, err)
+		}
 		flags |= syscall.O_NOFOLLOW
+	} else if err := trust.Path(dirPath); err != nil {
+		return nil, err
 	}
 	f, err := os.OpenFile(path, flags, 0o644)
 	if fi, lerr := os.Lstat(path); err != nil && shared && lerr == nil && fi.Mode()&os.ModeSymlink != 0 {

@@ -226,8 +226,19 @@ func TestTracePlanted(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Another user's link higher up: their directory link in /tmp that
+	// leads to the file's directory.
+	dirLink := filepath.Join(shared, "theirdir")
+	if err := os.Symlink(filepath.Dir(victim), dirLink); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(dirLink, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
 	wasm := guests.C(t, "args_env_exit")
-	for _, tc := range []struct{ path, want string }{{link, "is a link"}, {theirs, "another user's file"}} {
+	for _, tc := range []struct{ path, want string }{
+		{link, "is a link"}, {theirs, "another user's file"}, {filepath.Join(dirLink, "victim"), "owned by uid 65534"},
+	} {
 		r := run(t, nil, "run", "--trace="+tc.path, wasm)
 		mustExit(t, r, ExitFailure)
 		if ls := lines(r.stderr); len(ls) != 1 || !strings.Contains(r.stderr, tc.want) {
