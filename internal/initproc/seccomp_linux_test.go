@@ -456,7 +456,9 @@ func noNewProcessesChild() {
 	wg.Wait()
 	after, _ := os.ReadDir("/proc/self/task")
 	close(release)
-	if len(after) >= len(before)+8 {
+	// Eight locked goroutines and this one need nine threads; idle ones
+	// of the runtime's may serve some, but not all of them.
+	if len(after) > len(before) && len(after) >= 9 {
 		fmt.Println("threads ok")
 	} else {
 		fmt.Printf("threads: %d, then %d\n", len(before), len(after))
