@@ -316,6 +316,11 @@ func (d *dialForward) Exited() {
 	if d.closeDial != nil {
 		d.closeDial()
 	}
+	if d.host != nil {
+		// With the dialer's copy: what waits unread in the socket (and
+		// the sockets queued with it) goes now.
+		d.host.Close()
+	}
 	if d.fwd != nil {
 		d.fwd.Stop()
 	}

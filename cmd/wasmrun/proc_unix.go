@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -81,6 +83,11 @@ func modeAllows(path string, u specs.User, want uint32) bool {
 // link (/dev/stderr).
 func createOutput(path string) (*os.File, error) {
 	flags := os.O_WRONLY | os.O_CREATE | syscall.O_NONBLOCK
+	if slices.Contains(strings.Split(path, "/"), "..") {
+		// The kernel goes up from where a link on the way leads; the
+		// checks below would judge the directory the spelling names.
+		return nil, errors.New("a path with .. in it is not followed: name the file by a path without it")
+	}
 	dirPath := filepath.Dir(path)
 	var dir unix.Stat_t
 	if err := unix.Lstat(dirPath, &dir); err != nil {
@@ -112,6 +119,12 @@ func createOutput(path string) (*os.File, error) {
 	if shared && st.Uid != uint32(os.Geteuid()) && st.Uid != dir.Uid {
 		f.Close()
 		return nil, fmt.Errorf("%s is another user's file (uid %d) in a directory anyone can write (remove it or write elsewhere)", path, st.Uid)
+	}
+	if shared && st.Nlink > 1 {
+		// Another user's hard link to a file of ours (where
+		// fs.protected_hardlinks is off).
+		f.Close()
+		return nil, fmt.Errorf("%s has other names (%d links) in a directory anyone can write (remove it or write elsewhere)", path, st.Nlink)
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFREG {
 		if err := f.Truncate(0); err != nil {

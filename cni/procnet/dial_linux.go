@@ -164,6 +164,12 @@ func FDDialer(f *os.File) (dial func(network, address string) (net.Conn, error),
 					}
 				}
 			}
+			// A close of ours never waits on the sender's choice: it may
+			// have set a linger time with unsent data queued, which would
+			// block the close (and this dialer, and the forwarder's Stop).
+			for _, fd := range fds {
+				unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{})
+			}
 			if err != nil {
 				for _, fd := range fds {
 					unix.Close(fd)

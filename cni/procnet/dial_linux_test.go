@@ -193,3 +193,61 @@ func TestFDDialerEmptyReply(t *testing.T) {
 		t.Errorf("%d descriptors open after 50 empty replies, %d before", after, before)
 	}
 }
+
+// TestFDDialerLinger: a socket sent back with a long linger time and data
+// it cannot send (its peer reads nothing) does not make the host's close
+// of it wait: the dialer clears the linger of what it receives.
+func TestFDDialerLinger(t *testing.T) {
+	l := listen(t, "tcp4", "127.0.0.1:0")
+	lf, _ := l.(*net.TCPListener).File()
+	unix.SetsockoptInt(int(lf.Fd()), unix.SOL_SOCKET, unix.SO_RCVBUF, 4096)
+	lf.Close()
+	host, inside, err := DialSocketPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inside.Close()
+	go func() {
+		c, err := unixConn(inside)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 512)
+		if _, _, _, _, err := c.ReadMsgUnix(buf, nil); err != nil {
+			return
+		}
+		fd, _ := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4096)
+		ap := addrPort(l)
+		if err := unix.Connect(fd, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}); err != nil {
+			return
+		}
+		unix.SetNonblock(fd, true)
+		for { // until the window is shut: the peer reads nothing
+			if _, err := unix.Write(fd, make([]byte, 1024)); err != nil {
+				break
+			}
+		}
+		unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 1 << 30})
+		unix.SetNonblock(fd, false)
+		c.WriteMsgUnix([]byte("ok 1"), unix.UnixRights(fd), nil)
+		unix.Close(fd)
+	}()
+	dial, closeDial, err := FDDialer(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeDial()
+	conn, err := dial("tcp", addrPort(l).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	go func() { conn.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("closing the socket the process inside sent waits on its linger")
+	}
+}

@@ -227,15 +227,15 @@ func (p *Privileges) drop(noSetgroups bool) error {
 	if err != nil {
 		return err
 	}
-	noForks, err := seccompPolicy(noNewProcesses())
+	always, err := seccompPolicy(alwaysSeccomp(os.Getpid()))
 	if err != nil {
 		return err
 	}
 	load := func() error {
-		if err := loadSeccomp(filter); err != nil {
+		if err := loadSeccomp(always); err != nil {
 			return err
 		}
-		return loadSeccomp(noForks)
+		return loadSeccomp(filter)
 	}
 	if !p.NoNewPrivileges {
 		if err := load(); err != nil {

@@ -301,23 +301,41 @@ func loadSeccomp(f seccompFilter) error {
 	return nil
 }
 
-// noNewProcesses is the filter every container process gets on top of its
-// profile: it makes no process (its instances are goroutines, and what
-// runs in its container as another process is started by its creator),
-// so fork, vfork and a clone that is not a thread's fail with EPERM, and
-// clone3 with ENOSYS (its flags are out of a filter's reach; callers fall
-// back to clone). A process taken over by its guest could otherwise leave
-// children that outlive it, its stop and its clean-up: there is no PID
-// namespace to end them with it.
-func noNewProcesses() *specs.LinuxSeccomp {
+// alwaysSeccomp is the filter every container process self (its pid) gets
+// besides its profile, whatever that says (containerd's default, which
+// Kubernetes' RuntimeDefault is, allows ptrace and signals to others, and
+// there is no PID namespace to bound them):
+//
+//   - it makes no process (its instances are goroutines; what runs in its
+//     container as another process is started by its creator): fork,
+//     vfork and a clone that is not a thread's fail with EPERM, clone3
+//     with ENOSYS (its flags are out of a filter's reach; callers fall
+//     back to clone). A process taken over by its guest could otherwise
+//     leave children that outlive it, its stop and its clean-up;
+//   - it acts on no other process, which could then do that for it (a
+//     traced process of its uid made to fork) or worse: ptrace,
+//     process_vm_readv/writev, pidfd_getfd, process_madvise, kcmp, tkill
+//     and pidfd_send_signal fail with EPERM, and so do kill, tgkill,
+//     rt_sigqueueinfo and rt_tgsigqueueinfo to anything but itself.
+//
+// It is loaded before the profile's, so that a profile cannot make its
+// load a no-op (a rule answering seccomp with 0); allowing everything
+// else, it cannot stop the profile's from loading either.
+func alwaysSeccomp(self int) *specs.LinuxSeccomp {
 	eperm, enosys := uint(unix.EPERM), uint(unix.ENOSYS)
+	deny := func(names []string, args ...specs.LinuxSeccompArg) specs.LinuxSyscall {
+		return specs.LinuxSyscall{Names: names, Action: specs.ActErrno, ErrnoRet: &eperm, Args: args}
+	}
 	return &specs.LinuxSeccomp{
 		DefaultAction: specs.ActAllow,
 		Syscalls: []specs.LinuxSyscall{
-			{Names: []string{"fork", "vfork"}, Action: specs.ActErrno, ErrnoRet: &eperm},
+			deny([]string{"fork", "vfork"}),
 			{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: &enosys},
-			{Names: []string{"clone"}, Action: specs.ActErrno, ErrnoRet: &eperm,
-				Args: []specs.LinuxSeccompArg{{Index: 0, Value: unix.CLONE_THREAD, ValueTwo: 0, Op: specs.OpMaskedEqual}}},
+			deny([]string{"clone"}, specs.LinuxSeccompArg{Index: 0, Value: unix.CLONE_THREAD, ValueTwo: 0, Op: specs.OpMaskedEqual}),
+			deny([]string{"ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "process_madvise", "kcmp",
+				"tkill", "pidfd_send_signal"}),
+			deny([]string{"kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"},
+				specs.LinuxSeccompArg{Index: 0, Value: uint64(self), Op: specs.OpNotEqual}),
 		},
 	}
 }

@@ -379,10 +379,11 @@ func defaultSeccompChild() {
 	os.Exit(0)
 }
 
-// TestNoNewProcesses: under the filter every container process gets on
-// top of its profile, a process can start threads (the Go runtime's
-// clones) but make no process: a clone that is not a thread's fails with
-// EPERM, clone3 with ENOSYS.
+// TestNoNewProcesses: under the filter every container process gets
+// besides its profile (alwaysSeccomp), a process can start threads (the Go
+// runtime's clones) but make no process (a clone that is not a thread's
+// fails with EPERM, clone3 with ENOSYS), and can neither trace nor signal
+// another process, which it could make fork for it; itself it signals.
 func TestNoNewProcesses(t *testing.T) {
 	if os.Getenv("WASMRUN_TEST_NOFORK_CHILD") == "1" {
 		noNewProcessesChild()
@@ -401,6 +402,9 @@ func TestNoNewProcesses(t *testing.T) {
 		"clone(SIGCHLD) operation not permitted",
 		"clone3 function not implemented",
 		"threads ok",
+		"ptrace(parent) operation not permitted",
+		"kill(parent) operation not permitted",
+		"kill(self) ok",
 	}
 	got := strings.Split(strings.TrimSpace(string(out)), "\n")
 	for i, w := range want {
@@ -412,7 +416,7 @@ func TestNoNewProcesses(t *testing.T) {
 
 // noNewProcessesChild loads the filter and prints what each call gave.
 func noNewProcessesChild() {
-	p, err := seccompPolicy(noNewProcesses())
+	p, err := seccompPolicy(alwaysSeccomp(os.Getpid()))
 	if err == nil {
 		err = loadSeccomp(p)
 	}
@@ -463,4 +467,19 @@ func noNewProcessesChild() {
 	} else {
 		fmt.Printf("threads: %d, then %d\n", len(before), len(after))
 	}
+	report := func(what string, err error) {
+		if err == nil {
+			fmt.Println(what, "ok")
+		} else {
+			fmt.Println(what, err)
+		}
+	}
+	parent := os.Getppid()
+	err = unix.PtraceAttach(parent)
+	report("ptrace(parent)", err)
+	if err == nil {
+		unix.PtraceDetach(parent)
+	}
+	report("kill(parent)", unix.Kill(parent, 0))
+	report("kill(self)", unix.Kill(os.Getpid(), 0))
 }

@@ -235,9 +235,24 @@ func TestTracePlanted(t *testing.T) {
 	if err := os.Lchown(dirLink, 65534, 65534); err != nil {
 		t.Fatal(err)
 	}
+	sub := filepath.Join(filepath.Dir(victim), "sub")
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	subLink := filepath.Join(shared, "theirsub")
+	if err := os.Symlink(sub, subLink); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(subLink, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
 	wasm := guests.C(t, "args_env_exit")
 	for _, tc := range []struct{ path, want string }{
 		{link, "is a link"}, {theirs, "another user's file"}, {filepath.Join(dirLink, "victim"), "owned by uid 65534"},
+		// Their link to a subdirectory of the file's, then up: the
+		// spelling names the trusted sticky directory, the kernel goes
+		// up from where the link leads.
+		{subLink + "/../victim", "with .. in it"}, // not filepath.Join: it cleans ..
 	} {
 		r := run(t, nil, "run", "--trace="+tc.path, wasm)
 		mustExit(t, r, ExitFailure)
