@@ -26,18 +26,23 @@ import (
 // kernel for one type of route (strict checking, Linux 5.0), so what comes
 // back is small however many routes the tables hold.
 func localPrefixes() ([]netip.Prefix, error) {
+	nl, err := netlinkDumper()
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(nl)
 	var out []netip.Prefix
 	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
 		tables := map[uint32][]netip.Prefix{ // table: its destinations (nil: any)
 			unix.RT_TABLE_LOCAL: nil, unix.RT_TABLE_MAIN: nil, unix.RT_TABLE_DEFAULT: nil,
 		}
-		if err := ruleTables(family, tables); err != nil {
+		if err := ruleTables(nl, family, tables); err != nil {
 			return nil, err
 		}
 		for _, typ := range []uint8{unix.RTN_LOCAL, unix.RTN_BROADCAST, unix.RTN_ANYCAST} {
 			req := make([]byte, unix.SizeofRtMsg)
 			*(*unix.RtMsg)(unsafe.Pointer(&req[0])) = unix.RtMsg{Family: family, Type: typ}
-			err := dump(unix.RTM_GETROUTE, req, func(m syscall.NetlinkMessage) {
+			err := dump(nl, unix.RTM_GETROUTE, req, func(m syscall.NetlinkMessage) {
 				table, p, ok := route(m, family, typ)
 				dsts, used := tables[table]
 				if !ok || !used {
@@ -62,11 +67,11 @@ func localPrefixes() ([]netip.Prefix, error) {
 
 // ruleTables adds to tables those of the policy rules of family that
 // apply to every packet to their destination, with that destination.
-func ruleTables(family uint8, tables map[uint32][]netip.Prefix) error {
+func ruleTables(nl int, family uint8, tables map[uint32][]netip.Prefix) error {
 	const sizeofRuleHdr = 12 // struct fib_rule_hdr
 	req := make([]byte, sizeofRuleHdr)
 	req[0] = family
-	return dump(unix.RTM_GETRULE, req, func(m syscall.NetlinkMessage) {
+	return dump(nl, unix.RTM_GETRULE, req, func(m syscall.NetlinkMessage) {
 		if m.Header.Type != unix.RTM_NEWRULE || len(m.Data) < sizeofRuleHdr {
 			return
 		}
@@ -118,20 +123,25 @@ func ruleTables(family uint8, tables map[uint32][]netip.Prefix) error {
 	})
 }
 
-// dump sends a dump request of type typ with header hdr over a new route
-// netlink socket (strict checking on) and calls each for every message.
-func dump(typ uint16, hdr []byte, each func(syscall.NetlinkMessage)) error {
+// netlinkDumper is a route netlink socket for dump, strict checking on
+// (without it, older kernels, a dump is not filtered: the callers filter
+// too).
+func netlinkDumper() (int, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 	if err != nil {
-		return err
+		return -1, err
 	}
-	defer unix.Close(fd)
-	// Without strict checking (older kernels) the dump is not filtered:
-	// the callers filter too.
 	unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_GET_STRICT_CHK, 1)
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return err
+		unix.Close(fd)
+		return -1, err
 	}
+	return fd, nil
+}
+
+// dump sends a dump request of type typ with header hdr over fd (from
+// netlinkDumper) and calls each for every message of its answer.
+func dump(fd int, typ uint16, hdr []byte, each func(syscall.NetlinkMessage)) error {
 	req := make([]byte, unix.SizeofNlMsghdr+len(hdr))
 	*(*unix.NlMsghdr)(unsafe.Pointer(&req[0])) = unix.NlMsghdr{
 		Len: uint32(len(req)), Type: typ, Flags: unix.NLM_F_REQUEST | unix.NLM_F_DUMP, Seq: 1,

@@ -62,7 +62,7 @@ func NewRelay(domain int, v6only bool, p *Policy) (int, error) {
 // creator's end of the socket pair whose other end the process holds.
 type relay struct {
 	udp, ours int
-	ipv6      bool
+	domain    int         // the UDP socket's
 	sent      peerset.Set // the destinations it sent to: those are heard
 }
 
@@ -124,7 +124,7 @@ func (p *Policy) makeRelay(r Request) (errno unix.Errno, fd int) {
 	if err := unix.Send(pair[0], hello, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL); err != nil {
 		return errnoOf(err), -1
 	}
-	if err := p.addRelay(&relay{udp: u, ours: pair[0], ipv6: r.Domain == unix.AF_INET6}); err != nil {
+	if err := p.addRelay(&relay{udp: u, ours: pair[0], domain: r.Domain}); err != nil {
 		return errnoOf(err), -1
 	}
 	return 0, pair[1]
@@ -272,25 +272,24 @@ func (p *Policy) relayOut(r *relay, buf []byte) bool {
 			return false // the process closed its end (EOF) or went
 		}
 		to, ok := relaywire.Header(buf[:n])
-		if !ok || !p.permitsNow(to) {
+		if !ok || p.judgeNow(to) != 0 {
 			continue
 		}
 		r.sent.Add(to)
-		if r.ipv6 && to.Addr().Is4() {
-			to = netip.AddrPortFrom(netip.AddrFrom16(to.Addr().As16()), to.Port())
+		if sa := sockaddrFor(r.domain, to); sa != nil {
+			unix.Sendto(r.udp, buf[relaywire.HeaderLen:n], unix.MSG_DONTWAIT, sa)
 		}
-		unix.Sendto(r.udp, buf[relaywire.HeaderLen:n], unix.MSG_DONTWAIT, addrPortSockaddr(to))
 	}
 	return true
 }
 
-// permitsNow is permits with the block list as it is now.
-func (p *Policy) permitsNow(to netip.AddrPort) bool {
+// judgeNow is judge with the block list as it is now.
+func (p *Policy) judgeNow(to netip.AddrPort) unix.Errno {
 	var blocked []netip.Prefix
 	if p.Blocked != nil {
 		_, blocked = p.Blocked()
 	}
-	return p.permits(to, blocked)
+	return p.judge(to, blocked)
 }
 
 // relayIn passes the datagrams r's UDP socket received from a destination
@@ -328,10 +327,15 @@ func sockaddrPort(sa unix.Sockaddr) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
-// addrPortSockaddr is the socket address of ap.
-func addrPortSockaddr(ap netip.AddrPort) unix.Sockaddr {
-	if ap.Addr().Is4() {
-		return &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}
+// sockaddrFor is the address of ap for a socket of domain: an IPv4
+// address is IPv4-mapped for an IPv6 socket; nil for an IPv6 address and
+// an IPv4 socket, which cannot send there.
+func sockaddrFor(domain int, ap netip.AddrPort) unix.Sockaddr {
+	if domain == unix.AF_INET6 {
+		return &unix.SockaddrInet6{Addr: ap.Addr().As16(), Port: int(ap.Port())}
 	}
-	return &unix.SockaddrInet6{Addr: ap.Addr().As16(), Port: int(ap.Port())}
+	if !ap.Addr().Is4() {
+		return nil
+	}
+	return &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}
 }

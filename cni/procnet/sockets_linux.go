@@ -113,21 +113,24 @@ type Policy struct {
 // counts in the app's CPU quota. Call it once the process has started.
 func (p *Policy) SetApp(pid int) { p.app.Store(int64(pid)) }
 
-// permits reports whether a socket may go to to, given the block list as
-// it is now.
-func (p *Policy) permits(to netip.AddrPort, blocked []netip.Prefix) bool {
+// judge says whether a socket may go to to, given the block list as it
+// is now: 0, EPERM for what the egress policy denies (as the guest's own
+// check answers), EHOSTUNREACH for a blocked address nothing opens.
+func (p *Policy) judge(to netip.AddrPort, blocked []netip.Prefix) unix.Errno {
 	ip := netrule.Effective(to.Addr())
 	if !p.egressPermits(ip) {
-		return false
+		return unix.EPERM
 	}
 	bits := netrule.LongestMatch(blocked, ip)
 	switch {
 	case bits < 0:
-		return true
+		return 0
 	case to.Port() == 53 && slices.ContainsFunc(p.Nameservers, func(a netip.Addr) bool { return netrule.Effective(a) == ip }):
-		return true
+		return 0
+	case netrule.Opens(p.Allow, p.Deny, ip, bits):
+		return 0
 	}
-	return netrule.Opens(p.Allow, p.Deny, ip, bits)
+	return unix.EHOSTUNREACH
 }
 
 // egressPermits judges ip (an Effective address) by the egress policy's
@@ -293,15 +296,11 @@ func (p *Policy) makeSocket(req []byte, blocked []netip.Prefix) (unix.Errno, int
 		return unix.EPROTONOSUPPORT, -1
 	case r.To.Port() == 0:
 		return unix.EINVAL, -1
-	case !p.egressPermits(netrule.Effective(r.To.Addr())):
-		return unix.EPERM, -1 // as the guest's own check says
-	case !p.permits(r.To, blocked):
-		return unix.EHOSTUNREACH, -1
 	}
-	var to unix.Sockaddr = &unix.SockaddrInet6{Addr: r.To.Addr().As16(), Port: int(r.To.Port())}
-	if r.Domain == unix.AF_INET {
-		to = &unix.SockaddrInet4{Addr: r.To.Addr().As4(), Port: int(r.To.Port())}
+	if errno := p.judge(r.To, blocked); errno != 0 {
+		return errno, -1
 	}
+	to := sockaddrFor(r.Domain, r.To)
 	fd, err := p.socket(r.Domain, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, r.Proto)
 	if err != nil {
 		return errnoOf(err), -1
