@@ -342,20 +342,18 @@ func alwaysSeccomp(self int) *specs.LinuxSeccomp {
 
 // DefaultSeccomp is the seccomp profile of the container process self
 // (its pid) when its spec has none (`wasmrun os`, `ctr run` without
-// --seccomp): everything is allowed but what the process never needs once
-// set up and what would widen its reach or the kernel's attack surface,
-// which fails with EPERM:
+// --seccomp), on top of alwaysSeccomp (no new process, no ptrace, no
+// signal but to itself, whatever the profile): everything is allowed but
+// what the process never needs once set up and what would widen its
+// reach or the kernel's attack surface, which fails with EPERM:
 //
 //   - making or entering namespaces, mounting, changing root (unshare,
 //     setns, clone with a CLONE_NEW* flag, mount and the new mount API,
-//     pivot_root, chroot), and clone3, whose flags a filter cannot see
-//     (ENOSYS: callers fall back to clone);
-//   - acting on other processes, which it may otherwise do as their user
-//     (a container's root is the host's root's uid): signals to anything
-//     but itself (kill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo to
-//     another pid, tkill, pidfd_send_signal), their limits (prlimit64 of
-//     another pid), scheduling and I/O priorities, memory placement,
-//     ptrace, process_vm_readv/writev, pidfd_getfd, process_madvise, kcmp;
+//     pivot_root, chroot);
+//   - acting on other processes beyond what alwaysSeccomp denies, which
+//     it may otherwise do as their user (a container's root is the host's
+//     root's uid): their limits (prlimit64 of another pid), scheduling
+//     and I/O priorities, memory placement;
 //   - kernel interfaces a guest's runtime never uses and that carry most
 //     kernel escapes: bpf, perf_event_open, userfaultfd, io_uring, keyrings,
 //     file handles (open_by_handle_at), fanotify;
@@ -369,7 +367,7 @@ func alwaysSeccomp(self int) *specs.LinuxSeccomp {
 // What a guest does is system calls of wasmrun's own WASI host, a fixed
 // set, so this list breaks no app.
 func DefaultSeccomp(self int) *specs.LinuxSeccomp {
-	eperm, enosys := uint(unix.EPERM), uint(unix.ENOSYS)
+	eperm := uint(unix.EPERM)
 	deny := func(names []string, args ...specs.LinuxSeccompArg) specs.LinuxSyscall {
 		return specs.LinuxSyscall{Names: names, Action: specs.ActErrno, ErrnoRet: &eperm, Args: args}
 	}
@@ -382,8 +380,7 @@ func DefaultSeccomp(self int) *specs.LinuxSeccomp {
 			deny([]string{
 				"unshare", "setns", "mount", "umount", "umount2", "pivot_root", "chroot",
 				"open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
-				"ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "process_madvise", "kcmp",
-				"tkill", "pidfd_send_signal", "setpriority", "ioprio_set",
+				"setpriority", "ioprio_set",
 				"sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr",
 				"migrate_pages", "move_pages",
 				"bpf", "perf_event_open", "userfaultfd",
@@ -396,9 +393,6 @@ func DefaultSeccomp(self int) *specs.LinuxSeccomp {
 				"iopl", "ioperm", "modify_ldt", "personality", "mknod", "mknodat",
 				"uselib", "ustat", "sysfs", "_sysctl", "nfsservctl", "vhangup", "vm86", "vm86old",
 			}),
-			{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: &enosys},
-			// Signals to itself only (kill(0) and kill(-1) included).
-			deny([]string{"kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"}, notSelf(0)),
 			// Its own limits: pid 0 or its own.
 			deny([]string{"prlimit64"}, specs.LinuxSeccompArg{Index: 0, Value: 0, Op: specs.OpNotEqual}, notSelf(0)),
 		},

@@ -233,20 +233,7 @@ func TestSyscallTable(t *testing.T) {
 // process) and ENOSYS for clone3, while the calls a guest's host makes
 // (signals to itself, its own limits, a socket, a pipe, a file) work.
 func TestDefaultSeccomp(t *testing.T) {
-	if os.Getenv("WASMRUN_TEST_SECCOMP_CHILD") == "1" {
-		defaultSeccompChild()
-		return
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("loading a filter without no_new_privs needs root")
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestDefaultSeccomp$")
-	cmd.Env = append(os.Environ(), "WASMRUN_TEST_SECCOMP_CHILD=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
-	want := []string{
+	runSeccompChild(t, "TestDefaultSeccomp", defaultSeccompChild, []string{
 		"unshare(CLONE_NEWUSER) operation not permitted",
 		"unshare(CLONE_NEWNET) operation not permitted",
 		"clone(CLONE_NEWNET) operation not permitted",
@@ -274,11 +261,50 @@ func TestDefaultSeccomp(t *testing.T) {
 		"socket ok",
 		"pipe2 ok",
 		"openat ok",
+	})
+}
+
+// runSeccompChild runs test name again as a child of the test, where child
+// loads its filters and prints what each call gave, and checks its lines
+// against want. The filters are loaded on every thread without
+// no_new_privs, which needs root.
+func runSeccompChild(t *testing.T, name string, child func(), want []string) {
+	const env = "WASMRUN_TEST_SECCOMP_CHILD"
+	if os.Getenv(env) == name {
+		child()
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("loading a filter without no_new_privs needs root")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$")
+	cmd.Env = append(os.Environ(), env+"="+name)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
 	}
 	got := strings.Split(strings.TrimSpace(string(out)), "\n")
 	for i, w := range want {
 		if i >= len(got) || got[i] != w {
 			t.Errorf("line %d: %q, want %q\n%s", i+1, at(got, i), w, out)
+		}
+	}
+}
+
+// loadFilters loads profile on every thread as drop does, on top of
+// alwaysSeccomp, or exits the child.
+func loadFilters(profile *specs.LinuxSeccomp) {
+	for _, prof := range []*specs.LinuxSeccomp{alwaysSeccomp(os.Getpid()), profile} {
+		if prof == nil {
+			continue
+		}
+		p, err := seccompPolicy(prof)
+		if err == nil {
+			err = loadSeccomp(p)
+		}
+		if err != nil {
+			fmt.Println("load:", err)
+			os.Exit(1)
 		}
 	}
 }
@@ -292,14 +318,7 @@ func at(s []string, i int) string {
 
 // defaultSeccompChild loads the filter and prints what each call gave.
 func defaultSeccompChild() {
-	p, err := seccompPolicy(DefaultSeccomp(os.Getpid()))
-	if err == nil {
-		err = loadSeccomp(p)
-	}
-	if err != nil {
-		fmt.Println("load:", err)
-		os.Exit(1)
-	}
+	loadFilters(DefaultSeccomp(os.Getpid()))
 	runtime.LockOSThread() // a clone that got through ends this thread only
 	report := func(name string, err error) {
 		if err == nil {
@@ -325,7 +344,7 @@ func defaultSeccompChild() {
 	report("clone3", errno(unix.RawSyscall(unix.SYS_CLONE3, 0, 0, 0)))
 	// A tmpfs on a directory of its own, removed at once if it got there.
 	mnt, _ := os.MkdirTemp("", "wasmrun-seccomp-")
-	err = unix.Mount("tmpfs", mnt, "tmpfs", 0, "")
+	err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "")
 	if err == nil {
 		unix.Unmount(mnt, unix.MNT_DETACH)
 	}
@@ -385,45 +404,19 @@ func defaultSeccompChild() {
 // fails with EPERM, clone3 with ENOSYS), and can neither trace nor signal
 // another process, which it could make fork for it; itself it signals.
 func TestNoNewProcesses(t *testing.T) {
-	if os.Getenv("WASMRUN_TEST_NOFORK_CHILD") == "1" {
-		noNewProcessesChild()
-		return
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("loading a filter without no_new_privs needs root")
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestNoNewProcesses$")
-	cmd.Env = append(os.Environ(), "WASMRUN_TEST_NOFORK_CHILD=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
-	want := []string{
+	runSeccompChild(t, "TestNoNewProcesses", noNewProcessesChild, []string{
 		"clone(SIGCHLD) operation not permitted",
 		"clone3 function not implemented",
 		"threads ok",
 		"ptrace(parent) operation not permitted",
 		"kill(parent) operation not permitted",
 		"kill(self) ok",
-	}
-	got := strings.Split(strings.TrimSpace(string(out)), "\n")
-	for i, w := range want {
-		if i >= len(got) || got[i] != w {
-			t.Errorf("line %d: %q, want %q\n%s", i+1, at(got, i), w, out)
-		}
-	}
+	})
 }
 
 // noNewProcessesChild loads the filter and prints what each call gave.
 func noNewProcessesChild() {
-	p, err := seccompPolicy(alwaysSeccomp(os.Getpid()))
-	if err == nil {
-		err = loadSeccomp(p)
-	}
-	if err != nil {
-		fmt.Println("load:", err)
-		os.Exit(1)
-	}
+	loadFilters(nil)
 	r, _, errno := unix.RawSyscall6(unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
 	switch {
 	case errno != 0:
@@ -475,7 +468,7 @@ func noNewProcessesChild() {
 		}
 	}
 	parent := os.Getppid()
-	err = unix.PtraceAttach(parent)
+	err := unix.PtraceAttach(parent)
 	report("ptrace(parent)", err)
 	if err == nil {
 		unix.PtraceDetach(parent)
