@@ -128,29 +128,34 @@ type pluginProc struct{ pid, fd int }
 // pluginProcesses returns the processes of this user (real, effective,
 // saved and file-system uid all ours) whose environment holds the
 // variable assignment needle (ending in NUL), each with a pidfd opened
-// before it was looked at; the caller closes them.
+// on a match and the match checked again after it, so that the pidfd is
+// of a process that matched (not one that took its pid since); the
+// caller closes them.
 func pluginProcesses(needle []byte) []pluginProc {
 	procs, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
 	uid := strconv.Itoa(os.Geteuid())
+	matches := func(pid string) bool {
+		env, err := os.ReadFile("/proc/" + pid + "/environ")
+		return err == nil && (bytes.HasPrefix(env, needle) || bytes.Contains(env, append([]byte{0}, needle...))) && ownedBy(pid, uid)
+	}
 	var found []pluginProc
 	for _, p := range procs {
 		pid, err := strconv.Atoi(p.Name())
-		if err != nil || pid == os.Getpid() {
+		if err != nil || pid == os.Getpid() || !matches(p.Name()) {
 			continue
 		}
 		fd, err := unix.PidfdOpen(pid, 0)
 		if err != nil {
 			continue
 		}
-		env, err := os.ReadFile("/proc/" + p.Name() + "/environ")
-		if err == nil && (bytes.HasPrefix(env, needle) || bytes.Contains(env, append([]byte{0}, needle...))) && ownedBy(p.Name(), uid) {
-			found = append(found, pluginProc{pid, fd})
+		if !matches(p.Name()) {
+			unix.Close(fd)
 			continue
 		}
-		unix.Close(fd)
+		found = append(found, pluginProc{pid, fd})
 	}
 	return found
 }
