@@ -43,20 +43,14 @@ func newOutsideHost(t *testing.T, e *osEnv) *outsideHost {
 	n := strings.Split(e.subnet, ".")[2] // unique per env, as the subnet
 	o := &outsideHost{hostAddr: "10.239." + n + ".1", addr: "10.239." + n + ".2"}
 	name, veth := e.prefix+"out", e.prefix+"o"
-	ip := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-	}
-	ip("netns", "add", name)
+	mustIP(t, "netns", "add", name)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() }) // takes the veth with it
-	ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", name)
-	ip("addr", "add", o.hostAddr+"/24", "dev", veth)
-	ip("link", "set", veth, "up")
-	ip("-n", name, "addr", "add", o.addr+"/24", "dev", "eth0")
-	ip("-n", name, "link", "set", "eth0", "up")
-	ip("-n", name, "link", "set", "lo", "up")
+	mustIP(t, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", name)
+	mustIP(t, "addr", "add", o.hostAddr+"/24", "dev", veth)
+	mustIP(t, "link", "set", veth, "up")
+	mustIP(t, "-n", name, "addr", "add", o.addr+"/24", "dev", "eth0")
+	mustIP(t, "-n", name, "link", "set", "eth0", "up")
+	mustIP(t, "-n", name, "link", "set", "lo", "up")
 	var l net.Listener
 	var u net.PacketConn
 	err := ns.WithNetNSPath("/run/netns/"+name, func(ns.NetNS) (err error) {
@@ -82,6 +76,14 @@ func newOutsideHost(t *testing.T, e *osEnv) *outsideHost {
 		}
 	}()
 	return o
+}
+
+// mustIP runs ip ARGS... for the test, which it fails if ip does.
+func mustIP(t testing.TB, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+	}
 }
 
 // connectStep is the egress_attack step connecting to addr:port, and the
@@ -491,15 +493,9 @@ func TestOSOutboundLocalRoutes(t *testing.T) {
 	e := newOSEnv(t)
 	n := strings.Split(e.subnet, ".")[2] // unique per env
 	onLo, local := "10.233."+n+".1/24", "10.232."+n+".0/24"
-	ip := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-	}
-	ip("addr", "add", onLo, "dev", "lo")
+	mustIP(t, "addr", "add", onLo, "dev", "lo")
 	t.Cleanup(func() { exec.Command("ip", "addr", "del", onLo, "dev", "lo").Run() })
-	ip("route", "add", "local", local, "dev", "lo")
+	mustIP(t, "route", "add", "local", local, "dev", "lo")
 	t.Cleanup(func() { exec.Command("ip", "route", "del", "local", local, "dev", "lo", "table", "local").Run() })
 	host := newHostListenerAll(t)
 	hostUDP := newHostUDPReceiver(t)
