@@ -99,22 +99,32 @@ func TestPollReadyFirst(t *testing.T) {
 
 // TestIdleCPU: a guest sleeping 3 s in poll_oneoff uses under 2% of a core,
 // measured as the CPU time of wasmrun beyond that of the same guest
-// sleeping 0 s.
+// sleeping 0 s. One pair of runs on a machine busy with the rest of the
+// suite can differ by tens of milliseconds in start-up alone, so the
+// least of up to three pairs counts; a guest that spins while it waits
+// uses about 3 s in every one.
 func TestIdleCPU(t *testing.T) {
 	forEachLang(t, false, func(t *testing.T, l lang) {
 		wasm := l.build(t, "idle")
 		mustExit(t, run(t, nil, "run", wasm, "--", "0s"), 0) // warm the cache
-		base := run(t, nil, "run", wasm, "--", "0s")
-		mustExit(t, base, 0)
-		idle := run(t, nil, "run", wasm, "--", "3s")
-		mustExit(t, idle, 0)
-		if idle.wall < 3*time.Second {
-			t.Fatalf("3 s sleep returned after %v", idle.wall)
+		const limit = 60 * time.Millisecond
+		var extra time.Duration
+		for try := range 3 {
+			base := run(t, nil, "run", wasm, "--", "0s")
+			mustExit(t, base, 0)
+			idle := run(t, nil, "run", wasm, "--", "3s")
+			mustExit(t, idle, 0)
+			if idle.wall < 3*time.Second {
+				t.Fatalf("3 s sleep returned after %v", idle.wall)
+			}
+			if e := idle.cpu - base.cpu; try == 0 || e < extra {
+				extra = e
+			}
+			t.Logf("CPU: baseline %v, 3 s idle %v (%+v)", base.cpu, idle.cpu, idle.cpu-base.cpu)
+			if extra <= limit {
+				return
+			}
 		}
-		extra := idle.cpu - base.cpu
-		t.Logf("CPU: baseline %v, 3 s idle %v (%+v)", base.cpu, idle.cpu, extra)
-		if limit := 60 * time.Millisecond; extra > limit {
-			t.Fatalf("3 s idle used %v of CPU beyond start-up (limit %v = 2%% of a core)", extra, limit)
-		}
+		t.Fatalf("3 s idle used at least %v of CPU beyond start-up in three tries (limit %v = 2%% of a core)", extra, limit)
 	})
 }
